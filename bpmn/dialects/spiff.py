@@ -1,0 +1,19 @@
+"""SpiffWorkflow's own extensions (``spiffworkflow:``): properties and instructions for the end user."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from . import TaskExtensions
+
+NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+
+def read_task(el: etree._Element) -> TaskExtensions | None:
+    """Read spiffworkflow properties of a task; None when it carries none."""
+    props = {p.get("name") or "": p.get("value") or "" for p in el.iter(f"{{{NS}}}property") if p.get("name")}
+    found = el.find(f"{{http://www.omg.org/spec/BPMN/20100524/MODEL}}extensionElements/{{{NS}}}instructionsForEndUser")
+    instructions = (found.text or "").strip() if found is not None else ""
+    if not props and not instructions:
+        return None
+    return TaskExtensions(dialect="spiffworkflow", properties=props, instructions=instructions or None)

@@ -1,0 +1,243 @@
+"""Read one uploaded BPMN document into deployable processes, or located diagnostics.
+
+``read_document(bytes)`` is the single entry point the engine calls at upload: secure parse,
+normalize a copy (``normalize``), read every human step in every dialect (``steps``), let
+SpiffWorkflow build the executable specs, and serialize them so that each process definition is
+stored once per version and never again inside each case.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+
+from .diagnostics import Diagnostic, DiagramRejected
+from .model import ProcessModel
+from .normalize import FLOW_NODE_TYPES, Normalizer, flow_elements, is_bpmn, local
+from .steps import read_steps
+from .xml import RECOVERED, parse_document, q
+
+
+@dataclass
+class DeployableProcess:
+    """One process of a document, ready to be stored as a process version."""
+
+    key: str
+    name: str
+    model: ProcessModel
+    spec: dict[str, Any]
+    subprocess_specs: dict[str, Any]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    """The result of reading one upload."""
+
+    content_hash: str
+    xml: bytes
+    processes: list[DeployableProcess]
+    diagnostics: list[Diagnostic]
+
+
+_serializer = BpmnWorkflowSerializer()
+
+
+def spec_registry() -> Any:
+    """The serializer registry that converts specs to and from dicts (shared with the engine)."""
+    return _serializer.registry
+
+
+def content_hash(data: bytes) -> str:
+    """The sha256 of the uploaded bytes, as stored with every version."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_document(data: bytes, *, max_bytes: int | None = None,
+                  forms: dict[str, bytes] | None = None) -> Document:
+    """Read an uploaded document; raise `DiagramRejected` with diagnostics if nothing can run.
+
+    `forms` are Camunda Forms uploaded with the diagram, by file name.
+    """
+    root = parse_document(data, **({"max_bytes": max_bytes} if max_bytes else {}))
+    diagnostics: list[Diagnostic] = []
+    if root.get(RECOVERED):
+        diagnostics.append(Diagnostic("warning", "invalid-encoding",
+                                      "Filen anger UTF-8 men innehåller tecken i en annan kodning; de har lästs "
+                                      "som Windows-1252 (kontrollera namn med å, ä och ö)."))
+    work = copy.deepcopy(root)
+    normalizer = Normalizer(work)
+
+    processes = list(work.iter(q("process")))
+    if not processes:
+        raise DiagramRejected(
+            "Dokumentet innehåller ingen process.",
+            [Diagnostic("error", "no-process", "Dokumentet innehåller ingen bpmn:process.", line=root.sourceline)],
+        )
+    candidates: list[tuple[etree._Element, Any]] = []
+    for proc in processes:
+        pid = proc.get("id")
+        if not pid:
+            diagnostics.append(Diagnostic("error", "missing-id", "En process saknar id.", line=proc.sourceline))
+            continue
+        nodes = [el for el in flow_elements(proc) if local(el) in FLOW_NODE_TYPES]
+        if not nodes:
+            diagnostics.append(Diagnostic("info", "empty-process", "Processen har inga flödesobjekt och hoppas över.",
+                                          element_id=pid, element_name=proc.get("name"), line=proc.sourceline,
+                                          process_id=pid))
+            continue
+        rw = normalizer.process(proc)
+        diagnostics.extend(rw.diagnostics)
+        if not any(d.severity == "error" and d.code == "no-start-event" for d in rw.diagnostics):
+            candidates.append((proc, rw))
+
+    diagnostics.extend(normalizer.correlations())
+    diagnostics.extend(_call_cycles(work))
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors or not candidates:
+        if not errors:
+            errors = [Diagnostic("error", "nothing-to-run", "Dokumentet innehåller ingen process som kan köras.")]
+            diagnostics.extend(errors)
+        raise DiagramRejected(_summary(errors), diagnostics)
+
+    parser = BpmnParser()
+    try:
+        parser.add_bpmn_xml(work, filename="upload.bpmn")
+    except ValidationException as exc:
+        diag = _from_validation(exc, None, root)
+        raise DiagramRejected(diag.message, [*diagnostics, diag]) from None
+    except (TypeError, KeyError, AttributeError, ValueError, NotImplementedError) as exc:
+        diag = Diagnostic("error", "engine-parse", f"Diagrammet kunde inte tolkas: {exc}")
+        raise DiagramRejected(diag.message, [*diagnostics, diag]) from None
+
+    registry = spec_registry()
+    deployable = []
+    participant_names = {
+        p.get("processRef"): p.get("name") for p in root.iter(q("participant")) if p.get("processRef")
+    }
+    for proc, rw in candidates:
+        pid = proc.get("id") or ""
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+        except ValidationException as exc:
+            diagnostics.append(_from_validation(exc, pid, root))
+            continue
+        except (TypeError, KeyError, AttributeError, ValueError, NotImplementedError) as exc:
+            diagnostics.append(Diagnostic("error", "engine-parse", f"Processen kunde inte tolkas: {exc}",
+                                          element_id=pid, process_id=pid, line=proc.sourceline))
+            continue
+        model, step_diags = read_steps(proc, rw, work, participant_names.get(pid), forms or {})
+        diagnostics.extend(step_diags)
+        deployable.append(
+            DeployableProcess(
+                key=pid,
+                name=model.name,
+                model=model,
+                spec=registry.convert(spec),
+                subprocess_specs={k: registry.convert(v) for k, v in subprocess_specs.items()},
+                diagnostics=[*rw.diagnostics, *step_diags],
+            )
+        )
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise DiagramRejected(_summary(errors), diagnostics)
+    _include_called(deployable, {proc.get("id") or "": proc for proc, _ in candidates})
+    return Document(content_hash=content_hash(data), xml=data, processes=deployable, diagnostics=diagnostics)
+
+
+def _summary(errors: list[Diagnostic]) -> str:
+    first = errors[0]
+    where = f" ({first.element_id}, rad {first.line})" if first.element_id and first.line else ""
+    more = f" och {len(errors) - 1} fel till" if len(errors) > 1 else ""
+    return f"Diagrammet kan inte driftsättas: {first.message}{where}{more}."
+
+
+def _from_validation(exc: ValidationException, pid: str | None, root: etree._Element) -> Diagnostic:
+    line = exc.line_number if isinstance(exc.line_number, int) else None
+    if line is None and exc.id:
+        # SpiffWorkflow often leaves the line out; the element is in the uploaded document.
+        found = next((el for el in root.iter() if isinstance(el.tag, str) and el.get("id") == exc.id), None)
+        line = found.sourceline if found is not None else None
+    return Diagnostic(
+        "error",
+        "engine-validation",
+        f"Diagrammet kan inte köras: {exc}",
+        element_id=exc.id or None,
+        element_name=exc.name or None,
+        line=line,
+        process_id=pid,
+    )
+
+
+def is_process(el: etree._Element) -> bool:
+    """Whether the element is a bpmn:process."""
+    return is_bpmn(el, "process")
+
+
+def _include_called(deployable: list[DeployableProcess], elements: dict[str, etree._Element]) -> None:
+    """A process called by a call activity runs inside the caller's cases: its human steps (and
+    the ids of what it was rewritten into) belong to the caller's model too."""
+    models = {d.key: d.model for d in deployable}
+
+    def called(pid: str, seen: set[str]) -> None:
+        proc = elements.get(pid)
+        if proc is None:
+            return
+        for call in proc.iter(q("callActivity")):
+            target = call.get("calledElement") or ""
+            if target in models and target not in seen:
+                seen.add(target)
+                called(target, seen)
+
+    for d in deployable:
+        reached: set[str] = {d.key}
+        called(d.key, reached)
+        for pid in sorted(reached - {d.key}):
+            other = models[pid]
+            for name, step in other.steps.items():
+                d.model.steps.setdefault(name, step)
+            for name, value in other.element_names.items():
+                d.model.element_names.setdefault(name, value)
+            for name, value in other.spec_ids.items():
+                d.model.spec_ids.setdefault(name, value)
+            d.model.lanes = sorted(set(d.model.lanes) | set(other.lanes))
+
+
+def _call_cycles(root: etree._Element) -> list[Diagnostic]:
+    """Call activities that call back into a process already on the call chain: a case of such a
+    process would call itself for ever, so the document is refused."""
+    procs = {p.get("id"): p for p in root.iter(q("process")) if p.get("id")}
+    calls = {pid: [c for c in proc.iter(q("callActivity")) if c.get("calledElement") in procs]
+             for pid, proc in procs.items()}
+    found: list[Diagnostic] = []
+    reported: set[str] = set()
+    done: set[str] = set()
+
+    def visit(pid: str, chain: list[str]) -> None:
+        if pid in done:
+            return
+        for call in calls.get(pid, []):
+            target = call.get("calledElement") or ""
+            if target in chain:
+                cycle = " → ".join([*chain[chain.index(target):], target])
+                if call.get("id") not in reported:
+                    reported.add(call.get("id") or "")
+                    found.append(Diagnostic(
+                        "error", "call-cycle", f"Anropet bildar en cirkel av processer ({cycle}); ett ärende skulle "
+                        "anropa sig självt i all oändlighet.", element_id=call.get("id"),
+                        element_name=call.get("name"), line=call.sourceline, process_id=pid))
+                continue
+            visit(target, [*chain, target])
+        done.add(pid)
+
+    for pid in procs:
+        visit(pid or "", [pid or ""])
+    return found

@@ -1,0 +1,251 @@
+"""Expressions from any dialect translated to the one language the sandbox evaluates.
+
+Camunda 7, Flowable and Activiti write JUEL (``${amount > 1000 && approved}``), Camunda 8 writes
+FEEL (``= amount > 1000 and approved``), SpiffWorkflow writes Python. Rutin accepts the common
+subset of all three (literals, variable paths, comparisons, boolean operators, arithmetic,
+``empty``, string equality) and rewrites it to Python at upload, so that anything outside the
+subset is a located error then, not a failure at run time. No library translates JUEL or FEEL
+to Python, so this small tokenizer is our own.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import sandbox
+
+_JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
+_TOKEN = re.compile(
+    r"""
+    (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<op>&&|\|\||==|!=|<=|>=|!|<|>|\+|-|\*|/|%|\(|\)|\[|\]|,|\.|\?|:|=)
+  | (?P<name>[^\W\d]\w*)
+  | (?P<space>\s+)
+    """,
+    re.VERBOSE,
+)
+
+_JUEL_WORDS = {
+    "and": "and", "or": "or", "not": "not", "eq": "==", "ne": "!=", "lt": "<", "gt": ">",
+    "le": "<=", "ge": ">=", "div": "/", "mod": "%", "true": "True", "false": "False", "null": "None",
+}
+_FEEL_WORDS = {"and": "and", "or": "or", "not": "not", "true": "True", "false": "False", "null": "None"}
+# FEEL's reserved words never join a multi-word name ("Vacation Approval = ..." is one name).
+_FEEL_KEYWORDS = {"and", "or", "not", "in", "between", "instance", "of", "satisfies", "some", "every", "if",
+                  "then", "else", "for", "return", "true", "false", "null", "function"}
+# Camunda Spin's JSON accessors in JUEL (``customer.prop("age").numberValue()``): a variable path
+# and its value; the case holds JSON as plain data, so they read the data directly.
+_SPIN_VALUES = {"value", "numberValue", "stringValue", "boolValue"}
+# The helper the sandbox offers for a variable whose name is not a Python identifier.
+VARIABLE_HELPER = "rutin_variable"
+
+
+class ExpressionError(ValueError):
+    """The expression is outside the subset Rutin can evaluate safely."""
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    pos, out = 0, []
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ExpressionError(f"oväntat tecken {text[pos]!r} på position {pos + 1}")
+        kind = m.lastgroup or ""
+        if kind != "space":
+            out.append((kind, m.group()))
+        pos = m.end()
+    return out
+
+
+def variable(name: str) -> str:
+    """Python for reading the variable `name`: the name itself, or the sandbox helper."""
+    if name.isidentifier() and not name.startswith("_"):
+        return name
+    return f"{VARIABLE_HELPER}({name!r})"
+
+
+def _feel_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join adjacent plain names into FEEL multi-word names (``Vacation Approval``)."""
+    out: list[tuple[str, str]] = []
+    for kind, value in tokens:
+        prev = out[-1] if out else ("", "")
+        if kind == "name" and value not in _FEEL_KEYWORDS and prev[0] in {"name", "names"} and \
+                prev[1] not in _FEEL_KEYWORDS and not (len(out) > 1 and out[-2] == ("op", ".")):
+            out[-1] = ("names", f"{prev[1]} {value}")
+        else:
+            out.append((kind, value))
+    return out
+
+
+def _spin(tokens: list[tuple[str, str]], i: int) -> tuple[str, int] | None:
+    """A Spin or execution accessor at token i (the '.'); its Python and the next index."""
+    def at(n: int) -> tuple[str, str]:
+        return tokens[n] if n < len(tokens) else ("", "")
+
+    method = at(i + 1)[1]
+    if method == "prop" and at(i + 2)[1] == "(" and at(i + 3)[0] == "string" and at(i + 4)[1] == ")":
+        return f"[{at(i + 3)[1]}]", i + 5
+    if method in _SPIN_VALUES and at(i + 2)[1] == "(" and at(i + 3)[1] == ")":
+        return "", i + 4
+    return None
+
+
+def _translate(text: str, words: dict[str, str], feel: bool) -> str:
+    out: list[str] = []
+    tokens = _tokens(text)
+    if feel:
+        tokens = _feel_names(tokens)
+    i = 0
+    while i < len(tokens):
+        kind, value = tokens[i]
+        if kind == "names":
+            out.append(variable(value))
+        elif kind == "name" and not feel and value == "execution" and tokens[i + 1:i + 3] == [
+                ("op", "."), ("name", "getVariable")] and len(tokens) > i + 5 and tokens[i + 4][0] == "string" \
+                and tokens[i + 3] == ("op", "(") and tokens[i + 5] == ("op", ")"):
+            # Camunda's execution.getVariable("x") reads a variable of the case.
+            out.append(variable(_unquote(tokens[i + 4][1])))
+            i += 6
+            continue
+        elif kind == "name":
+            if value == "empty" and not feel:
+                # JUEL `empty x` -> `not x`
+                out.append("not")
+            elif value in words:
+                out.append(words[value])
+            else:
+                out.append(value)
+        elif kind == "op":
+            if value == "&&":
+                out.append("and")
+            elif value == "||":
+                out.append("or")
+            elif value == "!":
+                out.append("not")
+            elif value == "=" and feel:
+                out.append("==")
+            elif value == ".":
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
+                after = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
+                spin = None if feel else _spin(tokens, i)
+                if spin is not None:
+                    if spin[0]:
+                        out.append(spin[0])
+                    i = spin[1]
+                    continue
+                if nxt[0] != "name" or after[1] == "(":
+                    raise ExpressionError("metodanrop stöds inte; använd variabler och jämförelser")
+                out.append(f"[{nxt[1]!r}]")
+                i += 2
+                continue
+            elif value in {"?", ":"}:
+                raise ExpressionError("villkorsoperatorn ?: stöds inte; skriv om uttrycket")
+            elif value == "=":
+                raise ExpressionError("tilldelning är inte tillåten i ett uttryck")
+            else:
+                out.append(value)
+        else:
+            out.append(value)
+        i += 1
+    return _join(out)
+
+
+def _unquote(literal: str) -> str:
+    body = literal[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def _join(parts: list[str]) -> str:
+    text = ""
+    for part in parts:
+        glued = (
+            part in {".", ")", "]", ","}
+            or part.startswith(("['", '["'))
+            or text.endswith(("(", "[", "."))
+            or (part in {"(", "["} and re.search(r"[\w\])]$", text) is not None)
+        )
+        text = part if not text else text + part if glued else f"{text} {part}"
+    return text
+
+
+_GET_DATA_OBJECT = re.compile(r"(?:bpmn:)?getDataObject\(\s*['\"]([^'\"]+)['\"]\s*\)")
+_XPATH_BOOLEANS = {"true": "True", "true()": "True", "false": "False", "false()": "False"}
+
+
+def _feel_name(name: str) -> str:
+    """A data object's name as FEEL source: as it is when it reads as a name, else quoted for
+    the variable helper."""
+    if all(part.isidentifier() for part in name.split()):
+        return name
+    return f"{VARIABLE_HELPER}({name!r})"
+
+
+_QUANTIFIED = re.compile(r"^(some|every)\s+([^\W\d]\w*)\s+in\s+(.+?)\s+satisfies\s+(.+)$", re.DOTALL)
+
+
+def _feel(text: str) -> str:
+    """FEEL's subset, with ``some x in xs satisfies c`` and ``every ...`` as any/all over xs."""
+    m = _QUANTIFIED.match(text)
+    if m:
+        quantifier, var, items, condition = m.groups()
+        inner = _translate(condition, _FEEL_WORDS, feel=True)
+        source = _translate(items, _FEEL_WORDS, feel=True)
+        return f"{'any' if quantifier == 'some' else 'all'}(({inner}) for {var} in {source})"
+    return _translate(text, _FEEL_WORDS, feel=True)
+
+
+def to_python(text: str, language: str | None = None) -> str:
+    """Translate a condition or mapping expression to Python, checked by the sandbox.
+
+    `language` is the element's declared language (a URI or short name) when there is one.
+    Raises `ExpressionError` when the expression is outside the supported subset.
+    """
+    source = (text or "").strip()
+    lang = (language or "").lower()
+    if "getDataObject" in source:
+        # BPMN's default language is XPath; its data-object accessor is the only part maps use,
+        # and their comparisons (=, not(...)) read as FEEL's.
+        source = _GET_DATA_OBJECT.sub(lambda m: _feel_name(m.group(1)), source)
+        lang = "feel"
+    if (not lang or "xpath" in lang or "python" in lang) and source.lower() in _XPATH_BOOLEANS:
+        # XPath's true()/false(), and the bare words modelers write for them.
+        return _XPATH_BOOLEANS[source.lower()]
+    m = _JUEL.match(source)
+    if m:
+        python = _translate(m.group(1), _JUEL_WORDS, feel=False)
+    elif source.startswith("=") or "feel" in lang:
+        python = _feel(source.lstrip("=").strip())
+    elif lang and "python" not in lang and lang not in {"", "http://www.w3.org/1999/xpath"}:
+        if "juel" in lang or lang == "el":
+            python = _translate(source, _JUEL_WORDS, feel=False)
+        else:
+            raise ExpressionError(f"uttrycksspråket {language!r} stöds inte")
+    else:
+        python = source
+    try:
+        sandbox.check_expression(python)
+    except sandbox.PolicyViolation as exc:
+        raise ExpressionError(str(exc)) from None
+    return python
+
+
+def multiword_comparison(text: str) -> str | None:
+    """Python for a comparison that names variables with spaces and says nothing of its language
+    (``Service Level == 'Premium'``), read as FEEL reads names; None unless it is such a
+    comparison. Prose ("Ansökan godkänd") is not: it has no operator."""
+    source = (text or "").strip()
+    try:
+        tokens = _feel_names(_tokens(source))
+    except ExpressionError:
+        return None
+    has_names = any(kind == "names" for kind, _ in tokens)
+    compares = any(kind == "op" and value in {"==", "!=", "<", ">", "<=", ">=", "="} for kind, value in tokens)
+    if not (has_names and compares):
+        return None
+    try:
+        python = _translate(source, _FEEL_WORDS, feel=True)
+        sandbox.check_expression(python)
+    except (ExpressionError, sandbox.PolicyViolation):
+        return None
+    return python

@@ -1,0 +1,99 @@
+"""The normalized model: what Rutin needs to know about each process, whatever the modeler.
+
+Every dialect (camunda:, zeebe:, flowable:/activiti:, spiffworkflow:, plain BPMN) is read into
+these classes once at upload; the engine reads only these, never the dialect attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FormField:
+    """One field of a human task's form."""
+
+    id: str
+    label: str
+    type: str = "string"
+    required: bool = False
+    default: Any = None
+    options: list[dict[str, str]] = field(default_factory=list)
+    constraints: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Option:
+    """One way out of a human decision: an outgoing sequence flow."""
+
+    id: str
+    name: str
+    target: str | None = None
+
+
+@dataclass
+class HumanStep:
+    """A step a person carries out: a task, or a decision among a gateway's outgoing flows."""
+
+    element_id: str
+    name: str
+    kind: str = "task"  # "task" | "decision"
+    element_type: str = "userTask"
+    role: str | None = None
+    role_source: str | None = None
+    candidate_groups: list[str] = field(default_factory=list)
+    candidate_users: list[str] = field(default_factory=list)
+    assignee: str | None = None
+    due: str | None = None
+    follow_up: str | None = None
+    priority: int | None = None
+    form: list[FormField] = field(default_factory=list)
+    form_key: str | None = None
+    options: list[Option] = field(default_factory=list)
+    multiple: bool = False
+    decision_authority: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+    documentation: str | None = None
+    lane: str | None = None
+    line: int | None = None
+    io: list[dict[str, str | None]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HumanStep:
+        """Rebuild a step from its stored JSON form."""
+        data = dict(data)
+        data["form"] = [FormField(**f) for f in data.get("form", [])]
+        data["options"] = [Option(**o) for o in data.get("options", [])]
+        return cls(**data)
+
+
+@dataclass
+class ProcessModel:
+    """Everything about one deployable process that is not the executable spec itself."""
+
+    key: str
+    name: str
+    documentation: str | None = None
+    marked_executable: bool = True
+    steps: dict[str, HumanStep] = field(default_factory=dict)
+    lanes: list[str] = field(default_factory=list)
+    element_names: dict[str, str] = field(default_factory=dict)
+    spec_ids: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    message_flows: list[dict[str, str | None]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of the model."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProcessModel:
+        """Rebuild a model from its stored JSON form."""
+        data = dict(data)
+        data["steps"] = {k: HumanStep.from_json(v) for k, v in data.get("steps", {}).items()}
+        return cls(**data)
+
+    def original_id(self, spec_name: str) -> str:
+        """The element id as the diagram wrote it, for an engine task spec name."""
+        return self.spec_ids.get(spec_name, spec_name)

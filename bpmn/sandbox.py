@@ -1,0 +1,391 @@
+"""The restricted evaluator for everything an uploaded diagram asks us to run.
+
+Scripts, gateway conditions, timer expressions and message correlation expressions all come from
+untrusted uploads. Stock SpiffWorkflow hands them to plain ``eval``/``exec``; Rutin hands them here.
+
+Policy, in layers:
+
+1. RestrictedPython (the maintained library for exactly this) rewrites the code: names and
+   attributes starting with ``_`` are refused at compile time, attribute access goes through
+   ``_getattr_``, item access through ``_getitem_``, iteration through ``_getiter_``.
+2. Our own AST check on top refuses imports, ``exec``/``eval``/``open`` and the other builtins
+   that reach outside the data, function and class definitions, ``global``/``nonlocal``, ``with``
+   and async constructs. Expressions (conditions, timers, correlations) are stricter still: no
+   comprehensions or lambdas, so they cannot loop.
+3. At run time only a whitelisted set of builtins exists; ``_getattr_`` allows public attributes
+   of plain data values only (strings, numbers, lists, dicts, dates), never of functions, types or
+   modules; ``*``, ``**`` and ``<<`` refuse results larger than a bound; ``range`` is bounded.
+4. Scripts run under a tracer that stops them when they exceed a time budget or grow the
+   process's memory beyond a bound.
+
+What we do not claim: the interpreter is shared, so a script could still slow its own request
+down up to the time budget. Scripts come from approved, versioned diagrams; the sandbox guards
+against accidents and hostile uploads, not against a hostile approver with unlimited time.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import decimal
+import functools
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from RestrictedPython import compile_restricted
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+MAX_SEQUENCE = 100_000
+MAX_INT_BITS = 4096
+SCRIPT_TIMEOUT_S = 1.0
+MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+class SandboxError(Exception):
+    """A script or expression was refused by the sandbox policy or stopped while running."""
+
+
+class PolicyViolation(SandboxError):
+    """The source was refused before running (compile-time policy)."""
+
+
+class ScriptTimeout(SandboxError):
+    """The code ran longer than its time budget."""
+
+
+class ResourceLimit(SandboxError):
+    """The code tried to build a value or use memory beyond the sandbox's bounds."""
+
+
+_FORBIDDEN_NAMES = frozenset(
+    {
+        "exec", "eval", "open", "compile", "globals", "locals", "vars", "getattr", "setattr",
+        "delattr", "hasattr", "type", "object", "super", "breakpoint", "input", "help",
+        "memoryview", "bytearray", "classmethod", "staticmethod", "property", "dir", "id",
+        "exit", "quit", "copyright", "credits", "license", "print", "printed", "aiter", "anext",
+        "iter", "next", "callable", "issubclass", "format", "frozenset",
+    }
+)
+
+_FORBIDDEN_NODES: tuple[type[ast.AST], ...] = (
+    ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.ClassDef, ast.AsyncFunctionDef,
+    ast.AsyncFor, ast.AsyncWith, ast.Await, ast.Yield, ast.YieldFrom, ast.With, ast.FunctionDef,
+    ast.Try, ast.Raise, ast.Delete, ast.NamedExpr, ast.Starred,
+)
+_LOOP_NODES: tuple[type[ast.AST], ...] = (
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.Lambda, ast.For, ast.While,
+)
+_FORBIDDEN_NODES = (*_FORBIDDEN_NODES, ast.TryStar)
+
+# Attributes that allocate in proportion to an argument, format strings (which reach attributes
+# through the format mini-language), or hand out internals.
+_FORBIDDEN_ATTRIBUTES = frozenset(
+    {"format", "format_map", "ljust", "rjust", "center", "zfill", "expandtabs", "mro", "gi_frame",
+     "gi_code", "cr_frame", "f_globals", "f_locals", "f_back", "tb_frame", "func_globals"}
+)
+_DATA_TYPES: tuple[type, ...] = (
+    str, int, float, bool, list, dict, tuple, set, _dt.date, _dt.datetime, _dt.timedelta,
+    decimal.Decimal, type(None),
+)
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus Rutin's: guarded size-growing operators, no `print`."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        node = self.node_contents_visit(node)
+        if isinstance(node.op, (ast.Mult, ast.Pow, ast.LShift)):
+            op = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<"}[type(node.op)]
+            call = ast.Call(
+                func=ast.Name("_rutin_binop_", ast.Load()),
+                args=[ast.Constant(op), node.left, node.right],
+                keywords=[],
+            )
+            for new in (call, call.func, call.args[0]):
+                ast.copy_location(new, node)
+            return call
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        if isinstance(node.op, (ast.Mult, ast.Pow, ast.LShift)):
+            self.error(node, "augmented *=, **= and <<= are not allowed; write x = x * y")
+        return super().visit_AugAssign(node)
+
+
+def _check_tree(tree: ast.AST, *, expression: bool) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, _FORBIDDEN_NODES):
+            raise PolicyViolation(
+                f"{type(node).__name__} är inte tillåtet (rad {getattr(node, 'lineno', '?')})"
+            )
+        if expression and isinstance(node, _LOOP_NODES):
+            raise PolicyViolation(f"{type(node).__name__} är inte tillåtet i ett uttryck")
+        if isinstance(node, ast.Name) and (node.id in _FORBIDDEN_NAMES or node.id.startswith("_")):
+            raise PolicyViolation(f"namnet {node.id!r} är inte tillåtet")
+        if isinstance(node, ast.Attribute) and (
+            node.attr.startswith("_") or node.attr in _FORBIDDEN_ATTRIBUTES
+        ):
+            raise PolicyViolation(f"attributet {node.attr!r} är inte tillåtet")
+        if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+            raise PolicyViolation("bytes-literaler är inte tillåtna")
+        if isinstance(node, ast.keyword) and node.arg is None:
+            raise PolicyViolation("**kwargs är inte tillåtet")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: str) -> Any:
+    expression = mode == "eval"
+    if "\x00" in source:
+        raise PolicyViolation("NUL-tecken är inte tillåtna")
+    if len(source) > 100_000:
+        raise PolicyViolation("koden är för lång")
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        raise PolicyViolation(f"syntaxfel: {exc.msg} (rad {exc.lineno})") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise PolicyViolation(f"koden kan inte tolkas: {type(exc).__name__}") from None
+    _check_tree(tree, expression=expression)
+    try:
+        return compile_restricted(tree, filename="<rutin>", mode=mode, policy=_Policy)  # type: ignore[arg-type]
+    except SyntaxError as exc:
+        raise PolicyViolation(str(exc.msg if hasattr(exc, "msg") else exc)) from None
+
+
+def check_expression(source: str) -> None:
+    """Raise `PolicyViolation` if the expression would be refused (used at upload)."""
+    _compile(source.strip(), "eval")
+
+
+def check_script(source: str) -> None:
+    """Raise `PolicyViolation` if the script would be refused (used at upload)."""
+    _compile(source, "exec")
+
+
+# --- run-time guards -------------------------------------------------------------------------
+
+
+def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+    if not isinstance(name, str) or name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES:
+        raise SandboxError(f"attributet {name!r} är inte tillåtet")
+    if not isinstance(obj, _DATA_TYPES):
+        raise SandboxError(f"attribut på {type(obj).__name__} är inte tillåtna")
+    value = getattr(obj, name)
+    return value
+
+
+def _guarded_getitem(obj: Any, index: Any) -> Any:
+    if isinstance(index, str) and index.startswith("_") and not isinstance(obj, dict):
+        raise SandboxError("index som börjar med _ är inte tillåtna")
+    return obj[index]
+
+
+def _guarded_getiter(obj: Any) -> Any:
+    if not isinstance(obj, (*_DATA_TYPES, range, map, filter, zip, enumerate, reversed)):
+        raise SandboxError(f"iteration över {type(obj).__name__} är inte tillåten")
+    return iter(obj)  # type: ignore[call-overload]
+
+
+def _size_of(value: Any) -> int:
+    try:
+        return len(value)
+    except TypeError:
+        return 1
+
+
+def _binop(op: str, left: Any, right: Any) -> Any:
+    if op == "*":
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and \
+                    _size_of(seq) * max(times, 0) > MAX_SEQUENCE:
+                raise ResourceLimit("resultatet blir för stort")
+        result = left * right
+    elif op == "**":
+        if isinstance(left, int) and isinstance(right, int) and not isinstance(left, bool) and \
+                right > 0 and abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_INT_BITS:
+            raise ResourceLimit("talet blir för stort")
+        result = left**right
+    else:
+        if isinstance(right, int) and right > MAX_INT_BITS:
+            raise ResourceLimit("talet blir för stort")
+        result = left << right
+    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+        raise ResourceLimit("talet blir för stort")
+    return result
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_SEQUENCE:
+        raise ResourceLimit(f"range med fler än {MAX_SEQUENCE} värden är inte tillåten")
+    return r
+
+
+def _write_guard(obj: Any) -> Any:
+    if isinstance(obj, (dict, list, set)):
+        return obj
+    raise SandboxError(f"ändring av {type(obj).__name__} är inte tillåten")
+
+
+def _inplace(op: str, x: Any, y: Any) -> Any:
+    ops: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+        "|=": lambda a, b: a | b,
+        "&=": lambda a, b: a & b,
+        "^=": lambda a, b: a ^ b,
+        ">>=": lambda a, b: a >> b,
+    }
+    if op not in ops:
+        raise SandboxError(f"operatorn {op} är inte tillåten")
+    result = ops[op](x, y)
+    if _size_of(result) > MAX_SEQUENCE:
+        raise ResourceLimit("resultatet blir för stort")
+    return result
+
+
+def _safe_str(value: Any = "") -> str:
+    return str(value)
+
+
+_BUILTINS: dict[str, Any] = {
+    "None": None, "True": True, "False": False,
+    "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "divmod": divmod,
+    "enumerate": enumerate, "filter": filter, "float": float, "int": int, "isinstance": isinstance,
+    "len": len, "list": list, "map": map, "max": max, "min": min, "reversed": reversed,
+    "round": round, "set": set, "sorted": sorted, "str": _safe_str, "sum": sum, "tuple": tuple,
+    "zip": zip, "range": _bounded_range, "chr": chr, "ord": ord,
+}
+
+_GUARDS: dict[str, Any] = {
+    "_getattr_": _guarded_getattr,
+    "_getitem_": _guarded_getitem,
+    "_getiter_": _guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": _write_guard,
+    "_inplacevar_": _inplace,
+    "_rutin_binop_": _binop,
+}
+
+_HELPERS: dict[str, Any] = {
+    "floor": math.floor,
+    "ceil": math.ceil,
+}
+
+
+def _variable_reader(data: dict[str, Any]) -> Callable[[str], Any]:
+    """``rutin_variable(name)``: a case variable whose name is not an identifier ("Vacation
+    Approval", from a FEEL condition or a form). It reads only what the expression could already
+    read by name: the case's data, never a name starting with ``_``."""
+    def rutin_variable(name: str) -> Any:
+        if not isinstance(name, str) or name.startswith("_") or name not in data:
+            raise NameError(f"name {name!r} is not defined")
+        return data[name]
+
+    return rutin_variable
+
+
+def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
+    g: dict[str, Any] = {"__builtins__": _BUILTINS, **_GUARDS, **_HELPERS}
+    data: dict[str, Any] = {}
+    for key, value in context.items():
+        if isinstance(key, str) and not key.startswith("_"):
+            g[key] = value
+            data[key] = value
+    # Set last, so a variable of the same name cannot replace it.
+    g["rutin_variable"] = _variable_reader(data)
+    return g
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * 4096
+    except OSError:  # pragma: no cover - non-Linux
+        return 0
+
+
+class _Budget:
+    """A tracer that stops sandboxed code on time or memory; installed only around scripts."""
+
+    def __init__(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.baseline = _rss_bytes()
+        self.events = 0
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ScriptTimeout("skriptet tog för lång tid")
+        if self.baseline and _rss_bytes() - self.baseline > MEMORY_LIMIT_BYTES:
+            raise ResourceLimit("skriptet använde för mycket minne")
+
+    def trace(self, frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != "<rutin>":
+            return None
+        return self.local
+
+    def local(self, frame: Any, event: str, arg: Any) -> Any:
+        self.events += 1
+        if self.events % 64 == 0:
+            self.check()
+        return self.local
+
+
+def evaluate(source: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate an expression over `context` (task data); raise `SandboxError` when refused.
+
+    An expression cannot loop, except through a generator over data (FEEL's ``some``/``every``
+    becomes ``any``/``all`` over one); one that has a generator runs under the time budget.
+    """
+    code = _compile(source.strip(), "eval")
+    budget = _Budget(SCRIPT_TIMEOUT_S) if ".0" in code.co_varnames or _has_generator(code) else None
+    previous = sys.gettrace()
+    if budget is not None:
+        sys.settrace(budget.trace)
+    try:
+        return eval(code, _globals(context))  # noqa: S307 - restricted code object, see module doc
+    except SandboxError:
+        raise
+    except RecursionError:
+        raise ResourceLimit("för djup rekursion") from None
+    except MemoryError:
+        raise ResourceLimit("för mycket minne") from None
+    finally:
+        if budget is not None:
+            sys.settrace(previous)
+
+
+def _has_generator(code: Any) -> bool:
+    return any(hasattr(c, "co_code") and (c.co_name == "<genexpr>" or _has_generator(c)) for c in code.co_consts)
+
+
+def execute(source: str, context: dict[str, Any], *, timeout: float = SCRIPT_TIMEOUT_S) -> None:
+    """Run a script over `context`, writing the variables it assigns back into `context`."""
+    code = _compile(source, "exec")
+    scope = _globals(context)
+    budget = _Budget(timeout)
+    previous = sys.gettrace()
+    sys.settrace(budget.trace)
+    try:
+        exec(code, scope)  # noqa: S102 - restricted code object, see module doc
+    except RecursionError:
+        raise ResourceLimit("för djup rekursion") from None
+    except MemoryError:
+        raise ResourceLimit("för mycket minne") from None
+    finally:
+        sys.settrace(previous)
+    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable"}
+    for key, value in scope.items():
+        if key in reserved or key.startswith("_"):
+            continue
+        if callable(value) or isinstance(value, type(sys)):
+            continue
+        context[key] = value

@@ -1,0 +1,325 @@
+"""Read every human step of a normalized process into the model, whichever dialect wrote it.
+
+The role a step is routed to comes from the most specific source present, in this order:
+assignee, candidate users, candidate groups (any dialect), potential owner / human performer
+(standard BPMN), the lane the element lies in, and finally the process owner role. The
+diagnostics say which source was used when it was not the obvious one.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from lxml import etree
+
+from .diagnostics import Diagnostic
+from .dialects import TaskExtensions, read_all
+from .dialects.camunda import read_properties as camunda_properties
+from .model import FormField, HumanStep, Option, ProcessModel
+from .normalize import FLOW_NODE_TYPES, HUMAN_TYPES, Rewrite, flow_elements, local
+from .xml import q
+
+DEFAULT_OWNER_ROLE = "Processägare"
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None:
+        return None
+    text = "".join(el.itertext()).strip()
+    return text or None
+
+
+def _lanes(proc: etree._Element) -> dict[str, str]:
+    lanes: dict[str, str] = {}
+    for lane in proc.iter(q("lane")):
+        name = (lane.get("name") or lane.get("id") or "").strip()
+        for ref in lane.findall(q("flowNodeRef")):
+            if ref.text and ref.text.strip():
+                # Nested lanes are visited after their parents, so the innermost lane wins.
+                lanes[ref.text.strip()] = name
+    return lanes
+
+
+def _resource_roles(el: etree._Element, resources: dict[str, str]) -> list[str]:
+    roles: list[str] = []
+    for tag in ("potentialOwner", "humanPerformer", "performer"):
+        for owner in el.findall(q(tag)):
+            expr = owner.find(f"{q('resourceAssignmentExpression')}/{q('formalExpression')}")
+            text = _text(expr) if expr is not None else None
+            if text:
+                roles.extend(part.strip() for part in text.split(",") if part.strip())
+            ref = owner.get("resourceRef") or _text(owner.find(q("resourceRef")))
+            if ref and ref in resources:
+                roles.append(resources[ref])
+    return roles
+
+
+def _priority(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _merge(exts: list[TaskExtensions]) -> TaskExtensions:
+    merged = TaskExtensions(dialect="+".join(e.dialect for e in exts) or "bpmn")
+    for ext in reversed(exts):  # most specific dialect last, so it wins
+        for attr in ("assignee", "due", "follow_up", "priority", "form_key", "instructions"):
+            if getattr(ext, attr):
+                setattr(merged, attr, getattr(ext, attr))
+        for attr in ("candidate_groups", "candidate_users", "form_fields", "io"):
+            if getattr(ext, attr):
+                setattr(merged, attr, getattr(ext, attr))
+        merged.properties.update(ext.properties)
+    return merged
+
+
+def _source(exts: list[TaskExtensions], attr: str) -> str:
+    for ext in exts:
+        if getattr(ext, attr):
+            return ext.dialect
+    return "bpmn"
+
+
+def read_steps(
+    proc: etree._Element, rw: Rewrite, root: etree._Element, participant_name: str | None,
+    uploaded_forms: dict[str, bytes] | None = None,
+) -> tuple[ProcessModel, list[Diagnostic]]:
+    """Build the `ProcessModel` of one normalized process element."""
+    from . import forms as camunda_forms
+
+    by_form: dict[str, list[dict[str, Any]]] = {}
+    for filename, text in (uploaded_forms or {}).items():
+        parsed = camunda_forms.fields(text)
+        if parsed is not None:
+            by_form[filename] = parsed
+            declared = camunda_forms.form_id(text)
+            if declared:
+                by_form[declared] = parsed
+    pid = proc.get("id") or ""
+    diagnostics: list[Diagnostic] = []
+    lanes = _lanes(proc)
+    resources = {r.get("id") or "": r.get("name") or r.get("id") or "" for r in root.iter(q("resource"))}
+    process_props = {**camunda_properties(proc)}
+    for ext in read_all(proc):
+        process_props.update(ext.properties)
+    owner_role = process_props.get("rutin:owner") or DEFAULT_OWNER_ROLE
+    model = ProcessModel(
+        key=pid,
+        name=(participant_name or proc.get("name") or pid).strip(),
+        documentation=_text(proc.find(q("documentation"))),
+        marked_executable=not any(d.code == "descriptive-model" for d in rw.diagnostics),
+        lanes=sorted(set(lanes.values())),
+        spec_ids=dict(rw.spec_ids),
+        properties=process_props,
+    )
+    # Message flows between pools are documentation of who talks to whom; kept with the process.
+    own = {el.get("id") for el in proc.iter() if isinstance(el.tag, str) and el.get("id")} | {pid}
+    for mf in root.iter(q("messageFlow")):
+        if mf.get("sourceRef") in own or mf.get("targetRef") in own:
+            model.message_flows.append({"id": mf.get("id"), "name": mf.get("name"), "source": mf.get("sourceRef"),
+                                        "target": mf.get("targetRef"), "message": mf.get("messageRef")})
+    inserted = set(rw.decisions.values())
+    reads = _condition_reads(proc)
+    by_id: dict[str, etree._Element] = {}
+    flows: list[etree._Element] = []
+
+    def walk(container: etree._Element) -> None:
+        for el in flow_elements(container):
+            if el.get("id"):
+                by_id[el.get("id") or ""] = el
+            if local(el) == "sequenceFlow":
+                flows.append(el)
+            if local(el) in FLOW_NODE_TYPES:
+                model.element_names[rw.spec_ids.get(el.get("id") or "", el.get("id") or "")] = (
+                    el.get("name") or el.get("id") or ""
+                )
+            if local(el) in {"subProcess", "transaction", "adHocSubProcess"}:
+                walk(el)
+
+    walk(proc)
+
+    def warn(code: str, msg: str, el: etree._Element, severity: str = "warning") -> None:
+        original = rw.spec_ids.get(el.get("id") or "", el.get("id"))
+        diagnostics.append(Diagnostic(severity, code, msg, element_id=original,  # type: ignore[arg-type]
+                                      element_name=el.get("name"), line=el.sourceline, process_id=pid))
+
+    for spec_id, el in by_id.items():
+        if local(el) not in HUMAN_TYPES or spec_id in inserted:
+            continue
+        exts = read_all(el)
+        ext = _merge(exts)
+        step = HumanStep(
+            element_id=rw.spec_ids.get(spec_id, spec_id),
+            name=(el.get("name") or spec_id).strip(),
+            element_type=rw.converted.get(spec_id, local(el)),
+            documentation=_text(el.find(q("documentation"))) or ext.instructions,
+            lane=lanes.get(spec_id),
+            line=el.sourceline,
+            form_key=ext.form_key,
+            form=[FormField(**f) for f in ext.form_fields],
+            properties=ext.properties,
+            io=list(ext.io),
+        )
+        _route(step, ext, exts, _resource_roles(el, resources), owner_role, warn, el)
+        _dates(step, ext)
+        if not step.form and step.form_key:
+            ref = el.get("{http://camunda.org/schema/1.0/bpmn}formRef") or step.form_key.rsplit(":", 1)[-1]
+            if ref in by_form:
+                step.form = [FormField(**f) for f in by_form[ref]]
+            elif step.form_key.startswith("camunda-forms:") or el.get("{http://camunda.org/schema/1.0/bpmn}formRef"):
+                warn("form-missing", f"Formuläret {ref!r} laddades inte upp med diagrammet; steget visas utan "
+                                     "formulärfält.", el)
+        if not step.form:
+            # No form Rutin can show (none drawn, or one that lives in another application):
+            # the handler records what the diagram says the step produces.
+            step.form = _recorded_outputs(el, ext, rw.data_outputs.get(spec_id, []), reads)
+            if step.form:
+                warn("form-from-outputs", "Steget saknar formulär som Rutin kan visa; handläggaren registrerar "
+                                          f"det steget ger: {', '.join(f.id for f in step.form)}.", el, "info")
+        model.steps[spec_id] = step
+
+    for gid, task_id in rw.decisions.items():
+        gw = by_id[gid]
+        options = []
+        for f in flows:
+            if f.get("sourceRef") != gid:
+                continue
+            target = by_id.get(f.get("targetRef") or "")
+            name = (f.get("name") or "").strip() or (target.get("name") if target is not None else None) or f.get("id")
+            options.append(Option(id=f.get("id") or "", name=(name or "").strip(), target=f.get("targetRef")))
+        exts = read_all(gw)
+        ext = _merge(exts)
+        step = HumanStep(
+            element_id=gid,
+            name=(gw.get("name") or "Beslut").strip(),
+            kind="decision",
+            element_type=local(gw),
+            options=options,
+            multiple=gid in rw.multiple_choice,
+            documentation=_text(gw.find(q("documentation"))),
+            lane=lanes.get(gid),
+            line=gw.sourceline,
+            properties=ext.properties,
+        )
+        _route(step, ext, exts, _resource_roles(gw, resources), owner_role, warn, gw)
+        _dates(step, ext)
+        model.steps[task_id] = step
+    return model, diagnostics
+
+
+def _route(step: HumanStep, ext: TaskExtensions, exts: list[TaskExtensions], resource_roles: list[str],
+           owner_role: str, warn: Any, el: etree._Element) -> None:
+    step.assignee = ext.assignee
+    step.candidate_users = list(ext.candidate_users)
+    if ext.candidate_groups:
+        step.candidate_groups = list(ext.candidate_groups)
+        step.role_source = f"{_source(exts, 'candidate_groups')}:candidateGroups"
+    elif resource_roles:
+        step.candidate_groups = resource_roles
+        step.role_source = "potentialOwner"
+    elif step.lane:
+        step.candidate_groups = [step.lane]
+        step.role_source = "lane"
+    step.role = step.candidate_groups[0] if step.candidate_groups else None
+    given = (("tilldelad", ext.assignee), ("kandidatanvändare", ext.candidate_users),
+             ("kandidatgrupper", ext.candidate_groups), ("potentialOwner", resource_roles), ("bana", step.lane))
+    sources = [name for name, value in given if value]
+    if len(sources) > 1:
+        warn("role-source", f"Flera källor anger vem som ska utföra steget ({', '.join(sources)}); den mest specifika "
+                            f"gäller: {sources[0]}.", el, "info")
+    if step.role is None and not step.assignee and not step.candidate_users:
+        step.role = owner_role
+        step.candidate_groups = [owner_role]
+        step.role_source = "process-owner"
+        warn("no-role", f"Steget saknar roll och bana; det går till processägarens roll ({owner_role}).", el)
+    if step.assignee:
+        warn("assignee", f"Steget tilldelas direkt {step.assignee!r} ({_source(exts, 'assignee')}).", el, "info")
+    decision = (ext.properties.get("rutin:decision") or "").lower() in {"true", "ja", "yes", "1"}
+    step.decision_authority = decision
+
+
+def _dates(step: HumanStep, ext: TaskExtensions) -> None:
+    props = ext.properties
+    step.due = props.get("rutin:due") or ext.due
+    step.follow_up = props.get("rutin:followUp") or props.get("rutin:follow_up") or ext.follow_up
+    step.priority = _priority(props.get("rutin:priority") or ext.priority)
+
+
+_RESULT_VARIABLES = (
+    "{http://camunda.org/schema/1.0/bpmn}resultVariable", "{http://flowable.org/bpmn}resultVariable",
+    "{http://flowable.org/bpmn}resultVariableName", "{http://activiti.org/bpmn}resultVariable",
+    "{http://activiti.org/bpmn}resultVariableName",
+)
+
+
+def _condition_reads(proc: etree._Element) -> dict[str, list[Any]]:
+    """The variables the process's conditions read, each with the constants it is compared to."""
+    reads: dict[str, list[Any]] = {}
+    for cond in proc.iter(q("conditionExpression")):
+        try:
+            tree = ast.parse((cond.text or "").strip(), mode="eval")
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            name = _variable_name(node)
+            if name is not None:
+                reads.setdefault(name, [])
+            if isinstance(node, ast.Compare) and len(node.comparators) == 1 and \
+                    isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+                left, right = node.left, node.comparators[0]
+                for var, const in ((left, right), (right, left)):
+                    vname = _variable_name(var)
+                    if vname is not None and isinstance(const, ast.Constant) and \
+                            const.value not in reads.setdefault(vname, []):
+                        reads[vname].append(const.value)
+    return reads
+
+
+def _variable_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name) and node.id not in {"True", "False", "None", "rutin_beslut"}:
+        return node.id
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rutin_variable" and \
+            node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
+def _recorded_outputs(el: etree._Element, ext: TaskExtensions, data_outputs: list[tuple[str, str]],
+                      reads: dict[str, list[Any]]) -> list[FormField]:
+    """Form fields for what a step without a form produces: its output mappings, result variable
+    and the data objects it writes. A field a condition reads is required (the case cannot go on
+    without it); one compared to text values offers those values."""
+    wanted: list[tuple[str, str]] = []
+    for io in ext.io:
+        if io.get("direction") == "out" and io.get("name"):
+            wanted.append((str(io["name"]), "string"))
+    for attr in _RESULT_VARIABLES:
+        if el.get(attr):
+            wanted.append((el.get(attr) or "", "string"))
+    for found in el.iter("{http://camunda.org/schema/zeebe/1.0}calledDecision",
+                         "{http://camunda.org/schema/zeebe/1.0}script"):
+        if found.get("resultVariable"):
+            wanted.append((found.get("resultVariable") or "", "string"))
+    wanted.extend(data_outputs)
+    fields: list[FormField] = []
+    for name, kind in wanted:
+        name = name.strip()
+        if not name or name.startswith("_") or any(f.id == name for f in fields):
+            continue
+        compared = reads.get(name)
+        texts = [c for c in compared or [] if isinstance(c, str)]
+        numbers = [c for c in compared or [] if isinstance(c, (int, float)) and not isinstance(c, bool)]
+        if texts:
+            field = FormField(id=name, label=name, type="enum", options=[{"id": t, "name": t} for t in texts])
+        elif numbers and kind == "string":
+            kind = "double" if any(isinstance(n, float) for n in numbers) else "long"
+            field = FormField(id=name, label=name, type=kind)
+        else:
+            field = FormField(id=name, label=name, type=kind)
+        field.required = compared is not None
+        fields.append(field)
+    return fields
