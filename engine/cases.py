@@ -1,0 +1,213 @@
+"""Cases: starting them, reading them, listing them, retrying incidents."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import case_clock, forms, history, org, processes, state
+from .core import Engine
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .identity import Actor
+from .models import Case, HumanTask, ProcessVersion, TaskCandidate
+from .runtime import CaseWork, _json_safe, locked_case
+from .views import task_json
+
+CASE_STATUSES = ("active", "completed", "incident")
+
+
+def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | None = None,
+               business_key: str | None = None, org_unit: str | None = None) -> dict[str, Any]:
+    """Start a case of the latest published version of `key`; run it until it waits."""
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("data ska vara ett JSON-objekt.")
+    if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
+        raise InvalidInput("business_key ska vara text på högst 200 tecken.")
+    initial = _json_safe(data or {})
+    bad = forms.bad_keys(initial)
+    if bad:
+        raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(bad)}")
+    if org_unit is not None and org_unit not in org.tree(engine).units:
+        raise InvalidInput(f"Enheten {org_unit!r} finns inte.")
+    with engine.db.write() as s:
+        version = processes.latest_version(s.connection(), key)
+        work = start_in(engine, s, actor, version, initial, business_key, org_unit=org_unit)
+        return case_json(engine, s, work.case, actor, with_history=False, tasks=work.open_rows,
+                         version=version.version)
+
+
+def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str, Any],
+             business_key: str | None, *, via: str = "manual", org_unit: str | None = None) -> CaseWork:
+    """Create and run a case inside the caller's transaction (also used by scheduled starts)."""
+    now = engine.clock.now()
+    spec, subs = engine.spec(version.id)
+    case = Case(
+        id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key,
+        business_key=business_key, status="active", revision=0, state_json="", data=data,
+        started_by=actor.name, org_unit_id=org_unit, created_at=now, updated_at=now, event_count=0,
+        deadline_extended=False,
+    )
+    workflow = state.new_workflow(spec, subs)
+    workflow.task_tree.data.update(data)
+    work = CaseWork(engine, s, case, workflow, new=True)
+    case_clock.start(work)
+    work.event("case_started", actor=actor.name, data={
+        "process_key": version.key, "version": version.version, "business_key": business_key,
+        "data": data, "via": via, "org_unit": org_unit,
+    })
+    work.run(actor.name)
+    if _release_timer_start(workflow):
+        # A case exists because its start time has come (or someone started it by hand): the
+        # timer start event has done its job and must not make the new case wait again.
+        work.run(actor.name)
+    work.sync(actor.name)
+    work.save()
+    work.write()
+    return work
+
+
+def _release_timer_start(workflow: Any) -> bool:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+    from SpiffWorkflow.util.task import TaskState
+
+    released = False
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if isinstance(task.task_spec, StartEvent) and isinstance(task.task_spec.event_definition,
+                                                                 TimerEventDefinition):
+            task.internal_data.pop("event_value", None)
+            task._set_internal_data(event_fired=True)
+            task.task_spec._update(task)
+            released = True
+    return released
+
+
+def _visible(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> bool:
+    """Whether the actor may see the case (or, `acting`, change it: auditors only read)."""
+    if actor.is_admin or case.started_by == actor.name or (actor.is_auditor and not acting):
+        return True
+    if case.org_unit_id is not None and case.org_unit_id in actor.manages:
+        return True
+    rows = s.execute(
+        sa.select(HumanTask.assignee, HumanTask.completed_by, HumanTask.candidates).where(HumanTask.case_id == case.id)
+    ).all()
+    mine = {f"user:{actor.name}", *(f"role:{r}" for r in actor.roles)}
+    for assignee, completed_by, candidates in rows:
+        if actor.name in (assignee, completed_by) or mine.intersection(candidates or []):
+            return True
+    return False
+
+
+def case_json(engine: Engine, s: Any, case: Case, actor: Actor, *, with_history: bool = True,
+              tasks: list[HumanTask] | None = None, version: int | None = None) -> dict[str, Any]:
+    """The API form of a case: status, version, data, open tasks and (optionally) history.
+
+    `tasks` and `version` may be given by a caller that already has them, saving the queries.
+    """
+    model = engine.model(case.process_version_id)
+    if version is None:
+        version = s.execute(
+            sa.select(ProcessVersion.version).where(ProcessVersion.id == case.process_version_id)
+        ).scalar_one()
+    if tasks is None:
+        tasks = list(s.execute(
+            sa.select(HumanTask).where(HumanTask.case_id == case.id).order_by(HumanTask.created_at, HumanTask.id)
+        ).scalars())
+    out: dict[str, Any] = {
+        "id": case.id, "process_key": case.process_key, "process_name": model.name,
+        "version": version, "process_version_id": case.process_version_id,
+        "business_key": case.business_key, "org_unit": case.org_unit_id, "status": case.status,
+        "revision": case.revision,
+        "data": case.data, "started_by": case.started_by, "created": case.created_at.isoformat(),
+        "updated": case.updated_at.isoformat(),
+        "completed": case.completed_at.isoformat() if case.completed_at else None,
+        "incident": {"element_id": case.incident_element, "message": case.incident_message}
+        if case.status == "incident" else None,
+        "deadline": case_clock.status(case, engine.clock.now()),
+        "open_tasks": [task_json(engine, t, actor) for t in tasks if t.status == "open"],
+        "tasks": [task_json(engine, t, actor, brief=True) for t in tasks],
+    }
+    if with_history:
+        out["history"] = [history.to_json(e) for e in history.events(s, case.id)]
+        out["history_intact"] = history.verify(s, case)
+    return out
+
+
+def get_case(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
+    """A case the actor may see; 404 if it does not exist, 403 if it is not theirs to see."""
+    with engine.db.read() as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"Ärendet {case_id} finns inte.")
+        if not _visible(s, case, actor):
+            raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        return case_json(engine, s, case, actor)
+
+
+def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, status: str | None = None,
+               business_key: str | None = None, started_by: str | None = None, limit: int = 50,
+               offset: int = 0) -> dict[str, Any]:
+    """Cases the actor may see, newest first, with filters and paging."""
+    if status is not None and status not in CASE_STATUSES:
+        raise InvalidInput(f"status ska vara en av {', '.join(CASE_STATUSES)}.")
+    q = sa.select(Case)
+    if not actor.is_admin:
+        mine = sa.union(
+            sa.select(HumanTask.case_id).where(
+                sa.or_(HumanTask.assignee == actor.name, HumanTask.completed_by == actor.name)
+            ),
+            sa.select(HumanTask.case_id).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id).where(
+                sa.or_(
+                    sa.and_(TaskCandidate.kind == "role", TaskCandidate.key.in_(sorted(actor.roles))),
+                    sa.and_(TaskCandidate.kind == "user", TaskCandidate.key == actor.name),
+                )
+            ),
+        ).subquery()
+        q = q.where(sa.or_(Case.started_by == actor.name, Case.id.in_(sa.select(mine.c.case_id))))
+    if process:
+        q = q.where(Case.process_key == process)
+    if status:
+        q = q.where(Case.status == status)
+    if business_key:
+        q = q.where(Case.business_key == business_key)
+    if started_by:
+        q = q.where(Case.started_by == (actor.name if started_by == "me" else started_by))
+    with engine.db.read() as s:
+        total = s.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
+        rows = s.execute(q.order_by(Case.created_at.desc(), Case.id).limit(limit).offset(offset)).scalars().all()
+        items = [
+            {
+                "id": c.id, "process_key": c.process_key, "process_name": engine.model(c.process_version_id).name,
+                "business_key": c.business_key, "status": c.status, "started_by": c.started_by,
+                "created": c.created_at.isoformat(), "updated": c.updated_at.isoformat(),
+                "completed": c.completed_at.isoformat() if c.completed_at else None,
+            }
+            for c in rows
+        ]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Retry a case in incident, optionally after correcting its data; admins and the owner may."""
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("data ska vara ett JSON-objekt.")
+    with locked_case(engine, case_id) as (s, case):
+        if not _visible(s, case, actor, acting=True):
+            raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        if case.status != "incident":
+            raise Conflict("Ärendet har ingen incident att försöka igen.")
+        work = CaseWork(engine, s, case)
+        if data:
+            patch = _json_safe(data)
+            from SpiffWorkflow.util.task import TaskState
+
+            for task in work.workflow.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING):
+                task.data.update(patch)
+            work.event("data_corrected", actor=actor.name, data={"data": patch})
+        work.retry(actor.name)
+        work.sync(actor.name)
+        work.save()
+        work.write()
+        return case_json(engine, s, case, actor)

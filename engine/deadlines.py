@@ -1,0 +1,145 @@
+"""Deadline arithmetic: calendar time and Swedish working days, per Lag (1930:173).
+
+- Working days exclude weekends, public holidays and the de facto holidays midsommarafton,
+  julafton and nyårsafton (the maintained ``holidays`` package knows them as ``de_facto``).
+- A period in days, weeks or months ends on a date; if that date is not a working day the
+  deadline moves to the next working day (the "söndagsregeln" of Lag 1930:173).
+- A month is a calendar month: 31 January + 1 month = the last day of February.
+- Day-based deadlines end at the end of that day in Swedish time; hour-based ones are exact.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+_WORKING = re.compile(r"^P?(\d+)\s*(WD|AD|arbetsdagar|arbetsdag)$", re.IGNORECASE)
+_ISO = re.compile(
+    r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays(year: int) -> dict[date, str]:
+    se = holidays.Sweden(years=year, include_sundays=False, language="sv", categories=("public", "de_facto"))
+    return dict(se.items())
+
+
+def holiday_name(day: date) -> str | None:
+    """The Swedish name of a public or de facto holiday on `day`, or None."""
+    return _holidays(day.year).get(day)
+
+
+def is_working_day(day: date) -> bool:
+    """Whether `day` is a Swedish working day."""
+    return day.weekday() < 5 and day not in _holidays(day.year)
+
+
+def next_working_day(day: date) -> date:
+    """`day` itself if it is a working day, else the next one."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def add_working_days(day: date, n: int) -> date:
+    """The working day `n` working days after `day` (n >= 0; 0 gives the next working day)."""
+    if n <= 0:
+        return next_working_day(day)
+    while n > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            n -= 1
+    return day
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar-month arithmetic: the same date, or the last day of a shorter month."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Period:
+    """A parsed duration: calendar parts, or a number of working days."""
+
+    years: int = 0
+    months: int = 0
+    weeks: int = 0
+    days: int = 0
+    hours: int = 0
+    minutes: int = 0
+    seconds: float = 0
+    working_days: int | None = None
+
+    @property
+    def day_based(self) -> bool:
+        """Whether the period ends on a date (no hour/minute/second part)."""
+        return self.working_days is not None or not (self.hours or self.minutes or self.seconds)
+
+
+def parse_period(text: str) -> Period | None:
+    """Parse ``P10D``, ``PT4H``, ``P1M``, ``P2W`` or ``10WD``; None if it is not a period."""
+    text = text.strip().strip("'\"")
+    m = _WORKING.match(text)
+    if m:
+        return Period(working_days=int(m.group(1)))
+    m = _ISO.match(text.upper())
+    if not m:
+        return None
+    y, mo, w, d, h, mi, s = m.groups()
+    return Period(int(y or 0), int(mo or 0), int(w or 0), int(d or 0), int(h or 0), int(mi or 0), float(s or 0))
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of `day` in Swedish time, as UTC."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def due_after(start: datetime, period: Period) -> datetime:
+    """The instant a period that starts at `start` runs out."""
+    local = start.astimezone(STOCKHOLM)
+    if period.working_days is not None:
+        return end_of_day(add_working_days(local.date(), period.working_days))
+    if period.day_based:
+        day = add_months(local.date(), period.years * 12 + period.months)
+        day += timedelta(weeks=period.weeks, days=period.days)
+        return end_of_day(next_working_day(day))
+    return start + timedelta(
+        days=period.days + 7 * period.weeks, hours=period.hours, minutes=period.minutes, seconds=period.seconds
+    )
+
+
+def resolve(spec: str | None, start: datetime, data: dict[str, Any] | None = None) -> datetime | None:
+    """A due instant from a diagram's value: a period, an ISO instant or a ``${variable}``."""
+    if not spec:
+        return None
+    text = spec.strip()
+    m = re.match(r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$|^=\s*([A-Za-z_][A-Za-z0-9_]*)$", text)
+    if m:
+        value = (data or {}).get(m.group(1) or m.group(2))
+        if value is None:
+            return None
+        text = str(value)
+    period = parse_period(text)
+    if period is not None:
+        return due_after(start, period)
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        if len(text) <= 10:
+            return end_of_day(instant.date())
+        instant = instant.replace(tzinfo=STOCKHOLM)
+    return instant.astimezone(UTC)

@@ -1,0 +1,213 @@
+"""Escalation ladders: what happens as a task's due date approaches and passes.
+
+A ladder is a list of steps relative to the due date, written in a diagram property
+(``rutin:escalation = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"``) or taken from the
+default. Offsets are working days (``-1WD``: 08:00 on the working day before the due day), or an
+ISO-8601 duration before (``-PT2H``) or after (``P2D``) the due instant; ``0`` is the due
+instant. Each step is a timer row; the scheduler fires it once, and completing, reassigning or
+re-dating the task cancels or moves the pending ones.
+
+Work may go up the manager chain; a decision only along the delegation ordinance. Decision tasks
+therefore get their own default ladder (substitute, then superior where the ordinance allows),
+and the manager-chain actions are refused on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from . import deadlines, notifications, org, timers
+from .core import Engine
+from .models import Case, HumanTask, TaskCandidate
+from .roles import scoped
+
+DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
+DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
+WORK_ACTIONS = {"remind", "notify_manager", "reassign_manager", "raise_priority"}
+DECISION_ACTIONS = {"remind", "substitute", "superior", "raise_priority"}
+RAISED_PRIORITY = 80
+
+_tasks = cast(sa.Table, HumanTask.__table__)
+_ENTRY = re.compile(r"^\s*([+-]?)\s*(0|\d+\s*WD|P[0-9YMWDTHS.]+)\s*:\s*([a-z_]+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung: when (relative to due), and what."""
+
+    sign: int
+    offset: str
+    action: str
+
+    def due(self, due_at: datetime) -> datetime:
+        """The instant this step fires for a task due at `due_at`."""
+        if self.offset == "0":
+            return due_at
+        if self.offset.upper().endswith("WD"):
+            n = int(self.offset[:-2])
+            day = due_at.astimezone(deadlines.STOCKHOLM).date()
+            for _ in range(n):
+                day += timedelta(days=self.sign)
+                while not deadlines.is_working_day(day):
+                    day += timedelta(days=self.sign)
+            return datetime.combine(day, time(8, 0), tzinfo=deadlines.STOCKHOLM).astimezone(due_at.tzinfo)
+        period = deadlines.parse_period(self.offset)
+        if period is None:
+            raise ValueError(self.offset)
+        delta = timedelta(days=period.days + 7 * period.weeks + 30 * period.months + 365 * period.years,
+                          hours=period.hours, minutes=period.minutes, seconds=period.seconds)
+        return due_at + self.sign * delta
+
+
+def parse(text: str, *, decision: bool = False) -> list[Step]:
+    """Parse a ladder; raise ValueError naming the first entry that cannot be read."""
+    allowed = DECISION_ACTIONS if decision else WORK_ACTIONS
+    steps = []
+    for entry in re.split(r"[;,]", text):
+        if not entry.strip():
+            continue
+        m = _ENTRY.match(entry)
+        if not m:
+            raise ValueError(f"kan inte läsa steget {entry.strip()!r}")
+        action = m.group(3).lower()
+        if action not in allowed:
+            raise ValueError(f"åtgärden {action!r} finns inte för {'beslut' if decision else 'uppgifter'} "
+                             f"(tillåtna: {', '.join(sorted(allowed))})")
+        steps.append(Step(-1 if m.group(1) == "-" else 1, m.group(2).replace(" ", "").upper(), action))
+    return steps
+
+
+def ladder_for(work: Any, row: HumanTask) -> list[Step]:
+    """The task's ladder: from its diagram property, else the default for its kind."""
+    step = work.step(row)
+    decision = work.is_decision(row)
+    text = (step.properties.get("rutin:escalation") if step is not None else None) or \
+        work.policy(row.element_id).escalation or (DECISION_LADDER if decision else DEFAULT_LADDER)
+    try:
+        return parse(text, decision=decision)
+    except ValueError:
+        return parse(DECISION_LADDER if decision else DEFAULT_LADDER, decision=decision)
+
+
+def schedule(work: Any, row: HumanTask) -> None:
+    """(Re)create the pending escalation steps of a task from its due date."""
+    conn = work.s.connection()
+    timers.cancel_task_timers(conn, row.id, work.now)
+    if row.due_at is None or row.status != "open":
+        return
+    for number, step in enumerate(ladder_for(work, row)):
+        conn.execute(timers.INSERT, {
+            "kind": "escalation", "case_id": row.case_id, "task_id": row.id, "ref": str(number),
+            "due_at": max(step.due(row.due_at), work.now), "status": "pending",
+            "data": {"action": step.action, "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}"},
+        })
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(deadlines.STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -> str:
+    """Scheduler handler for ``escalation`` timers: carry out one step, once."""
+    from .runtime import CaseWork, load_task
+
+    if case is None:
+        return "cancelled"
+    row = load_task(s, timer["task_id"])
+    if row is None or row.status != "open":
+        return "cancelled"
+    work = CaseWork(engine, s, case)
+    conn = s.connection()
+    action = (timer["data"] or {}).get("action", "remind")
+    late_by = now - timer["due_at"]
+    late = late_by > timedelta(minutes=2)
+    late_note = (f"\n\n(Skickas sent: steget skulle ha utförts {_when(timer['due_at'])}, "
+                 f"{int(late_by.total_seconds() // 60)} minuter sent.)") if late else ""
+    tree = org.tree(engine)
+    subject_case = f"ärende {case.business_key or case.id[:8]}"
+    due = _when(row.due_at) if row.due_at else "–"
+    outcome: dict[str, Any] = {"action": action, "step": timer["ref"], "late": late}
+    dedupe = f"esc:{timer['id']}"
+    if action == "remind":
+        to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+        notifications.notify(conn, now, to, kind="reminder", dedupe=dedupe, case_id=case.id, task_id=row.id,
+                             subject=f"Påminnelse: {row.name} ({subject_case}) förfaller {due}",
+                             body=f"Uppgiften {row.name!r} i {subject_case} ska vara klar {due}.{late_note}")
+        outcome["notified"] = to
+    elif action in {"notify_manager", "reassign_manager"}:
+        unit, manager_role, managers = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now)
+        outcome.update(unit=unit, manager_role=manager_role, notified=managers)
+        what = "har passerat sitt förfallodatum" if row.due_at and row.due_at <= now else "närmar sig förfallodatum"
+        if action == "reassign_manager" and manager_role and unit:
+            key = tree.canonical(manager_role)
+            conn.execute(sa.delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+            conn.execute(sa.insert(TaskCandidate), [{"task_id": row.id, "kind": "role", "key": scoped(key, unit),
+                                                     "created_at": row.created_at}])
+            previous = row.assignee
+            row.assignee, row.role = None, manager_role
+            row.candidates = [f"role:{scoped(key, unit)}"]
+            row.priority = max(row.priority, RAISED_PRIORITY)
+            work.touch(row)
+            outcome.update(previous_assignee=previous, priority=row.priority)
+            what += f"; den har flyttats till {manager_role} och fått högre prioritet"
+        notifications.notify(conn, now, managers, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
+                             subject=f"Försenad uppgift: {row.name} ({subject_case})",
+                             body=f"Uppgiften {row.name!r} i {subject_case} (förfaller {due}, "
+                                  f"tilldelad {row.assignee or 'ingen'}) {what}.{late_note}")
+    elif action == "substitute":
+        from .delegation import substitute_for
+
+        target = substitute_for(engine, work, row, exclude={row.assignee} if row.assignee else set())
+        outcome["routed_to"] = target
+        if target:
+            row.assignee = target
+            work.touch(row)
+            notifications.notify(conn, now, [target], kind="escalation", dedupe=dedupe, case_id=case.id,
+                                 task_id=row.id, subject=f"Beslut till dig som ersättare: {row.name} ({subject_case})",
+                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} och går enligt "
+                                      f"delegationsordningen till dig som ersättare.{late_note}")
+    elif action == "superior":
+        from .delegation import item_for
+
+        item = item_for(work, row)
+        if item is None or not item.superior_may_decide:
+            outcome["skipped"] = "delegationsordningen låter inte överordnad besluta"
+        else:
+            unit, _, managers = org.managers(conn, tree, case.org_unit_id, now)
+            outcome.update(unit=unit, notified=managers)
+            notifications.notify(conn, now, managers, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
+                                 subject=f"Försenat beslut: {row.name} ({subject_case})",
+                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due}. Enligt punkt "
+                                      f"{item.number} får du som överordnad fatta det.{late_note}")
+    elif action == "raise_priority":
+        row.priority = max(row.priority, RAISED_PRIORITY)
+        work.touch(row)
+        outcome["priority"] = row.priority
+    work.event("escalation_step", actor="scheduler", task_id=row.id, element_id=row.element_id,
+               data={**outcome, "name": row.name, "due": row.due_at.isoformat() if row.due_at else None,
+                     "step_due": timer["due_at"].isoformat()})
+    return "fired"
+
+
+def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:
+    from .models import User, UserRole
+
+    people: list[str] = []
+    for c in row.candidates or []:
+        kind, _, key = c.partition(":")
+        if kind == "user":
+            people.append(key)
+            continue
+        role, _, unit = key.partition("@")
+        unit_match = UserRole.org_unit_id == unit if unit else UserRole.org_unit_id.is_(None)
+        people += conn.execute(
+            sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role_key == role, unit_match, User.active.is_(True))
+        ).scalars().all()
+    away = org.absent(conn, people, now)
+    return [p for p in dict.fromkeys(people) if p not in away]

@@ -1,0 +1,88 @@
+"""Messages from outside: delivered to one case, or correlated to a case by its business key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
+
+from bpmn import sandbox
+
+from .cases import _visible, case_json
+from .core import Engine
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .identity import Actor
+from .models import Case
+from .runtime import CaseWork, _json_safe, locked_case
+
+
+def _waiting_for(work: CaseWork, name: str) -> list[tuple[Any, MessageEventDefinition]]:
+    """Waiting tasks that catch message `name` (an event-based gateway waits for several)."""
+    found = []
+    for t in work.workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(t.task_spec, "event_definition", None)
+        for d in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(d, MessageEventDefinition) and d.name == name:
+                found.append((t, d))
+    return found
+
+
+def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
+                 data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Deliver message `name` with `data` to a case that waits for it; 409 if it does not."""
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("data ska vara ett JSON-objekt.")
+    payload = _json_safe(data or {})
+    with locked_case(engine, case_id) as (s, case):
+        if not _visible(s, case, actor, acting=True):
+            raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        if case.status != "active":
+            raise Conflict(f"Ärendet är {case.status} och tar inte emot meddelanden.")
+        work = CaseWork(engine, s, case)
+        waiting = _waiting_for(work, name)
+        if not waiting:
+            raise Conflict(f"Ärendet väntar inte på meddelandet {name!r}.")
+        task, definition = waiting[0]
+        try:
+            correlations = definition.get_correlations(task, payload)
+        except sandbox.SandboxError as exc:
+            work._incident(actor.name, task, f"Korrelationsuttrycket kunde inte utvärderas: {exc}")
+            work.sync(actor.name)
+            work.save()
+            work.write()
+            return case_json(engine, s, case, actor)
+        except Exception as exc:
+            raise InvalidInput(f"Meddelandet saknar det som korrelationen kräver: {exc}") from None
+        work.event("message_received", actor=actor.name, element_id=work.model.original_id(task.task_spec.name),
+                   data={"message": name, "data": payload})
+        caught = work.workflow.top_workflow.event_manager.catch(
+            BpmnEvent(definition, payload=payload, correlations=correlations), internal=False
+        )
+        if caught == 0:
+            raise Conflict(f"Meddelandet {name!r} matchar inte ärendets korrelation.")
+        work.run(actor.name)
+        work.sync(actor.name)
+        work.save()
+        work.write()
+        return case_json(engine, s, case, actor)
+
+
+def correlate_message(engine: Engine, actor: Actor, name: str, business_key: str,
+                      data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Deliver a message to the one active case with this business key."""
+    if not business_key:
+        raise InvalidInput("business_key krävs för att hitta ärendet.")
+    with engine.db.read() as s:
+        found = s.execute(
+            sa.select(Case).where(Case.business_key == business_key, Case.status == "active")
+        ).scalars().all()
+        # Only cases the sender may act on count: a stranger learns nothing about others' cases.
+        ids = [c.id for c in found if _visible(s, c, actor, acting=True)]
+    if not ids:
+        raise NotFound(f"Inget aktivt ärende har ärendenumret {business_key!r}.")
+    if len(ids) > 1:
+        raise Conflict(f"{len(ids)} aktiva ärenden har ärendenumret {business_key!r}; ange ärendets id.")
+    return send_message(engine, actor, ids[0], name, data)

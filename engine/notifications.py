@@ -1,0 +1,149 @@
+"""Notifications: an in-app list per person, and an e-mail outbox delivered after commit.
+
+`notify` writes rows in the caller's transaction (so a notification exists exactly when the event
+it reports does); a dedupe key makes writing the same notification twice a no-op. `deliver`
+sends due e-mail over SMTP (``RUTIN_SMTP_*``): each message is claimed (``sending``) and that
+claim committed before the message is handed to the server, so a crash can lose a message but
+never send one twice; a refused delivery is retried with back-off and never blocks the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from .core import Engine
+from .errors import NotFound
+from .identity import Actor
+from .models import Notification, User
+
+log = logging.getLogger(__name__)
+
+_n = cast(sa.Table, Notification.__table__)
+_users = cast(sa.Table, User.__table__)
+MAX_ATTEMPTS = 6
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def notify(conn: sa.Connection, now: datetime, recipients: list[str], *, kind: str, subject: str, body: str,
+           dedupe: str, case_id: str | None = None, task_id: str | None = None) -> int:
+    """Queue one notification per recipient (in-app, plus e-mail where the person has an address)."""
+    if not recipients:
+        return 0
+    emails = dict(conn.execute(sa.select(_users.c.name, _users.c.email).where(_users.c.name.in_(recipients))).all())
+    keys = {f"{dedupe}:{r}" for r in recipients}
+    existing = set(conn.execute(sa.select(_n.c.dedupe_key).where(_n.c.dedupe_key.in_(keys))).scalars())
+    rows = []
+    for r in dict.fromkeys(recipients):
+        key = f"{dedupe}:{r}"
+        if key in existing:
+            continue
+        email = emails.get(r)
+        rows.append({
+            "dedupe_key": key, "recipient": r, "kind": kind, "subject": subject, "body": body, "case_id": case_id,
+            "task_id": task_id, "created_at": now, "email": email, "email_status": "pending" if email else "none",
+            "email_attempts": 0, "next_attempt_at": now if email else None,
+        })
+    if rows:
+        conn.execute(sa.insert(_n), rows)
+    return len(rows)
+
+
+def _json(n: Any) -> dict[str, Any]:
+    return {
+        "id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "case_id": n.case_id, "task_id": n.task_id,
+        "created": n.created_at.isoformat(), "read": n.read_at.isoformat() if n.read_at else None,
+        "email": n.email_status,
+    }
+
+
+def list_for(engine: Engine, actor: Actor, *, unread: bool = False, limit: int = 50) -> dict[str, Any]:
+    """A person's notifications, newest first, with the unread count."""
+    with engine.db.read() as s:
+        q = sa.select(Notification).where(Notification.recipient == actor.name)
+        if unread:
+            q = q.where(Notification.read_at.is_(None))
+        items = s.execute(q.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).scalars()
+        count = s.execute(sa.select(sa.func.count()).select_from(Notification).where(
+            Notification.recipient == actor.name, Notification.read_at.is_(None))).scalar_one()
+        return {"items": [_json(n) for n in items], "unread": count}
+
+
+def mark_read(engine: Engine, actor: Actor, notification_id: int) -> dict[str, Any]:
+    """Mark one of one's notifications read."""
+    with engine.db.write() as s:
+        n = s.get(Notification, notification_id)
+        if n is None or n.recipient != actor.name:
+            raise NotFound("Notisen finns inte.")
+        n.read_at = n.read_at or engine.clock.now()
+        return _json(n)
+
+
+def _claim(engine: Engine, now: datetime) -> Notification | None:
+    with engine.db.write() as s:
+        conn = s.connection()
+        row = conn.execute(
+            sa.select(_n).where(_n.c.email_status == "pending", _n.c.next_attempt_at <= now)
+            .order_by(_n.c.next_attempt_at, _n.c.id).limit(1).with_for_update(skip_locked=True)
+        ).mappings().first()
+        if row is None:
+            return None
+        conn.execute(sa.update(_n).where(_n.c.id == row["id"]).values(
+            email_status="sending", email_attempts=row["email_attempts"] + 1, next_attempt_at=now))
+        return Notification(**{**row, "email_attempts": row["email_attempts"] + 1})
+
+
+def deliver(engine: Engine, *, limit: int = 100) -> dict[str, int]:
+    """Send due e-mail from the outbox; return counts of sent, retried and failed messages."""
+    settings = engine.settings
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not settings.smtp_host:
+        return counts
+    now = engine.clock.now()
+    with engine.db.write() as s:
+        # A claim older than this was made by a process that died mid-send: we cannot know whether
+        # the server got the message, so it is marked uncertain rather than sent again.
+        s.execute(sa.update(Notification).where(Notification.email_status == "sending",
+                                                Notification.next_attempt_at < now - STUCK_AFTER)
+                  .values(email_status="uncertain", last_error="avbröts under sändning"))
+    for _ in range(limit):
+        n = _claim(engine, now)
+        if n is None:
+            break
+        try:
+            _send(engine, n)
+        except (smtplib.SMTPException, OSError) as exc:
+            failed = n.email_attempts >= MAX_ATTEMPTS
+            with engine.db.write() as s:
+                s.execute(sa.update(Notification).where(Notification.id == n.id).values(
+                    email_status="failed" if failed else "pending", last_error=str(exc)[:500],
+                    next_attempt_at=now + timedelta(minutes=2 ** n.email_attempts)))
+            counts["failed" if failed else "retry"] += 1
+            log.warning("e-mail %s to %s not delivered (attempt %s): %s", n.id, n.email, n.email_attempts, exc)
+            continue
+        with engine.db.write() as s:
+            s.execute(sa.update(Notification).where(Notification.id == n.id).values(
+                email_status="sent", sent_at=engine.clock.now(), last_error=None))
+        counts["sent"] += 1
+    return counts
+
+
+def _send(engine: Engine, n: Notification) -> None:
+    settings = engine.settings
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_sender
+    msg["To"] = n.email
+    msg["Subject"] = n.subject
+    msg["Message-ID"] = make_msgid(idstring=f"rutin-{n.id}", domain="rutin.local")
+    msg.set_content(n.body)
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+        if settings.smtp_user:
+            smtp.starttls()
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(msg)

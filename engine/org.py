@@ -1,0 +1,326 @@
+"""The organisation: one tree of units for the whole group, people's roles in units, absences,
+role aliases, and who manages whom.
+
+A role named in a diagram resolves to the people holding it in the case's unit, then up the tree
+where that unit has none. Each unit names its manager role; its holders (and those of the units
+above) are the route of escalation. All of it is data, imported and exported as YAML.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+import yaml
+
+from .core import Engine
+from .errors import InvalidInput, NotFound
+from .models import Absence, OrgUnit, RoleAlias, User, UserRole
+from .roles import role_key
+
+_roles = cast(sa.Table, UserRole.__table__)
+_users = cast(sa.Table, User.__table__)
+_absences = cast(sa.Table, Absence.__table__)
+
+UNIT_KINDS = ("kommun", "forvaltning", "bolag", "avdelning", "enhet", "namnd")
+
+
+@dataclass
+class Tree:
+    """A snapshot of the unit tree and the role aliases."""
+
+    units: dict[str, OrgUnit] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def chain(self, unit_id: str | None) -> list[str]:
+        """The unit and its ancestors, nearest first."""
+        out: list[str] = []
+        while unit_id and unit_id in self.units and unit_id not in out:
+            out.append(unit_id)
+            unit_id = self.units[unit_id].parent_id
+        return out
+
+    def descendants(self, unit_id: str) -> set[str]:
+        """The unit and every unit below it."""
+        below = {unit_id}
+        changed = True
+        while changed:
+            changed = False
+            for u in self.units.values():
+                if u.parent_id in below and u.id not in below:
+                    below.add(u.id)
+                    changed = True
+        return below
+
+    def canonical(self, role: str) -> str:
+        """The role key a name means, after aliases ("Handläggare bygglov" → bygglovshandläggare)."""
+        key = role_key(role)
+        return self.aliases.get(key, key)
+
+
+_cache: dict[int, tuple[float, Tree]] = {}
+_cache_lock = threading.Lock()
+TREE_TTL_S = 30.0
+
+
+def tree(engine: Engine) -> Tree:
+    """The unit tree (cached briefly; changes made through this process invalidate it at once)."""
+    with _cache_lock:
+        hit = _cache.get(id(engine))
+        if hit and time.monotonic() - hit[0] < TREE_TTL_S:
+            return hit[1]
+    with engine.db.read() as s:
+        units = {u.id: u for u in s.execute(sa.select(OrgUnit)).scalars()}
+        aliases = {a.alias_key: role_key(a.role) for a in s.execute(sa.select(RoleAlias)).scalars()}
+    snapshot = Tree(units, aliases)
+    with _cache_lock:
+        _cache[id(engine)] = (time.monotonic(), snapshot)
+    return snapshot
+
+
+def invalidate(engine: Engine) -> None:
+    """Forget the cached tree and who holds which role (after a change)."""
+    from .identity import forget_tokens
+
+    with _cache_lock:
+        _cache.pop(id(engine), None)
+    forget_tokens(engine)
+
+
+def _active(now: datetime) -> Any:
+    return sa.and_(
+        sa.or_(_roles.c.valid_from.is_(None), _roles.c.valid_from <= now),
+        sa.or_(_roles.c.valid_to.is_(None), _roles.c.valid_to > now),
+    )
+
+
+def holders(conn: sa.Connection, key: str, unit_id: str | None, now: datetime) -> list[str]:
+    """Names of active users holding role `key` in exactly `unit_id` (None: group-wide)."""
+    unit_match = _roles.c.org_unit_id.is_(None) if unit_id is None else _roles.c.org_unit_id == unit_id
+    return list(conn.execute(
+        sa.select(_users.c.name).join(_roles, _roles.c.user_id == _users.c.id)
+        .where(_roles.c.role_key == key, unit_match, _users.c.active.is_(True), _active(now))
+        .order_by(_users.c.name)
+    ).scalars())
+
+
+def resolve_unit(conn: sa.Connection, t: Tree, key: str, unit_id: str | None, now: datetime) -> str | None:
+    """The nearest unit, from `unit_id` up, where someone holds role `key`; None if nowhere."""
+    chain = t.chain(unit_id)
+    if not chain:
+        return None
+    found = set(conn.execute(
+        sa.select(_roles.c.org_unit_id).join(_users, _roles.c.user_id == _users.c.id)
+        .where(_roles.c.role_key == key, _roles.c.org_unit_id.in_(chain), _users.c.active.is_(True), _active(now))
+        .distinct()
+    ).scalars())
+    return next((u for u in chain if u in found), None)
+
+
+def managers(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime,
+             *, above: bool = False) -> tuple[str | None, str | None, list[str]]:
+    """(unit, manager role, people) of the nearest unit from `unit_id` up with a present manager.
+
+    With `above`, start from the parent (the manager's own manager).
+    """
+    chain = t.chain(unit_id)[1:] if above else t.chain(unit_id)
+    for u in chain:
+        role = t.units[u].manager_role
+        if not role:
+            continue
+        people = [p for p in holders(conn, t.canonical(role), u, now) if p not in absent(conn, [p], now)]
+        if people:
+            return u, role, people
+    return None, None, []
+
+
+def absent(conn: sa.Connection, names: list[str], now: datetime) -> set[str]:
+    """Which of these people are away right now."""
+    if not names:
+        return set()
+    return set(conn.execute(
+        sa.select(_users.c.name).join(_absences, _absences.c.user_id == _users.c.id)
+        .where(_users.c.name.in_(names), _absences.c.starts_at <= now, _absences.c.ends_at > now)
+    ).scalars())
+
+
+# -- import and export ------------------------------------------------------------------------
+
+
+def _when(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=__import__("datetime").UTC)
+    text = str(value)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"Ogiltig tidpunkt: {text!r}") from None
+    if parsed.tzinfo is None:
+        from .deadlines import STOCKHOLM
+
+        parsed = parsed.replace(tzinfo=STOCKHOLM)
+    return parsed
+
+
+def import_data(engine: Engine, data: dict[str, Any]) -> dict[str, int]:
+    """Upsert units, people with their roles, aliases and absences from a parsed YAML/JSON document.
+
+    A person listed here gets exactly the roles listed (their previous roles are replaced).
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("Organisationsdata ska vara ett objekt med units, people, aliases och absences.")
+    now = engine.clock.now()
+    counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0}
+    with engine.db.write() as s:
+        units = data.get("units") or []
+        known = {u.id for u in s.execute(sa.select(OrgUnit)).scalars()} | {u["id"] for u in units if "id" in u}
+        for u in units:
+            if not u.get("id") or not u.get("name"):
+                raise InvalidInput("Varje enhet behöver id och name.")
+            if u.get("parent") and u["parent"] not in known:
+                raise InvalidInput(f"Enheten {u['id']!r} har en okänd överordnad {u['parent']!r}.")
+            unit = s.get(OrgUnit, u["id"]) or OrgUnit(id=u["id"])
+            unit.name, unit.kind = u["name"], u.get("kind", "enhet")
+            unit.parent_id, unit.manager_role = u.get("parent"), u.get("manager_role")
+            unit.committee = u.get("committee")
+            s.add(unit)
+            counts["units"] += 1
+        s.flush()
+        for a in data.get("aliases") or []:
+            alias = s.get(RoleAlias, role_key(a["alias"])) or RoleAlias(alias_key=role_key(a["alias"]))
+            alias.alias, alias.role = a["alias"], a["role"]
+            s.add(alias)
+            counts["aliases"] += 1
+        for p in data.get("people") or []:
+            name = str(p["name"]).strip()
+            user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+            if user is None:
+                user = User(name=name, display_name=p.get("display_name") or name, email=p.get("email"),
+                            active=True, created_at=now)
+                s.add(user)
+                s.flush()
+            else:
+                user.display_name = p.get("display_name") or user.display_name
+                user.email = p.get("email") or user.email
+            s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
+            for r in p.get("roles") or []:
+                spec = {"role": r} if isinstance(r, str) else r
+                unit_id = spec.get("unit")
+                if unit_id and unit_id not in known:
+                    raise InvalidInput(f"{name}: okänd enhet {unit_id!r}.")
+                s.add(UserRole(user_id=user.id, role=spec["role"], role_key=role_key(spec["role"]),
+                               org_unit_id=unit_id, valid_from=_when(spec.get("from")), valid_to=_when(spec.get("to"))))
+                counts["roles"] += 1
+            counts["people"] += 1
+        s.flush()
+        for a in data.get("absences") or []:
+            user = s.execute(sa.select(User).where(User.name == a["name"])).scalar_one_or_none()
+            if user is None:
+                raise InvalidInput(f"Frånvaro för okänd person {a['name']!r}.")
+            s.add(Absence(user_id=user.id, starts_at=_when(a["from"]), ends_at=_when(a["to"]), reason=a.get("reason")))
+            counts["absences"] += 1
+    invalidate(engine)
+    return counts
+
+
+def import_yaml(engine: Engine, text: str) -> dict[str, int]:
+    """Import organisation data from YAML text."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"Ogiltig YAML: {exc}") from None
+    return import_data(engine, data)
+
+
+def export_data(engine: Engine) -> dict[str, Any]:
+    """The whole organisation as one document (the same shape `import_data` reads)."""
+    with engine.db.read() as s:
+        units = s.execute(sa.select(OrgUnit).order_by(OrgUnit.id)).scalars().all()
+        users = s.execute(sa.select(User).where(User.active.is_(True)).order_by(User.name)).scalars().all()
+        roles = s.execute(sa.select(UserRole).order_by(UserRole.id)).scalars().all()
+        aliases = s.execute(sa.select(RoleAlias).order_by(RoleAlias.alias_key)).scalars().all()
+        absences = s.execute(sa.select(Absence, User.name).join(User, User.id == Absence.user_id)).all()
+    by_user: dict[int, list[dict[str, Any]]] = {}
+    for r in roles:
+        item: dict[str, Any] = {"role": r.role}
+        if r.org_unit_id:
+            item["unit"] = r.org_unit_id
+        if r.valid_from:
+            item["from"] = r.valid_from.isoformat()
+        if r.valid_to:
+            item["to"] = r.valid_to.isoformat()
+        by_user.setdefault(r.user_id, []).append(item)
+    return {
+        "units": [{k: v for k, v in {"id": u.id, "name": u.name, "kind": u.kind, "parent": u.parent_id,
+                                     "manager_role": u.manager_role, "committee": u.committee}.items()
+                   if v is not None} for u in units],
+        "aliases": [{"alias": a.alias, "role": a.role} for a in aliases],
+        "people": [{k: v for k, v in {"name": u.name, "display_name": u.display_name, "email": u.email,
+                                      "roles": by_user.get(u.id, [])}.items() if v is not None} for u in users],
+        "absences": [{"name": name, "from": a.starts_at.isoformat(), "to": a.ends_at.isoformat(),
+                      **({"reason": a.reason} if a.reason else {})} for a, name in absences],
+    }
+
+
+def export_yaml(engine: Engine) -> str:
+    """The organisation as YAML."""
+    return yaml.safe_dump(export_data(engine), allow_unicode=True, sort_keys=False)
+
+
+def unit_json(t: Tree, unit_id: str) -> dict[str, Any]:
+    """One unit as the API shows it."""
+    u = t.units.get(unit_id)
+    if u is None:
+        raise NotFound(f"Enheten {unit_id!r} finns inte.")
+    return {"id": u.id, "name": u.name, "kind": u.kind, "parent": u.parent_id, "manager_role": u.manager_role,
+            "committee": u.committee, "path": list(reversed(t.chain(unit_id)))}
+
+
+CSV_FIELDS = ["name", "display_name", "email", "role", "unit", "from", "to"]
+
+
+def people_csv(engine: Engine) -> str:
+    """People and their roles as CSV (one row per role held), as HR systems exchange them."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, delimiter=";")
+    writer.writeheader()
+    for p in export_data(engine)["people"]:
+        for r in p.get("roles") or [{}]:
+            writer.writerow({"name": p["name"], "display_name": p.get("display_name", ""), "email": p.get("email", ""),
+                             "role": r.get("role", ""), "unit": r.get("unit", ""), "from": r.get("from", ""),
+                             "to": r.get("to", "")})
+    return out.getvalue()
+
+
+def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
+    """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
+    import csv
+    import io
+
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") >= sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    missing = {"name", "role"} - set(reader.fieldnames or [])
+    if missing:
+        raise InvalidInput(f"CSV-filen saknar kolumnerna {', '.join(sorted(missing))}.")
+    people: dict[str, dict[str, Any]] = {}
+    for row in reader:
+        name = (row.get("name") or "").strip()
+        if not name:
+            continue
+        person = people.setdefault(name, {"name": name, "display_name": row.get("display_name") or None,
+                                          "email": row.get("email") or None, "roles": []})
+        if (row.get("role") or "").strip():
+            person["roles"].append({k: v for k, v in {"role": row["role"].strip(), "unit": row.get("unit") or None,
+                                                      "from": row.get("from") or None,
+                                                      "to": row.get("to") or None}.items() if v})
+    return import_data(engine, {"people": list(people.values())})

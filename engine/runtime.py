@@ -1,0 +1,417 @@
+"""One unit of work on one case: lock, load, apply, run, project, record, commit.
+
+Every change to a case (start, task completion, retry, and later timers and messages) goes
+through `CaseWork` inside one database transaction that holds the case lock, so two actors on
+one case cannot both win and nothing is half-written. The serialized workflow is the source of
+truth; the human task rows, candidate rows and the case summary are projections rebuilt here in
+the same transaction; the history gets one event per change.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from bpmn import sandbox
+from bpmn.model import HumanStep, ProcessModel
+
+from . import case_clock, deadlines, history, org, spiff_clock, state, timers
+from .core import Engine
+from .errors import NotFound
+from .models import Case, HumanTask, TaskCandidate
+from .roles import scoped
+
+log = logging.getLogger(__name__)
+
+# A case that runs this many automatic steps without waiting for anyone is in an endless loop.
+MAX_ENGINE_STEPS = 10_000
+COMPACT_EVERY = 500
+
+
+class _EndlessLoop(Exception):
+    pass
+
+
+# The hot path talks to the database through Core statements built once, on the session's
+# connection: building a statement, or going through the ORM's unit of work, costs several
+# times more than running the statement itself. Rows are loaded into plain (transient) model
+# objects and written back explicitly by `CaseWork.write`.
+_cases, _tasks = cast(sa.Table, Case.__table__), cast(sa.Table, HumanTask.__table__)
+CASE_OF_TASK = sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id"))
+LOCK_CASE = sa.select(_cases).where(_cases.c.id == sa.bindparam("case_id")).with_for_update()
+TASK_BY_ID = sa.select(_tasks).where(_tasks.c.id == sa.bindparam("task_id"))
+CASE_TASKS = sa.select(_tasks).where(
+    _tasks.c.case_id == sa.bindparam("case_id"),
+    sa.or_(_tasks.c.status == "open", _tasks.c.id.in_(sa.bindparam("ids", expanding=True))),
+)
+DELETE_CANDIDATES = sa.delete(TaskCandidate).where(TaskCandidate.task_id == sa.bindparam("task_id"))
+INSERT_TASKS = sa.insert(_tasks)
+INSERT_CANDIDATES = sa.insert(TaskCandidate)
+INSERT_CASE = sa.insert(_cases)
+_CASE_COLUMNS = [c.key for c in _cases.columns if c.key != "id"]
+UPDATE_CASE = (
+    sa.update(_cases).where(_cases.c.id == sa.bindparam("b_id"))
+    .values({k: sa.bindparam(k) for k in _CASE_COLUMNS})
+)
+_TASK_MUTABLE = ("assignee", "role", "candidates", "status", "priority", "due_at", "follow_up_at", "completed_at",
+                 "completed_by",
+                 "completed_role", "result")
+UPDATE_TASK = (
+    sa.update(_tasks).where(_tasks.c.id == sa.bindparam("b_id"))
+    .values({k: sa.bindparam(k) for k in _TASK_MUTABLE})
+)
+
+
+def load_task(s: Session, task_id: str) -> HumanTask | None:
+    """A task row as a plain object (not tracked by the session)."""
+    row = s.connection().execute(TASK_BY_ID, {"task_id": task_id}).mappings().one_or_none()
+    return HumanTask(**row) if row is not None else None
+
+
+def _lock(s: Session, case_id: str) -> Case | None:
+    row = s.connection().execute(LOCK_CASE, {"case_id": case_id}).mappings().one_or_none()
+    return Case(**row) if row is not None else None
+
+
+@contextmanager
+def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
+    """A write transaction holding the lock of one case (row lock on PostgreSQL)."""
+    with engine.db.write() as s:
+        case = _lock(s, case_id)
+        if case is None:
+            raise NotFound(f"Ärendet {case_id} finns inte.")
+        yield s, case
+
+
+@contextmanager
+def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Case]]:
+    """A write transaction holding the lock of the case a task belongs to."""
+    with engine.db.write() as s:
+        case_id = s.connection().execute(CASE_OF_TASK, {"task_id": task_id}).scalar_one_or_none()
+        case = _lock(s, case_id) if case_id is not None else None
+        if case is None:
+            raise NotFound(f"Uppgiften {task_id} finns inte.")
+        yield s, case
+
+
+class CaseWork:
+    """Load, change, run and save one case inside a locked transaction."""
+
+    def __init__(self, engine: Engine, session: Session, case: Case, workflow: BpmnWorkflow | None = None,
+                 *, new: bool = False):
+        self.engine = engine
+        self.s = session
+        self.case = case
+        self.now: datetime = engine.clock.now()
+        # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on.
+        spiff_clock._current.set(engine.clock)
+        self.model: ProcessModel = engine.model(case.process_version_id)
+        self._workflow = workflow
+        self.open_rows: list[HumanTask] = []
+        # Rows written in a few statements just before commit, not one ORM flush each.
+        self._events: list[dict[str, Any]] = []
+        self._tasks: list[dict[str, Any]] = []
+        self._candidates: list[dict[str, Any]] = []
+        self._dirty: dict[str, HumanTask] = {}
+        self._new = new
+        self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
+        session.info.setdefault("before_commit", []).append(self.write)
+
+    def touch(self, row: HumanTask) -> None:
+        """Mark a task row as changed, to be written back."""
+        self._dirty[row.id] = row
+
+    def write(self) -> None:
+        """Write the case, its changed and new task rows and its events (also run before commit)."""
+        conn = self.s.connection()
+        values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
+        if self._new:
+            conn.execute(INSERT_CASE, {"id": self.case.id, **values})
+            self._new = False
+        elif values != self._written:
+            conn.execute(UPDATE_CASE, {"b_id": self.case.id, **values})
+        self._written = values
+        if self._dirty:
+            conn.execute(UPDATE_TASK, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
+                                       for r in self._dirty.values()])
+        if self._tasks:
+            conn.execute(INSERT_TASKS, self._tasks)
+        if self._candidates:
+            conn.execute(INSERT_CANDIDATES, self._candidates)
+        history.write(conn, self._events)
+        self._tasks, self._candidates, self._events, self._dirty = [], [], [], {}
+
+    @property
+    def workflow(self) -> BpmnWorkflow:
+        """The case's workflow, loaded on first use (claiming a task never needs it).
+
+        A workflow this process saved at the case's current revision is reused instead of
+        deserialized again; it is taken out of the cache while in use and put back only after
+        the transaction commits, so a failed attempt never leaves a half-changed one behind.
+        """
+        if self._workflow is None:
+            cached = self.engine.workflows.take(self.case.id, self.case.revision)
+            if cached is None:
+                spec, subs = self.engine.spec(self.case.process_version_id)
+                cached = state.load(self.case.state_json, spec, subs)
+            self._workflow = cached
+        return self._workflow
+
+    # -- history -----------------------------------------------------------------------------
+
+    def event(self, type: str, *, actor: str, role: str | None = None, task_id: str | None = None,
+              element_id: str | None = None, data: dict[str, Any] | None = None) -> None:
+        """Append an event to the case's history."""
+        self._events.append(history.append(self.case, type, actor=actor, at=self.now, role=role, task_id=task_id,
+                                           element_id=element_id, data=data))
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, actor: str) -> None:
+        """Run engine steps until the case waits; a failure becomes an incident, not an error."""
+        steps = 0
+
+        def counted(_task: Any) -> None:
+            nonlocal steps
+            steps += 1
+            if steps > MAX_ENGINE_STEPS:
+                raise _EndlessLoop()
+            if steps % COMPACT_EVERY == 0:
+                state.compact(self.workflow)
+
+        try:
+            self.workflow.do_engine_steps(did_complete_task=counted)
+        except _EndlessLoop:
+            self._incident(actor, None, f"Ärendet tog över {MAX_ENGINE_STEPS} automatiska steg utan att vänta "
+                                        "på någon; troligen en oändlig slinga i diagrammet.")
+        except (WorkflowException, sandbox.SandboxError, KeyError, TypeError, ValueError, NameError,
+                ZeroDivisionError, AttributeError, IndexError, ArithmeticError) as exc:
+            self._incident(actor, getattr(exc, "task", None), _describe(exc))
+        except Exception as exc:  # an engine bug must not lose the case or reach the user as a 500
+            log.exception("unexpected engine failure in case %s", self.case.id)
+            self._incident(actor, getattr(exc, "task", None), f"Oväntat fel i motorn: {type(exc).__name__}: {exc}")
+
+    def _incident(self, actor: str, task: Any, message: str) -> None:
+        if task is None:
+            errored = self.workflow.get_tasks(state=TaskState.ERROR)
+            task = errored[0] if errored else None
+        element = self.model.original_id(task.task_spec.name) if task is not None else None
+        self.case.status = "incident"
+        self.case.incident_element = element
+        self.case.incident_message = message
+        self.event("incident_raised", actor=actor, element_id=element,
+                   task_id=str(task.id) if task is not None else None, data={"error": message})
+
+    def retry(self, actor: str) -> None:
+        """Make errored tasks runnable again and run; used once the cause is fixed."""
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            task._set_state(TaskState.READY)
+        self.event("incident_retried", actor=actor, element_id=self.case.incident_element,
+                   data={"error": self.case.incident_message})
+        self.case.status = "active"
+        self.case.incident_element = None
+        self.case.incident_message = None
+        self.run(actor)
+
+    # -- projections ----------------------------------------------------------------------------
+
+    def policy(self, element_id: str) -> Any:
+        """The process owner's deadline policy for a step (empty when there is none)."""
+        from types import SimpleNamespace
+
+        from . import policies
+
+        found = policies.for_process(self.engine, self.case.process_key).get(element_id)
+        return found or SimpleNamespace(due=None, follow_up=None, escalation=None)
+
+    def step(self, row: HumanTask) -> HumanStep | None:
+        """The diagram's step behind a task row."""
+        return self.model.steps.get(row.spec_name)
+
+    def is_decision(self, row: HumanTask) -> bool:
+        """Whether the task is a decision under the delegation ordinance."""
+        from .delegation import item_for
+
+        step = self.step(row)
+        return bool(step is not None and step.decision_authority) or item_for(self, row) is not None
+
+    def ready_human_tasks(self) -> list[Any]:
+        """The workflow's READY manual tasks, including those inside subprocesses."""
+        return [t for t in self.workflow.get_tasks(state=TaskState.READY) if t.task_spec.manual]
+
+    def spiff_task(self, task_id: str) -> Any:
+        """A workflow task by id, or None."""
+        try:
+            return self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError):
+            return None
+
+    def sync(self, actor: str) -> None:
+        """Bring task rows, candidates and the case summary in line with the workflow."""
+        ready = {str(t.id): t for t in self.ready_human_tasks()}
+        rows = {
+            r["id"]: self._dirty.get(r["id"]) or HumanTask(**r) for r in self.s.connection().execute(
+                CASE_TASKS, {"case_id": self.case.id, "ids": list(ready)}
+            ).mappings()
+        }
+        open_rows = {k: r for k, r in rows.items() if r.status == "open"}
+        for task_id, row in open_rows.items():
+            if task_id not in ready:
+                row.status = "cancelled"
+                row.completed_at = self.now
+                self.touch(row)
+                self.s.connection().execute(DELETE_CANDIDATES, {"task_id": task_id})
+                timers.cancel_task_timers(self.s.connection(), task_id, self.now)
+                self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
+                           data={"name": row.name})
+        self.open_rows = [r for task_id, r in open_rows.items() if task_id in ready]
+        for task_id, task in ready.items():
+            if task_id not in rows:
+                self.open_rows.append(self._create_task(task, actor))
+        self._sync_timers()
+        if self.case.status != "incident":
+            self.case.status = "completed" if self.workflow.completed else "active"
+        case_clock.update(self, actor)
+        if self.workflow.completed and self.case.completed_at is None and self.case.status == "completed":
+            self.case.completed_at = self.now
+            self.event("case_completed", actor=actor, data={"data": _json_safe(self.case_data())})
+        self.case.data = _json_safe(self.case_data())
+
+    def _sync_timers(self) -> None:
+        if not self.engine.has_timers(self.case.process_version_id):
+            return
+        due = {} if self.workflow.completed else timers.due_bpmn_timers(self.workflow)
+        timers.sync(self.s.connection(), self.case.id, "bpmn", due, self.now)
+
+    def _create_task(self, task: Any, actor: str) -> HumanTask:
+        spec_name = task.task_spec.name
+        step = self.model.steps.get(spec_name) or HumanStep(
+            element_id=self.model.original_id(spec_name),
+            name=getattr(task.task_spec, "bpmn_name", None) or spec_name,
+            role=getattr(task.task_spec, "lane", None),
+            candidate_groups=[task.task_spec.lane] if getattr(task.task_spec, "lane", None) else [],
+        )
+        assignee = _resolve_user(step.assignee, task.data)
+        policy = self.policy(step.element_id)
+        tree = org.tree(self.engine)
+        candidates: list[tuple[str, str]] = []
+        task_unit = None
+        for group in step.candidate_groups:
+            group = _resolve_user(group, task.data) or ""  # a group may name a variable: ${agare}
+            if not group:
+                continue
+            key = tree.canonical(group)
+            if self.case.org_unit_id:
+                # The case's unit, or the nearest unit above it where someone holds the role.
+                unit = org.resolve_unit(self.s.connection(), tree, key, self.case.org_unit_id, self.now)
+                if unit is not None:
+                    candidates.append(("role", scoped(key, unit)))
+                    task_unit = task_unit or unit
+            candidates.append(("role", key))  # holders of the role across the whole group
+        candidates += [("user", u) for u in (_resolve_user(u, task.data) for u in step.candidate_users) if u]
+        if assignee:
+            candidates.append(("user", assignee))
+        candidates = list(dict.fromkeys(candidates))
+        row = HumanTask(
+            id=str(task.id), case_id=self.case.id, process_key=self.case.process_key,
+            process_version_id=self.case.process_version_id, business_key=self.case.business_key,
+            spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
+            role=_resolve_user(step.role, task.data) if step.role else None,
+            org_unit_id=task_unit or self.case.org_unit_id, assignee=assignee, status="open",
+            priority=step.priority if step.priority is not None else 50,
+            created_at=self.now, due_at=deadlines.resolve(step.due or policy.due, self.now, task.data),
+            follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
+            candidates=[f"{k}:{v}" for k, v in candidates],
+        )
+        away = None
+        if assignee and org.absent(self.s.connection(), [assignee], self.now):
+            # An absent person gets no new tasks: a decision goes to the ordinance's substitute,
+            # other work to the role's other holders.
+            from .delegation import substitute_for
+
+            away = assignee
+            row.assignee = substitute_for(self.engine, self, row, exclude={assignee}) if self.is_decision(row) else None
+        self._tasks.append({c.key: getattr(row, c.key) for c in HumanTask.__table__.columns
+                            if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
+        self._candidates.extend({"task_id": row.id, "kind": kind, "key": key, "created_at": self.now}
+                                for kind, key in candidates)
+        if row.due_at is not None:
+            from . import escalation
+
+            escalation.schedule(self, row)
+        self.event("task_created", actor=actor, task_id=row.id, element_id=step.element_id, role=step.role,
+                   data={"name": step.name, "kind": step.kind, "assignee": row.assignee,
+                         **({"assignee_absent": away} if away else {}),
+                         "due": row.due_at.isoformat() if row.due_at else None})
+        return row
+
+    def case_data(self) -> dict[str, Any]:
+        """The case's current data: the last task's when finished, else merged over waiting tasks."""
+        wf = self.workflow
+        if wf.completed and wf.last_task is not None:
+            return dict(wf.last_task.data)
+        merged: dict[str, Any] = {}
+        active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR)
+        for t in active:
+            DeepMerge.merge(merged, t.data)
+        if not active and wf.last_task is not None:
+            return dict(wf.last_task.data)
+        return merged
+
+    def save(self) -> None:
+        """Write the workflow state and bump the revision."""
+        workflow = self.workflow
+        self.case.state_json = state.dump(workflow)
+        self.case.revision += 1
+        self.case.updated_at = self.now
+        case_id, revision, cache = self.case.id, self.case.revision, self.engine.workflows
+        self.s.info.setdefault("after_commit", []).append(lambda: cache.put(case_id, revision, workflow))
+
+
+_VAR = re.compile(r"^\s*(?:[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|=\s*([A-Za-z_][A-Za-z0-9_]*))\s*$")
+
+
+def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
+    """A literal user name, or the value of a ``${variable}`` / ``=variable`` in the task data."""
+    if not value:
+        return None
+    m = _VAR.match(value)
+    if m:
+        found = data.get(m.group(1) or m.group(2))
+        return str(found) if found else None
+    return value.strip() or None
+
+
+def _describe(exc: BaseException) -> str:
+    inner = getattr(exc, "exception", None)
+    text = str(exc)
+    if inner is not None and str(inner) and str(inner) not in text:
+        text = f"{text}: {inner}"
+    if isinstance(inner, NameError) or isinstance(exc, NameError):
+        return f"Variabel saknas: {text}"
+    return text or type(exc).__name__
+
+
+def _json_safe(value: Any) -> Any:
+    """Data as JSON can hold it (scripts may leave dates or sets behind)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,33 @@
+"""SpiffWorkflow's script engine, pointed at the restricted evaluator instead of eval/exec.
+
+Every script, gateway condition, timer expression and correlation expression SpiffWorkflow
+evaluates goes through `PythonScriptEngine.environment`; replacing the environment is the one
+place that covers all four.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from bpmn import sandbox
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluates and executes through `bpmn.sandbox`."""
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
+        scope = {**(external_context or {}), **context}
+        return sandbox.evaluate(expression, scope)
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        sandbox.execute(script, context)
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise sandbox.SandboxError("tjänsteanrop stöds inte; uppgiften utförs av en handläggare")
+
+
+SCRIPT_ENGINE = PythonScriptEngine(environment=SandboxEnvironment())

@@ -1,0 +1,195 @@
+"""Saving and loading a case's SpiffWorkflow state, without its spec, and keeping it bounded.
+
+Stock serialization puts the whole process definition inside every case (half of its JSON) and
+keeps every finished task forever, so a rework loop makes the task tree deeper on each pass:
+state and load time grow linearly, and past 333 passes SpiffWorkflow's iterators (depth limit
+1000) silently stop seeing the ready task. We store each spec once per process version (cached
+here, deserialized once per process) and, before each save, splice long chains of finished
+tasks out of the tree. History does not need them: the case's audit events are the record.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from .scripting import SCRIPT_ENGINE
+
+# Finished tasks this close to an unfinished one stay, so joins and boundary events that look a
+# few steps back (find_ancestor, a task's parent) still find what they need.
+KEEP_DISTANCE = 4
+
+
+class _CaseWorkflowConverter(BpmnWorkflowConverter):
+    """Workflow converter that leaves the specs out and takes them from the cache on load."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_registry = BpmnWorkflowSerializer.configure()
+_converter = _CaseWorkflowConverter(BpmnWorkflow, _registry)
+_serializer = BpmnWorkflowSerializer(_registry)
+
+
+class SpecCache:
+    """Deserialized specs per process version; a spec is immutable, so cases share it."""
+
+    def __init__(self, size: int = 256):
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._size = size
+
+    def get(self, version_id: int, spec_json: str | None) -> tuple[Any, dict[str, Any]]:
+        """The (spec, subprocess_specs) of a version; `spec_json` is used on a cache miss."""
+        with self._lock:
+            if version_id in self._items:
+                self._items.move_to_end(version_id)
+                return self._items[version_id]
+        if spec_json is None:
+            raise KeyError(version_id)
+        spec, subs = restore_spec(spec_json)
+        with self._lock:
+            self._items[version_id] = (spec, subs)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return spec, subs
+
+    def __contains__(self, version_id: int) -> bool:
+        with self._lock:
+            return version_id in self._items
+
+
+class WorkflowCache:
+    """Workflows this process saved, by case and revision, to skip deserializing them again."""
+
+    def __init__(self, size: int = 512):
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._size = size
+
+    def take(self, case_id: str, revision: int) -> BpmnWorkflow | None:
+        """Remove and return the workflow saved at exactly this revision, if any."""
+        with self._lock:
+            item = self._items.pop(case_id, None)
+        if item is None or item[0] != revision:
+            return None
+        return item[1]
+
+    def put(self, case_id: str, revision: int, workflow: BpmnWorkflow) -> None:
+        """Remember a workflow as saved (call only after its transaction committed)."""
+        with self._lock:
+            self._items[case_id] = (revision, workflow)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def restore_spec(spec_json: str) -> tuple[Any, dict[str, Any]]:
+    """Deserialize a version's stored specs (uncached)."""
+    stored = json.loads(spec_json)
+    spec = _registry.restore(stored["spec"])
+    return spec, {k: _registry.restore(v) for k, v in stored["subprocess_specs"].items()}
+
+
+def spec_json(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> str:
+    """The stored form of a version's specs (already converted to dicts by the bpmn layer)."""
+    return json.dumps({"spec": spec, "subprocess_specs": subprocess_specs}, separators=(",", ":"))
+
+
+def new_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """A fresh workflow of a spec, with the restricted script engine."""
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    """Serialize a workflow's state (no spec) after compacting it."""
+    compact(workflow)
+    _registry._encoder_mode = True
+    try:
+        dct = _converter.to_dict(workflow)
+        dct["serializer_version"] = VERSION
+        return json.dumps(dct, cls=_serializer._encoder_cls, separators=(",", ":"))
+    finally:
+        _registry._encoder_mode = False
+
+
+def load(state: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """Rebuild a workflow from its stored state and its version's cached spec."""
+    dct = json.loads(state)
+    _serializer.migrate(dct)
+    workflow = _converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def _finished(task: Any) -> bool:
+    return bool(task.has_state(TaskState.FINISHED_MASK))
+
+
+def _compact_tree(workflow: Any, top: BpmnWorkflow) -> int:
+    """Splice finished single-child tasks far from any unfinished task out of one tree."""
+    root = workflow.task_tree
+    if root is None:
+        return 0
+    # Distance from each task down to its nearest unfinished descendant (or itself).
+    distance: dict[UUID, float] = {}
+    order: list[Any] = []
+    stack = [root]
+    while stack:
+        task = stack.pop()
+        order.append(task)
+        stack.extend(task.children)
+    for task in reversed(order):
+        best = 0.0 if not _finished(task) else float("inf")
+        for child in task.children:
+            best = min(best, distance[child.id] + 1)
+        distance[task.id] = best
+    removed = 0
+    for task in order:
+        if task is root or task.parent is None or len(task._children) != 1:
+            continue
+        if not _finished(task) or distance[task.id] <= KEEP_DISTANCE:
+            continue
+        if isinstance(task.task_spec, SubWorkflowTask) and task.id in top.subprocesses:
+            top.delete_subprocess(task)
+        parent = task.parent
+        child_id = task._children[0]
+        child = workflow.tasks[child_id]
+        index = parent._children.index(task.id)
+        parent._children[index] = child_id
+        child._parent = parent.id
+        if workflow.last_task is task:
+            workflow.last_task = child
+        del workflow.tasks[task.id]
+        removed += 1
+    return removed
+
+
+def compact(workflow: BpmnWorkflow) -> int:
+    """Compact the main tree and every subprocess tree; return how many tasks were removed."""
+    removed = _compact_tree(workflow, workflow)
+    for sub in list(workflow.subprocesses.values()):
+        removed += _compact_tree(sub, workflow)
+    return removed

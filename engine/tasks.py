@@ -1,0 +1,515 @@
+"""Human tasks: listing them for a handler, claiming, unclaiming and completing them.
+
+Lists read the projections (`human_tasks`, `task_candidates`) with indexed SQL and never load a
+workflow. Every change happens under the case lock, so of two people acting on one task at once
+exactly one wins and the other gets a conflict.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from . import case_clock, delegation, forms, timers
+from .core import Engine
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .identity import Actor
+from .models import HumanTask, TaskCandidate
+from .roles import role_key
+from .runtime import DELETE_CANDIDATES, CaseWork, _json_safe, load_task, locked_task_case
+from .views import task_json
+
+SORTS = {
+    "created": (HumanTask.created_at, HumanTask.id),
+    "due": (HumanTask.due_at, HumanTask.id),
+    "priority": (HumanTask.priority, HumanTask.id),
+}
+MAX_LIMIT = 500
+
+
+def _candidate_ids(actor: Actor, roles: list[str] | None = None) -> sa.Select[Any]:
+    role_keys = sorted(actor.roles) if roles is None else roles
+    return sa.select(TaskCandidate.task_id).where(
+        sa.or_(
+            sa.and_(TaskCandidate.kind == "role", TaskCandidate.key.in_(role_keys)),
+            sa.and_(TaskCandidate.kind == "user", TaskCandidate.key == actor.name),
+        )
+    )
+
+
+def _visible_open(actor: Actor) -> Any:
+    """A condition selecting the open tasks the actor may see."""
+    if actor.is_admin:
+        return HumanTask.status == "open"
+    return sa.and_(
+        HumanTask.status == "open",
+        HumanTask.id.in_(
+            sa.union(
+                sa.select(HumanTask.id).where(HumanTask.status == "open", HumanTask.assignee == actor.name),
+                _candidate_ids(actor),
+            )
+        ),
+    )
+
+
+def list_tasks(
+    engine: Engine, actor: Actor, *, assignee: str | None = None, candidate: str | None = None,
+    role: str | None = None, process: str | None = None, case: str | None = None, overdue: bool = False,
+    unit: str | None = None,
+    due_before: datetime | None = None, search: str | None = None, sort: str = "created", order: str = "asc",
+    limit: int = 50, offset: int = 0,
+) -> dict[str, Any]:
+    """Open tasks the actor may act on, filtered, sorted and paged, with counts for the inbox."""
+    if sort not in SORTS:
+        raise InvalidInput(f"sort ska vara en av {', '.join(SORTS)}.")
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order ska vara asc eller desc.")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise InvalidInput(f"limit ska vara 1–{MAX_LIMIT} och offset minst 0.")
+    now = engine.clock.now()
+    conditions = [_visible_open(actor)]
+    if assignee is not None:
+        conditions.append(HumanTask.assignee == (actor.name if assignee == "me" else assignee))
+    if candidate is not None:
+        if candidate != "me":
+            raise InvalidInput("candidate stöder bara värdet me.")
+        conditions.append(HumanTask.assignee.is_(None))
+        conditions.append(HumanTask.id.in_(_candidate_ids(actor)))
+    if role is not None:
+        conditions.append(HumanTask.id.in_(
+            sa.select(TaskCandidate.task_id).where(
+                TaskCandidate.kind == "role",
+                sa.or_(TaskCandidate.key == role_key(role), TaskCandidate.key.like(role_key(role) + "@%")),
+            )
+        ))
+    if unit is not None:
+        units = _my_units(actor) if unit == "mine" else {unit}
+        conditions.append(HumanTask.org_unit_id.in_(sorted(units)))
+    if process:
+        conditions.append(HumanTask.process_key == process)
+    if case:
+        conditions.append(HumanTask.case_id == case)
+    if overdue:
+        conditions.append(HumanTask.due_at < now)
+    if due_before is not None:
+        conditions.append(HumanTask.due_at < due_before)
+    if search:
+        conditions.append(HumanTask.business_key.like(f"%{search.replace('%', '').replace('_', '')}%"))
+    columns = SORTS[sort]
+    ordering: list[Any] = [c.desc() if order == "desc" else c.asc() for c in columns]
+    if sort == "due":
+        ordering.insert(0, HumanTask.due_at.is_(None))
+    where = sa.and_(*conditions)
+    with engine.db.read() as s:
+        counts = _counts(s, actor, now)
+        if len(conditions) == 1 and sort == "created" and not actor.is_admin:
+            # The inbox as it opens: all one may act on, oldest first. Its page is merged from the
+            # candidates index per role key (each an index range of at most offset+limit rows)
+            # instead of sorting everything visible; its total is the count already made.
+            rows = _inbox_page(s, actor, limit, offset, order == "desc")
+            total = counts["all"]
+        else:
+            total = s.execute(sa.select(sa.func.count()).select_from(HumanTask).where(where)).scalar_one()
+            rows = list(s.execute(sa.select(HumanTask).where(where).order_by(*ordering).limit(limit)
+                                  .offset(offset)).scalars())
+        items = [task_json(engine, r, actor) for r in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset, "counts": counts}
+
+
+def _inbox_page(s: Session, actor: Actor, limit: int, offset: int, descending: bool) -> list[HumanTask]:
+    need = offset + limit
+    tc = TaskCandidate
+    order = (tc.created_at.desc(), tc.task_id.desc()) if descending else (tc.created_at, tc.task_id)
+    found: dict[str, Any] = {}
+    keys = [("role", k) for k in sorted(actor.roles)] + [("user", actor.name)]
+    for kind, key in keys:
+        for task_id, created in s.execute(
+            sa.select(tc.task_id, tc.created_at).where(tc.kind == kind, tc.key == key).order_by(*order).limit(need)
+        ):
+            found[task_id] = created
+    ht = HumanTask
+    ht_order = (ht.created_at.desc(), ht.id.desc()) if descending else (ht.created_at, ht.id)
+    for task_id, created in s.execute(
+        sa.select(ht.id, ht.created_at).where(ht.status == "open", ht.assignee == actor.name)
+        .order_by(*ht_order).limit(need)
+    ):
+        found[task_id] = created
+    ranked = sorted(found.items(), key=lambda item: (item[1], item[0]), reverse=descending)[offset:offset + limit]
+    ids = [task_id for task_id, _ in ranked]
+    rows = {r.id: r for r in s.execute(sa.select(HumanTask).where(HumanTask.id.in_(ids))).scalars()}
+    return [rows[i] for i in ids if i in rows]
+
+
+def _my_units(actor: Actor) -> set[str]:
+    return set(actor.units) | set(actor.manages)
+
+
+def _counts(s: Session, actor: Actor, now: datetime) -> dict[str, int]:
+    """How many open tasks each of the inbox's filters would show, in one pass."""
+    visible = _visible_open(actor)
+
+    def count_if(condition: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    units = sorted(_my_units(actor))
+    row = s.execute(
+        sa.select(
+            sa.func.count(),
+            count_if(HumanTask.assignee == actor.name),
+            count_if(HumanTask.assignee.is_(None)),
+            count_if(HumanTask.due_at < now),
+            count_if(HumanTask.org_unit_id.in_(units)) if units else sa.literal(0),
+        ).where(visible)
+    ).one()
+    return {"all": int(row[0]), "mine": int(row[1]), "unclaimed": int(row[2]), "overdue": int(row[3]),
+            "unit": int(row[4])}
+
+
+def _candidates_of(row: HumanTask) -> tuple[set[str], set[str]]:
+    roles = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("role:")}
+    users = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("user:")}
+    return roles, users
+
+
+def _is_candidate(actor: Actor, row: HumanTask) -> bool:
+    roles, users = _candidates_of(row)
+    return actor.name in users or bool(actor.roles & roles)
+
+
+def _acting_role(actor: Actor, row: HumanTask) -> str | None:
+    """The role under which the actor acts on the task (as the diagram names it)."""
+    roles, _ = _candidates_of(row)
+    held = sorted(actor.roles & roles)
+    if row.role and any(h.split("@")[0] == role_key(row.role) for h in held):
+        return row.role
+    if held:
+        return held[0].split("@")[0]
+    return "admin" if actor.is_admin else None
+
+
+def _may_see(actor: Actor, row: HumanTask) -> bool:
+    return (actor.is_auditor or actor.name in (row.assignee, row.completed_by) or _is_candidate(actor, row)
+            or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
+
+
+def _load(s: Session, task_id: str, actor: Actor, *, decisions: bool = False) -> HumanTask:
+    row = load_task(s, task_id)
+    if row is None:
+        raise NotFound(f"Uppgiften {task_id} finns inte.")
+    # Whoever holds a decision's authority (a substitute, a superior) may reach it without holding
+    # the role that prepares it; the delegation check then decides.
+    if not _may_see(actor, row) and not decisions:
+        raise Forbidden("Uppgiften hör inte till någon av dina roller.")
+    return row
+
+
+def _check_separation(work: CaseWork, row: HumanTask, actor: Actor) -> None:
+    """Separation of duties: a step may require someone other than whoever did another step."""
+    step = work.step(row)
+    other = (step.properties.get("rutin:separateFrom") or step.properties.get("rutin:separate_from")
+             if step is not None else None)
+    if not other:
+        return
+    done_by = set(work.s.execute(
+        sa.select(HumanTask.completed_by).where(
+            HumanTask.case_id == work.case.id, HumanTask.status == "completed",
+            sa.or_(HumanTask.element_id == other, HumanTask.spec_name == other),
+        )
+    ).scalars())
+    if actor.name in done_by:
+        raise Forbidden("Det här steget måste utföras av någon annan än den som utförde "
+                        f"{work.model.element_names.get(other, other)!r} (åtskillnad av arbetsuppgifter).")
+
+
+def get_task(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
+    """One task the actor may see."""
+    with engine.db.read() as s:
+        return task_json(engine, _load(s, task_id, actor), actor)
+
+
+def _open_for_action(s: Session, task_id: str, actor: Actor, *, decisions: bool = False) -> HumanTask:
+    row = _load(s, task_id, actor, decisions=decisions)
+    if row.status != "open":
+        raise Conflict(f"Uppgiften är redan {'avslutad' if row.status == 'completed' else 'avbruten'}.",
+                       task_status=row.status)
+    return row
+
+
+def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
+    """Take an unassigned task; a conflict if someone else has it."""
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor)
+        if row.assignee == actor.name:
+            return task_json(engine, row, actor)
+        if row.assignee is not None:
+            raise Conflict(f"Uppgiften är redan tagen av {row.assignee}.", assignee=row.assignee)
+        if not (_is_candidate(actor, row) or actor.is_admin):
+            raise Forbidden("Uppgiften hör inte till någon av dina roller.")
+        work = CaseWork(engine, s, case)
+        _check_separation(work, row, actor)
+        row.assignee = actor.name
+        work.touch(row)
+        work.event("task_claimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+                   element_id=row.element_id, data={"name": row.name})
+        case.revision += 1
+        return task_json(engine, row, actor)
+
+
+def unclaim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
+    """Give a claimed task back to its roles; only its assignee (or an admin) may."""
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor)
+        if row.assignee is None:
+            if not (_is_candidate(actor, row) or actor.is_admin):
+                raise Forbidden("Uppgiften hör inte till någon av dina roller.")
+            return task_json(engine, row, actor)
+        if row.assignee != actor.name and not actor.is_admin:
+            raise Forbidden(f"Uppgiften är tagen av {row.assignee}; bara hen kan lämna tillbaka den.")
+        work = CaseWork(engine, s, case)
+        previous = row.assignee
+        row.assignee = None
+        work.touch(row)
+        work.event("task_unclaimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+                   element_id=row.element_id, data={"name": row.name, "previous_assignee": previous})
+        case.revision += 1
+        return task_json(engine, row, actor)
+
+
+def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | None = None,
+             choice: Any = None, *, no_conflict_of_interest: bool | None = None) -> dict[str, Any]:
+    """Complete a task with form data, or a decision with a choice; the case then runs on.
+
+    A decision under the delegation ordinance needs the authority for it (not only the role that
+    does the work) and the decider's confirmation that no conflict of interest exists.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("data ska vara ett JSON-objekt.")
+    data = _json_safe(data or {})
+    bad = forms.bad_keys(data)
+    if bad:
+        raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(map(str, bad))}")
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor, decisions=True)
+        work = CaseWork(engine, s, case)
+        authority = None
+        decision = work.is_decision(row)
+        if decision:
+            authority = delegation.authority(work, row, actor)
+        if row.assignee is not None and row.assignee != actor.name and not actor.is_admin:
+            raise Conflict(f"Uppgiften är tagen av {row.assignee}.", assignee=row.assignee)
+        if decision:
+            if no_conflict_of_interest is not True:
+                raise InvalidInput("Bekräfta att du inte är jävig (no_conflict_of_interest: true), "
+                                   "eller anmäl jäv så går beslutet till ersättaren.")
+        elif row.assignee is None and not (_is_candidate(actor, row) or actor.is_admin):
+            raise Forbidden("Uppgiften hör inte till någon av dina roller.")
+        _check_separation(work, row, actor)
+        step = work.model.steps.get(row.spec_name)
+        task = work.spiff_task(row.id)
+        if task is None or not task.has_state(TaskState.READY):
+            raise Conflict("Uppgiften är inte längre aktiv i ärendet.")
+        event_data: dict[str, Any] = {"name": row.name}
+        if step is not None and step.kind == "decision":
+            chosen = _choose(step, choice)
+            gateway = step.element_id
+            decisions = dict(task.data.get("rutin_beslut") or {})
+            decisions[gateway] = chosen if step.multiple else chosen[0]
+            task.data.update(data)
+            task.data["rutin_beslut"] = decisions
+            names = {o.id: o.name for o in step.options}
+            event_data.update(choice=chosen if step.multiple else chosen[0],
+                              choice_name=[names[c] for c in chosen] if step.multiple else names[chosen[0]])
+            if data:
+                event_data["data"] = data
+            result: dict[str, Any] = {"choice": event_data["choice"], "choice_name": event_data["choice_name"]}
+        else:
+            if choice is not None:
+                raise InvalidInput("Uppgiften är inget beslut; skicka data, inte choice.")
+            cleaned = forms.validate(step.form if step else [], data)
+            task.data.update(cleaned)
+            event_data["data"] = cleaned
+            result = {"data": cleaned}
+        role = _acting_role(actor, row)
+        if authority is not None:
+            item, role, grounds = authority
+            event_data["delegation"] = {"item": item.number, "item_id": item.id, "grounds": grounds,
+                                        "committee": item.committee, "reporting": item.reporting}
+            event_data["no_conflict_of_interest"] = True
+            delegation.record(work, row, actor, item, role, grounds, result)
+        if row.assignee is None:
+            row.assignee = actor.name
+        row.status = "completed"
+        row.completed_at = work.now
+        row.completed_by = actor.name
+        row.completed_role = role
+        row.result = result
+        work.touch(row)
+        s.connection().execute(DELETE_CANDIDATES, {"task_id": row.id})
+        if row.due_at is not None:  # only tasks with a due date have escalation steps
+            timers.cancel_task_timers(s.connection(), row.id, work.now)
+        case_clock.extend(work, row, actor.name)
+        work.event("task_completed", actor=actor.name, role=role, task_id=row.id, element_id=row.element_id,
+                   data=event_data)
+        task.run()
+        work.run(actor.name)
+        work.sync(actor.name)
+        work.save()
+        work.write()
+        open_rows = sorted(work.open_rows, key=lambda r: (r.created_at, r.id))
+        return {
+            "task": task_json(engine, row, actor),
+            "case": {"id": case.id, "status": case.status, "revision": case.revision,
+                     "incident": {"element_id": case.incident_element, "message": case.incident_message}
+                     if case.status == "incident" else None,
+                     "open_tasks": [task_json(engine, r, actor) for r in open_rows]},
+        }
+
+
+def _choose(step: Any, choice: Any) -> list[str]:
+    """The flow ids a decision's choice names (by flow id or by name, case-insensitively)."""
+    if choice is None or choice == [] or choice == "":
+        raise InvalidInput("Beslutet kräver ett val (choice).",
+                           options=[{"id": o.id, "name": o.name} for o in step.options])
+    values = choice if isinstance(choice, list) else [choice]
+    if len(values) > 1 and not step.multiple:
+        raise InvalidInput("Beslutet tillåter bara ett val.")
+    chosen = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InvalidInput("choice ska vara ett flödes id eller namn.")
+        match = [o for o in step.options if o.id == value] or [
+            o for o in step.options if o.name.casefold() == value.strip().casefold()
+        ]
+        if len(match) != 1:
+            raise InvalidInput(
+                f"{value!r} är inget av beslutets alternativ.",
+                options=[{"id": o.id, "name": o.name} for o in step.options],
+            )
+        chosen.append(match[0].id)
+    return list(dict.fromkeys(chosen))
+
+
+# -- what handlers and managers do with tasks besides completing them -----------------------------
+
+
+def _manager_or_admin(actor: Actor, row: HumanTask) -> bool:
+    return actor.is_admin or (row.org_unit_id is not None and row.org_unit_id in actor.manages)
+
+
+def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
+    """Assign a task to a person (managers of its unit and admins); pending escalation steps restart."""
+    from . import escalation, identity
+
+    target = identity.get_actor(engine, user)
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor)
+        if not _manager_or_admin(actor, row):
+            raise Forbidden("Bara chefen för uppgiftens enhet (eller en administratör) kan tilldela den.")
+        work = CaseWork(engine, s, case)
+        if not (_is_candidate(target, row) or (work.is_decision(row) and _can_decide(work, row, target))):
+            raise InvalidInput(f"{user} har inte rollen som uppgiften kräver.")
+        _check_separation(work, row, target)
+        previous, row.assignee = row.assignee, user
+        work.touch(row)
+        work.event("task_assigned", actor=actor.name, role=_acting_role(actor, row) or "chef", task_id=row.id,
+                   element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
+        escalation.schedule(work, row)
+        return task_json(engine, row, actor)
+
+
+def _can_decide(work: CaseWork, row: HumanTask, person: Actor) -> bool:
+    try:
+        delegation.authority(work, row, person)
+    except Forbidden:
+        return False
+    return True
+
+
+def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
+    """Hand one's task over to another holder of the same role."""
+    from . import escalation, identity
+
+    target = identity.get_actor(engine, user)
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor)
+        if row.assignee != actor.name and not actor.is_admin:
+            raise Forbidden("Bara den som har uppgiften kan lämna över den.")
+        if not _is_candidate(target, row):
+            raise InvalidInput(f"{user} har inte rollen {row.role!r}.")
+        work = CaseWork(engine, s, case)
+        _check_separation(work, row, target)
+        row.assignee = user
+        work.touch(row)
+        work.event("task_handed_over", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+                   element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user})
+        escalation.schedule(work, row)
+        return task_json(engine, row, actor)
+
+
+def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a task's priority, due date or follow-up date (its assignee, a manager, an admin)."""
+    from . import escalation
+
+    allowed = {"priority", "due", "follow_up"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
+    with locked_task_case(engine, task_id) as (s, case):
+        row = _open_for_action(s, task_id, actor)
+        if row.assignee != actor.name and not _manager_or_admin(actor, row):
+            raise Forbidden("Bara den som har uppgiften, dess chef eller en administratör kan ändra den.")
+        work = CaseWork(engine, s, case)
+        before = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
+        if "priority" in changes:
+            p = changes["priority"]
+            if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 100:
+                raise InvalidInput("priority ska vara ett heltal 0–100.")
+            row.priority = p
+        for field, column in (("due", "due_at"), ("follow_up", "follow_up_at")):
+            if field in changes:
+                value = changes[field]
+                setattr(row, column, forms.instant(value, field) if value is not None else None)
+        work.touch(row)
+        after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
+        work.event("task_updated", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+                   element_id=row.element_id, data={"name": row.name, "before": before, "after": after})
+        if before["due"] != after["due"]:
+            escalation.schedule(work, row)
+        return task_json(engine, row, actor)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = None,
+            task_id: str | None = None) -> dict[str, Any]:
+    """A comment on a case or a task, kept in the case's history."""
+    from .cases import _visible
+    from .runtime import locked_case
+
+    if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
+        raise InvalidInput("Kommentaren ska vara text (1–10 000 tecken).")
+    if task_id is not None:
+        with locked_task_case(engine, task_id) as (s, case):
+            row = _load(s, task_id, actor)
+            if not (_is_candidate(actor, row) or actor.name in (row.assignee, row.completed_by)
+                    or _manager_or_admin(actor, row)):
+                raise Forbidden("Bara de som arbetar med uppgiften, deras chef eller en administratör kan kommentera.")
+            work = CaseWork(engine, s, case)
+            work.event("comment", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+                       element_id=row.element_id, data={"text": text.strip()})
+            return {"case_id": case.id, "task_id": row.id, "author": actor.name, "text": text.strip(),
+                    "at": work.now.isoformat()}
+    assert case_id is not None
+    with locked_case(engine, case_id) as (s, case):
+        if not _visible(s, case, actor, acting=True):
+            raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        work = CaseWork(engine, s, case)
+        work.event("comment", actor=actor.name, data={"text": text.strip()})
+        return {"case_id": case.id, "task_id": None, "author": actor.name, "text": text.strip(),
+                "at": work.now.isoformat()}
