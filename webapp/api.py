@@ -1,0 +1,340 @@
+"""The JSON API under /api. Each handler parses, calls one engine function, and renders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from engine import cases, delegation, forms, messages, notifications, policies, processes, tasks
+from engine.core import Engine
+from engine.errors import BadRequest, InvalidInput
+
+from .auth import current_actor
+from .openapi import spec as openapi_spec
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+XML_TYPES = {"application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream"}
+
+
+def _engine() -> Engine:
+    return current_app.extensions["rutin"]
+
+
+def _json_body(required: bool = False) -> dict[str, Any]:
+    """The request's JSON object; 400 when it is malformed or not an object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise BadRequest("Begäran saknar JSON-innehåll.")
+        return {}
+    if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+        raise BadRequest("Innehållet ska skickas som application/json.")
+    try:
+        body = request.get_json(force=True, silent=False)
+    except Exception:
+        raise BadRequest("Innehållet är inte giltig JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Innehållet ska vara ett JSON-objekt.")
+    return body
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} ska vara ett heltal.") from None
+
+
+def _datetime_arg(name: str) -> datetime | None:
+    value = request.args.get(name)
+    return forms.instant(value, name) if value else None
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Liveness and database reachability."""
+    engine = _engine()
+    with engine.db.read() as s:
+        from sqlalchemy import text
+
+        s.execute(text("SELECT 1"))
+    return jsonify({"status": "ok", "database": "sqlite" if engine.db.is_sqlite else "postgresql",
+                    "time": engine.clock.now().isoformat()})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_spec())
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Who the token belongs to and which roles they hold."""
+    actor = current_actor()
+    return jsonify({"name": actor.name, "display_name": actor.display_name, "roles": list(actor.role_names),
+                    "admin": actor.is_admin, "designer": actor.is_designer})
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+@bp.post("/processes")
+def deploy() -> tuple[Response, int]:
+    """Upload a BPMN file (raw XML body, or multipart field `file`)."""
+    actor = current_actor()
+    filename = None
+    forms: dict[str, bytes] = {}
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("Multipart-begäran saknar fältet file.")
+        data, filename = upload.read(), upload.filename
+        forms = {f.filename or f"form{n}": f.read() for n, f in enumerate(request.files.getlist("forms"))}
+    elif request.mimetype in XML_TYPES or request.mimetype == "":
+        data = request.get_data()
+        filename = request.headers.get("X-Filename")
+    else:
+        raise BadRequest("Skicka BPMN som application/xml eller som multipart-fältet file.")
+    deployed = processes.deploy(_engine(), actor, data, filename, forms)
+    status = 201 if any(d.created for d in deployed) else 200
+    body: dict[str, Any] = {"processes": [d.to_json() for d in deployed]}
+    first = deployed[0]
+    body.update(key=first.key, version=first.version, diagnostics=[x for d in deployed for x in d.diagnostics])
+    response = jsonify(body)
+    response.headers["Location"] = f"/api/processes/{first.key}"
+    return response, status
+
+
+@bp.get("/processes")
+def list_processes() -> Response:
+    """Deployed processes with their latest version."""
+    current_actor()
+    return jsonify({"items": processes.list_processes(_engine())})
+
+
+@bp.get("/processes/<key>")
+def get_process(key: str) -> Response:
+    """One process and its versions."""
+    current_actor()
+    return jsonify(processes.get_process(_engine(), key))
+
+
+@bp.get("/processes/<key>/versions/<int:number>/bpmn")
+def version_bpmn(key: str, number: int) -> Response:
+    """The XML of a version, as uploaded."""
+    current_actor()
+    return Response(processes.version_xml(_engine(), key, number), mimetype="application/xml")
+
+
+@bp.post("/processes/<key>/versions/<int:number>/approve")
+def approve_version(key: str, number: int) -> Response:
+    """Approve and publish a draft version (process owner, not the uploader)."""
+    return jsonify(processes.approve(_engine(), current_actor(), key, number))
+
+
+@bp.get("/processes/<key>/policy")
+def get_policy(key: str) -> Response:
+    """The process owner's deadline policy per step."""
+    current_actor()
+    return jsonify(policies.get(_engine(), key))
+
+
+@bp.put("/processes/<key>/policy")
+def put_policy(key: str) -> Response:
+    """Replace the deadline policy: {"tasks": {element_id: {due, follow_up, escalation}}}."""
+    actor = current_actor()
+    return jsonify(policies.put(_engine(), actor, key, _json_body(required=True).get("tasks") or {}))
+
+
+@bp.post("/processes/<key>/cases")
+def start_case(key: str) -> tuple[Response, int]:
+    """Start a case of the latest version."""
+    actor = current_actor()
+    body = _json_body()
+    unknown = set(body) - {"data", "business_key", "org_unit"}
+    if unknown:
+        raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
+    case = cases.start_case(_engine(), actor, key, body.get("data"), body.get("business_key"), body.get("org_unit"))
+    response = jsonify(case)
+    response.headers["Location"] = f"/api/cases/{case['id']}"
+    return response, 201
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    """Cases the caller may see."""
+    actor = current_actor()
+    return jsonify(cases.list_cases(
+        _engine(), actor, process=request.args.get("process"), status=request.args.get("status"),
+        business_key=request.args.get("business_key"), started_by=request.args.get("started_by"),
+        limit=min(max(_int_arg("limit", 50), 1), 500), offset=max(_int_arg("offset", 0), 0),
+    ))
+
+
+@bp.get("/cases/<case_id>")
+def get_case(case_id: str) -> Response:
+    """One case with its open tasks and history."""
+    actor = current_actor()
+    case = cases.get_case(_engine(), actor, case_id)
+    response = jsonify(case)
+    response.headers["ETag"] = f'"{case["revision"]}"'
+    return response
+
+
+@bp.post("/cases/<case_id>/retry")
+def retry_case(case_id: str) -> Response:
+    """Retry a case in incident, optionally with corrected data."""
+    actor = current_actor()
+    body = _json_body()
+    return jsonify(cases.retry_case(_engine(), actor, case_id, body.get("data")))
+
+
+# -- tasks ------------------------------------------------------------------------------------
+
+
+@bp.get("/tasks")
+def list_tasks() -> Response:
+    """Open tasks the caller may act on."""
+    actor = current_actor()
+    overdue = request.args.get("overdue", "").lower() in {"1", "true", "yes"}
+    return jsonify(tasks.list_tasks(
+        _engine(), actor, assignee=request.args.get("assignee"), candidate=request.args.get("candidate"),
+        role=request.args.get("role"), process=request.args.get("process"), case=request.args.get("case"),
+        overdue=overdue, due_before=_datetime_arg("due_before"), search=request.args.get("q"),
+        unit=request.args.get("unit"),
+        sort=request.args.get("sort", "created"), order=request.args.get("order", "asc"),
+        limit=_int_arg("limit", 50), offset=_int_arg("offset", 0),
+    ))
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    """One task."""
+    return jsonify(tasks.get_task(_engine(), current_actor(), task_id))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str) -> Response:
+    """Take a task."""
+    actor = current_actor()
+    _json_body()
+    return jsonify(tasks.claim(_engine(), actor, task_id))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim(task_id: str) -> Response:
+    """Give a task back to its roles."""
+    actor = current_actor()
+    _json_body()
+    return jsonify(tasks.unclaim(_engine(), actor, task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str) -> Response:
+    """Complete a task with `data`, or a decision with `choice`."""
+    actor = current_actor()
+    body = _json_body()
+    unknown = set(body) - {"data", "choice", "no_conflict_of_interest"}
+    if unknown:
+        raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
+    return jsonify(tasks.complete(_engine(), actor, task_id, body.get("data"), body.get("choice"),
+                                  no_conflict_of_interest=body.get("no_conflict_of_interest")))
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+@bp.post("/cases/<case_id>/messages/<name>")
+def send_message(case_id: str, name: str) -> Response:
+    """Deliver a message to a case that waits for it."""
+    actor = current_actor()
+    body = _json_body()
+    return jsonify(messages.send_message(_engine(), actor, case_id, name, body.get("data")))
+
+
+@bp.post("/messages/<name>")
+def correlate_message(name: str) -> Response:
+    """Deliver a message to the active case with the given business key."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    return jsonify(messages.correlate_message(_engine(), actor, name, body.get("business_key") or "",
+                                              body.get("data")))
+
+
+@bp.patch("/tasks/<task_id>")
+def update_task(task_id: str) -> Response:
+    """Change priority, due date or follow-up date."""
+    actor = current_actor()
+    return jsonify(tasks.update(_engine(), actor, task_id, _json_body(required=True)))
+
+
+@bp.post("/tasks/<task_id>/assign")
+def assign_task(task_id: str) -> Response:
+    """Assign a task to a person (managers and admins)."""
+    actor = current_actor()
+    return jsonify(tasks.assign(_engine(), actor, task_id, _required(_json_body(required=True), "user")))
+
+
+@bp.post("/tasks/<task_id>/handover")
+def hand_over(task_id: str) -> Response:
+    """Hand one's task over to another holder of its role."""
+    actor = current_actor()
+    return jsonify(tasks.hand_over(_engine(), actor, task_id, _required(_json_body(required=True), "user")))
+
+
+@bp.post("/tasks/<task_id>/comments")
+def comment_task(task_id: str) -> tuple[Response, int]:
+    """Comment on a task (kept in the case history)."""
+    actor = current_actor()
+    text = _required(_json_body(required=True), "text")
+    return jsonify(tasks.comment(_engine(), actor, task_id=task_id, text=text)), 201
+
+
+@bp.post("/cases/<case_id>/comments")
+def comment_case(case_id: str) -> tuple[Response, int]:
+    """Comment on a case (kept in its history)."""
+    actor = current_actor()
+    text = _required(_json_body(required=True), "text")
+    return jsonify(tasks.comment(_engine(), actor, case_id=case_id, text=text)), 201
+
+
+@bp.post("/tasks/<task_id>/conflict-of-interest")
+def declare_conflict(task_id: str) -> Response:
+    """Declare jäv on a decision: it goes to the ordinance's substitute."""
+    actor = current_actor()
+    return jsonify(delegation.declare_conflict(_engine(), actor, task_id, _json_body().get("reason")))
+
+
+# -- notifications ----------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+def list_notifications() -> Response:
+    """One's notifications, newest first."""
+    actor = current_actor()
+    unread = request.args.get("unread", "").lower() in {"1", "true", "yes"}
+    return jsonify(notifications.list_for(_engine(), actor, unread=unread,
+                                          limit=min(max(_int_arg("limit", 50), 1), 500)))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int) -> Response:
+    """Mark a notification read."""
+    return jsonify(notifications.mark_read(_engine(), current_actor(), notification_id))
+
+
+def _required(body: dict[str, Any], name: str) -> Any:
+    value = body.get(name)
+    if value in (None, ""):
+        raise InvalidInput(f"Fältet {name} saknas.")
+    return value

@@ -1,0 +1,122 @@
+"""The API of the organisation and the delegation ordinance: units, people, absences, decisions."""
+
+from __future__ import annotations
+
+import yaml
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from engine import absence, delegation, forms, org
+from engine.core import Engine
+from engine.errors import BadRequest, Forbidden
+
+from .api import _json_body, _required
+from .auth import current_actor
+
+bp = Blueprint("authority", __name__, url_prefix="/api")
+
+
+def _engine() -> Engine:
+    return current_app.extensions["rutin"]
+
+
+@bp.get("/org/units")
+def units() -> Response:
+    """Every unit of the group, with its path from the top."""
+    current_actor()
+    t = org.tree(_engine())
+    return jsonify({"items": [org.unit_json(t, u) for u in sorted(t.units)]})
+
+
+@bp.get("/org/units/<unit_id>")
+def unit(unit_id: str) -> Response:
+    """One unit, its managers and the people holding roles in it."""
+    current_actor()
+    engine = _engine()
+    t = org.tree(engine)
+    out = org.unit_json(t, unit_id)
+    with engine.db.read() as s:
+        conn = s.connection()
+        now = engine.clock.now()
+        _, role, managers = org.managers(conn, t, unit_id, now)
+        out["managers"] = {"role": role, "people": managers}
+    export = org.export_data(engine)
+    out["people"] = [
+        {"name": p["name"], "display_name": p.get("display_name"),
+         "roles": [r["role"] for r in p.get("roles", []) if r.get("unit") == unit_id]}
+        for p in export["people"] if any(r.get("unit") == unit_id for r in p.get("roles", []))
+    ]
+    return jsonify(out)
+
+
+@bp.get("/org")
+def export_org() -> Response:
+    """The whole organisation (JSON, or YAML with ?format=yaml); administrators and auditors."""
+    actor = current_actor()
+    if not actor.is_auditor:
+        raise Forbidden("Bara administratörer och revisorer kan exportera organisationen.")
+    if request.args.get("format") == "yaml":
+        return Response(org.export_yaml(_engine()), mimetype="application/yaml")
+    if request.args.get("format") == "csv":
+        return Response(org.people_csv(_engine()), mimetype="text/csv")
+    return jsonify(org.export_data(_engine()))
+
+
+@bp.put("/org")
+def import_org() -> Response:
+    """Load organisation data (JSON or YAML body); administrators only."""
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden("Bara administratörer kan läsa in organisationen.")
+    if request.mimetype == "text/csv":
+        return jsonify(org.import_people_csv(_engine(), request.get_data(as_text=True)))
+    if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
+        try:
+            data = yaml.safe_load(request.get_data(as_text=True)) or {}
+        except yaml.YAMLError:
+            raise BadRequest("Innehållet är inte giltig YAML.") from None
+    else:
+        data = _json_body(required=True)
+    return jsonify(org.import_data(_engine(), data))
+
+
+@bp.post("/absences")
+def add_absence() -> tuple[Response, int]:
+    """Register an absence (one's own, or a member of one's units)."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    starts, ends = forms.instant(_required(body, "from"), "from"), forms.instant(_required(body, "to"), "to")
+    result = absence.register(_engine(), actor, body.get("user") or actor.name, starts, ends, body.get("reason"))
+    return jsonify(result), 201
+
+
+@bp.get("/delegation/items")
+def delegation_items() -> Response:
+    """The delegation ordinance (?all=true: every version, drafts included)."""
+    current_actor()
+    return jsonify({"items": delegation.list_items(_engine(), include_all=request.args.get("all") == "true")})
+
+
+@bp.post("/delegation/items")
+def propose_item() -> tuple[Response, int]:
+    """Propose a new or changed ordinance item (a draft until someone else approves it)."""
+    actor = current_actor()
+    return jsonify(delegation.propose(_engine(), actor, _json_body(required=True))), 201
+
+
+@bp.post("/delegation/items/<int:item_id>/approve")
+def approve_item(item_id: int) -> Response:
+    """Approve a draft item (not by its author)."""
+    return jsonify(delegation.approve(_engine(), current_actor(), item_id))
+
+
+@bp.get("/delegation/decisions")
+def decisions() -> Response:
+    """Delegated decisions for the committee report (?committee=&from=&to=; ?format=csv)."""
+    actor = current_actor()
+    since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
+    until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
+    rows = delegation.report(_engine(), actor, committee=request.args.get("committee"), since=since, until=until)
+    if request.args.get("format") == "csv":
+        return Response(delegation.report_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=delegationsbeslut.csv"})
+    return jsonify({"items": rows})

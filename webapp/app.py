@@ -1,0 +1,42 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, redirect
+
+from engine.core import Engine
+
+from . import problems
+from .api import bp as api_bp
+
+
+def create_app(engine: Engine | None = None) -> Flask:
+    """Build the web app around an engine (a new one from the environment if none is given)."""
+    engine = engine or Engine()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_upload_bytes + 64 * 1024
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["rutin"] = engine
+    problems.install(app)
+    app.register_blueprint(api_bp)
+    from .api_authority import bp as authority_bp
+
+    app.register_blueprint(authority_bp)
+    from .pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
+
+    @app.get("/api")
+    def api_root() -> Response:
+        return redirect("/api/openapi.json")  # type: ignore[return-value]
+
+    logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
+    return app

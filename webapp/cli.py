@@ -1,0 +1,259 @@
+"""The `rutin` command line. Each command calls the same engine function as the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bpmn.diagnostics import DiagramRejected
+from bpmn.document import read_document
+from engine import demo, identity, processes
+from engine.core import Engine
+from engine.errors import RutinError
+from engine.identity import SYSTEM
+
+
+def _engine() -> Engine:
+    engine = Engine()
+    engine.migrate()
+    return engine
+
+
+@click.group()
+def main() -> None:
+    """Rutin: BPMN processes for a municipal group."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Adress att lyssna på (standard RUTIN_HOST eller 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (standard RUTIN_PORT eller 8080).")
+@click.option("--threads", default=8, show_default=True, help="Antal trådar i webbservern.")
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    """Serve the web app and the API, with the scheduler running in the same process."""
+    from waitress import serve as waitress_serve
+
+    from .app import create_app
+
+    engine = _engine()
+    app = create_app(engine)
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    background = BackgroundScheduler()
+    background.add_job(engine.scheduler.tick, "interval", seconds=engine.settings.scheduler_interval_s,
+                       max_instances=1, coalesce=True, next_run_time=engine.clock.now())
+    background.start()
+    host = host or engine.settings.host
+    port = port or engine.settings.port
+    click.echo(f"Rutin lyssnar på http://{host}:{port} ({'SQLite' if engine.db.is_sqlite else 'PostgreSQL'})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="Rutin")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def deploy(files: tuple[Path, ...]) -> None:
+    """Deploy BPMN files."""
+    engine = _engine()
+    failed = False
+    for path in files:
+        try:
+            for d in processes.deploy(engine, SYSTEM, path.read_bytes(), path.name):
+                state = "ny version" if d.created else "oförändrad"
+                click.echo(f"{path}: {d.key} version {d.version} ({state})")
+        except RutinError as exc:
+            failed = True
+            click.echo(f"{path}: {exc.detail}", err=True)
+            for diag in exc.extra.get("diagnostics", []):
+                click.echo(f"  {_format_diag(diag)}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _format_diag(d: dict[str, object]) -> str:
+    where = ":".join(str(x) for x in (d.get("line"), d.get("element_id")) if x)
+    return f"{d['severity']:7} {d['code']:28} {where:30} {d['message']}"
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def lint(files: tuple[Path, ...]) -> None:
+    """Print the diagnostics of BPMN files without deploying them (exit 0 when all would deploy)."""
+    failed = 0
+    for path in files:
+        try:
+            doc = read_document(path.read_bytes())
+            diags = [d.to_json() for d in doc.diagnostics]
+            click.echo(f"{path}: kan driftsättas ({', '.join(p.key for p in doc.processes)})")
+        except DiagramRejected as exc:
+            failed += 1
+            diags = [d.to_json() for d in exc.diagnostics]
+            click.echo(f"{path}: kan inte driftsättas: {exc.message}")
+        for d in diags:
+            click.echo(f"  {_format_diag(d)}")
+    sys.exit(1 if failed else 0)
+
+
+@main.group()
+def users() -> None:
+    """Manage users and their roles."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="En roll (upprepa för flera). admin och designer är systemroller.")
+@click.option("--display-name", default=None)
+@click.option("--email", default=None)
+def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None) -> None:
+    """Create a user, or add roles to an existing one."""
+    engine = _engine()
+    try:
+        actor = identity.add_user(engine, name, list(roles), display_name=display_name, email=email)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{actor.name}: {', '.join(actor.role_names) or '(inga roller)'}")
+
+
+@users.command("password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(name: str, password: str) -> None:
+    """Set a user's password for signing in to the pages."""
+    try:
+        identity.set_password(_engine(), name, password)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Lösenordet för {name} är satt.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    for actor in identity.list_users(_engine()):
+        click.echo(f"{actor.name:20} {', '.join(actor.role_names)}")
+
+
+@main.command()
+@click.argument("name")
+def token(name: str) -> None:
+    """Issue a new bearer token for a user (printed as the last line)."""
+    engine = _engine()
+    try:
+        value = identity.issue_token(engine, name)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Ny token för {name} (visas bara nu):")
+    click.echo(value)
+
+
+@main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Gör ingenting om databasen redan har användare.")
+@click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
+def demo_cmd(if_empty: bool, directory: Path | None) -> None:
+    """Deploy the shipped process library and load the demo users."""
+    engine = _engine()
+    if if_empty and not demo.is_empty(engine):
+        click.echo("Databasen har redan användare; demodata laddas inte igen.")
+        return
+    result = demo.load(engine, directory or engine.settings.workflows_dir)
+    for p in result["processes"]:
+        click.echo(f"process {p['key']} version {p['version']}")
+    tokens_file = engine.settings.data_dir / "demo-tokens.json"
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text(json.dumps(result["tokens"], indent=2, ensure_ascii=False), encoding="utf-8")
+    tokens_file.chmod(0o600)
+    click.echo(f"{len(result['tokens'])} demoanvändare; deras tokens finns i {tokens_file}; "
+               f"lösenordet till sidorna är {result['password']!r}")
+
+
+@main.group("org")
+def org_cmd() -> None:
+    """The organisation: units, people, roles, aliases, absences."""
+
+
+@org_cmd.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def org_import(file: Path) -> None:
+    """Load a YAML/JSON organisation file, or a CSV of people and their roles."""
+    from engine import org
+
+    engine = _engine()
+    text = file.read_text(encoding="utf-8")
+    try:
+        counts = org.import_people_csv(engine, text) if file.suffix.lower() == ".csv" else org.import_yaml(engine, text)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@org_cmd.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default="yaml", show_default=True)
+def org_export(fmt: str) -> None:
+    """Print the organisation (YAML), or people and their roles (CSV)."""
+    from engine import org
+
+    engine = _engine()
+    click.echo(org.people_csv(engine) if fmt == "csv" else org.export_yaml(engine), nl=False)
+
+
+@main.group("delegation")
+def delegation_cmd() -> None:
+    """The delegation ordinance."""
+
+
+@delegation_cmd.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--proposed-by", required=True, help="Administratören som föreslår punkterna.")
+@click.option("--approved-by", required=True, help="En annan administratör som godkänner dem.")
+def delegation_import(file: Path, proposed_by: str, approved_by: str) -> None:
+    """Load ordinance items from YAML (``items: [...]``), proposed and approved by two admins."""
+    from engine import delegation
+
+    engine = _engine()
+    try:
+        n = delegation.import_yaml(engine, identity.get_actor(engine, proposed_by),
+                                   identity.get_actor(engine, approved_by), file.read_text(encoding="utf-8"))
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{n} punkter godkända")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    _engine()
+    click.echo("Databasen är uppdaterad.")
+
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire everything due now, then exit.")
+@click.option("--interval", default=None, type=float, help="Sekunder mellan varven.")
+def worker(once: bool, interval: float | None) -> None:
+    """Run the scheduler alone: fire due timers, deadlines and escalations."""
+    engine = _engine()
+    if once:
+        total = 0
+        while True:
+            result = engine.scheduler.tick()
+            total += result.fired
+            if result.fired + result.cancelled == 0:
+                break
+        click.echo(f"{total} utlösta")
+        return
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    blocking = BlockingScheduler()
+    blocking.add_job(engine.scheduler.tick, "interval", seconds=interval or engine.settings.scheduler_interval_s,
+                     max_instances=1, coalesce=True, next_run_time=engine.clock.now())
+    click.echo(f"Rutins schemaläggare körs ({engine.scheduler.name})")
+    blocking.start()
+
+
+if __name__ == "__main__":
+    main()

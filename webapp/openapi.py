@@ -1,0 +1,287 @@
+"""The OpenAPI 3.1 description of the API, served at /api/openapi.json.
+
+Written out here rather than generated: the API is small, and a test checks that every route
+Flask serves under /api is described here and nothing else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None, params: list[Any] | None = None,
+        errors: tuple[str, ...] = ("401", "403", "404"), ok_schema: dict[str, Any] | None = None,
+        public: bool = False, ok_content: str = "application/json") -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {ok: {"description": "OK", "content": {ok_content: {"schema": ok_schema or {"type": "object"}}}}},
+    }
+    for code in errors:
+        op["responses"][code] = PROBLEM
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = params
+    if public:
+        op["security"] = []
+    return op
+
+
+def _path(name: str, desc: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": desc, "schema": {"type": "string"}}
+
+
+def _query(name: str, desc: str, type_: str = "string", enum: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": type_}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema}
+
+
+def _json(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+TASK = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}, "kind": {"enum": ["task", "decision"]},
+        "status": {"enum": ["open", "completed", "cancelled"]}, "case_id": {"type": "string"},
+        "process_key": {"type": "string"}, "role": {"type": ["string", "null"]},
+        "assignee": {"type": ["string", "null"]}, "created": {"type": "string", "format": "date-time"},
+        "due": {"type": ["string", "null"], "format": "date-time"}, "overdue": {"type": "boolean"},
+        "form": {"type": "array", "items": {"type": "object"}},
+        "options": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}}}},
+    },
+}
+
+
+def spec() -> dict[str, Any]:
+    """The OpenAPI document."""
+    case_id = _path("case_id", "Ärendets id")
+    task_id = _path("task_id", "Uppgiftens id")
+    key = _path("key", "Processens nyckel (BPMN-processens id)")
+    paging = [_query("limit", "Högst så många poster (1–500)", "integer"),
+              _query("offset", "Hoppa över så många poster", "integer")]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rutin API",
+            "version": "1",
+            "description": "Ladda upp BPMN, starta ärenden, arbeta med uppgifter. Fel returneras som "
+                           "problem details (RFC 9457).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Problem": {
+                    "description": "Problem details (RFC 9457)",
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }
+            },
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                        "detail": {"type": "string"}, "instance": {"type": "string"},
+                        "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
+                        "errors": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "required": ["type", "title", "status", "detail"],
+                },
+                "Diagnostic": {
+                    "type": "object",
+                    "properties": {
+                        "severity": {"enum": ["error", "warning", "info"]}, "code": {"type": "string"},
+                        "message": {"type": "string"}, "element_id": {"type": "string"},
+                        "element_name": {"type": "string"}, "line": {"type": "integer"},
+                        "process_id": {"type": "string"},
+                    },
+                    "required": ["severity", "code", "message"],
+                },
+                "Task": TASK,
+            },
+        },
+        "paths": {
+            "/api/health": {"get": _op("Hälsokontroll", public=True, errors=())},
+            "/api/openapi.json": {"get": _op("Den här beskrivningen", public=True, errors=())},
+            "/api/me": {"get": _op("Den inloggade användaren och dess roller", errors=("401",))},
+            "/api/processes": {
+                "get": _op("Driftsatta processer", errors=("401",)),
+                "post": _op(
+                    "Ladda upp en BPMN-fil (rå XML eller multipart-fältet file)", ok="201",
+                    body={"required": True, "content": {
+                        "application/xml": {"schema": {"type": "string"}},
+                        "multipart/form-data": {"schema": {"type": "object", "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "forms": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                      "description": "Camunda Forms (.form) som diagrammet hänvisar till"}}}},
+                    }},
+                    errors=("400", "401", "403", "409", "413", "422"),
+                ),
+            },
+            "/api/processes/{key}": {"get": _op("En process och dess versioner", params=[key])},
+            "/api/processes/{key}/versions/{number}/bpmn": {
+                "get": _op("En versions BPMN-XML", params=[key, {**_path("number", "Versionsnummer"),
+                                                                  "schema": {"type": "integer"}}],
+                           ok_content="application/xml", ok_schema={"type": "string"}),
+            },
+            "/api/processes/{key}/versions/{number}/approve": {
+                "post": _op("Godkänn och publicera en utkastversion (processägare, inte den som laddade upp)",
+                            params=[key, {**_path("number", "Versionsnummer"), "schema": {"type": "integer"}}],
+                            errors=("401", "403", "404", "409")),
+            },
+            "/api/processes/{key}/policy": {
+                "get": _op("Processägarens tidsfrister per steg", params=[key]),
+                "put": _op("Ersätt tidsfristerna: {tasks: {elementets id: {due, follow_up, escalation}}}",
+                           params=[key], body=_json({"type": "object", "properties": {"tasks": {"type": "object"}}},
+                                                    required=True), errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/processes/{key}/cases": {
+                "post": _op("Starta ett ärende av senaste versionen", ok="201", params=[key],
+                            body=_json({"type": "object", "properties": {
+                                "data": {"type": "object"}, "business_key": {"type": "string"},
+                                "org_unit": {"type": "string"}}}),
+                            errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/cases": {
+                "get": _op("Ärenden du kan se", params=[
+                    _query("process", "Processnyckel"), _query("status", "Status", enum=["active", "completed",
+                                                                                         "incident"]),
+                    _query("business_key", "Ärendenummer"), _query("started_by", "Startad av (eller me)"),
+                    *paging], errors=("401", "422")),
+            },
+            "/api/cases/{case_id}": {"get": _op("Ett ärende: status, data, öppna uppgifter, historik",
+                                                params=[case_id])},
+            "/api/cases/{case_id}/retry": {
+                "post": _op("Försök igen efter en incident, ev. med rättade data", params=[case_id],
+                            body=_json({"type": "object", "properties": {"data": {"type": "object"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/cases/{case_id}/messages/{name}": {
+                "post": _op("Leverera ett meddelande till ett ärende som väntar på det",
+                            params=[case_id, _path("name", "Meddelandets namn")],
+                            body=_json({"type": "object", "properties": {"data": {"type": "object"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/messages/{name}": {
+                "post": _op("Leverera ett meddelande till ärendet med ett visst ärendenummer",
+                            params=[_path("name", "Meddelandets namn")],
+                            body=_json({"type": "object", "properties": {
+                                "business_key": {"type": "string"}, "data": {"type": "object"}},
+                                "required": ["business_key"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tasks": {
+                "get": _op("Öppna uppgifter du kan arbeta med", params=[
+                    _query("assignee", "me = tilldelade mig"), _query("candidate", "me = otagna i mina roller"),
+                    _query("role", "Roll"), _query("process", "Processnyckel"), _query("case", "Ärendets id"),
+                    _query("unit", "Enhet (mine = mina enheters)"),
+                    _query("overdue", "true = bara försenade", "boolean"),
+                    _query("due_before", "Förfaller före (ISO 8601)"), _query("q", "Sök på ärendenummer"),
+                    _query("sort", "Sortering", enum=["created", "due", "priority"]),
+                    _query("order", "Ordning", enum=["asc", "desc"]), *paging,
+                ], errors=("401", "422")),
+            },
+            "/api/tasks/{task_id}": {
+                "get": _op("En uppgift", params=[task_id], ok_schema=TASK),
+                "patch": _op("Ändra prioritet, förfallodatum eller uppföljningsdatum", params=[task_id],
+                             body=_json({"type": "object", "properties": {
+                                 "priority": {"type": "integer"}, "due": {"type": ["string", "null"]},
+                                 "follow_up": {"type": ["string", "null"]}}}, required=True),
+                             errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tasks/{task_id}/claim": {"post": _op("Ta uppgiften", params=[task_id],
+                                                       errors=("400", "401", "403", "404", "409"))},
+            "/api/tasks/{task_id}/unclaim": {"post": _op("Lämna tillbaka uppgiften", params=[task_id],
+                                                         errors=("400", "401", "403", "404", "409"))},
+            "/api/tasks/{task_id}/assign": {
+                "post": _op("Tilldela uppgiften en person (chef för enheten, administratör)", params=[task_id],
+                            body=_json({"type": "object", "properties": {"user": {"type": "string"}},
+                                        "required": ["user"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tasks/{task_id}/handover": {
+                "post": _op("Lämna över sin uppgift till en annan med samma roll", params=[task_id],
+                            body=_json({"type": "object", "properties": {"user": {"type": "string"}},
+                                        "required": ["user"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tasks/{task_id}/comments": {
+                "post": _op("Kommentera uppgiften", ok="201", params=[task_id],
+                            body=_json({"type": "object", "properties": {"text": {"type": "string"}},
+                                        "required": ["text"]}, required=True),
+                            errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/tasks/{task_id}/conflict-of-interest": {
+                "post": _op("Anmäl jäv: beslutet går till ersättaren", params=[task_id],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/cases/{case_id}/comments": {
+                "post": _op("Kommentera ärendet", ok="201", params=[case_id],
+                            body=_json({"type": "object", "properties": {"text": {"type": "string"}},
+                                        "required": ["text"]}, required=True),
+                            errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/notifications": {
+                "get": _op("Mina notiser", params=[_query("unread", "true = bara olästa", "boolean"), paging[0]],
+                           errors=("401",)),
+            },
+            "/api/notifications/{notification_id}/read": {
+                "post": _op("Markera notisen som läst", params=[{**_path("notification_id", "Notisens id"),
+                                                                 "schema": {"type": "integer"}}]),
+            },
+            "/api/org": {
+                "get": _op("Hela organisationen (JSON, YAML med format=yaml, personer och roller som CSV)",
+                           params=[_query("format", "json, yaml eller csv", enum=["json", "yaml", "csv"])]),
+                "put": _op("Läs in organisationen (enheter, personer, roller, alias, frånvaro; CSV: personer)",
+                           body={"required": True, "content": {"application/json": {"schema": {"type": "object"}},
+                                                               "application/yaml": {"schema": {"type": "string"}},
+                                                               "text/csv": {"schema": {"type": "string"}}}},
+                           errors=("400", "401", "403", "422")),
+            },
+            "/api/org/units": {"get": _op("Koncernens enheter", errors=("401",))},
+            "/api/org/units/{unit_id}": {"get": _op("En enhet, dess chefer och medarbetare",
+                                                    params=[_path("unit_id", "Enhetens id")])},
+            "/api/absences": {
+                "post": _op("Registrera frånvaro (egen, eller för medarbetare)", ok="201",
+                            body=_json({"type": "object", "properties": {
+                                "user": {"type": "string"}, "from": {"type": "string", "format": "date-time"},
+                                "to": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}},
+                                "required": ["from", "to"]}, required=True),
+                            errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/delegation/items": {
+                "get": _op("Delegationsordningen", params=[_query("all", "true = alla versioner", "boolean")],
+                           errors=("401",)),
+                "post": _op("Föreslå en ny eller ändrad punkt (utkast tills någon annan godkänner)", ok="201",
+                            body=_json({"type": "object"}, required=True), errors=("400", "401", "403", "422")),
+            },
+            "/api/delegation/items/{item_id}/approve": {
+                "post": _op("Godkänn en punkt (inte av den som föreslog den)",
+                            params=[{**_path("item_id", "Punktens id"), "schema": {"type": "integer"}}],
+                            errors=("401", "403", "404", "409")),
+            },
+            "/api/delegation/decisions": {
+                "get": _op("Delegationsbeslut för anmälan till nämnden (CSV med format=csv)", params=[
+                    _query("committee", "Nämnd"), _query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
+                    _query("format", "json eller csv", enum=["json", "csv"])], errors=("401", "403", "422")),
+            },
+            "/api/tasks/{task_id}/complete": {
+                "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
+                            body=_json({"type": "object", "properties": {
+                                "data": {"type": "object"},
+                                "choice": {"oneOf": [{"type": "string"}, {"type": "array",
+                                                                          "items": {"type": "string"}}]},
+                                "no_conflict_of_interest": {"type": "boolean"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+        },
+    }

@@ -1,0 +1,62 @@
+"""RFC 9457 problem details for every error the API returns; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import RutinError
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> Response:
+    """A problem-details response."""
+    body = {"type": type_, "title": title, "status": status, "detail": detail, "instance": request.path, **extra}
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM)
+
+
+_HTTP_TYPES = {
+    400: ("https://rutin.example/problems/bad-request", "Felaktig begäran"),
+    401: ("https://rutin.example/problems/unauthorized", "Inloggning krävs"),
+    403: ("https://rutin.example/problems/forbidden", "Behörighet saknas"),
+    404: ("https://rutin.example/problems/not-found", "Finns inte"),
+    405: ("https://rutin.example/problems/method-not-allowed", "Metoden stöds inte"),
+    413: ("https://rutin.example/problems/too-large", "För stor begäran"),
+    415: ("https://rutin.example/problems/unsupported-media-type", "Innehållstypen stöds inte"),
+}
+
+
+def install(app: Flask) -> None:
+    """Register the error handlers on the app."""
+
+    @app.errorhandler(RutinError)
+    def _rutin(exc: RutinError) -> Response:
+        resp = problem(exc.status, exc.title, exc.detail, exc.type, **exc.extra)
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="rutin"'
+        if exc.status == 409 and exc.type.endswith("case-busy"):
+            resp.headers["Retry-After"] = "1"
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        type_, title = _HTTP_TYPES.get(code, ("about:blank", exc.name))
+        detail = {
+            404: "Adressen finns inte.",
+            405: "Metoden stöds inte för den här adressen.",
+            413: "Begäran är för stor.",
+        }.get(code, exc.description or exc.name)
+        return problem(code, title, detail, type_)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internt fel", "Ett oväntat fel inträffade; det är loggat. Försök igen.",
+                       "https://rutin.example/problems/internal")
