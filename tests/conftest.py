@@ -1,0 +1,179 @@
+"""Shared fixtures: a real database (SQLite always, PostgreSQL when RUTIN_TEST_DATABASE_URL is set),
+an engine with a manual clock, users with tokens, a Flask test client, and a live HTTP server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from engine import identity
+from engine.clock import ManualClock
+from engine.core import Engine
+from engine.models import Base
+from engine.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CORPUS_DIR = next((p for p in (Path(os.environ.get("RUTIN_CORPUS_DIR", "/nonexistent")),
+                               ROOT.parent / "shared" / "corpus", Path("/work/shared/corpus")) if p.is_dir()),
+                  ROOT.parent / "shared" / "corpus")
+PG_URL = os.environ.get("RUTIN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+def _truncate_pg(url: str) -> None:
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        tables = [t.name for t in Base.metadata.sorted_tables]
+        existing = set(sa.inspect(conn).get_table_names())
+        present = [t for t in tables if t in existing]
+        if present:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE"))
+    eng.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend a test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock tests move by hand (Monday 2 March 2026, 09:00 Swedish time)."""
+    return ManualClock()
+
+
+@pytest.fixture
+def engine(backend: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
+    """A migrated engine on a fresh database of the backend under test."""
+    env = {"RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_LOCK_TIMEOUT_S": "5"}
+    if backend == "postgresql":
+        assert PG_URL
+        env["RUTIN_DATABASE_URL"] = PG_URL
+    eng = Engine(Settings.from_env(env), clock)
+    eng.migrate()
+    if backend == "postgresql":
+        assert PG_URL
+        _truncate_pg(PG_URL)
+    yield eng
+    eng.close()
+
+
+@dataclass
+class Person:
+    """A test user with a token."""
+
+    name: str
+    token: str
+    actor: identity.Actor
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization headers for this user."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def people(engine: Engine) -> dict[str, Person]:
+    """Users for the tests: a designer, an admin, handlers of roles, and a stranger."""
+    roster = {
+        "designer": ["designer"],
+        "admin": ["admin"],
+        "hanna": ["Handläggare"],
+        "hugo": ["handläggare"],
+        "greta": ["granskare"],
+        "stina": [],
+        "owner": ["Processägare"],
+    }
+    out = {}
+    for name, roles in roster.items():
+        identity.add_user(engine, name, roles)
+        out[name] = Person(name, identity.issue_token(engine, name),
+                           identity.get_actor(engine, name))
+    return out
+
+
+@pytest.fixture
+def app(engine: Engine) -> Any:
+    """The Flask app on the test engine."""
+    from webapp import create_app
+
+    return create_app(engine)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """A Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[str]:
+    """The app served on a loopback port by a threaded server, for real concurrent HTTP requests."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The bytes of a BPMN fixture file."""
+    return (FIXTURES / name).read_bytes()
+
+
+def deploy(client: Any, person: Person, name_or_bytes: str | bytes) -> Any:
+    """Upload a fixture (by file name) or raw bytes as `person`."""
+    data = fixture_bytes(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
+    return client.post("/api/processes", data=data, headers={**person.headers, "Content-Type": "application/xml"})
+
+
+@dataclass
+class Mailbox:
+    """Messages a real SMTP server on loopback received."""
+
+    host: str
+    port: int
+    messages: list[Any]
+
+    def to(self, address: str) -> list[Any]:
+        """Messages addressed to `address`."""
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture
+def smtp() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, recording what arrives."""
+    import socket
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self, box: list[Any]):
+            self.box = box
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.box.append(message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box: list[Any] = []
+    controller = Controller(Handler(box), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield Mailbox("127.0.0.1", port, box)
+    controller.stop()

@@ -1,0 +1,182 @@
+"""Bad uploads get a clear 4xx and leave nothing behind; never a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import Person, deploy, fixture_bytes
+
+from engine.core import Engine
+from engine.models import BpmnDocument, ProcessVersion
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="p" name="&xxe;"><bpmn:startEvent id="s"/></bpmn:process>
+</bpmn:definitions>"""
+
+XXE_NETWORK = b"""<?xml version="1.0"?>
+<!DOCTYPE d SYSTEM "http://127.0.0.1:1/evil.dtd">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"/>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="p" name="&lol9;"><bpmn:startEvent id="s"/></bpmn:process>
+</bpmn:definitions>"""
+
+NO_START = b"""<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:userTask id="t" name="Ensam"/><bpmn:sequenceFlow id="f" sourceRef="t" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+MISSING_TARGET = b"""<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Steg"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="finns_inte"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+NOT_BPMN = b"""<?xml version="1.0"?><html><body>hej</body></html>"""
+
+GROOVY = b"""<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="x"/>
+    <bpmn:scriptTask id="x" name="Groovy" scriptFormat="groovy"><bpmn:script>println 'hej'</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="x" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def nothing_stored(engine: Engine) -> bool:
+    """Nothing but Rutin's own built-in process (the yearly review) is stored."""
+    with engine.db.read() as s:
+        docs = s.execute(sa.select(sa.func.count()).select_from(BpmnDocument)
+                         .where(BpmnDocument.filename != "processgranskning.bpmn")).scalar_one()
+        versions = s.execute(sa.select(sa.func.count()).select_from(ProcessVersion)
+                             .where(ProcessVersion.key != "rutin_processgranskning")).scalar_one()
+    return docs == 0 and versions == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"this is not xml at all", 422, "not-xml"),
+        (b"<bpmn:definitions xmlns:bpmn='http://www.omg.org/spec/BPMN/20100524/MODEL'><unclosed>", 422, "not-xml"),
+        (NOT_BPMN, 422, "not-bpmn"),
+        (XXE, 422, "doctype"),
+        (XXE_NETWORK, 422, "doctype"),
+        (BILLION_LAUGHS, 422, "doctype"),
+        (NO_START, 422, "no-start-event"),
+        (MISSING_TARGET, 422, "missing-element"),
+        (GROOVY, 422, "unsupported-script-language"),
+        (b"", 422, "empty"),
+    ],
+)
+def test_bad_uploads_are_refused_and_nothing_is_stored(
+    client: Any, people: dict[str, Person], engine: Engine, body: bytes, status: int, code: str
+) -> None:
+    r = deploy(client, people["designer"], body)
+    assert r.status_code == status, r.get_data(as_text=True)
+    problem = r.get_json()
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert problem["type"].endswith("invalid-bpmn") and problem["detail"]
+    assert code in {d["code"] for d in problem["diagnostics"]}, problem
+    assert "Traceback" not in r.get_data(as_text=True) and "root:x:0:0" not in r.get_data(as_text=True)
+    assert nothing_stored(engine)
+
+
+def test_located_diagnostic_for_missing_target(client: Any, people: dict[str, Person]) -> None:
+    problem = deploy(client, people["designer"], MISSING_TARGET).get_json()
+    [diag] = [d for d in problem["diagnostics"] if d["code"] == "missing-element"]
+    assert diag["element_id"] == "f2" and diag["line"] == 7 and "finns_inte" in diag["message"]
+
+
+def test_fifty_megabyte_body_is_refused(client: Any, people: dict[str, Person], engine: Engine) -> None:
+    big = b"<bpmn:definitions>" + b" " * (50 * 1024 * 1024) + b"</bpmn:definitions>"
+    r = deploy(client, people["designer"], big)
+    assert r.status_code == 413
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert nothing_stored(engine)
+
+
+def test_multipart_upload_and_wrong_content_type(client: Any, people: dict[str, Person]) -> None:
+    import io
+
+    headers = people["designer"].headers
+    r = client.post("/api/processes", data={"file": (io.BytesIO(fixture_bytes("seq3.bpmn")), "seq3.bpmn")},
+                    headers=headers, content_type="multipart/form-data")
+    assert r.status_code == 201 and r.get_json()["key"] == "seq3"
+    r = client.post("/api/processes", data={"other": "x"}, headers=headers, content_type="multipart/form-data")
+    assert r.status_code == 400
+    r = client.post("/api/processes", json={"a": 1}, headers=headers)
+    assert r.status_code == 400
+
+
+def test_reupload_identical_is_a_noop_and_change_is_a_new_version(client: Any, people: dict[str, Person]) -> None:
+    designer = people["designer"]
+    first = deploy(client, designer, "seq3.bpmn")
+    assert first.status_code == 201 and first.get_json()["version"] == 1
+    again = deploy(client, designer, "seq3.bpmn")
+    assert again.status_code == 200 and again.get_json()["version"] == 1
+    assert again.get_json()["processes"][0]["created"] is False
+    changed = fixture_bytes("seq3.bpmn").replace(b"Steg tre", b"Steg tre (nytt namn)")
+    second = deploy(client, designer, changed)
+    assert second.status_code == 201 and second.get_json()["version"] == 2
+    assert second.get_json()["processes"][0]["status"] == "draft"
+    detail = client.get("/api/processes/seq3", headers=designer.headers).get_json()
+    assert [v["version"] for v in detail["versions"]] == [2, 1]
+    assert detail["versions"][0]["changes"]["renamed"] == [{"id": "c", "from": "Steg tre", "to": "Steg tre (nytt namn)"}]
+    assert client.get("/api/processes/seq3/versions/1/bpmn", headers=designer.headers).data == \
+        fixture_bytes("seq3.bpmn")
+    assert client.get("/api/processes/seq3/versions/2/bpmn", headers=designer.headers).data == changed
+    assert client.get("/api/processes/seq3/versions/3/bpmn", headers=designer.headers).status_code == 404
+
+
+def test_file_with_several_processes_deploys_each(client: Any, people: dict[str, Person]) -> None:
+    r = deploy(client, people["designer"], "two_processes.bpmn")
+    assert r.status_code == 201
+    assert sorted((p["key"], p["name"]) for p in r.get_json()["processes"]) == [
+        ("andra", "Bolaget"), ("forsta", "Kommunen")]
+    for key in ("forsta", "andra"):
+        case = client.post(f"/api/processes/{key}/cases", json={}, headers=people["admin"].headers)
+        assert case.status_code == 201
+
+
+def test_running_cases_keep_their_version(client: Any, people: dict[str, Person]) -> None:
+    designer, admin = people["designer"], people["admin"]
+    deploy(client, designer, "seq3.bpmn")
+    old = client.post("/api/processes/seq3/cases", json={}, headers=admin.headers).get_json()
+    deploy(client, designer, fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))
+    # a draft is used for nothing until a process owner who did not upload it approves it
+    still_old = client.post("/api/processes/seq3/cases", json={}, headers=admin.headers).get_json()
+    assert still_old["version"] == 1
+    assert client.post("/api/processes/seq3/versions/2/approve", headers=people["hanna"].headers).status_code == 403
+    assert client.post("/api/processes/seq3/versions/2/approve", headers=designer.headers).status_code == 403
+    approved = client.post("/api/processes/seq3/versions/2/approve", headers=people["owner"].headers)
+    assert approved.status_code == 200 and approved.get_json()["approved_by"] == "owner"
+    assert client.post("/api/processes/seq3/versions/2/approve", headers=people["owner"].headers).status_code == 409
+    new = client.post("/api/processes/seq3/cases", json={}, headers=admin.headers).get_json()
+    assert old["version"] == 1 and new["version"] == 2
+    assert old["open_tasks"][0]["name"] == "Steg ett" and new["open_tasks"][0]["name"] == "Steg 1"
+    r = client.post(f"/api/tasks/{old['open_tasks'][0]['id']}/complete", json={}, headers=admin.headers)
+    assert r.get_json()["case"]["open_tasks"][0]["name"] == "Steg två"
+    assert client.get(f"/api/cases/{old['id']}", headers=admin.headers).get_json()["version"] == 1

@@ -1,0 +1,86 @@
+"""The `rutin` CLI (a real subprocess on a real database) and the OpenAPI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import FIXTURES, ROOT
+
+RUTIN = [sys.executable, "-m", "webapp.cli"]
+
+
+def rutin(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_WORKFLOWS_DIR": str(ROOT / "workflows")}
+    env.pop("RUTIN_DATABASE_URL", None)
+    result = subprocess.run([*RUTIN, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_users_tokens_deploy_and_lint(tmp_path: Path) -> None:
+    out = rutin(tmp_path, "users", "add", "anna", "--role", "designer", "--role", "Handläggare").stdout
+    assert "anna" in out and "Handläggare" in out
+    token = rutin(tmp_path, "token", "anna").stdout.strip().splitlines()[-1]
+    assert token.startswith("rtn_") and len(token) > 30
+    assert "anna" in rutin(tmp_path, "users", "list").stdout
+
+    deployed = rutin(tmp_path, "deploy", str(FIXTURES / "seq3.bpmn")).stdout
+    assert "seq3 version 1 (ny version)" in deployed
+    assert "oförändrad" in rutin(tmp_path, "deploy", str(FIXTURES / "seq3.bpmn")).stdout
+
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text("<not-bpmn/>")
+    result = rutin(tmp_path, "deploy", str(bad), check=False)
+    assert result.returncode == 1 and "inte BPMN" in result.stderr
+
+    lint_ok = rutin(tmp_path, "lint", str(FIXTURES / "review.bpmn"))
+    assert "kan driftsättas" in lint_ok.stdout and "human-decision" in lint_ok.stdout
+    lint_bad = rutin(tmp_path, "lint", str(bad), check=False)
+    assert lint_bad.returncode == 1 and "not-bpmn" in lint_bad.stdout
+
+    # The token works against the app on the same database.
+    from engine.core import Engine
+    from engine.settings import Settings
+    from webapp import create_app
+
+    engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
+    client = create_app(engine).test_client()
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["name"] == "anna" and me["designer"] is True
+    engine.close()
+
+
+def test_token_for_unknown_user_fails_cleanly(tmp_path: Path) -> None:
+    result = rutin(tmp_path, "token", "nobody", check=False)
+    assert result.returncode != 0 and "finns inte" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_loads_library_and_users_once(tmp_path: Path) -> None:
+    out = rutin(tmp_path, "demo", "--if-empty").stdout
+    assert "process avvikelsehantering version 1" in out
+    tokens = json.loads((tmp_path / "var" / "demo-tokens.json").read_text())
+    assert len(tokens) >= 20 and all(t.startswith("rtn_") for t in tokens.values())
+    again = rutin(tmp_path, "demo", "--if-empty").stdout
+    assert "redan" in again
+
+
+def test_openapi_documents_every_api_route(client: Any) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    served = set()
+    for rule in client.application.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule == "/api":
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<int:{name}>", f"{{{name}}}").replace(f"<{name}>", f"{{{name}}}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((path, method))
+    assert served == documented
