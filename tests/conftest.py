@@ -58,11 +58,13 @@ def engine(backend: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]
     if backend == "postgresql":
         assert PG_URL
         env["RUTIN_DATABASE_URL"] = PG_URL
-    eng = Engine(Settings.from_env(env), clock)
-    eng.migrate()
     if backend == "postgresql":
         assert PG_URL
+        # Empty the shared database before migrating: migrating deploys Rutin's own processes,
+        # which a later truncation would take away again.
         _truncate_pg(PG_URL)
+    eng = Engine(Settings.from_env(env), clock)
+    eng.migrate()
     yield eng
     eng.close()
 
