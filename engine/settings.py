@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ class Settings:
     smtp_password: str = ""
     smtp_sender: str = "rutin@localhost"
     fixed_now: str = ""
+    secret_key: str = field(default="", repr=False)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -58,6 +61,7 @@ class Settings:
             "smtp_password": e.get("RUTIN_SMTP_PASSWORD", ""),
             "smtp_sender": e.get("RUTIN_SMTP_SENDER") or "rutin@localhost",
             "fixed_now": e.get("RUTIN_FIXED_NOW", ""),
+            "secret_key": e.get("RUTIN_SECRET_KEY", ""),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -66,3 +70,32 @@ class Settings:
     def is_sqlite(self) -> bool:
         """Whether the configured database is SQLite (the embedded default)."""
         return self.database_url.startswith("sqlite")
+
+    def session_secret(self) -> str:
+        """The key that signs the pages' session cookies.
+
+        `RUTIN_SECRET_KEY` when set; otherwise a random key generated once and kept in
+        ``$RUTIN_DATA_DIR/secret_key`` (readable by its owner only), so a restart keeps everyone
+        signed in. Several processes starting at once agree on one key: the file appears whole,
+        by a hard link that only one of them can make.
+        """
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        try:
+            existing = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            existing = ""
+        if existing:
+            return existing
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_urlsafe(48) + "\n")
+            with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+                os.link(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+        return path.read_text(encoding="ascii").strip()

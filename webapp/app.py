@@ -18,6 +18,11 @@ def create_app(engine: Engine | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_upload_bytes + 64 * 1024
     app.config["JSON_SORT_KEYS"] = False
+    # The pages' signed session cookie: a key that survives restarts, not readable by scripts,
+    # not sent with cross-site posts (the pages' forms also carry a CSRF token).
+    app.secret_key = engine.settings.session_secret()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rutin"] = engine
