@@ -69,7 +69,7 @@ def update(work: Any, actor: str) -> None:
         work.event("case_clock_resumed", actor=actor,
                    data={"paused_s": round(stood_still.total_seconds()), "deadline": case.deadline_at.isoformat()})
     running = case.status == "active" and case.deadline_paused_at is None
-    timers.sync(work.s.connection(), case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},
+    timers.sync(work.conn, case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},
                 work.now)
 
 

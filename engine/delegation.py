@@ -92,7 +92,7 @@ def item_for(work: Any, row: HumanTask) -> DelegationItem | None:
 def _present(work: Any, role: str, exclude: set[str]) -> list[str]:
     """People holding `role` for the case (its unit, then up; else group-wide), not away."""
     tree = org.tree(work.engine)
-    conn = work.s.connection()
+    conn = work.conn
     key = tree.canonical(role)
     unit = org.resolve_unit(conn, tree, key, work.case.org_unit_id, work.now) if work.case.org_unit_id else None
     people = org.holders(conn, key, unit, work.now)

@@ -96,7 +96,7 @@ def ladder_for(work: Any, row: HumanTask) -> list[Step]:
 
 def schedule(work: Any, row: HumanTask) -> None:
     """(Re)create the pending escalation steps of a task from its due date."""
-    conn = work.s.connection()
+    conn = work.conn
     timers.cancel_task_timers(conn, row.id, work.now)
     if row.due_at is None or row.status != "open":
         return

@@ -24,12 +24,15 @@ def _digest(prev: str | None, body: dict[str, Any]) -> str:
     return hashlib.sha256(((prev or "") + text).encode()).hexdigest()
 
 
-def _body(e: CaseEvent) -> dict[str, Any]:
-    return {
-        "case_id": e.case_id, "seq": e.seq, "type": e.type, "actor": e.actor, "role": e.role,
-        "task_id": e.task_id, "element_id": e.element_id, "process_version_id": e.process_version_id,
-        "data": e.data, "at": e.at.isoformat(),
-    }
+_BODY = ("case_id", "seq", "type", "actor", "role", "task_id", "element_id", "process_version_id", "data")
+
+
+def _body(e: Any) -> dict[str, Any]:
+    """What an event's hash covers: its content, not its own hash (an event row or a dict)."""
+    row: dict[str, Any] = e if isinstance(e, dict) else {k: getattr(e, k) for k in (*_BODY, "at")}
+    body = {k: row[k] for k in _BODY}
+    body["at"] = row["at"].isoformat()
+    return body
 
 
 def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None = None,
@@ -39,19 +42,15 @@ def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None 
 
     The case row's chain head moves on at once; the caller writes the row in the same
     transaction (`write`)."""
-    event = CaseEvent(
-        case_id=case.id, seq=case.event_count + 1, type=type, actor=actor, role=role, task_id=task_id,
-        element_id=element_id, process_version_id=case.process_version_id, data=data or {}, at=at,
-        prev_hash=case.last_event_hash,
-    )
-    event.hash = _digest(event.prev_hash, _body(event))
-    case.event_count = event.seq
-    case.last_event_hash = event.hash
-    return {c: getattr(event, c) for c in _COLUMNS}
-
-
-_COLUMNS = ("case_id", "seq", "type", "actor", "role", "task_id", "element_id", "process_version_id", "data", "at",
-            "prev_hash", "hash")
+    event: dict[str, Any] = {
+        "case_id": case.id, "seq": case.event_count + 1, "type": type, "actor": actor, "role": role,
+        "task_id": task_id, "element_id": element_id, "process_version_id": case.process_version_id,
+        "data": data or {}, "at": at, "prev_hash": case.last_event_hash,
+    }
+    event["hash"] = _digest(event["prev_hash"], _body(event))
+    case.event_count = event["seq"]
+    case.last_event_hash = event["hash"]
+    return event
 
 
 def write(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:

@@ -7,10 +7,11 @@ Schema changes go through Alembic migrations in ``engine/migrations``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -45,6 +46,22 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+
+
+_M = TypeVar("_M", bound=Base)
+
+
+def from_row(cls: type[_M], row: Any) -> _M:
+    """A model object holding a row's values, built the way the ORM's own loader builds them.
+
+    The hot path reads rows with Core statements; constructing ``cls(**row)`` would fire the
+    ORM's attribute events for every column (a fifth of a task completion's time, measured),
+    while writing the values into the instance's dict costs nothing. The object is transient:
+    no session tracks it, and the caller writes it back explicitly.
+    """
+    obj: _M = manager_of_class(cls).new_instance()
+    obj.__dict__.update(row)
+    return obj
 
 
 class User(Base):

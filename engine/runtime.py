@@ -30,7 +30,7 @@ from bpmn.model import HumanStep, ProcessModel
 from . import case_clock, deadlines, history, org, spiff_clock, state, timers
 from .core import Engine
 from .errors import NotFound
-from .models import Case, HumanTask, TaskCandidate
+from .models import Case, HumanTask, TaskCandidate, from_row
 from .roles import scoped
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,12 @@ UPDATE_TASK = (
 def load_task(s: Session, task_id: str) -> HumanTask | None:
     """A task row as a plain object (not tracked by the session)."""
     row = s.connection().execute(TASK_BY_ID, {"task_id": task_id}).mappings().one_or_none()
-    return HumanTask(**row) if row is not None else None
+    return from_row(HumanTask, row) if row is not None else None
 
 
 def _lock(s: Session, case_id: str) -> Case | None:
     row = s.connection().execute(LOCK_CASE, {"case_id": case_id}).mappings().one_or_none()
-    return Case(**row) if row is not None else None
+    return from_row(Case, row) if row is not None else None
 
 
 @contextmanager
@@ -113,6 +113,9 @@ class CaseWork:
                  *, new: bool = False):
         self.engine = engine
         self.s = session
+        # The transaction's connection, fetched once: each `Session.connection()` call walks the
+        # session's transaction state again.
+        self.conn: sa.Connection = session.connection()
         self.case = case
         self.now: datetime = engine.clock.now()
         # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on.
@@ -135,7 +138,7 @@ class CaseWork:
 
     def write(self) -> None:
         """Write the case, its changed and new task rows and its events (also run before commit)."""
-        conn = self.s.connection()
+        conn = self.conn
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
         if self._new:
             conn.execute(INSERT_CASE, {"id": self.case.id, **values})
@@ -262,7 +265,7 @@ class CaseWork:
         """Bring task rows, candidates and the case summary in line with the workflow."""
         ready = {str(t.id): t for t in self.ready_human_tasks()}
         rows = {
-            r["id"]: self._dirty.get(r["id"]) or HumanTask(**r) for r in self.s.connection().execute(
+            r["id"]: self._dirty.get(r["id"]) or from_row(HumanTask, r) for r in self.conn.execute(
                 CASE_TASKS, {"case_id": self.case.id, "ids": list(ready)}
             ).mappings()
         }
@@ -272,8 +275,8 @@ class CaseWork:
                 row.status = "cancelled"
                 row.completed_at = self.now
                 self.touch(row)
-                self.s.connection().execute(DELETE_CANDIDATES, {"task_id": task_id})
-                timers.cancel_task_timers(self.s.connection(), task_id, self.now)
+                self.conn.execute(DELETE_CANDIDATES, {"task_id": task_id})
+                timers.cancel_task_timers(self.conn, task_id, self.now)
                 self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
                            data={"name": row.name})
         self.open_rows = [r for task_id, r in open_rows.items() if task_id in ready]
@@ -293,7 +296,7 @@ class CaseWork:
         if not self.engine.has_timers(self.case.process_version_id):
             return
         due = {} if self.workflow.completed else timers.due_bpmn_timers(self.workflow)
-        timers.sync(self.s.connection(), self.case.id, "bpmn", due, self.now)
+        timers.sync(self.conn, self.case.id, "bpmn", due, self.now)
 
     def _create_task(self, task: Any, actor: str) -> HumanTask:
         spec_name = task.task_spec.name
@@ -315,7 +318,7 @@ class CaseWork:
             key = tree.canonical(group)
             if self.case.org_unit_id:
                 # The case's unit, or the nearest unit above it where someone holds the role.
-                unit = org.resolve_unit(self.s.connection(), tree, key, self.case.org_unit_id, self.now)
+                unit = org.resolve_unit(self.conn, tree, key, self.case.org_unit_id, self.now)
                 if unit is not None:
                     candidates.append(("role", scoped(key, unit)))
                     task_unit = task_unit or unit
@@ -336,7 +339,7 @@ class CaseWork:
             candidates=[f"{k}:{v}" for k, v in candidates],
         )
         away = None
-        if assignee and org.absent(self.s.connection(), [assignee], self.now):
+        if assignee and org.absent(self.conn, [assignee], self.now):
             # An absent person gets no new tasks: a decision goes to the ordinance's substitute,
             # other work to the role's other holders.
             from .delegation import substitute_for

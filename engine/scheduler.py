@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import notifications, processes, timers
 from .core import Engine
 from .identity import Actor
-from .models import Case, Timer
+from .models import Case, Timer, from_row
 from .runtime import CaseWork
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class Scheduler:
                         skipped.append(row["id"])
                         return row["kind"], "busy", False
                 else:
-                    case = Case(**found)
+                    case = from_row(Case, found)
             late = now - row["due_at"] > LATE_AFTER
             data = dict(row["data"] or {})
             if late:
