@@ -28,11 +28,12 @@ from bpmn import sandbox
 from . import org
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import Actor
+from .identity import SYSTEM, Actor
 from .models import DelegatedDecision, DelegationItem, HumanTask
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
+APPROVED = ("approved", "replaced")
 _items = cast(sa.Table, DelegationItem.__table__)
 
 
@@ -44,14 +45,16 @@ CACHE_TTL_S = 30.0
 
 
 def _approved(engine: Engine) -> dict[str, list[DelegationItem]]:
+    """Every approved version by process key, superseded ones included: a version replaced by a
+    later one stays in force until its `valid_to`, so items are chosen by validity, not status."""
     with _cache_lock:
         hit = _cache.get(id(engine))
         if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
             return hit[1]
     by_process: dict[str, list[DelegationItem]] = {}
     with engine.db.read() as s:
-        for item in s.execute(sa.select(DelegationItem).where(DelegationItem.status == "approved")
-                              .order_by(DelegationItem.number)).scalars():
+        for item in s.execute(sa.select(DelegationItem).where(DelegationItem.status.in_(APPROVED))
+                              .order_by(DelegationItem.number, DelegationItem.version)).scalars():
             by_process.setdefault(item.process_key or "", []).append(item)
     with _cache_lock:
         _cache[id(engine)] = (time.monotonic(), by_process)
@@ -63,30 +66,70 @@ def _forget(engine: Engine) -> None:
         _cache.pop(id(engine), None)
 
 
-def item_for(work: Any, row: HumanTask) -> DelegationItem | None:
-    """The ordinance item that governs a task now: the most specific valid one whose limit holds."""
-    candidates = [
-        i for i in _approved(work.engine).get(work.case.process_key, [])
-        if (i.element_id is None or i.element_id == row.element_id)
-        and (i.valid_from is None or i.valid_from <= work.now) and (i.valid_to is None or i.valid_to > work.now)
-    ]
-    if not candidates:
-        return None
-    candidates.sort(key=lambda i: (i.element_id is None, i.number))
+def in_force(item: DelegationItem, at: datetime) -> bool:
+    """Whether an approved item version applies at an instant."""
+    return (item.valid_from is None or item.valid_from <= at) and (item.valid_to is None or item.valid_to > at)
+
+
+def _governing(work: Any, row: HumanTask) -> list[DelegationItem]:
+    """The items in force that speak of this task, most specific first: those naming its element,
+    and, when the diagram marks it as a decision, the process-wide ones."""
     step = work.step(row)
     explicit = bool(step is not None and step.decision_authority)
-    for item in candidates:
-        if item.element_id is None and not explicit:
-            continue  # a process-wide item governs the diagram's marked decisions only
-        if item.limit_expr:
-            try:
-                if not sandbox.evaluate(item.limit_expr, work.case.data or {}):
-                    continue
-            except Exception as exc:  # a limit over data the case does not have does not apply
-                log.info("delegation item %s limit not applicable: %s", item.number, exc)
-                continue
-        return item
-    return None
+    found = [
+        i for i in _approved(work.engine).get(work.case.process_key, [])
+        if (i.element_id == row.element_id or (i.element_id is None and explicit)) and in_force(i, work.now)
+    ]
+    found.sort(key=lambda i: (i.element_id is None, i.number))
+    return found
+
+
+def names_task(work: Any, row: HumanTask) -> bool:
+    """Whether an item in force names this task's element, which makes it a decision whatever
+    the item's limit says (outside the limit it is the committee's, not an ordinary task)."""
+    return any(i.element_id == row.element_id and in_force(i, work.now)
+               for i in _approved(work.engine).get(work.case.process_key, []))
+
+
+def governing_item(work: Any, row: HumanTask) -> DelegationItem:
+    """The ordinance item under which the task may be decided now: the most specific one in force
+    whose limit holds over the case's data.
+
+    `Forbidden` when no item is in force, or when items name the decision but none's limit holds
+    (the decision then belongs to the committee itself); `InvalidInput` when a limit cannot be
+    evaluated over the case's data: a decision is never taken on the guess that a limit applies.
+    """
+    items = _governing(work, row)
+    if not items:
+        raise Forbidden("Beslutet saknar en gällande punkt i delegationsordningen; det kan inte fattas här.")
+    for item in items:
+        if not item.limit_expr:
+            return item
+        try:
+            holds = sandbox.evaluate(item.limit_expr, work.case.data or {})
+        except Exception as exc:
+            raise InvalidInput(
+                f"Punkt {item.number} gäller bara när {item.limit_expr!r}, och det kan inte prövas mot ärendets "
+                f"uppgifter ({exc}). Komplettera ärendet innan beslutet fattas.",
+                item=item.number, limit=item.limit_expr,
+            ) from None
+        if holds:
+            return item
+    committee = next((i.committee for i in items if i.committee), None)
+    limits = "; ".join(f"punkt {i.number}: {i.limit_expr}" for i in items)
+    raise Forbidden(
+        f"Ärendet ligger utanför delegationen ({limits}). Beslutet är inte delegerat och fattas av "
+        f"{committee or 'nämnden'} själv.", committee=committee,
+    )
+
+
+def item_for(work: Any, row: HumanTask) -> DelegationItem | None:
+    """The item governing a task now, or None where none applies or its limit cannot be judged
+    (for routing: substitutes, superiors; deciding goes through `governing_item`)."""
+    try:
+        return governing_item(work, row)
+    except (Forbidden, InvalidInput):
+        return None
 
 
 def _present(work: Any, role: str, exclude: set[str]) -> list[str]:
@@ -111,9 +154,7 @@ def substitute_for(engine: Engine, work: Any, row: HumanTask, *, exclude: set[st
 
 def authority(work: Any, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
     """(item, role, grounds) under which the actor may decide; `Forbidden` when they may not."""
-    item = item_for(work, row)
-    if item is None:
-        raise Forbidden("Beslutet saknar en gällande punkt i delegationsordningen; det kan inte fattas här.")
+    item = governing_item(work, row)
     if actor.name in _declared_conflict(work, row):
         raise Forbidden("Du har anmält jäv i ärendet och kan inte fatta beslutet.")
     tree = org.tree(work.engine)
@@ -184,7 +225,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
 # -- managing the ordinance --------------------------------------------------------------------
 
 
-def _item_json(i: DelegationItem) -> dict[str, Any]:
+def _item_json(i: DelegationItem, now: datetime | None = None) -> dict[str, Any]:
     return {
         "id": i.id, "number": i.number, "version": i.version, "title": i.title, "process_key": i.process_key,
         "element_id": i.element_id, "legal_basis": i.legal_basis, "delegate_role": i.delegate_role,
@@ -194,6 +235,8 @@ def _item_json(i: DelegationItem) -> dict[str, Any]:
         "valid_to": i.valid_to.isoformat() if i.valid_to else None, "adopted_ref": i.adopted_ref,
         "status": i.status, "created_by": i.created_by, "approved_by": i.approved_by,
         "approved_at": i.approved_at.isoformat() if i.approved_at else None,
+        "approval_note": i.approval_note,
+        "in_force": bool(i.status in APPROVED and now is not None and in_force(i, now)),
     }
 
 
@@ -232,10 +275,22 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
         return _item_json(item)
 
 
-def approve(engine: Engine, actor: Actor, item_id: int) -> dict[str, Any]:
-    """Approve a draft (four eyes: not by its author); it replaces earlier versions of its number."""
+SETUP_NOTE = ("Godkänd av systemadministratören vid inläsning (rutin delegation import --approve), "
+              "inte granskad av en andra person i Rutin.")
+
+
+def approve(engine: Engine, actor: Actor, item_id: int, *, setup: bool = False) -> dict[str, Any]:
+    """Approve a draft (four eyes: not by its author); it supersedes earlier versions of its number.
+
+    The earlier versions stay in force until the new one takes effect (its `valid_from`, or now),
+    so an ordinance adopted today to apply from the first of next month changes nothing before
+    then. `setup` is the system's own approval when an ordinance is loaded at installation (the
+    CLI); it is recorded as such, never as a second person's review.
+    """
     if not actor.is_admin:
         raise Forbidden("Bara administratörer godkänner delegationsordningen.")
+    if setup and actor.name != SYSTEM.name:
+        raise Forbidden("Bara systemet godkänner punkter vid inläsning.")
     now = engine.clock.now()
     with engine.db.write() as s:
         item = s.get(DelegationItem, item_id)
@@ -243,31 +298,60 @@ def approve(engine: Engine, actor: Actor, item_id: int) -> dict[str, Any]:
             raise NotFound(f"Punkten {item_id} finns inte.")
         if item.status != "draft":
             raise Conflict("Punkten är redan godkänd eller ersatt.")
-        if item.created_by == actor.name:
+        if item.created_by == actor.name and not setup:
             raise Forbidden("En annan person än den som föreslog punkten måste godkänna den.")
-        s.execute(sa.update(DelegationItem).where(DelegationItem.number == item.number,
-                                                  DelegationItem.status == "approved")
-                  .values(status="replaced", valid_to=sa.func.coalesce(DelegationItem.valid_to, now)))
+        effective = max(item.valid_from or now, now)
+        for old in s.execute(sa.select(DelegationItem).where(
+                DelegationItem.number == item.number, DelegationItem.status.in_(APPROVED))).scalars():
+            old.status = "replaced"
+            if old.valid_to is None or old.valid_to > effective:
+                old.valid_to = effective
         item.status, item.approved_by, item.approved_at = "approved", actor.name, now
-        result = _item_json(item)
+        if setup:
+            item.approval_note = SETUP_NOTE
+        result = _item_json(item, now)
     _forget(engine)
     return result
 
 
-def list_items(engine: Engine, *, include_all: bool = False) -> list[dict[str, Any]]:
-    """The ordinance: approved items (or every version with `include_all`)."""
+def _sees_drafts(engine: Engine, actor: Actor) -> bool:
+    """Admins, auditors and process owners read proposed (not yet approved) items."""
+    if actor.is_admin or actor.is_auditor:
+        return True
+    from .models import ProcessVersion
+    from .processes import DEFAULT_OWNER_ROLE
+
+    with engine.db.read() as s:
+        owners = {r for r in s.execute(sa.select(ProcessVersion.owner_role).distinct()).scalars() if r}
+    return actor.role_for(sorted(owners | {DEFAULT_OWNER_ROLE})) is not None
+
+
+def list_items(engine: Engine, actor: Actor | None = None, *, include_all: bool = False) -> list[dict[str, Any]]:
+    """The ordinance: approved items in force now or later (or, with `include_all`, every
+    version, drafts included; drafts only for admins, auditors and process owners)."""
+    if include_all and actor is not None and not _sees_drafts(engine, actor):
+        raise Forbidden("Förslag till delegationsordningen visas bara för administratörer, processägare och revisorer.")
+    now = engine.clock.now()
     with engine.db.read() as s:
         q = sa.select(DelegationItem).order_by(DelegationItem.number, DelegationItem.version)
         if not include_all:
-            q = q.where(DelegationItem.status == "approved")
-        return [_item_json(i) for i in s.execute(q).scalars()]
+            q = q.where(DelegationItem.status.in_(APPROVED),
+                        sa.or_(DelegationItem.valid_to.is_(None), DelegationItem.valid_to > now))
+        return [_item_json(i, now) for i in s.execute(q).scalars()]
 
 
-def import_items(engine: Engine, actor: Actor, approver: Actor, items: list[dict[str, Any]]) -> int:
-    """Load ordinance items proposed by `actor` and approved by `approver` (demo data, migrations)."""
+def import_items(engine: Engine, actor: Actor, approver: Actor | None, items: list[dict[str, Any]]) -> int:
+    """Load ordinance items proposed by `actor` and approved by `approver` (demo data).
+
+    Without an approver the items stay drafts for a second administrator to approve; with the
+    system as both (`rutin delegation import --approve`), they are approved as set-up.
+    """
     count = 0
+    setup = approver is not None and approver.name == SYSTEM.name and actor.name == SYSTEM.name
     for spec in items:
-        approve(engine, approver, propose(engine, actor, spec)["id"])
+        draft = propose(engine, actor, spec)
+        if approver is not None:
+            approve(engine, approver, draft["id"], setup=setup)
         count += 1
     return count
 
@@ -305,8 +389,8 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def import_yaml(engine: Engine, actor: Actor, approver: Actor, text: str) -> int:
-    """Load an ordinance from YAML (``items: [...]``), proposed and approved by two people."""
+def import_yaml(engine: Engine, actor: Actor, approver: Actor | None, text: str) -> int:
+    """Load an ordinance from YAML (``items: [...]``); see `import_items` for who approves it."""
     data = yaml.safe_load(text) or {}
     return import_items(engine, actor, approver, list(data.get("items") or []))
 

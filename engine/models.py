@@ -323,6 +323,8 @@ class DelegationItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     approved_by: Mapped[str | None] = mapped_column(sa.String(120))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How it was approved when not by a second person's review (loaded at set-up by the system).
+    approval_note: Mapped[str | None] = mapped_column(sa.String(400))
 
 
 class DelegatedDecision(Base):
@@ -386,5 +388,18 @@ class DeadlinePolicy(Base):
     due: Mapped[str | None] = mapped_column(sa.String(40))
     follow_up: Mapped[str | None] = mapped_column(sa.String(40))
     escalation: Mapped[str | None] = mapped_column(sa.String(400))
+    updated_by: Mapped[str] = mapped_column(sa.String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessUnit(Base):
+    """The org unit a process belongs to: new cases of it belong there unless started in another.
+
+    Set by the process owner; where it is not set, the diagram's ``rutin:unit`` property applies.
+    """
+
+    __tablename__ = "process_units"
+    process_key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    org_unit_id: Mapped[str] = mapped_column(sa.ForeignKey("org_units.id"))
     updated_by: Mapped[str] = mapped_column(sa.String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

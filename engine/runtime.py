@@ -244,11 +244,13 @@ class CaseWork:
         return self.model.steps.get(row.spec_name)
 
     def is_decision(self, row: HumanTask) -> bool:
-        """Whether the task is a decision under the delegation ordinance."""
-        from .delegation import item_for
+        """Whether the task is a decision under the delegation ordinance: marked in the diagram, or
+        named by an ordinance item in force (whether or not the item's limit holds for this case:
+        outside it the decision is the committee's, never an ordinary task anyone may complete)."""
+        from .delegation import names_task
 
         step = self.step(row)
-        return bool(step is not None and step.decision_authority) or item_for(self, row) is not None
+        return bool(step is not None and step.decision_authority) or names_task(self, row)
 
     def ready_human_tasks(self) -> list[Any]:
         """The workflow's READY manual tasks, including those inside subprocesses."""
