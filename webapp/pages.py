@@ -4,21 +4,30 @@ Server-rendered (Jinja2), in Swedish, on the same engine functions as the API. A
 cookie carries who is signed in (checked against the database on each request); every form POST
 carries a per-session CSRF token. Front-end libraries (bpmn-js, htmx) come from npm's
 ``node_modules`` and are served from an allow-list, never copied into the repository.
+
+Every error on these pages renders ``error.html`` (or the page itself, with the problem shown)
+with the problem's Swedish detail; no stack trace reaches a person.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -27,10 +36,13 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, notifications, processes, tasks
+from engine import cases, delegation, identity, notifications, org, processes, tasks
 from engine.core import Engine
-from engine.errors import RutinError, Unauthorized
+from engine.errors import InvalidInput, RutinError, Unauthorized
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -42,10 +54,54 @@ VENDOR = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
 }
 VIEWS = {"mine": "Mina", "unclaimed": "Otagna i mina roller", "overdue": "Försenade", "all": "Alla"}
+# The inbox's sort choices: (engine sort column, order, label).
+SORTINGS = {
+    "created": ("created", "asc", "Äldst först"),
+    "due": ("due", "asc", "Förfaller först"),
+    "priority": ("priority", "desc", "Högst prioritet först"),
+}
+PAGE_SIZE = 25
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+NUMBER_TYPES = {"double", "float", "decimal"}
+JAV_MISSING = "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren."
+
+EVENT_LABELS = {
+    "case_started": "Ärendet startades",
+    "case_completed": "Ärendet avslutades",
+    "case_clock_started": "Tidsfristen började löpa",
+    "case_clock_paused": "Tidsfristen pausades",
+    "case_clock_resumed": "Tidsfristen löper igen",
+    "case_clock_extended": "Tidsfristen förlängdes",
+    "case_clock_not_extended": "Tidsfristen förlängdes inte",
+    "case_deadline_passed": "Tidsfristen passerades",
+    "task_created": "Uppgift skapad",
+    "task_claimed": "Uppgift tagen",
+    "task_unclaimed": "Uppgift lämnad tillbaka",
+    "task_completed": "Uppgift klar",
+    "task_cancelled": "Uppgift avbruten",
+    "task_assigned": "Uppgift tilldelad",
+    "task_reassigned": "Uppgift omfördelad",
+    "task_handed_over": "Uppgift överlämnad",
+    "task_updated": "Uppgift ändrad",
+    "escalation_step": "Eskalering",
+    "conflict_of_interest_declared": "Jäv anmält",
+    "comment": "Kommentar",
+    "timer_fired": "Timer löste ut",
+    "message_received": "Meddelande mottaget",
+    "incident_raised": "Incident",
+    "incident_retried": "Incident försökt igen",
+    "data_corrected": "Uppgifter rättade",
+}
+STATUS_LABELS = {
+    "active": "Pågår", "completed": "Avslutat", "incident": "Incident", "open": "Öppen",
+    "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
+    "retired": "Tillbakadragen",
+}
+SEVERITY_LABELS = {"error": "Fel", "warning": "Varning", "info": "Information"}
 
 
 def _engine() -> Engine:
-    return current_app.extensions["rutin"]  # type: ignore[no-any-return]
+    return cast(Engine, current_app.extensions["rutin"])
 
 
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +111,7 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         name = session.get("user")
         if not name:
-            return redirect(url_for("pages.login", next=request.path))
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
         try:
             g.actor = identity.get_actor(_engine(), name)
         except RutinError:
@@ -66,13 +122,30 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _back() -> str:
+    """Where an error page's link leads: the page the person came from on this site, else the inbox."""
+    ref = request.referrer
+    if ref:
+        parts = urlsplit(ref)
+        if parts.netloc == request.host and parts.path.startswith("/"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url_for("pages.inbox")
+
+
+def _error_page(title: str, detail: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", title=title, detail=detail, status=status, back=_back()), status
+
+
 @bp.before_app_request
-def _csrf() -> None:
+def _csrf() -> Any:
     if request.blueprint != "pages":
-        return
+        return None
     session.setdefault("csrf", secrets.token_urlsafe(24))
-    if request.method == "POST" and request.form.get("csrf") != session["csrf"]:
-        abort(400, "Formuläret har gått ut; ladda om sidan och försök igen.")
+    sent = request.form.get("csrf", "").encode() if request.method == "POST" else b""
+    if request.method == "POST" and not secrets.compare_digest(sent, str(session["csrf"]).encode()):
+        return _error_page("Formuläret har gått ut",
+                           "Formuläret har gått ut eller kom inte från Rutin; ladda om sidan och försök igen.", 400)
+    return None
 
 
 @bp.app_context_processor
@@ -80,45 +153,150 @@ def _globals() -> dict[str, Any]:
     actor = g.get("actor")
     unread = 0
     if actor is not None:
-        unread = notifications.list_for(_engine(), actor, unread=True, limit=1)["unread"]
-    return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread}
+        try:
+            unread = notifications.list_for(_engine(), actor, unread=True, limit=1)["unread"]
+        except RutinError:
+            unread = 0
+    return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
+            "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS}
 
 
 @bp.errorhandler(RutinError)
 def _error(exc: RutinError) -> tuple[str, int]:
-    return render_template("error.html", title=exc.title, detail=exc.detail), exc.status
+    return _error_page(exc.title, exc.detail, exc.status)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    code = exc.code or 500
+    title, detail = {
+        400: ("Felaktig begäran", "Begäran kunde inte förstås."),
+        403: ("Behörighet saknas", "Du har inte behörighet till sidan."),
+        404: ("Finns inte", "Sidan finns inte."),
+        405: ("Metoden stöds inte", "Sidan kan inte användas så."),
+        413: ("För stor fil", "Filen är större än vad som tillåts."),
+    }.get(code, ("Fel", "Begäran kunde inte utföras."))
+    return _error_page(title, detail, code)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _error_page("Internt fel", "Ett oväntat fel inträffade; det är loggat. Försök igen.", 500)
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@bp.app_template_filter("tid")
+def _time(value: Any) -> str:
+    """An instant as Swedish local time, 2026-03-03 23:59."""
+    at = _parse(value)
+    if at is None:
+        return "–" if not value else str(value)
+    if at.tzinfo is None:
+        return at.strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    days = int(seconds // 86400)
+    hours = int(seconds % 86400 // 3600)
+    if days >= 2:
+        return f"{days} dagar"
+    if days == 1:
+        return f"1 dag {hours} tim" if hours else "1 dag"
+    if hours >= 1:
+        return f"{hours} tim"
+    return f"{max(1, int(seconds // 60))} min"
+
+
+@bp.app_template_filter("kvar")
+def _left(value: Any) -> str:
+    """How far away an instant is from now (the engine's clock): 'om 2 dagar', '3 dagar sedan'."""
+    at = _parse(value)
+    if at is None or at.tzinfo is None:
+        return ""
+    delta = (at - _engine().clock.now()).total_seconds()
+    return f"om {_span(delta)}" if delta >= 0 else f"{_span(delta)} sedan"
+
+
+@bp.app_template_filter("varaktighet")
+def _duration(seconds: Any) -> str:
+    """A number of seconds as days and hours."""
+    try:
+        return _span(float(seconds))
+    except (TypeError, ValueError):
+        return ""
+
+
+@bp.app_template_filter("roll")
+def _role(candidate: str) -> str:
+    """A task candidate ('role:registrator@kansli', 'user:anna') as a person reads it."""
+    kind, _, key = candidate.partition(":")
+    if kind == "user":
+        return key
+    name, _, unit = key.partition("@")
+    return f"{name} ({unit})" if unit else name
 
 
 # -- signing in -----------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Sign in with user name and password."""
     error = None
+    name = ""
     if request.method == "POST":
+        name = request.form.get("name", "").strip()
         try:
-            actor = identity.check_password(_engine(), request.form.get("name", "").strip(),
-                                            request.form.get("password", ""))
+            actor = identity.check_password(_engine(), name, request.form.get("password", ""))
         except Unauthorized as exc:
             error = exc.detail
         else:
             session.clear()
             session["user"] = actor.name
             session["csrf"] = secrets.token_urlsafe(24)
-            target = request.args.get("next") or "/"
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-    return render_template("login.html", error=error), 401 if error else 200
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error, name=name,
+                           next=_safe_next(request.args.get("next"))), 401 if error else 200
 
 
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out."""
     session.clear()
+    flash("Du är utloggad.")
     return redirect(url_for("pages.login"))  # type: ignore[return-value]
 
 
 # -- the inbox and tasks --------------------------------------------------------------------------
+
+
+def _page_number() -> int:
+    try:
+        return max(int(request.args.get("sida", "1") or 1), 1)
+    except ValueError:
+        return 1
 
 
 @bp.get("/")
@@ -126,8 +304,12 @@ def logout() -> Response:
 def inbox() -> str:
     """The handler's inbox."""
     view = request.args.get("visa", "all")
+    if view not in VIEWS:
+        view = "all"
     sort = request.args.get("sortera", "created")
-    page = max(int(request.args.get("sida", "1") or 1), 1)
+    if sort not in SORTINGS:
+        sort = "created"
+    page = _page_number()
     filters: dict[str, Any] = {}
     if view == "mine":
         filters["assignee"] = "me"
@@ -135,65 +317,133 @@ def inbox() -> str:
         filters["candidate"] = "me"
     elif view == "overdue":
         filters["overdue"] = True
-    listing = tasks.list_tasks(_engine(), g.actor, sort=sort if sort in tasks.SORTS else "created",
-                               limit=25, offset=(page - 1) * 25, **filters)
-    return render_template("inbox.html", listing=listing, view=view, views=VIEWS, sort=sort, page=page)
+    column, order, _ = SORTINGS[sort]
+    listing = tasks.list_tasks(_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
+                               offset=(page - 1) * PAGE_SIZE, **filters)
+    pages = max(1, math.ceil(listing["total"] / PAGE_SIZE))
+    return render_template("inbox.html", listing=listing, view=view, views=VIEWS, sort=sort, sortings=SORTINGS,
+                           page=page, pages=pages)
+
+
+def _defaults(row: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in row.get("form") or []:
+        if f.get("default") is not None:
+            values[f["id"]] = f["default"]
+    return values
 
 
 @bp.get("/tasks/<task_id>")
 @signed_in
 def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | None = None,
-         status: int = 200) -> Any:
+         status: int = 200, values: dict[str, Any] | None = None, ask_jav: bool = False) -> Any:
     """One task: what to do, its form or options, and the case it belongs to."""
     row = tasks.get_task(_engine(), g.actor, task_id)
     case = cases.get_case(_engine(), g.actor, row["case_id"])
-    return render_template("task.html", task=row, case=case, error=error, errors={e["field"]: e["message"]
-                                                                                   for e in errors or []}), status
+    comments = [e for e in case.get("history", []) if e["type"] == "comment"
+                and e.get("task_id") in (None, task_id)]
+    return render_template(
+        "task.html", task=row, case=case, error=error, comments=comments,
+        errors={e["field"]: e["message"] for e in errors or []},
+        values=values if values is not None else _defaults(row),
+        chosen=request.form.getlist("choice") if request.method == "POST" else [],
+        ask_jav=ask_jav or bool(row.get("decision_authority")),
+    ), status
 
 
 def _act(task_id: str, action: Callable[[], Any]) -> Any:
     try:
-        result = action()
+        return action()
     except RutinError as exc:
-        return task(task_id, error=exc.detail, errors=exc.extra.get("errors"), status=exc.status)
-    return result
+        detail = exc.detail
+        asks_jav = isinstance(exc, InvalidInput) and "no_conflict_of_interest" in detail
+        if asks_jav:  # the ordinance governs the decision: say it as the page does
+            detail = JAV_MISSING
+        return task(task_id, error=detail, errors=exc.extra.get("errors"), status=exc.status,
+                    values=request.form.to_dict(), ask_jav=asks_jav)
 
 
 @bp.post("/tasks/<task_id>/claim")
 @signed_in
 def claim(task_id: str) -> Any:
     """Take the task."""
-    return _act(task_id, lambda: (tasks.claim(_engine(), g.actor, task_id),
-                                  redirect(url_for("pages.task", task_id=task_id)))[1])
+
+    def run() -> Any:
+        tasks.claim(_engine(), g.actor, task_id)
+        flash("Du har tagit uppgiften.")
+        return redirect(url_for("pages.task", task_id=task_id))
+
+    return _act(task_id, run)
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @signed_in
 def unclaim(task_id: str) -> Any:
     """Give the task back."""
-    return _act(task_id, lambda: (tasks.unclaim(_engine(), g.actor, task_id),
-                                  redirect(url_for("pages.task", task_id=task_id)))[1])
+
+    def run() -> Any:
+        tasks.unclaim(_engine(), g.actor, task_id)
+        flash("Uppgiften är tillbaka hos rollen.")
+        return redirect(url_for("pages.task", task_id=task_id))
+
+    return _act(task_id, run)
 
 
 @bp.post("/tasks/<task_id>/jav")
 @signed_in
 def declare_conflict(task_id: str) -> Any:
     """Declare jäv: the decision goes to the substitute."""
-    return _act(task_id, lambda: (delegation.declare_conflict(_engine(), g.actor, task_id,
-                                                              request.form.get("reason")),
-                                  redirect(url_for("pages.inbox")))[1])
+
+    def run() -> Any:
+        delegation.declare_conflict(_engine(), g.actor, task_id, request.form.get("reason") or None)
+        flash("Jäv är anmält; beslutet går till ersättaren.")
+        return redirect(url_for("pages.inbox"))
+
+    return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/comments")
+@signed_in
+def comment(task_id: str) -> Any:
+    """Comment on the task; the comment is kept in the case's history."""
+
+    def run() -> Any:
+        tasks.comment(_engine(), g.actor, text=request.form.get("text", ""), task_id=task_id)
+        flash("Kommentaren är sparad.")
+        return redirect(url_for("pages.task", task_id=task_id) + "#kommentarer")
+
+    return _act(task_id, run)
 
 
 def _form_data(row: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for f in row.get("form") or []:
-        if f["type"] == "boolean":
+        if (f.get("type") or "string").lower() == "boolean":
             data[f["id"]] = request.form.get(f["id"]) == "on"
             continue
         value = request.form.get(f["id"], "").strip()
-        if value:
-            data[f["id"]] = value
+        if not value:
+            continue
+        if (f.get("type") or "").lower() in NUMBER_TYPES:
+            try:
+                data[f["id"]] = float(value.replace(",", ".").replace(" ", ""))
+            except ValueError:
+                data[f["id"]] = value  # the engine says what is wrong with it
+            continue
+        data[f["id"]] = value
     return data
+
+
+def _next_for_me(open_tasks: list[dict[str, Any]]) -> str | None:
+    """The case's next open task if it is the signed-in person's to do."""
+    actor = g.actor
+    for nxt in open_tasks:
+        if nxt.get("assignee") not in (None, actor.name):
+            continue
+        keys = [c.split(":", 1)[1] for c in nxt.get("candidates", [])]
+        if nxt.get("assignee") == actor.name or actor.name in keys or any(k in actor.roles for k in keys):
+            return str(nxt["id"])
+    return None
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -207,14 +457,17 @@ def complete(task_id: str) -> Any:
         choice: Any = None
         if row["kind"] == "decision":
             choice = request.form.getlist("choice") if row.get("multiple") else request.form.get("choice")
-        no_jav = True if request.form.get("no_conflict_of_interest") == "on" else None
+            if not choice:
+                raise InvalidInput("Välj ett av alternativen.")
+        confirmed = request.form.get("no_conflict_of_interest") == "on"
+        if row.get("decision_authority") and not confirmed:
+            raise InvalidInput(JAV_MISSING)
         result = tasks.complete(engine, g.actor, task_id, _form_data(row) if choice is None else None, choice,
-                                no_conflict_of_interest=no_jav)
-        for nxt in result["case"]["open_tasks"]:
-            if nxt.get("assignee") in (None, g.actor.name) and (
-                    g.actor.name in [c.split(":", 1)[1] for c in nxt.get("candidates", [])]
-                    or any(c.split(":", 1)[1] in g.actor.roles for c in nxt.get("candidates", []))):
-                return redirect(url_for("pages.task", task_id=nxt["id"]))
+                                no_conflict_of_interest=True if confirmed else None)
+        flash(f"”{row['name']}” är klar.")
+        nxt = _next_for_me(result["case"]["open_tasks"])
+        if nxt:
+            return redirect(url_for("pages.task", task_id=nxt))
         return redirect(url_for("pages.case", case_id=result["case"]["id"]))
 
     return _act(task_id, run)
@@ -223,14 +476,30 @@ def complete(task_id: str) -> Any:
 # -- cases and processes ----------------------------------------------------------------------------
 
 
+@bp.get("/cases")
+@signed_in
+def case_list() -> str:
+    """Cases the signed-in person may see, newest first."""
+    page = _page_number()
+    status = request.args.get("status") or None
+    if status not in (None, *cases.CASE_STATUSES):
+        status = None
+    listing = cases.list_cases(_engine(), g.actor, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = max(1, math.ceil(listing["total"] / PAGE_SIZE))
+    return render_template("cases.html", listing=listing, status=status, page=page, pages=pages)
+
+
 @bp.get("/cases/<case_id>")
 @signed_in
 def case(case_id: str) -> str:
     """A case: where it stands, its data, its history, and the diagram with its open steps."""
     data = cases.get_case(_engine(), g.actor, case_id)
-    done = sorted({e["element_id"] for e in data["history"] if e["type"] == "task_completed" and e["element_id"]})
-    open_ids = sorted({t["element_id"] for t in data["open_tasks"]})
-    return render_template("case.html", case=data, done=done, open_ids=open_ids)
+    open_ids = sorted({t["element_id"] for t in data["open_tasks"] if t.get("element_id")})
+    done = sorted({e["element_id"] for e in data["history"] if e["type"] == "task_completed" and e["element_id"]}
+                  - set(open_ids))
+    unit = org.tree(_engine()).units.get(data["org_unit"]) if data.get("org_unit") else None
+    return render_template("case.html", case=data, done=done, open_ids=open_ids,
+                           unit_name=getattr(unit, "name", None))
 
 
 @bp.get("/processes")
@@ -244,26 +513,29 @@ def process_list() -> str:
 @signed_in
 def upload() -> Any:
     """Upload a BPMN file (with any Camunda Forms); show what Rutin found."""
+    engine = _engine()
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
-        return render_template("processes.html", items=processes.list_processes(_engine()),
+        return render_template("processes.html", items=processes.list_processes(engine),
                                result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
     forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
     try:
-        deployed = processes.deploy(_engine(), g.actor, upload_file.read(), upload_file.filename, forms)
+        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_file.filename, forms)
     except RutinError as exc:
-        return render_template("processes.html", items=processes.list_processes(_engine()),
-                               result={"error": exc.detail, "diagnostics": exc.extra.get("diagnostics", [])}), exc.status
-    return render_template("processes.html", items=processes.list_processes(_engine()),
-                           result={"deployed": [d.to_json() for d in deployed],
-                                   "diagnostics": [x for d in deployed for x in d.diagnostics]}), 201
+        result = {"error": exc.detail, "filename": upload_file.filename,
+                  "diagnostics": exc.extra.get("diagnostics", [])}
+        return render_template("processes.html", items=processes.list_processes(engine), result=result), exc.status
+    result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
+              "diagnostics": [x for d in deployed for x in d.diagnostics]}
+    return render_template("processes.html", items=processes.list_processes(engine), result=result), 201
 
 
 @bp.get("/processes/<key>")
 @signed_in
 def process(key: str) -> str:
     """A process with its versions; approve a draft, start a case."""
-    return render_template("process.html", process=processes.get_process(_engine(), key))
+    units = sorted(((u.id, u.name) for u in org.tree(_engine()).units.values()), key=lambda u: u[1])
+    return render_template("process.html", process=processes.get_process(_engine(), key), units=units)
 
 
 @bp.post("/processes/<key>/versions/<int:number>/approve")
@@ -271,6 +543,7 @@ def process(key: str) -> str:
 def approve(key: str, number: int) -> Response:
     """Approve a draft version."""
     processes.approve(_engine(), g.actor, key, number)
+    flash(f"Version {number} är godkänd och publicerad.")
     return redirect(url_for("pages.process", key=key))  # type: ignore[return-value]
 
 
@@ -278,8 +551,9 @@ def approve(key: str, number: int) -> Response:
 @signed_in
 def start(key: str) -> Response:
     """Start a case and go to it."""
-    started = cases.start_case(_engine(), g.actor, key, {}, request.form.get("business_key") or None,
+    started = cases.start_case(_engine(), g.actor, key, {}, request.form.get("business_key", "").strip() or None,
                                request.form.get("org_unit") or None)
+    flash("Ärendet är startat.")
     return redirect(url_for("pages.case", case_id=started["id"]))  # type: ignore[return-value]
 
 
@@ -288,6 +562,21 @@ def start(key: str) -> Response:
 def diagram(key: str, number: int) -> Response:
     """A version's XML for the diagram viewer."""
     return Response(processes.version_xml(_engine(), key, number), mimetype="application/xml")
+
+
+@bp.get("/notifications")
+@signed_in
+def notification_list() -> str:
+    """One's notifications, newest first."""
+    return render_template("notifications.html", listing=notifications.list_for(_engine(), g.actor))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@signed_in
+def notification_read(notification_id: int) -> Response:
+    """Mark a notification read."""
+    notifications.mark_read(_engine(), g.actor, notification_id)
+    return redirect(url_for("pages.notification_list"))  # type: ignore[return-value]
 
 
 @bp.get("/static/vendor/<path:name>")

@@ -1,0 +1,449 @@
+"""The pages for people, in a real browser: Chromium driven by Playwright against the app served on a
+loopback port (the `live_server` fixture), on each database backend.
+
+Chromium is Debian's (/usr/bin/chromium, installed by `make test` when run as root); Playwright's own
+browser download is not used. A missing Chromium fails these tests, it does not skip them. Nothing
+sleeps: Playwright's `expect` waits for what the page should come to show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, Person, fixture_bytes
+
+from engine import cases, delegation, identity, processes, tasks
+from engine.clock import ManualClock
+from engine.core import Engine
+from engine.identity import SYSTEM
+
+CHROMIUM = Path(os.environ.get("RUTIN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "hemligt-lösen-1"
+WORKFLOWS = ROOT / "workflows"
+
+# A decision the delegation ordinance governs: a gateway marked rutin:decision, its options the
+# outgoing flows' names. No diagram interchange (BPMN DI), so the viewer says it cannot draw it.
+BIDRAG = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="bidrag-defs" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="bidrag" name="Föreningsbidrag" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="lane_h" name="Handläggare">
+      <bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>beslut</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>ja</bpmn:flowNodeRef><bpmn:flowNodeRef>nej</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="beslut"/>
+    <bpmn:exclusiveGateway id="beslut" name="Bevilja bidraget?">
+      <bpmn:documentation>Pröva ansökan mot kommunens bidragsregler.</bpmn:documentation>
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="rutin:decision" value="true"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="f_ja" name="Bevilja" sourceRef="beslut" targetRef="ja"/>
+    <bpmn:sequenceFlow id="f_nej" name="Avslå" sourceRef="beslut" targetRef="nej"/>
+    <bpmn:endEvent id="ja" name="Beviljat"/>
+    <bpmn:endEvent id="nej" name="Avslaget"/>
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+BIDRAG_ITEM = {"number": "3.1", "title": "Beslut om föreningsbidrag", "process_key": "bidrag", "element_id": "beslut",
+               "delegate_role": "Handläggare", "reporting": "anmals", "committee": "Kultur- och fritidsnämnden"}
+
+# A flow pointing at an element that does not exist: it cannot run, and says where (f2, line 7).
+BROKEN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="trasig" name="Trasig" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Steg"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="finns_inte"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless; a clear failure (not a skip) when it is missing."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: the browser tests need it. Install it with "
+                    "`apt-get install -y chromium` (`make test` does so when run as root), or point "
+                    "RUTIN_CHROMIUM at a Chromium binary.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Web:
+    """The app in a browser: a fresh browser context on the live server, and the engine behind it."""
+
+    engine: Engine
+    clock: ManualClock
+    people: dict[str, Person]
+    base: str
+    context: Any
+    page: Any
+    errors: list[str]
+
+    def sign_in(self, name: str, password: str = PASSWORD, *, start: str = "/") -> Any:
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto(start)
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+        expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+        page.get_by_label("Användarnamn").fill(name)
+        page.get_by_label("Lösenord").fill(password)
+        page.get_by_role("button", name="Logga in").click()
+        expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
+        return page
+
+    def user(self, name: str, roles: list[str]) -> None:
+        """A person with roles and the test password."""
+        if name not in self.people:
+            identity.add_user(self.engine, name, roles)
+        identity.set_password(self.engine, name, PASSWORD)
+
+
+@pytest.fixture
+def web(browser: Any, live_server: str, engine: Engine, clock: ManualClock, people: dict[str, Person]) -> Iterator[Web]:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    context = browser.new_context(base_url=live_server, locale="sv-SE", timezone_id="Europe/Stockholm")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield Web(engine, clock, people, live_server, context, page, errors)
+    context.close()
+
+
+def _no_trace(page: Any) -> None:
+    body = page.content()
+    assert "Traceback" not in body and "File \"" not in body and "Werkzeug" not in body
+
+
+def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_the_diagram(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    processes.deploy(web.engine, SYSTEM, (WORKFLOWS / "avvikelsehantering.bpmn").read_bytes(), "avvikelsehantering.bpmn")
+    web.user("maja", ["Medarbetare"])
+    started = cases.start_case(web.engine, SYSTEM, "avvikelsehantering", {}, "AVV-2026-17")
+    [first] = started["open_tasks"]
+    assert first["element_id"] == "Task_rapportera"
+
+    page = web.sign_in("maja")
+    expect(page.get_by_role("heading", name="Mina uppgifter")).to_be_visible()
+    row = page.locator(f'tr[data-task-id="{first["id"]}"]')
+    expect(row).to_contain_text("Rapportera avvikelse")
+    expect(row).to_contain_text("AVV-2026-17")
+    expect(row).to_contain_text("Avvikelsehantering")
+    expect(row).to_contain_text("Medarbetare")
+    expect(row).to_contain_text("ingen")  # nobody has it yet
+    expect(row.locator("time")).to_have_text("2026-03-03 23:59")  # P1D: end of the next day, Swedish time
+
+    row.get_by_role("link", name="Rapportera avvikelse").click()
+    expect(page.get_by_role("heading", name="Rapportera avvikelse")).to_be_visible()
+    expect(page.locator(".todo")).to_contain_text("Beskriv vad som hänt")  # the step's documentation
+    page.get_by_role("button", name="Ta uppgiften").click()
+    expect(page.get_by_role("status").filter(has_text="Du har tagit uppgiften.")).to_be_visible()
+    expect(page.locator("dd.assignee")).to_have_text("du")
+    expect(page.get_by_role("button", name="Lämna tillbaka")).to_be_visible()
+    assert tasks.get_task(web.engine, SYSTEM, first["id"])["assignee"] == "maja"
+
+    # the fields by their types: text, date, and choices as radio buttons
+    expect(page.locator('[data-field="upptackt_datum"] input')).to_have_attribute("type", "date")
+    expect(page.locator('[data-field="kalla"] input[type=radio]')).to_have_count(4)
+    # sent without what is required: the form comes back with each field's error, in Swedish
+    page.get_by_role("button", name="Slutför").click()
+    expect(page.locator("#task-error")).to_have_text("Formuläret är inte korrekt ifyllt.")
+    expect(page.locator('[data-field="beskrivning"] .field-error')).to_have_text("Vad har hänt? måste fyllas i")
+    expect(page.locator('[data-field="upptackt_datum"] .field-error')).to_have_text("Upptäckt datum måste fyllas i")
+    expect(page.locator('[data-field="plats"] .field-error')).to_have_count(0)
+
+    page.get_by_label("Vad har hänt?").fill("Fel läkemedel gavs till en boende.")
+    page.get_by_label("Var?").fill("Solgården, avdelning 2")
+    page.get_by_label("Upptäckt datum").fill("2026-03-02")
+    page.get_by_label("Klagomål").check()
+    page.get_by_label("Hög").check()
+    page.get_by_role("button", name="Slutför").click()
+
+    # the next step is the quality coordinator's, so the handler lands on the case
+    expect(page).to_have_url(re.compile(f"/cases/{started['id']}$"))
+    expect(page.get_by_role("heading", name=re.compile("Ärende AVV-2026-17"))).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="”Rapportera avvikelse” är klar.")).to_be_visible()
+    expect(page.locator("dl.data")).to_contain_text("Fel läkemedel gavs till en boende.")
+    expect(page.locator("ol.timeline")).to_contain_text("Uppgift klar: Rapportera avvikelse")
+    expect(page.locator("ol.timeline")).to_contain_text("maja")
+    expect(page.get_by_text("Historiken är obruten")).to_be_visible()
+
+    # the diagram: drawn by bpmn-js, the done step and the open step marked
+    diagram = page.locator("#diagram")
+    expect(diagram).to_have_attribute("data-state", "ready")
+    expect(diagram.locator("svg").first).to_be_visible()
+    expect(diagram.locator('.djs-element.rutin-done[data-element-id="Task_rapportera"]')).to_have_count(1)
+    expect(diagram.locator('.djs-element.rutin-open[data-element-id="Task_registrera"]')).to_have_count(1)
+    expect(diagram.locator(".rutin-done")).to_have_count(1)
+    assert web.errors == []
+    _no_trace(page)
+
+    done = cases.get_case(web.engine, SYSTEM, started["id"])
+    [event] = [e for e in done["history"] if e["type"] == "task_completed"]
+    assert event["actor"] == "maja" and event["data"]["data"]["kalla"] == "klagomal"
+
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+    expect(page.get_by_text("Du är utloggad.")).to_be_visible()
+    page.goto(f"/cases/{started['id']}")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    engine, admin = web.engine, web.people["admin"].actor
+    processes.deploy(engine, web.people["designer"].actor, fixture_bytes("seq3.bpmn"))
+    ids = {}
+    for n in range(1, 28):
+        case = cases.start_case(engine, SYSTEM, "seq3", {}, f"SEQ-{n:02d}")
+        ids[n] = case["open_tasks"][0]["id"]
+        web.clock.advance(timedelta(minutes=1))
+    now = engine.clock.now()
+    tasks.update(engine, admin, ids[5], {"due": (now - timedelta(days=2)).isoformat()})
+    tasks.update(engine, admin, ids[10], {"due": (now + timedelta(days=3)).isoformat()})
+    tasks.update(engine, admin, ids[7], {"priority": 90})
+    tasks.claim(engine, web.people["hanna"].actor, ids[3])
+    tasks.claim(engine, web.people["hugo"].actor, ids[4])
+    web.user("hanna", [])
+
+    page = web.sign_in("hanna")
+    tabs = page.locator("nav.tabs")
+    expect(tabs.locator('[data-view="all"] .count')).to_have_text("27")  # hugo's too: her role's
+    expect(tabs.locator('[data-view="mine"] .count')).to_have_text("1")
+    expect(tabs.locator('[data-view="unclaimed"] .count')).to_have_text("25")
+    expect(tabs.locator('[data-view="overdue"] .count')).to_have_text("1")
+
+    rows = page.locator("table.tasks tbody tr")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("SEQ-01")
+    expect(page.locator(".pager")).to_contain_text("Sida 1 av 2 (27 uppgifter)")
+    overdue = page.locator(f'tr[data-task-id="{ids[5]}"]')
+    expect(overdue).to_have_class(re.compile(r"\boverdue\b"))
+    expect(overdue.locator(".late")).to_have_text("Försenad 2 dagar sedan")
+    expect(page.locator(f'tr[data-task-id="{ids[3]}"] td').nth(4)).to_have_text("du")
+    expect(page.locator(f'tr[data-task-id="{ids[4]}"] td').nth(4)).to_have_text("hugo")
+
+    page.get_by_role("link", name="Nästa →").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("SEQ-26")
+    expect(rows.nth(1)).to_contain_text("SEQ-27")
+    expect(page.locator(".pager")).to_contain_text("Sida 2 av 2")
+
+    page.get_by_label("Sortera").select_option(label="Förfaller först")
+    expect(page).to_have_url(re.compile(r"sortera=due"))
+    expect(rows.nth(0)).to_contain_text("SEQ-05")
+    expect(rows.nth(1)).to_contain_text("SEQ-10")
+    expect(rows.nth(1).locator(".late")).to_have_count(0)
+    page.get_by_label("Sortera").select_option(label="Högst prioritet först")
+    expect(rows.first).to_contain_text("SEQ-07")
+
+    tabs.get_by_role("link", name=re.compile("Försenade")).click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("SEQ-05")
+    tabs.get_by_role("link", name=re.compile("Mina")).click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("SEQ-03")
+    assert web.errors == []
+
+
+def test_a_decision_shows_its_options_and_requires_the_jav_confirmation(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    engine = web.engine
+    identity.add_user(engine, "admin2", ["admin"])
+    delegation.import_items(engine, web.people["admin"].actor, identity.get_actor(engine, "admin2"), [BIDRAG_ITEM])
+    processes.deploy(engine, SYSTEM, BIDRAG, "bidrag.bpmn")
+    started = cases.start_case(engine, SYSTEM, "bidrag", {}, "BID-2026-3")
+    [decision] = started["open_tasks"]
+    web.user("hanna", [])
+
+    page = web.sign_in("hanna", start=f"/tasks/{decision['id']}")
+    expect(page).to_have_url(re.compile(f"/tasks/{decision['id']}$"))  # back where the sign-in began
+    expect(page.get_by_role("heading", name="Bevilja bidraget?")).to_be_visible()
+    expect(page.locator(".todo")).to_contain_text("Pröva ansökan mot kommunens bidragsregler.")
+    options = page.locator('fieldset.options input[type=radio][name="choice"]')
+    expect(options).to_have_count(2)
+    expect(page.get_by_label("Bevilja", exact=True)).to_be_visible()
+    expect(page.get_by_label("Avslå")).to_be_visible()
+    jav = page.get_by_label("Jag är inte jävig i ärendet")
+    expect(jav).not_to_be_checked()
+    expect(page.get_by_text("Anmäl jäv", exact=True)).to_be_visible()
+
+    # no choice: asked to choose
+    jav.check()
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Fatta beslut").click()
+    assert sent.value.status == 422
+    expect(page.locator("#task-error")).to_have_text("Välj ett av alternativen.")
+
+    # a choice without the jäv confirmation: refused, the choice kept, nothing decided
+    page.get_by_label("Bevilja", exact=True).check()
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Fatta beslut").click()
+    assert sent.value.status == 422
+    expect(page.locator("#task-error")).to_have_text(
+        "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren.")
+    expect(page.get_by_label("Bevilja", exact=True)).to_be_checked()
+    assert tasks.get_task(engine, SYSTEM, decision["id"])["status"] == "open"
+
+    page.get_by_label("Jag är inte jävig i ärendet").check()
+    page.get_by_role("button", name="Fatta beslut").click()
+    expect(page).to_have_url(re.compile(f"/cases/{started['id']}$"))
+    expect(page.locator("h1 .status")).to_have_text("Avslutat")
+    timeline = page.locator("ol.timeline")
+    expect(timeline).to_contain_text("Beslut: Bevilja")
+    expect(timeline).to_contain_text("Delegation 3.1 (delegat)")
+    # a diagram without drawing information says so, in Swedish
+    expect(page.locator(".diagram-status")).to_contain_text("saknar ritinformation")
+    assert web.errors == []
+    [event] = [e for e in cases.get_case(engine, SYSTEM, started["id"])["history"] if e["type"] == "task_completed"]
+    assert event["actor"] == "hanna" and event["data"]["no_conflict_of_interest"] is True
+    assert event["data"]["delegation"]["item"] == "3.1" and event["data"]["choice_name"] == "Bevilja"
+
+
+def test_designer_uploads_a_broken_diagram_and_reads_the_located_diagnostics(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    web.user("designer", [])
+    page = web.sign_in("designer")
+    page.get_by_role("link", name="Processer").click()
+    expect(page.get_by_role("heading", name="Processer")).to_be_visible()
+
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ladda upp").click()
+    assert sent.value.status == 400
+    expect(page.locator("#upload-result .error")).to_have_text("Välj en BPMN-fil.")
+
+    page.get_by_label("BPMN-fil").set_input_files(files=[{"name": "trasig.bpmn", "mimeType": "application/xml",
+                                                         "buffer": BROKEN}])
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ladda upp").click()
+    assert sent.value.status == 422
+    result = page.locator("#upload-result")
+    expect(result.get_by_role("heading", name="trasig.bpmn kunde inte driftsättas")).to_be_visible()
+    row = result.locator("table.diagnostics tbody tr").first
+    cells = row.locator("td")
+    expect(cells.nth(0)).to_have_text("Fel")
+    expect(cells.nth(1)).to_have_text("f2")
+    expect(cells.nth(2)).to_have_text("7")
+    expect(cells.nth(3)).to_contain_text("'finns_inte' som inte finns i processen")
+    _no_trace(page)
+
+    page.get_by_label("BPMN-fil").set_input_files(str(ROOT / "tests" / "fixtures" / "seq3.bpmn"))
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ladda upp").click()
+    assert sent.value.status == 201
+    expect(result.get_by_role("heading", name="seq3.bpmn är uppladdad")).to_be_visible()
+    expect(result).to_contain_text("version 1: publicerad.")
+    expect(page.locator("table.list").last).to_contain_text("Tre steg")
+    assert processes.get_process(web.engine, "seq3")["published_version"] == 1
+    assert web.errors == []
+
+
+def test_a_draft_is_approved_by_the_owner_who_then_starts_a_case(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    engine = web.engine
+    processes.deploy(engine, web.people["designer"].actor, fixture_bytes("seq3.bpmn"))
+    changed = fixture_bytes("seq3.bpmn").replace(b"Steg tre", b"Steg tre (ny)")
+    processes.deploy(engine, web.people["designer"].actor, changed)
+    web.user("owner", [])
+
+    page = web.sign_in("owner", start="/processes/seq3")
+    expect(page.get_by_role("heading", name="Tre steg")).to_be_visible()
+    v2 = page.locator('tr[data-version="2"]')
+    expect(v2.locator(".status")).to_have_text("Utkast")
+    expect(page.locator('tr[data-version="1"] .status')).to_have_text("Publicerad")
+    v2.get_by_role("button", name="Godkänn och publicera").click()
+    expect(page.get_by_text("Version 2 är godkänd och publicerad.")).to_be_visible()
+    expect(v2.locator(".status")).to_have_text("Publicerad")
+    expect(v2.get_by_role("button")).to_have_count(0)
+
+    page.get_by_label("Ärendenummer (valfritt)").fill("SEQ-START-1")
+    page.get_by_role("button", name="Starta ärende").click()
+    expect(page.get_by_role("heading", name=re.compile("Ärende SEQ-START-1"))).to_be_visible()
+    expect(page.get_by_text("Ärendet är startat.")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("Tre steg, version 2")
+    expect(page.locator("section").filter(has_text="Öppna uppgifter")).to_contain_text("Steg ett")
+    assert web.errors == []
+
+
+def test_a_forged_or_expired_form_and_other_errors_are_clear_swedish_pages(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    engine = web.engine
+    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    task_id = cases.start_case(engine, SYSTEM, "seq3", {}, "SEQ-1")["open_tasks"][0]["id"]
+    web.user("hanna", [])
+    page = web.page
+
+    page.goto("/login")
+    page.get_by_label("Användarnamn").fill("hanna")
+    page.get_by_label("Lösenord").fill("fel-lösenord")
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Logga in").click()
+    assert sent.value.status == 401
+    expect(page.get_by_role("alert")).to_have_text("Fel användarnamn eller lösenord.")
+
+    web.sign_in("hanna", start=f"/tasks/{task_id}")
+    # a forged CSRF token
+    page.locator('form[action$="/claim"] input[name="csrf"]').evaluate("e => e.value = 'förfalskad'")
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ta uppgiften").click()
+    assert sent.value.status == 400
+    expect(page.get_by_role("heading", name="Formuläret har gått ut")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("ladda om sidan och försök igen")
+    _no_trace(page)
+    assert tasks.get_task(engine, SYSTEM, task_id)["assignee"] is None
+    page.get_by_role("link", name="Tillbaka").click()
+    expect(page).to_have_url(re.compile(f"/tasks/{task_id}$"))
+
+    # an expired form: the session it was issued in is gone
+    web.context.clear_cookies()
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ta uppgiften").click()
+    assert sent.value.status == 400
+    expect(page.get_by_role("heading", name="Formuläret har gått ut")).to_be_visible()
+    assert tasks.get_task(engine, SYSTEM, task_id)["assignee"] is None
+
+    web.sign_in("hanna")
+    # someone else takes the task while the page is open: a conflict, said on the task page
+    page.goto(f"/tasks/{task_id}")
+    tasks.claim(engine, web.people["hugo"].actor, task_id)
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Ta uppgiften").click()
+    assert sent.value.status == 409
+    expect(page.locator("#task-error")).to_have_text("Uppgiften är redan tagen av hugo.")
+    expect(page.locator("dd.assignee")).to_have_text("hugo")
+
+    response = page.goto("/tasks/finns-inte")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Finns inte")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("Uppgiften finns-inte finns inte.")
+    response = page.goto("/processes/finns-inte/versions/1/diagram")
+    assert response.status == 404
+    _no_trace(page)
+    assert web.errors == []
