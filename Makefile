@@ -6,10 +6,29 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench corpus clean
 
-$(STAMP): pyproject.toml
+NPM ?= npm
+CHROMIUM ?= chromium
+
+# Set-up: the virtualenv; the pages' front-end libraries (bpmn-js, htmx) from npm, exactly as
+# package-lock.json pins them, into node_modules/ (never copied into the repository); Debian's
+# Chromium for the browser tests (installed when missing and running as root, else a message:
+# the browser tests then fail and say why).
+$(STAMP): pyproject.toml $(wildcard package.json package-lock.json)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if [ -f package.json ] && ! command -v $(NPM) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; \
+	  else echo "npm is missing: the pages need bpmn-js and htmx from npm. Install Node.js and npm" \
+	    "(e.g. sudo apt-get install -y nodejs npm) and run make again."; exit 1; fi; fi
+	@if [ -f package-lock.json ]; then echo "$(NPM) ci"; $(NPM) ci --no-audit --no-fund; \
+	elif [ -f package.json ]; then echo "$(NPM) install"; $(NPM) install --no-audit --no-fund; fi
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } \
+	      || echo "Chromium could not be installed: the browser tests (tests/test_pages.py) will fail."; \
+	  else echo "Chromium is missing: the browser tests (tests/test_pages.py) need it." \
+	    "Install it with: sudo apt-get install -y chromium"; fi; }
 	touch $(STAMP)
 
 run: $(STAMP)
