@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .models import Case, CaseEvent
+from .prepared import Prepared
 
 
 def _digest(prev: str | None, body: dict[str, Any]) -> str:
@@ -56,10 +57,10 @@ def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None 
 def write(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """Insert buffered event rows in one statement."""
     if rows:
-        conn.execute(_INSERT, rows)
+        _INSERT.run(conn, rows)
 
 
-_INSERT = sa.insert(cast(sa.Table, CaseEvent.__table__))
+_INSERT = Prepared(sa.insert(cast(sa.Table, CaseEvent.__table__)))
 
 
 def events(session: Session, case_id: str) -> list[CaseEvent]:

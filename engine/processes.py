@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from .core import Engine
 from .errors import Conflict, DiagramInvalid, Forbidden, NotFound, PayloadTooLarge
 from .identity import Actor
 from .models import BpmnDocument, Case, ProcessVersion
+from .prepared import Prepared
 from .state import restore_spec, spec_json
 
 log = logging.getLogger(__name__)
@@ -346,9 +348,12 @@ LATEST_VERSION = (
 )
 
 
+_P_LATEST_VERSION = Prepared(LATEST_VERSION)
+
+
 def latest_version(conn: sa.Connection, key: str) -> Any:
     """The id, key and number of the newest published version of a key; `NotFound` if none."""
-    row = conn.execute(LATEST_VERSION, {"key": key}).one_or_none()
+    row = _P_LATEST_VERSION.one_or_none(conn, {"key": key})
     if row is None:
         raise NotFound(f"Processen {key!r} finns inte.")
-    return row
+    return SimpleNamespace(**row)

@@ -31,6 +31,7 @@ from . import case_clock, deadlines, history, org, spiff_clock, state, timers
 from .core import Engine
 from .errors import NotFound
 from .models import Case, HumanTask, TaskCandidate, from_row
+from .prepared import Prepared
 from .roles import scoped
 
 log = logging.getLogger(__name__)
@@ -72,16 +73,27 @@ UPDATE_TASK = (
     sa.update(_tasks).where(_tasks.c.id == sa.bindparam("b_id"))
     .values({k: sa.bindparam(k) for k in _TASK_MUTABLE})
 )
+# The same statements, run on the DB-API cursor on SQLite (engine/prepared.py says why).
+_P_CASE_OF_TASK, _P_LOCK_CASE, _P_TASK_BY_ID, _P_CASE_TASKS = map(
+    Prepared, (CASE_OF_TASK, LOCK_CASE, TASK_BY_ID, CASE_TASKS))
+_P_DELETE_CANDIDATES, _P_INSERT_TASKS, _P_INSERT_CANDIDATES = map(
+    Prepared, (DELETE_CANDIDATES, INSERT_TASKS, INSERT_CANDIDATES))
+_P_INSERT_CASE, _P_UPDATE_CASE, _P_UPDATE_TASK = map(Prepared, (INSERT_CASE, UPDATE_CASE, UPDATE_TASK))
+
+
+def drop_candidates(conn: sa.Connection, task_id: str) -> None:
+    """Remove a task's candidate rows (it left the inboxes: completed or cancelled)."""
+    _P_DELETE_CANDIDATES.run(conn, {"task_id": task_id})
 
 
 def load_task(s: Session, task_id: str) -> HumanTask | None:
     """A task row as a plain object (not tracked by the session)."""
-    row = s.connection().execute(TASK_BY_ID, {"task_id": task_id}).mappings().one_or_none()
+    row = _P_TASK_BY_ID.one_or_none(s.connection(), {"task_id": task_id})
     return from_row(HumanTask, row) if row is not None else None
 
 
 def _lock(s: Session, case_id: str) -> Case | None:
-    row = s.connection().execute(LOCK_CASE, {"case_id": case_id}).mappings().one_or_none()
+    row = _P_LOCK_CASE.one_or_none(s.connection(), {"case_id": case_id})
     return from_row(Case, row) if row is not None else None
 
 
@@ -99,7 +111,7 @@ def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
 def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Case]]:
     """A write transaction holding the lock of the case a task belongs to."""
     with engine.db.write() as s:
-        case_id = s.connection().execute(CASE_OF_TASK, {"task_id": task_id}).scalar_one_or_none()
+        case_id = _P_CASE_OF_TASK.scalar(s.connection(), {"task_id": task_id})
         case = _lock(s, case_id) if case_id is not None else None
         if case is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
@@ -141,18 +153,18 @@ class CaseWork:
         conn = self.conn
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
         if self._new:
-            conn.execute(INSERT_CASE, {"id": self.case.id, **values})
+            _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
             self._new = False
         elif values != self._written:
-            conn.execute(UPDATE_CASE, {"b_id": self.case.id, **values})
+            _P_UPDATE_CASE.run(conn, {"b_id": self.case.id, **values})
         self._written = values
         if self._dirty:
-            conn.execute(UPDATE_TASK, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
+            _P_UPDATE_TASK.run(conn, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
                                        for r in self._dirty.values()])
         if self._tasks:
-            conn.execute(INSERT_TASKS, self._tasks)
+            _P_INSERT_TASKS.run(conn, self._tasks)
         if self._candidates:
-            conn.execute(INSERT_CANDIDATES, self._candidates)
+            _P_INSERT_CANDIDATES.run(conn, self._candidates)
         history.write(conn, self._events)
         self._tasks, self._candidates, self._events, self._dirty = [], [], [], {}
 
@@ -267,9 +279,8 @@ class CaseWork:
         """Bring task rows, candidates and the case summary in line with the workflow."""
         ready = {str(t.id): t for t in self.ready_human_tasks()}
         rows = {
-            r["id"]: self._dirty.get(r["id"]) or from_row(HumanTask, r) for r in self.conn.execute(
-                CASE_TASKS, {"case_id": self.case.id, "ids": list(ready)}
-            ).mappings()
+            r["id"]: self._dirty.get(r["id"]) or from_row(HumanTask, r) for r in _P_CASE_TASKS.rows(
+                self.conn, {"case_id": self.case.id, "ids": list(ready)})
         }
         open_rows = {k: r for k, r in rows.items() if r.status == "open"}
         for task_id, row in open_rows.items():
@@ -277,7 +288,7 @@ class CaseWork:
                 row.status = "cancelled"
                 row.completed_at = self.now
                 self.touch(row)
-                self.conn.execute(DELETE_CANDIDATES, {"task_id": task_id})
+                drop_candidates(self.conn, task_id)
                 timers.cancel_task_timers(self.conn, task_id, self.now)
                 self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
                            data={"name": row.name})
