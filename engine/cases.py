@@ -91,11 +91,12 @@ def _visible(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> bool:
     if case.org_unit_id is not None and case.org_unit_id in actor.manages:
         return True
     rows = s.execute(
-        sa.select(HumanTask.assignee, HumanTask.completed_by, HumanTask.candidates).where(HumanTask.case_id == case.id)
+        sa.select(HumanTask.assignee, HumanTask.completed_by, HumanTask.candidates, HumanTask.org_unit_id)
+        .where(HumanTask.case_id == case.id)
     ).all()
     mine = {f"user:{actor.name}", *(f"role:{r}" for r in actor.roles)}
-    for assignee, completed_by, candidates in rows:
-        if actor.name in (assignee, completed_by) or mine.intersection(candidates or []):
+    for assignee, completed_by, candidates, unit in rows:
+        if actor.name in (assignee, completed_by) or mine.intersection(candidates or []) or unit in actor.manages:
             return True
     return False
 
@@ -147,14 +148,19 @@ def get_case(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
 
 
 def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, status: str | None = None,
-               business_key: str | None = None, started_by: str | None = None, limit: int = 50,
-               offset: int = 0) -> dict[str, Any]:
-    """Cases the actor may see, newest first, with filters and paging."""
+               business_key: str | None = None, started_by: str | None = None, unit: str | None = None,
+               limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """Cases the actor may see, newest first, with filters and paging.
+
+    Admins and auditors see every case; a manager the cases of the units they manage (and the
+    units below); everyone the cases they started or hold, did or could take a task in.
+    `unit` narrows to one unit's cases, or with ``mine`` to the units one works in or manages.
+    """
     if status is not None and status not in CASE_STATUSES:
         raise InvalidInput(f"status ska vara en av {', '.join(CASE_STATUSES)}.")
     q = sa.select(Case)
-    if not actor.is_admin:
-        mine = sa.union(
+    if not (actor.is_admin or actor.is_auditor):
+        parts: list[Any] = [
             sa.select(HumanTask.case_id).where(
                 sa.or_(HumanTask.assignee == actor.name, HumanTask.completed_by == actor.name)
             ),
@@ -164,8 +170,16 @@ def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, stat
                     sa.and_(TaskCandidate.kind == "user", TaskCandidate.key == actor.name),
                 )
             ),
-        ).subquery()
-        q = q.where(sa.or_(Case.started_by == actor.name, Case.id.in_(sa.select(mine.c.case_id))))
+        ]
+        if actor.manages:
+            managed = sorted(actor.manages)
+            parts.append(sa.select(HumanTask.case_id).where(HumanTask.org_unit_id.in_(managed)))
+            parts.append(sa.select(Case.id).where(Case.org_unit_id.in_(managed)))
+        mine = sa.union(*parts).subquery()
+        q = q.where(sa.or_(Case.started_by == actor.name, Case.id.in_(sa.select(mine.c[0]))))
+    if unit is not None:
+        units = set(actor.units) | set(actor.manages) if unit == "mine" else {unit}
+        q = q.where(Case.org_unit_id.in_(sorted(units)))
     if process:
         q = q.where(Case.process_key == process)
     if status:
@@ -181,7 +195,7 @@ def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, stat
             {
                 "id": c.id, "process_key": c.process_key, "process_name": engine.model(c.process_version_id).name,
                 "business_key": c.business_key, "status": c.status, "started_by": c.started_by,
-                "created": c.created_at.isoformat(), "updated": c.updated_at.isoformat(),
+                "org_unit": c.org_unit_id, "created": c.created_at.isoformat(), "updated": c.updated_at.isoformat(),
                 "completed": c.completed_at.isoformat() if c.completed_at else None,
             }
             for c in rows

@@ -33,7 +33,17 @@ DECISION_ACTIONS = {"remind", "substitute", "superior", "raise_priority"}
 RAISED_PRIORITY = 80
 
 _tasks = cast(sa.Table, HumanTask.__table__)
-_ENTRY = re.compile(r"^\s*([+-]?)\s*(0|\d+\s*WD|P[0-9YMWDTHS.]+)\s*:\s*([a-z_]+)\s*$", re.IGNORECASE)
+_ENTRY = re.compile(r"^\s*([+-]?)\s*(0|\d+\s*WD|P[0-9YMWDTHS.]+)\s*:\s*([a-z_]+(?:\s*:\s*\d+)?)\s*$", re.IGNORECASE)
+# Actions that walk the manager chain take how many levels up: ``notify_manager:2`` is the
+# manager's manager (avdelningschef after enhetschef), ``:1`` (or none) the nearest.
+LEVELLED = {"notify_manager", "reassign_manager"}
+MAX_LEVEL = 10
+
+
+def action_level(action: str) -> tuple[str, int]:
+    """An action and its level: ``notify_manager:2`` → (notify_manager, 2); others level 1."""
+    name, _, level = action.partition(":")
+    return name, int(level) if level else 1
 
 
 @dataclass(frozen=True)
@@ -74,10 +84,14 @@ def parse(text: str, *, decision: bool = False) -> list[Step]:
         m = _ENTRY.match(entry)
         if not m:
             raise ValueError(f"kan inte läsa steget {entry.strip()!r}")
-        action = m.group(3).lower()
-        if action not in allowed:
-            raise ValueError(f"åtgärden {action!r} finns inte för {'beslut' if decision else 'uppgifter'} "
+        action = m.group(3).lower().replace(" ", "")
+        name, level = action_level(action)
+        if name not in allowed:
+            raise ValueError(f"åtgärden {name!r} finns inte för {'beslut' if decision else 'uppgifter'} "
                              f"(tillåtna: {', '.join(sorted(allowed))})")
+        if ":" in action and (name not in LEVELLED or not 1 <= level <= MAX_LEVEL):
+            raise ValueError(f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED))} tar en nivå, "
+                             f"1–{MAX_LEVEL}")
         steps.append(Step(-1 if m.group(1) == "-" else 1, m.group(2).replace(" ", "").upper(), action))
     return steps
 
@@ -139,11 +153,15 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
                              subject=f"Påminnelse: {row.name} ({subject_case}) förfaller {due}",
                              body=f"Uppgiften {row.name!r} i {subject_case} ska vara klar {due}.{late_note}")
         outcome["notified"] = to
-    elif action in {"notify_manager", "reassign_manager"}:
-        unit, manager_role, managers = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now)
-        outcome.update(unit=unit, manager_role=manager_role, notified=managers)
+    elif action_level(action)[0] in LEVELLED:
+        # Up the manager chain, `level` steps, past the assignee (no one is escalated to about
+        # themselves) and anyone away; the top of the chain where it is shorter.
+        name, level = action_level(action)
+        unit, manager_role, managers = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now,
+                                                    level=level, exclude={row.assignee} if row.assignee else set())
+        outcome.update(unit=unit, manager_role=manager_role, notified=managers, level=level)
         what = "har passerat sitt förfallodatum" if row.due_at and row.due_at <= now else "närmar sig förfallodatum"
-        if action == "reassign_manager" and manager_role and unit:
+        if name == "reassign_manager" and manager_role and unit:
             key = tree.canonical(manager_role)
             conn.execute(sa.delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
             conn.execute(sa.insert(TaskCandidate), [{"task_id": row.id, "kind": "role", "key": scoped(key, unit),

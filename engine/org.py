@@ -121,21 +121,46 @@ def resolve_unit(conn: sa.Connection, t: Tree, key: str, unit_id: str | None, no
     return next((u for u in chain if u in found), None)
 
 
-def managers(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime,
-             *, above: bool = False) -> tuple[str | None, str | None, list[str]]:
-    """(unit, manager role, people) of the nearest unit from `unit_id` up with a present manager.
+def manager_chain(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime,
+                  *, exclude: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str, list[str]]]:
+    """The route of escalation from a unit up: one (unit, manager role, people) per level, nearest
+    first (enhetschef, avdelningschef, förvaltningschef, kommundirektör; linjechef, VD).
 
-    With `above`, start from the parent (the manager's own manager).
+    A unit without a manager role is no level, nor one whose managers are all away, excluded (the
+    task's own assignee: no one is escalated to about themselves) or already a level below (one
+    person managing two units in a row); the chain then goes on to the unit above. It ends at a
+    company (bolag): its VD is the top of its chain.
     """
-    chain = t.chain(unit_id)[1:] if above else t.chain(unit_id)
-    for u in chain:
+    levels: list[tuple[str, str, list[str]]] = []
+    seen = set(exclude)
+    for u in t.chain(unit_id):
         role = t.units[u].manager_role
         if not role:
             continue
-        people = [p for p in holders(conn, t.canonical(role), u, now) if p not in absent(conn, [p], now)]
+        held = holders(conn, t.canonical(role), u, now)
+        away = absent(conn, held, now)
+        people = [p for p in held if p not in away and p not in seen]
         if people:
-            return u, role, people
-    return None, None, []
+            levels.append((u, role, people))
+            seen.update(people)
+        if t.units[u].kind == "bolag":
+            # A company's VD answers to its board (ABL), not to the municipality's officers.
+            break
+    return levels
+
+
+def managers(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime, *, above: bool = False, level: int = 1,
+             exclude: set[str] | frozenset[str] = frozenset()) -> tuple[str | None, str | None, list[str]]:
+    """(unit, manager role, people) `level` steps up the manager chain from `unit_id` (1: the
+    nearest present manager), or the top of the chain where it is shorter; nobody if it is empty.
+
+    With `above`, start from the parent (the manager's own manager).
+    """
+    start = (t.units[unit_id].parent_id if unit_id in t.units else None) if above else unit_id
+    chain = manager_chain(conn, t, start, now, exclude=exclude)
+    if not chain:
+        return None, None, []
+    return chain[min(max(level, 1), len(chain)) - 1]
 
 
 def absent(conn: sa.Connection, names: list[str], now: datetime) -> set[str]:

@@ -42,18 +42,19 @@ def _candidate_ids(actor: Actor, roles: list[str] | None = None) -> sa.Select[An
 
 
 def _visible_open(actor: Actor) -> Any:
-    """A condition selecting the open tasks the actor may see."""
-    if actor.is_admin:
+    """A condition selecting the open tasks the actor may see: admins and auditors all (auditors
+    only read), managers their units' (and the units' below), everyone the tasks they hold or
+    could take."""
+    if actor.is_admin or actor.is_auditor:
         return HumanTask.status == "open"
-    return sa.and_(
-        HumanTask.status == "open",
-        HumanTask.id.in_(
-            sa.union(
-                sa.select(HumanTask.id).where(HumanTask.status == "open", HumanTask.assignee == actor.name),
-                _candidate_ids(actor),
-            )
-        ),
-    )
+    parts: list[Any] = [
+        sa.select(HumanTask.id).where(HumanTask.status == "open", HumanTask.assignee == actor.name),
+        _candidate_ids(actor),
+    ]
+    if actor.manages:
+        parts.append(sa.select(HumanTask.id).where(HumanTask.status == "open",
+                                                   HumanTask.org_unit_id.in_(sorted(actor.manages))))
+    return sa.and_(HumanTask.status == "open", HumanTask.id.in_(sa.union(*parts)))
 
 
 def list_tasks(
@@ -98,7 +99,10 @@ def list_tasks(
     if due_before is not None:
         conditions.append(HumanTask.due_at < due_before)
     if search:
-        conditions.append(HumanTask.business_key.like(f"%{search.replace('%', '').replace('_', '')}%"))
+        # The text is searched for as written: % and _ are escaped, not wildcards, and case does
+        # not matter on any backend (LIKE is case-sensitive on PostgreSQL).
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(HumanTask.business_key.ilike(f"%{escaped}%", escape="\\"))
     columns = SORTS[sort]
     ordering: list[Any] = [c.desc() if order == "desc" else c.asc() for c in columns]
     if sort == "due":
@@ -106,7 +110,7 @@ def list_tasks(
     where = sa.and_(*conditions)
     with engine.db.read() as s:
         counts = _counts(s, actor, now)
-        if len(conditions) == 1 and sort == "created" and not actor.is_admin:
+        if len(conditions) == 1 and sort == "created" and not (actor.is_admin or actor.is_auditor or actor.manages):
             # The inbox as it opens: all one may act on, oldest first. Its page is merged from the
             # candidates index per role key (each an index range of at most offset+limit rows)
             # instead of sorting everything visible; its total is the count already made.
@@ -191,18 +195,17 @@ def _acting_role(actor: Actor, row: HumanTask) -> str | None:
     return "admin" if actor.is_admin else None
 
 
-def _may_see(actor: Actor, row: HumanTask) -> bool:
-    return (actor.is_auditor or actor.name in (row.assignee, row.completed_by) or _is_candidate(actor, row)
-            or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
+def _may_see(actor: Actor, row: HumanTask, *, acting: bool = False) -> bool:
+    """Whether the actor may see the task (or, `acting`, act on it: an auditor only reads)."""
+    return ((actor.is_admin if acting else actor.is_auditor) or actor.name in (row.assignee, row.completed_by)
+            or _is_candidate(actor, row) or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
 
 
-def _load(s: Session, task_id: str, actor: Actor, *, decisions: bool = False) -> HumanTask:
+def _load(s: Session, task_id: str, actor: Actor, *, acting: bool = False) -> HumanTask:
     row = load_task(s, task_id)
     if row is None:
         raise NotFound(f"Uppgiften {task_id} finns inte.")
-    # Whoever holds a decision's authority (a substitute, a superior) may reach it without holding
-    # the role that prepares it; the delegation check then decides.
-    if not _may_see(actor, row) and not decisions:
+    if not _may_see(actor, row, acting=acting):
         raise Forbidden("Uppgiften hör inte till någon av dina roller.")
     return row
 
@@ -231,12 +234,32 @@ def get_task(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
         return task_json(engine, _load(s, task_id, actor), actor)
 
 
-def _open_for_action(s: Session, task_id: str, actor: Actor, *, decisions: bool = False) -> HumanTask:
-    row = _load(s, task_id, actor, decisions=decisions)
+def _open_for_action(s: Session, task_id: str, actor: Actor) -> HumanTask:
+    # Whoever may not act on the task learns nothing of its state or holder.
+    row = _load(s, task_id, actor, acting=True)
     if row.status != "open":
         raise Conflict(f"Uppgiften är redan {'avslutad' if row.status == 'completed' else 'avbruten'}.",
                        task_status=row.status)
     return row
+
+
+def _reach(engine: Engine, s: Session, case: Any, task_id: str, actor: Actor) -> tuple[HumanTask, CaseWork]:
+    """The open task an actor would complete, and its case's unit of work.
+
+    Who may not see the task, and does not hold the authority for it as a decision (a substitute
+    or superior may decide without holding the role that prepares it), is refused before anything
+    about the task's state or holder is told.
+    """
+    row = load_task(s, task_id)
+    if row is None:
+        raise NotFound(f"Uppgiften {task_id} finns inte.")
+    work = CaseWork(engine, s, case)
+    if not _may_see(actor, row, acting=True) and not (work.is_decision(row) and _can_decide(work, row, actor)):
+        raise Forbidden("Uppgiften hör inte till någon av dina roller.")
+    if row.status != "open":
+        raise Conflict(f"Uppgiften är redan {'avslutad' if row.status == 'completed' else 'avbruten'}.",
+                       task_status=row.status)
+    return row, work
 
 
 def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
@@ -293,8 +316,7 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
     if bad:
         raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(map(str, bad))}")
     with locked_task_case(engine, task_id) as (s, case):
-        row = _open_for_action(s, task_id, actor, decisions=True)
-        work = CaseWork(engine, s, case)
+        row, work = _reach(engine, s, case, task_id, actor)
         authority = None
         decision = work.is_decision(row)
         if decision:
@@ -424,7 +446,7 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
 def _can_decide(work: CaseWork, row: HumanTask, person: Actor) -> bool:
     try:
         delegation.authority(work, row, person)
-    except Forbidden:
+    except (Forbidden, InvalidInput):
         return False
     return True
 

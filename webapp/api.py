@@ -177,7 +177,8 @@ def list_cases() -> Response:
     return jsonify(cases.list_cases(
         _engine(), actor, process=request.args.get("process"), status=request.args.get("status"),
         business_key=request.args.get("business_key"), started_by=request.args.get("started_by"),
-        limit=min(max(_int_arg("limit", 50), 1), 500), offset=max(_int_arg("offset", 0), 0),
+        unit=request.args.get("unit"), limit=min(max(_int_arg("limit", 50), 1), 500),
+        offset=max(_int_arg("offset", 0), 0),
     ))
 
 

@@ -155,6 +155,7 @@ def spec() -> dict[str, Any]:
                     _query("process", "Processnyckel"), _query("status", "Status", enum=["active", "completed",
                                                                                          "incident"]),
                     _query("business_key", "Ärendenummer"), _query("started_by", "Startad av (eller me)"),
+                    _query("unit", "Enhet (mine = enheter du arbetar i eller leder)"),
                     *paging], errors=("401", "422")),
             },
             "/api/cases/{case_id}": {"get": _op("Ett ärende: status, data, öppna uppgifter, historik",
