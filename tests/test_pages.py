@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from conftest import ROOT, Person, fixture_bytes
 
-from engine import cases, delegation, identity, processes, tasks
+from engine import cases, delegation, identity, notifications, processes, tasks
 from engine.clock import ManualClock
 from engine.core import Engine
 from engine.identity import SYSTEM
+from engine.settings import Settings
 
 CHROMIUM = Path(os.environ.get("RUTIN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -447,3 +448,49 @@ def test_a_forged_or_expired_form_and_other_errors_are_clear_swedish_pages(web: 
     assert response.status == 404
     _no_trace(page)
     assert web.errors == []
+
+
+def test_the_notification_count_follows_without_a_reload(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    web.user("hanna", [])
+    page = web.page
+    page.clock.install()  # the page's timers run when the test moves them, not by waiting
+    web.sign_in("hanna")
+    badge = page.locator("#unread .badge")
+    expect(badge).to_have_count(0)
+    with web.engine.db.write() as s:
+        notifications.notify(s.connection(), web.engine.clock.now(), ["hanna"], kind="reminder",
+                             subject="Påminnelse: Steg ett", body="Uppgiften förfaller i morgon.", dedupe="pages-test")
+    with page.expect_response(re.compile(r"/notifications/badge$")):
+        page.clock.run_for(61_000)
+    expect(badge).to_have_text("1")
+    page.locator("a.notiser").click()
+    expect(page.get_by_text("Påminnelse: Steg ett")).to_be_visible()
+    page.get_by_role("button", name="Markera som läst").click()
+    expect(badge).to_have_count(0)
+    assert web.errors == []
+
+
+def test_sessions_survive_a_restart_and_their_cookie_is_httponly_and_lax(engine: Engine, people: dict[str, Person],
+                                                                           tmp_path: Path) -> None:
+    from webapp import create_app
+
+    identity.set_password(engine, "hanna", PASSWORD)
+    first = create_app(engine).test_client()
+    page = first.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    signed_in = first.post("/login", data={"csrf": token, "name": "hanna", "password": PASSWORD})
+    assert signed_in.status_code == 302
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    key = engine.settings.data_dir / "secret_key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    # a restarted app (same data directory) accepts the session; another key does not
+    value = first.get_cookie("session").value
+    again = create_app(engine).test_client()
+    again.set_cookie("session", value)
+    assert again.get("/").status_code == 200
+    assert Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "elsewhere"),
+                              "RUTIN_SECRET_KEY": "från-miljön"}).session_secret() == "från-miljön"
+    assert Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "other")}).session_secret() != key.read_text().strip()

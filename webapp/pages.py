@@ -571,6 +571,19 @@ def notification_list() -> str:
     return render_template("notifications.html", listing=notifications.list_for(_engine(), g.actor))
 
 
+@bp.get("/notifications/badge")
+def notification_badge() -> Any:
+    """The menu's unread count, for htmx to poll; 286 (htmx: stop polling) once signed out."""
+    name = session.get("user")
+    try:
+        g.actor = identity.get_actor(_engine(), name) if name else None
+    except RutinError:
+        g.actor = None
+    if g.actor is None:
+        return Response("", status=286)
+    return render_template("_badge.html")
+
+
 @bp.post("/notifications/<int:notification_id>/read")
 @signed_in
 def notification_read(notification_id: int) -> Response:
