@@ -5,10 +5,16 @@ lock timeout), on SQLite by ``BEGIN IMMEDIATE`` (SQLite has one writer at a time
 the write lock up front makes a second writer wait for the busy timeout instead of failing late
 on a stale read). Readers never take the write lock; SQLite runs in WAL mode so they are not
 blocked by writers.
+
+On SQLite, writers of one process also queue on a process-wide lock before ``BEGIN IMMEDIATE``:
+SQLite's own busy handler polls with sleeps of up to 100 ms, so two threads of one server
+contending for the write lock would each wait far longer than the transaction ahead of them
+takes (a few milliseconds); the in-process lock hands over the moment it is released.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +82,7 @@ class Database:
                 connect_args={"options": f"-c lock_timeout={timeout_ms}"},
             )
             self.reader = self.writer
+        self._writers = threading.RLock() if self.is_sqlite else None
         # No autoflush: a unit of work writes each row once, at commit.
         self._write = sessionmaker(self.writer, expire_on_commit=False, autoflush=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
@@ -88,6 +95,9 @@ class Database:
         work write their buffered rows there); those in ``session.info["after_commit"]`` run after
         a successful commit.
         """
+        writers = self._writers
+        if writers is not None and not writers.acquire(timeout=self.settings.lock_timeout_s):
+            raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
         session = self._write()
         try:
             yield session
@@ -106,6 +116,8 @@ class Database:
             raise
         finally:
             session.close()
+            if writers is not None:
+                writers.release()
         for callback in session.info.pop("after_commit", []):
             callback()
 
