@@ -494,3 +494,28 @@ def test_sessions_survive_a_restart_and_their_cookie_is_httponly_and_lax(engine:
     assert Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "elsewhere"),
                               "RUTIN_SECRET_KEY": "från-miljön"}).session_secret() == "från-miljön"
     assert Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "other")}).session_secret() != key.read_text().strip()
+
+
+def test_a_step_the_ordinance_names_asks_for_the_jav_confirmation_too(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    engine = web.engine
+    identity.add_user(engine, "admin2", ["admin"])
+    item = {**BIDRAG_ITEM, "number": "3.2", "title": "Beslut i steg ett", "process_key": "seq3", "element_id": "a"}
+    delegation.import_items(engine, web.people["admin"].actor, identity.get_actor(engine, "admin2"), [item])
+    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    [step] = cases.start_case(engine, SYSTEM, "seq3", {}, "SEQ-D")["open_tasks"]
+    web.user("hanna", [])
+
+    page = web.sign_in("hanna", start=f"/tasks/{step['id']}")
+    # the diagram does not mark the step a decision; the ordinance does, and the page learns it on trying
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Slutför").click()
+    assert sent.value.status == 422
+    expect(page.locator("#task-error")).to_have_text(
+        "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren.")
+    page.get_by_label("Jag är inte jävig i ärendet").check()
+    page.get_by_role("button", name="Slutför").click()
+    expect(page.get_by_role("heading", name="Steg två")).to_be_visible()  # hers too: straight on to it
+    done = tasks.get_task(engine, SYSTEM, step["id"])
+    assert done["status"] == "completed" and done["completed_by"] == "hanna"
