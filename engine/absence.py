@@ -1,7 +1,8 @@
 """Absences: a person who is away gets no new tasks, and their open work goes to others.
 
-When an absence begins (at once, or later through a timer row of kind ``absence``), each open
-task assigned to the person is handed on: a work task goes back to its role's other holders (it
+When an absence begins (at once, or later through a timer row of kind ``absence``), whether it
+was registered through the API, the CLI or an organisation import, each open task assigned to
+the person is handed on: a work task goes back to its role's other holders (it
 is unassigned), a decision task to the delegation ordinance's substitute when one is present
 (`delegation.substitute_for`), else back to the role. Each hand-over is an audit event.
 """
@@ -15,9 +16,9 @@ import sqlalchemy as sa
 
 from . import timers
 from .core import Engine
-from .errors import Forbidden, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor
-from .models import Absence, Case, HumanTask, User
+from .models import Absence, Case, HumanTask, Timer, User, UserRole
 from .runtime import CaseWork, load_task, locked_case
 
 _absences = cast(sa.Table, Absence.__table__)
@@ -28,32 +29,106 @@ def register(engine: Engine, actor: Actor, user: str, starts_at: datetime, ends_
     """Record an absence (one's own, or as a manager or admin) and hand on open work when it begins."""
     if ends_at <= starts_at:
         raise InvalidInput("Frånvaron måste sluta efter att den börjar.")
+    now = engine.clock.now()
     with engine.db.write() as s:
         person = s.execute(sa.select(User).where(User.name == user)).scalar_one_or_none()
         if person is None:
             raise NotFound(f"Användaren {user!r} finns inte.")
-        if actor.name != user and not actor.is_admin and not _manages(s, actor, person.id):
+        if not _may_manage(s, actor, person):
             raise Forbidden("Du kan bara registrera frånvaro för dig själv eller dina medarbetare.")
-        absence = Absence(user_id=person.id, starts_at=starts_at, ends_at=ends_at, reason=reason)
-        s.add(absence)
-        s.flush()
-        absence_id = absence.id
-        if starts_at > engine.clock.now():
-            s.connection().execute(timers.INSERT, {"kind": "absence", "ref": str(absence_id), "due_at": starts_at,
-                                                   "status": "pending", "data": {"user": user}})
-    moved = hand_on(engine, user, actor.name) if starts_at <= engine.clock.now() else []
+        role = _registrar_role(s, engine, actor, person)
+        absence_id = add(s, now, person, starts_at, ends_at, reason)
+    moved = hand_on(engine, user, actor.name, role=role) if starts_at <= now < ends_at else []
     return {"id": absence_id, "user": user, "from": starts_at.isoformat(), "to": ends_at.isoformat(),
             "reason": reason, "handed_on": moved}
 
 
-def _manages(s: Any, actor: Actor, user_id: int) -> bool:
-    from .models import UserRole
+def add(s: Any, now: datetime, person: User, starts_at: datetime, ends_at: datetime, reason: str | None) -> int:
+    """Store an absence inside the caller's transaction; one that begins later gets the timer that
+    hands the person's work on when it does (the caller hands on at once one already begun)."""
+    absence = Absence(user_id=person.id, starts_at=starts_at, ends_at=ends_at, reason=reason)
+    s.add(absence)
+    s.flush()
+    if starts_at > now:
+        s.connection().execute(timers.INSERT, {"kind": "absence", "ref": str(absence.id), "due_at": starts_at,
+                                               "status": "pending", "data": {"user": person.name}})
+    return int(absence.id)
 
+
+def _may_manage(s: Any, actor: Actor, person: User) -> bool:
+    return actor.name == person.name or actor.is_admin or _manages(s, actor, person.id)
+
+
+def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User) -> str | None:
+    """The role under which someone records another's absence (None: one's own, as oneself)."""
+    if actor.name == person.name:
+        return None
+    if _manages(s, actor, person.id):
+        from . import org
+
+        t = org.tree(engine)
+        units = set(s.execute(sa.select(UserRole.org_unit_id).where(UserRole.user_id == person.id)).scalars())
+        for unit in sorted(u for u in units if u):
+            for u in t.chain(unit):
+                manager_role = t.units[u].manager_role
+                if manager_role and actor.holds(t.canonical(manager_role), u):
+                    return manager_role
+        return "chef"
+    return "admin" if actor.is_admin else None
+
+
+def _manages(s: Any, actor: Actor, user_id: int) -> bool:
     units = set(s.execute(sa.select(UserRole.org_unit_id).where(UserRole.user_id == user_id)).scalars())
     return bool(units & actor.manages)
 
 
-def hand_on(engine: Engine, user: str, by: str) -> list[str]:
+def _json(a: Absence, name: str, now: datetime) -> dict[str, Any]:
+    return {"id": a.id, "user": name, "from": a.starts_at.isoformat(), "to": a.ends_at.isoformat(),
+            "reason": a.reason, "current": a.starts_at <= now < a.ends_at}
+
+
+def list_absences(engine: Engine, actor: Actor, *, user: str | None = None,
+                  include_past: bool = False) -> list[dict[str, Any]]:
+    """Absences the actor may see (their own, their staff's; admins and auditors everyone's),
+    current and coming ones first by start, or with `include_past` the ended ones too."""
+    now = engine.clock.now()
+    with engine.db.read() as s:
+        q = sa.select(Absence, User).join(User, User.id == Absence.user_id).order_by(Absence.starts_at, Absence.id)
+        if user:
+            q = q.where(User.name == user)
+        if not include_past:
+            q = q.where(Absence.ends_at > now)
+        if not (actor.is_admin or actor.is_auditor):
+            staff = sa.select(UserRole.user_id).where(UserRole.org_unit_id.in_(sorted(actor.manages)))
+            q = q.where(sa.or_(User.name == actor.name, User.id.in_(staff)))
+        return [_json(a, u.name, now) for a, u in s.execute(q).all()]
+
+
+def cancel(engine: Engine, actor: Actor, absence_id: int) -> dict[str, Any]:
+    """Withdraw an absence: one not yet begun is removed with its timer, one under way ends now."""
+    now = engine.clock.now()
+    with engine.db.write() as s:
+        found = s.execute(sa.select(Absence, User).join(User, User.id == Absence.user_id)
+                          .where(Absence.id == absence_id)).one_or_none()
+        if found is None or not _may_manage(s, actor, found[1]):
+            # Someone else's absence is not theirs to know of.
+            raise NotFound(f"Frånvaron {absence_id} finns inte.")
+        absence, person = found
+        if absence.ends_at <= now:
+            raise Conflict("Frånvaron är redan avslutad.")
+        out = _json(absence, person.name, now)
+        if absence.starts_at > now:
+            s.execute(sa.update(Timer).where(Timer.kind == "absence", Timer.ref == str(absence.id),
+                                             Timer.status == "pending").values(status="cancelled", fired_at=now))
+            s.delete(absence)
+            out.update(outcome="cancelled", current=False)
+        else:
+            absence.ends_at = now
+            out.update(outcome="ended", to=now.isoformat(), current=False)
+    return out
+
+
+def hand_on(engine: Engine, user: str, by: str, *, role: str | None = None) -> list[str]:
     """Hand on every open task assigned to `user`; return the task ids moved."""
     with engine.db.read() as s:
         rows = s.execute(
@@ -65,26 +140,29 @@ def hand_on(engine: Engine, user: str, by: str) -> list[str]:
             row = load_task(s, task_id)
             if row is None or row.status != "open" or row.assignee != user:
                 continue
-            _hand_on_task(engine, CaseWork(engine, s, case), row, user, by)
+            _hand_on_task(engine, CaseWork(engine, s, case), row, user, by, role)
             moved.append(task_id)
     return moved
 
 
-def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by: str) -> None:
+def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by: str, role: str | None) -> None:
     from .delegation import substitute_for
 
     target = substitute_for(engine, work, row, exclude={user}) if work.is_decision(row) else None
     row.assignee = target
     work.touch(row)
-    work.event("task_reassigned", actor=by, task_id=row.id, element_id=row.element_id,
+    # Who handed it on, and as what: the absent person under the task's role, their manager, an
+    # administrator, or the scheduler when an absence registered ahead of time began.
+    work.event("task_reassigned", actor=by, role=role or (row.role if by == user else None) or "system",
+               task_id=row.id, element_id=row.element_id,
                data={"name": row.name, "from": user, "to": target, "reason": "frånvaro"})
 
 
 def fire_absence(engine: Engine, s: Any, row: Any, case: Case | None, now: datetime) -> str:
     """Timer handler: an absence registered in advance has begun."""
     user = (row["data"] or {}).get("user")
-    if not user:
-        return "cancelled"
+    if not user or (row["ref"] and s.get(Absence, int(row["ref"])) is None):
+        return "cancelled"  # the absence was withdrawn
     # The hand-over locks each case in its own transaction after this one commits.
     s.info.setdefault("after_commit", []).append(lambda: hand_on(engine, user, "scheduler"))
     return "fired"

@@ -29,8 +29,12 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
     bad = forms.bad_keys(initial)
     if bad:
         raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(bad)}")
-    if org_unit is not None and org_unit not in org.tree(engine).units:
-        raise InvalidInput(f"Enheten {org_unit!r} finns inte.")
+    if org_unit is not None:
+        t = org.tree(engine)
+        if org_unit not in t.units:
+            raise InvalidInput(f"Enheten {org_unit!r} finns inte.")
+        if not org.may_start_in(t, actor, org_unit):
+            raise Forbidden(f"Du har ingen roll i enheten {t.units[org_unit].name} och kan inte starta ärenden där.")
     with engine.db.write() as s:
         version = processes.latest_version(s.connection(), key)
         work = start_in(engine, s, actor, version, initial, business_key, org_unit=org_unit)
@@ -43,6 +47,8 @@ def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str,
     """Create and run a case inside the caller's transaction (also used by scheduled starts)."""
     now = engine.clock.now()
     spec, subs = engine.spec(version.id)
+    if org_unit is None:  # the process's own unit, where its owner (or its diagram) says
+        org_unit = org.process_unit(engine, s.connection(), version.key, engine.model(version.id).properties)
     case = Case(
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key,
         business_key=business_key, status="active", revision=0, state_json="", data=data,

@@ -155,7 +155,7 @@ def substitute_for(engine: Engine, work: Any, row: HumanTask, *, exclude: set[st
 def authority(work: Any, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
     """(item, role, grounds) under which the actor may decide; `Forbidden` when they may not."""
     item = governing_item(work, row)
-    if actor.name in _declared_conflict(work, row):
+    if actor.name in declared_conflict(work, row):
         raise Forbidden("Du har anmält jäv i ärendet och kan inte fatta beslutet.")
     tree = org.tree(work.engine)
     units: list[str | None] = [*tree.chain(work.case.org_unit_id)] or [None]
@@ -175,7 +175,8 @@ def authority(work: Any, row: HumanTask, actor: Actor) -> tuple[DelegationItem, 
     )
 
 
-def _declared_conflict(work: Any, row: HumanTask) -> set[str]:
+def declared_conflict(work: Any, row: HumanTask) -> set[str]:
+    """Who has declared a conflict of interest (jäv) on this task."""
     from .models import CaseEvent
 
     return set(work.s.execute(
@@ -196,27 +197,44 @@ def record(work: Any, row: HumanTask, actor: Actor, item: DelegationItem, role: 
 
 
 def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | None = None) -> dict[str, Any]:
-    """Declare jäv on a decision task: the task goes to a present substitute and the declarer is out."""
+    """Declare jäv on a decision task: the task goes to a present substitute and the declarer is out.
+
+    With no substitute present the task is left to the role, and the manager of its unit (up the
+    chain, past the declarer) is told, so that a decision is never left with no one to take it.
+    """
+    from . import notifications
     from .runtime import CaseWork, load_task, locked_task_case
+    from .tasks import _may_see
     from .views import task_json
 
     with locked_task_case(engine, task_id) as (s, case):
         row = load_task(s, task_id)
         if row is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
-        if row.status != "open":
-            raise Conflict("Uppgiften är inte öppen.")
         work = CaseWork(engine, s, case)
         if not work.is_decision(row):
-            from .tasks import _may_see
-
-            if not _may_see(actor, row) or (actor.is_auditor and not actor.is_admin and not actor.manages):
+            if not _may_see(actor, row, acting=True):
                 raise Forbidden("Uppgiften hör inte till någon av dina roller.")
             raise InvalidInput("Jäv anmäls på beslutsuppgifter.")
-        authority(work, row, actor)  # only someone who could decide can step aside
+        # Only someone who could decide can step aside; checked before anything about the task is told.
+        _, role, _ = authority(work, row, actor)
+        if row.status != "open":
+            raise Conflict("Uppgiften är inte öppen.")
         target = substitute_for(engine, work, row, exclude={actor.name})
-        work.event("conflict_of_interest_declared", actor=actor.name, task_id=row.id, element_id=row.element_id,
-                   data={"name": row.name, "reason": reason, "routed_to": target})
+        notified: list[str] = []
+        if target is None:
+            tree = org.tree(engine)
+            _, _, notified = org.managers(work.conn, tree, row.org_unit_id or case.org_unit_id, work.now,
+                                          exclude={actor.name})
+            what = f"ärende {case.business_key or case.id[:8]}"
+            notifications.notify(
+                work.conn, work.now, notified, kind="conflict_of_interest", dedupe=f"jav:{row.id}:{actor.name}",
+                case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
+                body=f"{actor.display_name} har anmält jäv i beslutet {row.name!r} i {what}, och ingen ersättare "
+                     "enligt delegationsordningen är på plats. Se till att någon med delegation fattar beslutet.")
+        work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
+                   element_id=row.element_id,
+                   data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified})
         row.assignee = target
         work.touch(row)
         return task_json(engine, row, actor)
@@ -356,18 +374,53 @@ def import_items(engine: Engine, actor: Actor, approver: Actor | None, items: li
     return count
 
 
+SECRETARY_ROLE = "Nämndsekreterare"
+
+
+def readable_committees(engine: Engine, actor: Actor) -> set[str] | None:
+    """The committees whose decision reports the actor may read; None: every committee.
+
+    Auditors and administrators read all; a nämndsekreterare the committee of their unit (all,
+    held across the group); a manager the committees their units answer to.
+    """
+    if actor.is_auditor:
+        return None
+    tree = org.tree(engine)
+    secretary = tree.canonical(SECRETARY_ROLE)
+    out: set[str] = set()
+    for held in actor.roles:
+        key, _, unit = held.partition("@")
+        if key == secretary:
+            if not unit:
+                return None
+            committee = org.committee_of(tree, unit)
+            if committee:
+                out.add(committee)
+    out |= {c for c in (org.committee_of(tree, u) for u in actor.manages) if c}
+    return out
+
+
 def report(engine: Engine, actor: Actor, *, committee: str | None = None, since: datetime | None = None,
-           until: datetime | None = None) -> list[dict[str, Any]]:
-    """Delegated decisions per committee and period, for the committee's report."""
-    if not (actor.is_auditor or actor.manages):
+           until: datetime | None = None, reporting: str | None = None) -> list[dict[str, Any]]:
+    """Delegated decisions per committee and period (and reporting mode), for the committee's report."""
+    allowed = readable_committees(engine, actor)
+    if allowed is not None and not allowed:
         raise Forbidden("Rapporten över delegationsbeslut är för chefer, nämndsekreterare och revisorer.")
+    if committee and allowed is not None and committee not in allowed:
+        raise Forbidden(f"Du kan inte läsa delegationsbesluten till {committee}.")
+    if reporting is not None and reporting not in REPORTING:
+        raise InvalidInput(f"reporting ska vara en av {', '.join(REPORTING)}.")
     q = sa.select(DelegatedDecision).order_by(DelegatedDecision.decided_at, DelegatedDecision.id)
     if committee:
         q = q.where(DelegatedDecision.committee == committee)
+    elif allowed is not None:
+        q = q.where(DelegatedDecision.committee.in_(sorted(allowed)))
     if since:
         q = q.where(DelegatedDecision.decided_at >= since)
     if until:
         q = q.where(DelegatedDecision.decided_at < until)
+    if reporting:
+        q = q.where(DelegatedDecision.reporting == reporting)
     with engine.db.read() as s:
         return [{
             "item": d.item_number, "case_id": d.case_id, "business_key": d.business_key, "process_key": d.process_key,

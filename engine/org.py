@@ -18,9 +18,9 @@ import sqlalchemy as sa
 import yaml
 
 from .core import Engine
-from .errors import InvalidInput, NotFound
-from .models import Absence, OrgUnit, RoleAlias, User, UserRole
-from .roles import role_key
+from .errors import Forbidden, InvalidInput, NotFound
+from .models import Absence, OrgUnit, ProcessUnit, ProcessVersion, RoleAlias, User, UserRole
+from .roles import SYSTEM_ROLES, role_key
 
 _roles = cast(sa.Table, UserRole.__table__)
 _users = cast(sa.Table, User.__table__)
@@ -193,11 +193,15 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
-def import_data(engine: Engine, data: dict[str, Any]) -> dict[str, int]:
+def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict[str, int]:
     """Upsert units, people with their roles, aliases and absences from a parsed YAML/JSON document.
 
-    A person listed here gets exactly the roles listed (their previous roles are replaced).
+    A person listed here gets exactly the roles listed (their previous roles are replaced). An
+    absence is known by its person, start and end (so an export imported again adds nothing);
+    a new one is registered as `absence.register` does: work is handed on at once if it has
+    begun, by a timer when it begins otherwise. `actor` is who imports (the system by default).
     """
+    from . import absence as absences  # absence needs runtime, which needs this module
     if not isinstance(data, dict):
         raise InvalidInput("Organisationsdata ska vara ett objekt med units, people, aliases och absences.")
     now = engine.clock.now()
@@ -244,23 +248,37 @@ def import_data(engine: Engine, data: dict[str, Any]) -> dict[str, int]:
                 counts["roles"] += 1
             counts["people"] += 1
         s.flush()
+        begun: list[str] = []
         for a in data.get("absences") or []:
-            user = s.execute(sa.select(User).where(User.name == a["name"])).scalar_one_or_none()
+            user = s.execute(sa.select(User).where(User.name == a.get("name"))).scalar_one_or_none()
             if user is None:
-                raise InvalidInput(f"Frånvaro för okänd person {a['name']!r}.")
-            s.add(Absence(user_id=user.id, starts_at=_when(a["from"]), ends_at=_when(a["to"]), reason=a.get("reason")))
+                raise InvalidInput(f"Frånvaro för okänd person {a.get('name')!r}.")
+            starts, ends = _when(a.get("from")), _when(a.get("to"))
+            if starts is None or ends is None or ends <= starts:
+                raise InvalidInput(f"Frånvaron för {user.name} behöver from och to, och to efter from.")
+            existing = s.execute(sa.select(Absence).where(
+                Absence.user_id == user.id, Absence.starts_at == starts, Absence.ends_at == ends)).scalar_one_or_none()
+            if existing is not None:
+                existing.reason = a.get("reason")
+            else:
+                absences.add(s, now, user, starts, ends, a.get("reason"))
+                if starts <= now < ends:
+                    begun.append(user.name)
             counts["absences"] += 1
     invalidate(engine)
+    by = getattr(actor, "name", None) or "system"
+    for name in dict.fromkeys(begun):
+        absences.hand_on(engine, name, by, role="admin" if getattr(actor, "is_admin", True) else None)
     return counts
 
 
-def import_yaml(engine: Engine, text: str) -> dict[str, int]:
+def import_yaml(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     """Import organisation data from YAML text."""
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise InvalidInput(f"Ogiltig YAML: {exc}") from None
-    return import_data(engine, data)
+    return import_data(engine, data, actor)
 
 
 def export_data(engine: Engine) -> dict[str, Any]:
@@ -349,3 +367,78 @@ def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
                                                       "from": row.get("from") or None,
                                                       "to": row.get("to") or None}.items() if v})
     return import_data(engine, {"people": list(people.values())})
+
+
+# -- where cases belong -----------------------------------------------------------------------
+
+
+def committee_of(t: Tree, unit_id: str | None) -> str | None:
+    """The committee (nämnd, or a company's board) a unit answers to: its own, else the nearest above."""
+    return next((t.units[u].committee for u in t.chain(unit_id) if t.units[u].committee), None)
+
+
+def may_start_in(t: Tree, actor: Any, unit_id: str) -> bool:
+    """Whether the actor may place a new case in a unit: administrators and the unit's managers,
+    and whoever holds a business role in it, above or below it, or across the whole group."""
+    if actor.is_admin or unit_id in actor.manages:
+        return True
+    near = set(t.chain(unit_id)) | t.descendants(unit_id)
+    for held in actor.roles:
+        key, _, unit = held.partition("@")
+        if key in SYSTEM_ROLES:
+            continue
+        if not unit or unit in near:
+            return True
+    return False
+
+
+def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict[str, str]) -> str | None:
+    """The unit new cases of a process belong to when started without one: the process owner's
+    setting, else the diagram's ``rutin:unit`` property (when it names a known unit)."""
+    chosen = conn.execute(sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == key)).scalar()
+    if chosen:
+        return str(chosen)
+    declared = (properties.get("rutin:unit") or properties.get("rutin:orgUnit") or "").strip()
+    return declared if declared in tree(engine).units else None
+
+
+def _latest(s: Any, key: str) -> ProcessVersion:
+    version = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key)
+                        .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one_or_none()
+    if version is None:
+        raise NotFound(f"Processen {key!r} finns inte.")
+    return version
+
+
+def get_process_unit(engine: Engine, key: str) -> dict[str, Any]:
+    """A process's owning unit and where it comes from (``owner``, ``diagram`` or none)."""
+    with engine.db.read() as s:
+        version = _latest(s, key)
+        chosen = s.get(ProcessUnit, key)
+        if chosen is not None:
+            return {"process_key": key, "unit": chosen.org_unit_id, "source": "owner", "updated_by": chosen.updated_by,
+                    "updated_at": chosen.updated_at.isoformat()}
+        unit = process_unit(engine, s.connection(), key, engine.model(version.id).properties)
+        return {"process_key": key, "unit": unit, "source": "diagram" if unit else None}
+
+
+def set_process_unit(engine: Engine, actor: Any, key: str, unit_id: str | None) -> dict[str, Any]:
+    """Set (or with None clear) the unit a process's new cases belong to: its owner or an admin."""
+    t = tree(engine)
+    if unit_id is not None and unit_id not in t.units:
+        raise InvalidInput(f"Enheten {unit_id!r} finns inte.")
+    with engine.db.write() as s:
+        version = _latest(s, key)
+        owner = version.owner_role or "Processägare"
+        owner_key = t.canonical(owner)
+        if not actor.is_admin and not any(r == owner_key or r.startswith(owner_key + "@") for r in actor.roles):
+            raise Forbidden(f"Bara den som har rollen {owner} för processen kan välja dess enhet.")
+        chosen = s.get(ProcessUnit, key)
+        if unit_id is None:
+            if chosen is not None:
+                s.delete(chosen)
+        else:
+            chosen = chosen or ProcessUnit(process_key=key)
+            chosen.org_unit_id, chosen.updated_by, chosen.updated_at = unit_id, actor.name, engine.clock.now()
+            s.add(chosen)
+    return get_process_unit(engine, key)

@@ -273,6 +273,8 @@ def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
         if not (_is_candidate(actor, row) or actor.is_admin):
             raise Forbidden("Uppgiften hör inte till någon av dina roller.")
         work = CaseWork(engine, s, case)
+        if actor.name in delegation.declared_conflict(work, row):
+            raise Forbidden("Du har anmält jäv i ärendet och kan inte ta beslutet.")
         _check_separation(work, row, actor)
         row.assignee = actor.name
         work.touch(row)
@@ -434,6 +436,7 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         work = CaseWork(engine, s, case)
         if not (_is_candidate(target, row) or (work.is_decision(row) and _can_decide(work, row, target))):
             raise InvalidInput(f"{user} har inte rollen som uppgiften kräver.")
+        _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
         previous, row.assignee = row.assignee, user
         work.touch(row)
@@ -441,6 +444,16 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
                    element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
         escalation.schedule(work, row)
         return task_json(engine, row, actor)
+
+
+def _check_present_and_free(work: CaseWork, row: HumanTask, person: Actor) -> None:
+    """An absent person gets no new tasks, and one who declared jäv on a decision gets it no more."""
+    from . import org
+
+    if org.absent(work.conn, [person.name], work.now):
+        raise InvalidInput(f"{person.name} är frånvarande och kan inte få nya uppgifter; välj någon annan.")
+    if person.name in delegation.declared_conflict(work, row):
+        raise InvalidInput(f"{person.name} har anmält jäv i ärendet och kan inte få beslutet.")
 
 
 def _can_decide(work: CaseWork, row: HumanTask, person: Actor) -> bool:
@@ -463,6 +476,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         if not _is_candidate(target, row):
             raise InvalidInput(f"{user} har inte rollen {row.role!r}.")
         work = CaseWork(engine, s, case)
+        _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
         row.assignee = user
         work.touch(row)

@@ -76,7 +76,7 @@ def import_org() -> Response:
             raise BadRequest("Innehållet är inte giltig YAML.") from None
     else:
         data = _json_body(required=True)
-    return jsonify(org.import_data(_engine(), data))
+    return jsonify(org.import_data(_engine(), data, actor))
 
 
 @bp.post("/absences")
@@ -89,11 +89,25 @@ def add_absence() -> tuple[Response, int]:
     return jsonify(result), 201
 
 
+@bp.get("/absences")
+def list_absences() -> Response:
+    """Absences one may see (?user=; ?all=true: ended ones too)."""
+    actor = current_actor()
+    return jsonify({"items": absence.list_absences(_engine(), actor, user=request.args.get("user") or None,
+                                                   include_past=request.args.get("all") == "true")})
+
+
+@bp.delete("/absences/<int:absence_id>")
+def cancel_absence(absence_id: int) -> Response:
+    """Withdraw an absence: removed if not begun, ended now if under way."""
+    return jsonify(absence.cancel(_engine(), current_actor(), absence_id))
+
+
 @bp.get("/delegation/items")
 def delegation_items() -> Response:
-    """The delegation ordinance (?all=true: every version, drafts included)."""
-    current_actor()
-    return jsonify({"items": delegation.list_items(_engine(), include_all=request.args.get("all") == "true")})
+    """The delegation ordinance in force (?all=true: every version, drafts too for admins, owners, auditors)."""
+    actor = current_actor()
+    return jsonify({"items": delegation.list_items(_engine(), actor, include_all=request.args.get("all") == "true")})
 
 
 @bp.post("/delegation/items")
@@ -111,12 +125,30 @@ def approve_item(item_id: int) -> Response:
 
 @bp.get("/delegation/decisions")
 def decisions() -> Response:
-    """Delegated decisions for the committee report (?committee=&from=&to=; ?format=csv)."""
+    """Delegated decisions for the committee report (?committee=&from=&to=&reporting=; ?format=csv)."""
     actor = current_actor()
     since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
     until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
-    rows = delegation.report(_engine(), actor, committee=request.args.get("committee"), since=since, until=until)
+    rows = delegation.report(_engine(), actor, committee=request.args.get("committee") or None, since=since,
+                             until=until, reporting=request.args.get("reporting") or None)
     if request.args.get("format") == "csv":
         return Response(delegation.report_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=delegationsbeslut.csv"})
     return jsonify({"items": rows})
+
+
+@bp.get("/processes/<key>/unit")
+def process_unit(key: str) -> Response:
+    """The unit a process's new cases belong to unless started in another."""
+    current_actor()
+    return jsonify(org.get_process_unit(_engine(), key))
+
+
+@bp.put("/processes/<key>/unit")
+def set_process_unit(key: str) -> Response:
+    """Set the process's unit ({"unit": id}, or null to clear it); its owner or an admin."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    if "unit" not in body or not (body["unit"] is None or isinstance(body["unit"], str)):
+        raise BadRequest("Ange unit: en enhets id, eller null.")
+    return jsonify(org.set_process_unit(_engine(), actor, key, body["unit"]))

@@ -203,19 +203,106 @@ def delegation_cmd() -> None:
 
 @delegation_cmd.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--proposed-by", required=True, help="Administratören som föreslår punkterna.")
-@click.option("--approved-by", required=True, help="En annan administratör som godkänner dem.")
-def delegation_import(file: Path, proposed_by: str, approved_by: str) -> None:
-    """Load ordinance items from YAML (``items: [...]``), proposed and approved by two admins."""
+@click.option("--proposed-by", default=None,
+              help="Administratören som föreslår punkterna (utan --approve); en annan godkänner dem sedan i Rutin.")
+@click.option("--approve", is_flag=True,
+              help="Vid driftsättning: godkänn punkterna direkt som systemets godkännande (står så i punkterna).")
+def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> None:
+    """Load ordinance items from YAML (``items: [...]``).
+
+    Without --approve they are drafts proposed by --proposed-by, for a second administrator to
+    approve (four eyes). With --approve, at set-up, the system proposes and approves them, and
+    each item says it was approved that way, not reviewed by a second person.
+    """
     from engine import delegation
 
     engine = _engine()
     try:
-        n = delegation.import_yaml(engine, identity.get_actor(engine, proposed_by),
-                                   identity.get_actor(engine, approved_by), file.read_text(encoding="utf-8"))
+    if approve and proposed_by:
+        raise click.UsageError("--approve godkänner som systemet; ange inte --proposed-by samtidigt.")
+    if not approve and not proposed_by:
+        raise click.UsageError("Ange --proposed-by (punkterna blir förslag) eller --approve (vid driftsättning).")
+        proposer = SYSTEM if approve else identity.get_actor(engine, str(proposed_by))
+        n = delegation.import_yaml(engine, proposer, SYSTEM if approve else None, file.read_text(encoding="utf-8"))
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
-    click.echo(f"{n} punkter godkända")
+    click.echo(f"{n} punkter godkända av systemet vid inläsning" if approve
+               else f"{n} punkter föreslagna av {proposed_by}; en annan administratör godkänner dem")
+
+
+@delegation_cmd.command("report")
+@click.option("--committee", default=None, help="Bara den här nämndens beslut.")
+@click.option("--from", "since", default=None, help="Från och med (ISO 8601).")
+@click.option("--to", "until", default=None, help="Till (ISO 8601, inte med).")
+@click.option("--reporting", type=click.Choice(["anmals", "protokollfors", "none"]), default=None)
+@click.option("--csv", "as_csv", is_flag=True, help="Som CSV (semikolonseparerad), för nämndens lista.")
+def delegation_report(committee: str | None, since: str | None, until: str | None, reporting: str | None,
+                      as_csv: bool) -> None:
+    """Print the delegated decisions to report to the committee (anmälan av delegationsbeslut)."""
+    from engine import delegation, forms
+
+    engine = _engine()
+    try:
+        rows = delegation.report(engine, SYSTEM, committee=committee, reporting=reporting,
+                                 since=forms.instant(since, "from") if since else None,
+                                 until=forms.instant(until, "to") if until else None)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    if as_csv:
+        click.echo(delegation.report_csv(rows), nl=False)
+        return
+    for r in rows:
+        click.echo(f"{r['decided_at'][:16]}  {r['item']:8} {r['committee'] or '-':20} {r['decision']} "
+                   f"({r['business_key'] or r['case_id'][:8]}): {r['decided_by']} som {r['role']} ({r['grounds']})")
+    click.echo(f"{len(rows)} beslut")
+
+
+@main.group("absences")
+def absences_cmd() -> None:
+    """Absences (out of office): who is away, and when."""
+
+
+@absences_cmd.command("list")
+@click.option("--user", default=None, help="Bara den här personens.")
+@click.option("--all", "include_past", is_flag=True, help="Även avslutad frånvaro.")
+def absences_list(user: str | None, include_past: bool) -> None:
+    """List absences, current and coming (with --all also ended)."""
+    from engine import absence
+
+    for a in absence.list_absences(_engine(), SYSTEM, user=user, include_past=include_past):
+        click.echo(f"{a['id']:6} {a['user']:20} {a['from']} – {a['to']}{'  pågår' if a['current'] else ''}"
+                   f"{'  ' + a['reason'] if a['reason'] else ''}")
+
+
+@absences_cmd.command("add")
+@click.argument("user")
+@click.option("--from", "since", required=True, help="Från (ISO 8601).")
+@click.option("--to", "until", required=True, help="Till (ISO 8601).")
+@click.option("--reason", default=None)
+def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
+    """Register an absence; open work is handed on when it begins."""
+    from engine import absence, forms
+
+    try:
+        result = absence.register(_engine(), SYSTEM, user, forms.instant(since, "from"), forms.instant(until, "to"),
+                                  reason)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"frånvaro {result['id']} för {user}; {len(result['handed_on'])} uppgifter lämnade vidare")
+
+
+@absences_cmd.command("cancel")
+@click.argument("absence_id", type=int)
+def absences_cancel(absence_id: int) -> None:
+    """Withdraw an absence (removed if not begun, ended now if under way)."""
+    from engine import absence
+
+    try:
+        result = absence.cancel(_engine(), SYSTEM, absence_id)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    done = "borttagen" if result["outcome"] == "cancelled" else "avslutad"
+    click.echo(f"frånvaro {absence_id} för {result['user']} {done}")
 
 
 @main.group()

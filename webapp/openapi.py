@@ -143,6 +143,14 @@ def spec() -> dict[str, Any]:
                            params=[key], body=_json({"type": "object", "properties": {"tasks": {"type": "object"}}},
                                                     required=True), errors=("400", "401", "403", "404", "422")),
             },
+            "/api/processes/{key}/unit": {
+                "get": _op("Enheten som processens nya ärenden hör till (processägarens val, annars diagrammets "
+                           "rutin:unit)", params=[key]),
+                "put": _op("Välj processens enhet (processägaren eller en administratör); null tar bort valet",
+                           params=[key], body=_json({"type": "object", "properties": {
+                               "unit": {"type": ["string", "null"]}}, "required": ["unit"]}, required=True),
+                           errors=("400", "401", "403", "404", "422")),
+            },
             "/api/processes/{key}/cases": {
                 "post": _op("Starta ett ärende av senaste versionen", ok="201", params=[key],
                             body=_json({"type": "object", "properties": {
@@ -258,10 +266,19 @@ def spec() -> dict[str, Any]:
                                 "to": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}},
                                 "required": ["from", "to"]}, required=True),
                             errors=("400", "401", "403", "404", "422")),
+                "get": _op("Frånvaro du kan se: din egen, dina medarbetares (administratörer och revisorer: allas)",
+                           params=[_query("user", "Bara den här personens"),
+                                   _query("all", "true = även avslutad frånvaro", "boolean")], errors=("401",)),
+            },
+            "/api/absences/{absence_id}": {
+                "delete": _op("Återkalla frånvaro: tas bort om den inte börjat, avslutas nu om den pågår",
+                              params=[{**_path("absence_id", "Frånvarons id"), "schema": {"type": "integer"}}],
+                              errors=("401", "404", "409")),
             },
             "/api/delegation/items": {
-                "get": _op("Delegationsordningen", params=[_query("all", "true = alla versioner", "boolean")],
-                           errors=("401",)),
+                "get": _op("Delegationsordningen som gäller nu och framåt", params=[
+                    _query("all", "true = alla versioner, även förslag (administratörer, processägare, revisorer)",
+                           "boolean")], errors=("401", "403")),
                 "post": _op("Föreslå en ny eller ändrad punkt (utkast tills någon annan godkänner)", ok="201",
                             body=_json({"type": "object"}, required=True), errors=("400", "401", "403", "422")),
             },
@@ -273,6 +290,7 @@ def spec() -> dict[str, Any]:
             "/api/delegation/decisions": {
                 "get": _op("Delegationsbeslut för anmälan till nämnden (CSV med format=csv)", params=[
                     _query("committee", "Nämnd"), _query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
+                    _query("reporting", "Redovisning", enum=["anmals", "protokollfors", "none"]),
                     _query("format", "json eller csv", enum=["json", "csv"])], errors=("401", "403", "422")),
             },
             "/api/tasks/{task_id}/complete": {

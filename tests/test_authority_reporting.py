@@ -1,0 +1,193 @@
+"""Who reads the decision report, filters on it, the CLI's report and import, a process's own
+unit, where one may start cases, and conflict of interest with no substitute present."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, ROOT, fixture_bytes
+from test_authority import ITEMS
+from test_cli_and_contract import rutin
+
+from engine import absence, cases, delegation, identity, notifications, org, processes, tasks
+from engine.clock import ManualClock
+from engine.core import Engine
+from engine.errors import Forbidden, InvalidInput
+from engine.identity import SYSTEM
+
+KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
+           "element_id": "beslut", "delegate_role": "Kanslichef", "reporting": "protokollfors",
+           "committee": "Kommunstyrelsen"}
+
+
+@pytest.fixture
+def town(engine: Engine) -> dict[str, Any]:
+    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org.import_data(engine, {"people": [
+        {"name": "ada", "roles": [{"role": "Nämndsekreterare", "unit": "bygglov"}]},
+        {"name": "nils", "roles": [{"role": "Nämndsekreterare", "unit": "kansli"}]},
+        {"name": "ola", "roles": ["Processägare"]},
+    ]})
+    identity.add_user(engine, "alice", ["admin"])
+    identity.add_user(engine, "adam", ["admin"])
+    delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"),
+                            [*ITEMS, KS_ITEM])
+    processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
+    ks = fixture_bytes("bygglov_test.bpmn").replace(b'id="bygglov_test" name="Bygglov (test)"',
+                                                    b'id="ks_test" name="Utl\xc3\xa4mnande (test)"')
+    processes.deploy(engine, SYSTEM, ks.replace(b'name="Handl\xc3\xa4ggare bygglov"', b'name="Kanslichef"'))
+    names = ["bea", "bo", "bert", "fia", "kim", "kalle", "mia", "rut", "ada", "nils", "ola", "alice"]
+    return {"actors": {n: identity.get_actor(engine, n) for n in names},
+            "http": {n: {"Authorization": f"Bearer {identity.issue_token(engine, n)}"} for n in names}}
+
+
+def _decide(engine: Engine, key: str, unit: str, who: str, preparer: str) -> None:
+    case = cases.start_case(engine, SYSTEM, key, {"area": 100}, f"{key}-{who}", org_unit=unit)
+    done = tasks.complete(engine, identity.get_actor(engine, preparer), case["open_tasks"][0]["id"], {})
+    tasks.complete(engine, identity.get_actor(engine, who), done["case"]["open_tasks"][0]["id"], {},
+                   no_conflict_of_interest=True)
+
+
+def test_the_report_is_read_by_its_committees_people(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    _decide(engine, "bygglov_test", "bygglov", "bea", "bo")
+    _decide(engine, "ks_test", "kansli", "kim", "kim")
+    http = town["http"]
+
+    def committees(who: str, query: str = "") -> Any:
+        r = client.get(f"/api/delegation/decisions{query}", headers=http[who])
+        return sorted(d["committee"] for d in r.get_json()["items"]) if r.status_code == 200 else r.status_code
+
+    assert committees("rut") == ["Byggnadsnämnden", "Kommunstyrelsen"]  # the auditor
+    assert committees("alice") == ["Byggnadsnämnden", "Kommunstyrelsen"]  # an admin
+    assert committees("ada") == ["Byggnadsnämnden"]  # the building committee's secretary
+    assert committees("nils") == ["Kommunstyrelsen"]  # the executive board's secretary
+    assert committees("bert") == ["Byggnadsnämnden"]  # a manager of a unit under the committee
+    assert committees("fia") == ["Byggnadsnämnden"]
+    assert committees("kim") == ["Kommunstyrelsen"]
+    assert committees("bert", "?committee=Kommunstyrelsen") == 403  # not another committee's
+    assert committees("ada", "?committee=Kommunstyrelsen") == 403
+    for outsider in ("bea", "kalle", "ola"):  # handlers and a process owner
+        assert committees(outsider) == 403
+    assert committees("rut", "?reporting=protokollfors") == ["Kommunstyrelsen"]
+    assert committees("rut", "?reporting=anmals&committee=Byggnadsnämnden") == ["Byggnadsnämnden"]
+    assert committees("rut", "?reporting=ibland") == 422
+    csv = client.get("/api/delegation/decisions?format=csv", headers=http["ada"]).get_data(as_text=True)
+    assert "F.1.5" in csv and "1.2.4" not in csv
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_cli_imports_an_ordinance_as_drafts_or_as_set_up_and_prints_the_report(tmp_path: Path, backend: str) -> None:
+    rutin(tmp_path, "users", "add", "anna", "--role", "admin")
+    ordinance = str(ROOT / "workflows" / "demo-delegation.yaml")
+    # one operator cannot name both the proposer and the approver
+    old = rutin(tmp_path, "delegation", "import", ordinance, "--proposed-by", "anna", "--approved-by", "anna",
+                check=False)
+    assert old.returncode != 0
+    assert "föreslagna av anna" in rutin(tmp_path, "delegation", "import", ordinance, "--proposed-by", "anna").stdout
+    assert "godkända av systemet" in rutin(tmp_path, "delegation", "import", ordinance, "--approve").stdout
+
+    from engine.core import Engine as RealEngine
+    from engine.settings import Settings
+
+    engine = RealEngine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
+    try:
+        items = delegation.list_items(engine, SYSTEM, include_all=True)
+        drafts = [i for i in items if i["status"] == "draft"]
+        approved = [i for i in items if i["status"] == "approved"]
+        assert drafts and all(i["created_by"] == "anna" and i["approved_by"] is None for i in drafts)
+        assert approved and all(i["approved_by"] == "system" and "inte granskad av en andra person"
+                                in i["approval_note"] for i in approved)
+    finally:
+        engine.close()
+    report = rutin(tmp_path, "delegation", "report", "--committee", "Byggnadsnämnden", "--from",
+                   "2026-01-01T00:00:00Z", "--csv").stdout
+    assert report.splitlines() == ["decided_at;item;decision;business_key;case_id;outcome;decided_by;role;grounds;"
+                                   "committee;reporting"]
+    assert "0 beslut" in rutin(tmp_path, "delegation", "report").stdout
+
+
+def test_a_process_has_a_unit_of_its_own(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    http = town["http"]
+    assert client.get("/api/processes/bygglov_test/unit", headers=http["bea"]).get_json()["unit"] is None
+    # the diagram may name it ...
+    xml = fixture_bytes("bygglov_test.bpmn").replace(
+        b'<bpmn:laneSet id="ls">', b'<bpmn:extensionElements><camunda:properties><camunda:property name="rutin:unit" '
+        b'value="bygglov"/></camunda:properties></bpmn:extensionElements><bpmn:laneSet id="ls">')
+    processes.deploy(engine, SYSTEM, xml)
+    processes.approve(engine, town["actors"]["ola"], "bygglov_test", 2)
+    got = client.get("/api/processes/bygglov_test/unit", headers=http["bea"]).get_json()
+    assert (got["unit"], got["source"]) == ("bygglov", "diagram")
+    case = cases.start_case(engine, town["actors"]["kalle"], "bygglov_test", {"area": 10})
+    assert case["org_unit"] == "bygglov"
+    assert case["open_tasks"][0]["id"] in {t["id"] for t in tasks.list_tasks(engine, town["actors"]["bea"])["items"]}
+    # ... and the process owner chooses it
+    assert client.put("/api/processes/bygglov_test/unit", json={"unit": "bygglov-norr"},
+                      headers=http["bert"]).status_code == 403
+    assert client.put("/api/processes/bygglov_test/unit", json={"unit": "finns-inte"},
+                      headers=http["ola"]).status_code == 422
+    r = client.put("/api/processes/bygglov_test/unit", json={"unit": "bygglov-norr"}, headers=http["ola"])
+    assert r.status_code == 200 and (r.get_json()["unit"], r.get_json()["source"]) == ("bygglov-norr", "owner")
+    r = client.post("/api/processes/bygglov_test/cases", json={"data": {"area": 1}}, headers=http["kalle"])
+    assert r.status_code == 201 and r.get_json()["org_unit"] == "bygglov-norr"
+    assert client.put("/api/processes/bygglov_test/unit", json={"unit": None},
+                      headers=http["ola"]).get_json()["source"] == "diagram"
+
+
+def test_one_starts_cases_only_in_units_one_works_in(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    http = town["http"]
+
+    def start(who: str, unit: str) -> int:
+        return int(client.post("/api/processes/bygglov_test/cases", json={"data": {"area": 1}, "org_unit": unit},
+                               headers=http[who]).status_code)
+
+    assert start("bea", "bygglov") == 201
+    assert start("bea", "bygglov-norr") == 201  # a unit below one's own
+    assert start("fia", "bygglov") == 201  # the administration's manager
+    assert start("ola", "kansli") == 201  # a role held across the whole group
+    assert start("mia", "bygglov") == 403  # another unit's handler
+    assert start("kalle", "bygglov") == 403
+    stranger = {"Authorization": f"Bearer {identity.issue_token(engine, identity.add_user(engine, 'sam', []).name)}"}
+    r = client.post("/api/processes/bygglov_test/cases", json={"org_unit": "bygglov"}, headers=stranger)
+    assert r.status_code == 403 and "Bygglovsenheten" in r.get_json()["detail"]
+    # without a unit anyone may start one (it lands in the process's own unit, or none)
+    assert client.post("/api/processes/bygglov_test/cases", json={}, headers=stranger).status_code == 201
+
+
+def test_drafts_of_the_ordinance_are_not_for_everyone(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    delegation.propose(engine, town["actors"]["alice"], {**ITEMS[0], "title": "Förslag"})
+    for who, allowed in (("bea", False), ("bert", False), ("ola", True), ("rut", True), ("alice", True)):
+        r = client.get("/api/delegation/items?all=true", headers=town["http"][who])
+        assert (r.status_code == 200) is allowed, who
+        if allowed:
+            assert "Förslag" in {i["title"] for i in r.get_json()["items"]}
+    listing = client.get("/api/delegation/items", headers=town["http"]["bea"]).get_json()["items"]
+    assert {i["status"] for i in listing} == {"approved"}
+
+
+def test_jav_without_a_present_substitute_tells_the_manager_and_locks_the_declarer_out(
+        engine: Engine, town: dict[str, Any], clock: ManualClock) -> None:
+    actors = town["actors"]
+    now = clock.now()
+    absence.register(engine, SYSTEM, "bert", now, now + timedelta(days=10))  # the substitute is away
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-J", org_unit="bygglov")
+    decision = tasks.complete(engine, actors["bo"], case["open_tasks"][0]["id"], {})["case"]["open_tasks"][0]["id"]
+    tasks.claim(engine, actors["bea"], decision)
+    routed = delegation.declare_conflict(engine, actors["bea"], decision, "Sökanden är min syster")
+    assert routed["assignee"] is None
+    # Bygglovschef is away, so the manager above (the förvaltningschef) is told
+    [note] = notifications.list_for(engine, actors["fia"])["items"]
+    assert "Jäv" in note["subject"] and "Beslut om lov" in note["subject"]
+    event = next(e for e in cases.get_case(engine, SYSTEM, case["id"])["history"]
+                 if e["type"] == "conflict_of_interest_declared")
+    assert (event["actor"], event["role"], event["data"]["notified"]) == ("bea", "Bygglovshandläggare", ["fia"])
+    with pytest.raises(Forbidden):  # the declarer cannot take it back
+        tasks.claim(engine, actors["bea"], decision)
+    with pytest.raises(InvalidInput):  # nor be given it
+        tasks.assign(engine, actors["fia"], decision, "bea")
+    tasks.claim(engine, actors["bo"], decision)
+    with pytest.raises(InvalidInput):
+        tasks.hand_over(engine, actors["bo"], decision, "bea")
+    tasks.complete(engine, actors["bo"], decision, {}, no_conflict_of_interest=True)
