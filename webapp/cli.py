@@ -217,11 +217,11 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
     from engine import delegation
 
     engine = _engine()
-    try:
     if approve and proposed_by:
         raise click.UsageError("--approve godkänner som systemet; ange inte --proposed-by samtidigt.")
     if not approve and not proposed_by:
         raise click.UsageError("Ange --proposed-by (punkterna blir förslag) eller --approve (vid driftsättning).")
+    try:
         proposer = SYSTEM if approve else identity.get_actor(engine, str(proposed_by))
         n = delegation.import_yaml(engine, proposer, SYSTEM if approve else None, file.read_text(encoding="utf-8"))
     except RutinError as exc:
