@@ -9,8 +9,19 @@ A process declares its clock with properties on the process element:
 
 and on steps: ``rutin:pausesCaseClock=true`` on a step during which the clock stands still
 (waiting for a completion from the applicant), ``rutin:extendsCaseClock=P10W`` on the decision
-that extends it — once. The deadline is a timer row; when it passes the case's managers hear of
-it. The case view shows time left, or how late the case is and how many weeks have started.
+that extends it — once, and only before the deadline has passed (the extension must be decided
+and sent before the original deadline runs out). Once passed, a deadline is not stopped or moved
+by what is done afterwards (MÖD P 6223-22): a pausing step opened late does not pause it.
+
+The clock counts as the law does (Lag 1930:173): after a pause the deadline moves by the number
+of days the clock stood still, ends at the end of that day, and a non-working day moves it to
+the next working day.
+
+Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation`` (default
+``-3WD:notify_manager``; the actions are ``remind``, the handlers of the open tasks, and
+``notify_manager``, the case unit's managers). The deadline and each warning are timer rows,
+fired once per deadline value: a late case's notice is sent once, not after every change. The
+case view shows time left, or how late the case is and how many weeks have started.
 """
 
 from __future__ import annotations
@@ -52,29 +63,87 @@ def start(work: Any) -> None:
                data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat()})
 
 
+DEFAULT_WARNINGS = "-3WD:notify_manager"
+WARNING_ACTIONS = {"remind", "notify_manager"}
+
+
+def warning_ladder(model: Any) -> list[Any]:
+    """The warnings before a case deadline: the process's ``rutin:caseEscalation``, else the default.
+
+    A step at the deadline itself (``0``) is left out: the deadline's own notice says it.
+    """
+    from . import escalation
+
+    text = model.properties.get("rutin:caseEscalation") or DEFAULT_WARNINGS
+    try:
+        steps = escalation.parse(text)
+        if any(st.action not in WARNING_ACTIONS for st in steps):
+            raise ValueError(text)
+    except ValueError:  # the upload's diagnostics said so; the default applies
+        steps = escalation.parse(DEFAULT_WARNINGS)
+    return [st for st in steps if st.offset != "0"]
+
+
+def _day_based(model: Any) -> bool:
+    period = deadlines.parse_period(_period(model) or "")
+    return period is None or period.day_based
+
+
+def resumed_deadline(deadline: datetime, paused_at: datetime, now: datetime, *, day_based: bool = True) -> datetime:
+    """The deadline after the clock stood still from `paused_at` to `now`.
+
+    A day-based clock moves by the days it stood still and ends at the end of that day, moved to
+    the next working day if it is not one (Lag 1930:173); an hour-based clock by the exact time.
+    """
+    if not day_based:
+        return deadline + (now - paused_at)
+    days = (now.astimezone(deadlines.STOCKHOLM).date() - paused_at.astimezone(deadlines.STOCKHOLM).date()).days
+    day = deadline.astimezone(deadlines.STOCKHOLM).date() + timedelta(days=days)
+    return deadlines.end_of_day(deadlines.next_working_day(day))
+
+
 def update(work: Any, actor: str) -> None:
-    """Pause or resume the clock as pausing steps open and close; keep its timer row in step."""
+    """Pause or resume the clock as pausing steps open and close; keep its timer rows in step."""
     case = work.case
     if case.deadline_at is None:
         return
-    pausing = any(_true((work.step(r).properties if work.step(r) else {}).get("rutin:pausesCaseClock"))
-                  for r in work.open_rows)
-    if pausing and case.deadline_paused_at is None and case.status == "active":
-        case.deadline_paused_at = work.now
-        work.event("case_clock_paused", actor=actor, data={"deadline": case.deadline_at.isoformat()})
-    elif not pausing and case.deadline_paused_at is not None:
+    pausing_rows = [r for r in work.open_rows
+                    if _true((work.step(r).properties if work.step(r) else {}).get("rutin:pausesCaseClock"))]
+    if pausing_rows and case.deadline_paused_at is None and case.status == "active":
+        if case.deadline_at <= work.now:
+            if any(r.created_at == work.now for r in pausing_rows):
+                work.event("case_clock_not_paused", actor=actor,
+                           data={"deadline": case.deadline_at.isoformat(),
+                                 "reason": "tidsfristen har redan passerats; den står inte still för det som "
+                                           "görs efteråt"})
+        else:
+            case.deadline_paused_at = work.now
+            work.event("case_clock_paused", actor=actor, data={"deadline": case.deadline_at.isoformat()})
+    elif not pausing_rows and case.deadline_paused_at is not None:
         stood_still = work.now - case.deadline_paused_at
-        case.deadline_at = case.deadline_at + stood_still
+        before = case.deadline_at
+        case.deadline_at = resumed_deadline(before, case.deadline_paused_at, work.now,
+                                            day_based=_day_based(work.model))
         case.deadline_paused_at = None
         work.event("case_clock_resumed", actor=actor,
-                   data={"paused_s": round(stood_still.total_seconds()), "deadline": case.deadline_at.isoformat()})
+                   data={"paused_s": round(stood_still.total_seconds()), "from": before.isoformat(),
+                         "deadline": case.deadline_at.isoformat()})
     running = case.status == "active" and case.deadline_paused_at is None
+    token = case.deadline_at.isoformat()
     timers.sync(work.conn, case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},
-                work.now)
+                work.now, once_per={"deadline": token})
+    warnings: dict[str, datetime] = {}
+    if running:
+        for number, step in enumerate(warning_ladder(work.model)):
+            at = step.due(case.deadline_at)
+            if at < case.deadline_at <= work.now:
+                continue  # a warning before a deadline that has passed says nothing any more
+            warnings[str(number)] = max(at, work.now)
+    timers.sync(work.conn, case.id, "case_warning", warnings, work.now, once_per=dict.fromkeys(warnings, token))
 
 
 def extend(work: Any, row: Any, actor: str) -> None:
-    """Extend the clock when the completed step says so, the first time only."""
+    """Extend the clock when the completed step says so: once, and before the deadline has passed."""
     step = work.step(row)
     text = step.properties.get("rutin:extendsCaseClock") if step is not None else None
     case = work.case
@@ -83,6 +152,15 @@ def extend(work: Any, row: Any, actor: str) -> None:
     if case.deadline_extended:
         work.event("case_clock_not_extended", actor=actor, task_id=row.id,
                    data={"reason": "tidsfristen har redan förlängts en gång"})
+        return
+    if case.deadline_at < work.now and case.deadline_paused_at is None:
+        # PBL 9 kap. 27 §: the extension is decided, and told the applicant, before the original
+        # deadline runs out; one decided afterwards cannot undo the lateness.
+        work.event("case_clock_not_extended", actor=actor, task_id=row.id,
+                   data={"reason": "förlängningen beslutades efter att tidsfristen hade passerats "
+                                   f"({case.deadline_at.astimezone(deadlines.STOCKHOLM):%Y-%m-%d}); den måste "
+                                   "beslutas före den ursprungliga tidsfristen",
+                         "deadline": case.deadline_at.isoformat()})
         return
     period = deadlines.parse_period(text)
     if period is None:
@@ -111,12 +189,20 @@ def status(case: Any, now: datetime) -> dict[str, Any] | None:
     }
 
 
+def _current(timer: Any, case: Any) -> bool:
+    """Whether a deadline timer is still about the case's deadline as it stands."""
+    if case is None or case.status != "active" or case.deadline_paused_at is not None or case.deadline_at is None:
+        return False
+    meant = (timer["data"] or {}).get("for")
+    return meant is None or meant == case.deadline_at.isoformat()
+
+
 def fire(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
-    """Scheduler handler: the statutory deadline has passed; tell the case unit's managers once."""
+    """Scheduler handler: the statutory deadline has passed; tell the case's handlers and managers once."""
     from . import notifications, org
     from .runtime import CaseWork
 
-    if case is None or case.status != "active" or case.deadline_paused_at is not None:
+    if not _current(timer, case):
         return "cancelled"
     work = CaseWork(engine, s, case)
     conn = s.connection()
@@ -131,6 +217,54 @@ def fire(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
     work.event("case_deadline_passed", actor="scheduler", data={"deadline": case.deadline_at.isoformat(),
                                                                  "notified": who})
     return "fired"
+
+
+def fire_warning(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
+    """Scheduler handler: a warning before the case deadline (its handlers, or its unit's managers)."""
+    from . import notifications, org
+    from .runtime import CaseWork
+
+    if not _current(timer, case):
+        return "cancelled"
+    work = CaseWork(engine, s, case)
+    ladder = warning_ladder(work.model)
+    number = int(timer["ref"] or 0)
+    if number >= len(ladder):
+        return "cancelled"
+    step = ladder[number]
+    if step.sign < 0 and case.deadline_at <= now:
+        return "cancelled"  # a warning before a deadline that has passed (the deadline's notice said it)
+    conn = s.connection()
+    handlers = sorted({r.assignee for r in _open(s, case.id) if r.assignee})
+    unit = None
+    if step.action == "notify_manager":
+        unit, _, who = org.managers(conn, org.tree(engine), case.org_unit_id, now)
+        if not who:
+            who = handlers  # no manager in the chain: at least those who work on the case hear of it
+    else:
+        who = handlers
+    label = case.business_key or case.id[:8]
+    deadline = case.deadline_at.astimezone(deadlines.STOCKHOLM)
+    passed = case.deadline_at <= now
+    subject = (f"Tidsfristen har passerats: ärende {label}" if passed
+               else f"Tidsfristen närmar sig: ärende {label} ska avgöras senast {deadline:%Y-%m-%d}")
+    left = "" if passed else f" Det återstår {_working_days_left(now, case.deadline_at)} arbetsdagar."
+    notifications.notify(conn, now, who, kind="case_warning", dedupe=f"casewarn:{timer['id']}", case_id=case.id,
+                         subject=subject,
+                         body=f"Ärendet {label} ({work.model.name}) ska avgöras senast {deadline:%Y-%m-%d}.{left}")
+    work.event("case_deadline_warning", actor="scheduler",
+               data={"deadline": case.deadline_at.isoformat(), "action": step.action,
+                     "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}", "unit": unit, "notified": who})
+    return "fired"
+
+
+def _working_days_left(now: datetime, deadline: datetime) -> int:
+    day, last = now.astimezone(deadlines.STOCKHOLM).date(), deadline.astimezone(deadlines.STOCKHOLM).date()
+    n = 0
+    while day < last:
+        day += timedelta(days=1)
+        n += int(deadlines.is_working_day(day))
+    return n
 
 
 def _open(s: Any, case_id: str) -> list[Any]:

@@ -3,9 +3,18 @@
 A ladder is a list of steps relative to the due date, written in a diagram property
 (``rutin:escalation = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"``) or taken from the
 default. Offsets are working days (``-1WD``: 08:00 on the working day before the due day), or an
-ISO-8601 duration before (``-PT2H``) or after (``P2D``) the due instant; ``0`` is the due
-instant. Each step is a timer row; the scheduler fires it once, and completing, reassigning or
-re-dating the task cancels or moves the pending ones.
+ISO-8601 duration before (``-PT2H``) or after (``P2D``) the due instant (months are calendar
+months); ``0`` is the due instant. Each step is a timer row; the scheduler fires it once per due
+date: completing the task cancels the pending ones, re-dating moves them, and reassigning it
+never makes a step that has already fired happen again.
+
+Where a task's ladder comes from, first found: the step's ``rutin:escalation`` property, the
+process owner's policy for the step, the policy's ``*`` entry (every step of the process), the
+process's own ``rutin:escalation`` property, and the default. The default depends on how far off
+the due date is: a task due within the day (``PT2H``) is reminded an hour before and reassigned
+two hours after, one due in days a working day before and three working days after.
+
+A task's follow-up date is a timer row too (kind ``follow_up``): its holder is reminded once.
 
 Work may go up the manager chain; a decision only along the delegation ordinance. Decision tasks
 therefore get their own default ladder (substitute, then superior where the ordinance allows),
@@ -28,6 +37,9 @@ from .roles import scoped
 
 DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
 DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
+# For tasks due within the day (a request for an official document: the same day, TF 2 kap. 16 §).
+HOURLY_LADDER = "-PT1H:remind; 0:notify_manager; +PT2H:reassign_manager"
+HOURLY_DECISION_LADDER = "-PT1H:remind; 0:substitute; +PT2H:superior"
 WORK_ACTIONS = {"remind", "notify_manager", "reassign_manager", "raise_priority"}
 DECISION_ACTIONS = {"remind", "substitute", "superior", "raise_priority"}
 RAISED_PRIORITY = 80
@@ -69,9 +81,16 @@ class Step:
         period = deadlines.parse_period(self.offset)
         if period is None:
             raise ValueError(self.offset)
-        delta = timedelta(days=period.days + 7 * period.weeks + 30 * period.months + 365 * period.years,
+        at = due_at
+        if period.years or period.months:
+            # Calendar months, as for deadlines: one month before 31 March is 28 (29) February.
+            local = due_at.astimezone(deadlines.STOCKHOLM)
+            day = deadlines.add_months(local.date(), self.sign * (12 * period.years + period.months))
+            at = datetime.combine(day, local.timetz().replace(tzinfo=None),
+                                  tzinfo=deadlines.STOCKHOLM).astimezone(due_at.tzinfo)
+        delta = timedelta(days=period.days + 7 * period.weeks,
                           hours=period.hours, minutes=period.minutes, seconds=period.seconds)
-        return due_at + self.sign * delta
+        return at + self.sign * delta
 
 
 def parse(text: str, *, decision: bool = False) -> list[Step]:
@@ -96,30 +115,105 @@ def parse(text: str, *, decision: bool = False) -> list[Step]:
     return steps
 
 
+def hourly(row: HumanTask) -> bool:
+    """Whether a task is due within the day it was given (an exact instant, not the end of a day)."""
+    if row.due_at is None:
+        return False
+    local = row.due_at.astimezone(deadlines.STOCKHOLM)
+    end_of_day = local.time() >= time(23, 59)
+    return not end_of_day and row.due_at - row.created_at <= timedelta(days=1)
+
+
+def default_ladder(row: HumanTask, *, decision: bool) -> str:
+    """The default ladder for a task, by kind and by how far off its due date is."""
+    if hourly(row):
+        return HOURLY_DECISION_LADDER if decision else HOURLY_LADDER
+    return DECISION_LADDER if decision else DEFAULT_LADDER
+
+
 def ladder_for(work: Any, row: HumanTask) -> list[Step]:
-    """The task's ladder: from its diagram property, else the default for its kind."""
+    """The task's ladder: the first of its sources that holds one valid for the task's kind."""
+    from . import policies
+
     step = work.step(row)
     decision = work.is_decision(row)
-    text = (step.properties.get("rutin:escalation") if step is not None else None) or \
-        work.policy(row.element_id).escalation or (DECISION_LADDER if decision else DEFAULT_LADDER)
-    try:
-        return parse(text, decision=decision)
-    except ValueError:
-        return parse(DECISION_LADDER if decision else DEFAULT_LADDER, decision=decision)
+    rows = policies.for_process(work.engine, work.case.process_key)
+    own, every = dict.get(rows, row.element_id), dict.get(rows, policies.EVERY_STEP)
+    sources = [
+        step.properties.get("rutin:escalation") if step is not None else None,
+        own.escalation if own is not None else None,
+        every.escalation if every is not None else None,
+        work.model.properties.get("rutin:escalation"),
+    ]
+    for text in sources:
+        if not text:
+            continue
+        try:
+            return parse(text, decision=decision)
+        except ValueError:
+            # Unreadable, or a manager-chain action on a decision: the upload or the policy said
+            # so; the next source applies.
+            continue
+    return parse(default_ladder(row, decision=decision), decision=decision)
 
 
-def schedule(work: Any, row: HumanTask) -> None:
-    """(Re)create the pending escalation steps of a task from its due date."""
-    conn = work.conn
-    timers.cancel_task_timers(conn, row.id, work.now)
-    if row.due_at is None or row.status != "open":
-        return
-    for number, step in enumerate(ladder_for(work, row)):
-        conn.execute(timers.INSERT, {
-            "kind": "escalation", "case_id": row.case_id, "task_id": row.id, "ref": str(number),
-            "due_at": max(step.due(row.due_at), work.now), "status": "pending",
-            "data": {"action": step.action, "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}"},
-        })
+_OWN = sa.select(timers._timers.c.id, timers._timers.c.kind, timers._timers.c.ref, timers._timers.c.status,
+                 timers._timers.c.due_at, timers._timers.c.data).where(
+    timers._timers.c.task_id == sa.bindparam("task_id"), timers._timers.c.kind.in_(timers.TASK_KINDS),
+    timers._timers.c.status.in_(("pending", "fired", "failed")),
+)
+
+
+def schedule(work: Any, row: HumanTask, *, new: bool = False) -> None:
+    """Bring a task's escalation steps and follow-up reminder in line with its dates and holder.
+
+    Each step fires once per due date: one that has fired for the task's current due date is not
+    made again (reassigning a task does not repeat its reminders), nor is one that fired for an
+    earlier due date and whose instant under the new one has passed too. Steps still ahead are
+    (re)created; one whose instant passed without firing (a task created or re-dated late) fires
+    now. The follow-up reminder likewise, once per follow-up date. `new`: the task was just
+    created and has no timer rows yet.
+    """
+    conn, now = work.conn, work.now
+    pending: dict[tuple[str, str], Any] = {}
+    done: dict[tuple[str, str], set[Any]] = {}
+    if not new:
+        for r in conn.execute(_OWN, {"task_id": row.id}):
+            if r.status == "pending":
+                pending[(r.kind, r.ref)] = r
+            else:
+                done.setdefault((r.kind, r.ref), set()).add((r.data or {}).get("for"))
+    wanted: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = {}
+
+    def want(key: tuple[str, str], at: datetime, token: str, data: dict[str, Any]) -> None:
+        fired = done.get(key, set())
+        if token in fired or (fired and at <= now):
+            return
+        wanted[key] = (max(at, now), {**data, "for": token})
+
+    if row.status == "open" and row.due_at is not None:
+        token = row.due_at.isoformat()
+        for number, step in enumerate(ladder_for(work, row)):
+            want(("escalation", str(number)), step.due(row.due_at), token,
+                 {"action": step.action, "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}"})
+    if row.status == "open" and row.follow_up_at is not None:
+        want(("follow_up", "0"), row.follow_up_at, row.follow_up_at.isoformat(), {})
+    gone = [r.id for key, r in pending.items() if key not in wanted]
+    if gone:
+        conn.execute(timers.CANCEL, {"ids": gone, "now": now})
+    inserts = []
+    for (kind, ref), (due, data) in wanted.items():
+        existing = pending.get((kind, ref))
+        if existing is None:
+            inserts.append({"kind": kind, "case_id": row.case_id, "task_id": row.id, "ref": ref, "due_at": due,
+                            "status": "pending", "data": data})
+            continue
+        if existing.due_at != due:
+            conn.execute(timers.RESCHEDULE, {"b_id": existing.id, "due": due})
+        if (existing.data or {}) != data:
+            conn.execute(timers.SET_DATA, {"b_id": existing.id, "data": data})
+    if inserts:
+        conn.execute(timers.INSERT, inserts)
 
 
 def _when(at: datetime) -> str:
@@ -209,6 +303,32 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
     work.event("escalation_step", actor="scheduler", task_id=row.id, element_id=row.element_id,
                data={**outcome, "name": row.name, "due": row.due_at.isoformat() if row.due_at else None,
                      "step_due": timer["due_at"].isoformat()})
+    return "fired"
+
+
+def fire_follow_up(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -> str:
+    """Scheduler handler for ``follow_up`` timers: remind whoever has the task (else who may take it)."""
+    from .runtime import CaseWork, load_task
+
+    if case is None:
+        return "cancelled"
+    row = load_task(s, timer["task_id"])
+    if row is None or row.status != "open" or row.follow_up_at is None:
+        return "cancelled"
+    meant = (timer["data"] or {}).get("for")
+    if meant is not None and meant != row.follow_up_at.isoformat():
+        return "cancelled"  # re-dated since; its own row reminds
+    work = CaseWork(engine, s, case)
+    conn = s.connection()
+    to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+    subject_case = f"ärende {case.business_key or case.id[:8]}"
+    due = f" Den ska vara klar {_when(row.due_at)}." if row.due_at else ""
+    notifications.notify(conn, now, to, kind="follow_up", dedupe=f"fu:{timer['id']}", case_id=case.id,
+                         task_id=row.id, subject=f"Följ upp: {row.name} ({subject_case})",
+                         body=f"Det är dags att följa upp uppgiften {row.name!r} i {subject_case} "
+                              f"(uppföljning {_when(row.follow_up_at)}).{due}")
+    work.event("follow_up_reminder", actor="scheduler", task_id=row.id, element_id=row.element_id,
+               data={"name": row.name, "follow_up": row.follow_up_at.isoformat(), "notified": to})
     return "fired"
 
 

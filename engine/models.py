@@ -294,6 +294,9 @@ class Timer(Base):
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fired_by: Mapped[str | None] = mapped_column(sa.String(120))
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # Firings whose handler failed (each rolled back and retried later), and the last failure.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 class DelegationItem(Base):

@@ -4,13 +4,21 @@
 it reports does); a dedupe key makes writing the same notification twice a no-op. `deliver`
 sends due e-mail over SMTP (``RUTIN_SMTP_*``): each message is claimed (``sending``) and that
 claim committed before the message is handed to the server, so a crash can lose a message but
-never send one twice; a refused delivery is retried with back-off and never blocks the engine.
+never send one twice; a message the server refuses is retried with back-off, then given up.
+
+Delivery runs as its own scheduler job, never inside the timer tick, so a slow or silent mail
+server cannot hold up a deadline. A round opens one connection with short timeouts and stops at
+the first connection failure: the server is then left alone for a while (doubling, up to half an
+hour), and the message being sent waits for it without losing one of its attempts.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import threading
+import weakref
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -29,6 +37,10 @@ _n = cast(sa.Table, Notification.__table__)
 _users = cast(sa.Table, User.__table__)
 MAX_ATTEMPTS = 6
 STUCK_AFTER = timedelta(minutes=10)
+# Seconds to wait for the mail server to connect or answer; a silent one is given up on quickly.
+SMTP_TIMEOUT_S = 5.0
+SERVER_BACKOFF = timedelta(minutes=2)
+SERVER_BACKOFF_MAX = timedelta(minutes=30)
 
 
 def notify(conn: sa.Connection, now: datetime, recipients: list[str], *, kind: str, subject: str, body: str,
@@ -99,51 +111,113 @@ def _claim(engine: Engine, now: datetime) -> Notification | None:
         return Notification(**{**row, "email_attempts": row["email_attempts"] + 1})
 
 
-def deliver(engine: Engine, *, limit: int = 100) -> dict[str, int]:
-    """Send due e-mail from the outbox; return counts of sent, retried and failed messages."""
+@dataclass
+class _ServerState:
+    down_until: datetime | None = None
+    backoff: timedelta = SERVER_BACKOFF
+
+
+# Per engine (weakly: a closed engine's state goes with it, never to a new engine at its address).
+_servers: weakref.WeakKeyDictionary[Engine, _ServerState] = weakref.WeakKeyDictionary()
+_servers_lock = threading.Lock()
+
+
+def _server(engine: Engine) -> _ServerState:
+    with _servers_lock:
+        state = _servers.get(engine)
+        if state is None:
+            state = _servers[engine] = _ServerState()
+        return state
+
+
+# What says the server (or the way to it) is down, rather than that it refuses one message.
+_CONNECTION_ERRORS = (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError)
+
+
+def deliver(engine: Engine, *, limit: int = 100, timeout: float | None = None) -> dict[str, int]:
+    """Send due e-mail from the outbox; return counts of sent, retried and failed messages.
+
+    One connection serves the round. A connection failure ends the round and rests the server
+    (see the module's docstring); a message the server refuses is retried later on its own.
+    """
     settings = engine.settings
     counts = {"sent": 0, "retry": 0, "failed": 0}
     if not settings.smtp_host:
         return counts
     now = engine.clock.now()
+    server = _server(engine)
+    if server.down_until is not None and now < server.down_until:
+        return counts
     with engine.db.write() as s:
         # A claim older than this was made by a process that died mid-send: we cannot know whether
         # the server got the message, so it is marked uncertain rather than sent again.
         s.execute(sa.update(Notification).where(Notification.email_status == "sending",
                                                 Notification.next_attempt_at < now - STUCK_AFTER)
                   .values(email_status="uncertain", last_error="avbröts under sändning"))
-    for _ in range(limit):
-        n = _claim(engine, now)
-        if n is None:
-            break
-        try:
-            _send(engine, n)
-        except (smtplib.SMTPException, OSError) as exc:
-            failed = n.email_attempts >= MAX_ATTEMPTS
+    smtp: smtplib.SMTP | None = None
+    try:
+        for _ in range(limit):
+            n = _claim(engine, now)
+            if n is None:
+                break
+            try:
+                if smtp is None:
+                    try:
+                        smtp = _connect(engine, SMTP_TIMEOUT_S if timeout is None else timeout)
+                    except smtplib.SMTPException as exc:  # refused at the door (login, TLS): the server's matter
+                        raise OSError(str(exc)) from exc
+                smtp.send_message(_message(engine, n))
+            except _CONNECTION_ERRORS as exc:
+                wait = server.backoff
+                server.down_until, server.backoff = now + wait, min(wait * 2, SERVER_BACKOFF_MAX)
+                with engine.db.write() as s:
+                    s.execute(sa.update(Notification).where(Notification.id == n.id).values(
+                        email_status="pending", email_attempts=n.email_attempts - 1, last_error=str(exc)[:500],
+                        next_attempt_at=now + wait))
+                counts["retry"] += 1
+                log.warning("mail server %s:%s unreachable, resting it %s: %s", settings.smtp_host,
+                            settings.smtp_port, wait, exc)
+                if smtp is not None:
+                    smtp.close()
+                smtp = None
+                break
+            except smtplib.SMTPException as exc:
+                failed = n.email_attempts >= MAX_ATTEMPTS
+                with engine.db.write() as s:
+                    s.execute(sa.update(Notification).where(Notification.id == n.id).values(
+                        email_status="failed" if failed else "pending", last_error=str(exc)[:500],
+                        next_attempt_at=now + timedelta(minutes=2 ** n.email_attempts)))
+                counts["failed" if failed else "retry"] += 1
+                log.warning("e-mail %s to %s not delivered (attempt %s): %s", n.id, n.email, n.email_attempts, exc)
+                continue
             with engine.db.write() as s:
                 s.execute(sa.update(Notification).where(Notification.id == n.id).values(
-                    email_status="failed" if failed else "pending", last_error=str(exc)[:500],
-                    next_attempt_at=now + timedelta(minutes=2 ** n.email_attempts)))
-            counts["failed" if failed else "retry"] += 1
-            log.warning("e-mail %s to %s not delivered (attempt %s): %s", n.id, n.email, n.email_attempts, exc)
-            continue
-        with engine.db.write() as s:
-            s.execute(sa.update(Notification).where(Notification.id == n.id).values(
-                email_status="sent", sent_at=engine.clock.now(), last_error=None))
-        counts["sent"] += 1
+                    email_status="sent", sent_at=engine.clock.now(), last_error=None))
+            counts["sent"] += 1
+            server.down_until, server.backoff = None, SERVER_BACKOFF
+    finally:
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
     return counts
 
 
-def _send(engine: Engine, n: Notification) -> None:
+def _connect(engine: Engine, timeout: float) -> smtplib.SMTP:
     settings = engine.settings
+    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    if settings.smtp_user:
+        smtp.starttls()
+        smtp.login(settings.smtp_user, settings.smtp_password)
+    return smtp
+
+
+def _message(engine: Engine, n: Notification) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = settings.smtp_sender
+    msg["From"] = engine.settings.smtp_sender
     msg["To"] = n.email
     msg["Subject"] = n.subject
     msg["Message-ID"] = make_msgid(idstring=f"rutin-{n.id}", domain="rutin.local")
     msg.set_content(n.body)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-        if settings.smtp_user:
-            smtp.starttls()
-            smtp.login(settings.smtp_user, settings.smtp_password)
-        smtp.send_message(msg)
+    return msg

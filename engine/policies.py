@@ -1,10 +1,17 @@
 """Deadline policies: a process owner's due dates, follow-ups and escalation ladders per step,
-used wherever the diagram itself says nothing."""
+used wherever the diagram itself says nothing.
+
+An entry is keyed by the step's element id, or ``*`` for every step of the process: a step's own
+entry wins field by field, the ``*`` entry fills in what it leaves out. A decision under the
+delegation ordinance escalates only along the ordinance, so a ladder with manager-chain actions
+is refused for such a step (a ``*`` ladder with them applies to the work steps only).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,20 +22,37 @@ from .errors import Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .models import DeadlinePolicy, ProcessVersion
 
-_cache: dict[tuple[int, str], tuple[float, dict[str, DeadlinePolicy]]] = {}
+EVERY_STEP = "*"
+
+
+class Policies(dict[str, DeadlinePolicy]):
+    """A process's policy rows by element id; `get` fills a step's blanks from the ``*`` entry."""
+
+    def get(self, element: str, default: Any = None) -> Any:
+        """The policy for one step: its own entry, completed field by field by the ``*`` entry."""
+        own, every = super().get(element), super().get(EVERY_STEP)
+        if every is None or element == EVERY_STEP:
+            return own if own is not None else default
+        if own is None:
+            return every
+        return SimpleNamespace(due=own.due or every.due, follow_up=own.follow_up or every.follow_up,
+                               escalation=own.escalation or every.escalation)
+
+
+_cache: dict[tuple[int, str], tuple[float, Policies]] = {}
 _lock = threading.Lock()
 TTL_S = 30.0
 
 
-def for_process(engine: Engine, key: str) -> dict[str, DeadlinePolicy]:
+def for_process(engine: Engine, key: str) -> Policies:
     """The policy rows of a process, by element id (cached briefly)."""
     with _lock:
         hit = _cache.get((id(engine), key))
         if hit and time.monotonic() - hit[0] < TTL_S:
             return hit[1]
     with engine.db.read() as s:
-        rows = {p.element_id: p for p in s.execute(sa.select(DeadlinePolicy).where(DeadlinePolicy.process_key == key))
-                .scalars()}
+        rows = Policies({p.element_id: p for p in s.execute(
+            sa.select(DeadlinePolicy).where(DeadlinePolicy.process_key == key)).scalars()})
     with _lock:
         _cache[(id(engine), key)] = (time.monotonic(), rows)
     return rows
@@ -55,18 +79,23 @@ def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[s
         owner = tree(engine).canonical(v.owner_role or "Processägare")
         if not (actor.is_admin or owner in actor.roles or any(r.startswith(owner + "@") for r in actor.roles)):
             raise Forbidden(f"Bara {v.owner_role} för processen kan ändra dess tidsfrister.")
-        known = {st["element_id"] for st in v.model.get("steps", {}).values()}
+        steps = {st["element_id"]: st for st in v.model.get("steps", {}).values()}
+        decisions = _decision_steps(engine, key, steps)
         for element, spec in tasks.items():
-            if element not in known:
-                raise InvalidInput(f"Processen har inget steg {element!r}.")
+            if element != EVERY_STEP and element not in steps:
+                raise InvalidInput(f"Processen har inget steg {element!r} (ange ett stegs id, eller * för alla steg).")
+            if not isinstance(spec, dict):
+                raise InvalidInput(f"{element}: ska vara ett objekt med due, follow_up och escalation.")
             for field in ("due", "follow_up"):
                 if spec.get(field) and deadlines.parse_period(spec[field]) is None:
                     raise InvalidInput(f"{element}.{field}: {spec[field]!r} är ingen period (t.ex. P10D, 5WD).")
             if spec.get("escalation"):
                 try:
-                    escalation.parse(spec["escalation"])
+                    escalation.parse(spec["escalation"], decision=element in decisions)
                 except ValueError as exc:
-                    raise InvalidInput(f"{element}.escalation: {exc}") from None
+                    why = (" Steget är ett beslut enligt delegationsordningen: det eskaleras bara till ersättare "
+                           "och överordnad, aldrig uppåt i chefsleden." if element in decisions else "")
+                    raise InvalidInput(f"{element}.escalation: {exc}.{why}") from None
         s.execute(sa.delete(DeadlinePolicy).where(DeadlinePolicy.process_key == key))
         now = engine.clock.now()
         for element, spec in tasks.items():
@@ -76,3 +105,14 @@ def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[s
     with _lock:
         _cache.pop((id(engine), key), None)
     return get(engine, key)
+
+
+def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]:
+    """The steps that are decisions under the delegation ordinance: marked so in the diagram, or
+    named by an approved ordinance item that is, or will be, in force."""
+    from . import delegation
+
+    now = engine.clock.now()
+    named = {i.element_id for i in delegation._approved(engine).get(key, [])
+             if i.element_id and (i.valid_to is None or i.valid_to > now)}
+    return {e for e, st in steps.items() if st.get("decision_authority")} | (named & set(steps))

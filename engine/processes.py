@@ -216,7 +216,13 @@ def fire_review(engine: Engine, s: Any, row: Any, case: Any, now: Any) -> str:
 
 
 def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersion) -> None:
-    """Replace the key's scheduled starts with those of the new version's timer start events."""
+    """Replace the key's scheduled starts with those of the new version's timer start events.
+
+    A start is scheduled at the first instant of its schedule from now on, and after any start
+    already made for the key: a schedule whose anchor lies in the past does not start the cases it
+    "missed" before the version existed, and publishing a new version never repeats a start the
+    previous one made. A start event whose timer is unchanged keeps its pending start as it is.
+    """
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
         CycleTimerEventDefinition,
         DurationTimerEventDefinition,
@@ -228,36 +234,55 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
 
     from . import spiff_clock, timers
 
-    conn.execute(
-        sa.update(timers._timers)
-        .where(timers._timers.c.kind == "start", timers._timers.c.process_key == version.key,
-               timers._timers.c.status == "pending")
-        .values(status="cancelled", fired_at=engine.clock.now())
-    )
+    t = timers._timers
+    now = engine.clock.now()
+    pending = {r.ref: r for r in conn.execute(
+        sa.select(t.c.id, t.c.ref, t.c.data).where(t.c.kind == "start", t.c.process_key == version.key,
+                                                   t.c.status == "pending"))}
+    last_fired = conn.execute(sa.select(sa.func.max(t.c.due_at)).where(
+        t.c.kind == "start", t.c.process_key == version.key, t.c.status == "fired")).scalar()
     # Not through the cache: this transaction may still roll back, and SQLite reuses row ids.
     spec = restore_spec(version.spec_json)[0]
     spiff_clock._current.set(engine.clock)
-    now = engine.clock.now()
+    keep: set[str] = set()
+    rows: list[dict[str, Any]] = []
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
         if not isinstance(task_spec, StartEvent) or not isinstance(definition, TimerEventDefinition):
             continue
         try:
             value = str(sandbox.evaluate(definition.expression, {}))
-            data: dict[str, Any] = {}
+            existing = pending.get(task_spec.name)
+            if existing is not None and (existing.data or {}).get("expression") == value:
+                keep.add(task_spec.name)
+                continue
+            data: dict[str, Any] = {"expression": value}
             if isinstance(definition, CycleTimerEventDefinition):
-                cycles, first, every = TimerEventDefinition.parse_iso_recurring_interval(value)
-                data = {"cycles": cycles, "every_s": every.total_seconds()}
+                schedule = timers.parse_cycle(value, now)
+                floor = max(now, last_fired) if last_fired is not None else now
+                found = timers.next_occurrence(schedule, not_before=floor,
+                                               strictly=last_fired is not None and last_fired >= now)
+                if found is None:
+                    continue
+                n, first = found
+                data.update(schedule, n=n)
             elif isinstance(definition, DurationTimerEventDefinition):
                 first = now + TimerEventDefinition.get_timedelta_from_start(
                     TimerEventDefinition.parse_iso_duration(value))
             else:
                 first = TimerEventDefinition.parse_time_or_duration(value)
+                if first < now or (last_fired is not None and first <= last_fired):
+                    continue  # a start date that passed before the version was published
         except Exception as exc:  # the diagram's diagnostics already flagged what cannot be parsed
             log.warning("no schedule for %s start %s: %s", version.key, task_spec.name, exc)
             continue
-        conn.execute(timers.INSERT, {"kind": "start", "process_key": version.key, "ref": task_spec.name,
-                                     "due_at": first, "status": "pending", "data": data})
+        rows.append({"kind": "start", "process_key": version.key, "ref": task_spec.name,
+                     "due_at": first, "status": "pending", "data": data})
+    gone = [r.id for ref, r in pending.items() if ref not in keep]
+    if gone:
+        conn.execute(sa.update(t).where(t.c.id.in_(gone)).values(status="cancelled", fired_at=now))
+    if rows:
+        conn.execute(timers.INSERT, rows)
 
 
 def _version_json(v: ProcessVersion) -> dict[str, Any]:

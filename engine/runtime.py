@@ -363,10 +363,10 @@ class CaseWork:
                             if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
         self._candidates.extend({"task_id": row.id, "kind": kind, "key": key, "created_at": self.now}
                                 for kind, key in candidates)
-        if row.due_at is not None:
+        if row.due_at is not None or row.follow_up_at is not None:
             from . import escalation
 
-            escalation.schedule(self, row)
+            escalation.schedule(self, row, new=True)
         self.event("task_created", actor=actor, task_id=row.id, element_id=step.element_id, role=step.role,
                    data={"name": step.name, "kind": step.kind, "assignee": row.assignee,
                          **({"assignee_absent": away} if away else {}),

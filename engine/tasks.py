@@ -513,7 +513,7 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
         after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
         work.event("task_updated", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "before": before, "after": after})
-        if before["due"] != after["due"]:
+        if before["due"] != after["due"] or before["follow_up"] != after["follow_up"]:
             escalation.schedule(work, row)
         return task_json(engine, row, actor)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,3 +65,97 @@ def test_policy_sets_due_dates_the_diagram_does_not(client: Any, people: dict[st
     assert ok.status_code == 200 and ok.get_json()["tasks"]["a"]["due"] == "3WD"
     case = client.post("/api/processes/seq3/cases", json={}, headers=people["hanna"].headers).get_json()
     assert case["open_tasks"][0]["due"] == "2026-03-05T22:59:59+00:00"  # Thursday, end of day
+
+
+def _clock_bpmn(key: str, props: str, tasks_xml: str) -> bytes:
+    """A process with a case clock (camunda:properties on the process) and tasks in a sequence."""
+    ids = [t.split('id="')[1].split('"')[0] for t in tasks_xml.split("<bpmn:userTask")[1:]]
+    chain = ["s", *ids, "e"]
+    flows = "".join(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
+                    for i, (a, b) in enumerate(itertools.pairwise(chain)))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="{key}" name="Frist" isExecutable="true">
+    <bpmn:extensionElements><camunda:properties>{props}</camunda:properties></bpmn:extensionElements>
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="Bygglovshandläggare">{"".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in chain)}</bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/>{tasks_xml}<bpmn:endEvent id="e"/>{flows}
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def _events(engine: Engine, case_id: str, kind: str) -> list[dict[str, Any]]:
+    return [e for e in cases.get_case(engine, SYSTEM, case_id)["history"] if e["type"] == kind]
+
+
+def test_a_late_cases_notice_is_sent_once_however_often_the_case_changes_afterwards(
+        engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))  # Monday 09:00
+    processes.deploy(engine, SYSTEM, _clock_bpmn(
+        "frist", '<camunda:property name="rutin:caseDeadline" value="2WD"/>',
+        '<bpmn:userTask id="a" name="Utreda"/><bpmn:userTask id="b" name="Besluta"/>'
+        '<bpmn:userTask id="c" name="Expediera"/>'))
+    case = cases.start_case(engine, SYSTEM, "frist")
+    assert case["deadline"]["deadline"] == "2026-03-04T22:59:59+00:00"  # Wednesday, end of day
+    clock.set(datetime(2026, 3, 5, 7, 0, tzinfo=UTC))  # Thursday: late
+    assert engine.scheduler.tick().kinds.get("case_deadline") == 1
+    case = _complete_open(engine, case)  # the case goes on, late: every change syncs its clock
+    assert engine.scheduler.tick().kinds.get("case_deadline") is None
+    clock.advance(timedelta(days=1))
+    case = _complete_open(engine, case)
+    assert engine.scheduler.tick().kinds.get("case_deadline") is None
+    assert len(_events(engine, case["id"], "case_deadline_passed")) == 1
+
+
+def test_after_a_pause_the_deadline_moves_by_whole_days_to_a_working_day(engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-02-27"})
+    assert case["deadline"]["deadline"] == "2026-05-08T21:59:59+00:00"
+    case = _complete_open(engine, case)  # paused Monday 2 March 09:00
+    clock.set(datetime(2026, 3, 8, 14, 30, tzinfo=UTC))  # resumed six days (and some hours) later
+    case = _complete_open(engine, case)
+    # 8 May + 6 days is Thursday 14 May 2026, Kristi himmelsfärds dag: the next working day, end of day
+    state = cases.get_case(engine, SYSTEM, case["id"])["deadline"]
+    assert state["deadline"] == "2026-05-15T21:59:59+00:00"
+
+
+def test_an_extension_decided_after_the_deadline_is_refused_and_the_case_stays_late(
+        engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-02-27"})
+    case = _complete_open(engine, case)
+    case = _complete_open(engine, case)  # paused and resumed the same day: the deadline stays 8 May
+    clock.set(datetime(2026, 5, 12, 8, 0, tzinfo=UTC))  # the extension is decided on 12 May, too late
+    case = _complete_open(engine, case)
+    state = cases.get_case(engine, SYSTEM, case["id"])["deadline"]
+    assert state["deadline"] == "2026-05-08T21:59:59+00:00" and state["extended"] is False
+    assert state["late_by_s"] > 3 * 86400
+    [refused] = _events(engine, case["id"], "case_clock_not_extended")
+    assert "före den ursprungliga tidsfristen" in refused["data"]["reason"]
+    assert not _events(engine, case["id"], "case_clock_extended")
+
+
+def test_a_case_deadline_is_warned_of_three_working_days_before(engine: Engine, clock: ManualClock) -> None:
+    from conftest import FIXTURES
+
+    from engine import notifications, org
+    from engine.identity import get_actor
+
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-02-27"}, "BN-9", org_unit="bygglov")
+    case = _complete_open(engine, case)
+    case = _complete_open(engine, case)  # deadline Friday 8 May; warning Tuesday 5 May 08:00
+    clock.set(datetime(2026, 5, 5, 5, 59, tzinfo=UTC))
+    assert "case_warning" not in engine.scheduler.tick().kinds
+    clock.set(datetime(2026, 5, 5, 6, 1, tzinfo=UTC))
+    assert engine.scheduler.tick().kinds == {"case_warning": 1}
+    [note] = notifications.list_for(engine, get_actor(engine, "bert"))["items"]  # the unit's manager
+    assert note["subject"] == "Tidsfristen närmar sig: ärende BN-9 ska avgöras senast 2026-05-08"
+    assert "3 arbetsdagar" in note["body"]
+    case = _complete_open(engine, case)  # extended to 17 July: warned again before the new deadline
+    clock.set(datetime(2026, 7, 14, 6, 1, tzinfo=UTC))
+    assert engine.scheduler.tick().kinds == {"case_warning": 1}
+    assert len(_events(engine, case["id"], "case_deadline_warning")) == 2

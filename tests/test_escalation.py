@@ -31,6 +31,13 @@ def town(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str, identit
     return {n: identity.get_actor(engine, n) for n in ("bea", "bo", "bert", "fia")}
 
 
+def _tick(engine: Engine) -> Any:
+    """One scheduler tick, then one round of e-mail delivery (its own job beside the tick)."""
+    result = engine.scheduler.tick()
+    notifications.deliver(engine)
+    return result
+
+
 def _events(engine: Engine, case_id: str, kind: str) -> list[dict[str, Any]]:
     return [e for e in cases.get_case(engine, SYSTEM, case_id)["history"] if e["type"] == kind]
 
@@ -64,21 +71,21 @@ def test_default_ladder_reminds_notifies_and_reassigns_once(engine: Engine, town
     assert [t.data["action"] for t in steps] == ["remind", "notify_manager", "reassign_manager"]
 
     clock.set(datetime(2026, 3, 6, 7, 1, tzinfo=UTC))  # Friday 08:01
-    assert engine.scheduler.tick().kinds == {"escalation": 1}
+    assert _tick(engine).kinds == {"escalation": 1}
     [mail] = smtp.to("bea@exempelby.se")
     assert mail["Subject"].startswith("Påminnelse: Granska ansökan (ärende BN-1)")
-    assert engine.scheduler.tick().fired == 0 and len(smtp.messages) == 1  # once
+    assert _tick(engine).fired == 0 and len(smtp.messages) == 1  # once
     assert notifications.list_for(engine, town["bea"])["unread"] == 1
 
     clock.set(datetime(2026, 3, 9, 23, 0, tzinfo=UTC))  # just past due
-    engine.scheduler.tick()
+    _tick(engine)
     [to_manager] = smtp.to("bert@exempelby.se")
     assert "Försenad uppgift: Granska ansökan" in to_manager["Subject"]
     assert "tilldelad bea" in to_manager.get_content()
     assert tasks.get_task(engine, SYSTEM, task["id"])["overdue"] is True
 
     clock.set(datetime(2026, 3, 12, 7, 1, tzinfo=UTC))  # Thursday 08:01, 3 WD after
-    engine.scheduler.tick()
+    _tick(engine)
     moved = tasks.get_task(engine, SYSTEM, task["id"])
     assert moved["assignee"] is None and moved["role"] == "Bygglovschef" and moved["priority"] == 80
     assert task["id"] in [t["id"] for t in tasks.list_tasks(engine, town["bert"])["items"]]
@@ -98,13 +105,13 @@ def test_completing_cancels_and_redating_reschedules(engine: Engine, town: dict[
                                                     Timer.ref == "0")).scalars().all()
     assert remind.due_at == datetime(2026, 3, 19, 7, 0, tzinfo=UTC)  # 08:00 the working day before
     clock.set(datetime(2026, 3, 6, 8, 0, tzinfo=UTC))
-    assert engine.scheduler.tick().fired == 0  # the old reminder is gone
+    assert _tick(engine).fired == 0  # the old reminder is gone
     tasks.complete(engine, town["bea"], task["id"], {})
     with engine.db.read() as s:
         statuses = set(s.execute(sa.select(Timer.status).where(Timer.task_id == task["id"])).scalars())
     assert statuses == {"cancelled"}
     clock.set(datetime(2026, 4, 30, 8, 0, tzinfo=UTC))
-    engine.scheduler.tick()  # the next step's own ladder runs; the completed task's never does
+    _tick(engine)  # the next step's own ladder runs; the completed task's never does
     fired_for = {e["task_id"] for e in _events(engine, case["id"], "escalation_step")}
     assert task["id"] not in fired_for and fired_for
 
@@ -116,11 +123,11 @@ def test_decisions_escalate_only_along_the_ordinance(engine: Engine, town: dict[
     [decision] = done["case"]["open_tasks"]
     tasks.claim(engine, town["bea"], decision["id"])
     clock.set(datetime(2026, 3, 4, 23, 0, tzinfo=UTC))  # 2 WD: due end of Wednesday 4 March
-    engine.scheduler.tick()
+    _tick(engine)
     assert tasks.get_task(engine, SYSTEM, decision["id"])["assignee"] == "bert"  # the substitute
     assert any("ersättare" in m["Subject"] for m in smtp.to("bert@exempelby.se"))
     clock.set(datetime(2026, 3, 9, 7, 1, tzinfo=UTC))  # +3 WD: superior may decide under F.1.5
-    engine.scheduler.tick()
+    _tick(engine)
     assert any("Försenat beslut" in m["Subject"] for m in smtp.to("bert@exempelby.se"))
     actions = [e["data"]["action"] for e in _events(engine, case["id"], "escalation_step")]
     assert "reassign_manager" not in actions and "notify_manager" not in actions
@@ -131,11 +138,11 @@ def test_escalation_due_during_downtime_is_sent_once_late_and_says_so(engine: En
     case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-3", org_unit="bygglov")
     tasks.claim(engine, town["bea"], case["open_tasks"][0]["id"])
     clock.set(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))  # down from Thursday to Tuesday
-    result = engine.scheduler.tick()
+    result = _tick(engine)
     assert result.kinds == {"escalation": 2} and result.late == 2
     [reminder] = smtp.to("bea@exempelby.se")
     assert "Skickas sent" in reminder.get_content()
-    assert engine.scheduler.tick().fired == 0
+    assert _tick(engine).fired == 0
     assert len(smtp.to("bea@exempelby.se")) == 1
 
 
@@ -145,13 +152,83 @@ def test_failed_delivery_is_retried_with_backoff_and_never_blocks(engine: Engine
     case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, org_unit="bygglov")
     tasks.claim(engine, town["bea"], case["open_tasks"][0]["id"])
     clock.set(datetime(2026, 3, 6, 7, 1, tzinfo=UTC))
-    result = engine.scheduler.tick()
-    assert result.fired == 1 and result.emails == {"sent": 0, "retry": 1, "failed": 0}
+    assert engine.scheduler.tick().fired == 1
+    assert notifications.deliver(engine) == {"sent": 0, "retry": 1, "failed": 0}
     with engine.db.read() as s:
         n = s.execute(sa.select(Notification)).scalar_one()
     assert n.email_status == "pending" and n.next_attempt_at == clock.now() + timedelta(minutes=2)
+    assert n.email_attempts == 0  # the server was down: the message loses none of its attempts
     engine.settings = dataclasses.replace(engine.settings, smtp_port=smtp.port)
-    assert engine.scheduler.tick().emails == {"sent": 0, "retry": 0, "failed": 0}  # not yet due
+    assert notifications.deliver(engine) == {"sent": 0, "retry": 0, "failed": 0}  # not yet due
     clock.advance(timedelta(minutes=3))
-    assert engine.scheduler.tick().emails["sent"] == 1
+    assert notifications.deliver(engine)["sent"] == 1
     assert len(smtp.to("bea@exempelby.se")) == 1
+
+
+def test_reassigning_never_repeats_a_step_that_has_fired(engine: Engine, town: dict[str, Any], clock: ManualClock,
+                                                         smtp: Mailbox) -> None:
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-5", org_unit="bygglov")
+    [task] = case["open_tasks"]
+    tasks.claim(engine, town["bea"], task["id"])
+    clock.set(datetime(2026, 3, 6, 7, 1, tzinfo=UTC))  # Friday 08:01: the reminder
+    assert _tick(engine).kinds == {"escalation": 1}
+    tasks.assign(engine, town["bert"], task["id"], "bo")  # the manager moves it
+    assert _tick(engine).fired == 0
+    tasks.hand_over(engine, town["bo"], task["id"], "bea")
+    assert _tick(engine).fired == 0
+    with engine.db.read() as s:
+        pending = s.execute(sa.select(Timer).where(Timer.task_id == task["id"], Timer.status == "pending")
+                            .order_by(Timer.due_at)).scalars().all()
+    assert [(t.data["action"], t.due_at) for t in pending] == [
+        ("notify_manager", datetime(2026, 3, 9, 22, 59, 59, tzinfo=UTC)),
+        ("reassign_manager", datetime(2026, 3, 12, 7, 0, tzinfo=UTC))]
+    clock.set(datetime(2026, 3, 9, 23, 0, tzinfo=UTC))
+    assert _tick(engine).kinds == {"escalation": 1}
+    assert [e["data"]["action"] for e in _events(engine, case["id"], "escalation_step")] == ["remind",
+                                                                                              "notify_manager"]
+    assert len(smtp.to("bea@exempelby.se")) == 1
+    # a new due date is a new ladder: the steps ahead of it are made again, the past ones not
+    tasks.update(engine, town["bert"], task["id"], {"due": "2026-03-20T16:00:00+00:00"})
+    with engine.db.read() as s:
+        pending = s.execute(sa.select(Timer).where(Timer.task_id == task["id"], Timer.status == "pending")
+                            .order_by(Timer.due_at)).scalars().all()
+    assert [t.data["action"] for t in pending] == ["remind", "notify_manager", "reassign_manager"]
+
+
+def _hourly_process(due: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:rutin="https://rutin.example/bpmn" id="h" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="genast" name="Begäran om allmän handling" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="Bygglovshandläggare"><bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>t</bpmn:flowNodeRef><bpmn:flowNodeRef>e</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Pröva begäran" rutin:due="{due}"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_the_default_ladder_of_a_task_due_within_hours_counts_hours(engine: Engine, town: dict[str, Any],
+                                                                   clock: ManualClock, smtp: Mailbox) -> None:
+    processes.deploy(engine, SYSTEM, _hourly_process("PT2H"))
+    case = cases.start_case(engine, SYSTEM, "genast", {}, "AH-1", org_unit="bygglov")
+    [task] = case["open_tasks"]
+    tasks.claim(engine, town["bea"], task["id"])
+    assert _tick(engine).fired == 0  # no reminder the moment the task is created
+    with engine.db.read() as s:
+        steps = s.execute(sa.select(Timer).where(Timer.task_id == task["id"], Timer.status == "pending")
+                          .order_by(Timer.due_at)).scalars().all()
+    assert [(t.data["action"], t.due_at) for t in steps] == [
+        ("remind", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),             # an hour before
+        ("notify_manager", datetime(2026, 3, 2, 10, 0, tzinfo=UTC)),    # at due
+        ("reassign_manager", datetime(2026, 3, 2, 12, 0, tzinfo=UTC))]  # two hours after, the same day
+    clock.set(datetime(2026, 3, 2, 12, 1, tzinfo=UTC))
+    assert _tick(engine).kinds == {"escalation": 3}
+    assert tasks.get_task(engine, SYSTEM, task["id"])["role"] == "Bygglovschef"
+
+
+def test_ladder_months_are_calendar_months() -> None:
+    [before] = escalation.parse("-P1M:remind")
+    # 12:00 Swedish summer time on 31 March: 12:00 winter time on 28 February
+    assert before.due(datetime(2026, 3, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 11, 0, tzinfo=UTC)
+    [after] = escalation.parse("+P1M:notify_manager")
+    assert after.due(datetime(2026, 1, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)

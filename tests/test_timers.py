@@ -183,3 +183,114 @@ def test_time_date_timer_waits_until_the_instant(engine: Engine, clock: ManualCl
     assert engine.scheduler.tick().fired == 0
     clock.set(datetime(2026, 3, 5, 10, 0, 1, tzinfo=UTC))
     assert engine.scheduler.tick().fired == 1 and _open(engine, case["id"]) == ["Följ upp"]
+
+
+def _start_process(cycle: str, key: str = "schema", name: str = "Schemalagd") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="st" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="{key}" name="{name}" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Analysera"/><bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def _started(engine: Engine, key: str) -> int:
+    return int(cases.list_cases(engine, SYSTEM, process=key)["total"])
+
+
+def test_a_quarterly_start_stays_on_the_first_of_the_month(engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
+    _deploy(engine)
+    for due in (datetime(2026, 4, 1, 6, 0, tzinfo=UTC), datetime(2026, 7, 1, 6, 0, tzinfo=UTC),
+                datetime(2026, 10, 1, 6, 0, tzinfo=UTC)):
+        [start] = _pending(engine, kind="start")
+        assert start.due_at == due  # never 30 September: a quarter is three calendar months
+        clock.set(due + timedelta(seconds=1))
+        assert engine.scheduler.tick().kinds == {"start": 1}
+    # 08:00 Swedish time, in winter too
+    assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2027, 1, 1, 7, 0, tzinfo=UTC)]
+    assert _started(engine, "trendanalys") == 3
+
+
+def test_a_schedule_anchored_in_the_past_starts_from_now_and_catches_up_one_start(
+        engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))  # Monday, after this Monday's 07:00 start
+    processes.deploy(engine, SYSTEM, _start_process("R/2025-01-06T06:00:00Z/P1W"))
+    [start] = _pending(engine, kind="start")
+    assert start.due_at == datetime(2026, 3, 9, 6, 0, tzinfo=UTC)  # the next Monday, not 60 past ones
+    assert engine.scheduler.tick().fired == 0 and _started(engine, "schema") == 0
+    clock.set(datetime(2026, 3, 25, 12, 0, tzinfo=UTC))  # down for three Mondays
+    assert engine.scheduler.tick().kinds == {"start": 1}
+    assert engine.scheduler.tick().fired == 0
+    assert _started(engine, "schema") == 1
+    [late] = [e for c in cases.list_cases(engine, SYSTEM, process="schema")["items"]
+              for e in cases.get_case(engine, SYSTEM, c["id"])["history"] if e["type"] == "scheduled_start_late"]
+    assert late["data"]["missed_starts"] == 2 and late["data"]["due"] == "2026-03-09T06:00:00+00:00"
+    [nxt] = _pending(engine, kind="start")
+    assert nxt.due_at == datetime(2026, 3, 30, 5, 0, tzinfo=UTC)  # 07:00 summer time
+
+
+def test_publishing_a_new_version_does_not_repeat_a_start_already_made(engine: Engine, clock: ManualClock) -> None:
+    from engine import identity
+
+    clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P3M"))
+    clock.set(datetime(2026, 4, 1, 6, 0, tzinfo=UTC))
+    assert engine.scheduler.tick().kinds == {"start": 1}
+    owner = identity.add_user(engine, "olle", ["Processägare"])
+    # published in the very instant of the start, now monthly from the same anchor: the start
+    # made a moment ago is not made again
+    [v2] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 2"))
+    processes.approve(engine, owner, "schema", v2.version)
+    assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 5, 1, 6, 0, tzinfo=UTC)]
+    assert engine.scheduler.tick().fired == 0 and _started(engine, "schema") == 1
+    # unchanged in a later version, the schedule keeps its pending start
+    [v3] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 3"))
+    processes.approve(engine, owner, "schema", v3.version)
+    assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 5, 1, 6, 0, tzinfo=UTC)]
+    # a version with a new schedule starts on it, from now on
+    clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
+    [v4] = processes.deploy(engine, SYSTEM, _start_process("R/2026-01-05T07:00:00+01:00/P1W", name="Schemalagd 4"))
+    processes.approve(engine, owner, "schema", v4.version)
+    assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 4, 27, 5, 0, tzinfo=UTC)]
+
+
+def test_a_failing_timer_is_retried_with_backoff_and_never_stops_the_others(engine: Engine,
+                                                                            clock: ManualClock) -> None:
+    from engine import identity, notifications, scheduler
+
+    identity.add_user(engine, "alice", ["admin"])
+    _deploy(engine)
+    case = cases.start_case(engine, SYSTEM, "mellantimer")
+    tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"])  # a good timer, due in an hour
+    calls: list[datetime] = []
+
+    def broken(s: Any, row: Any, case: Any, now: datetime) -> str:
+        calls.append(now)
+        raise RuntimeError("trasig hanterare")
+
+    engine.scheduler.register("trasig", broken)
+    with engine.db.write() as s:
+        s.add(Timer(kind="trasig", ref="x", due_at=clock.now(), status="pending", data={}))
+    clock.advance(timedelta(hours=1, minutes=1))
+    result = engine.scheduler.tick()
+    assert result.failed == 1 and result.kinds == {"bpmn": 1}  # the good one fired all the same
+    assert _open(engine, case["id"]) == ["Följ upp"]
+    [row] = _pending(engine, kind="trasig")
+    assert row.attempts == 1 and "trasig hanterare" in (row.last_error or "")
+    assert row.due_at == clock.now() + timedelta(minutes=1)
+    assert engine.scheduler.tick().failed == 0  # backing off
+    for attempt in range(2, scheduler.MAX_ATTEMPTS + 1):
+        clock.advance(scheduler.RETRY_AFTER * 2 ** (attempt - 2))
+        assert engine.scheduler.tick().failed == 1
+    assert len(calls) == scheduler.MAX_ATTEMPTS and _pending(engine, kind="trasig") == []
+    with engine.db.read() as s:
+        failed = s.execute(sa.select(Timer).where(Timer.kind == "trasig")).scalar_one()
+    assert failed.status == "failed" and failed.attempts == scheduler.MAX_ATTEMPTS
+    [note] = notifications.list_for(engine, identity.get_actor(engine, "alice"))["items"]
+    assert note["subject"].startswith("En tidsstyrd händelse misslyckades: trasig")
+    clock.advance(timedelta(days=1))
+    assert engine.scheduler.tick().failed == 0 and len(calls) == scheduler.MAX_ATTEMPTS

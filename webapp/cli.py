@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,9 +43,8 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     app = create_app(engine)
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    background = BackgroundScheduler()
-    background.add_job(engine.scheduler.tick, "interval", seconds=engine.settings.scheduler_interval_s,
-                       max_instances=1, coalesce=True, next_run_time=engine.clock.now())
+    background = BackgroundScheduler(timezone=UTC)
+    add_jobs(background, engine, engine.settings.scheduler_interval_s)
     background.start()
     host = host or engine.settings.host
     port = port or engine.settings.port
@@ -318,6 +319,28 @@ def db_upgrade() -> None:
 
 
 
+# E-mail goes out at most this often: each round sends everything due, and a server that is down
+# is rested between rounds anyway.
+DELIVERY_INTERVAL_S = 10.0
+
+
+def add_jobs(scheduler: Any, engine: Engine, interval: float) -> None:
+    """The jobs `rutin serve` and `rutin worker` run: the timer tick, and e-mail delivery beside it.
+
+    Separate jobs, so that a slow mail server never holds up a timer; each runs one at a time and
+    skips a round it has fallen behind on. Both start at once (catching up after downtime), by the
+    real clock: APScheduler decides when to run, the engine's clock what is due.
+    """
+    from engine import notifications
+
+    started = datetime.now(UTC)
+    scheduler.add_job(engine.scheduler.tick, "interval", id="tick", seconds=interval, max_instances=1,
+                      coalesce=True, next_run_time=started)
+    scheduler.add_job(notifications.deliver, "interval", args=[engine], id="deliver",
+                      seconds=max(interval, DELIVERY_INTERVAL_S), max_instances=1, coalesce=True,
+                      next_run_time=started)
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Fire everything due now, then exit.")
 @click.option("--interval", default=None, type=float, help="Sekunder mellan varven.")
@@ -331,13 +354,15 @@ def worker(once: bool, interval: float | None) -> None:
             total += result.fired
             if result.fired + result.cancelled == 0:
                 break
-        click.echo(f"{total} utlösta")
+        from engine import notifications
+
+        sent = notifications.deliver(engine)
+        click.echo(f"{total} utlösta, {sent['sent']} e-postmeddelanden skickade")
         return
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    blocking = BlockingScheduler()
-    blocking.add_job(engine.scheduler.tick, "interval", seconds=interval or engine.settings.scheduler_interval_s,
-                     max_instances=1, coalesce=True, next_run_time=engine.clock.now())
+    blocking = BlockingScheduler(timezone=UTC)
+    add_jobs(blocking, engine, interval or engine.settings.scheduler_interval_s)
     click.echo(f"Rutins schemaläggare körs ({engine.scheduler.name})")
     blocking.start()
 
