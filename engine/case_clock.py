@@ -27,7 +27,7 @@ case view shows time left, or how late the case is and how many weeks have start
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import deadlines, timers
@@ -129,7 +129,7 @@ def update(work: Any, actor: str) -> None:
                    data={"paused_s": round(stood_still.total_seconds()), "from": before.isoformat(),
                          "deadline": case.deadline_at.isoformat()})
     running = case.status == "active" and case.deadline_paused_at is None
-    token = case.deadline_at.isoformat()
+    token = case.deadline_at.astimezone(UTC).isoformat()
     timers.sync(work.conn, case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},
                 work.now, once_per={"deadline": token})
     warnings: dict[str, datetime] = {}
@@ -194,7 +194,7 @@ def _current(timer: Any, case: Any) -> bool:
     if case is None or case.status != "active" or case.deadline_paused_at is not None or case.deadline_at is None:
         return False
     meant = (timer["data"] or {}).get("for")
-    return meant is None or meant == case.deadline_at.isoformat()
+    return meant is None or meant == case.deadline_at.astimezone(UTC).isoformat()
 
 
 def fire(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:

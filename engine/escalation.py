@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -157,6 +157,20 @@ def ladder_for(work: Any, row: HumanTask) -> list[Step]:
     return parse(default_ladder(row, decision=decision), decision=decision)
 
 
+def _token(at: datetime) -> str:
+    """The date a timer row is for, as stored: in UTC, however the instant was given."""
+    return at.astimezone(UTC).isoformat()
+
+
+def follow_up_reminder_at(follow_up: datetime) -> datetime:
+    """When to remind of a follow-up date: at 08:00 on a follow-up day given as a whole day (its end,
+    as day-based periods give it), else at the instant itself."""
+    local = follow_up.astimezone(deadlines.STOCKHOLM)
+    if local.time() >= time(23, 59):
+        return datetime.combine(local.date(), time(8, 0), tzinfo=deadlines.STOCKHOLM).astimezone(follow_up.tzinfo)
+    return follow_up
+
+
 _OWN = sa.select(timers._timers.c.id, timers._timers.c.kind, timers._timers.c.ref, timers._timers.c.status,
                  timers._timers.c.due_at, timers._timers.c.data).where(
     timers._timers.c.task_id == sa.bindparam("task_id"), timers._timers.c.kind.in_(timers.TASK_KINDS),
@@ -192,12 +206,12 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False) -> None:
         wanted[key] = (max(at, now), {**data, "for": token})
 
     if row.status == "open" and row.due_at is not None:
-        token = row.due_at.isoformat()
+        token = _token(row.due_at)
         for number, step in enumerate(ladder_for(work, row)):
             want(("escalation", str(number)), step.due(row.due_at), token,
                  {"action": step.action, "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}"})
     if row.status == "open" and row.follow_up_at is not None:
-        want(("follow_up", "0"), row.follow_up_at, row.follow_up_at.isoformat(), {})
+        want(("follow_up", "0"), follow_up_reminder_at(row.follow_up_at), _token(row.follow_up_at), {})
     gone = [r.id for key, r in pending.items() if key not in wanted]
     if gone:
         conn.execute(timers.CANCEL, {"ids": gone, "now": now})
@@ -316,7 +330,7 @@ def fire_follow_up(engine: Engine, s: Any, timer: Any, case: Case | None, now: d
     if row is None or row.status != "open" or row.follow_up_at is None:
         return "cancelled"
     meant = (timer["data"] or {}).get("for")
-    if meant is not None and meant != row.follow_up_at.isoformat():
+    if meant is not None and meant != _token(row.follow_up_at):
         return "cancelled"  # re-dated since; its own row reminds
     work = CaseWork(engine, s, case)
     conn = s.connection()

@@ -62,7 +62,7 @@ def list_tasks(
     role: str | None = None, process: str | None = None, case: str | None = None, overdue: bool = False,
     unit: str | None = None,
     due_before: datetime | None = None, search: str | None = None, sort: str = "created", order: str = "asc",
-    limit: int = 50, offset: int = 0,
+    limit: int = 50, offset: int = 0, follow_up_before: datetime | None = None,
 ) -> dict[str, Any]:
     """Open tasks the actor may act on, filtered, sorted and paged, with counts for the inbox."""
     if sort not in SORTS:
@@ -98,6 +98,8 @@ def list_tasks(
         conditions.append(HumanTask.due_at < now)
     if due_before is not None:
         conditions.append(HumanTask.due_at < due_before)
+    if follow_up_before is not None:  # "to follow up": the tasks whose follow-up date has come by then
+        conditions.append(HumanTask.follow_up_at < follow_up_before)
     if search:
         # The text is searched for as written: % and _ are escaped, not wildcards, and case does
         # not matter on any backend (LIKE is case-sensitive on PostgreSQL).

@@ -212,7 +212,7 @@ def list_tasks() -> Response:
         _engine(), actor, assignee=request.args.get("assignee"), candidate=request.args.get("candidate"),
         role=request.args.get("role"), process=request.args.get("process"), case=request.args.get("case"),
         overdue=overdue, due_before=_datetime_arg("due_before"), search=request.args.get("q"),
-        unit=request.args.get("unit"),
+        follow_up_before=_datetime_arg("follow_up_before"), unit=request.args.get("unit"),
         sort=request.args.get("sort", "created"), order=request.args.get("order", "asc"),
         limit=_int_arg("limit", 50), offset=_int_arg("offset", 0),
     ))
