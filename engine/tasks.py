@@ -193,7 +193,10 @@ def _acting_role(actor: Actor, row: HumanTask) -> str | None:
     if row.role and any(h.split("@")[0] == role_key(row.role) for h in held):
         return row.role
     if held:
-        return held[0].split("@")[0]
+        # The role as the person holds it ("Bygglovshandläggare"), not its matching key, where
+        # the diagram names it otherwise (a lane "Handläggare bygglov", an alias of it).
+        key = held[0].split("@")[0]
+        return next((n for n in actor.role_names if role_key(n) == key), key)
     return "admin" if actor.is_admin else None
 
 
@@ -442,8 +445,8 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         _check_separation(work, row, target)
         previous, row.assignee = row.assignee, user
         work.touch(row)
-        work.event("task_assigned", actor=actor.name, role=_acting_role(actor, row) or "chef", task_id=row.id,
-                   element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
+        work.event("task_assigned", actor=actor.name, role=_overseer_role(engine, actor, row.org_unit_id) or "chef",
+                   task_id=row.id, element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
         escalation.schedule(work, row)
         return task_json(engine, row, actor)
 
@@ -513,11 +516,42 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
                 setattr(row, column, forms.instant(value, field) if value is not None else None)
         work.touch(row)
         after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
-        work.event("task_updated", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+        mine = row.assignee == actor.name
+        role = _acting_role(actor, row) if mine else _overseer_role(engine, actor, row.org_unit_id)
+        work.event("task_updated", actor=actor.name, role=role, task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "before": before, "after": after})
         if before["due"] != after["due"] or before["follow_up"] != after["follow_up"]:
             escalation.schedule(work, row)
         return task_json(engine, row, actor)
+
+
+def _overseer_role(engine: Engine, actor: Actor, unit_id: str | None) -> str | None:
+    """The role of someone acting on a unit's task or case as its manager (as the org names that
+    role, in the unit or above), or as an administrator."""
+    from . import org
+
+    t = org.tree(engine)
+    for unit in t.chain(unit_id):
+        role = t.units[unit].manager_role
+        if role and actor.holds(t.canonical(role), unit):
+            return role
+    return "admin" if actor.is_admin else None
+
+
+def _case_role(engine: Engine, s: Session, case: Any, actor: Actor) -> str | None:
+    """The role under which someone acts on a case as a whole: that of their task in it, else
+    their unit's manager role, else admin."""
+    rows = s.execute(sa.select(HumanTask).where(HumanTask.case_id == case.id)
+                     .order_by(HumanTask.created_at, HumanTask.id)).scalars().all()
+    for row in rows:
+        if actor.name in (row.assignee, row.completed_by) or _is_candidate(actor, row):
+            done_as = row.completed_role if row.completed_by == actor.name else None
+            return done_as or _acting_role(actor, row)
+    for unit in [case.org_unit_id, *(r.org_unit_id for r in rows)]:
+        role = _overseer_role(engine, actor, unit)
+        if role and role != "admin":
+            return role
+    return "admin" if actor.is_admin else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -539,7 +573,9 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
                     or _manager_or_admin(actor, row)):
                 raise Forbidden("Bara de som arbetar med uppgiften, deras chef eller en administratör kan kommentera.")
             work = CaseWork(engine, s, case)
-            work.event("comment", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
+            working = _is_candidate(actor, row)
+            role = _acting_role(actor, row) if working else _overseer_role(engine, actor, row.org_unit_id)
+            work.event("comment", actor=actor.name, role=role or _acting_role(actor, row), task_id=row.id,
                        element_id=row.element_id, data={"text": text.strip()})
             return {"case_id": case.id, "task_id": row.id, "author": actor.name, "text": text.strip(),
                     "at": work.now.isoformat()}
@@ -548,6 +584,6 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
         if not _visible(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
         work = CaseWork(engine, s, case)
-        work.event("comment", actor=actor.name, data={"text": text.strip()})
+        work.event("comment", actor=actor.name, role=_case_role(engine, s, case, actor), data={"text": text.strip()})
         return {"case_id": case.id, "task_id": None, "author": actor.name, "text": text.strip(),
                 "at": work.now.isoformat()}

@@ -1,0 +1,128 @@
+"""What handlers and managers do with tasks besides completing them, through HTTP: assign,
+hand over, comment on a task and a case, change priority and dates. Each is an audit event
+saying who did it, under which role, and when."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, fixture_bytes
+
+from engine import cases, identity, org, processes, tasks
+from engine.clock import ManualClock
+from engine.core import Engine
+from engine.identity import SYSTEM
+
+
+@pytest.fixture
+def town(engine: Engine) -> dict[str, dict[str, str]]:
+    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    identity.add_user(engine, "alice", ["admin"])
+    processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
+    return {n: {"Authorization": f"Bearer {identity.issue_token(engine, n)}"}
+            for n in ["bea", "bo", "bert", "fia", "kim", "mia", "rut", "alice"]}
+
+
+def _case(engine: Engine) -> dict[str, Any]:
+    return cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-OP", org_unit="bygglov")
+
+
+def _last(engine: Engine, case_id: str, kind: str) -> dict[str, Any]:
+    events = [e for e in cases.get_case(engine, SYSTEM, case_id)["history"] if e["type"] == kind]
+    assert events, kind
+    return events[-1]
+
+
+def _who(event: dict[str, Any]) -> tuple[str, str | None, str]:
+    return event["actor"], event["role"], event["at"]
+
+
+def test_a_manager_assigns_and_the_assignee_hands_over(engine: Engine, client: Any, town: dict[str, Any],
+                                                       clock: ManualClock) -> None:
+    case = _case(engine)
+    task = case["open_tasks"][0]["id"]
+    # a handler of the unit may not assign, a manager of another unit may not; an unknown person is no one
+    assert client.post(f"/api/tasks/{task}/assign", json={"user": "bo"}, headers=town["bea"]).status_code == 403
+    assert client.post(f"/api/tasks/{task}/assign", json={"user": "bo"}, headers=town["kim"]).status_code == 403
+    assert client.post(f"/api/tasks/{task}/assign", json={"user": "kim"}, headers=town["bert"]).status_code == 422
+    assert client.post(f"/api/tasks/{task}/assign", json={"user": "nobody"}, headers=town["bert"]).status_code == 404
+    clock.advance(timedelta(minutes=5))
+    r = client.post(f"/api/tasks/{task}/assign", json={"user": "bo"}, headers=town["bert"])
+    assert r.status_code == 200 and r.get_json()["assignee"] == "bo"
+    assigned = _last(engine, case["id"], "task_assigned")
+    assert _who(assigned) == ("bert", "Bygglovschef", clock.now().isoformat())
+    assert (assigned["data"]["from"], assigned["data"]["to"]) == (None, "bo")
+    # the förvaltningschef, manager of the unit above, may too: under that role
+    r = client.post(f"/api/tasks/{task}/assign", json={"user": "bea"}, headers=town["fia"])
+    assert r.status_code == 200
+    assert _who(_last(engine, case["id"], "task_assigned"))[:2] == ("fia", "Förvaltningschef")
+
+    # only the one who has it hands it over, and only to another holder of its role
+    assert client.post(f"/api/tasks/{task}/handover", json={"user": "bea"}, headers=town["bo"]).status_code == 403
+    assert client.post(f"/api/tasks/{task}/handover", json={"user": "mia"}, headers=town["bea"]).status_code == 422
+    clock.advance(timedelta(minutes=5))
+    r = client.post(f"/api/tasks/{task}/handover", json={"user": "bo"}, headers=town["bea"])
+    assert r.status_code == 200 and r.get_json()["assignee"] == "bo"
+    handed = _last(engine, case["id"], "task_handed_over")
+    assert _who(handed) == ("bea", "Bygglovshandläggare", clock.now().isoformat())
+    assert (handed["data"]["from"], handed["data"]["to"]) == ("bea", "bo")
+
+
+def test_comments_on_a_task_and_a_case(engine: Engine, client: Any, town: dict[str, Any],
+                                       clock: ManualClock) -> None:
+    case = _case(engine)
+    task = case["open_tasks"][0]["id"]
+    r = client.post(f"/api/tasks/{task}/comments", json={"text": "  Ritningen saknas  "}, headers=town["bea"])
+    assert r.status_code == 201 and r.get_json()["text"] == "Ritningen saknas"
+    comment = _last(engine, case["id"], "comment")
+    assert _who(comment) == ("bea", "Bygglovshandläggare", clock.now().isoformat())
+    assert comment["task_id"] == task and comment["data"]["text"] == "Ritningen saknas"
+    clock.advance(timedelta(hours=1))
+    r = client.post(f"/api/tasks/{task}/comments", json={"text": "Begär komplettering"}, headers=town["bert"])
+    assert r.status_code == 201
+    assert _who(_last(engine, case["id"], "comment")) == ("bert", "Bygglovschef", clock.now().isoformat())
+    for bad in ({"text": ""}, {"text": "x" * 10_001}, {"text": 5}):
+        assert client.post(f"/api/tasks/{task}/comments", json=bad, headers=town["bea"]).status_code == 422
+    for outsider in ("kim", "mia", "rut"):  # another unit's manager and handler; the auditor only reads
+        assert client.post(f"/api/tasks/{task}/comments", json={"text": "Hej"},
+                           headers=town[outsider]).status_code == 403
+
+    # on the case as a whole: the role one has in it
+    clock.advance(timedelta(hours=1))
+    r = client.post(f"/api/cases/{case['id']}/comments", json={"text": "Sökanden har ringt"}, headers=town["bo"])
+    assert r.status_code == 201 and r.get_json()["task_id"] is None
+    on_case = _last(engine, case["id"], "comment")
+    assert _who(on_case) == ("bo", "Bygglovshandläggare", clock.now().isoformat()) and on_case["task_id"] is None
+    client.post(f"/api/cases/{case['id']}/comments", json={"text": "Noterat"}, headers=town["fia"])
+    assert _who(_last(engine, case["id"], "comment"))[:2] == ("fia", "Förvaltningschef")
+    client.post(f"/api/cases/{case['id']}/comments", json={"text": "Rättat"}, headers=town["alice"])
+    assert _who(_last(engine, case["id"], "comment"))[:2] == ("alice", "admin")
+    assert client.post(f"/api/cases/{case['id']}/comments", json={"text": "Hej"},
+                       headers=town["kim"]).status_code == 403
+    assert cases.get_case(engine, SYSTEM, case["id"])["history_intact"] is True
+
+
+def test_priority_and_dates_are_changed_by_the_holder_or_the_manager(engine: Engine, client: Any,
+                                                                    town: dict[str, Any], clock: ManualClock) -> None:
+    case = _case(engine)
+    task = case["open_tasks"][0]["id"]
+    before = tasks.get_task(engine, SYSTEM, task)
+    # a candidate who has not taken it may not; nor another unit's manager
+    assert client.patch(f"/api/tasks/{task}", json={"priority": 90}, headers=town["bea"]).status_code == 403
+    assert client.patch(f"/api/tasks/{task}", json={"priority": 90}, headers=town["kim"]).status_code == 403
+    client.post(f"/api/tasks/{task}/claim", headers=town["bea"])
+    follow_up = (clock.now() + timedelta(days=2)).isoformat()
+    r = client.patch(f"/api/tasks/{task}", json={"priority": 90, "follow_up": follow_up}, headers=town["bea"])
+    assert r.status_code == 200 and (r.get_json()["priority"], r.get_json()["follow_up"]) == (90, follow_up)
+    updated = _last(engine, case["id"], "task_updated")
+    assert _who(updated) == ("bea", "Bygglovshandläggare", clock.now().isoformat())
+    assert updated["data"]["before"] == {"priority": 50, "due": before["due"], "follow_up": None}
+    assert updated["data"]["after"] == {"priority": 90, "due": before["due"], "follow_up": follow_up}
+    clock.advance(timedelta(minutes=1))
+    r = client.patch(f"/api/tasks/{task}", json={"priority": 10, "follow_up": None}, headers=town["bert"])
+    assert r.status_code == 200 and r.get_json()["follow_up"] is None
+    assert _who(_last(engine, case["id"], "task_updated")) == ("bert", "Bygglovschef", clock.now().isoformat())
+    for bad in ({"priority": 101}, {"priority": True}, {"follow_up": "i morgon"}, {"owner": "bo"}):
+        assert client.patch(f"/api/tasks/{task}", json=bad, headers=town["bea"]).status_code == 422
