@@ -1,18 +1,22 @@
 # Builds the same service the Makefile runs: `make run` inside the image serves Rutin on SQLite
-# in /data; set RUTIN_DATABASE_URL to run it on PostgreSQL instead.
+# in /data; set RUTIN_DATABASE_URL to run it on PostgreSQL instead (then run `rutin worker`
+# processes beside it, see README). The set-up is the Makefile's own; Node.js and npm fetch the
+# pages' front-end libraries (bpmn-js, htmx) as package-lock.json pins them.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     RUTIN_DATA_DIR=/data RUTIN_HOST=0.0.0.0 RUTIN_PORT=8080
-RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends make nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md Makefile ./
+COPY pyproject.toml README.md Makefile package.json package-lock.json ./
 COPY bpmn bpmn
 COPY engine engine
 COPY webapp webapp
 COPY workflows workflows
-RUN make .venv/.installed
+# CHROMIUM=true: the image serves Rutin; it does not run the browser tests, so no Chromium.
+RUN make .venv/.installed CHROMIUM=true
 
 VOLUME /data
 EXPOSE 8080
