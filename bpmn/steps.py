@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from . import dates
 from .diagnostics import Diagnostic
 from .dialects import TaskExtensions, read_all
 from .dialects.camunda import read_properties as camunda_properties
@@ -107,6 +108,7 @@ def read_steps(
     for ext in read_all(proc):
         process_props.update(ext.properties)
     owner_role = process_props.get("rutin:owner") or DEFAULT_OWNER_ROLE
+    diagnostics.extend(_process_ladders(proc, process_props, pid))
     model = ProcessModel(
         key=pid,
         name=(participant_name or proc.get("name") or pid).strip(),
@@ -165,7 +167,7 @@ def read_steps(
             io=list(ext.io),
         )
         _route(step, ext, exts, _resource_roles(el, resources), owner_role, warn, el)
-        _dates(step, ext)
+        _dates(step, ext, warn, el)
         if not step.form and step.form_key:
             ref = el.get("{http://camunda.org/schema/1.0/bpmn}formRef") or step.form_key.rsplit(":", 1)[-1]
             if ref in by_form:
@@ -206,7 +208,7 @@ def read_steps(
             properties=ext.properties,
         )
         _route(step, ext, exts, _resource_roles(gw, resources), owner_role, warn, gw)
-        _dates(step, ext)
+        _dates(step, ext, warn, gw)
         model.steps[task_id] = step
     return model, diagnostics
 
@@ -242,11 +244,50 @@ def _route(step: HumanStep, ext: TaskExtensions, exts: list[TaskExtensions], res
     step.decision_authority = decision
 
 
-def _dates(step: HumanStep, ext: TaskExtensions) -> None:
+def _dates(step: HumanStep, ext: TaskExtensions, warn: Any, el: etree._Element) -> None:
+    """The step's due and follow-up dates and priority; a date or ladder Rutin cannot read is a
+    warning on the step, and is dropped (the process's deadline policy, or the default, applies)."""
     props = ext.properties
-    step.due = props.get("rutin:due") or ext.due
-    step.follow_up = props.get("rutin:followUp") or props.get("rutin:follow_up") or ext.follow_up
     step.priority = _priority(props.get("rutin:priority") or ext.priority)
+    for attr, text, what in (("due", props.get("rutin:due") or ext.due, "Förfallodatumet"),
+                             ("follow_up", props.get("rutin:followUp") or props.get("rutin:follow_up")
+                              or ext.follow_up, "Uppföljningsdatumet")):
+        if text:
+            try:
+                dates.parse(text)
+            except dates.DateSyntaxError as exc:
+                warn(f"unreadable-{attr.replace('_', '-')}-date",
+                     f"{what} {text!r} kan inte läsas ({exc}); steget får inget {what.lower()[:-2]} från "
+                     "diagrammet (processens tidsfristpolicy gäller om den anger ett).", el)
+                text = None
+        setattr(step, attr, text)
+    ladder = props.get("rutin:escalation")
+    if ladder:
+        actions = dates.DECISION_ACTIONS if step.decision_authority else dates.WORK_ACTIONS
+        why = dates.check_ladder(ladder, actions)
+        if why is not None:
+            if step.decision_authority and dates.check_ladder(ladder, dates.WORK_ACTIONS) is None:
+                why += "; ett beslut eskaleras bara enligt delegationsordningen, aldrig uppåt i chefsleden"
+            warn("unreadable-escalation", f"Eskaleringstrappan {ladder!r} kan inte användas: {why}. "
+                                          "Processens eller standardtrappan gäller.", el)
+
+
+def _process_ladders(proc: etree._Element, props: dict[str, str], pid: str) -> list[Diagnostic]:
+    """Diagnostics for the process's own ladders: ``rutin:escalation`` (every step) and
+    ``rutin:caseEscalation`` (warnings before the case deadline)."""
+    found = []
+    for name, actions, fallback in (("rutin:escalation", dates.WORK_ACTIONS | dates.DECISION_ACTIONS,
+                                     "standardtrappan gäller"),
+                                    ("rutin:caseEscalation", dates.CASE_WARNING_ACTIONS,
+                                     "standardvarningen (-3WD:notify_manager) gäller")):
+        text = props.get(name)
+        why = dates.check_ladder(text, actions) if text else None
+        if why is not None:
+            found.append(Diagnostic("warning", "unreadable-escalation",
+                                    f"{name} {text!r} kan inte användas: {why}; {fallback}.",
+                                    element_id=pid, element_name=proc.get("name"), line=proc.sourceline,
+                                    process_id=pid))
+    return found
 
 
 _RESULT_VARIABLES = (

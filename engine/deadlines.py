@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from bpmn import dates
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
-_WORKING = re.compile(r"^P?(\d+)\s*(WD|AD|arbetsdagar|arbetsdag)$", re.IGNORECASE)
-_ISO = re.compile(
-    r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
-)
+_WORKING = dates.PERIOD_WORKING
+_ISO = dates.PERIOD_ISO
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,19 +120,48 @@ def due_after(start: datetime, period: Period) -> datetime:
 
 
 def resolve(spec: str | None, start: datetime, data: dict[str, Any] | None = None) -> datetime | None:
-    """A due instant from a diagram's value: a period, an ISO instant or a ``${variable}``."""
+    """A due instant from a diagram's value (see `bpmn.dates`): a period from `start`, an
+    instant, a case variable (holding either), optionally plus a period; None when the value
+    cannot be read (the upload's diagnostics said so) or its variable is not set."""
     if not spec:
         return None
-    text = spec.strip()
-    m = re.match(r"^[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$|^=\s*([A-Za-z_][A-Za-z0-9_]*)$", text)
-    if m:
-        value = (data or {}).get(m.group(1) or m.group(2))
-        if value is None:
-            return None
-        text = str(value)
+    try:
+        parsed = dates.parse(spec)
+    except dates.DateSyntaxError:
+        return None
+    if parsed.kind == "period":
+        period = parse_period(parsed.value)
+        return due_after(start, period) if period is not None else None
+    if parsed.kind == "now":
+        base: datetime | None = start
+    elif parsed.kind == "variable":
+        base = _value_instant((data or {}).get(parsed.value), start)
+    else:
+        base = _instant(parsed.value)
+    if base is None or not parsed.plus:
+        return base
+    period = parse_period(parsed.plus)
+    return due_after(base, period) if period is not None else None
+
+
+def _value_instant(value: Any, start: datetime) -> datetime | None:
+    """The instant a case variable holds: a date or datetime, or text a diagram could have written."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=STOCKHOLM).astimezone(UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return end_of_day(value)
+    text = str(value).strip()
     period = parse_period(text)
     if period is not None:
         return due_after(start, period)
+    return _instant(text)
+
+
+def _instant(text: str) -> datetime | None:
+    """An ISO instant (Swedish time when it names no zone), or the end of a day written alone."""
+    text = text.strip().strip("'\"")
     try:
         instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -1,0 +1,203 @@
+"""Due dates, follow-up dates and escalation ladders as diagrams write them, read without running
+anything.
+
+Modelers write a human step's dates in their own expression language; this module reads the
+forms they commonly use into one `DateSpec` the engine computes from (it never evaluates an
+expression):
+
+- a period: ``P10D``, ``PT4H``, ``P1M``, ``10WD`` (working days), quoted or not;
+- an instant or a day: ``2026-04-01T12:00:00Z``, ``2026-04-01T12:00`` (Swedish time), ``2026-04-01``;
+- a variable of the case: ``${svar_senast}``, ``#{svar_senast}``, ``=svar_senast``,
+  ``${execution.getVariable("svar_senast")}``;
+- FEEL (Zeebe): ``=now() + duration("P3D")``, ``=today() + @"P1W"``, ``=date and time("2026-04-01T12:00:00")``,
+  ``=date("2026-04-01")``, ``=@"2026-04-01T12:00:00"``, ``=svar_senast + duration("P2D")``;
+- JUEL (Camunda 7, Flowable): ``${dateTime().plusDays(3).toDate()}``, ``${now().plusHours(2)}``,
+  chains of ``plusYears``/``plusMonths``/``plusWeeks``/``plusDays``/``plusHours``/``plusMinutes``/
+  ``plusSeconds``.
+
+"Now plus a duration" means the duration itself: a due date counted as deadlines are (a whole
+number of days ends at the end of the day, on a working day). Anything else raises
+`DateSyntaxError`, which the upload reports as a diagnostic on the step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+# Periods, shared with the engine's deadline arithmetic (engine.deadlines).
+PERIOD_WORKING = re.compile(r"^P?(\d+)\s*(WD|AD|arbetsdagar|arbetsdag)$", re.IGNORECASE)
+PERIOD_ISO = re.compile(
+    r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+
+# The escalation ladder's vocabulary, as the engine carries it out (engine.escalation; a test
+# keeps the two equal).
+WORK_ACTIONS = frozenset({"remind", "notify_manager", "reassign_manager", "raise_priority"})
+DECISION_ACTIONS = frozenset({"remind", "substitute", "superior", "raise_priority"})
+LEVELLED_ACTIONS = frozenset({"notify_manager", "reassign_manager"})
+MAX_LEVEL = 10
+CASE_WARNING_ACTIONS = frozenset({"remind", "notify_manager"})
+_LADDER_ENTRY = re.compile(r"^\s*([+-]?)\s*(0|\d+\s*WD|P[0-9YMWDTHS.]+)\s*:\s*([a-z_]+)(?:\s*:\s*(\d+))?\s*$",
+                           re.IGNORECASE)
+
+
+class DateSyntaxError(ValueError):
+    """A date expression this module cannot read (the message says why, in Swedish)."""
+
+
+@dataclass(frozen=True)
+class DateSpec:
+    """What a diagram's date says: relative to when the step opens (``period``, ``now``), an
+    ``instant`` (ISO text; a bare day is that whole day), or a case ``variable``; ``plus`` a
+    period added to it."""
+
+    kind: Literal["period", "now", "instant", "variable"]
+    value: str = ""
+    plus: str | None = None
+
+
+def is_period(text: str) -> bool:
+    """Whether `text` is a period the deadline arithmetic reads (``P10D``, ``PT4H``, ``10WD``)."""
+    text = text.strip()
+    return bool(PERIOD_WORKING.match(text) or PERIOD_ISO.match(text.upper()))
+
+
+def _is_instant(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            return False
+    return True
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_VARIABLE = re.compile(rf"^(?:[$#]\{{\s*({_NAME})\s*\}}|=\s*({_NAME}))$")
+_GET_VARIABLE = re.compile(rf"""^[$#]\{{\s*execution\.getVariable\(\s*['"]({_NAME})['"]\s*\)\s*\}}$""")
+_JUEL_CHAIN = re.compile(r"^[$#]\{\s*(?:dateTime\(\)|now\(\))((?:\s*\.\s*plus[A-Za-z]+\(\s*\d+\s*\))*)"
+                         r"(?:\s*\.\s*toDate\(\))?\s*\}$")
+_JUEL_STEP = re.compile(r"\.\s*plus([A-Za-z]+)\(\s*(\d+)\s*\)")
+_UNITS = {"years": "Y", "months": "M", "weeks": "W", "days": "D", "hours": "H", "minutes": "Mi", "seconds": "S"}
+
+
+def _period_of(parts: dict[str, int]) -> str:
+    date_part = "".join(f"{parts[u]}{u}" for u in ("Y", "M", "W", "D") if parts.get(u))
+    time_part = "".join(f"{parts[u]}{u[0]}" for u in ("H", "Mi", "S") if parts.get(u))
+    return "P" + date_part + (f"T{time_part}" if time_part else "") if (date_part or time_part) else ""
+
+
+def parse(text: str) -> DateSpec:
+    """Read a diagram's due or follow-up date; `DateSyntaxError` when it is in no form Rutin reads."""
+    raw = text.strip()
+    unquoted = raw.strip("'\"").strip()
+    if not unquoted:
+        raise DateSyntaxError("tomt datum")
+    if is_period(unquoted):
+        return DateSpec("period", unquoted)
+    if _is_instant(unquoted):
+        return DateSpec("instant", unquoted)
+    m = _VARIABLE.match(raw) or _GET_VARIABLE.match(raw)
+    if m:
+        return DateSpec("variable", next(g for g in m.groups() if g))
+    m = _JUEL_CHAIN.match(raw)
+    if m:
+        parts: dict[str, int] = {}
+        for unit, n in _JUEL_STEP.findall(m.group(1)):
+            key = _UNITS.get(unit.lower())
+            if key is None:
+                raise DateSyntaxError(f"plus{unit} finns inte (använd plusDays, plusHours, plusWeeks …)")
+            parts[key] = parts.get(key, 0) + int(n)
+        period = _period_of(parts)
+        return DateSpec("period", period) if period else DateSpec("now")
+    if raw.startswith("="):
+        return _feel(raw[1:].strip())
+    if raw.startswith(("${", "#{")):
+        raise DateSyntaxError("uttrycket kan inte läsas utan att köras; skriv en period (P3D, 5WD), en "
+                              "tidpunkt, ${variabel} eller ${dateTime().plusDays(3)}")
+    raise DateSyntaxError("varken en period (P3D, 5WD), en tidpunkt (2026-04-01T12:00) eller ett uttryck")
+
+
+def _split_plus(expr: str) -> list[str]:
+    """Split a FEEL sum at its top-level ``+`` (not inside quotes: an offset is no addition)."""
+    terms, depth, quoted, current = [], 0, False, ""
+    for ch in expr:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "([":
+            depth += 1
+        elif not quoted and ch in ")]":
+            depth -= 1
+        if ch == "+" and not quoted and depth == 0:
+            terms.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    terms.append(current.strip())
+    return terms
+
+
+_FEEL_LITERAL = re.compile(r'^(?:(date and time|date|duration)\s*\(\s*"([^"]*)"\s*\)|@"([^"]*)")$')
+
+
+def _feel(expr: str) -> DateSpec:
+    base: DateSpec | None = None
+    plus: str | None = None
+    for term in _split_plus(expr):
+        term = re.sub(r"\s+", " ", term)
+        if term in ("now()", "today()"):
+            kind = "now"
+            value = ""
+        elif re.fullmatch(_NAME, term):
+            kind, value = "variable", term
+        else:
+            m = _FEEL_LITERAL.match(term)
+            if not m:
+                raise DateSyntaxError(f"FEEL-uttrycket {term!r} kan inte läsas (använd now(), "
+                                      'duration("P3D"), date and time("…") eller en variabel)')
+            function, text = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+            if function == "duration" or (function is None and is_period(text)):
+                if not is_period(text):
+                    raise DateSyntaxError(f"{text!r} är ingen period")
+                if plus is not None:
+                    raise DateSyntaxError("bara en period kan läggas till")
+                plus = text
+                continue
+            if not _is_instant(text):
+                raise DateSyntaxError(f"{text!r} är ingen tidpunkt")
+            kind, value = "instant", text
+        if base is not None:
+            raise DateSyntaxError("två tidpunkter kan inte läggas ihop")
+        base = DateSpec(kind, value)  # type: ignore[arg-type]
+    if base is None:
+        if plus is None:
+            raise DateSyntaxError("tomt uttryck")
+        return DateSpec("period", plus)
+    if base.kind == "now":
+        return DateSpec("period", plus) if plus else DateSpec("now")
+    return DateSpec(base.kind, base.value, plus)
+
+
+def check_ladder(text: str, actions: frozenset[str]) -> str | None:
+    """Why an escalation ladder cannot be used (in Swedish), or None when it can."""
+    entries = [e for e in re.split(r"[;,]", text) if e.strip()]
+    if not entries:
+        return "trappan är tom"
+    for entry in entries:
+        m = _LADDER_ENTRY.match(entry)
+        if not m:
+            return (f"kan inte läsa steget {entry.strip()!r} "
+                    "(skriv t.ex. -1WD:remind; 0:notify_manager; +3WD:reassign_manager)")
+        action, level = m.group(3).lower(), m.group(4)
+        if action not in actions:
+            return f"åtgärden {action!r} finns inte här (tillåtna: {', '.join(sorted(actions))})"
+        if level is not None and (action not in LEVELLED_ACTIONS or not 1 <= int(level) <= MAX_LEVEL):
+            return f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED_ACTIONS))} tar en nivå, 1–{MAX_LEVEL}"
+        offset = m.group(2).replace(" ", "").upper()
+        if offset != "0" and not offset.endswith("WD") and not PERIOD_ISO.match(offset):
+            return f"steget {entry.strip()!r}: {offset!r} är ingen period"
+    return None
