@@ -159,3 +159,18 @@ def test_a_case_deadline_is_warned_of_three_working_days_before(engine: Engine, 
     clock.set(datetime(2026, 7, 14, 6, 1, tzinfo=UTC))
     assert engine.scheduler.tick().kinds == {"case_warning": 1}
     assert len(_events(engine, case["id"], "case_deadline_warning")) == 2
+
+
+def test_a_policy_for_every_step_fills_in_what_a_steps_own_entry_leaves_out(
+        client: Any, people: dict[str, Person], clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    deploy(client, people["designer"], "seq3.bpmn")
+    body = {"tasks": {"*": {"due": "1WD", "follow_up": "P1D"}, "a": {"due": "3WD"}}}
+    ok = client.put("/api/processes/seq3/policy", json=body, headers=people["owner"].headers)
+    assert ok.status_code == 200 and set(ok.get_json()["tasks"]) == {"*", "a"}
+    case = client.post("/api/processes/seq3/cases", json={}, headers=people["hanna"].headers).get_json()
+    [a] = case["open_tasks"]
+    assert a["due"] == "2026-03-05T22:59:59+00:00" and a["follow_up"] == "2026-03-03T22:59:59+00:00"
+    done = client.post(f"/api/tasks/{a['id']}/complete", json={"data": {}}, headers=people["hanna"].headers)
+    [b] = done.get_json()["case"]["open_tasks"]
+    assert b["due"] == "2026-03-03T22:59:59+00:00"  # '*': one working day

@@ -232,3 +232,39 @@ def test_ladder_months_are_calendar_months() -> None:
     assert before.due(datetime(2026, 3, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 11, 0, tzinfo=UTC)
     [after] = escalation.parse("+P1M:notify_manager")
     assert after.due(datetime(2026, 1, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+
+
+def _pending_actions(engine: Engine, task_id: str) -> list[str]:
+    with engine.db.read() as s:
+        return [t.data["action"] for t in s.execute(
+            sa.select(Timer).where(Timer.task_id == task_id, Timer.status == "pending").order_by(Timer.due_at)
+        ).scalars()]
+
+
+def test_process_wide_ladders_from_the_policy_and_the_diagram(engine: Engine, town: dict[str, Any]) -> None:
+    from engine import policies
+    from engine.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:  # a decision escalates only along the ordinance
+        policies.put(engine, SYSTEM, "bygglov_test", {"beslut": {"escalation": "0:notify_manager"}})
+    assert refused.value.status == 422 and "delegationsordningen" in refused.value.detail
+    with pytest.raises(InvalidInput):
+        policies.put(engine, SYSTEM, "bygglov_test", {"finns_inte": {"escalation": "0:remind"}})
+    # '*': every step without its own ladder; a decision skips what it may not do
+    policies.put(engine, SYSTEM, "bygglov_test", {"*": {"escalation": "0:notify_manager; +1WD:raise_priority"}})
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, org_unit="bygglov")
+    granska = case["open_tasks"][0]
+    assert _pending_actions(engine, granska["id"]) == ["notify_manager", "raise_priority"]
+    decision = tasks.complete(engine, town["bea"], granska["id"], {})["case"]["open_tasks"][0]
+    assert _pending_actions(engine, decision["id"]) == ["remind", "substitute", "superior"]
+    # a step's own entry wins over '*'
+    policies.put(engine, SYSTEM, "bygglov_test", {"*": {"escalation": "0:notify_manager"},
+                                                  "granska": {"escalation": "-1WD:remind"}})
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, org_unit="bygglov")
+    assert _pending_actions(engine, case["open_tasks"][0]["id"]) == ["remind"]
+    # the diagram's process-level rutin:escalation, where no policy speaks
+    xml = _hourly_process("5WD").replace(b'name="Beg\xc3\xa4ran om allm\xc3\xa4n handling"',
+                      'name="Begäran" rutin:escalation="+2WD:raise_priority"'.encode())
+    processes.deploy(engine, SYSTEM, xml)
+    case = cases.start_case(engine, SYSTEM, "genast", {}, org_unit="bygglov")
+    assert _pending_actions(engine, case["open_tasks"][0]["id"]) == ["raise_priority"]
