@@ -5,6 +5,11 @@ SpiffWorkflow computes when a timer is due, and whether it has fired, with
 offers no clock parameter. We replace that module's ``datetime`` with a subclass whose ``now`` asks
 the clock of the unit of work running on this thread (a context variable), so timers follow the
 injected clock: in tests, time is moved, never slept.
+
+It also reads a time written without a zone (``2026-03-05T10:00``) in the zone fixed when the
+module was imported (the host's, UTC on a server), while Rutin's deadlines read it as Swedish
+time. Its ``get_datetime`` is replaced so that a zone-less time in a timer means Europe/Stockholm
+everywhere: ``timeDate``, the start of a ``timeCycle``, and what an expression evaluates to.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 
@@ -30,6 +36,20 @@ class _ClockDatetime(datetime):
 
 
 _timer.datetime = _ClockDatetime
+
+_STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def _get_datetime(expression: str) -> datetime:
+    """SpiffWorkflow's ISO reading, with a time without a zone taken as Swedish time."""
+    # Of the module's own class: SpiffWorkflow tells instants from durations with isinstance.
+    dt = _ClockDatetime.fromisoformat(expression)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_STOCKHOLM)
+    return dt.astimezone(UTC)
+
+
+_timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)
 
 
 @contextmanager

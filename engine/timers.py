@@ -26,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
+from . import spiff_clock  # noqa: F401  (SpiffWorkflow reads zone-less times as Swedish time from here on)
 from .models import Timer
 
 _timers = cast(sa.Table, Timer.__table__)

@@ -294,3 +294,21 @@ def test_a_failing_timer_is_retried_with_backoff_and_never_stops_the_others(engi
     assert note["subject"].startswith("En tidsstyrd händelse misslyckades: trasig")
     clock.advance(timedelta(days=1))
     assert engine.scheduler.tick().failed == 0 and len(calls) == scheduler.MAX_ATTEMPTS
+
+
+def test_a_time_without_a_zone_is_swedish_time(engine: Engine, clock: ManualClock) -> None:
+    xml = fixture_bytes("timer_direct.bpmn").replace(
+        b"<bpmn:timeDuration>PT1H</bpmn:timeDuration>", b"<bpmn:timeDate>2026-03-05T10:00</bpmn:timeDate>")
+    processes.deploy(engine, SYSTEM, xml)
+    case = cases.start_case(engine, SYSTEM, "vanta")
+    [timer] = _pending(engine, case_id=case["id"])
+    assert timer.due_at == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)  # 10:00 in Stockholm (CET), on any host
+    clock.set(datetime(2026, 3, 5, 8, 59, tzinfo=UTC))
+    assert engine.scheduler.tick().fired == 0
+    clock.set(datetime(2026, 3, 5, 9, 0, 1, tzinfo=UTC))
+    assert engine.scheduler.tick().fired == 1
+    # the start of a schedule likewise, and in summer time
+    clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T08:00/P3M"))
+    [start] = _pending(engine, kind="start")
+    assert start.due_at == datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
