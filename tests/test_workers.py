@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
-from conftest import ROOT, fixture_bytes
+from conftest import PG_URL, ROOT, Mailbox, fixture_bytes
 
-from engine import cases, processes
+from engine import cases, identity, notifications, processes
 from engine.clock import ManualClock
 from engine.core import Engine
 from engine.identity import SYSTEM
@@ -18,8 +23,17 @@ from engine.models import CaseEvent, HumanTask, Timer
 
 CASES = 1000
 WORKERS = 3
+# Both backends always: without a PostgreSQL database the PostgreSQL run is reported as skipped,
+# not silently left out (.ci/run sets RUTIN_TEST_DATABASE_URL where PostgreSQL is installed).
+BOTH = pytest.mark.parametrize("backend", [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.skipif(
+        not PG_URL, reason="RUTIN_TEST_DATABASE_URL is not set: no PostgreSQL database to run the workers on "
+                           "(SKIP LOCKED is only exercised there)")),
+], indirect=True)
 
 
+@BOTH
 def test_three_workers_fire_a_thousand_timers_once_each(engine: Engine, clock: ManualClock) -> None:
     processes.deploy(engine, SYSTEM, fixture_bytes("timer_direct.bpmn"))
     for _ in range(CASES):
@@ -56,3 +70,67 @@ def test_three_workers_fire_a_thousand_timers_once_each(engine: Engine, clock: M
         return
     # On PostgreSQL the workers really share the work (SKIP LOCKED), instead of queueing behind one.
     assert len(per_worker) == WORKERS, per_worker
+
+
+def _until(what: Callable[[], bool], process: subprocess.Popen[str], seconds: float = 60) -> None:
+    """Wait for `what` to come true (polling; the processes run on real time), or fail."""
+    deadline = time.monotonic() + seconds
+    while not what():
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended early: {process.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("not done in time")
+        time.sleep(0.05)
+
+
+def _long_running(engine: Engine, clock: ManualClock, smtp: Mailbox, *command: str,
+                  extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """A due timer and a queued e-mail, and a long-running `rutin` process started on them."""
+    processes.deploy(engine, SYSTEM, fixture_bytes("timer_direct.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "vanta")
+    identity.add_user(engine, "mottagare", [], email="mottagare@exempelby.se")
+    with engine.db.write() as s:
+        notifications.notify(s.connection(), clock.now(), ["mottagare"], kind="test", subject="Hej från Rutin",
+                             body="Hej", dedupe="test:1")
+    env = {**os.environ, "RUTIN_DATABASE_URL": engine.settings.database_url,
+           "RUTIN_DATA_DIR": str(engine.settings.data_dir),
+           "RUTIN_FIXED_NOW": (clock.now() + timedelta(hours=2)).isoformat(),
+           "RUTIN_SCHEDULER_INTERVAL_S": "0.2", "RUTIN_SMTP_HOST": smtp.host, "RUTIN_SMTP_PORT": str(smtp.port),
+           **(extra or {})}
+    process = subprocess.Popen([sys.executable, "-m", "webapp.cli", *command], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, case["id"]
+
+
+def _fired(engine: Engine, case_id: str) -> bool:
+    with engine.db.read() as s:
+        return s.execute(sa.select(Timer.status).where(Timer.case_id == case_id)).scalar() == "fired"
+
+
+@BOTH
+def test_a_running_worker_fires_what_comes_due_and_delivers_mail(engine: Engine, clock: ManualClock,
+                                                                smtp: Mailbox) -> None:
+    process, case_id = _long_running(engine, clock, smtp, "worker")
+    try:
+        _until(lambda: _fired(engine, case_id), process)
+        _until(lambda: bool(smtp.to("mottagare@exempelby.se")), process)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert [t["name"] for t in cases.get_case(engine, SYSTEM, case_id)["open_tasks"]] == ["Följ upp"]
+
+
+def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine, clock: ManualClock,
+                                                                 smtp: Mailbox) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process, case_id = _long_running(engine, clock, smtp, "serve", "--port", str(port))
+    try:
+        _until(lambda: _fired(engine, case_id), process)
+        _until(lambda: bool(smtp.to("mottagare@exempelby.se")), process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
