@@ -163,8 +163,25 @@ def fire_absence(engine: Engine, s: Any, row: Any, case: Case | None, now: datet
     user = (row["data"] or {}).get("user")
     if not user or (row["ref"] and s.get(Absence, int(row["ref"])) is None):
         return "cancelled"  # the absence was withdrawn
-    # The hand-over locks each case in its own transaction after this one commits.
-    s.info.setdefault("after_commit", []).append(lambda: hand_on(engine, user, "scheduler"))
+    # Each hand-over locks its own case, so it is not done here: one timer row per task, written in
+    # this transaction, hands it on through the scheduler (a crash in between loses none of them).
+    conn = s.connection()
+    rows = conn.execute(sa.select(HumanTask.id, HumanTask.case_id)
+                        .where(HumanTask.assignee == user, HumanTask.status == "open")).all()
+    if rows:
+        conn.execute(timers.INSERT, [{"kind": "absence_task", "case_id": case_id, "task_id": task_id,
+                                      "ref": row["ref"], "due_at": now, "status": "pending", "data": {"user": user}}
+                                     for task_id, case_id in rows])
+    return "fired"
+
+
+def fire_absence_task(engine: Engine, s: Any, row: Any, case: Case | None, now: datetime) -> str:
+    """Timer handler: hand on one task of a person whose absence has begun (see `fire_absence`)."""
+    user = str((row["data"] or {}).get("user") or "")
+    task = load_task(s, row["task_id"]) if row["task_id"] else None
+    if case is None or task is None or task.status != "open" or not user or task.assignee != user:
+        return "cancelled"
+    _hand_on_task(engine, CaseWork(engine, s, case), task, user, "scheduler", None)
     return "fired"
 
 

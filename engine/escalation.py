@@ -297,6 +297,18 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
                                  task_id=row.id, subject=f"Beslut till dig som ersättare: {row.name} ({subject_case})",
                                  body=f"Beslutet {row.name!r} i {subject_case} förföll {due} och går enligt "
                                       f"delegationsordningen till dig som ersättare.{late_note}")
+        else:
+            # Nobody may take the decision over: the decision stays where it is, but someone who can
+            # see to it (the unit's manager, else an administrator) hears that it is late.
+            _, _, told = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now,
+                                      exclude={row.assignee} if row.assignee else set())
+            told = told or _admins(conn)
+            outcome.update(notified=told, skipped="ingen ersättare enligt delegationsordningen är tillgänglig")
+            notifications.notify(conn, now, told, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
+                                 subject=f"Försenat beslut utan ersättare: {row.name} ({subject_case})",
+                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} (tilldelat "
+                                      f"{row.assignee or 'ingen'}), och ingen ersättare enligt delegationsordningen "
+                                      f"är tillgänglig. Se till att någon med befogenhet fattar det.{late_note}")
     elif action == "superior":
         from .delegation import item_for
 
@@ -344,6 +356,14 @@ def fire_follow_up(engine: Engine, s: Any, timer: Any, case: Case | None, now: d
     work.event("follow_up_reminder", actor="scheduler", task_id=row.id, element_id=row.element_id,
                data={"name": row.name, "follow_up": row.follow_up_at.isoformat(), "notified": to})
     return "fired"
+
+
+def _admins(conn: sa.Connection) -> list[str]:
+    from .models import User, UserRole
+    from .roles import ADMIN
+
+    return sorted(set(conn.execute(sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
+                                   .where(UserRole.role_key == ADMIN, User.active.is_(True))).scalars()))
 
 
 def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:

@@ -76,6 +76,7 @@ class Scheduler:
             "start": self._fire_start,
             "escalation": lambda s, row, case, now: escalation.fire(engine, s, row, case, now),
             "absence": lambda s, row, case, now: absence.fire_absence(engine, s, row, case, now),
+            "absence_task": lambda s, row, case, now: absence.fire_absence_task(engine, s, row, case, now),
             "case_deadline": lambda s, row, case, now: case_clock.fire(engine, s, row, case, now),
             "case_warning": lambda s, row, case, now: case_clock.fire_warning(engine, s, row, case, now),
             "follow_up": lambda s, row, case, now: escalation.fire_follow_up(engine, s, row, case, now),

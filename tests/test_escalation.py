@@ -268,3 +268,18 @@ def test_process_wide_ladders_from_the_policy_and_the_diagram(engine: Engine, to
     processes.deploy(engine, SYSTEM, xml)
     case = cases.start_case(engine, SYSTEM, "genast", {}, org_unit="bygglov")
     assert _pending_actions(engine, case["open_tasks"][0]["id"]) == ["raise_priority"]
+
+
+def test_a_late_decision_without_a_substitute_is_told_to_the_unit_manager(engine: Engine, town: dict[str, Any],
+                                                                         clock: ManualClock) -> None:
+    # over 200 m²: item F.1.6, which names no substitute
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 300}, "BN-6", org_unit="bygglov")
+    done = tasks.complete(engine, town["bea"], case["open_tasks"][0]["id"], {})
+    [decision] = done["case"]["open_tasks"]
+    clock.set(datetime(2026, 3, 4, 23, 0, tzinfo=UTC))  # the decision's due date has passed
+    _tick(engine)
+    [step] = [e for e in _events(engine, case["id"], "escalation_step") if e["data"]["action"] == "substitute"]
+    assert step["data"]["routed_to"] is None and step["data"]["notified"] == ["bert"]
+    [note] = [n for n in notifications.list_for(engine, town["bert"])["items"] if n["task_id"] == decision["id"]]
+    assert note["subject"] == "Försenat beslut utan ersättare: Beslut om lov (ärende BN-6)"
+    assert tasks.get_task(engine, SYSTEM, decision["id"])["assignee"] is None
