@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
+from . import delegation
 from .core import Engine
 from .identity import Actor
-from .models import HumanTask
+from .models import DelegationItem, HumanTask
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def ordinance_items(engine: Engine, row: HumanTask, explicit: bool, at: datetime) -> list[DelegationItem]:
+    """The ordinance items in force at `at` that speak of a task, most specific first: those naming
+    its element, then (when the diagram marks it a decision) the process-wide ones.
+
+    Read from the task row and the cached ordinance alone, never a workflow; the same selection
+    the engine makes when the decision is taken, where the items' limits are judged over the
+    case's data to find the one that governs.
+    """
+    found = [
+        i for i in delegation._approved(engine).get(row.process_key, [])
+        if (i.element_id == row.element_id or (i.element_id is None and explicit)) and delegation.in_force(i, at)
+    ]
+    found.sort(key=lambda i: (i.element_id is None, i.number))
+    return found
 
 
 def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, brief: bool = False) -> dict[str, Any]:
@@ -40,6 +58,13 @@ def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, bri
         else:
             out["form"] = [asdict(f) for f in step.form]
         out["decision_authority"] = step.decision_authority
+    # A decision under the delegation ordinance (marked in the diagram, or named by an item in
+    # force: `CaseWork.is_decision`) needs the decider's no-conflict-of-interest confirmation.
+    explicit = bool(step is not None and step.decision_authority)
+    items = ordinance_items(engine, row, explicit, now)
+    out["decision_under_ordinance"] = explicit or any(i.element_id == row.element_id for i in items)
+    out["delegation_item"] = items[0].number if items else None
+    out["delegation_items"] = [i.number for i in items]
     if row.result is not None:
         out["result"] = row.result
     return out

@@ -55,6 +55,21 @@ TASK = {
         "form": {"type": "array", "items": {"type": "object"}},
         "options": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "name": {"type": "string"}}}},
+        "decision_under_ordinance": {
+            "type": "boolean",
+            "description": "Ett beslut enligt delegationsordningen (markerat i diagrammet eller namngivet av en "
+                           "gällande punkt): att slutföra det kräver no_conflict_of_interest: true och att man "
+                           "har delegationen. Saknas i listornas korta form (tasks i ett ärende).",
+        },
+        "delegation_item": {
+            "type": ["string", "null"],
+            "description": "Numret på den mest specifika gällande punkten i delegationsordningen för steget; "
+                           "har punkterna beloppsgränser prövas de mot ärendets uppgifter när beslutet fattas.",
+        },
+        "delegation_items": {
+            "type": "array", "items": {"type": "string"},
+            "description": "Alla gällande punkter som avser steget, den mest specifika först.",
+        },
     },
 }
 
