@@ -258,3 +258,34 @@ def check_password(engine: Engine, name: str, password: str) -> Actor:
         except (VerificationError, InvalidHashError):
             raise Unauthorized("Fel användarnamn eller lösenord.") from None
         return _actor(engine, s, user)
+
+
+# -- page sessions ------------------------------------------------------------------------------
+# A page session records the user's session generation at sign-in; signing out bumps it, which
+# ends every session signed in under the earlier value, wherever its cookie has been copied to.
+
+
+def session_generation(engine: Engine, name: str) -> int:
+    """The user's current session generation (recorded in a page session at sign-in)."""
+    with engine.db.read() as s:
+        found = s.execute(sa.select(User.session_generation).where(User.name == name)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"Användaren {name!r} finns inte.")
+    return int(found)
+
+
+def session_actor(engine: Engine, name: str, generation: object) -> Actor:
+    """The actor of a page session signed in under `generation`; `Unauthorized` when the user is
+    gone or inactive or the session has been ended by signing out since."""
+    with engine.db.read() as s:
+        user = s.execute(sa.select(User).where(User.name == name, User.active.is_(True))).scalar_one_or_none()
+        if user is None or not isinstance(generation, int) or user.session_generation != generation:
+            raise Unauthorized("Sessionen har avslutats; logga in igen.")
+        return _actor(engine, s, user)
+
+
+def end_sessions(engine: Engine, name: str) -> None:
+    """End every page session of a user (signing out): their session generation moves on."""
+    with engine.db.write() as s:
+        s.execute(sa.update(User).where(User.name == name)
+                  .values(session_generation=User.session_generation + 1))

@@ -75,6 +75,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    # Bumped when the person signs out: page sessions signed in under an earlier value are ended.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class UserRole(Base):

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -38,6 +39,7 @@ class Settings:
     smtp_sender: str = "rutin@localhost"
     fixed_now: str = ""
     secret_key: str = field(default="", repr=False)
+    session_hours: float = 8.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -62,6 +64,7 @@ class Settings:
             "smtp_sender": e.get("RUTIN_SMTP_SENDER") or "rutin@localhost",
             "fixed_now": e.get("RUTIN_FIXED_NOW", ""),
             "secret_key": e.get("RUTIN_SECRET_KEY", ""),
+            "session_hours": _float(e, "RUTIN_SESSION_HOURS", 8.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -70,6 +73,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         """Whether the configured database is SQLite (the embedded default)."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        """How long a page session lasts after signing in (`RUTIN_SESSION_HOURS`)."""
+        return timedelta(hours=self.session_hours)
 
     def session_secret(self) -> str:
         """The key that signs the pages' session cookies.

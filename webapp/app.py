@@ -23,6 +23,9 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.secret_key = engine.settings.session_secret()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Signing in makes the session permanent: the cookie lasts this long, and the pages refuse a
+    # session older than this by the engine's clock, and one ended by signing out (webapp.pages).
+    app.config["PERMANENT_SESSION_LIFETIME"] = engine.settings.session_lifetime
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rutin"] = engine
