@@ -187,6 +187,9 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
     expect(page.get_by_role("heading", name=re.compile("Ärende AVV-2026-17"))).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="”Rapportera avvikelse” är klar.")).to_be_visible()
     expect(page.locator("dl.data")).to_contain_text("Fel läkemedel gavs till en boende.")
+    # the case's data by the form's labels and choice names, not the raw variable names
+    expect(page.locator('dl.data dt[data-key="beskrivning"]')).to_have_text("Vad har hänt?")
+    expect(page.locator('dl.data dt[data-key="kalla"] + dd')).to_have_text("Klagomål")
     expect(page.locator("ol.timeline")).to_contain_text("Uppgift klar: Rapportera avvikelse")
     expect(page.locator("ol.timeline")).to_contain_text("maja")
     expect(page.get_by_text("Historiken är obruten")).to_be_visible()
@@ -508,14 +511,55 @@ def test_a_step_the_ordinance_names_asks_for_the_jav_confirmation_too(web: Web) 
     web.user("hanna", [])
 
     page = web.sign_in("hanna", start=f"/tasks/{step['id']}")
-    # the diagram does not mark the step a decision; the ordinance does, and the page learns it on trying
+    # the diagram does not mark the step a decision; the ordinance does, and the page says so at once
+    expect(page.locator("h1 .tag")).to_have_text("beslut")
+    expect(page.locator("dd.delegation")).to_have_text("Beslut enligt delegationsordningen, punkt 3.2")
+    jav = page.get_by_label("Jag är inte jävig i ärendet")
+    expect(jav).not_to_be_checked()
+    expect(page.get_by_text("Anmäl jäv", exact=True)).to_be_visible()
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
-        page.get_by_role("button", name="Slutför").click()
+        page.get_by_role("button", name="Fatta beslut").click()
     assert sent.value.status == 422
     expect(page.locator("#task-error")).to_have_text(
         "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren.")
+    assert tasks.get_task(engine, SYSTEM, step["id"])["status"] == "open"
     page.get_by_label("Jag är inte jävig i ärendet").check()
-    page.get_by_role("button", name="Slutför").click()
+    page.get_by_role("button", name="Fatta beslut").click()
     expect(page.get_by_role("heading", name="Steg två")).to_be_visible()  # hers too: straight on to it
     done = tasks.get_task(engine, SYSTEM, step["id"])
     assert done["status"] == "completed" and done["completed_by"] == "hanna"
+
+
+def test_an_expired_session_goes_back_to_the_login_page(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    web.user("hanna", [])
+    page = web.sign_in("hanna")
+    expect(page.get_by_role("heading", name="Mina uppgifter")).to_be_visible()
+    web.clock.advance(web.engine.settings.session_lifetime)  # RUTIN_SESSION_HOURS later, by the engine's clock
+    page.get_by_role("link", name="Ärenden").click()
+    expect(page).to_have_url(re.compile(r"/login\?next=/cases$"))
+    expect(page.get_by_role("status")).to_have_text("Sessionen har gått ut eller avslutats; logga in igen.")
+    page.get_by_label("Användarnamn").fill("hanna")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page).to_have_url(re.compile(r"/cases$"))
+    assert web.errors == []
+
+
+def test_a_browser_sees_the_swedish_error_page_at_an_unknown_address(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    page = web.page
+    response = page.goto("/nonexistent")
+    assert response.status == 404 and response.headers["content-type"].startswith("text/html")
+    expect(page.get_by_role("heading", name="Finns inte")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("Sidan finns inte.")
+    _no_trace(page)
+    web.user("hanna", [])
+    web.sign_in("hanna")
+    response = page.goto("/logout")  # a POST form's address, opened
+    assert response.status == 405
+    expect(page.get_by_role("heading", name="Metoden stöds inte")).to_be_visible()
+    expect(page.get_by_role("button", name="Logga ut")).to_be_visible()  # still signed in, the menu kept
+    assert web.errors == []

@@ -15,7 +15,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, cast
@@ -41,6 +41,7 @@ from werkzeug.exceptions import HTTPException
 from engine import cases, delegation, identity, notifications, org, processes, tasks
 from engine.core import Engine
 from engine.errors import InvalidInput, RutinError, Unauthorized
+from engine.identity import Actor
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ SORTINGS = {
 PAGE_SIZE = 25
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NUMBER_TYPES = {"double", "float", "decimal"}
+CLOCK_SKEW = timedelta(minutes=5)
 JAV_MISSING = "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren."
 
 EVENT_LABELS = {
@@ -104,19 +106,40 @@ def _engine() -> Engine:
     return cast(Engine, current_app.extensions["rutin"])
 
 
+def _session_actor() -> Actor | None:
+    """Who the session cookie says is signed in, if the session still holds: signed in less than
+    `RUTIN_SESSION_HOURS` ago (by the engine's clock), and not ended since by signing out (the
+    person's session generation, kept with the user, is still the one signed in under)."""
+    name = session.get("user")
+    if not name:
+        return None
+    engine = _engine()
+    since = _parse(session.get("since"))
+    now = engine.clock.now()
+    if since is None or since.tzinfo is None:
+        return None
+    # (a sign-in a little "ahead" is another web process's clock, not a forged cookie: it is signed)
+    if not since - CLOCK_SKEW <= now < since + engine.settings.session_lifetime:
+        return None
+    try:
+        return identity.session_actor(engine, str(name), session.get("generation"))
+    except RutinError:
+        return None
+
+
 def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """Require a signed-in person; redirect to the sign-in page otherwise."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        name = session.get("user")
-        if not name:
-            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-        try:
-            g.actor = identity.get_actor(_engine(), name)
-        except RutinError:
+        had_session = bool(session.get("user"))
+        actor = _session_actor()
+        if actor is None:
             session.clear()
-            return redirect(url_for("pages.login"))
+            if had_session:
+                flash("Sessionen har gått ut eller avslutats; logga in igen.")
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+        g.actor = actor
         return view(*args, **kwargs)
 
     return wrapper
@@ -168,7 +191,16 @@ def _error(exc: RutinError) -> tuple[str, int]:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[str, int]:
+    return http_error_page(exc)
+
+
+def http_error_page(exc: HTTPException) -> tuple[str, int]:
+    """The Swedish error page for an HTTP error (also for addresses no page or API call answers,
+    when a browser asks: see `webapp.problems`)."""
     code = exc.code or 500
+    if g.get("actor") is None and request.blueprint != "pages":
+        # an address outside the pages: the menu shows who is signed in, if anyone is
+        g.actor = _session_actor()
     title, detail = {
         400: ("Felaktig begäran", "Begäran kunde inte förstås."),
         403: ("Behörighet saknas", "Du har inte behörighet till sidan."),
@@ -274,7 +306,10 @@ def login() -> Any:
             error = exc.detail
         else:
             session.clear()
+            session.permanent = True  # the cookie lasts RUTIN_SESSION_HOURS, not until the browser closes
             session["user"] = actor.name
+            session["generation"] = identity.session_generation(_engine(), actor.name)
+            session["since"] = _engine().clock.now().isoformat()
             session["csrf"] = secrets.token_urlsafe(24)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, name=name,
@@ -283,7 +318,11 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: this person's sessions end on the server too (every browser they are signed in
+    in), so a copy of the cookie is worth nothing afterwards."""
+    actor = _session_actor()
+    if actor is not None:
+        identity.end_sessions(_engine(), actor.name)
     session.clear()
     flash("Du är utloggad.")
     return redirect(url_for("pages.login"))  # type: ignore[return-value]
@@ -336,18 +375,18 @@ def _defaults(row: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/tasks/<task_id>")
 @signed_in
 def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | None = None,
-         status: int = 200, values: dict[str, Any] | None = None, ask_jav: bool = False) -> Any:
+         status: int = 200, values: dict[str, Any] | None = None) -> Any:
     """One task: what to do, its form or options, and the case it belongs to."""
     row = tasks.get_task(_engine(), g.actor, task_id)
     case = cases.get_case(_engine(), g.actor, row["case_id"])
     comments = [e for e in case.get("history", []) if e["type"] == "comment"
                 and e.get("task_id") in (None, task_id)]
     return render_template(
-        "task.html", task=row, case=case, error=error, comments=comments,
+        "task.html", task=row, case=case, error=error, comments=comments, fields=FieldNames(case["process_version_id"]),
         errors={e["field"]: e["message"] for e in errors or []},
         values=values if values is not None else _defaults(row),
         chosen=request.form.getlist("choice") if request.method == "POST" else [],
-        ask_jav=ask_jav or bool(row.get("decision_authority")),
+        ask_jav=bool(row.get("decision_under_ordinance")),
     ), status
 
 
@@ -355,12 +394,8 @@ def _act(task_id: str, action: Callable[[], Any]) -> Any:
     try:
         return action()
     except RutinError as exc:
-        detail = exc.detail
-        asks_jav = isinstance(exc, InvalidInput) and "no_conflict_of_interest" in detail
-        if asks_jav:  # the ordinance governs the decision: say it as the page does
-            detail = JAV_MISSING
-        return task(task_id, error=detail, errors=exc.extra.get("errors"), status=exc.status,
-                    values=request.form.to_dict(), ask_jav=asks_jav)
+        return task(task_id, error=exc.detail, errors=exc.extra.get("errors"), status=exc.status,
+                    values=request.form.to_dict())
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -460,7 +495,7 @@ def complete(task_id: str) -> Any:
             if not choice:
                 raise InvalidInput("Välj ett av alternativen.")
         confirmed = request.form.get("no_conflict_of_interest") == "on"
-        if row.get("decision_authority") and not confirmed:
+        if row.get("decision_under_ordinance") and not confirmed:
             raise InvalidInput(JAV_MISSING)
         result = tasks.complete(engine, g.actor, task_id, _form_data(row) if choice is None else None, choice,
                                 no_conflict_of_interest=True if confirmed else None)
@@ -489,6 +524,40 @@ def case_list() -> str:
     return render_template("cases.html", listing=listing, status=status, page=page, pages=pages)
 
 
+class FieldNames:
+    """How a process's forms name its data: each field's label, and each choice's name, so a case's
+    data reads as the forms asked for it ("Källa: Klagomål", not "kalla: klagomal"). Where no form
+    defines a name, the raw one is shown."""
+
+    def __init__(self, version_id: int) -> None:
+        self.labels: dict[str, str] = {}
+        self.choices: dict[str, dict[str, str]] = {}
+        self.booleans: set[str] = set()
+        for step in _engine().model(version_id).steps.values():
+            for f in step.form:
+                if f.label and f.id not in self.labels:
+                    self.labels[f.id] = f.label
+                if f.options and f.id not in self.choices:
+                    self.choices[f.id] = {str(o.get("id")): str(o.get("name") or o.get("id")) for o in f.options}
+                if (f.type or "").lower() == "boolean":
+                    self.booleans.add(f.id)
+
+    def label(self, key: str) -> str:
+        """The field's label, else its name."""
+        return self.labels.get(key, key)
+
+    def value(self, key: str, value: Any) -> Any:
+        """A value as the form shows it: a choice by its name, yes/no in Swedish; else as it is."""
+        if isinstance(value, bool) and (key in self.booleans or key not in self.choices):
+            return "Ja" if value else "Nej"
+        names = self.choices.get(key)
+        if names is None:
+            return value
+        if isinstance(value, list):
+            return ", ".join(names.get(str(v), str(v)) for v in value)
+        return names.get(str(value), value)
+
+
 @bp.get("/cases/<case_id>")
 @signed_in
 def case(case_id: str) -> str:
@@ -499,7 +568,7 @@ def case(case_id: str) -> str:
                   - set(open_ids))
     unit = org.tree(_engine()).units.get(data["org_unit"]) if data.get("org_unit") else None
     return render_template("case.html", case=data, done=done, open_ids=open_ids,
-                           unit_name=getattr(unit, "name", None))
+                           unit_name=getattr(unit, "name", None), fields=FieldNames(data["process_version_id"]))
 
 
 @bp.get("/processes")
@@ -574,11 +643,7 @@ def notification_list() -> str:
 @bp.get("/notifications/badge")
 def notification_badge() -> Any:
     """The menu's unread count, for htmx to poll; 286 (htmx: stop polling) once signed out."""
-    name = session.get("user")
-    try:
-        g.actor = identity.get_actor(_engine(), name) if name else None
-    except RutinError:
-        g.actor = None
+    g.actor = _session_actor()
     if g.actor is None:
         return Response("", status=286)
     return render_template("_badge.html")

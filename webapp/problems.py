@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.errors import RutinError
 
@@ -32,6 +32,19 @@ _HTTP_TYPES = {
 }
 
 
+def _in_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def wants_page() -> bool:
+    """Whether an error should be a Swedish page rather than problem details: a browser's request
+    (its Accept header prefers text/html) for an address outside the API. The API, and clients
+    that do not ask for HTML, always get problem details."""
+    if _in_api():
+        return False
+    return request.accept_mimetypes.best_match([PROBLEM, "application/json", "text/html"]) == "text/html"
+
+
 def install(app: Flask) -> None:
     """Register the error handlers on the app."""
 
@@ -47,6 +60,20 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         code = exc.code or 500
+        if wants_page():
+            from .pages import http_error_page
+
+            body, status = http_error_page(exc)
+            resp = Response(body, status=status, mimetype="text/html")
+        else:
+            resp = _http_problem(exc, code)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        if not _in_api():  # the same address answers a page or problem details by the Accept header
+            resp.vary.add("Accept")
+        return resp
+
+    def _http_problem(exc: HTTPException, code: int) -> Response:
         type_, title = _HTTP_TYPES.get(code, ("about:blank", exc.name))
         detail = {
             404: "Adressen finns inte.",
