@@ -20,7 +20,7 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .models import HumanTask, TaskCandidate
 from .roles import role_key
-from .runtime import DELETE_CANDIDATES, CaseWork, _json_safe, load_task, locked_task_case
+from .runtime import CaseWork, _json_safe, drop_candidates, load_task, locked_task_case
 from .views import task_json
 
 SORTS = {
@@ -377,9 +377,9 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
         row.completed_role = role
         row.result = result
         work.touch(row)
-        s.connection().execute(DELETE_CANDIDATES, {"task_id": row.id})
+        drop_candidates(work.conn, row.id)
         if row.due_at is not None:  # only tasks with a due date have escalation steps
-            timers.cancel_task_timers(s.connection(), row.id, work.now)
+            timers.cancel_task_timers(work.conn, row.id, work.now)
         case_clock.extend(work, row, actor.name)
         work.event("task_completed", actor=actor.name, role=role, task_id=row.id, element_id=row.element_id,
                    data=event_data)
