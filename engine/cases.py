@@ -75,12 +75,20 @@ def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str,
 
 
 def _release_timer_start(workflow: Any) -> bool:
+    """Let the process's own timer start event go: the case exists because its time has come.
+
+    Only the top-level process's start event: a timer start event of an event subprocess waits
+    in a subprocess workflow and must keep its own clock (releasing it starts the event
+    subprocess at once, and a non-interrupting one then keeps the case from ever completing).
+    """
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
     from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
     from SpiffWorkflow.util.task import TaskState
 
     released = False
     for task in workflow.get_tasks(state=TaskState.WAITING):
+        if task.workflow is not workflow:
+            continue
         if isinstance(task.task_spec, StartEvent) and isinstance(task.task_spec.event_definition,
                                                                  TimerEventDefinition):
             task.internal_data.pop("event_value", None)

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from .scripting import SCRIPT_ENGINE
@@ -148,32 +149,111 @@ def _finished(task: Any) -> bool:
     return bool(task.has_state(TaskState.FINISHED_MASK))
 
 
-def _compact_tree(workflow: Any, top: BpmnWorkflow) -> int:
-    """Splice finished single-child tasks far from any unfinished task out of one tree."""
-    root = workflow.task_tree
-    if root is None:
-        return 0
-    # Distance from each task down to its nearest unfinished descendant (or itself).
-    distance: dict[UUID, float] = {}
+def _tree(root: Any) -> list[Any]:
+    """Every task of a tree, parents before children."""
     order: list[Any] = []
     stack = [root]
     while stack:
         task = stack.pop()
         order.append(task)
         stack.extend(task.children)
+    return order
+
+
+def _ancestor_ids(task: Any) -> set[UUID]:
+    out: set[UUID] = set()
+    up = task.parent
+    while up is not None:
+        out.add(up.id)
+        up = up.parent
+    return out
+
+
+def _join_tokens(order: list[Any]) -> tuple[set[UUID], list[Any]]:
+    """Which join instances still hold a token, and which are spent.
+
+    A join (parallel, inclusive) counts its arrived tokens by looking at the *parent* of each of
+    its instances: the instance under branch A is cancelled as soon as the instance under branch
+    B takes over the waiting, yet A's finished task must stay its parent until the join fires,
+    or the join never sees A arrive (a three-way split then waits forever). Returned first: the
+    ids of those parents, which must stay.
+
+    Once an instance of the join has completed elsewhere (not above this one: that is an earlier
+    pass of a loop), this instance's token has been consumed. Returned second: such spent
+    instances. They must go, not merely their parents: SpiffWorkflow would count a spent
+    instance's parent as an arrived token on the next pass of a loop and fire the join early.
+    """
+    instances: dict[Any, list[Any]] = {}
+    for task in order:
+        if isinstance(task.task_spec, Join):
+            instances.setdefault(task.task_spec, []).append(task)
+    keep: set[UUID] = set()
+    spent: list[Any] = []
+    for group in instances.values():
+        completed = [t for t in group if t.has_state(TaskState.COMPLETED)]
+        any_open = any(not _finished(t) for t in group)
+        for task in group:
+            if task.has_state(TaskState.COMPLETED) or task.parent is None:
+                continue
+            ancestors = _ancestor_ids(task)
+            if any(done.id not in ancestors for done in completed):
+                if _finished(task) and not task._children:
+                    spent.append(task)
+            elif any_open:
+                keep.add(task.parent.id)
+    return keep, spent
+
+
+def _drop(workflow: Any, top: BpmnWorkflow, task: Any) -> None:
+    if isinstance(task.task_spec, SubWorkflowTask) and task.id in top.subprocesses:
+        top.delete_subprocess(task)
+    del workflow.tasks[task.id]
+
+
+def _prune_spent_branches(workflow: Any, top: BpmnWorkflow, root: Any, spent: list[Any],
+                          keep: set[UUID]) -> int:
+    """Remove each spent join instance with the finished branch that led only to it."""
+    removed = 0
+    for task in spent:
+        path = [task]
+        up = task.parent
+        while (up is not None and up is not root and _finished(up) and len(up._children) == 1
+               and up.id not in keep):
+            path.append(up)
+            up = up.parent
+        # Only cut a branch off a fork; a lone chain is left to the splicing below.
+        if up is None or len(up._children) < 2:
+            continue
+        up._children.remove(path[-1].id)
+        for dead in path:
+            if workflow.last_task is dead:
+                workflow.last_task = up
+            _drop(workflow, top, dead)
+        removed += len(path)
+    return removed
+
+
+def _compact_tree(workflow: Any, top: BpmnWorkflow) -> int:
+    """Drop spent join branches, then splice finished single-child tasks far from any unfinished
+    task out of one tree."""
+    root = workflow.task_tree
+    if root is None:
+        return 0
+    keep, spent = _join_tokens(_tree(root))
+    removed = _prune_spent_branches(workflow, top, root, spent, keep)
+    order = _tree(root)
+    # Distance from each task down to its nearest unfinished descendant (or itself).
+    distance: dict[UUID, float] = {}
     for task in reversed(order):
         best = 0.0 if not _finished(task) else float("inf")
         for child in task.children:
             best = min(best, distance[child.id] + 1)
         distance[task.id] = best
-    removed = 0
     for task in order:
         if task is root or task.parent is None or len(task._children) != 1:
             continue
-        if not _finished(task) or distance[task.id] <= KEEP_DISTANCE:
+        if not _finished(task) or distance[task.id] <= KEEP_DISTANCE or task.id in keep:
             continue
-        if isinstance(task.task_spec, SubWorkflowTask) and task.id in top.subprocesses:
-            top.delete_subprocess(task)
         parent = task.parent
         child_id = task._children[0]
         child = workflow.tasks[child_id]
@@ -182,7 +262,7 @@ def _compact_tree(workflow: Any, top: BpmnWorkflow) -> int:
         child._parent = parent.id
         if workflow.last_task is task:
             workflow.last_task = child
-        del workflow.tasks[task.id]
+        _drop(workflow, top, task)
         removed += 1
     return removed
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -140,6 +141,8 @@ def _next_timer(engine: Engine, case_id: str) -> bool:
     clock = engine.clock
     if due is None or not hasattr(clock, "set"):
         return False
-    if due > clock.now():
-        clock.set(due)
+    # Just past the due instant, as a real clock would be by the time a worker ticks:
+    # SpiffWorkflow fires a timer only strictly after its instant.
+    if due >= clock.now():
+        clock.set(due + timedelta(seconds=1))
     return engine.scheduler.tick().fired > 0
