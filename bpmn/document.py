@@ -67,11 +67,15 @@ def read_document(data: bytes, *, max_bytes: int | None = None,
     `forms` are Camunda Forms uploaded with the diagram, by file name.
     """
     root = parse_document(data, **({"max_bytes": max_bytes} if max_bytes else {}))
-    diagnostics: list[Diagnostic] = []
+    # Findings about the document rather than one process; every process's diagnostics carry
+    # them, so the upload response and each stored version show them.
+    document_level: list[Diagnostic] = []
     if root.get(RECOVERED):
-        diagnostics.append(Diagnostic("warning", "invalid-encoding",
+        document_level.append(Diagnostic("warning", "invalid-encoding",
                                       "Filen anger UTF-8 men innehåller tecken i en annan kodning; de har lästs "
                                       "som Windows-1252 (kontrollera namn med å, ä och ö)."))
+    document_level.extend(duplicate_ids(root))
+    diagnostics: list[Diagnostic] = list(document_level)
     work = copy.deepcopy(root)
     normalizer = Normalizer(work)
 
@@ -89,17 +93,19 @@ def read_document(data: bytes, *, max_bytes: int | None = None,
             continue
         nodes = [el for el in flow_elements(proc) if local(el) in FLOW_NODE_TYPES]
         if not nodes:
-            diagnostics.append(Diagnostic("info", "empty-process", "Processen har inga flödesobjekt och hoppas över.",
-                                          element_id=pid, element_name=proc.get("name"), line=proc.sourceline,
-                                          process_id=pid))
+            empty = Diagnostic("info", "empty-process", "Processen har inga flödesobjekt och hoppas över.",
+                               element_id=pid, element_name=proc.get("name"), line=proc.sourceline, process_id=pid)
+            document_level.append(empty)
+            diagnostics.append(empty)
             continue
         rw = normalizer.process(proc)
         diagnostics.extend(rw.diagnostics)
         if not any(d.severity == "error" and d.code == "no-start-event" for d in rw.diagnostics):
             candidates.append((proc, rw))
 
-    diagnostics.extend(normalizer.correlations())
-    diagnostics.extend(_call_cycles(work))
+    for found in (normalizer.correlations(), _call_cycles(work)):
+        document_level.extend(found)
+        diagnostics.extend(found)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors or not candidates:
         if not errors:
@@ -143,7 +149,7 @@ def read_document(data: bytes, *, max_bytes: int | None = None,
                 model=model,
                 spec=registry.convert(spec),
                 subprocess_specs={k: registry.convert(v) for k, v in subprocess_specs.items()},
-                diagnostics=[*rw.diagnostics, *step_diags],
+                diagnostics=[*document_level, *rw.diagnostics, *step_diags],
             )
         )
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -151,6 +157,53 @@ def read_document(data: bytes, *, max_bytes: int | None = None,
         raise DiagramRejected(_summary(errors), diagnostics)
     _include_called(deployable, {proc.get("id") or "": proc for proc, _ in candidates})
     return Document(content_hash=content_hash(data), xml=data, processes=deployable, diagnostics=diagnostics)
+
+
+# Elements SpiffWorkflow and Rutin find by id: two of these with one id make the diagram mean two
+# things (only one of two tasks would run, a flow would point at a task).
+_RESOLVED_BY_ID = FLOW_NODE_TYPES | {
+    "process", "sequenceFlow", "lane", "laneSet", "participant", "messageFlow", "message", "signal", "error",
+    "escalation", "dataObject", "dataObjectReference", "dataStore", "dataStoreReference", "collaboration",
+    "correlationProperty", "correlationKey", "resource", "itemDefinition", "association",
+}
+
+
+def duplicate_ids(root: etree._Element) -> list[Diagnostic]:
+    """Ids used by more than one element of the diagram (its vendor extensions and layout aside).
+
+    An error when two of them are elements that are found by id (tasks, flows, processes, lanes,
+    messages...); a warning when one is a modeler's bookkeeping (a global task copied beside
+    the process of the same id, an io specification repeated), which Rutin does not read.
+    """
+    skipped: set[etree._Element] = set()
+    for ext in root.iter(q("extensionElements")):
+        skipped.update(ext.iter())
+    seen: dict[str, list[etree._Element]] = {}
+    for el in root.iter():
+        if el in skipped or not is_bpmn(el):
+            continue
+        ident = el.get("id")
+        if ident:
+            seen.setdefault(ident, []).append(el)
+    found = []
+    for ident, els in seen.items():
+        if len(els) < 2:
+            continue
+        where = " och ".join(f"rad {el.sourceline} ({local(el)}{' ' + repr(el.get('name')) if el.get('name') else ''})"
+                             for el in els)
+        resolved = [el for el in els if local(el) in _RESOLVED_BY_ID]
+        if len(resolved) >= 2:
+            found.append(Diagnostic(
+                "error", "duplicate-id", f"Id:t {ident!r} används av flera element: {where}. Varje id måste vara "
+                "unikt i filen; byt id på det ena elementet.", element_id=ident,
+                element_name=els[1].get("name"), line=els[1].sourceline))
+        else:
+            kept = resolved[0] if resolved else els[0]
+            found.append(Diagnostic(
+                "warning", "duplicate-id", f"Id:t {ident!r} används av flera element: {where}. Rutin läser bara "
+                f"{local(kept)} på rad {kept.sourceline}.", element_id=ident, element_name=kept.get("name"),
+                line=kept.sourceline))
+    return found
 
 
 def _summary(errors: list[Diagnostic]) -> str:

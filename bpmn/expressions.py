@@ -10,6 +10,7 @@ to Python, so this small tokenizer is our own.
 
 from __future__ import annotations
 
+import ast
 import re
 
 from . import sandbox
@@ -125,6 +126,8 @@ def _translate(text: str, words: dict[str, str], feel: bool) -> str:
                 out.append("not")
             elif value == "=" and feel:
                 out.append("==")
+            elif value == "." and tokens[i + 1:i + 2] == [("op", ".")]:
+                raise ExpressionError("intervall (som [1..5]) stöds inte; skriv x >= 1 and x <= 5")
             elif value == ".":
                 nxt = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
                 after = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
@@ -181,18 +184,69 @@ def _feel_name(name: str) -> str:
     return f"{VARIABLE_HELPER}({name!r})"
 
 
-_QUANTIFIED = re.compile(r"^(some|every)\s+([^\W\d]\w*)\s+in\s+(.+?)\s+satisfies\s+(.+)$", re.DOTALL)
+# Each part matched on its own with single-character separators: one regex over the whole
+# ``(.+?)\s+satisfies\s+(.+)`` backtracks quadratically on a long run of spaces.
+_QUANTIFIER_HEAD = re.compile(r"(some|every)\s+([^\W\d]\w*)\s+in\s")
+_SATISFIES = re.compile(r"\ssatisfies\s")
 
 
 def _feel(text: str) -> str:
     """FEEL's subset, with ``some x in xs satisfies c`` and ``every ...`` as any/all over xs."""
-    m = _QUANTIFIED.match(text)
-    if m:
-        quantifier, var, items, condition = m.groups()
-        inner = _translate(condition, _FEEL_WORDS, feel=True)
-        source = _translate(items, _FEEL_WORDS, feel=True)
-        return f"{'any' if quantifier == 'some' else 'all'}(({inner}) for {var} in {source})"
-    return _translate(text, _FEEL_WORDS, feel=True)
+    m = _QUANTIFIER_HEAD.match(text)
+    found = _SATISFIES.search(text, m.end() - 1) if m else None
+    if m and found:
+        quantifier, var = m.groups()
+        items, condition = text[m.end():found.start()].strip(), text[found.end():].strip()
+        if items and condition:
+            inner = _subset(_translate(condition, _FEEL_WORDS, feel=True))
+            source = _subset(_translate(items, _FEEL_WORDS, feel=True))
+            return f"{'any' if quantifier == 'some' else 'all'}(({inner}) for {var} in {source})"
+    return _subset(_translate(text, _FEEL_WORDS, feel=True))
+
+
+def _subset(python: str) -> str:
+    """Refuse what JUEL or FEEL wrote outside the common subset once it reads as Python: a
+    function call (``count(items)``, ``string length(name)``, ``today()``) would pass the
+    sandbox's checks and fail when the case runs. Only the variable helper Rutin writes itself
+    is called."""
+    try:
+        tree = ast.parse(python, mode="eval")
+    except SyntaxError:
+        return python  # the sandbox's check says what is wrong with it
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == VARIABLE_HELPER and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.Constant) and not node.keywords:
+            continue
+        if isinstance(func, ast.Call) and isinstance(func.func, ast.Name) and func.func.id == VARIABLE_HELPER \
+                and func.args and isinstance(func.args[0], ast.Constant):
+            name = str(func.args[0].value)
+        elif isinstance(func, ast.Name):
+            name = func.id
+        else:
+            name = ast.unparse(func)
+        raise ExpressionError(
+            f"funktionen {name!r} stöds inte; uttryck i JUEL och FEEL får använda variabler, jämförelser, "
+            "and/or/not, aritmetik, empty och strängjämförelser, men inga funktioner")
+    return python
+
+
+# An expression longer than this is refused before any pattern is matched against it: no
+# condition a person writes is that long, and every later step stays cheap.
+MAX_EXPRESSION_LENGTH = 4096
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """An expression as a diagnostic quotes it: in quotes, shortened when it is long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def check_length(text: str) -> None:
+    """Raise `ExpressionError` for an expression longer than `MAX_EXPRESSION_LENGTH`."""
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"uttrycket är {len(text)} tecken långt; högst {MAX_EXPRESSION_LENGTH} tillåts")
 
 
 def to_python(text: str, language: str | None = None) -> str:
@@ -201,6 +255,7 @@ def to_python(text: str, language: str | None = None) -> str:
     `language` is the element's declared language (a URI or short name) when there is one.
     Raises `ExpressionError` when the expression is outside the supported subset.
     """
+    check_length(text or "")
     source = (text or "").strip()
     lang = (language or "").lower()
     if "getDataObject" in source:
@@ -213,12 +268,12 @@ def to_python(text: str, language: str | None = None) -> str:
         return _XPATH_BOOLEANS[source.lower()]
     m = _JUEL.match(source)
     if m:
-        python = _translate(m.group(1), _JUEL_WORDS, feel=False)
+        python = _subset(_translate(m.group(1), _JUEL_WORDS, feel=False))
     elif source.startswith("=") or "feel" in lang:
         python = _feel(source.lstrip("=").strip())
     elif lang and "python" not in lang and lang not in {"", "http://www.w3.org/1999/xpath"}:
         if "juel" in lang or lang == "el":
-            python = _translate(source, _JUEL_WORDS, feel=False)
+            python = _subset(_translate(source, _JUEL_WORDS, feel=False))
         else:
             raise ExpressionError(f"uttrycksspråket {language!r} stöds inte")
     else:
@@ -235,6 +290,8 @@ def multiword_comparison(text: str) -> str | None:
     (``Service Level == 'Premium'``), read as FEEL reads names; None unless it is such a
     comparison. Prose ("Ansökan godkänd") is not: it has no operator."""
     source = (text or "").strip()
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        return None
     try:
         tokens = _feel_names(_tokens(source))
     except ExpressionError:

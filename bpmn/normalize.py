@@ -8,7 +8,7 @@ engine runs:
   run as guided checklists; a diagnostic says so);
 - a diverging gateway whose outgoing flows carry no conditions becomes a human decision: a user
   task placed in front of it, and one generated condition per flow over the handler's choice;
-- element ids that collide with the engine's built-in task names (``Start``, ``End``) are renamed;
+- flow node ids that collide with the engine's built-in task names (``Start``, ``End``) are renamed;
 - work the engine cannot do itself (service, send, receive, business rule tasks and scripts with
   no implementation) becomes a human task "Utför: NAME";
 - conditions in JUEL or FEEL are translated to the sandbox's Python subset; timer values written
@@ -27,7 +27,7 @@ from lxml import etree
 
 from . import sandbox
 from .diagnostics import Diagnostic
-from .expressions import ExpressionError, multiword_comparison, to_python
+from .expressions import ExpressionError, check_length, multiword_comparison, shown, to_python
 from .xml import BPMN_NS, XSI_NS, q
 
 RESERVED_IDS = {"Start", "End", "Root"}
@@ -177,6 +177,7 @@ class Normalizer:
     def python(self, text: str, language: str | None = None) -> str:
         """`to_python`, with the document's data objects resolved: exporters write
         ``getDataObject(...)`` with the object's id or its item definition instead of its name."""
+        check_length(text)
         if "getDataObject" in text:
             text = _DATA_OBJECT_CALL.sub(
                 lambda m: f"{m.group(1)}getDataObject({self.data_names.get(m.group(2), m.group(2))!r})", text)
@@ -202,6 +203,11 @@ class Normalizer:
         """Rename ids the engine reserves, updating every reference in the document (once), and
         record in the process's rewrite which of its elements were renamed."""
         for old in sorted(RESERVED_IDS & self.ids):
+            owner = self.by_id.get(old)
+            if owner is None or local(owner) not in FLOW_NODE_TYPES:
+                # Only a task spec's name collides with the engine's own tasks; a process (its key),
+                # flow or lane may keep the id its modeler gave it.
+                continue
             new = self._new_id(f"{old}_")
             for el in self.root.iter():
                 if not isinstance(el.tag, str):
@@ -417,7 +423,7 @@ class Normalizer:
                            f"({lenient}).", flow, pid)
                 return
             self._diag(rw, "error", "unsupported-expression",
-                       f"Villkoret {text!r} kan inte utvärderas: {exc}", flow, pid)
+                       f"Villkoret {shown(text)} kan inte utvärderas: {exc}", flow, pid)
 
     def correlations(self) -> list[Diagnostic]:
         """Translate and check every correlation retrieval expression of the document."""
@@ -432,7 +438,7 @@ class Normalizer:
             except ExpressionError as exc:
                 owner = cpre.getparent()
                 self._diag(rw, "error", "unsupported-expression",
-                           f"Korrelationsuttrycket {text!r} kan inte utvärderas: {exc}", owner, "")
+                           f"Korrelationsuttrycket {shown(text)} kan inte utvärderas: {exc}", owner, "")
         return rw.diagnostics
 
     def _timers(self, event: etree._Element, rw: Rewrite, pid: str) -> None:
@@ -455,4 +461,4 @@ class Normalizer:
                     el.text = self.python(text, el.get("language"))
                 except ExpressionError as exc:
                     self._diag(rw, "error", "unsupported-expression",
-                               f"Timeruttrycket {text!r} kan inte utvärderas: {exc}", event, pid)
+                               f"Timeruttrycket {shown(text)} kan inte utvärderas: {exc}", event, pid)

@@ -40,7 +40,8 @@ _MI_DIALECTS = {
     "http://activiti.org/bpmn": ("collection", "elementVariable"),
 }
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-_VARIABLE = re.compile(r"^\s*(?:=\s*|[$#]\{\s*)?([^\W\d]\w*)\s*\}?\s*$")
+# No two unbounded runs of spaces side by side: "x" and a long run of spaces would backtrack.
+_VARIABLE = re.compile(r"^\s*(?:=\s*|[$#]\{\s*)?([^\W\d]\w*)(?:\s*\})?\s*$")
 
 
 def _dialect_collection(mi: etree._Element) -> tuple[str | None, str | None]:

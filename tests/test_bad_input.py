@@ -180,3 +180,72 @@ def test_running_cases_keep_their_version(client: Any, people: dict[str, Person]
     r = client.post(f"/api/tasks/{old['open_tasks'][0]['id']}/complete", json={}, headers=admin.headers)
     assert r.get_json()["case"]["open_tasks"][0]["name"] == "Steg två"
     assert client.get(f"/api/cases/{old['id']}", headers=admin.headers).get_json()["version"] == 1
+
+
+def _doc(body: str, pid: str = "p", extra: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+            f' id="d" targetNamespace="x">\n<process id="{pid}" isExecutable="true">\n{body}\n</process>{extra}\n'
+            '</definitions>').encode()
+
+
+SIMPLE = ('<startEvent id="s"/>\n<userTask id="a" name="A"/>\n<endEvent id="e"/>\n'
+          '<sequenceFlow id="f1" sourceRef="s" targetRef="a"/>\n<sequenceFlow id="f2" sourceRef="a" targetRef="e"/>')
+
+
+@pytest.mark.parametrize(("body", "lines"), [
+    # two tasks with one id: only one of them would ever run
+    (SIMPLE.replace('<userTask id="a" name="A"/>', '<userTask id="a" name="A"/>\n<userTask id="a" name="B"/>'),
+     (5, 6)),
+    # a task and a flow sharing an id
+    (SIMPLE.replace('sequenceFlow id="f1"', 'sequenceFlow id="a"'), (5, 7)),
+])
+def test_duplicate_ids_are_refused_naming_the_id_and_both_lines(
+        client: Any, people: dict[str, Person], engine: Engine, body: str, lines: tuple[int, int]) -> None:
+    r = deploy(client, people["designer"], _doc(body))
+    assert r.status_code == 422, r.get_json()
+    [diag] = [d for d in r.get_json()["diagnostics"] if d["code"] == "duplicate-id"]
+    assert diag["severity"] == "error" and diag["element_id"] == "a"
+    assert all(f"rad {n}" in diag["message"] for n in lines) and diag["line"] == lines[1], diag
+    assert nothing_stored(engine)
+
+
+def test_duplicate_ids_across_processes_are_refused(client: Any, people: dict[str, Person], engine: Engine) -> None:
+    body = _doc(SIMPLE, "forsta", f'\n<process id="andra" isExecutable="true">\n{SIMPLE}\n</process>')
+    r = deploy(client, people["designer"], body)
+    assert r.status_code == 422
+    dups = {d["element_id"]: d for d in r.get_json()["diagnostics"] if d["code"] == "duplicate-id"}
+    assert set(dups) == {"s", "a", "e", "f1", "f2"}
+    assert "rad 5" in dups["a"]["message"] and "rad 12" in dups["a"]["message"], dups["a"]
+    assert nothing_stored(engine)
+
+
+def test_an_id_repeated_in_a_modelers_bookkeeping_is_only_a_warning(client: Any, people: dict[str, Person]) -> None:
+    """A global task exported beside the process of the same id (SAP Signavio) is not read."""
+    body = _doc(SIMPLE, "p").replace(b'<process id="p"', b'<globalTask id="p" name="Global"/>\n<process id="p"')
+    r = deploy(client, people["designer"], body)
+    assert r.status_code == 201, r.get_json()
+    [diag] = [d for d in r.get_json()["diagnostics"] if d["code"] == "duplicate-id"]
+    assert diag["severity"] == "warning" and "process på rad 4" in diag["message"]
+
+
+@pytest.mark.parametrize("key", ["Start", "End", "Root"])
+def test_a_process_may_be_called_start_or_end(client: Any, people: dict[str, Person], key: str) -> None:
+    """Only flow nodes are renamed away from the engine's own task names; a process keeps its key."""
+    r = deploy(client, people["designer"], _doc(SIMPLE, key))
+    assert r.status_code == 201 and r.get_json()["key"] == key, r.get_json()
+    case = client.post(f"/api/processes/{key}/cases", json={}, headers=people["admin"].headers)
+    assert case.status_code == 201, case.get_json()
+    assert [t["name"] for t in case.get_json()["open_tasks"]] == ["A"]
+
+
+def test_document_level_diagnostics_reach_the_response_and_the_stored_version(
+        client: Any, people: dict[str, Person]) -> None:
+    """A file that declares UTF-8 but holds Windows-1252 bytes, with an empty second process."""
+    body = _doc(SIMPLE.replace('name="A"', 'name="Kl\xe4r"'), "p", '\n<process id="tom"/>')
+    body = body.replace("Klär".encode(), b"Kl\xe4r")
+    r = deploy(client, people["designer"], body)
+    assert r.status_code == 201, r.get_json()
+    codes = [d["code"] for d in r.get_json()["diagnostics"]]
+    assert codes.count("invalid-encoding") == 1 and codes.count("empty-process") == 1, codes
+    stored = client.get("/api/processes/p", headers=people["designer"].headers).get_json()["versions"][0]
+    assert {"invalid-encoding", "empty-process"} <= {d["code"] for d in stored["diagnostics"]}

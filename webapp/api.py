@@ -106,7 +106,15 @@ def deploy() -> tuple[Response, int]:
     status = 201 if any(d.created for d in deployed) else 200
     body: dict[str, Any] = {"processes": [d.to_json() for d in deployed]}
     first = deployed[0]
-    body.update(key=first.key, version=first.version, diagnostics=[x for d in deployed for x in d.diagnostics])
+    # A document-level finding (encoding, duplicate ids) is in every process's list: once here.
+    merged: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for x in (x for d in deployed for x in d.diagnostics):
+        marker = tuple(sorted((k, str(v)) for k, v in x.items()))
+        if marker not in seen:
+            seen.add(marker)
+            merged.append(x)
+    body.update(key=first.key, version=first.version, diagnostics=merged)
     response = jsonify(body)
     response.headers["Location"] = f"/api/processes/{first.key}"
     return response, status
