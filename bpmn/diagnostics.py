@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -22,7 +22,7 @@ class Diagnostic:
 
     def to_json(self) -> dict[str, Any]:
         """Return the diagnostic as a JSON-ready dict, omitting empty location fields."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 class DiagramRejected(Exception):

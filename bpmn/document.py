@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 
+from .deep import with_deep_stack
 from .diagnostics import Diagnostic, DiagramRejected
 from .model import ProcessModel
 from .normalize import FLOW_NODE_TYPES, Normalizer, flow_elements, is_bpmn, local
@@ -60,13 +62,42 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_document(data: bytes, *, max_bytes: int | None = None,
-                  forms: dict[str, bytes] | None = None) -> Document:
+# Most flow nodes and sequence flows an upload may hold (RUTIN_MAX_FLOW_ELEMENTS): well beyond the
+# largest map in the corpus (a few hundred), well below what makes starting a case slow (a
+# 21,000-element model took 9.7 s to start a case).
+DEFAULT_MAX_FLOW_ELEMENTS = 5_000
+
+# SpiffWorkflow's parser recurses along the flow (two frames per node): a plain chain of 500 tasks
+# exhausted Python's default limit of 1,000 frames. Uploads are read with room for the largest
+# model the flow-element limit lets through.
+_FRAMES_PER_ELEMENT = 8
+
+
+def read_document(data: bytes, *, max_bytes: int | None = None, forms: dict[str, bytes] | None = None,
+                  max_flow_elements: int = DEFAULT_MAX_FLOW_ELEMENTS) -> Document:
     """Read an uploaded document; raise `DiagramRejected` with diagnostics if nothing can run.
 
-    `forms` are Camunda Forms uploaded with the diagram, by file name.
+    `forms` are Camunda Forms uploaded with the diagram, by file name. A document with more than
+    `max_flow_elements` flow nodes and sequence flows is refused before anything else is read.
     """
     root = parse_document(data, **({"max_bytes": max_bytes} if max_bytes else {}))
+    count = count_flow_elements(root)
+    if count > max_flow_elements:
+        message = (f"Diagrammet har {count} flödesobjekt och sekvensflöden; högst {max_flow_elements} tillåts. "
+                   "Dela upp det i processer som anropar varandra (anropsaktiviteter).")
+        raise DiagramRejected(message, [Diagnostic("error", "too-many-flow-elements", message,
+                                                   line=root.sourceline)])
+    limit = sys.getrecursionlimit() + _FRAMES_PER_ELEMENT * count
+    return with_deep_stack(limit, lambda: _read(root, data, forms))
+
+
+def count_flow_elements(root: etree._Element) -> int:
+    """Flow nodes and sequence flows in every process of the document."""
+    wanted = {q(kind) for kind in FLOW_NODE_TYPES | {"sequenceFlow"}}
+    return sum(1 for el in root.iter() if el.tag in wanted)
+
+
+def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None) -> Document:
     # Findings about the document rather than one process; every process's diagnostics carry
     # them, so the upload response and each stored version show them.
     document_level: list[Diagnostic] = []

@@ -118,7 +118,8 @@ def is_bpmn(el: etree._Element, *names: str) -> bool:
 def flow_elements(container: etree._Element) -> Iterator[etree._Element]:
     """Direct flow-element children of a process or subprocess."""
     for child in container:
-        if is_bpmn(child):
+        tag = child.tag
+        if isinstance(tag, str) and tag.startswith(_BPMN_PREFIX):
             yield child
 
 

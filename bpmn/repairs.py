@@ -40,6 +40,7 @@ _MI_DIALECTS = {
     "http://activiti.org/bpmn": ("collection", "elementVariable"),
 }
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+_SEQUENCE_FLOW = q("sequenceFlow")
 # No two unbounded runs of spaces side by side: "x" and a long run of spaces would backtrack.
 _VARIABLE = re.compile(r"^\s*(?:=\s*|[$#]\{\s*)?([^\W\d]\w*)(?:\s*\})?\s*$")
 
@@ -125,7 +126,7 @@ class Repairs:
 
     @staticmethod
     def _flows(container: etree._Element) -> list[etree._Element]:
-        return [el for el in flow_elements(container) if local(el) == "sequenceFlow"]
+        return [el for el in container if el.tag == _SEQUENCE_FLOW]
 
     def _to_human(self, el: etree._Element, verb: str, why: str) -> None:
         """Turn an element into a user task that a handler completes to record what happened."""

@@ -184,12 +184,13 @@ def read_steps(
                                           f"det steget ger: {', '.join(f.id for f in step.form)}.", el, "info")
         model.steps[spec_id] = step
 
+    leaving: dict[str, list[etree._Element]] = {}
+    for f in flows:
+        leaving.setdefault(f.get("sourceRef") or "", []).append(f)
     for gid, task_id in rw.decisions.items():
         gw = by_id[gid]
         options = []
-        for f in flows:
-            if f.get("sourceRef") != gid:
-                continue
+        for f in leaving.get(gid, []):
             target = by_id.get(f.get("targetRef") or "")
             name = (f.get("name") or "").strip() or (target.get("name") if target is not None else None) or f.get("id")
             options.append(Option(id=f.get("id") or "", name=(name or "").strip(), target=f.get("targetRef")))

@@ -61,7 +61,8 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
     if len(data) > limit:
         raise PayloadTooLarge(f"Filen är {len(data)} byte; högst {limit} byte tillåts.")
     try:
-        doc = read_document(data, max_bytes=limit, forms=forms)
+        doc = read_document(data, max_bytes=limit, forms=forms,
+                            max_flow_elements=engine.settings.max_flow_elements)
     except DiagramRejected as exc:
         raise DiagramInvalid(exc.message, diagnostics=[d.to_json() for d in exc.diagnostics]) from None
     now = engine.clock.now()

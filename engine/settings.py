@@ -29,6 +29,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_flow_elements: int = 5_000
     lock_timeout_s: float = 5.0
     workflows_dir: Path = Path("workflows")
     scheduler_interval_s: float = 2.0
@@ -54,6 +55,7 @@ class Settings:
             "host": e.get("RUTIN_HOST") or "127.0.0.1",
             "port": _int(e, "RUTIN_PORT", 8080),
             "max_upload_bytes": _int(e, "RUTIN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+            "max_flow_elements": _int(e, "RUTIN_MAX_FLOW_ELEMENTS", 5_000),
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
             "workflows_dir": Path(e.get("RUTIN_WORKFLOWS_DIR") or "workflows"),
             "scheduler_interval_s": _float(e, "RUTIN_SCHEDULER_INTERVAL_S", 2.0),

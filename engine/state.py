@@ -23,6 +23,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
+from bpmn.deep import with_deep_stack
+
 from .scripting import SCRIPT_ENGINE
 
 # Finished tasks this close to an unfinished one stay, so joins and boundary events that look a
@@ -119,9 +121,19 @@ def spec_json(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> str:
     return json.dumps({"spec": spec, "subprocess_specs": subprocess_specs}, separators=(",", ":"))
 
 
+# Creating a workflow predicts, recursively, every task known to come next: a long chain of tasks
+# needs more than Python's default stack (bpmn.deep). Small processes skip the extra thread.
+_DEEP_SPECS = 200
+_FRAMES_PER_SPEC = 8
+
+
 def new_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
     """A fresh workflow of a spec, with the restricted script engine."""
-    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    size = len(spec.task_specs)
+    if size <= _DEEP_SPECS:
+        return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    return with_deep_stack(1000 + _FRAMES_PER_SPEC * size,
+                           lambda: BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE))
 
 
 def dump(workflow: BpmnWorkflow) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -249,3 +250,56 @@ def test_document_level_diagnostics_reach_the_response_and_the_stored_version(
     assert codes.count("invalid-encoding") == 1 and codes.count("empty-process") == 1, codes
     stored = client.get("/api/processes/p", headers=people["designer"].headers).get_json()["versions"][0]
     assert {"invalid-encoding", "empty-process"} <= {d["code"] for d in stored["diagnostics"]}
+
+
+def chain(n: int, pid: str = "kedja") -> bytes:
+    """A plain chain of `n` tasks: 2n + 3 flow elements."""
+    tasks = "".join(f'<task id="t{i}" name="Steg {i}"/>' for i in range(n))
+    ids = ["s", *(f"t{i}" for i in range(n)), "e"]
+    flows = "".join(f'<sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>' for i, (a, b) in
+                    enumerate(itertools.pairwise(ids)))
+    return _doc(f'<startEvent id="s"/>{tasks}<endEvent id="e"/>{flows}', pid)
+
+
+def test_a_two_thousand_element_chain_deploys_and_runs(client: Any, people: dict[str, Person]) -> None:
+    """SpiffWorkflow's parser recurses along the flow; a chain of 500 tasks used to be refused
+    with a RecursionError."""
+    import sys
+
+    limit = sys.getrecursionlimit()
+    r = deploy(client, people["designer"], chain(1000))
+    assert r.status_code == 201, r.get_json()["detail"]
+    assert sys.getrecursionlimit() == limit  # raised only while the diagram was read
+    case = client.post("/api/processes/kedja/cases", json={}, headers=people["admin"].headers).get_json()
+    for i in range(3):
+        [task] = case["open_tasks"]
+        assert task["name"] == f"Steg {i}"
+        case = client.post(f"/api/tasks/{task['id']}/complete", json={},
+                           headers=people["admin"].headers).get_json()["case"]
+
+
+def test_a_twenty_thousand_element_model_is_refused_and_nothing_stored(
+        client: Any, people: dict[str, Person], engine: Engine) -> None:
+    r = deploy(client, people["designer"], chain(10_000))
+    assert r.status_code == 422
+    [diag] = r.get_json()["diagnostics"]
+    assert diag["code"] == "too-many-flow-elements" and "20003" in diag["message"] and "5000" in diag["message"]
+    assert nothing_stored(engine)
+
+
+def test_the_flow_element_limit_is_configurable(tmp_path: Any) -> None:
+    from engine import processes
+    from engine.core import Engine as RutinEngine
+    from engine.errors import DiagramInvalid
+    from engine.identity import SYSTEM
+    from engine.settings import Settings
+
+    engine = RutinEngine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path), "RUTIN_MAX_FLOW_ELEMENTS": "50"}))
+    engine.migrate()
+    try:
+        assert processes.deploy(engine, SYSTEM, chain(20))  # 43 flow elements
+        with pytest.raises(DiagramInvalid) as info:
+            processes.deploy(engine, SYSTEM, chain(30, "lang"))  # 63
+        assert info.value.extra["diagnostics"][0]["code"] == "too-many-flow-elements"
+    finally:
+        engine.close()

@@ -10,7 +10,7 @@ import pytest
 from conftest import Person, deploy
 from test_import_repairs import diagram, flows, refused
 
-from bpmn.expressions import MAX_EXPRESSION_LENGTH, ExpressionError, to_python
+from bpmn.expressions import MAX_EXPRESSION_LENGTH, to_python
 
 
 def gateway(condition: str) -> bytes:
