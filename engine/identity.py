@@ -242,6 +242,8 @@ def set_password(engine: Engine, name: str, password: str) -> None:
         if user is None:
             raise NotFound(f"Användaren {name!r} finns inte.")
         user.password_hash = PasswordHasher().hash(password)
+        # Whoever signed in with the old password (perhaps the reason it is changed) is signed out.
+        user.session_generation = (user.session_generation or 0) + 1
 
 
 def check_password(engine: Engine, name: str, password: str) -> Actor:

@@ -237,3 +237,14 @@ def test_the_case_page_shows_data_with_the_forms_labels(engine: Engine, people: 
     assert '<dt data-key="inkommen_via">inkommen_via</dt><dd>telefon</dd>' in data  # no form names it
     timeline = page[page.index('<ol class="timeline">'):]
     assert "Källa: Klagomål" in timeline and "kalla: klagomal" not in timeline
+
+
+def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(
+        engine: Engine, people: dict[str, Person], app: Any) -> None:
+    identity.set_password(engine, "hanna", PASSWORD)
+    browser = app.test_client()
+    _sign_in(browser)
+    assert browser.get("/").status_code == 200
+    identity.set_password(engine, "hanna", PASSWORD + "-ny")
+    again = browser.get("/")
+    assert again.status_code == 302 and "/login?next=" in again.headers["Location"]
