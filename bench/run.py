@@ -155,6 +155,8 @@ def make_engine(data_dir: Path) -> tuple[Any, Any, str, str]:
     identity.add_user(engine, "designer", ["designer"])
     identity.add_user(engine, "hanna", [LANE])
     processes.deploy(engine, identity.get_actor(engine, "designer"), SEQ3.read_bytes(), "seq3.bpmn")
+    # A new version is a draft until a process owner who did not upload it approves it.
+    processes.approve(engine, identity.add_user(engine, "agare", ["Processägare"]), "seq3", 1)
     return (engine, identity.get_actor(engine, "hanna"), identity.issue_token(engine, "designer"),
             identity.issue_token(engine, "hanna"))
 
@@ -243,7 +245,7 @@ class Service:
     """`rutin serve` in its own process on 127.0.0.1 and a temporary SQLite database.
 
     Users and tokens are made with the CLI (`rutin users add`, `rutin token`); seq3 is deployed
-    through POST /api/processes with the designer's token."""
+    through POST /api/processes with the designer's token and approved by a process owner."""
 
     def __init__(self, tmp: Path, threads: int = 8):
         self.data_dir = tmp / "service"
@@ -255,7 +257,9 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         self.cli("users", "add", "designer", "--role", "designer")
         self.cli("users", "add", "hanna", "--role", LANE)
+        self.cli("users", "add", "agare", "--role", "Processägare")
         self.designer = self.token("designer")
+        self.owner = self.token("agare")
         self.handler = self.token("hanna")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "webapp.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -278,6 +282,13 @@ class Service:
         r = conn.getresponse()
         if r.status not in (200, 201):
             raise RuntimeError(f"deploy: {r.status} {r.read()[:300]!r}")
+        r.read()
+        # The new version is a draft until a process owner who did not upload it approves it.
+        conn.request("POST", "/api/processes/seq3/versions/1/approve", body=b"{}",
+                     headers={"Authorization": f"Bearer {self.owner}", "Content-Type": "application/json"})
+        r = conn.getresponse()
+        if r.status != 200:
+            raise RuntimeError(f"approve: {r.status} {r.read()[:300]!r}")
 
     def cli(self, *args: str) -> str:
         """Run a `rutin` CLI command against the service's database."""

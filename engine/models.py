@@ -176,6 +176,12 @@ class ProcessVersion(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     changes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # "owner" (a holder of the owner role who did not upload it) or "admin" (an administrator,
+    # or set-up code deploying with the approve flag, instead of a second person).
+    approved_via: Mapped[str | None] = mapped_column(sa.String(20))
+    rejected_by: Mapped[str | None] = mapped_column(sa.String(120))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Case(Base):
@@ -408,3 +414,21 @@ class ProcessUnit(Base):
     org_unit_id: Mapped[str] = mapped_column(sa.ForeignKey("org_units.id"))
     updated_by: Mapped[str] = mapped_column(sa.String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessEvent(Base):
+    """Append-only, hash-chained history of a process: versions uploaded, approved, rejected,
+    superseded (ISO 9001 7.5: who released which version of the documented process, and when)."""
+
+    __tablename__ = "process_events"
+    __table_args__ = (sa.UniqueConstraint("process_key", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    process_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(sa.String(40))
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    version: Mapped[int | None]
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))

@@ -1,19 +1,25 @@
 """Process versions: deploying uploaded diagrams, approving them, reading what is deployed.
 
 A document becomes one version per process it contains (key = process id). Re-uploading the
-same bytes returns the versions that already exist. The first version of a key is published at
-once; a changed document makes version n+1 a draft, used for nothing until a holder of the
-process's owner role who did not upload it approves it (four eyes, ISO 9001 7.5). Approval
-publishes it: new cases start on it, running cases stay on theirs. Every version records who
-uploaded and approved it, when, and what changed against the version before. Nothing is stored
-unless every process of the document can be deployed.
+same bytes returns the versions that already exist. Every new version is a draft, used for
+nothing until a holder of the process's owner role who did not upload it approves it (four eyes,
+ISO 9001 7.5), or a process owner rejects it with a reason. Approval publishes it: new cases
+start on it, running cases stay on theirs, and the version published before it is superseded (a
+key has one published version at a time). Set-up (`rutin deploy --approve`, `rutin demo`,
+Rutin's own processes) may publish at upload instead, as an administrator's approval recorded as
+such (``approved_via="admin"``). Every version records who uploaded, approved or rejected it,
+when, and what changed against the version before; the process's own history (`process_events`,
+append-only and hash-chained like a case's) says the same in order. Nothing is stored unless
+every process of the document can be deployed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -25,9 +31,9 @@ from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
 
 from .core import Engine
-from .errors import Conflict, DiagramInvalid, Forbidden, NotFound, PayloadTooLarge
+from .errors import Conflict, DiagramInvalid, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from .identity import Actor
-from .models import BpmnDocument, Case, ProcessVersion
+from .models import BpmnDocument, Case, ProcessEvent, ProcessVersion
 from .prepared import Prepared
 from .state import restore_spec, spec_json
 
@@ -53,10 +59,23 @@ class Deployed:
 
 
 def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = None,
-           forms: dict[str, bytes] | None = None) -> list[Deployed]:
-    """Deploy a BPMN document (with any Camunda Forms it refers to); `DiagramInvalid` when it cannot run."""
+           forms: dict[str, bytes] | None = None, *, approve_as_admin: bool | None = None) -> list[Deployed]:
+    """Deploy a BPMN document (with any Camunda Forms it refers to); `DiagramInvalid` when it cannot run.
+
+    Each new version is a draft. With `approve_as_admin` (administrators only) each is published
+    at once instead, recorded as approved by `actor` as an administrator, and an identical upload
+    publishes a draft that is not older than the published version. Unset, it is what the system
+    account does at set-up (the built-in processes, code and tests acting as the system, never a
+    person) and off for everyone else.
+    """
+    from .identity import SYSTEM
+
     if not actor.is_designer:
         raise Forbidden("Bara processdesigners får ladda upp processer.")
+    if approve_as_admin is None:
+        approve_as_admin = actor.name == SYSTEM.name
+    if approve_as_admin and not actor.is_admin:
+        raise Forbidden("Bara en administratör kan godkänna en version när den laddas upp.")
     limit = engine.settings.max_upload_bytes
     if len(data) > limit:
         raise PayloadTooLarge(f"Filen är {len(data)} byte; högst {limit} byte tillåts.")
@@ -81,6 +100,8 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                     )
                 ).scalar_one_or_none()
                 if existing is not None:
+                    if approve_as_admin and existing.status == "draft" and _newer_published(s, existing) is None:
+                        _publish(engine, s, existing, actor, "admin", now)
                     results.append(Deployed(existing.key, existing.version, existing.name, existing.id, False,
                                             existing.diagnostics, existing.status))
                     continue
@@ -89,24 +110,21 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                     .order_by(ProcessVersion.version.desc()).limit(1)
                 ).scalar_one_or_none()
                 model = proc.model.to_json()
-                first = previous is None
                 version = ProcessVersion(
                     key=proc.key, version=(previous.version if previous else 0) + 1, name=proc.name,
-                    content_hash=doc.content_hash, document_hash=doc.content_hash,
-                    status="published" if first else "draft",
+                    content_hash=doc.content_hash, document_hash=doc.content_hash, status="draft",
                     spec_json=spec_json(proc.spec, proc.subprocess_specs), model=model,
                     diagnostics=diags, uploaded_by=actor.name, uploaded_at=now,
                     owner_role=proc.model.properties.get("rutin:owner") or (previous.owner_role if previous else None)
                     or DEFAULT_OWNER_ROLE,
-                    approved_at=now if first else None,
-                    review_due_at=now + REVIEW_INTERVAL if first else None,
                     changes=change_summary(previous.model if previous else None, model),
                 )
                 s.add(version)
                 s.flush()
-                if first:
-                    _schedule_starts(engine, s.connection(), version)
-                    schedule_review(engine, s.connection(), version)
+                record(s, version.key, "version_uploaded", actor.name, now, version.version,
+                       {"filename": filename, "content_hash": doc.content_hash, "changes": version.changes})
+                if approve_as_admin:
+                    _publish(engine, s, version, actor, "admin", now)
                 results.append(Deployed(version.key, version.version, version.name, version.id, True, diags,
                                         version.status))
     except IntegrityError:
@@ -139,30 +157,145 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
     }
 
 
-def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, Any]:
-    """Approve and publish a draft version: a holder of the owner role who did not upload it."""
+def _version(s: Any, key: str, number: int) -> ProcessVersion:
+    v = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == number)
+                  ).scalar_one_or_none()
+    if v is None:
+        raise NotFound(f"Processen {key!r} har ingen version {number}.")
+    return cast(ProcessVersion, v)
+
+
+def _holds_owner_role(engine: Engine, actor: Actor, v: ProcessVersion) -> bool:
     from .org import tree
 
+    owner_key = tree(engine).canonical(v.owner_role or DEFAULT_OWNER_ROLE)
+    return owner_key in actor.roles or any(r.startswith(owner_key + "@") for r in actor.roles)
+
+
+def _newer_published(s: Any, v: ProcessVersion) -> int | None:
+    """The number of a published version of the key newer than `v`, if there is one."""
+    return cast(int | None, s.execute(
+        sa.select(ProcessVersion.version).where(ProcessVersion.key == v.key, ProcessVersion.status == "published",
+                                                ProcessVersion.version > v.version)
+    ).scalar())
+
+
+_STATUS_NAMES = {"published": "publicerad", "rejected": "avvisad", "superseded": "ersatt av en senare version"}
+
+
+def _must_be_draft(v: ProcessVersion) -> None:
+    if v.status != "draft":
+        raise Conflict(f"Version {v.version} är redan {_STATUS_NAMES.get(v.status, v.status)}.")
+
+
+def _publish(engine: Engine, s: Any, v: ProcessVersion, actor: Actor, via: str, now: Any) -> None:
+    """Publish a draft: the key's published version before it is superseded, its schedules replaced."""
+    for old in s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == v.key,
+                                                         ProcessVersion.status == "published")).scalars():
+        old.status = "superseded"
+        record(s, v.key, "version_superseded", actor.name, now, old.version, {"by_version": v.version})
+    v.status, v.approved_by, v.approved_at, v.approved_via = "published", actor.name, now, via
+    v.review_due_at = now + REVIEW_INTERVAL
+    s.flush()
+    record(s, v.key, "version_approved", actor.name, now, v.version, {"via": via})
+    _schedule_starts(engine, s.connection(), v)
+    schedule_review(engine, s.connection(), v)
+
+
+def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, Any]:
+    """Approve and publish a draft version: a holder of the owner role who did not upload it.
+
+    An administrator without the owner role may approve too; the version then records that it
+    was approved by an administrator (``approved_via="admin"``). A draft older than the version
+    published since is refused (409): publishing it would undo that version's changes.
+    """
     now = engine.clock.now()
-    with engine.db.write() as s:
-        v = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == number)
-                      ).scalar_one_or_none()
-        if v is None:
-            raise NotFound(f"Processen {key!r} har ingen version {number}.")
-        owner_key = tree(engine).canonical(v.owner_role or DEFAULT_OWNER_ROLE)
-        holds = owner_key in actor.roles or any(r.startswith(owner_key + "@") for r in actor.roles)
-        if not (holds or actor.is_admin):
-            raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan godkänna en ny version.")
-        if actor.name == v.uploaded_by:
-            raise Forbidden("En annan person än den som laddade upp versionen måste godkänna den (fyra ögon).")
-        if v.status != "draft":
-            raise Conflict(f"Version {number} är redan {'publicerad' if v.status == 'published' else v.status}.")
-        v.status, v.approved_by, v.approved_at = "published", actor.name, now
-        v.review_due_at = now + REVIEW_INTERVAL
-        s.flush()
-        _schedule_starts(engine, s.connection(), v)
-        schedule_review(engine, s.connection(), v)
-        return _version_json(v)
+    try:
+        with engine.db.write() as s:
+            v = _version(s, key, number)
+            holds = _holds_owner_role(engine, actor, v)
+            if not (holds or actor.is_admin):
+                raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan godkänna en ny version.")
+            if actor.name == v.uploaded_by:
+                raise Forbidden("En annan person än den som laddade upp versionen måste godkänna den (fyra ögon).")
+            _must_be_draft(v)
+            newer = _newer_published(s, v)
+            if newer is not None:
+                raise Conflict(f"Version {newer} publicerades efter att version {number} laddades upp; att godkänna "
+                               f"version {number} skulle ta bort ändringarna i version {newer}. Ladda upp den "
+                               "ändrade processen på nytt.")
+            _publish(engine, s, v, actor, "owner" if holds else "admin", now)
+            return _version_json(v)
+    except IntegrityError:
+        raise Conflict("Processen ändrades samtidigt av någon annan; försök igen.") from None
+
+
+MAX_REASON = 2000
+
+
+def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> dict[str, Any]:
+    """Reject a draft with a reason: a holder of the owner role (or an administrator). The version
+    stays, with its diagnostics, for the record; it can never be published."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("Ange varför versionen avvisas (reason).")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"Motiveringen får vara högst {MAX_REASON} tecken.")
+    now = engine.clock.now()
+    try:
+        with engine.db.write() as s:
+            v = _version(s, key, number)
+            if not (_holds_owner_role(engine, actor, v) or actor.is_admin):
+                raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan avvisa en version.")
+            _must_be_draft(v)
+            v.status, v.rejected_by, v.rejected_at, v.rejection_reason = "rejected", actor.name, now, reason.strip()
+            s.flush()
+            record(s, v.key, "version_rejected", actor.name, now, v.version, {"reason": v.rejection_reason})
+            return _version_json(v)
+    except IntegrityError:
+        raise Conflict("Processen ändrades samtidigt av någon annan; försök igen.") from None
+
+
+def record(s: Any, key: str, type: str, actor: str, at: Any, version: int | None,
+           data: dict[str, Any] | None = None) -> None:
+    """Append an event to a process's history (inside the caller's transaction)."""
+    last = s.execute(sa.select(ProcessEvent.seq, ProcessEvent.hash).where(ProcessEvent.process_key == key)
+                     .order_by(ProcessEvent.seq.desc()).limit(1)).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, None)
+    event = ProcessEvent(process_key=key, seq=seq, type=type, actor=actor, version=version, data=data or {},
+                         at=at, prev_hash=prev)
+    event.hash = _event_hash(prev, event)
+    s.add(event)
+    s.flush()
+
+
+def _event_hash(prev: str | None, e: ProcessEvent) -> str:
+    """What chains a process's history: the event's content and the previous event's hash."""
+    body = {"process_key": e.process_key, "seq": e.seq, "type": e.type, "actor": e.actor, "version": e.version,
+            "data": e.data, "at": e.at.astimezone(UTC).isoformat()}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(((prev or "") + text).encode()).hexdigest()
+
+
+def history(s: Any, key: str, version: int | None = None) -> list[dict[str, Any]]:
+    """A process's history in order (of one version, if given)."""
+    q = sa.select(ProcessEvent).where(ProcessEvent.process_key == key)
+    if version is not None:
+        q = q.where(ProcessEvent.version == version)
+    return [{"seq": e.seq, "type": e.type, "actor": e.actor, "version": e.version, "data": e.data,
+             "at": e.at.isoformat(), "hash": e.hash}
+            for e in s.execute(q.order_by(ProcessEvent.seq)).scalars()]
+
+
+def verify_history(engine: Engine, key: str) -> bool:
+    """Whether a process's stored history is an unbroken hash chain."""
+    with engine.db.read() as s:
+        prev = None
+        for n, e in enumerate(s.execute(sa.select(ProcessEvent).where(ProcessEvent.process_key == key)
+                                        .order_by(ProcessEvent.seq)).scalars(), start=1):
+            if e.seq != n or e.prev_hash != prev or _event_hash(prev, e) != e.hash:
+                return False
+            prev = e.hash
+        return True
 
 
 REVIEW_PROCESS = "rutin_processgranskning"
@@ -192,7 +325,8 @@ def ensure_builtin(engine: Engine) -> None:
     with engine.db.read() as s:
         present = s.execute(sa.select(ProcessVersion.id).where(ProcessVersion.key == REVIEW_PROCESS)).first()
     if present is None:
-        deploy(engine, SYSTEM, (BUILTIN / "processgranskning.bpmn").read_bytes(), "processgranskning.bpmn")
+        deploy(engine, SYSTEM, (BUILTIN / "processgranskning.bpmn").read_bytes(), "processgranskning.bpmn",
+               approve_as_admin=True)
 
 
 def fire_review(engine: Engine, s: Any, row: Any, case: Any, now: Any) -> str:
@@ -290,11 +424,34 @@ def _version_json(v: ProcessVersion) -> dict[str, Any]:
     return {
         "id": v.id, "key": v.key, "version": v.version, "name": v.name, "status": v.status,
         "content_hash": v.content_hash, "uploaded_by": v.uploaded_by, "uploaded_at": v.uploaded_at.isoformat(),
-        "owner_role": v.owner_role, "approved_by": v.approved_by,
+        "owner_role": v.owner_role, "approved_by": v.approved_by, "approved_via": v.approved_via,
         "approved_at": v.approved_at.isoformat() if v.approved_at else None,
+        "rejected_by": v.rejected_by, "rejected_at": v.rejected_at.isoformat() if v.rejected_at else None,
+        "rejection_reason": v.rejection_reason,
         "review_due": v.review_due_at.isoformat() if v.review_due_at else None,
         "changes": v.changes, "diagnostics": v.diagnostics,
     }
+
+
+def get_version(engine: Engine, key: str, number: int) -> dict[str, Any]:
+    """One version: its metadata, diagnostics, change summary, human steps, message flows and history."""
+    with engine.db.read() as s:
+        v = _version(s, key, number)
+        cases = s.execute(sa.select(sa.func.count()).select_from(Case)
+                          .where(Case.process_version_id == v.id)).scalar_one()
+        model = v.model
+        return {
+            **_version_json(v), "cases": cases,
+            "documentation": model.get("documentation"), "lanes": model.get("lanes", []),
+            "steps": _steps_json(model), "message_flows": model.get("message_flows", []),
+            "history": history(s, key, number),
+        }
+
+
+def _steps_json(model: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"spec_name": k, "element_id": st["element_id"], "name": st["name"], "kind": st["kind"],
+             "role": st["role"], "role_source": st["role_source"], "due": st["due"]}
+            for k, st in model.get("steps", {}).items()]
 
 
 def list_processes(engine: Engine) -> list[dict[str, Any]]:
@@ -343,12 +500,9 @@ def get_process(engine: Engine, key: str) -> dict[str, Any]:
             "key": key, "name": latest.name, "latest_version": latest.version, "published_version": published,
             "owner_role": latest.owner_role,
             "documentation": latest.model.get("documentation"),
-            "steps": [
-                {"spec_name": k, "element_id": st["element_id"], "name": st["name"], "kind": st["kind"],
-                 "role": st["role"], "role_source": st["role_source"], "due": st["due"]}
-                for k, st in latest.model.get("steps", {}).items()
-            ],
+            "steps": _steps_json(latest.model),
             "versions": [{**_version_json(v), "cases": counts.get(v.id, 0)} for v in versions],
+            "history": history(s, key),
         }
 
 
@@ -381,5 +535,10 @@ def latest_version(conn: sa.Connection, key: str) -> Any:
     """The id, key and number of the newest published version of a key; `NotFound` if none."""
     row = _P_LATEST_VERSION.one_or_none(conn, {"key": key})
     if row is None:
+        drafts = conn.execute(sa.select(sa.func.max(_versions.c.version)).where(
+            _versions.c.key == key, _versions.c.status == "draft")).scalar()
+        if drafts is not None:
+            raise Conflict(f"Processen {key!r} har ingen publicerad version ännu; version {drafts} väntar på att "
+                           "en processägare godkänner den.")
         raise NotFound(f"Processen {key!r} finns inte.")
     return SimpleNamespace(**row)

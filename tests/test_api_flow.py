@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Person, deploy
+from conftest import Person, deploy, publish
 
 
 def start(client: Any, person: Person, key: str, data: dict[str, Any] | None = None,
@@ -18,7 +18,7 @@ def start(client: Any, person: Person, key: str, data: dict[str, Any] | None = N
 
 
 def test_upload_start_route_complete_until_end(client: Any, people: dict[str, Person]) -> None:
-    r = deploy(client, people["designer"], "review.bpmn")
+    r = publish(client, people, "review.bpmn")
     assert r.status_code == 201
     body = r.get_json()
     assert body["key"] == "granskning" and body["version"] == 1
@@ -62,7 +62,7 @@ def test_upload_start_route_complete_until_end(client: Any, people: dict[str, Pe
 
 
 def test_decision_loops_back_and_choice_by_id(client: Any, people: dict[str, Person]) -> None:
-    deploy(client, people["designer"], "review.bpmn")
+    publish(client, people, "review.bpmn")
     case = start(client, people["hanna"], "granskning")
     greta, hanna = people["greta"], people["hanna"]
     task = case["open_tasks"][0]
@@ -80,7 +80,7 @@ def test_decision_loops_back_and_choice_by_id(client: Any, people: dict[str, Per
 
 
 def test_claim_unclaim_and_conflicts(client: Any, people: dict[str, Person]) -> None:
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     case = start(client, people["hanna"], "seq3")
     tid = case["open_tasks"][0]["id"]
     hanna, hugo, stina = people["hanna"], people["hugo"], people["stina"]
@@ -123,7 +123,7 @@ def test_errors_are_problem_details(client: Any, people: dict[str, Person]) -> N
     assert client.get("/api/cases/does-not-exist", headers=hanna.headers).status_code == 404
     assert client.get("/api/tasks/does-not-exist", headers=hanna.headers).status_code == 404
     assert client.post("/api/processes/nope/cases", json={}, headers=hanna.headers).status_code == 404
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     r = client.post("/api/processes/seq3/cases", data="{not json", headers={**hanna.headers,
                                                                             "Content-Type": "application/json"})
     assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json"
@@ -145,12 +145,12 @@ def test_errors_are_problem_details(client: Any, people: dict[str, Person]) -> N
 
 def test_only_designers_upload(client: Any, people: dict[str, Person]) -> None:
     assert deploy(client, people["hanna"], "seq3.bpmn").status_code == 403
-    assert deploy(client, people["admin"], "seq3.bpmn").status_code == 201
+    assert publish(client, people, "seq3.bpmn", uploader="admin").status_code == 201
     assert client.get("/api/processes", headers=people["hanna"].headers).get_json()["items"][0]["key"] == "seq3"
 
 
 def test_case_visibility(client: Any, people: dict[str, Person]) -> None:
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     case = start(client, people["hanna"], "seq3")
     assert client.get(f"/api/cases/{case['id']}", headers=people["stina"].headers).status_code == 403
     assert client.get(f"/api/cases/{case['id']}", headers=people["hugo"].headers).status_code == 200

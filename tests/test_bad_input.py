@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Person, deploy, fixture_bytes
+from conftest import Person, deploy, fixture_bytes, publish
 
 from engine.core import Engine
 from engine.models import BpmnDocument, ProcessVersion
@@ -153,7 +153,7 @@ def test_reupload_identical_is_a_noop_and_change_is_a_new_version(client: Any, p
 
 
 def test_file_with_several_processes_deploys_each(client: Any, people: dict[str, Person]) -> None:
-    r = deploy(client, people["designer"], "two_processes.bpmn")
+    r = publish(client, people, "two_processes.bpmn")
     assert r.status_code == 201
     assert sorted((p["key"], p["name"]) for p in r.get_json()["processes"]) == [
         ("andra", "Bolaget"), ("forsta", "Kommunen")]
@@ -164,7 +164,7 @@ def test_file_with_several_processes_deploys_each(client: Any, people: dict[str,
 
 def test_running_cases_keep_their_version(client: Any, people: dict[str, Person]) -> None:
     designer, admin = people["designer"], people["admin"]
-    deploy(client, designer, "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     old = client.post("/api/processes/seq3/cases", json={}, headers=admin.headers).get_json()
     deploy(client, designer, fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))
     # a draft is used for nothing until a process owner who did not upload it approves it
@@ -232,7 +232,7 @@ def test_an_id_repeated_in_a_modelers_bookkeeping_is_only_a_warning(client: Any,
 @pytest.mark.parametrize("key", ["Start", "End", "Root"])
 def test_a_process_may_be_called_start_or_end(client: Any, people: dict[str, Person], key: str) -> None:
     """Only flow nodes are renamed away from the engine's own task names; a process keeps its key."""
-    r = deploy(client, people["designer"], _doc(SIMPLE, key))
+    r = publish(client, people, _doc(SIMPLE, key))
     assert r.status_code == 201 and r.get_json()["key"] == key, r.get_json()
     case = client.post(f"/api/processes/{key}/cases", json={}, headers=people["admin"].headers)
     assert case.status_code == 201, case.get_json()
@@ -267,7 +267,7 @@ def test_a_two_thousand_element_chain_deploys_and_runs(client: Any, people: dict
     import sys
 
     limit = sys.getrecursionlimit()
-    r = deploy(client, people["designer"], chain(1000))
+    r = publish(client, people, chain(1000))
     assert r.status_code == 201, r.get_json()["detail"]
     assert sys.getrecursionlimit() == limit  # raised only while the diagram was read
     case = client.post("/api/processes/kedja/cases", json={}, headers=people["admin"].headers).get_json()

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import Person, deploy, fixture_bytes
+from conftest import Person, fixture_bytes, publish
 
 from engine import cases, processes, tasks
 from engine.clock import ManualClock
@@ -53,7 +53,7 @@ def test_ten_weeks_from_receipt_paused_while_waiting_and_extended_once(engine: E
 def test_policy_sets_due_dates_the_diagram_does_not(client: Any, people: dict[str, Person], engine: Engine,
                                                    clock: ManualClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     body = {"tasks": {"a": {"due": "3WD", "escalation": "0:notify_manager"}}}
     assert client.put("/api/processes/seq3/policy", json=body, headers=people["hanna"].headers).status_code == 403
     bad = client.put("/api/processes/seq3/policy", json={"tasks": {"a": {"due": "snart"}}},
@@ -164,7 +164,7 @@ def test_a_case_deadline_is_warned_of_three_working_days_before(engine: Engine, 
 def test_a_policy_for_every_step_fills_in_what_a_steps_own_entry_leaves_out(
         client: Any, people: dict[str, Person], clock: ManualClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     body = {"tasks": {"*": {"due": "1WD", "follow_up": "P1D"}, "a": {"due": "3WD"}}}
     ok = client.put("/api/processes/seq3/policy", json=body, headers=people["owner"].headers)
     assert ok.status_code == 200 and set(ok.get_json()["tasks"]) == {"*", "a"}

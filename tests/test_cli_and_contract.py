@@ -31,8 +31,11 @@ def test_users_tokens_deploy_and_lint(tmp_path: Path) -> None:
     assert "anna" in rutin(tmp_path, "users", "list").stdout
 
     deployed = rutin(tmp_path, "deploy", str(FIXTURES / "seq3.bpmn")).stdout
-    assert "seq3 version 1 (ny version)" in deployed
-    assert "oförändrad" in rutin(tmp_path, "deploy", str(FIXTURES / "seq3.bpmn")).stdout
+    assert "seq3 version 1 (ny version, utkast)" in deployed
+    # --approve publishes the draft of the same bytes, as an administrator's approval
+    assert "(oförändrad, publicerad)" in rutin(tmp_path, "deploy", "--approve", str(FIXTURES / "seq3.bpmn")).stdout
+    approved = rutin(tmp_path, "deploy", "--approve", str(FIXTURES / "review.bpmn")).stdout
+    assert "granskning version 1 (ny version, publicerad)" in approved
 
     bad = tmp_path / "bad.bpmn"
     bad.write_text("<not-bpmn/>")
@@ -53,6 +56,40 @@ def test_users_tokens_deploy_and_lint(tmp_path: Path) -> None:
     client = create_app(engine).test_client()
     me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert me["name"] == "anna" and me["designer"] is True
+    # what --approve recorded: an administrator's approval, in the version and the history
+    version = client.get("/api/processes/granskning/versions/1", headers={"Authorization": f"Bearer {token}"})
+    body = version.get_json()
+    assert body["status"] == "published" and body["approved_via"] == "admin" and body["approved_by"] == "system"
+    assert [e["type"] for e in body["history"]] == ["version_uploaded", "version_approved"]
+    assert body["history"][1]["data"] == {"via": "admin"}
+    engine.close()
+
+
+def test_deploy_and_lint_take_the_forms_a_diagram_refers_to(tmp_path: Path) -> None:
+    """A Camunda 7 diagram whose task form is a Camunda Form (.form) uploaded alongside."""
+    from conftest import CORPUS_DIR
+
+    diagram = CORPUS_DIR / "camunda7" / "usertask--task-camunda-forms" / "invoiceApproval.bpmn"
+    if not diagram.exists():
+        return
+    form = tmp_path / "task-form.form"
+    form.write_bytes((FIXTURES / "import_task-form.form").read_bytes())
+    alone = rutin(tmp_path, "lint", str(diagram))
+    assert "form-missing" in alone.stdout
+    for args in (("--form", str(form), str(diagram)), (str(diagram), str(form))):
+        linted = rutin(tmp_path, "lint", *args)
+        assert "kan driftsättas" in linted.stdout and "form-missing" not in linted.stdout, linted.stdout
+    assert "ny version" in rutin(tmp_path, "deploy", str(diagram), str(form)).stdout
+    assert rutin(tmp_path, "deploy", str(form), check=False).returncode == 2  # no diagram at all
+
+    from engine import processes
+    from engine.core import Engine
+    from engine.settings import Settings
+
+    engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
+    [version] = processes.get_process(engine, "camundaFormsQuickstart")["versions"]
+    steps = engine.model(version["id"]).steps.values()
+    assert [f.id for s in steps for f in s.form] == ["amount", "approved", "category"]
     engine.close()
 
 

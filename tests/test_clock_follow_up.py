@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import FIXTURES, Person, deploy
+from conftest import FIXTURES, Person, publish
 
 from engine import cases, identity, notifications, org, processes, tasks
 from engine.clock import ManualClock
@@ -83,7 +83,7 @@ def test_completing_or_redating_before_the_follow_up_sends_nothing_for_it(engine
 def test_tasks_to_follow_up_are_listed_by_their_follow_up_date(client: Any, people: dict[str, Person],
                                                                clock: ManualClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    assert deploy(client, people["designer"], _process('camunda:followUpDate="P2D"', lane="Handläggare")).status_code \
+    assert publish(client, people, _process('camunda:followUpDate="P2D"', lane="Handläggare")).status_code \
         == 201
     started = client.post("/api/processes/uppfoljning/cases", json={}, headers=people["hanna"].headers).get_json()
     task_id = started["open_tasks"][0]["id"]

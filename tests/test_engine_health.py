@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Person, deploy, fixture_bytes
+from conftest import Person, fixture_bytes, publish
 
 from engine import cases, identity, processes, state, tasks
 from engine.core import Engine
@@ -54,7 +54,7 @@ def test_process_definition_is_stored_once_per_version(engine: Engine) -> None:
 
 def test_failing_script_is_an_incident_that_can_be_retried(client: Any, people: dict[str, Person]) -> None:
     admin = people["admin"]
-    deploy(client, people["designer"], "incident.bpmn")
+    publish(client, people, "incident.bpmn")
     case = client.post("/api/processes/incident/cases", json={}, headers=admin.headers).get_json()
     tid = case["open_tasks"][0]["id"]
     # No `belopp` given: the script task fails on a missing variable.

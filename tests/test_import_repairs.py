@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Person, deploy
+from conftest import Person, publish
 
 from bpmn.diagnostics import DiagramRejected
 from bpmn.document import Document, read_document
@@ -78,7 +78,7 @@ def test_a_path_without_an_end_event_ends_where_it_stops(client: Any, people: di
                    + flows("s>a", "a>b"))
     doc = read_document(data)
     assert "implicit-end" in codes(doc)["b"]
-    assert deploy(client, people["designer"], data).status_code == 201
+    assert publish(client, people, data).status_code == 201
     case, done = walk(client, people["admin"], "p")
     assert case["status"] == "completed" and done == ["Ta emot", "Arkivera"]
 
@@ -97,7 +97,7 @@ def test_a_step_only_a_removed_boundary_event_led_to_is_left_out_and_the_join_do
     found = codes(doc)
     assert "boundary-ignored" in found["be"] and "unreachable" in found["late"]
     assert "join-as-inclusive" in found["j"]
-    assert deploy(client, people["designer"], diagram(body)).status_code == 201
+    assert publish(client, people, diagram(body)).status_code == 201
     case, done = walk(client, people["admin"], "p", choices={"Komplett?": "Besluta"})
     assert case["status"] == "completed" and done == ["Granska", "Komplett?", "Besluta"]
 
@@ -147,7 +147,7 @@ def test_decisions_in_a_called_process_are_steps_of_the_callers_cases(client: An
     data = diagram(body, extra=extra)
     caller = next(p for p in read_document(data).processes if p.key == "p")
     assert caller.model.steps["g_beslut"].kind == "decision"
-    assert deploy(client, people["designer"], data).status_code == 201
+    assert publish(client, people, data).status_code == 201
     case, done = walk(client, people["admin"], "p", choices={"Finns koncern?": "Ja"})
     assert case["status"] == "completed" and done == ["Finns koncern?", "Dokumentera"]
 
@@ -181,7 +181,7 @@ def test_one_condition_less_flow_beside_conditioned_ones_is_the_otherwise(client
             '<sequenceFlow id="f2" sourceRef="x" targetRef="small"/>' + flows("s>a", "a>x", "big>e", "small>e"))
     data = diagram(body, executable=True)
     assert "implicit-default" in codes(read_document(data))["f2"]
-    assert deploy(client, people["designer"], data).status_code == 201
+    assert publish(client, people, data).status_code == 201
     case, done = walk(client, people["admin"], "p", data={"belopp": 10})
     assert case["status"] == "completed" and done == ["Ange belopp", "Betala"]
 
@@ -197,7 +197,7 @@ def test_feel_names_with_spaces_and_prose_comparisons(client: Any, people: dict[
             '<sequenceFlow id="f3" sourceRef="x" targetRef="no"/>' + flows("s>a", "a>x", "yes>e", "no>e"))
     data = diagram(body, executable=True)
     assert "condition-read-as-feel" in codes(read_document(data))["f2"]
-    assert deploy(client, people["designer"], data).status_code == 201
+    assert publish(client, people, data).status_code == 201
     case, done = walk(client, people["admin"], "p", data={"Vacation Approval": "Approved", "Service Level": "x"})
     assert case["status"] == "completed" and done == ["Pröva", "Bevilja"]
 
@@ -252,7 +252,7 @@ def test_a_converted_business_rule_task_asks_for_the_decision_its_outputs_carry(
     step = read_document(data).processes[0].model.steps["r"]
     [field] = step.form
     assert field.type == "enum" and field.required and [o["id"] for o in field.options] == ["Approved"]
-    assert deploy(client, people["designer"], data).status_code == 201
+    assert publish(client, people, data).status_code == 201
     case, done = walk(client, people["admin"], "p", data={"Vacation Approval": "Approved"})
     assert case["status"] == "completed" and done == ["Utför: Pröva ansökan", "Meddela beviljat"]
 

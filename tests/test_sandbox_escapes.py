@@ -13,7 +13,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from conftest import Person, deploy
+from conftest import Person, publish
 
 from bpmn import sandbox
 
@@ -140,10 +140,10 @@ def _no_sentinel() -> Any:
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
 def test_every_payload_is_refused(channel: str, client: Any, people: dict[str, Person], clock: Any) -> None:
-    designer, admin = people["designer"], people["admin"]
+    admin = people["admin"]
     outcomes = {}
     for payload in PAYLOADS:
-        r = deploy(client, designer, CHANNELS[channel](payload).encode())
+        r = publish(client, people, CHANNELS[channel](payload).encode())
         if r.status_code == 422:
             diags = r.get_json()["diagnostics"]
             assert any(d["severity"] == "error" and d.get("line") for d in diags), diags

@@ -243,17 +243,20 @@ def test_publishing_a_new_version_does_not_repeat_a_start_already_made(engine: E
     owner = identity.add_user(engine, "olle", ["Processägare"])
     # published in the very instant of the start, now monthly from the same anchor: the start
     # made a moment ago is not made again
-    [v2] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 2"))
+    [v2] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 2"),
+                            approve_as_admin=False)
     processes.approve(engine, owner, "schema", v2.version)
     assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 5, 1, 6, 0, tzinfo=UTC)]
     assert engine.scheduler.tick().fired == 0 and _started(engine, "schema") == 1
     # unchanged in a later version, the schedule keeps its pending start
-    [v3] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 3"))
+    [v3] = processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P1M", name="Schemalagd 3"),
+                            approve_as_admin=False)
     processes.approve(engine, owner, "schema", v3.version)
     assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 5, 1, 6, 0, tzinfo=UTC)]
     # a version with a new schedule starts on it, from now on
     clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
-    [v4] = processes.deploy(engine, SYSTEM, _start_process("R/2026-01-05T07:00:00+01:00/P1W", name="Schemalagd 4"))
+    [v4] = processes.deploy(engine, SYSTEM, _start_process("R/2026-01-05T07:00:00+01:00/P1W", name="Schemalagd 4"),
+                            approve_as_admin=False)
     processes.approve(engine, owner, "schema", v4.version)
     assert [t.due_at for t in _pending(engine, kind="start")] == [datetime(2026, 4, 27, 5, 0, tzinfo=UTC)]
 

@@ -1,22 +1,26 @@
-"""Yearly process review, embedded Camunda 8 forms, message flows kept as metadata."""
+"""Versions and their approval (four eyes, one published version at a time, rejection, the
+process history), the yearly review, embedded Camunda 8 forms, message flows kept as metadata."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from conftest import CORPUS_DIR, Person, deploy
+import pytest
+import sqlalchemy as sa
+from conftest import CORPUS_DIR, Person, deploy, fixture_bytes, publish
 
 from bpmn.document import read_document
 from engine import cases, identity, processes, tasks
 from engine.clock import ManualClock
 from engine.core import Engine
+from engine.errors import Forbidden
 from engine.identity import SYSTEM
 
 
 def test_review_date_passing_gives_the_owner_role_a_review_task(client: Any, people: dict[str, Person],
                                                                 engine: Engine, clock: ManualClock) -> None:
-    deploy(client, people["designer"], "seq3.bpmn")
+    publish(client, people, "seq3.bpmn")
     detail = client.get("/api/processes/seq3", headers=people["owner"].headers).get_json()
     assert detail["versions"][0]["review_due"] == (clock.now() + timedelta(days=365)).isoformat()
     clock.advance(timedelta(days=364))
@@ -106,3 +110,109 @@ def test_io_mappings_are_read_into_the_model() -> None:
     assert proc.model.steps["a"].io == [{"direction": "in", "name": "belopp", "source": "${summa}"},
                                         {"direction": "out", "name": "godkand", "source": "${ok}"}]
     assert proc.model.steps["b"].io == [{"direction": "in", "name": "total", "source": "=order.total"}]
+
+
+def _v(client: Any, person: Person, n: int, key: str = "seq3") -> dict[str, Any]:
+    r = client.get(f"/api/processes/{key}/versions/{n}", headers=person.headers)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()  # type: ignore[no-any-return]
+
+
+def test_the_first_version_is_a_draft_used_for_nothing_until_an_owner_approves_it(
+        client: Any, people: dict[str, Person]) -> None:
+    r = deploy(client, people["designer"], "seq3.bpmn")
+    assert r.status_code == 201 and r.get_json()["processes"][0]["status"] == "draft"
+    refused = client.post("/api/processes/seq3/cases", json={}, headers=people["admin"].headers)
+    assert refused.status_code == 409 and "väntar på att en processägare godkänner" in refused.get_json()["detail"]
+    listed = client.get("/api/processes", headers=people["hanna"].headers).get_json()["items"]
+    assert "seq3" not in {p["key"] for p in listed}
+    # four eyes: not the uploader, and only a holder of the owner role (or an administrator)
+    assert client.post("/api/processes/seq3/versions/1/approve", headers=people["designer"].headers).status_code == 403
+    assert client.post("/api/processes/seq3/versions/1/approve", headers=people["hanna"].headers).status_code == 403
+    approved = client.post("/api/processes/seq3/versions/1/approve", headers=people["owner"].headers).get_json()
+    assert approved["status"] == "published" and (approved["approved_by"], approved["approved_via"]) == (
+        "owner", "owner")
+    assert client.post("/api/processes/seq3/cases", json={}, headers=people["admin"].headers).status_code == 201
+
+
+def test_a_version_reads_with_its_metadata_diagnostics_changes_and_history(
+        client: Any, people: dict[str, Person]) -> None:
+    publish(client, people, "review.bpmn")
+    changed = fixture_bytes("review.bpmn").replace(b'name="Komplettera"', 'name="Komplettera ansökan"'.encode())
+    deploy(client, people["designer"], changed)
+    v2 = _v(client, people["hanna"], 2, "granskning")
+    assert (v2["status"], v2["uploaded_by"], v2["approved_by"]) == ("draft", "designer", None)
+    assert v2["changes"]["renamed"] == [{"id": "t2", "from": "Komplettera", "to": "Komplettera ansökan"}]
+    assert any(d["code"] == "human-decision" and d["element_id"] == "g1" for d in v2["diagnostics"])
+    assert {st["element_id"] for st in v2["steps"]} >= {"t1", "t2", "g1"} and v2["message_flows"] == []
+    assert [e["type"] for e in v2["history"]] == ["version_uploaded"]
+    assert client.get("/api/processes/granskning/versions/3", headers=people["hanna"].headers).status_code == 404
+    history = client.get("/api/processes/granskning", headers=people["hanna"].headers).get_json()["history"]
+    assert [(e["type"], e["version"], e["actor"]) for e in history] == [
+        ("version_uploaded", 1, "designer"), ("version_approved", 1, "owner"), ("version_uploaded", 2, "designer")]
+
+
+def test_a_draft_is_rejected_with_a_reason_and_can_never_be_published(client: Any, people: dict[str, Person]) -> None:
+    publish(client, people, "seq3.bpmn")
+    deploy(client, people["designer"], fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))
+    url = "/api/processes/seq3/versions/2/reject"
+    assert client.post(url, json={}, headers=people["owner"].headers).status_code == 422
+    assert client.post(url, json={"reason": "Nej"}, headers=people["hanna"].headers).status_code == 403
+    r = client.post(url, json={"reason": "Steget heter Steg ett i rutinen."}, headers=people["owner"].headers)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert (body["status"], body["rejected_by"], body["rejection_reason"]) == (
+        "rejected", "owner", "Steget heter Steg ett i rutinen.")
+    assert client.post("/api/processes/seq3/versions/2/approve", headers=people["owner"].headers).status_code == 409
+    assert client.post(url, json={"reason": "igen"}, headers=people["owner"].headers).status_code == 409
+    v2 = _v(client, people["hanna"], 2)
+    assert v2["history"][-1]["type"] == "version_rejected"
+    assert v2["history"][-1]["data"] == {"reason": "Steget heter Steg ett i rutinen."}
+    assert client.post("/api/processes/seq3/cases", json={}, headers=people["admin"].headers).get_json()["version"] == 1
+
+
+def test_one_published_version_at_a_time_and_an_older_draft_cannot_undo_a_newer_one(
+        client: Any, people: dict[str, Person]) -> None:
+    publish(client, people, "seq3.bpmn")
+    deploy(client, people["designer"], fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))
+    deploy(client, people["designer"], fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg I"))
+    assert client.post("/api/processes/seq3/versions/3/approve", headers=people["owner"].headers).status_code == 200
+    stale = client.post("/api/processes/seq3/versions/2/approve", headers=people["owner"].headers)
+    assert stale.status_code == 409 and "Version 3 publicerades efter" in stale.get_json()["detail"]
+    detail = client.get("/api/processes/seq3", headers=people["owner"].headers).get_json()
+    assert [(v["version"], v["status"]) for v in detail["versions"]] == [
+        (3, "published"), (2, "draft"), (1, "superseded")]
+    assert detail["published_version"] == 3
+    assert [e["type"] for e in detail["history"]][-2:] == ["version_superseded", "version_approved"]
+
+
+def test_an_administrators_approval_is_recorded_as_such(client: Any, people: dict[str, Person],
+                                                         engine: Engine) -> None:
+    """An administrator without the owner role may approve (or publish at upload with the approve
+    flag): the version and the history say it was an administrator, not a process owner."""
+    deploy(client, people["designer"], "seq3.bpmn")
+    r = client.post("/api/processes/seq3/versions/1/approve", headers=people["admin"].headers).get_json()
+    assert (r["approved_by"], r["approved_via"]) == ("admin", "admin")
+    assert _v(client, people["hanna"], 1)["history"][-1]["data"] == {"via": "admin"}
+
+    with pytest.raises(Forbidden):
+        processes.deploy(engine, people["designer"].actor, fixture_bytes("review.bpmn"), approve_as_admin=True)
+    [d] = processes.deploy(engine, people["admin"].actor, fixture_bytes("review.bpmn"), approve_as_admin=True)
+    v = _v(client, people["hanna"], 1, "granskning")
+    assert d.status == "published" and (v["approved_by"], v["approved_via"]) == ("admin", "admin")
+    # without the flag, an administrator's upload is a draft like anyone's
+    [d2] = processes.deploy(engine, people["admin"].actor, fixture_bytes("two_processes.bpmn"))[:1]
+    assert d2.status == "draft"
+
+
+def test_the_process_history_is_append_only_and_hash_chained(client: Any, people: dict[str, Person],
+                                                             engine: Engine) -> None:
+    from engine.models import ProcessEvent
+
+    publish(client, people, "seq3.bpmn")
+    assert processes.verify_history(engine, "seq3")
+    with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
+        s.execute(sa.update(ProcessEvent).where(ProcessEvent.process_key == "seq3").values(actor="någon annan"))
+    with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
+        s.execute(sa.delete(ProcessEvent).where(ProcessEvent.process_key == "seq3"))
+    assert processes.verify_history(engine, "seq3")

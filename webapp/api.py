@@ -141,10 +141,24 @@ def version_bpmn(key: str, number: int) -> Response:
     return Response(processes.version_xml(_engine(), key, number), mimetype="application/xml")
 
 
+@bp.get("/processes/<key>/versions/<int:number>")
+def get_version(key: str, number: int) -> Response:
+    """One version: metadata, diagnostics, change summary, steps, message flows, history."""
+    current_actor()
+    return jsonify(processes.get_version(_engine(), key, number))
+
+
 @bp.post("/processes/<key>/versions/<int:number>/approve")
 def approve_version(key: str, number: int) -> Response:
     """Approve and publish a draft version (process owner, not the uploader)."""
     return jsonify(processes.approve(_engine(), current_actor(), key, number))
+
+
+@bp.post("/processes/<key>/versions/<int:number>/reject")
+def reject_version(key: str, number: int) -> Response:
+    """Reject a draft version with a reason (process owner)."""
+    actor = current_actor()
+    return jsonify(processes.reject(_engine(), actor, key, number, _json_body(required=True).get("reason")))
 
 
 @bp.get("/processes/<key>/policy")

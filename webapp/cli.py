@@ -52,17 +52,43 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="Rutin")
 
 
+def _split_files(files: tuple[Path, ...], forms: tuple[Path, ...]) -> tuple[list[Path], dict[str, bytes]]:
+    """The BPMN files among the arguments, and the Camunda Forms given with them (``--form``, or
+    any ``.form`` file among the arguments), by file name as a diagram refers to them."""
+    diagrams = [p for p in files if p.suffix.lower() != ".form"]
+    given = [*forms, *(p for p in files if p.suffix.lower() == ".form")]
+    if not diagrams:
+        raise click.UsageError("Ange minst en BPMN-fil.")
+    return diagrams, {p.name: p.read_bytes() for p in given}
+
+
+_FILES = click.argument("files", nargs=-1, required=True,
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_FORMS = click.option("--form", "forms", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="Ett Camunda Forms-formulär (.form) som diagrammen hänvisar till (upprepa för flera); "
+                           ".form-filer bland filerna räknas också.")
+
+
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def deploy(files: tuple[Path, ...]) -> None:
-    """Deploy BPMN files."""
+@_FILES
+@_FORMS
+@click.option("--approve", is_flag=True,
+              help="Publicera varje ny version direkt, godkänd av en administratör (vid driftsättning och i test); "
+                   "versionen och processens historik säger att den godkändes så. Utan flaggan blir varje ny "
+                   "version ett utkast som en processägare som inte laddat upp den godkänner.")
+def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> None:
+    """Deploy BPMN files (each new version a draft, or published with --approve)."""
+    diagrams, form_bytes = _split_files(files, forms)
     engine = _engine()
     failed = False
-    for path in files:
+    for path in diagrams:
         try:
-            for d in processes.deploy(engine, SYSTEM, path.read_bytes(), path.name):
-                state = "ny version" if d.created else "oförändrad"
-                click.echo(f"{path}: {d.key} version {d.version} ({state})")
+            for d in processes.deploy(engine, SYSTEM, path.read_bytes(), path.name, form_bytes,
+                                      approve_as_admin=approve):
+                change = "ny version" if d.created else "oförändrad"
+                status = {"published": "publicerad", "draft": "utkast", "rejected": "avvisad",
+                          "superseded": "ersatt"}.get(d.status, d.status)
+                click.echo(f"{path}: {d.key} version {d.version} ({change}, {status})")
         except RutinError as exc:
             failed = True
             click.echo(f"{path}: {exc.detail}", err=True)
@@ -77,13 +103,19 @@ def _format_diag(d: dict[str, object]) -> str:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def lint(files: tuple[Path, ...]) -> None:
+@_FILES
+@_FORMS
+def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
     """Print the diagnostics of BPMN files without deploying them (exit 0 when all would deploy)."""
+    from engine.settings import Settings
+
+    diagrams, form_bytes = _split_files(files, forms)
+    settings = Settings.from_env()
     failed = 0
-    for path in files:
+    for path in diagrams:
         try:
-            doc = read_document(path.read_bytes())
+            doc = read_document(path.read_bytes(), max_bytes=settings.max_upload_bytes, forms=form_bytes,
+                                max_flow_elements=settings.max_flow_elements)
             diags = [d.to_json() for d in doc.diagnostics]
             click.echo(f"{path}: kan driftsättas ({', '.join(p.key for p in doc.processes)})")
         except DiagramRejected as exc:

@@ -44,6 +44,26 @@ def _json(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+VERSION = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string"}, "version": {"type": "integer"},
+        "status": {"enum": ["draft", "published", "superseded", "rejected"]},
+        "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string", "format": "date-time"},
+        "approved_by": {"type": ["string", "null"]},
+        "approved_via": {"enum": ["owner", "admin", None],
+                         "description": "owner: en processägare som inte laddade upp versionen; admin: en "
+                                        "administratör (eller driftsättning med rutin deploy --approve)"},
+        "approved_at": {"type": ["string", "null"], "format": "date-time"},
+        "rejected_by": {"type": ["string", "null"]}, "rejection_reason": {"type": ["string", "null"]},
+        "changes": {"type": "object", "description": "Ändringar mot förra versionen: added, removed, renamed, "
+                                                     "roles_changed, deadlines_changed"},
+        "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
+        "message_flows": {"type": "array", "items": {"type": "object"}},
+        "history": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
 TASK = {
     "type": "object",
     "properties": {
@@ -79,6 +99,7 @@ def spec() -> dict[str, Any]:
     case_id = _path("case_id", "Ärendets id")
     task_id = _path("task_id", "Uppgiftens id")
     key = _path("key", "Processens nyckel (BPMN-processens id)")
+    number = {**_path("number", "Versionsnummer"), "schema": {"type": "integer"}}
     paging = [_query("limit", "Högst så många poster (1–500)", "integer"),
               _query("offset", "Hoppa över så många poster", "integer")]
     return {
@@ -121,6 +142,7 @@ def spec() -> dict[str, Any]:
                     "required": ["severity", "code", "message"],
                 },
                 "Task": TASK,
+                "Version": VERSION,
             },
         },
         "paths": {
@@ -147,10 +169,25 @@ def spec() -> dict[str, Any]:
                                                                   "schema": {"type": "integer"}}],
                            ok_content="application/xml", ok_schema={"type": "string"}),
             },
+            "/api/processes/{key}/versions/{number}": {
+                "get": _op("En version: status, vem som laddade upp, godkände eller avvisade den och hur, "
+                           "diagnostiker, ändringar mot förra versionen, steg, meddelandeflöden och historik",
+                           params=[key, number], ok_schema={"$ref": "#/components/schemas/Version"}),
+            },
             "/api/processes/{key}/versions/{number}/approve": {
-                "post": _op("Godkänn och publicera en utkastversion (processägare, inte den som laddade upp)",
-                            params=[key, {**_path("number", "Versionsnummer"), "schema": {"type": "integer"}}],
-                            errors=("401", "403", "404", "409")),
+                "post": _op("Godkänn och publicera en utkastversion (processägare, inte den som laddade upp); "
+                            "den publicerade versionen före den blir ersatt. 409 för en version som inte är "
+                            "utkast eller är äldre än den publicerade",
+                            params=[key, number], errors=("401", "403", "404", "409"),
+                            ok_schema={"$ref": "#/components/schemas/Version"}),
+            },
+            "/api/processes/{key}/versions/{number}/reject": {
+                "post": _op("Avvisa en utkastversion med en motivering (processägare); den kan aldrig publiceras",
+                            params=[key, number],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}},
+                                        "required": ["reason"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422"),
+                            ok_schema={"$ref": "#/components/schemas/Version"}),
             },
             "/api/processes/{key}/policy": {
                 "get": _op("Processägarens tidsfrister per steg", params=[key]),
