@@ -378,7 +378,7 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
         row.result = result
         work.touch(row)
         drop_candidates(work.conn, row.id)
-        if row.due_at is not None:  # only tasks with a due date have escalation steps
+        if row.due_at is not None or row.follow_up_at is not None:  # only these have timer rows
             timers.cancel_task_timers(work.conn, row.id, work.now)
         case_clock.extend(work, row, actor.name)
         work.event("task_completed", actor=actor.name, role=role, task_id=row.id, element_id=row.element_id,
