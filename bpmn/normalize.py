@@ -98,6 +98,25 @@ def cron_as_iso(text: str) -> str | None:
 
 
 _BPMN_PREFIX = f"{{{BPMN_NS}}}"
+_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+_ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+
+
+def _implementation(el: etree._Element) -> str | None:
+    """What a service-like task says implements it, in words ("Java-klassen 'org.x.Send'")."""
+    for ns in (_CAMUNDA, "http://flowable.org/bpmn", "http://activiti.org/bpmn"):
+        if el.get(f"{{{ns}}}class"):
+            return f"Java-klassen {el.get(f'{{{ns}}}class')!r}"
+        if el.get(f"{{{ns}}}delegateExpression"):
+            return f"delegatuttrycket {el.get(f'{{{ns}}}delegateExpression')!r}"
+        if el.get(f"{{{ns}}}expression"):
+            return f"uttrycket {el.get(f'{{{ns}}}expression')!r}"
+    if el.get(f"{{{_CAMUNDA}}}topic"):
+        return f"den externa uppgiften {el.get(f'{{{_CAMUNDA}}}topic')!r}"
+    definition = el.find(f".//{{{_ZEEBE}}}taskDefinition")
+    if definition is not None and definition.get("type"):
+        return f"jobbtypen {definition.get('type')!r}"
+    return None
 
 
 def local(el: etree._Element) -> str:
@@ -134,6 +153,8 @@ class Rewrite:
     # element id -> (variable, type) of each data object the element writes (before data is stripped)
     data_outputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # element id -> the name its designer gave it (before "Utför: NAME" and other rewrites)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class Normalizer:
@@ -146,8 +167,18 @@ class Normalizer:
             el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id") and is_bpmn(el)
         }
         self.data_names = _data_object_names(root)
+        # Diagnostics name an element as its designer did, not as a rewrite renamed it.
+        self.names: dict[str, str] = {
+            el.get("id") or "": el.get("name") or "" for el in self.by_id.values() if el.get("name")
+        }
         self._lane_index: dict[str, list[etree._Element]] | None = None
         self.renamed: dict[str, str] = {}  # new id -> the reserved id the diagram used
+        # Camunda 8 names the called process in zeebe:calledElement/@processId; every later step
+        # (the repairs, call cycles, SpiffWorkflow) reads calledElement.
+        for call in root.iter(q("callActivity")):
+            zeebe = call.find(f".//{{{_ZEEBE}}}calledElement")
+            if not call.get("calledElement") and zeebe is not None and (zeebe.get("processId") or "").strip():
+                call.set("calledElement", (zeebe.get("processId") or "").strip())
 
     def lane_refs(self, el_id: str) -> list[etree._Element]:
         """The ``flowNodeRef`` elements that put an element in lanes (indexed once: a large
@@ -192,7 +223,7 @@ class Normalizer:
                 code,
                 msg,
                 element_id=el.get("id") if el is not None else None,
-                element_name=el.get("name") if el is not None else None,
+                element_name=(self.names.get(el.get("id") or "") or el.get("name")) if el is not None else None,
                 line=el.sourceline if el is not None else None,
                 process_id=pid,
             )
@@ -233,9 +264,10 @@ class Normalizer:
 
     def process(self, proc: etree._Element) -> Rewrite:
         """Normalize one process element (and its subprocesses) in place."""
+        from .implementations import Implementations
         from .repairs import Repairs
 
-        rw = Rewrite()
+        rw = Rewrite(names=self.names)
         pid = proc.get("id") or ""
         self.rename_reserved(rw, proc)
         # Only a process its modeler marked executable is held to executable standards; any other
@@ -252,6 +284,7 @@ class Normalizer:
                        proc, pid)
             return rw
         self._containers(proc, rw, pid)
+        Implementations(self, rw, pid).run(proc)
         return rw
 
     def _containers(self, container: etree._Element, rw: Rewrite, pid: str) -> None:
@@ -291,6 +324,12 @@ class Normalizer:
             script = el.find(q("script"))
             fmt = (el.get("scriptFormat") or "python").lower()
             text = script.text if script is not None else None
+            resource = el.get(f"{{{_CAMUNDA}}}resource") or el.get("resource")
+            if resource and not (text and text.strip()):
+                self._diag(rw, "error", "script-resource",
+                           f"Skriptet ligger i filen {resource!r}, som Rutin inte har och inte kan köra; skriv "
+                           "skriptet i Python i diagrammet.", el, pid)
+                return
             if text and text.strip():
                 if "python" not in fmt:
                     self._diag(rw, "error", "unsupported-script-language",
@@ -305,6 +344,7 @@ class Normalizer:
         elif kind == "receiveTask" and el.get("messageRef") and el.get("messageRef") in self.by_id:
             return
         name = el.get("name") or el.get("id") or ""
+        implementation = _implementation(el)
         el.tag = q("userTask")
         el.set("name", f"Utför: {name}")
         for child in list(el):
@@ -314,7 +354,8 @@ class Normalizer:
             el.attrib.pop(attr, None)
         rw.converted[el.get("id") or ""] = kind
         self._diag(rw, "warning", "converted-to-human-task",
-                   f"{kind} utan något Rutin kan köra blir en mänsklig uppgift: \"Utför: {name}\".", el, pid)
+                   (f"{kind} med {implementation}, som inte körs här," if implementation else
+                    f"{kind} utan något Rutin kan köra") + f" blir en mänsklig uppgift: \"Utför: {name}\".", el, pid)
 
     def _gateway(self, container: etree._Element, gw: etree._Element, outgoing: list[etree._Element],
                  incoming: list[etree._Element], rw: Rewrite, pid: str) -> None:
@@ -379,7 +420,7 @@ class Normalizer:
         if multiple:
             rw.multiple_choice.add(gid)
         unnamed = [f for f in outgoing if not (f.get("name") or "").strip()]
-        self._diag(rw, "info" if not unnamed else "warning", "human-decision",
+        self._diag(rw, "warning", "human-decision",
                    "Grindens utgående flöden saknar villkor; handläggaren väljer väg"
                    + (" (flöden utan namn visas med målets namn)." if unnamed else "."), gw, pid)
 
@@ -454,9 +495,18 @@ class Normalizer:
                     continue
                 if kind == "timeCycle" and _CRON.match(text):
                     hint = cron_as_iso(text)
+                    if hint:
+                        # Camunda runs cron; one that fires at a fixed rate is that ISO interval.
+                        el.text = repr(hint)
+                        self._diag(rw, "warning", "cron-as-interval",
+                                   f"Cron-uttrycket {text!r} körs som det upprepade ISO 8601-intervallet {hint!r} "
+                                   "(samma takt, räknad från när timern startar); skriv intervallet i diagrammet.",
+                                   event, pid)
+                        continue
                     self._diag(rw, "error", "unsupported-timer",
-                               f"Cron-uttrycket {text!r} stöds inte; skriv tiden som ett upprepat ISO 8601-intervall"
-                               + (f", här {hint!r}." if hint else " (t.ex. 'R/PT1H' för varje timme)."), event, pid)
+                               f"Cron-uttrycket {text!r} anger klockslag i kalendern, vilket Rutin inte kan köra; "
+                               "skriv tiden som ett upprepat ISO 8601-intervall med starttid, t.ex. "
+                               "'R/2026-01-05T07:00:00+01:00/P1D' för varje dag klockan 7.", event, pid)
                     continue
                 try:
                     el.text = self.python(text, el.get("language"))

@@ -346,7 +346,7 @@ class Repairs:
                 for d in defs:
                     ev.remove(d)
                 self.warn("start-simplified", "Starthändelsens utlösare finns inte här; ärendet startas av en "
-                                              "handläggare.", ev, "info")
+                                              "handläggare.", ev)
             else:  # end and throw events: the throw has nowhere to go, the flow still ends or goes on
                 for d in broken:
                     ev.remove(d)
@@ -360,7 +360,7 @@ class Repairs:
                                                                "conditionalEventDefinition"}:
                         ev.remove(d)
                         self.warn("start-simplified", "Ärendet startas av en handläggare (eller via API:t) när "
-                                                      "det som starthändelsen väntar på har inträffat.", ev, "info")
+                                                      "det som starthändelsen väntar på har inträffat.", ev)
         named = {m.get("id") for m in self.n.root.iter(q("message")) if (m.get("name") or "").strip()}
         for task in list(flow_elements(container)):
             if local(task) == "receiveTask" and task.get("messageRef") not in named:
@@ -593,7 +593,7 @@ class Repairs:
                 self._flow(container, gid or "", split.get("id") or "")
             gw.tag = q("inclusiveGateway")
             self.warn("join-as-inclusive", "Alla vägar in till den parallella grinden tas inte alltid; Rutin "
-                                           "väntar bara på de vägar som faktiskt tagits.", gw, "info")
+                                           "väntar bara på de vägar som faktiskt tagits.", gw)
 
     @staticmethod
     def _after_a_choice(gid: str, nodes: dict[str | None, etree._Element], into: dict[str, list[str]],

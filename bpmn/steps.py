@@ -9,6 +9,8 @@ diagnostics say which source was used when it was not the obvious one.
 from __future__ import annotations
 
 import ast
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -32,6 +34,8 @@ def _text(el: etree._Element | None) -> str | None:
 
 
 def _lanes(proc: etree._Element) -> dict[str, str]:
+    """The lane (its name, else its id) of every flow node; a node inside a subprocess drawn in a
+    lane, with no lane of its own, is in the subprocess's lane."""
     lanes: dict[str, str] = {}
     for lane in proc.iter(q("lane")):
         name = (lane.get("name") or lane.get("id") or "").strip()
@@ -39,21 +43,80 @@ def _lanes(proc: etree._Element) -> dict[str, str]:
             if ref.text and ref.text.strip():
                 # Nested lanes are visited after their parents, so the innermost lane wins.
                 lanes[ref.text.strip()] = name
+
+    def inherit(container: etree._Element, lane: str | None) -> None:
+        for el in flow_elements(container):
+            own = lanes.get(el.get("id") or "")
+            if own is None and lane is not None and el.get("id"):
+                lanes[el.get("id") or ""] = lane
+            if local(el) in {"subProcess", "transaction", "adHocSubProcess"}:
+                inherit(el, own or lane)
+
+    inherit(proc, None)
     return lanes
 
 
-def _resource_roles(el: etree._Element, resources: dict[str, str]) -> list[str]:
-    roles: list[str] = []
+def _unnamed_lanes(proc: etree._Element, pid: str) -> list[Diagnostic]:
+    found = []
+    for lane in proc.iter(q("lane")):
+        if not (lane.get("name") or "").strip() and lane.find(q("flowNodeRef")) is not None:
+            found.append(Diagnostic("warning", "lane-unnamed",
+                                    f"Banan saknar namn; dess id {lane.get('id')!r} används som roll för stegen i den. "
+                                    "Ge banan rollens namn.", element_id=lane.get("id"), line=lane.sourceline,
+                                    process_id=pid))
+    return found
+
+
+_RESOURCE_CALL = re.compile(r"^\s*(user|group)\s*\(\s*['\"]?([^'\")]+?)['\"]?\s*\)\s*$", re.IGNORECASE)
+
+
+@dataclass
+class Resources:
+    """Who BPMN's resource assignments name: roles, people who may do it, the one who does it."""
+
+    roles: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    performer: str | None = None
+
+
+def _resources(el: etree._Element, resources: dict[str, str]) -> Resources:
+    """``potentialOwner``/``humanPerformer``/``performer`` of a task: ``group(X)`` (and a plain
+    name, or a resource by reference: maps name roles there) is a role, ``user(x)`` a person -
+    a candidate under potentialOwner, the assignee under humanPerformer."""
+    found = Resources()
     for tag in ("potentialOwner", "humanPerformer", "performer"):
         for owner in el.findall(q(tag)):
             expr = owner.find(f"{q('resourceAssignmentExpression')}/{q('formalExpression')}")
             text = _text(expr) if expr is not None else None
-            if text:
-                roles.extend(part.strip() for part in text.split(",") if part.strip())
+            for part in (p.strip() for p in (text or "").split(",")):
+                if not part:
+                    continue
+                m = _RESOURCE_CALL.match(part)
+                if m and m.group(1).lower() == "user":
+                    if tag == "humanPerformer" and found.performer is None:
+                        found.performer = m.group(2).strip()
+                    else:
+                        found.users.append(m.group(2).strip())
+                else:
+                    found.roles.append(m.group(2).strip() if m else part)
             ref = owner.get("resourceRef") or _text(owner.find(q("resourceRef")))
             if ref and ref in resources:
-                roles.append(resources[ref])
-    return roles
+                found.roles.append(resources[ref])
+    return found
+
+
+_ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+
+
+def _form_not_shown(key: str, zeebe_form: etree._Element | None) -> str:
+    """Why a form the diagram names cannot be shown in Rutin."""
+    if zeebe_form is not None and zeebe_form.get("externalReference"):
+        return (f"Formuläret finns i ett annat system ({key!r}); Rutin kan inte visa det, och steget visas utan "
+                "formulärfält.")
+    if key.startswith(("embedded:", "app:")) or key.lower().endswith((".html", ".htm")):
+        return (f"Formuläret {key!r} är ett HTML-formulär i Camunda-applikationen; Rutin kan inte visa det, och "
+                "steget visas utan formulärfält.")
+    return f"Formuläret {key!r} finns inte i Rutin; steget visas utan formulärfält."
 
 
 def _priority(value: str | None) -> int | None:
@@ -109,6 +172,7 @@ def read_steps(
         process_props.update(ext.properties)
     owner_role = process_props.get("rutin:owner") or DEFAULT_OWNER_ROLE
     diagnostics.extend(_process_ladders(proc, process_props, pid))
+    diagnostics.extend(_unnamed_lanes(proc, pid))
     model = ProcessModel(
         key=pid,
         name=(participant_name or proc.get("name") or pid).strip(),
@@ -147,7 +211,8 @@ def read_steps(
     def warn(code: str, msg: str, el: etree._Element, severity: str = "warning") -> None:
         original = rw.spec_ids.get(el.get("id") or "", el.get("id"))
         diagnostics.append(Diagnostic(severity, code, msg, element_id=original,  # type: ignore[arg-type]
-                                      element_name=el.get("name"), line=el.sourceline, process_id=pid))
+                                      element_name=rw.names.get(original or "") or el.get("name"),
+                                      line=el.sourceline, process_id=pid))
 
     for spec_id, el in by_id.items():
         if local(el) not in HUMAN_TYPES or spec_id in inserted:
@@ -166,15 +231,19 @@ def read_steps(
             properties=ext.properties,
             io=list(ext.io),
         )
-        _route(step, ext, exts, _resource_roles(el, resources), owner_role, warn, el)
+        _route(step, ext, exts, _resources(el, resources), owner_role, warn, el)
         _dates(step, ext, warn, el)
         if not step.form and step.form_key:
             ref = el.get("{http://camunda.org/schema/1.0/bpmn}formRef") or step.form_key.rsplit(":", 1)[-1]
+            zeebe_form = el.find(f".//{{{_ZEEBE}}}formDefinition")
             if ref in by_form:
                 step.form = [FormField(**f) for f in by_form[ref]]
-            elif step.form_key.startswith("camunda-forms:") or el.get("{http://camunda.org/schema/1.0/bpmn}formRef"):
+            elif step.form_key.startswith("camunda-forms:") or el.get("{http://camunda.org/schema/1.0/bpmn}formRef") \
+                    or (zeebe_form is not None and zeebe_form.get("formId")):
                 warn("form-missing", f"Formuläret {ref!r} laddades inte upp med diagrammet; steget visas utan "
-                                     "formulärfält.", el)
+                                     "formulärfält (ladda upp .form-filen tillsammans med diagrammet).", el)
+            else:
+                warn("form-not-shown", _form_not_shown(step.form_key, zeebe_form), el)
         if not step.form:
             # No form Rutin can show (none drawn, or one that lives in another application):
             # the handler records what the diagram says the step produces.
@@ -208,48 +277,92 @@ def read_steps(
             line=gw.sourceline,
             properties=ext.properties,
         )
-        _route(step, ext, exts, _resource_roles(gw, resources), owner_role, warn, gw)
+        _route(step, ext, exts, _resources(gw, resources), owner_role, warn, gw)
         _dates(step, ext, warn, gw)
         model.steps[task_id] = step
     return model, diagnostics
 
 
-def _route(step: HumanStep, ext: TaskExtensions, exts: list[TaskExtensions], resource_roles: list[str],
+def _route(step: HumanStep, ext: TaskExtensions, exts: list[TaskExtensions], res: Resources,
            owner_role: str, warn: Any, el: etree._Element) -> None:
-    step.assignee = ext.assignee
+    """Who does the step, most specific source first: assignee > candidate users > candidate
+    groups > potentialOwner > lane > the process owner role.
+
+    As in Camunda, an assignee is given the task, and the dialect's candidate users and
+    candidate groups may both take it (or take it over). Only when the dialect names no
+    candidates do the diagram's potential owners, then its lane, say which role may; that role
+    is also who may take over from an assignee (absent, reassigned).
+    """
+    step.assignee = ext.assignee or res.performer
     step.candidate_users = list(ext.candidate_users)
     if ext.candidate_groups:
         step.candidate_groups = list(ext.candidate_groups)
-        step.role_source = f"{_source(exts, 'candidate_groups')}:candidateGroups"
-    elif resource_roles:
-        step.candidate_groups = resource_roles
-        step.role_source = "potentialOwner"
+    elif ext.candidate_users:
+        step.candidate_groups = []
+    elif res.roles or res.users:
+        step.candidate_groups = list(res.roles)
+        step.candidate_users = list(res.users)
     elif step.lane:
         step.candidate_groups = [step.lane]
-        step.role_source = "lane"
     step.role = step.candidate_groups[0] if step.candidate_groups else None
-    given = (("tilldelad", ext.assignee), ("kandidatanvändare", ext.candidate_users),
-             ("kandidatgrupper", ext.candidate_groups), ("potentialOwner", resource_roles), ("bana", step.lane))
+    if ext.assignee:
+        step.role_source = f"{_source(exts, 'assignee')}:assignee"
+    elif res.performer:
+        step.role_source = "humanPerformer"
+    elif ext.candidate_users:
+        step.role_source = f"{_source(exts, 'candidate_users')}:candidateUsers"
+    elif ext.candidate_groups:
+        step.role_source = f"{_source(exts, 'candidate_groups')}:candidateGroups"
+    elif res.roles or res.users:
+        step.role_source = "potentialOwner"
+    elif step.lane:
+        step.role_source = "lane"
+    given = (("tilldelad", step.assignee), ("kandidatanvändare", ext.candidate_users),
+             ("kandidatgrupper", ext.candidate_groups), ("potentialOwner", res.roles or res.users),
+             ("bana", step.lane))
     sources = [name for name, value in given if value]
     if len(sources) > 1:
+        who = []
+        if step.assignee:
+            who.append(f"steget tilldelas {step.assignee!r}")
+        pool = [*(f"rollen {g!r}" for g in step.candidate_groups), *(repr(u) for u in step.candidate_users)]
+        if pool:
+            who.append(f"{'även ' if step.assignee else ''}{', '.join(pool)} kan ta det"
+                       + (" (både kandidatanvändare och kandidatgrupper, som i Camunda)"
+                          if ext.candidate_users and ext.candidate_groups else ""))
+        ignored = [name for name, value in given[3:] if value and not _routes(name, step, res)]
         warn("role-source", f"Flera källor anger vem som ska utföra steget ({', '.join(sources)}); den mest specifika "
-                            f"gäller: {sources[0]}.", el, "info")
+                            f"gäller: {sources[0]}. Därför: {'; '.join(who) or 'ingen'}"
+                            + (f"; {' och '.join(ignored)} används inte" if ignored else "") + ".", el, "info")
     if step.role is None and not step.assignee and not step.candidate_users:
         step.role = owner_role
         step.candidate_groups = [owner_role]
         step.role_source = "process-owner"
         warn("no-role", f"Steget saknar roll och bana; det går till processägarens roll ({owner_role}).", el)
     if step.assignee:
-        warn("assignee", f"Steget tilldelas direkt {step.assignee!r} ({_source(exts, 'assignee')}).", el, "info")
+        warn("assignee", f"Steget tilldelas direkt {step.assignee!r} "
+                         f"({_source(exts, 'assignee') if ext.assignee else 'humanPerformer'}).", el, "info")
     decision = (ext.properties.get("rutin:decision") or "").lower() in {"true", "ja", "yes", "1"}
     step.decision_authority = decision
+
+
+def _routes(source: str, step: HumanStep, res: Resources) -> bool:
+    """Whether a lower-ranked source (potentialOwner, the lane) is what routes the step."""
+    if source == "potentialOwner":
+        return step.role_source in {"potentialOwner", "humanPerformer"} and bool(
+            set(res.roles) & set(step.candidate_groups) or set(res.users) & set(step.candidate_users))
+    return step.lane is not None and step.candidate_groups == [step.lane]
 
 
 def _dates(step: HumanStep, ext: TaskExtensions, warn: Any, el: etree._Element) -> None:
     """The step's due and follow-up dates and priority; a date or ladder Rutin cannot read is a
     warning on the step, and is dropped (the process's deadline policy, or the default, applies)."""
     props = ext.properties
-    step.priority = _priority(props.get("rutin:priority") or ext.priority)
+    priority = props.get("rutin:priority") or ext.priority
+    step.priority = _priority(priority)
+    if priority and step.priority is None:
+        warn("unreadable-priority", f"Prioriteten {priority!r} kan inte läsas som ett heltal (ett uttryck räknas inte "
+                                    "ut); steget får standardprioriteten 50.", el)
     for attr, text, what in (("due", props.get("rutin:due") or ext.due, "Förfallodatumet"),
                              ("follow_up", props.get("rutin:followUp") or props.get("rutin:follow_up")
                               or ext.follow_up, "Uppföljningsdatumet")):

@@ -82,10 +82,12 @@ def parse_document(
             except (etree.XMLSyntaxError, ValueError):
                 pass
         line = getattr(exc, "lineno", None) or None
-        raise DiagramRejected(
-            f"Filen är inte giltig XML: {exc.msg}",
-            [Diagnostic("error", "not-xml", f"Filen är inte giltig XML: {exc.msg}", line=line)],
-        ) from None
+        message = f"Filen är inte giltig XML: {exc.msg}"
+        if "depth" in str(exc.msg).lower() or "huge" in str(exc.msg).lower():
+            # libxml2's own advice (an option that lifts its safety limits) is not for designers.
+            message = ("Filen är för djupt nästlad: element i fler än 256 nivåer tillåts inte (ett BPMN-diagram "
+                       "behöver sällan fler än tio).")
+        raise DiagramRejected(message, [Diagnostic("error", "not-xml", message, line=line)]) from None
     except ValueError as exc:  # e.g. unicode strings with an encoding declaration
         raise DiagramRejected(
             f"Filen är inte giltig XML: {exc}",
@@ -106,14 +108,19 @@ def _check(root: etree._Element, max_elements: int, recovered: bool = False) -> 
                 f"Diagrammet har fler än {max_elements} element.",
                 [Diagnostic("error", "too-many-elements", f"Fler än {max_elements} element.")],
             )
-    if etree.QName(root).localname != "definitions" or etree.QName(root).namespace != BPMN_NS:
+    name = etree.QName(root)
+    if name.localname != "definitions" or name.namespace != BPMN_NS:
+        found = f"i namnrymden {name.namespace!r}" if name.namespace else "utan namnrymd"
         raise DiagramRejected(
-            "Filen är XML men inte BPMN 2.0 (rotelementet ska vara bpmn:definitions).",
+            "Filen är XML men inte BPMN 2.0 (rotelementet ska vara bpmn:definitions i BPMN 2.0:s namnrymd).",
             [
                 Diagnostic(
                     "error",
                     "not-bpmn",
-                    f"Rotelementet är {etree.QName(root).localname!r}, inte BPMN 2.0 definitions.",
+                    f"Rotelementet är {name.localname!r} {found}; BPMN 2.0 är 'definitions' i namnrymden "
+                    f"{BPMN_NS!r}."
+                    + (" Filen verkar vara från ett verktyg som skrev ett utkast av BPMN 2.0; spara den igen som "
+                       "BPMN 2.0." if name.localname == "definitions" and name.namespace else ""),
                     line=root.sourceline,
                 )
             ],

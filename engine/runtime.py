@@ -396,18 +396,27 @@ class CaseWork:
         self.s.info.setdefault("after_commit", []).append(lambda: cache.put(case_id, revision, workflow))
 
 
-_VAR = re.compile(r"^\s*(?:[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}|=\s*([A-Za-z_][A-Za-z0-9_]*))\s*$")
+# A variable or a path into one: ${initiator}, ${ansokan.handlaggare}, =user.name
+_PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+_VAR = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
 
 
 def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
-    """A literal user name, or the value of a ``${variable}`` / ``=variable`` in the task data."""
+    """A literal user name, or the value of a ``${variable}`` / ``=variable`` (or a dotted path
+    into one, ``=user.name``) in the task data; None when the data does not hold it. Any other
+    expression (``=`` and more than a path) names nobody rather than a user called that."""
     if not value:
         return None
     m = _VAR.match(value)
     if m:
-        found = data.get(m.group(1) or m.group(2))
-        return str(found) if found else None
-    return value.strip() or None
+        found: Any = data
+        for part in (m.group(1) or m.group(2)).split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return str(found) if found not in (None, "", [], {}) else None
+    text = value.strip()
+    if text.startswith(("=", "${", "#{")):
+        return None
+    return text or None
 
 
 def _describe(exc: BaseException) -> str:

@@ -303,3 +303,46 @@ def test_the_flow_element_limit_is_configurable(tmp_path: Any) -> None:
         assert info.value.extra["diagnostics"][0]["code"] == "too-many-flow-elements"
     finally:
         engine.close()
+
+
+def test_a_wrong_namespace_is_named_and_deep_nesting_is_said_plainly(client: Any, people: dict[str, Person]) -> None:
+    beta = _doc(SIMPLE).replace(b"http://www.omg.org/spec/BPMN/20100524/MODEL", b"http://www.omg.org/bpmn20")
+    [diag] = deploy(client, people["designer"], beta).get_json()["diagnostics"]
+    assert diag["code"] == "not-bpmn" and "'http://www.omg.org/bpmn20'" in diag["message"]
+    deep = _doc(SIMPLE.replace('<userTask id="a" name="A"/>', '<userTask id="a" name="A"><extensionElements>'
+                               + "<x:a xmlns:x='urn:x'>" * 300 + "</x:a>" * 300 + "</extensionElements></userTask>"))
+    r = deploy(client, people["designer"], deep)
+    assert r.status_code == 422
+    text = r.get_data(as_text=True)
+    assert "XML_PARSE_HUGE" not in text and "för djupt nästlad" in r.get_json()["detail"]
+
+
+def test_diagnostics_name_elements_as_designed_and_say_what_was_assumed(client: Any,
+                                                                        people: dict[str, Person]) -> None:
+    body = SIMPLE.replace('<userTask id="a" name="A"/>', '<serviceTask id="a" name="Skicka brev"/>')
+    diags = deploy(client, people["designer"], _doc(body)).get_json()["diagnostics"]
+    [converted] = [d for d in diags if d["code"] == "converted-to-human-task"]
+    assert converted["element_name"] == "Skicka brev"  # not "Utför: Skicka brev"
+    assert converted["assumption"] == "En handläggare utför steget för hand och markerar det klart."
+    [no_role] = [d for d in diags if d["code"] == "no-role"]
+    assert no_role["element_name"] == "Skicka brev" and no_role["assumption"]
+    refused = deploy(client, people["designer"], MISSING_TARGET).get_json()["diagnostics"]
+    assert all("assumption" not in d for d in refused if d["severity"] == "error")
+
+
+def test_assumptions_are_warnings() -> None:
+    """A join read as inclusive, a start whose trigger cannot happen here, a handler's decision:
+    each runs on an assumption, so each is a warning, also when every flow is named."""
+    from bpmn.document import read_document
+
+    body = ('<startEvent id="s"><messageEventDefinition/></startEvent><exclusiveGateway id="g"/>'
+            '<userTask id="a" name="A"/><userTask id="b" name="B"/><parallelGateway id="j"/><endEvent id="e"/>'
+            '<sequenceFlow id="f1" sourceRef="s" targetRef="g"/>'
+            '<sequenceFlow id="f2" name="Ja" sourceRef="g" targetRef="a"/>'
+            '<sequenceFlow id="f3" name="Nej" sourceRef="g" targetRef="b"/>'
+            '<sequenceFlow id="f4" sourceRef="a" targetRef="j"/><sequenceFlow id="f5" sourceRef="b" targetRef="j"/>'
+            '<sequenceFlow id="f6" sourceRef="j" targetRef="e"/>')
+    doc = read_document(_doc(body).replace(b'isExecutable="true"', b'isExecutable="false"'))
+    severities = {d.code: d.severity for d in doc.diagnostics}
+    for code in ("start-simplified", "human-decision", "join-as-inclusive"):
+        assert severities.get(code) == "warning", (code, severities)

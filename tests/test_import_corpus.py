@@ -24,8 +24,9 @@ REFERENCE = CORPUS / "miwg" / "Reference"
 
 # Why a corpus file may be refused: each is a located error a designer can act on.
 PRINCIPLED_REFUSALS = {
-    "unsupported-script-language",  # Groovy and JavaScript script tasks (3 Camunda examples)
-    "unsupported-timer",  # Quartz cron in a timer cycle; the message gives the ISO interval to write
+    "unsupported-script-language",  # Groovy and JavaScript scripts: tasks, listeners, mappings (Camunda examples)
+    "script-resource",  # a script in a file of the Camunda project, not in the diagram
+    "unsupported-timer",  # Quartz cron at calendar times; the message says what to write instead
     "unsupported-expression",  # a condition outside every expression language ("Condition\ntrue")
     "nothing-to-run",  # an empty diagram (Camunda Eclipse plugin's A.4.1 export)
 }
@@ -74,16 +75,28 @@ def test_a_camunda_form_not_uploaded_is_a_warning(client: Any, people: dict[str,
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_refusals_say_where_and_what_to_write_instead(client: Any, people: dict[str, Person]) -> None:
+def test_a_fixed_rate_cron_deploys_as_its_interval_and_says_so(client: Any, people: dict[str, Person]) -> None:
     path = CORPUS / "camunda7" / "clients--java--order-handling" / "order-handling.bpmn"
     if not path.exists():
         pytest.skip("example not in this corpus")
     r = client.post("/api/processes", data=path.read_bytes(),
                     headers={**people["designer"].headers, "Content-Type": "application/xml"})
+    assert r.status_code == 201, r.get_json()
+    [warning] = [d for d in r.get_json()["diagnostics"] if d["code"] == "cron-as-interval"]
+    assert warning["element_id"] == "StartEvent_1" and warning["line"] and "R/PT5S" in warning["message"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_refusals_say_where_and_what_to_write_instead(client: Any, people: dict[str, Person]) -> None:
+    path = CORPUS / "camunda7" / "scripttask--xslt-scripttask" / "xslt-example.bpmn"
+    if not path.exists():
+        pytest.skip("example not in this corpus")
+    r = client.post("/api/processes", data=path.read_bytes(),
+                    headers={**people["designer"].headers, "Content-Type": "application/xml"})
     assert r.status_code == 422 and r.get_json()["type"]
-    [error] = [d for d in r.get_json()["diagnostics"] if d["severity"] == "error"]
-    assert error["code"] == "unsupported-timer" and error["element_id"] == "StartEvent_1" and error["line"]
-    assert "R/PT5S" in error["message"]
+    errors = {(d["code"], d["element_id"]) for d in r.get_json()["diagnostics"] if d["severity"] == "error"}
+    assert ("script-resource", "ScriptTask_1") in errors, errors
+    assert all(d["line"] for d in r.get_json()["diagnostics"] if d["severity"] == "error")
 
 
 def test_walkthrough_supplies_data_a_condition_asks_for() -> None:

@@ -79,3 +79,82 @@ def test_the_quantifier_is_read_in_linear_time() -> None:
         started = time.perf_counter()
         _feel(text)  # not a quantifier: read as a plain expression, which the sandbox then refuses
         assert time.perf_counter() - started < 1
+
+
+# -- scripts and mappings beside the flow: listeners, inputOutput, ioMapping, pre/post-scripts ------
+
+def one_task(task: str) -> bytes:
+    """A process start -> `task` (id t) -> end."""
+    return diagram('<startEvent id="s"/>' + task + '<endEvent id="e"/>' + flows("s>t", "t>e"), executable=True)
+
+
+def diagnostics(data: bytes) -> dict[str, list[Any]]:
+    from bpmn.document import read_document
+
+    out: dict[str, list[Any]] = {}
+    for d in read_document(data).diagnostics:
+        out.setdefault(d.code, []).append(d)
+    return out
+
+
+@pytest.mark.parametrize("task", [
+    '<userTask id="t" name="T"><extensionElements><camunda:taskListener event="create"><camunda:script '
+    'scriptFormat="groovy">task.setVariable("x", 1)</camunda:script></camunda:taskListener></extensionElements>'
+    '</userTask>',
+    '<userTask id="t" name="T"><extensionElements><camunda:executionListener event="start"><camunda:script '
+    'scriptFormat="javascript">execution.setVariable("y", 2)</camunda:script></camunda:executionListener>'
+    '</extensionElements></userTask>',
+    '<userTask id="t" name="T"><extensionElements><camunda:inputOutput><camunda:inputParameter name="a">'
+    '<camunda:script scriptFormat="groovy">1 + 1</camunda:script></camunda:inputParameter></camunda:inputOutput>'
+    '</extensionElements></userTask>',
+])
+def test_groovy_or_javascript_beside_the_flow_is_an_error_at_upload(task: str) -> None:
+    [error] = refused(one_task(task))
+    assert error.code == "unsupported-script-language" and error.element_id == "t" and error.line
+
+
+def test_a_script_task_in_an_external_file_cannot_run() -> None:
+    [error] = refused(one_task('<scriptTask id="t" name="Beräkna" scriptFormat="javascript" '
+                               'camunda:resource="deployment://calc.js"/>'))
+    assert error.code == "script-resource" and "deployment://calc.js" in error.message
+
+
+def test_java_listeners_and_delegates_are_warned_that_they_do_not_run() -> None:
+    found = diagnostics(one_task(
+        '<userTask id="t" name="T"><extensionElements><camunda:taskListener event="create" class="org.x.Notify"/>'
+        '<camunda:executionListener event="end" delegateExpression="${mailer}"/></extensionElements></userTask>'))
+    messages = [d.message for d in found["listener-not-run"]]
+    assert len(messages) == 2 and all("körs inte" in m for m in messages)
+    assert any("org.x.Notify" in m for m in messages) and any("${mailer}" in m for m in messages)
+    converted = diagnostics(one_task('<serviceTask id="t" name="Skicka brev" camunda:class="org.x.Send"/>'))
+    [warning] = converted["converted-to-human-task"]
+    assert "Java-klassen 'org.x.Send'" in warning.message and "inte körs här" in warning.message
+
+
+def test_mappings_are_checked_and_said_not_to_be_applied() -> None:
+    found = diagnostics(one_task(
+        '<userTask id="t" name="T"><extensionElements><camunda:inputOutput>'
+        '<camunda:inputParameter name="belopp">${ansokan.belopp}</camunda:inputParameter>'
+        '<camunda:outputParameter name="klar">${foo.bar()}</camunda:outputParameter>'
+        '</camunda:inputOutput></extensionElements></userTask>'))
+    [not_applied] = found["mapping-not-applied"]
+    assert "belopp, klar" in not_applied.message and not_applied.element_id == "t"
+    [unreadable] = found["mapping-unreadable"]
+    assert "'klar'" in unreadable.message and unreadable.severity == "warning"
+    zeebe = diagnostics(one_task(
+        '<userTask id="t" name="T"><extensionElements><zeebe:ioMapping><zeebe:input source="=count(x)" target="n"/>'
+        '<zeebe:output source="=ansokan.status" target="status"/></zeebe:ioMapping></extensionElements></userTask>'))
+    assert "n, status" in zeebe["mapping-not-applied"][0].message
+    assert [d.message for d in zeebe["mapping-unreadable"]] == [
+        "Inmappningen till 'n': '=count(x)' kan inte utvärderas här (funktionen 'count' stöds inte; uttryck i JUEL och "
+        "FEEL får använda variabler, jämförelser, and/or/not, aritmetik, empty och strängjämförelser, men inga "
+        "funktioner); mappningen körs inte."]
+
+
+def test_spiff_pre_and_post_scripts_are_checked_by_the_sandbox() -> None:
+    task = ('<userTask id="t" name="T"><extensionElements><spiffworkflow:preScript>{pre}</spiffworkflow:preScript>'
+            '</extensionElements></userTask>')
+    [error] = refused(one_task(task.format(pre="import os")))
+    assert error.code == "script-refused" and error.element_id == "t"
+    [warning] = diagnostics(one_task(task.format(pre="x = 1")))["script-not-run"]
+    assert "preScript" in warning.message and warning.severity == "warning"

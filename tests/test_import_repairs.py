@@ -213,11 +213,21 @@ def test_expressions_outside_the_subset_are_located_errors() -> None:
     assert error.code == "unsupported-expression" and error.element_id == "bad" and error.line
 
 
-def test_cron_timers_are_refused_with_the_iso_interval_to_write_instead() -> None:
+def test_a_fixed_rate_cron_timer_runs_as_its_iso_interval_with_a_warning() -> None:
+    """Camunda 7 accepts Quartz cron in a timer cycle; "every 5 seconds" is R/PT5S."""
     body = ('<startEvent id="s"><timerEventDefinition><timeCycle>0/5 0/1 * 1/1 * ?</timeCycle>'
             '</timerEventDefinition></startEvent><task id="a"/><endEvent id="e"/>' + flows("s>a", "a>e"))
+    doc = read_document(diagram(body, executable=True))
+    [warning] = [d for d in doc.diagnostics if d.code == "cron-as-interval"]
+    assert warning.severity == "warning" and warning.element_id == "s" and "'R/PT5S'" in warning.message
+
+
+def test_a_calendar_cron_timer_is_refused_with_an_interval_to_write_instead() -> None:
+    body = ('<startEvent id="s"><timerEventDefinition><timeCycle>0 0 7 ? * MON-FRI</timeCycle>'
+            '</timerEventDefinition></startEvent><task id="a"/><endEvent id="e"/>' + flows("s>a", "a>e"))
     [error] = refused(diagram(body, executable=True))
-    assert error.code == "unsupported-timer" and error.element_id == "s" and "R/PT5S" in error.message
+    assert error.code == "unsupported-timer" and error.element_id == "s" and "R/2026-01-05T07:00:00+01:00/P1D" in \
+        error.message
 
 
 def test_data_objects_are_resolved_whatever_the_exporter_wrote_in_get_data_object() -> None:

@@ -216,3 +216,122 @@ def test_the_process_history_is_append_only_and_hash_chained(client: Any, people
     with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
         s.execute(sa.delete(ProcessEvent).where(ProcessEvent.process_key == "seq3"))
     assert processes.verify_history(engine, "seq3")
+
+
+# -- dialects: Camunda 8 call activities and assignees, resource assignments, lanes, forms ------------
+
+NS8 = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+       'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"')
+
+
+def _doc(body: str, pid: str = "p", extra: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><definitions {NS8} id="d" targetNamespace="x">'
+            f'<process id="{pid}" isExecutable="true">{body}</process>{extra}</definitions>').encode()
+
+
+def _flows(*pairs: str) -> str:
+    return "".join(f'<sequenceFlow id="f_{a}_{b}" sourceRef="{a}" targetRef="{b}"/>'
+                   for a, b in (p.split(">") for p in pairs))
+
+
+def _one(task: str, extra_body: str = "") -> bytes:
+    return _doc(f'{extra_body}<startEvent id="s"/>{task}<endEvent id="e"/>' + _flows("s>t", "t>e"))
+
+
+def _steps(data: bytes) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    doc = read_document(data)
+    found: dict[str, list[Any]] = {}
+    for d in doc.diagnostics:
+        found.setdefault(d.code, []).append(d)
+    return {k: v for p in doc.processes for k, v in p.model.steps.items()}, found
+
+
+def test_a_camunda8_call_activity_calls_the_process_zeebe_names(engine: Engine) -> None:
+    body = ('<startEvent id="s"/><callActivity id="c" name="Anropa"><extensionElements><zeebe:calledElement '
+            'processId="barn" propagateAllChildVariables="true"/></extensionElements></callActivity><endEvent id="e"/>'
+            + _flows("s>c", "c>e"))
+    child = ('<process id="barn" isExecutable="true"><startEvent id="cs"/><userTask id="ct" name="Barnsteg"/>'
+             '<endEvent id="ce"/>' + _flows("cs>ct", "ct>ce") + '</process>')
+    processes.deploy(engine, SYSTEM, _doc(body, "foralder", child))
+    case = cases.start_case(engine, SYSTEM, "foralder")
+    assert [t["name"] for t in case["open_tasks"]] == ["Barnsteg"]
+    selfcall = ('<startEvent id="s"/><callActivity id="c"><extensionElements><zeebe:calledElement processId="sjalv"/>'
+                '</extensionElements></callActivity><endEvent id="e"/>' + _flows("s>c", "c>e"))
+    with pytest.raises(Exception) as info:
+        read_document(_doc(selfcall, "sjalv"))
+    assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["call-cycle"]  # type: ignore[attr-defined]
+
+
+def test_a_feel_assignee_reads_a_path_into_the_case_data(engine: Engine) -> None:
+    processes.deploy(engine, SYSTEM, _one(
+        '<userTask id="t" name="T"><extensionElements><zeebe:assignmentDefinition assignee="=ansokan.handlaggare" '
+        'candidateGroups="Handläggare"/></extensionElements></userTask>'))
+    given = cases.start_case(engine, SYSTEM, "p", {"ansokan": {"handlaggare": "hanna"}})
+    assert given["open_tasks"][0]["assignee"] == "hanna"
+    missing = cases.start_case(engine, SYSTEM, "p", {})
+    assert missing["open_tasks"][0]["assignee"] is None
+    assert missing["open_tasks"][0]["candidates"] == ["role:handläggare"]
+
+
+def test_resource_assignment_expressions_name_roles_and_people() -> None:
+    steps, _ = _steps(_one(
+        '<userTask id="t" name="T"><potentialOwner><resourceAssignmentExpression><formalExpression>'
+        'group(Registrator), user(kermit)</formalExpression></resourceAssignmentExpression></potentialOwner>'
+        '<humanPerformer><resourceAssignmentExpression><formalExpression>user(bo)</formalExpression>'
+        '</resourceAssignmentExpression></humanPerformer></userTask>'))
+    step = steps["t"]
+    assert (step.candidate_groups, step.candidate_users, step.assignee) == (["Registrator"], ["kermit"], "bo")
+    assert step.role == "Registrator" and step.role_source == "humanPerformer"
+
+
+def test_an_unnamed_lane_is_warned_and_a_subprocess_passes_its_lane_on() -> None:
+    body = ('<laneSet><lane id="Lane_1"><flowNodeRef>s</flowNodeRef><flowNodeRef>t</flowNodeRef></lane>'
+            '<lane id="L2" name="Registrator"><flowNodeRef>sp</flowNodeRef></lane></laneSet>'
+            '<startEvent id="s"/><userTask id="t" name="T"/><subProcess id="sp"><startEvent id="ss"/>'
+            '<userTask id="inner" name="Inne"/><endEvent id="se"/>' + _flows("ss>inner", "inner>se") +
+            '</subProcess><endEvent id="e"/>' + _flows("s>t", "t>sp", "sp>e"))
+    steps, found = _steps(_doc(body))
+    assert [d.element_id for d in found["lane-unnamed"]] == ["Lane_1"]
+    assert (steps["inner"].role, steps["inner"].role_source) == ("Registrator", "lane")
+
+
+@pytest.mark.parametrize(("task", "code"), [
+    ('<userTask id="t" name="T" camunda:formKey="embedded:app:forms/ansokan.html" camunda:candidateGroups="H"/>',
+     "form-not-shown"),
+    ('<userTask id="t" name="T"><extensionElements><zeebe:formDefinition formId="ansokan-form"/>'
+     '</extensionElements></userTask>', "form-missing"),
+    ('<userTask id="t" name="T"><extensionElements><zeebe:formDefinition externalReference="https://x/form"/>'
+     '</extensionElements></userTask>', "form-not-shown"),
+])
+def test_a_form_rutin_cannot_show_is_a_warning(task: str, code: str) -> None:
+    _, found = _steps(_one(task))
+    [warning] = found[code]
+    assert warning.severity == "warning" and warning.element_id == "t"
+
+
+def test_an_unreadable_priority_is_a_warning() -> None:
+    steps, found = _steps(_one('<userTask id="t" name="T" camunda:priority="${prio}" camunda:candidateGroups="H"/>'))
+    assert steps["t"].priority is None and "${prio}" in found["unreadable-priority"][0].message
+
+
+def test_the_role_source_says_who_is_assigned_and_who_may_take_it(engine: Engine) -> None:
+    """assignee > candidate users > candidate groups > potential owner > lane: the assignee gets the
+    task; candidate users and groups may both take it (Camunda); a lower source is then unused."""
+    lane = '<laneSet><lane id="L" name="Registrator"><flowNodeRef>t</flowNodeRef></lane></laneSet>'
+    steps, found = _steps(_one('<userTask id="t" name="T" camunda:assignee="bo" camunda:candidateUsers="kim" '
+                               'camunda:candidateGroups="Handläggare"/>', lane))
+    step = steps["t"]
+    assert (step.role_source, step.assignee, step.candidate_users, step.candidate_groups) == (
+        "camunda:assignee", "bo", ["kim"], ["Handläggare"])
+    [message] = [d.message for d in found["role-source"]]
+    assert "tilldelas 'bo'" in message and "rollen 'Handläggare', 'kim' kan ta det" in message
+    assert "både kandidatanvändare och kandidatgrupper" in message and "bana används inte" in message
+
+    users_only = _one('<userTask id="t" name="T" camunda:candidateUsers="kim,bo"/>', lane)
+    steps, found = _steps(users_only)
+    assert (steps["t"].role_source, steps["t"].candidate_groups, steps["t"].role) == (
+        "camunda:candidateUsers", [], None)
+    assert "bana används inte" in found["role-source"][0].message
+    processes.deploy(engine, SYSTEM, users_only)
+    [task] = cases.start_case(engine, SYSTEM, "p")["open_tasks"]
+    assert sorted(task["candidates"]) == ["user:bo", "user:kim"]

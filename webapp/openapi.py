@@ -136,8 +136,11 @@ def spec() -> dict[str, Any]:
                     "properties": {
                         "severity": {"enum": ["error", "warning", "info"]}, "code": {"type": "string"},
                         "message": {"type": "string"}, "element_id": {"type": "string"},
-                        "element_name": {"type": "string"}, "line": {"type": "integer"},
-                        "process_id": {"type": "string"},
+                        "element_name": {"type": "string", "description": "Elementets namn som designern gav det"},
+                        "line": {"type": "integer"}, "process_id": {"type": "string"},
+                        "assumption": {"type": "string",
+                                       "description": "Vad Rutin antog för att elementet ska kunna köras (varningar "
+                                                      "och information)"},
                     },
                     "required": ["severity", "code", "message"],
                 },
