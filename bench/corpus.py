@@ -110,6 +110,17 @@ def run(corpus: Path, walk: bool = True) -> dict[str, Any]:
     return {"table": dict(table), "refusals": refusals, "failures": failures}
 
 
+def _rate(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}" if whole else "-"
+
+
+def _row(folder: str, row: Any) -> str:
+    """One line of the table: counts, the share of files deployed and of processes walked."""
+    return (f"{folder[:44]:44} {row['files']:5} {row['deployed']:6} {row['refused']:6} "
+            f"{_rate(row['deployed'], row['files']):>7} {row['processes']:5} {row['walked']:6} "
+            f"{_rate(row['walked'], row['processes']):>6}")
+
+
 def main() -> None:
     """Print the table, the diagnostic kinds per folder, refusals and walks that did not end."""
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -117,15 +128,14 @@ def main() -> None:
     started = time.perf_counter()
     result = run(corpus, walk="--no-walk" not in sys.argv)
     table = result["table"]
-    print(f"{'folder':44} {'files':>5} {'deploy':>6} {'refuse':>6} {'procs':>5} {'walked':>6}")
+    print(f"{'folder':44} {'files':>5} {'deploy':>6} {'refuse':>6} {'deploy%':>7} {'procs':>5} {'walked':>6} "
+          f"{'walk%':>6}")
     totals: collections.Counter[str] = collections.Counter()
     for folder, row in sorted(table.items()):
-        print(f"{folder[:44]:44} {row['files']:5} {row['deployed']:6} {row['refused']:6} {row['processes']:5} "
-              f"{row['walked']:6}")
+        print(_row(folder, row))
         for k in ("files", "deployed", "refused", "processes", "walked"):
             totals[k] += row[k]
-    print(f"{'ALL':44} {totals['files']:5} {totals['deployed']:6} {totals['refused']:6} {totals['processes']:5} "
-          f"{totals['walked']:6}")
+    print(_row("ALL", totals))
     print(f"({time.perf_counter() - started:.0f} s)")
 
     print("\ndiagnostic kinds per folder (errors refuse a file; warnings and infos say what Rutin assumed):")

@@ -183,7 +183,9 @@ def read_steps(
         properties=process_props,
     )
     # Message flows between pools are documentation of who talks to whom; kept with the process.
-    own = {el.get("id") for el in proc.iter() if isinstance(el.tag, str) and el.get("id")} | {pid}
+    # A flow drawn to the pool's border names its participant, not the process.
+    pools = {p.get("id") for p in root.iter(q("participant")) if p.get("processRef") == pid and p.get("id")}
+    own = {el.get("id") for el in proc.iter() if isinstance(el.tag, str) and el.get("id")} | {pid} | pools
     for mf in root.iter(q("messageFlow")):
         if mf.get("sourceRef") in own or mf.get("targetRef") in own:
             model.message_flows.append({"id": mf.get("id"), "name": mf.get("name"), "source": mf.get("sourceRef"),

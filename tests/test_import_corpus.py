@@ -116,3 +116,19 @@ def test_corpus_table_runs(tmp_path: Path) -> None:
     row = result["table"]["."]
     assert row["files"] == 3 and row["deployed"] == 3 and row["walked"] == row["processes"] > 0
     assert row["kinds"]["info:descriptive-model"] >= 3 and not result["refusals"]
+
+
+def test_corpus_table_prints_deploy_and_walk_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import bench.corpus
+
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "A.1.0.bpmn").write_bytes((REFERENCE / "A.1.0.bpmn").read_bytes())
+    (sample / "broken.bpmn").write_bytes(b"<not-bpmn/>")
+    monkeypatch.setattr("sys.argv", ["corpus", str(sample)])
+    bench.corpus.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["folder", "files", "deploy", "refuse", "deploy%", "procs", "walked", "walk%"]
+    row = next(line for line in lines if line.startswith("ALL")).split()
+    assert row[1:5] == ["2", "1", "1", "50.0"] and row[-1] == "100.0", row

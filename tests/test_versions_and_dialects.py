@@ -335,3 +335,19 @@ def test_the_role_source_says_who_is_assigned_and_who_may_take_it(engine: Engine
     processes.deploy(engine, SYSTEM, users_only)
     [task] = cases.start_case(engine, SYSTEM, "p")["open_tasks"]
     assert sorted(task["candidates"]) == ["user:bo", "user:kim"]
+
+
+def test_message_flows_to_a_pool_border_are_kept_and_read_with_the_version(
+        client: Any, people: dict[str, Person]) -> None:
+    body = ('<startEvent id="sa"/><userTask id="ta" name="Handlägg"/><endEvent id="ea"/>' + _flows("sa>ta", "ta>ea"))
+    extra = ('<process id="pb" isExecutable="false"><startEvent id="sb"/><task id="tb" name="Skicka ansökan"/>'
+             '<endEvent id="eb"/>' + _flows("sb>tb", "tb>eb") + '</process>'
+             '<collaboration id="col"><participant id="P1" name="Kommunen" processRef="pa"/>'
+             '<participant id="P2" name="Medborgare" processRef="pb"/><participant id="P3" name="Extern"/>'
+             '<messageFlow id="mf1" name="Ansökan" sourceRef="tb" targetRef="P1"/>'
+             '<messageFlow id="mf2" sourceRef="P3" targetRef="P2"/></collaboration>')
+    publish(client, people, _doc(body, "pa", extra))
+    pa = _v(client, people["hanna"], 1, "pa")["message_flows"]
+    assert [(m["id"], m["name"], m["source"], m["target"]) for m in pa] == [("mf1", "Ansökan", "tb", "P1")]
+    pb = _v(client, people["hanna"], 1, "pb")["message_flows"]
+    assert [m["id"] for m in pb] == ["mf1", "mf2"]
