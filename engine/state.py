@@ -19,8 +19,8 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from bpmn.deep import with_deep_stack
@@ -184,11 +184,11 @@ def _ancestor_ids(task: Any) -> set[UUID]:
 def _join_tokens(order: list[Any]) -> tuple[set[UUID], list[Any]]:
     """Which join instances still hold a token, and which are spent.
 
-    A join (parallel, inclusive) counts its arrived tokens by looking at the *parent* of each of
-    its instances: the instance under branch A is cancelled as soon as the instance under branch
-    B takes over the waiting, yet A's finished task must stay its parent until the join fires,
-    or the join never sees A arrive (a three-way split then waits forever). Returned first: the
-    ids of those parents, which must stay.
+    A BPMN join (parallel, inclusive; SpiffWorkflow's unstructured joins) counts its arrived
+    tokens by looking at the *parent* of each of its instances: the instance under branch A is
+    cancelled as soon as the instance under branch B takes over the waiting, yet A's finished
+    task must stay its parent until the join fires, or the join never sees A arrive (a three-way
+    split then waits forever). Returned first: the ids of those parents, which must stay.
 
     Once an instance of the join has completed elsewhere (not above this one: that is an earlier
     pass of a loop), this instance's token has been consumed. Returned second: such spent
@@ -197,7 +197,7 @@ def _join_tokens(order: list[Any]) -> tuple[set[UUID], list[Any]]:
     """
     instances: dict[Any, list[Any]] = {}
     for task in order:
-        if isinstance(task.task_spec, Join):
+        if isinstance(task.task_spec, UnstructuredJoin):
             instances.setdefault(task.task_spec, []).append(task)
     keep: set[UUID] = set()
     spent: list[Any] = []
