@@ -31,7 +31,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
-from . import notifications, processes, timers
+from . import notifications, processes, spiff_clock, timers
+from .clock import Clock
 from .core import Engine
 from .identity import Actor
 from .models import Case, Timer, User, UserRole, from_row
@@ -209,8 +210,13 @@ class Scheduler:
         late_by = (now - row["due_at"]).total_seconds()
         work.event("timer_fired", actor=SCHEDULER_ACTOR.name, element_id=work.model.original_id(task.task_spec.name),
                    data={"due": row["due_at"].isoformat(), "late_by_s": round(late_by) if late_by > 0 else 0})
-        work.workflow.refresh_timers()
-        work.run(SCHEDULER_ACTOR.name)
+        # SpiffWorkflow counts a timer fired only strictly after its instant, while the row is due
+        # at the instant itself: at exactly that instant the timer would stay waiting, its row be
+        # written again as due, and the tick find it again without end. Its arithmetic therefore
+        # runs a microsecond past the row's instant (never earlier than now).
+        with spiff_clock.using(_AtLeast(self.engine.clock, row["due_at"] + timedelta(microseconds=1))):
+            work.workflow.refresh_timers()
+            work.run(SCHEDULER_ACTOR.name)
         work.sync(SCHEDULER_ACTOR.name)
         work.save()
         return "fired"
@@ -260,3 +266,14 @@ def _schedule_of(row: Any, data: dict[str, Any]) -> dict[str, Any] | None:
         return {"anchor": row["due_at"].isoformat(), "period": f"PT{int(data['every_s'])}S",
                 "cycles": left if left > 0 else -1}
     return None
+
+
+class _AtLeast:
+    """A clock that never reads earlier than a given instant."""
+
+    def __init__(self, clock: Clock, floor: datetime):
+        self.clock, self.floor = clock, floor
+
+    def now(self) -> datetime:
+        """The later of the clock's time and the floor."""
+        return max(self.clock.now(), self.floor)

@@ -315,3 +315,17 @@ def test_a_time_without_a_zone_is_swedish_time(engine: Engine, clock: ManualCloc
     processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T08:00/P3M"))
     [start] = _pending(engine, kind="start")
     assert start.due_at == datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
+
+
+def test_a_timer_fires_at_its_exact_instant_once(engine: Engine, clock: ManualClock) -> None:
+    """The scheduler finds a row due when its instant has come; SpiffWorkflow only counts a timer
+    fired strictly after it. At the very instant the timer must fire once, not be re-found forever."""
+    _deploy(engine)
+    case = cases.start_case(engine, SYSTEM, "mellantimer")
+    tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"])
+    [timer] = _pending(engine, case_id=case["id"])
+    clock.set(timer.due_at)
+    result = engine.scheduler.tick()
+    assert result.fired == 1
+    assert _open(engine, case["id"]) == ["Följ upp"]
+    assert _pending(engine, case_id=case["id"]) == []
