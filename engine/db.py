@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from .errors import Busy
 from .settings import Settings
 
@@ -47,6 +48,8 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints run in the background (engine/checkpoint.py); the commit-time one is a safety net.
+        cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         # SQLite's default page cache is 2 MB per connection; the inbox over 100,000 tasks reads
         # more than that. Memory-mapped reads share the OS page cache across connections.
@@ -69,10 +72,13 @@ class Database:
         self.settings = settings
         self.url = settings.database_url
         self.is_sqlite = self.url.startswith("sqlite")
+        self.writes = 0
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._checkpointer = WalCheckpointer(path, lambda: self.writes)
             self.writer = _sqlite_engine(self.url, immediate=True, busy_timeout_s=settings.lock_timeout_s)
             self.reader = _sqlite_engine(self.url, immediate=False, busy_timeout_s=settings.lock_timeout_s)
         else:
@@ -104,6 +110,7 @@ class Database:
             for callback in session.info.pop("before_commit", []):
                 callback()
             session.commit()
+            self.writes += 1
         except OperationalError as exc:
             session.info.pop("after_commit", None)
             session.rollback()
@@ -138,8 +145,16 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def checkpoint(self) -> tuple[int, int, int] | None:
+        """Checkpoint SQLite's WAL now (the background thread does it shortly after writes);
+        SQLite's (busy, log frames, checkpointed frames), or None on PostgreSQL."""
+        return self._checkpointer.checkpoint() if self._checkpointer is not None else None
+
     def dispose(self) -> None:
-        """Close all pooled connections."""
+        """Stop the background checkpoints and close all pooled connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
