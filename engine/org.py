@@ -20,6 +20,7 @@ import yaml
 from .core import Engine
 from .errors import Forbidden, InvalidInput, NotFound
 from .models import Absence, OrgUnit, ProcessUnit, ProcessVersion, RoleAlias, User, UserRole
+from .prepared import Prepared
 from .roles import SYSTEM_ROLES, role_key
 
 _roles = cast(sa.Table, UserRole.__table__)
@@ -392,10 +393,13 @@ def may_start_in(t: Tree, actor: Any, unit_id: str) -> bool:
     return False
 
 
+_P_PROCESS_UNIT = Prepared(sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == sa.bindparam("key")))
+
+
 def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict[str, str]) -> str | None:
     """The unit new cases of a process belong to when started without one: the process owner's
     setting, else the diagram's ``rutin:unit`` property (when it names a known unit)."""
-    chosen = conn.execute(sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == key)).scalar()
+    chosen = _P_PROCESS_UNIT.scalar(conn, {"key": key})
     if chosen:
         return str(chosen)
     declared = (properties.get("rutin:unit") or properties.get("rutin:orgUnit") or "").strip()
