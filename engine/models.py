@@ -219,6 +219,8 @@ class HumanTask(Base):
         sa.Index("ix_human_tasks_status_assignee", "status", "assignee"),
         sa.Index("ix_human_tasks_status_created", "status", "created_at", "id"),
         sa.Index("ix_human_tasks_status_due", "status", "due_at"),
+        # Managers' lists: the open tasks of the units they manage.
+        sa.Index("ix_human_tasks_status_unit", "status", "org_unit_id"),
     )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
