@@ -6,10 +6,11 @@ the write lock up front makes a second writer wait for the busy timeout instead 
 on a stale read). Readers never take the write lock; SQLite runs in WAL mode so they are not
 blocked by writers.
 
-On SQLite, writers of one process also queue on a process-wide lock before ``BEGIN IMMEDIATE``:
-SQLite's own busy handler polls with sleeps of up to 100 ms, so two threads of one server
-contending for the write lock would each wait far longer than the transaction ahead of them
-takes (a few milliseconds); the in-process lock hands over the moment it is released.
+On SQLite, writers also queue ahead of ``BEGIN IMMEDIATE``: threads of one process on a lock of
+the process, processes on one database on an advisory file lock beside it (``engine/writer_lock.py``).
+SQLite's own busy handler polls with sleeps of up to 100 ms, so two writers contending for
+SQLite's lock would each wait far longer than the transaction ahead of them takes (about a
+millisecond); the queues hand over the moment the lock is released.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from .errors import Busy
 from .settings import Settings
+from .writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -74,11 +76,13 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self.writes = 0
         self._checkpointer: WalCheckpointer | None = None
+        self._file_lock: WriterLock | None = None
         if self.is_sqlite:
             path = self.url.split("///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self._checkpointer = WalCheckpointer(path, lambda: self.writes)
+                self._file_lock = WriterLock(path + ".writer-lock")
             self.writer = _sqlite_engine(self.url, immediate=True, busy_timeout_s=settings.lock_timeout_s)
             self.reader = _sqlite_engine(self.url, immediate=False, busy_timeout_s=settings.lock_timeout_s)
         else:
@@ -101,8 +105,13 @@ class Database:
         work write their buffered rows there); those in ``session.info["after_commit"]`` run after
         a successful commit.
         """
-        writers = self._writers
-        if writers is not None and not writers.acquire(timeout=self.settings.lock_timeout_s):
+        writers, file_lock = self._writers, self._file_lock
+        timeout = self.settings.lock_timeout_s
+        if writers is not None and not writers.acquire(timeout=timeout):
+            raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
+        if file_lock is not None and not file_lock.acquire(timeout):
+            if writers is not None:
+                writers.release()
             raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
         session = self._write()
         try:
@@ -123,6 +132,8 @@ class Database:
             raise
         finally:
             session.close()
+            if file_lock is not None:
+                file_lock.release()
             if writers is not None:
                 writers.release()
         for callback in session.info.pop("after_commit", []):
@@ -155,6 +166,8 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        if self._file_lock is not None:
+            self._file_lock.close()
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
