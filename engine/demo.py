@@ -2,7 +2,9 @@
 
 `rutin demo` (and `make run` on first start) loads ``workflows/``: every ``.bpmn`` file,
 ``demo-org.yaml`` (units, people and their roles), ``demo-delegation.yaml`` (the ordinance,
-proposed by ``admin`` and approved by ``admin2``). Every demo person gets a bearer token and the
+proposed by ``admin`` and approved by ``admin2``), and the owning units that ``roles.yaml`` gives
+the processes (where new cases belong, so that routing, escalation up the manager chain and the
+decision report per committee work in the demo as they do in use). Every demo person gets a bearer token and the
 demo password, so both the API and the pages can be tried at once.
 """
 
@@ -12,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import yaml
 
 from . import delegation, identity, org, processes
 from .core import Engine
+from .errors import NotFound
 from .identity import SYSTEM
 from .models import User
 
@@ -28,6 +32,25 @@ def deploy_library(engine: Engine, directory: Path) -> list[processes.Deployed]:
     for path in sorted(directory.glob("*.bpmn")):
         deployed.extend(processes.deploy(engine, SYSTEM, path.read_bytes(), path.name, approve_as_admin=True))
     return deployed
+
+
+def set_process_units(engine: Engine, roles_file: Path) -> dict[str, str]:
+    """Give each deployed process of ``roles.yaml`` that names a ``unit`` that unit, as an administrator."""
+    if not roles_file.exists():
+        return {}
+    listed = (yaml.safe_load(roles_file.read_text(encoding="utf-8")) or {}).get("processes") or {}
+    units = org.tree(engine).units
+    done: dict[str, str] = {}
+    for key, entry in listed.items():
+        unit = (entry or {}).get("unit")
+        if not unit or unit not in units:
+            continue
+        try:
+            org.set_process_unit(engine, SYSTEM, key, unit)
+        except NotFound:  # listed but not deployed from this directory
+            continue
+        done[key] = unit
+    return done
 
 
 def is_empty(engine: Engine) -> bool:
@@ -48,6 +71,7 @@ def load(engine: Engine, directory: Path) -> dict[str, Any]:
     if ordinance.exists() and {"admin", "admin2"} <= set(names):
         delegation.import_yaml(engine, identity.get_actor(engine, "admin"), identity.get_actor(engine, "admin2"),
                                ordinance.read_text(encoding="utf-8"))
+    set_process_units(engine, directory / "roles.yaml")
     for name in names:
         identity.set_password(engine, name, DEMO_PASSWORD)
     tokens = {name: identity.issue_token(engine, name) for name in names}

@@ -15,6 +15,7 @@ from engine import cases, demo, identity, tasks
 from engine.core import Engine
 from engine.errors import Forbidden
 from engine.identity import SYSTEM
+from engine.models import HumanTask
 
 WORKFLOWS = ROOT / "workflows"
 FILLERS = {"string": "Enligt rutinen", "long": 120, "boolean": True, "date": "2026-03-02"}
@@ -109,3 +110,19 @@ def test_each_shipped_process_runs_from_start_to_end(engine: Engine, town: dict[
     assert full["history_intact"]
     assert all(not queue for queue in choices.values()), choices  # every planned path was taken
     assert len(doers) >= 5
+
+
+def test_demo_processes_own_the_units_roles_yaml_gives_them(engine: Engine, town: dict[str, Any]) -> None:
+    from engine import org
+
+    assert org.get_process_unit(engine, "bygglov")["unit"] == "bygglov"
+    assert org.get_process_unit(engine, "begaran_allman_handling")["source"] == "owner"
+    assert org.get_process_unit(engine, "avvikelsehantering")["unit"] is None  # the reporter's unit, at start
+    case = cases.start_case(engine, town["bea"], "bygglov", {"inkom": "2026-03-02"}, "BN-2026-1")
+    assert case["org_unit"] == "bygglov"
+    # Routed in the unit: the first step goes to the unit's administrator, not to the role group-wide only.
+    [task] = case["open_tasks"]
+    with engine.db.read() as s:
+        row = s.get(HumanTask, task["id"])
+        assert row is not None and row.org_unit_id == "bygglov"
+        assert any(c.endswith("@bygglov") for c in row.candidates), row.candidates
