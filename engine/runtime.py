@@ -97,6 +97,11 @@ def _lock(s: Session, case_id: str) -> Case | None:
     return from_row(Case, row) if row is not None else None
 
 
+def locked_row(s: Session, case_id: str) -> Case | None:
+    """A case row, locked inside the caller's write transaction (None when there is no such case)."""
+    return _lock(s, case_id)
+
+
 @contextmanager
 def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
     """A write transaction holding the lock of one case (row lock on PostgreSQL)."""

@@ -183,6 +183,8 @@ class Scheduler:
                     return
                 conn.execute(mark.values(status="failed", attempts=attempts, last_error=error, data=data,
                                          fired_at=now, fired_by=self.name))
+                if row["case_id"]:
+                    self._note_on_case(s, row, attempts, error, now)
                 admins = list(conn.execute(
                     sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
                     .where(UserRole.role_key == ADMIN, User.active.is_(True))
@@ -197,6 +199,20 @@ class Scheduler:
                          f"Senaste felet: {error}")
         except Exception:  # recording must never stop the tick either; the row stays as it was
             log.exception("could not record the failure of timer %s", row["id"])
+
+    def _note_on_case(self, s: Any, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
+        """The case's own history says that a step of its clock was given up: an auditor reading
+        the case must see why a reminder, an escalation or a timer never happened."""
+        from .runtime import locked_row
+
+        case = locked_row(s, row["case_id"])
+        if case is None:
+            return
+        work = CaseWork(self.engine, s, case)
+        work.now = now
+        work.event("timer_failed", actor="scheduler", task_id=row["task_id"], data={
+            "kind": row["kind"], "timer": row["id"], "due": row["due_at"].isoformat(), "attempts": attempts,
+            "error": error})
 
     # -- the built-in kinds --------------------------------------------------------------------
 

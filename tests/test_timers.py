@@ -299,6 +299,32 @@ def test_a_failing_timer_is_retried_with_backoff_and_never_stops_the_others(engi
     assert engine.scheduler.tick().failed == 0 and len(calls) == scheduler.MAX_ATTEMPTS
 
 
+def test_a_timer_given_up_is_written_in_its_cases_history(engine: Engine, clock: ManualClock) -> None:
+    from engine import scheduler
+
+    _deploy(engine)
+    case = cases.start_case(engine, SYSTEM, "mellantimer")
+
+    def broken(s: Any, row: Any, case: Any, now: datetime) -> str:
+        raise RuntimeError("trasig hanterare")
+
+    engine.scheduler.register("trasig", broken)
+    with engine.db.write() as s:
+        s.add(Timer(kind="trasig", ref="x", case_id=case["id"], due_at=clock.now(), status="pending", data={}))
+    clock.advance(timedelta(minutes=1))
+    assert engine.scheduler.tick().failed == 1
+    assert "timer_failed" not in [e["type"] for e in cases.get_case(engine, SYSTEM, case["id"])["history"]]
+    for attempt in range(2, scheduler.MAX_ATTEMPTS + 1):
+        clock.advance(scheduler.RETRY_AFTER * 2 ** (attempt - 2))
+        assert engine.scheduler.tick().failed == 1
+    full = cases.get_case(engine, SYSTEM, case["id"])
+    [event] = [e for e in full["history"] if e["type"] == "timer_failed"]
+    assert event["actor"] == "scheduler"
+    assert event["data"]["kind"] == "trasig" and event["data"]["attempts"] == scheduler.MAX_ATTEMPTS
+    assert "trasig hanterare" in event["data"]["error"]
+    assert full["history_intact"] and full["status"] == "active"
+
+
 def test_a_time_without_a_zone_is_swedish_time(engine: Engine, clock: ManualClock) -> None:
     xml = fixture_bytes("timer_direct.bpmn").replace(
         b"<bpmn:timeDuration>PT1H</bpmn:timeDuration>", b"<bpmn:timeDate>2026-03-05T10:00</bpmn:timeDate>")

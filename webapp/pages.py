@@ -89,6 +89,7 @@ EVENT_LABELS = {
     "conflict_of_interest_declared": "Jäv anmält",
     "comment": "Kommentar",
     "timer_fired": "Timer löste ut",
+    "timer_failed": "Tidsstyrd händelse misslyckades",
     "message_received": "Meddelande mottaget",
     "incident_raised": "Incident",
     "incident_retried": "Incident försökt igen",
