@@ -316,12 +316,19 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
         if item is None or not item.superior_may_decide:
             outcome["skipped"] = "delegationsordningen låter inte överordnad besluta"
         else:
-            unit, _, managers = org.managers(conn, tree, case.org_unit_id, now)
+            # The nearest present manager above the case who is not the one already holding the
+            # decision (a substitute who is also the unit's manager): every manager up the chain
+            # manages the case's unit, so each may decide as superior.
+            holder = {row.assignee} if row.assignee else set()
+            unit, _, managers = org.managers(conn, tree, case.org_unit_id, now, exclude=holder)
             outcome.update(unit=unit, notified=managers)
+            if not managers:
+                outcome["skipped"] = "ingen överordnad utöver den som har beslutet är tillgänglig"
             notifications.notify(conn, now, managers, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
                                  subject=f"Försenat beslut: {row.name} ({subject_case})",
-                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due}. Enligt punkt "
-                                      f"{item.number} får du som överordnad fatta det.{late_note}")
+                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} (tilldelat "
+                                      f"{row.assignee or 'ingen'}). Enligt punkt {item.number} får du som "
+                                      f"överordnad fatta det.{late_note}")
     elif action == "raise_priority":
         row.priority = max(row.priority, RAISED_PRIORITY)
         work.touch(row)

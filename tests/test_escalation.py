@@ -128,7 +128,14 @@ def test_decisions_escalate_only_along_the_ordinance(engine: Engine, town: dict[
     assert any("ersättare" in m["Subject"] for m in smtp.to("bert@exempelby.se"))
     clock.set(datetime(2026, 3, 9, 7, 1, tzinfo=UTC))  # +3 WD: superior may decide under F.1.5
     _tick(engine)
-    assert any("Försenat beslut" in m["Subject"] for m in smtp.to("bert@exempelby.se"))
+    # bert, the unit's manager, already holds it as substitute: the superior told is the next one up
+    assert not any("Försenat beslut" in m["Subject"] for m in smtp.to("bert@exempelby.se"))
+    [to_superior] = [m for m in smtp.to("fia@exempelby.se") if "Försenat beslut" in m["Subject"]]
+    assert "tilldelat bert" in to_superior.get_content()
+    # and she may indeed decide: she takes the decision over from bert and makes it
+    tasks.assign(engine, town["fia"], decision["id"], "fia")
+    result = tasks.complete(engine, town["fia"], decision["id"], {}, no_conflict_of_interest=True)
+    assert [t["name"] for t in result["case"]["open_tasks"]] == ["Expediera beslutet"]
     actions = [e["data"]["action"] for e in _events(engine, case["id"], "escalation_step")]
     assert "reassign_manager" not in actions and "notify_manager" not in actions
 
