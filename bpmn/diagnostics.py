@@ -72,6 +72,7 @@ ASSUMPTIONS: dict[str, str] = {
     "mapping-not-applied": "Steget läser och skriver ärendets data direkt, med variablernas egna namn.",
     "mapping-unreadable": "Mappningen körs inte.",
     "no-role": "Processägarens roll utför steget.",
+    "priority-from-data": "Prioriteten tas ur ärendets data när uppgiften skapas, annars 50.",
     "role-source": "Den mest specifika källan avgör vem som utför steget.",
     "script-not-run": "Skriptet körs inte.",
     "start-added": "En starthändelse läggs till före de steg som inget flöde leder till.",

@@ -119,6 +119,11 @@ def _form_not_shown(key: str, zeebe_form: etree._Element | None) -> str:
     return f"Formuläret {key!r} finns inte i Rutin; steget visas utan formulärfält."
 
 
+# A priority taken from one variable, or a path into one: ${prio}, #{ansokan.prio}, =prio
+_PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+_PRIORITY_VARIABLE = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
+
+
 def _priority(value: str | None) -> int | None:
     if value is None:
         return None
@@ -362,7 +367,13 @@ def _dates(step: HumanStep, ext: TaskExtensions, warn: Any, el: etree._Element) 
     props = ext.properties
     priority = props.get("rutin:priority") or ext.priority
     step.priority = _priority(priority)
-    if priority and step.priority is None:
+    variable = _PRIORITY_VARIABLE.match(priority or "")
+    if priority and step.priority is None and variable:
+        step.priority_variable = priority.strip()
+        warn("priority-from-data", f"Prioriteten läses ur ärendets variabel {variable.group(1) or variable.group(2)!r} "
+                                   "när uppgiften skapas; saknas den, eller är den inte ett heltal, får uppgiften "
+                                   "standardprioriteten 50.", el, severity="info")
+    elif priority and step.priority is None:
         warn("unreadable-priority", f"Prioriteten {priority!r} kan inte läsas som ett heltal (ett uttryck räknas inte "
                                     "ut); steget får standardprioriteten 50.", el)
     for attr, text, what in (("due", props.get("rutin:due") or ext.due, "Förfallodatumet"),

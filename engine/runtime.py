@@ -351,7 +351,7 @@ class CaseWork:
             spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
             role=_resolve_user(step.role, task.data) if step.role else None,
             org_unit_id=task_unit or self.case.org_unit_id, assignee=assignee, status="open",
-            priority=step.priority if step.priority is not None else 50,
+            priority=_priority(step, task.data),
             created_at=self.now, due_at=deadlines.resolve(step.due or policy.due, self.now, task.data),
             follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
             candidates=[f"{k}:{v}" for k, v in candidates],
@@ -404,6 +404,16 @@ class CaseWork:
 # A variable or a path into one: ${initiator}, ${ansokan.handlaggare}, =user.name
 _PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
 _VAR = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
+
+
+def _priority(step: HumanStep, data: dict[str, Any]) -> int:
+    """The step's priority: the diagram's number, or the case variable it names (``${prio}``),
+    kept within 0–100; 50 when neither gives a whole number."""
+    if step.priority is not None:
+        return step.priority
+    value = _resolve_user(step.priority_variable, data) if step.priority_variable else None
+    text = (value or "").strip()
+    return max(0, min(100, int(text))) if text.lstrip("-").isdigit() else 50
 
 
 def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:

@@ -310,8 +310,21 @@ def test_a_form_rutin_cannot_show_is_a_warning(task: str, code: str) -> None:
 
 
 def test_an_unreadable_priority_is_a_warning() -> None:
+    steps, found = _steps(_one('<userTask id="t" name="T" camunda:priority="${prio * 2}" camunda:candidateGroups="H"/>'))
+    assert steps["t"].priority is None and "${prio * 2}" in found["unreadable-priority"][0].message
+
+
+def test_a_priority_from_a_variable_is_read_when_the_task_is_made(engine: Engine) -> None:
     steps, found = _steps(_one('<userTask id="t" name="T" camunda:priority="${prio}" camunda:candidateGroups="H"/>'))
-    assert steps["t"].priority is None and "${prio}" in found["unreadable-priority"][0].message
+    assert steps["t"].priority is None and steps["t"].priority_variable == "${prio}"
+    [note] = found["priority-from-data"]
+    assert note.severity == "info" and "'prio'" in note.message and "unreadable-priority" not in found
+    xml = _one('<userTask id="t" name="T" camunda:priority="${prio}" camunda:candidateGroups="H"/>')
+    [version] = processes.deploy(engine, SYSTEM, xml)
+    key = version.key
+    got = [cases.start_case(engine, SYSTEM, key, data)["open_tasks"][0]["priority"]
+           for data in ({"prio": 80}, {"prio": "7"}, {}, {"prio": "hög"}, {"prio": 500})]
+    assert got == [80, 7, 50, 50, 100]
 
 
 def test_the_role_source_says_who_is_assigned_and_who_may_take_it(engine: Engine) -> None:
