@@ -16,6 +16,9 @@ import re
 from . import sandbox
 
 _JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
+# A variable or a path into one, alone: ${initiator}, #{ansokan.handlaggare}, =user.name
+_PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
+_VARIABLE_REFERENCE = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
 _TOKEN = re.compile(
     r"""
     (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
@@ -247,6 +250,13 @@ def check_length(text: str) -> None:
     """Raise `ExpressionError` for an expression longer than `MAX_EXPRESSION_LENGTH`."""
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"uttrycket är {len(text)} tecken långt; högst {MAX_EXPRESSION_LENGTH} tillåts")
+
+
+def variable_reference(text: str | None) -> str | None:
+    """The variable path an expression consisting of one variable names (``ansokan.handlaggare``
+    for ``${ansokan.handlaggare}``, ``#{...}`` or ``=ansokan.handlaggare``), else None."""
+    m = _VARIABLE_REFERENCE.match(text or "")
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def to_python(text: str, language: str | None = None) -> str:

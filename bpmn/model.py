@@ -65,7 +65,7 @@ class HumanStep:
     due: str | None = None
     follow_up: str | None = None
     priority: int | None = None
-    # A priority the diagram takes from the case's data (``${prio}``, ``=prio``), read when the task is made.
+    # The variable path a priority is taken from (``prio`` for ``${prio}``), read when the task is made.
     priority_variable: str | None = None
     form: list[FormField] = field(default_factory=list)
     form_key: str | None = None

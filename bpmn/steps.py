@@ -19,6 +19,7 @@ from . import dates
 from .diagnostics import Diagnostic
 from .dialects import TaskExtensions, read_all
 from .dialects.camunda import read_properties as camunda_properties
+from .expressions import variable_reference
 from .model import FormField, HumanStep, Option, ProcessModel
 from .normalize import FLOW_NODE_TYPES, HUMAN_TYPES, Rewrite, flow_elements, local
 from .xml import q
@@ -117,11 +118,6 @@ def _form_not_shown(key: str, zeebe_form: etree._Element | None) -> str:
         return (f"Formuläret {key!r} är ett HTML-formulär i Camunda-applikationen; Rutin kan inte visa det, och "
                 "steget visas utan formulärfält.")
     return f"Formuläret {key!r} finns inte i Rutin; steget visas utan formulärfält."
-
-
-# A priority taken from one variable, or a path into one: ${prio}, #{ansokan.prio}, =prio
-_PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
-_PRIORITY_VARIABLE = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
 
 
 def _priority(value: str | None) -> int | None:
@@ -367,10 +363,10 @@ def _dates(step: HumanStep, ext: TaskExtensions, warn: Any, el: etree._Element) 
     props = ext.properties
     priority = props.get("rutin:priority") or ext.priority
     step.priority = _priority(priority)
-    variable = _PRIORITY_VARIABLE.match(priority or "")
+    variable = variable_reference(priority)
     if priority and step.priority is None and variable:
-        step.priority_variable = priority.strip()
-        warn("priority-from-data", f"Prioriteten läses ur ärendets variabel {variable.group(1) or variable.group(2)!r} "
+        step.priority_variable = variable
+        warn("priority-from-data", f"Prioriteten läses ur ärendets variabel {variable!r} "
                                    "när uppgiften skapas; saknas den, eller är den inte ett heltal, får uppgiften "
                                    "standardprioriteten 50.", el, severity="info")
     elif priority and step.priority is None:

@@ -10,7 +10,6 @@ the same transaction; the history gets one event per change.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from bpmn import sandbox
+from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
 from . import case_clock, deadlines, history, org, spiff_clock, state, timers
@@ -92,21 +92,17 @@ def load_task(s: Session, task_id: str) -> HumanTask | None:
     return from_row(HumanTask, row) if row is not None else None
 
 
-def _lock(s: Session, case_id: str) -> Case | None:
+def lock_case(s: Session, case_id: str) -> Case | None:
+    """A case row, locked inside the caller's write transaction (None when there is no such case)."""
     row = _P_LOCK_CASE.one_or_none(s.connection(), {"case_id": case_id})
     return from_row(Case, row) if row is not None else None
-
-
-def locked_row(s: Session, case_id: str) -> Case | None:
-    """A case row, locked inside the caller's write transaction (None when there is no such case)."""
-    return _lock(s, case_id)
 
 
 @contextmanager
 def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
     """A write transaction holding the lock of one case (row lock on PostgreSQL)."""
     with engine.db.write() as s:
-        case = _lock(s, case_id)
+        case = lock_case(s, case_id)
         if case is None:
             raise NotFound(f"Ärendet {case_id} finns inte.")
         yield s, case
@@ -117,7 +113,7 @@ def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Ca
     """A write transaction holding the lock of the case a task belongs to."""
     with engine.db.write() as s:
         case_id = _P_CASE_OF_TASK.scalar(s.connection(), {"task_id": task_id})
-        case = _lock(s, case_id) if case_id is not None else None
+        case = lock_case(s, case_id) if case_id is not None else None
         if case is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
         yield s, case
@@ -401,9 +397,12 @@ class CaseWork:
         self.s.info.setdefault("after_commit", []).append(lambda: cache.put(case_id, revision, workflow))
 
 
-# A variable or a path into one: ${initiator}, ${ansokan.handlaggare}, =user.name
-_PATH = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"
-_VAR = re.compile(rf"^\s*(?:[$#]\{{\s*({_PATH})\s*\}}|=\s*({_PATH}))\s*$")
+def _lookup(path: str, data: dict[str, Any]) -> Any:
+    """The value at a dotted variable path in the task data, or None."""
+    found: Any = data
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, dict) else None
+    return found
 
 
 def _priority(step: HumanStep, data: dict[str, Any]) -> int:
@@ -411,8 +410,8 @@ def _priority(step: HumanStep, data: dict[str, Any]) -> int:
     kept within 0–100; 50 when neither gives a whole number."""
     if step.priority is not None:
         return step.priority
-    value = _resolve_user(step.priority_variable, data) if step.priority_variable else None
-    text = (value or "").strip()
+    value = _lookup(step.priority_variable, data) if step.priority_variable else None
+    text = str(value).strip() if value is not None else ""
     return max(0, min(100, int(text))) if text.lstrip("-").isdigit() else 50
 
 
@@ -422,11 +421,9 @@ def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
     expression (``=`` and more than a path) names nobody rather than a user called that."""
     if not value:
         return None
-    m = _VAR.match(value)
-    if m:
-        found: Any = data
-        for part in (m.group(1) or m.group(2)).split("."):
-            found = found.get(part) if isinstance(found, dict) else None
+    path = variable_reference(value)
+    if path:
+        found = _lookup(path, data)
         return str(found) if found not in (None, "", [], {}) else None
     text = value.strip()
     if text.startswith(("=", "${", "#{")):

@@ -203,13 +203,13 @@ class Scheduler:
     def _note_on_case(self, s: Any, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
         the case must see why a reminder, an escalation or a timer never happened."""
-        from .runtime import locked_row
+        from .runtime import lock_case
 
-        case = locked_row(s, row["case_id"])
+        case = lock_case(s, row["case_id"])
         if case is None:
             return
         work = CaseWork(self.engine, s, case)
-        work.now = now
+        work.now = now  # the tick's instant, as on the timer row
         work.event("timer_failed", actor="scheduler", task_id=row["task_id"], data={
             "kind": row["kind"], "timer": row["id"], "due": row["due_at"].isoformat(), "attempts": attempts,
             "error": error})

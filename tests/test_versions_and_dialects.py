@@ -316,7 +316,7 @@ def test_an_unreadable_priority_is_a_warning() -> None:
 
 def test_a_priority_from_a_variable_is_read_when_the_task_is_made(engine: Engine) -> None:
     steps, found = _steps(_one('<userTask id="t" name="T" camunda:priority="${prio}" camunda:candidateGroups="H"/>'))
-    assert steps["t"].priority is None and steps["t"].priority_variable == "${prio}"
+    assert steps["t"].priority is None and steps["t"].priority_variable == "prio"
     [note] = found["priority-from-data"]
     assert note.severity == "info" and "'prio'" in note.message and "unreadable-priority" not in found
     xml = _one('<userTask id="t" name="T" camunda:priority="${prio}" camunda:candidateGroups="H"/>')
