@@ -424,6 +424,7 @@ def test_a_forged_or_expired_form_and_other_errors_are_clear_swedish_pages(web: 
     assert tasks.get_task(engine, SYSTEM, task_id)["assignee"] is None
     page.get_by_role("link", name="Tillbaka").click()
     expect(page).to_have_url(re.compile(f"/tasks/{task_id}$"))
+    page.wait_for_load_state()
 
     # an expired form: the session it was issued in is gone
     web.context.clear_cookies()

@@ -176,6 +176,20 @@ def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_workin
     assert browser.get("/").status_code == 200
 
 
+def test_static_files_and_the_favicon_do_not_resend_the_session_cookie(
+        engine: Engine, people: dict[str, Person], app: Any) -> None:
+    # a refreshed cookie on a static file is a Set-Cookie a shared cache must not keep, and it
+    # brings back a cookie the browser dropped while the request was under way
+    identity.set_password(engine, "hanna", PASSWORD)
+    browser = app.test_client()
+    _sign_in(browser)
+    page = browser.get("/")
+    assert page.status_code == 200 and "Set-Cookie" in page.headers  # pages refresh the session
+    for path in ("/static/rutin.css", "/favicon.ico"):
+        response = browser.get(path)
+        assert response.status_code in (200, 204) and "Set-Cookie" not in response.headers, path
+
+
 def test_a_session_lasts_the_configured_hours_by_the_engine_clock(
         engine: Engine, people: dict[str, Person], app: Any, clock: ManualClock) -> None:
     assert Settings.from_env({}).session_lifetime == timedelta(hours=8)

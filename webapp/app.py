@@ -5,11 +5,31 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, redirect
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from engine.core import Engine
 
 from . import problems
 from .api import bp as api_bp
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, not re-sent with static files and the favicon.
+
+    Flask refreshes a permanent session's cookie on every response. On a static file that is a
+    Set-Cookie a shared cache must not store, and it can bring back a cookie the browser has
+    just dropped (signing out in another tab) from a request that was already under way.
+    """
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        from flask import request
+
+        if request.endpoint in _COOKIELESS_ENDPOINTS and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
+
+
+_COOKIELESS_ENDPOINTS = frozenset({"static", "favicon"})
 
 
 def create_app(engine: Engine | None = None) -> Flask:
@@ -21,6 +41,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     # The pages' signed session cookie: a key that survives restarts, not readable by scripts,
     # not sent with cross-site posts (the pages' forms also carry a CSRF token).
     app.secret_key = engine.settings.session_secret()
+    app.session_interface = _SessionInterface()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # Signing in makes the session permanent: the cookie lasts this long, and the pages refuse a
