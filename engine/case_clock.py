@@ -13,9 +13,10 @@ that extends it — once, and only before the deadline has passed (the extension
 and sent before the original deadline runs out). Once passed, a deadline is not stopped or moved
 by what is done afterwards (MÖD P 6223-22): a pausing step opened late does not pause it.
 
-The clock counts as the law does (Lag 1930:173): after a pause the deadline moves by the number
-of days the clock stood still, ends at the end of that day, and a non-working day moves it to
-the next working day.
+The clock counts as the law does (Lag 1930:173): a deadline on a non-working day moves to the
+next working day, but the period itself still ends on its own day, so a pause (the days the
+clock stood still) and the extension count on from that day (kept as the case's
+``deadline_period_end_at``), and only the result is moved again.
 
 Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation`` (default
 ``-3WD:notify_manager``; the actions are ``remind``, the handlers of the open tasks, and
@@ -58,9 +59,11 @@ def start(work: Any) -> None:
             origin = datetime.combine(day, datetime.min.time(), tzinfo=deadlines.STOCKHOLM)
         except ValueError:
             pass
+    work.case.deadline_period_end_at = deadlines.period_end(origin, period)
     work.case.deadline_at = deadlines.due_after(origin, period)
     work.event("case_clock_started", actor="system",
-               data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat()})
+               data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat(),
+                     **_period_end_note(work.case)})
 
 
 DEFAULT_WARNINGS = "-3WD:notify_manager"
@@ -89,17 +92,32 @@ def _day_based(model: Any) -> bool:
     return period is None or period.day_based
 
 
-def resumed_deadline(deadline: datetime, paused_at: datetime, now: datetime, *, day_based: bool = True) -> datetime:
-    """The deadline after the clock stood still from `paused_at` to `now`.
+def resumed_period_end(period_end: datetime, paused_at: datetime, now: datetime, *, day_based: bool = True
+                       ) -> datetime:
+    """Where the period runs out after the clock stood still from `paused_at` to `now`.
 
-    A day-based clock moves by the days it stood still and ends at the end of that day, moved to
-    the next working day if it is not one (Lag 1930:173); an hour-based clock by the exact time.
+    A day-based clock moves by the days it stood still, counted from the period's own last day
+    (not from a day Lag 1930:173 moved it to), and ends at the end of that day; an hour-based
+    clock moves by the exact time. `deadlines.on_working_day` gives the deadline from it.
     """
     if not day_based:
-        return deadline + (now - paused_at)
+        return period_end + (now - paused_at)
     days = (now.astimezone(deadlines.STOCKHOLM).date() - paused_at.astimezone(deadlines.STOCKHOLM).date()).days
-    day = deadline.astimezone(deadlines.STOCKHOLM).date() + timedelta(days=days)
-    return deadlines.end_of_day(deadlines.next_working_day(day))
+    return deadlines.end_of_day(period_end.astimezone(deadlines.STOCKHOLM).date() + timedelta(days=days))
+
+
+def _period_end(case: Any) -> datetime:
+    # Cases whose clock started before the period's own end was kept count from the deadline.
+    return case.deadline_period_end_at or case.deadline_at
+
+
+def _period_end_note(case: Any) -> dict[str, str]:
+    end = case.deadline_period_end_at
+    return {"period_end": end.isoformat()} if end is not None and end != case.deadline_at else {}
+
+
+def _deadline(end: datetime, day_based: bool) -> datetime:
+    return deadlines.on_working_day(end) if day_based else end
 
 
 def update(work: Any, actor: str) -> None:
@@ -122,12 +140,14 @@ def update(work: Any, actor: str) -> None:
     elif not pausing_rows and case.deadline_paused_at is not None:
         stood_still = work.now - case.deadline_paused_at
         before = case.deadline_at
-        case.deadline_at = resumed_deadline(before, case.deadline_paused_at, work.now,
-                                            day_based=_day_based(work.model))
+        day_based = _day_based(work.model)
+        case.deadline_period_end_at = resumed_period_end(_period_end(case), case.deadline_paused_at, work.now,
+                                                         day_based=day_based)
+        case.deadline_at = _deadline(case.deadline_period_end_at, day_based)
         case.deadline_paused_at = None
         work.event("case_clock_resumed", actor=actor,
                    data={"paused_s": round(stood_still.total_seconds()), "from": before.isoformat(),
-                         "deadline": case.deadline_at.isoformat()})
+                         "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
     running = case.status == "active" and case.deadline_paused_at is None
     token = case.deadline_at.astimezone(UTC).isoformat()
     timers.sync(work.conn, case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},
@@ -166,10 +186,13 @@ def extend(work: Any, row: Any, actor: str) -> None:
     if period is None:
         return
     before = case.deadline_at
-    case.deadline_at = deadlines.due_after(before, period)
+    # The extension runs on from the period's own end, not from a day Lag 1930:173 moved it to.
+    case.deadline_period_end_at = deadlines.period_end(_period_end(case), period)
+    case.deadline_at = _deadline(case.deadline_period_end_at, period.day_based)
     case.deadline_extended = True
     work.event("case_clock_extended", actor=actor, task_id=row.id,
-               data={"by": text, "from": before.isoformat(), "to": case.deadline_at.isoformat()})
+               data={"by": text, "from": before.isoformat(), "to": case.deadline_at.isoformat(),
+                     **_period_end_note(case)})
 
 
 def status(case: Any, now: datetime) -> dict[str, Any] | None:

@@ -105,18 +105,42 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=STOCKHOLM).astimezone(UTC)
 
 
-def due_after(start: datetime, period: Period) -> datetime:
-    """The instant a period that starts at `start` runs out."""
+def period_end(start: datetime, period: Period) -> datetime:
+    """The instant a period that starts at `start` runs out, before a non-working day moves it.
+
+    Lag (1930:173) lets what is due on a non-working day be done on the next working day; the
+    period itself still ends on its own day, so anything counted on from it (a pause, an
+    extension) counts from there (`due_after` gives the moved deadline).
+    """
     local = start.astimezone(STOCKHOLM)
     if period.working_days is not None:
         return end_of_day(add_working_days(local.date(), period.working_days))
     if period.day_based:
         day = add_months(local.date(), period.years * 12 + period.months)
         day += timedelta(weeks=period.weeks, days=period.days)
-        return end_of_day(next_working_day(day))
+        return end_of_day(day)
+    if period.years or period.months:
+        # Calendar months on the Swedish date, keeping the time of day, then the exact rest.
+        moved = add_months(local.date(), period.years * 12 + period.months)
+        local = datetime.combine(moved, local.timetz().replace(tzinfo=None), tzinfo=STOCKHOLM)
+        start = local.astimezone(UTC)
     return start + timedelta(
         days=period.days + 7 * period.weeks, hours=period.hours, minutes=period.minutes, seconds=period.seconds
     )
+
+
+def on_working_day(end: datetime) -> datetime:
+    """A day-based deadline ending at `end`, moved to the end of the next working day if its day
+    is not one (Lag 1930:173)."""
+    day = end.astimezone(STOCKHOLM).date()
+    return end if is_working_day(day) else end_of_day(next_working_day(day))
+
+
+def due_after(start: datetime, period: Period) -> datetime:
+    """The instant a period that starts at `start` runs out (a day-based one moved off a
+    non-working day, per Lag 1930:173)."""
+    end = period_end(start, period)
+    return on_working_day(end) if period.day_based else end
 
 
 def resolve(spec: str | None, start: datetime, data: dict[str, Any] | None = None) -> datetime | None:

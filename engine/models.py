@@ -207,6 +207,9 @@ class Case(Base):
     last_event_hash: Mapped[str | None] = mapped_column(sa.String(64))
     event_count: Mapped[int] = mapped_column(default=0)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the statutory period itself runs out, before Lag (1930:173) moves a deadline off a
+    # non-working day: pauses and the extension count from here, not from the moved day.
+    deadline_period_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline_extended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 

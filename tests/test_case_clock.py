@@ -119,6 +119,32 @@ def test_after_a_pause_the_deadline_moves_by_whole_days_to_a_working_day(engine:
     assert state["deadline"] == "2026-05-15T21:59:59+00:00"
 
 
+def test_a_pause_and_the_extension_count_from_the_periods_own_end_not_from_the_moved_day(
+        engine: Engine, clock: ManualClock) -> None:
+    # Lag 1930:173 lets what is due on a non-working day be done on the next working day; the
+    # period itself still ends on its own day, and what is added to it counts from there.
+    clock.set(datetime(2026, 4, 10, 8, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-04-10"})
+    # ten weeks from Friday 10 April end Friday 19 June, midsommarafton: moved to Monday 22 June
+    assert case["deadline"]["deadline"] == "2026-06-22T21:59:59+00:00"
+    case = _complete_open(engine, case)  # paused Friday 10 April
+    clock.set(datetime(2026, 4, 14, 8, 0, tzinfo=UTC))  # four days later
+    case = _complete_open(engine, case)
+    # 19 June + 4 days = Tuesday 23 June (not 22 June + 4 = Friday 26 June)
+    assert cases.get_case(engine, SYSTEM, case["id"])["deadline"]["deadline"] == "2026-06-23T21:59:59+00:00"
+
+    other = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-04-10"})
+    other = _complete_open(engine, other)
+    other = _complete_open(engine, other)  # paused and resumed the same day: no days added
+    assert cases.get_case(engine, SYSTEM, other["id"])["deadline"]["deadline"] == "2026-06-22T21:59:59+00:00"
+    other = _complete_open(engine, other)  # extended by ten weeks: from 19 June, Friday 28 August
+    state = cases.get_case(engine, SYSTEM, other["id"])
+    assert state["deadline"]["deadline"] == "2026-08-28T21:59:59+00:00"
+    extended = next(e for e in state["history"] if e["type"] == "case_clock_extended")
+    assert extended["data"]["from"] == "2026-06-22T21:59:59+00:00"
+
+
 def test_an_extension_decided_after_the_deadline_is_refused_and_the_case_stays_late(
         engine: Engine, clock: ManualClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))

@@ -61,3 +61,15 @@ def test_instants_variables_and_nonsense() -> None:
     assert deadlines.resolve("${saknas}", start, {}) is None
     assert deadlines.resolve("snart", start) is None
     assert deadlines.parse_period("10 arbetsdagar") == deadlines.Period(working_days=10)
+
+
+def test_a_period_with_months_and_hours_keeps_its_months() -> None:
+    start = datetime(2026, 1, 31, 8, 0, tzinfo=UTC)  # 09:00 in Stockholm
+    due = deadlines.due_after(start, deadlines.parse_period("P1MT1H"))
+    # the last day of February, 10:00 Swedish time: calendar month first, then the exact hour
+    assert due == datetime(2026, 2, 28, 9, 0, tzinfo=UTC)
+    # the period's own end is kept apart from the moved deadline: 19 June 2026 is midsommarafton
+    ten_weeks = deadlines.parse_period("P10W")
+    received = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)
+    assert deadlines.period_end(received, ten_weeks) == deadlines.end_of_day(date(2026, 6, 19))
+    assert deadlines.due_after(received, ten_weeks) == deadlines.end_of_day(date(2026, 6, 22))
