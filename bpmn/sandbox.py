@@ -29,9 +29,12 @@ import ast
 import datetime as _dt
 import decimal
 import functools
+import itertools
 import math
+import re
 import sys
 import time
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,7 +87,8 @@ _FORBIDDEN_NODES = (*_FORBIDDEN_NODES, ast.TryStar)
 # Attributes that allocate in proportion to an argument, format strings (which reach attributes
 # through the format mini-language), or hand out internals.
 _FORBIDDEN_ATTRIBUTES = frozenset(
-    {"format", "format_map", "ljust", "rjust", "center", "zfill", "expandtabs", "mro", "gi_frame",
+    {"format", "format_map", "ljust", "rjust", "center", "zfill", "expandtabs", "translate", "maketrans",
+     "mro", "gi_frame",
      "gi_code", "cr_frame", "f_globals", "f_locals", "f_back", "tb_frame", "func_globals"}
 )
 _DATA_TYPES: tuple[type, ...] = (
@@ -98,8 +102,8 @@ class _Policy(RestrictingNodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
-        if isinstance(node.op, (ast.Mult, ast.Pow, ast.LShift)):
-            op = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<"}[type(node.op)]
+        if isinstance(node.op, (ast.Mult, ast.Pow, ast.LShift, ast.Add, ast.Mod)):
+            op = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Add: "+", ast.Mod: "%"}[type(node.op)]
             call = ast.Call(
                 func=ast.Name("_rutin_binop_", ast.Load()),
                 args=[ast.Constant(op), node.left, node.right],
@@ -134,6 +138,21 @@ def _check_tree(tree: ast.AST, *, expression: bool) -> None:
             raise PolicyViolation("bytes-literaler är inte tillåtna")
         if isinstance(node, ast.keyword) and node.arg is None:
             raise PolicyViolation("**kwargs är inte tillåtet")
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            _check_format_spec(node.format_spec)
+
+
+def _check_format_spec(spec: ast.AST) -> None:
+    # A width in an f-string's format spec allocates that many characters at once, before any
+    # run-time check could see the result: only literal specs with modest widths are allowed.
+    for part in ast.walk(spec):
+        if isinstance(part, ast.FormattedValue):
+            raise PolicyViolation("formatbredd från en variabel är inte tillåten")
+        if isinstance(part, ast.Constant) and isinstance(part.value, str) and _TOO_WIDE.search(part.value):
+            raise PolicyViolation("för bred formatering")
+
+
+_TOO_WIDE = re.compile(r"\d{6,}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -175,7 +194,44 @@ def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     if not isinstance(obj, _DATA_TYPES):
         raise SandboxError(f"attribut på {type(obj).__name__} är inte tillåtna")
     value = getattr(obj, name)
+    if isinstance(obj, str) and name in ("replace", "join"):
+        return functools.partial(_bounded_replace if name == "replace" else _bounded_join, obj)
+    if isinstance(obj, list) and name == "extend":
+        return functools.partial(_bounded_extend, obj)
     return value
+
+
+# Methods whose result can be many times larger than their arguments allocate it in one call,
+# before the memory budget (checked between lines) could stop them: their size is checked first.
+
+def _too_large() -> ResourceLimit:
+    return ResourceLimit(f"resultatet blir längre än {MAX_SEQUENCE} tecken eller värden")
+
+
+def _bounded_replace(text: str, old: str, new: str, count: int = -1) -> str:
+    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        hits = text.count(old) if old else len(text) + 1
+        if count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * (len(new) - len(old)) > MAX_SEQUENCE:
+            raise _too_large()
+    return text.replace(old, new, count)
+
+
+def _bounded_join(separator: str, parts: Any) -> str:
+    items = list(itertools.islice(_guarded_getiter(parts), MAX_SEQUENCE + 1))
+    if len(items) > MAX_SEQUENCE:
+        raise _too_large()
+    size = len(separator) * max(len(items) - 1, 0) + sum(len(p) for p in items if isinstance(p, str))
+    if size > MAX_SEQUENCE:
+        raise _too_large()
+    return separator.join(items)
+
+
+def _bounded_extend(target: list[Any], values: Any) -> None:
+    if _size_of(target) + _size_of(values) > MAX_SEQUENCE:
+        raise _too_large()
+    target.extend(values)
 
 
 def _guarded_getitem(obj: Any, index: Any) -> Any:
@@ -197,7 +253,23 @@ def _size_of(value: Any) -> int:
         return 1
 
 
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
 def _binop(op: str, left: Any, right: Any) -> Any:
+    if op == "+":
+        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and \
+                len(left) + len(right) > MAX_SEQUENCE:
+            raise _too_large()
+        return left + right
+    if op == "%":
+        if isinstance(left, str):
+            # printf-style widths allocate at once, like an f-string's
+            for width, precision in _PERCENT_FIELD.findall(left):
+                for value in (width, precision):
+                    if value == "*" or (value and int(value) > MAX_SEQUENCE):
+                        raise ResourceLimit("för bred formatering")
+        return left % right
     if op == "*":
         for seq, times in ((left, right), (right, left)):
             if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and \
@@ -388,4 +460,33 @@ def execute(source: str, context: dict[str, Any], *, timeout: float = SCRIPT_TIM
             continue
         if callable(value) or isinstance(value, type(sys)):
             continue
-        context[key] = value
+        context[key] = _as_data(key, value)
+
+
+_LAZY = (range, map, filter, zip, enumerate, reversed, types.GeneratorType)
+
+
+def _as_data(name: str, value: Any) -> Any:
+    """A script's variable as case data can hold it: a range or an iterator left behind becomes a
+    list; a number that is not finite or text that is not Unicode is refused, naming the variable,
+    instead of failing when the case is saved."""
+    if isinstance(value, _LAZY):
+        items = list(itertools.islice(value, MAX_SEQUENCE + 1))
+        if len(items) > MAX_SEQUENCE:
+            raise ResourceLimit(f"{name}: fler än {MAX_SEQUENCE} värden")
+        value = items
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SandboxError(f"variabeln {name} är inte ett ändligt tal ({value})")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SandboxError(f"variabeln {name} innehåller tecken som inte är giltig Unicode") from None
+        return value
+    if isinstance(value, list):
+        return [_as_data(name, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_as_data(name, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_data(name, v) for k, v in value.items()}
+    return value

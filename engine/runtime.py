@@ -10,6 +10,7 @@ the same transaction; the history gets one event per change.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,7 +30,7 @@ from bpmn.model import HumanStep, ProcessModel
 
 from . import case_clock, deadlines, history, org, spiff_clock, state, timers
 from .core import Engine
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 from .models import Case, HumanTask, TaskCandidate, from_row
 from .prepared import Prepared
 from .roles import scoped
@@ -390,7 +391,13 @@ class CaseWork:
     def save(self) -> None:
         """Write the workflow state and bump the revision."""
         workflow = self.workflow
-        self.case.state_json = state.dump(workflow)
+        try:
+            self.case.state_json = state.dump(workflow)
+        except (TypeError, ValueError) as exc:
+            # Data JSON cannot hold (scripts' outputs are made data in the sandbox; this is the
+            # net behind it): the action is refused and rolled back, the case stays as it was.
+            log.warning("case %s: state not serializable: %s", self.case.id, exc)
+            raise InvalidInput(f"Ärendets data kan inte sparas: {exc}") from None
         self.case.revision += 1
         self.case.updated_at = self.now
         case_id, revision, cache = self.case.id, self.case.revision, self.engine.workflows
@@ -432,10 +439,12 @@ def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
 
 
 def _describe(exc: BaseException) -> str:
-    inner = getattr(exc, "exception", None)
+    # SpiffWorkflow wraps the cause of a failed expression: in `exception` for some errors, as the
+    # context of the one it raises (`error_type` names it) for others.
+    inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
     text = str(exc)
     if inner is not None and str(inner) and str(inner) not in text:
-        text = f"{text}: {inner}"
+        text = f"{text.rstrip(' .')}: {inner}"
     if isinstance(inner, NameError) or isinstance(exc, NameError):
         return f"Variabel saknas: {text}"
     return text or type(exc).__name__
@@ -447,7 +456,15 @@ def _json_safe(value: Any) -> Any:
         return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, (list, tuple, set)):
         return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: replaced, as JSON text cannot carry it
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     if hasattr(value, "isoformat"):
         return value.isoformat()

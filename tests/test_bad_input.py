@@ -346,3 +346,21 @@ def test_assumptions_are_warnings() -> None:
     severities = {d.code: d.severity for d in doc.diagnostics}
     for code in ("start-simplified", "human-decision", "join-as-inclusive"):
         assert severities.get(code) == "warning", (code, severities)
+
+
+def test_nan_infinity_and_lone_surrogates_in_a_body_are_400_and_nothing_is_stored(
+        client: Any, people: dict[str, Person], engine: Engine) -> None:
+    from engine.models import Case
+
+    publish(client, people, "seq3.bpmn")
+    headers = {**people["hanna"].headers, "Content-Type": "application/json"}
+    for body in (b'{"data": {"belopp": NaN}}', b'{"data": {"belopp": -Infinity}}',
+                 b'{"data": {"namn": "\\ud800"}}', b'{"business_key": "BN-\\udfff"}', b'{"data": {"\\ud800": 1}}'):
+        r = client.post("/api/processes/seq3/cases", data=body, headers=headers)
+        assert r.status_code == 400, body
+        assert r.get_json()["title"] and "Traceback" not in r.get_data(as_text=True)
+    with engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one() == 0
+    # a proper pair of surrogates is one character, and welcome
+    ok = client.post("/api/processes/seq3/cases", data=b'{"data": {"namn": "\\ud83d\\ude00"}}', headers=headers)
+    assert ok.status_code == 201 and ok.get_json()["id"]

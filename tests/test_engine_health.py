@@ -154,3 +154,61 @@ def test_task_list_never_loads_a_workflow(engine: Engine, monkeypatch: pytest.Mo
     listed = tasks.list_tasks(engine, SYSTEM)
     assert listed["total"] == 3 and len(listed["items"]) == 3
     assert cases.list_cases(engine, SYSTEM)["total"] == 3
+
+
+def _script_process(script: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="https://rutin.example/test">
+  <bpmn:process id="skript" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="reg"/>
+    <bpmn:userTask id="reg" name="Registrera"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="reg" targetRef="calc"/>
+    <bpmn:scriptTask id="calc" name="Räkna" scriptFormat="python"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="calc" targetRef="next"/>
+    <bpmn:userTask id="next" name="Nästa"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="next" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_a_scripts_range_or_iterator_is_kept_as_a_list_and_nan_is_an_incident_not_a_500(engine: Engine) -> None:
+    processes.deploy(engine, SYSTEM, _script_process("dagar = range(1, antal + 1)\nsumma = sum(dagar)"))
+    case = cases.start_case(engine, SYSTEM, "skript")
+    case = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {"antal": 3})["case"]
+    assert case["status"] == "active" and [t["name"] for t in case["open_tasks"]] == ["Nästa"]
+    data = cases.get_case(engine, SYSTEM, case["id"])["data"]
+    assert data["dagar"] == [1, 2, 3] and data["summa"] == 6
+
+    processes.deploy(engine, SYSTEM, _script_process("kvot = float('nan')"))
+    case = cases.start_case(engine, SYSTEM, "skript")
+    case = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {"antal": 3})["case"]
+    assert case["status"] == "incident" and case["incident"]["element_id"] == "calc"
+    assert "kvot" in case["incident"]["message"]
+    assert cases.get_case(engine, SYSTEM, case["id"])["data"]["antal"] == 3  # nothing lost
+
+
+def test_an_incident_names_the_cause_of_a_failing_condition(engine: Engine) -> None:
+    xml = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="villkor" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+    <bpmn:exclusiveGateway id="g" name="Stort belopp?" default="liten"/>
+    <bpmn:sequenceFlow id="stor" name="Ja" sourceRef="g" targetRef="e">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${belopp &gt; 1000}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="liten" name="Nej" sourceRef="g" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+    processes.deploy(engine, SYSTEM, xml)
+    missing = cases.start_case(engine, SYSTEM, "villkor", {})
+    assert missing["status"] == "incident"
+    assert missing["incident"]["message"].startswith("Variabel saknas")
+    assert "belopp" in missing["incident"]["message"]
+    wrong = cases.start_case(engine, SYSTEM, "villkor", {"belopp": "mycket"})
+    assert "not supported between instances of 'str' and 'int'" in wrong["incident"]["message"]

@@ -52,6 +52,12 @@ PAYLOADS = [
     "sum(range(10 ** 12))",
     "object.__subclasses__()",
     "(i for i in ()).gi_frame.f_globals",
+    # one call allocating far more than its arguments, before any check between lines could run
+    "('a' * 100000).replace('a', 'a' * 15000)",
+    "('a' * 100000).join(['a' * 100000] * 1000)",
+    "'%999999999d' % 1",
+    "f'{1:>999999999}'",
+    "('a' * 100000).translate({97: 'a' * 100000})",
 ]
 assert len(PAYLOADS) >= 20
 
@@ -181,3 +187,16 @@ def test_sandbox_still_runs_ordinary_code() -> None:
 def test_script_time_budget_stops_endless_loop() -> None:
     with pytest.raises(sandbox.ScriptTimeout):
         sandbox.execute("x = 0\nwhile True:\n    x = x + 1", {}, timeout=0.2)
+
+
+def test_what_a_script_leaves_behind_is_data_a_case_can_hold() -> None:
+    ctx: dict[str, Any] = {}
+    sandbox.execute("dagar = range(1, 4)\nnamn = map(str, [1, 2])\npar = zip([1], [2])", ctx)
+    assert ctx == {"dagar": [1, 2, 3], "namn": ["1", "2"], "par": [(1, 2)]}
+    for script in ("x = float('nan')", "x = [float('inf')]", "x = chr(0xd800)", "x = {'a': chr(0xdfff)}"):
+        with pytest.raises(sandbox.SandboxError, match="variabeln x"):
+            sandbox.execute(script, {})
+    # ordinary growth within the bounds still works
+    ctx = {"t": "ab"}
+    sandbox.execute("u = t.replace('a', 'xyz') + '-' + '%5d' % 7 + ', '.join(['p', 'q'])\nl = [1]\nl.extend([2])", ctx)
+    assert ctx["u"] == "xyzb-    7p, q" and ctx["l"] == [1, 2]

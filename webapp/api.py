@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +34,39 @@ def _json_body(required: bool = False) -> dict[str, Any]:
     if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
         raise BadRequest("Innehållet ska skickas som application/json.")
     try:
-        body = request.get_json(force=True, silent=False)
+        body = json.loads(raw, parse_constant=_not_a_number)
+    except _NotANumber:
+        raise BadRequest("JSON har inga NaN eller Infinity; skicka ett tal eller null.") from None
     except Exception:
         raise BadRequest("Innehållet är inte giltig JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("Innehållet ska vara ett JSON-objekt.")
+    # A \ud800 escape parses to a lone surrogate, which no database or JSON response can carry.
+    if b"\\u" in raw and _has_lone_surrogate(body):
+        raise BadRequest("Innehållet har text med ogiltiga tecken (ett ensamt surrogattecken, \\uD800–\\uDFFF).")
     return body
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _not_a_number(name: str) -> Any:
+    raise _NotANumber(name)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _int_arg(name: str, default: int) -> int:
