@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from bpmn import sandbox
 
+from . import state
 from .cases import _visible, case_json
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -21,8 +22,12 @@ from .runtime import CaseWork, _json_safe, locked_case
 
 def _waiting_for(work: CaseWork, name: str) -> list[tuple[Any, MessageEventDefinition]]:
     """Waiting tasks that catch message `name` (an event-based gateway waits for several)."""
+    return _waiting_in(work.workflow, name)
+
+
+def _waiting_in(workflow: Any, name: str) -> list[tuple[Any, MessageEventDefinition]]:
     found = []
-    for t in work.workflow.get_tasks(state=TaskState.WAITING):
+    for t in workflow.get_tasks(state=TaskState.WAITING):
         definition = getattr(t.task_spec, "event_definition", None)
         for d in getattr(definition, "event_definitions", None) or [definition]:
             if isinstance(d, MessageEventDefinition) and d.name == name:
@@ -80,9 +85,22 @@ def correlate_message(engine: Engine, actor: Actor, name: str, business_key: str
             sa.select(Case).where(Case.business_key == business_key, Case.status == "active")
         ).scalars().all()
         # Only cases the sender may act on count: a stranger learns nothing about others' cases.
-        ids = [c.id for c in found if _visible(s, c, actor, acting=True)]
+        visible = [c for c in found if _visible(s, c, actor, acting=True)]
+    # Of several cases with the key, only those waiting for this message are meant (a permit
+    # case and its archiving case share the diary number; only one waits for the reply).
+    ids = [c.id for c in visible] if len(visible) <= 1 else [c.id for c in visible if _waits(engine, c, name)]
+    if not ids and visible:
+        raise Conflict(f"Inget av de {len(visible)} aktiva ärendena med ärendenumret {business_key!r} "
+                       f"väntar på meddelandet {name!r}.")
     if not ids:
         raise NotFound(f"Inget aktivt ärende har ärendenumret {business_key!r}.")
     if len(ids) > 1:
-        raise Conflict(f"{len(ids)} aktiva ärenden har ärendenumret {business_key!r}; ange ärendets id.")
+        raise Conflict(f"{len(ids)} aktiva ärenden med ärendenumret {business_key!r} väntar på meddelandet "
+                       f"{name!r}; ange ärendets id.")
     return send_message(engine, actor, ids[0], name, data)
+
+
+def _waits(engine: Engine, case: Case, name: str) -> bool:
+    """Whether a case waits for message `name` now (read from its stored state, not locked)."""
+    spec, subs = engine.spec(case.process_version_id)
+    return bool(_waiting_in(state.load(case.state_json, spec, subs), name))

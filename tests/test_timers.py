@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from conftest import fixture_bytes
 
@@ -92,6 +93,26 @@ def test_event_based_gateway_message_wins(engine: Engine, clock: ManualClock) ->
     assert _pending(engine, case_id=case["id"]) == []
     clock.advance(timedelta(days=11))
     assert engine.scheduler.tick().fired == 0
+
+
+def test_a_message_by_business_key_goes_to_the_one_case_that_waits_for_it(engine: Engine, clock: ManualClock) -> None:
+    from engine.errors import Conflict
+
+    _deploy(engine)
+    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    waiting = cases.start_case(engine, SYSTEM, "kapplopning", business_key="BYGG-2")
+    cases.start_case(engine, SYSTEM, "seq3", business_key="BYGG-2")  # same diary number, waits for no message
+    messages.correlate_message(engine, SYSTEM, "svar", "BYGG-2", {"innehall": "ritningar"})
+    assert _open(engine, waiting["id"]) == ["Granska svaret"]
+    # now neither waits: a conflict that says so, not "two cases have the number"
+    with pytest.raises(Conflict, match="Inget av de 2 aktiva ärendena"):
+        messages.correlate_message(engine, SYSTEM, "svar", "BYGG-2", {})
+    # two cases that both wait: the sender must choose
+    first = cases.start_case(engine, SYSTEM, "kapplopning", business_key="BYGG-3")
+    cases.start_case(engine, SYSTEM, "kapplopning", business_key="BYGG-3")
+    with pytest.raises(Conflict, match="2 aktiva ärenden med ärendenumret 'BYGG-3' väntar"):
+        messages.correlate_message(engine, SYSTEM, "svar", "BYGG-3", {})
+    assert _open(engine, first["id"]) == []
 
 
 def test_event_based_gateway_timer_wins(engine: Engine, clock: ManualClock) -> None:
