@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from . import case_clock, delegation, forms, timers
+from . import case_clock, delegation, forms, org, timers
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor
@@ -81,10 +81,12 @@ def list_tasks(
         conditions.append(HumanTask.assignee.is_(None))
         conditions.append(HumanTask.id.in_(_candidate_ids(actor)))
     if role is not None:
+        # The role as a task names it ("Handläggare bygglov") reaches its key through the aliases.
+        key = org.tree(engine).canonical(role)
         conditions.append(HumanTask.id.in_(
             sa.select(TaskCandidate.task_id).where(
                 TaskCandidate.kind == "role",
-                sa.or_(TaskCandidate.key == role_key(role), TaskCandidate.key.like(role_key(role) + "@%")),
+                sa.or_(TaskCandidate.key == key, TaskCandidate.key.like(key + "@%")),
             )
         ))
     if unit is not None:
@@ -166,7 +168,9 @@ def _counts(s: Session, actor: Actor, now: datetime) -> dict[str, int]:
         sa.select(
             sa.func.count(),
             count_if(HumanTask.assignee == actor.name),
-            count_if(HumanTask.assignee.is_(None)),
+            # "unclaimed in my roles", as the inbox's tab filters it (candidate=me), not every
+            # unclaimed task a manager sees in the units
+            count_if(sa.and_(HumanTask.assignee.is_(None), HumanTask.id.in_(_candidate_ids(actor)))),
             count_if(HumanTask.due_at < now),
             count_if(HumanTask.org_unit_id.in_(units)) if units else sa.literal(0),
         ).where(visible)
@@ -217,20 +221,29 @@ def _load(s: Session, task_id: str, actor: Actor, *, acting: bool = False) -> Hu
 
 def _check_separation(work: CaseWork, row: HumanTask, actor: Actor) -> None:
     """Separation of duties: a step may require someone other than whoever did another step."""
-    step = work.step(row)
-    other = (step.properties.get("rutin:separateFrom") or step.properties.get("rutin:separate_from")
-             if step is not None else None)
-    if not other:
+    # Both ways: the step naming another, and any step that names this one, so that two steps
+    # open at once (parallel branches) cannot both be done by one person in either order.
+    partners = [other] if (other := _separate_from(work.step(row))) else []
+    partners += [st.element_id for st in work.model.steps.values()
+                 if _separate_from(st) in (row.element_id, row.spec_name)]
+    if not partners:
         return
-    done_by = set(work.s.execute(
-        sa.select(HumanTask.completed_by).where(
+    done = work.s.execute(
+        sa.select(HumanTask.element_id).where(
             HumanTask.case_id == work.case.id, HumanTask.status == "completed",
-            sa.or_(HumanTask.element_id == other, HumanTask.spec_name == other),
-        )
-    ).scalars())
-    if actor.name in done_by:
+            HumanTask.completed_by == actor.name,
+            sa.or_(HumanTask.element_id.in_(partners), HumanTask.spec_name.in_(partners)),
+        ).limit(1)
+    ).scalar()
+    if done is not None:
         raise Forbidden("Det här steget måste utföras av någon annan än den som utförde "
-                        f"{work.model.element_names.get(other, other)!r} (åtskillnad av arbetsuppgifter).")
+                        f"{work.model.element_names.get(done, done)!r} (åtskillnad av arbetsuppgifter).")
+
+
+def _separate_from(step: Any) -> str | None:
+    if step is None:
+        return None
+    return step.properties.get("rutin:separateFrom") or step.properties.get("rutin:separate_from") or None
 
 
 def get_task(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:

@@ -126,3 +126,35 @@ def test_priority_and_dates_are_changed_by_the_holder_or_the_manager(engine: Eng
     assert _who(_last(engine, case["id"], "task_updated")) == ("bert", "Bygglovschef", clock.now().isoformat())
     for bad in ({"priority": 101}, {"priority": True}, {"follow_up": "i morgon"}, {"owner": "bo"}):
         assert client.patch(f"/api/tasks/{task}", json=bad, headers=town["bea"]).status_code == 422
+
+
+def test_separation_of_duties_holds_when_both_steps_are_open_at_once(engine: Engine, town: dict[str, Any]) -> None:
+    from engine.errors import Forbidden
+
+    processes.deploy(engine, SYSTEM, fixture_bytes("sod_parallel.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "sod_par", {}, "UT-1", org_unit="bygglov")
+    ids = {t["element_id"]: t["id"] for t in case["open_tasks"]}
+    bea, bo = identity.get_actor(engine, "bea"), identity.get_actor(engine, "bo")
+    # the attesting step first, then the one it must be kept apart from: refused the other way round too
+    tasks.complete(engine, bea, ids["attest"], {})
+    with pytest.raises(Forbidden, match="Attestera utbetalning"):
+        tasks.claim(engine, bea, ids["bered"])
+    with pytest.raises(Forbidden, match="åtskillnad"):
+        tasks.complete(engine, bea, ids["bered"], {})
+    assert tasks.complete(engine, bo, ids["bered"], {})["case"]["status"] == "completed"
+
+
+def test_the_inbox_counts_match_the_filters_and_a_role_filters_by_the_name_a_task_shows(
+        engine: Engine, town: dict[str, Any]) -> None:
+    for i in range(3):
+        cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, f"BN-C{i}", org_unit="bygglov")
+    for name in ("bert", "fia", "bea"):  # managers of the unit (no candidates of its tasks), and a handler
+        actor = identity.get_actor(engine, name)
+        counts = tasks.list_tasks(engine, actor)["counts"]
+        assert counts["unclaimed"] == tasks.list_tasks(engine, actor, candidate="me")["total"], name
+        assert counts["mine"] == tasks.list_tasks(engine, actor, assignee="me")["total"], name
+    bea = identity.get_actor(engine, "bea")
+    shown = tasks.list_tasks(engine, bea)["items"][0]["role"]
+    assert shown == "Handläggare bygglov"  # the lane's name, an alias of the role
+    for name in (shown, "handläggare bygglov", "Bygglovshandläggare"):
+        assert tasks.list_tasks(engine, bea, role=name)["total"] == 3, name
