@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from . import timers
+from . import org, timers
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor
@@ -22,11 +22,21 @@ from .models import Absence, Case, HumanTask, Timer, User, UserRole
 from .runtime import CaseWork, load_task, locked_case
 
 _absences = cast(sa.Table, Absence.__table__)
+_user_roles = cast(sa.Table, UserRole.__table__)
+REASON_MAX = int(getattr(_absences.c.reason.type, "length", None) or 200)
+# Ids beyond a signed 64-bit integer exist in no table, and SQLite refuses to even compare them.
+_MAX_ID = 2**63 - 1
 
 
 def register(engine: Engine, actor: Actor, user: str, starts_at: datetime, ends_at: datetime,
              reason: str | None = None) -> dict[str, Any]:
     """Record an absence (one's own, or as a manager or admin) and hand on open work when it begins."""
+    if not isinstance(user, str) or not user.strip():
+        raise InvalidInput("user ska vara ett användarnamn.", field="user")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput("reason ska vara text.", field="reason")
+    if reason is not None and len(reason) > REASON_MAX:
+        raise InvalidInput(f"reason får vara högst {REASON_MAX} tecken.", field="reason")
     if ends_at <= starts_at:
         raise InvalidInput("Frånvaron måste sluta efter att den börjar.")
     now = engine.clock.now()
@@ -34,9 +44,9 @@ def register(engine: Engine, actor: Actor, user: str, starts_at: datetime, ends_
         person = s.execute(sa.select(User).where(User.name == user)).scalar_one_or_none()
         if person is None:
             raise NotFound(f"Användaren {user!r} finns inte.")
-        if not _may_manage(s, actor, person):
+        if not _may_manage(s, actor, person, now):
             raise Forbidden("Du kan bara registrera frånvaro för dig själv eller dina medarbetare.")
-        role = _registrar_role(s, engine, actor, person)
+        role = _registrar_role(s, engine, actor, person, now)
         absence_id = add(s, now, person, starts_at, ends_at, reason)
     moved = hand_on(engine, user, actor.name, role=role) if starts_at <= now < ends_at else []
     return {"id": absence_id, "user": user, "from": starts_at.isoformat(), "to": ends_at.isoformat(),
@@ -55,19 +65,17 @@ def add(s: Any, now: datetime, person: User, starts_at: datetime, ends_at: datet
     return int(absence.id)
 
 
-def _may_manage(s: Any, actor: Actor, person: User) -> bool:
-    return actor.name == person.name or actor.is_admin or _manages(s, actor, person.id)
+def _may_manage(s: Any, actor: Actor, person: User, now: datetime) -> bool:
+    return actor.name == person.name or actor.is_admin or _manages(s, actor, person.id, now)
 
 
-def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User) -> str | None:
+def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User, now: datetime) -> str | None:
     """The role under which someone records another's absence (None: one's own, as oneself)."""
     if actor.name == person.name:
         return None
-    if _manages(s, actor, person.id):
-        from . import org
-
+    if _manages(s, actor, person.id, now):
         t = org.tree(engine)
-        units = set(s.execute(sa.select(UserRole.org_unit_id).where(UserRole.user_id == person.id)).scalars())
+        units = _units_of(s, person.id, now)
         for unit in sorted(u for u in units if u):
             for u in t.chain(unit):
                 manager_role = t.units[u].manager_role
@@ -77,9 +85,15 @@ def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User) -> str |
     return "admin" if actor.is_admin else None
 
 
-def _manages(s: Any, actor: Actor, user_id: int) -> bool:
-    units = set(s.execute(sa.select(UserRole.org_unit_id).where(UserRole.user_id == user_id)).scalars())
-    return bool(units & actor.manages)
+def _units_of(s: Any, user_id: int, now: datetime) -> set[str | None]:
+    """The units where a person holds a role at `now`: a role that has ended (or not begun) makes
+    no one their manager, just as it gives them no work."""
+    return set(s.execute(sa.select(_user_roles.c.org_unit_id)
+                         .where(_user_roles.c.user_id == user_id, org.role_active(now))).scalars())
+
+
+def _manages(s: Any, actor: Actor, user_id: int, now: datetime) -> bool:
+    return bool(_units_of(s, user_id, now) & actor.manages)
 
 
 def _json(a: Absence, name: str, now: datetime) -> dict[str, Any]:
@@ -99,18 +113,21 @@ def list_absences(engine: Engine, actor: Actor, *, user: str | None = None,
         if not include_past:
             q = q.where(Absence.ends_at > now)
         if not (actor.is_admin or actor.is_auditor):
-            staff = sa.select(UserRole.user_id).where(UserRole.org_unit_id.in_(sorted(actor.manages)))
+            staff = sa.select(_user_roles.c.user_id).where(_user_roles.c.org_unit_id.in_(sorted(actor.manages)),
+                                                           org.role_active(now))
             q = q.where(sa.or_(User.name == actor.name, User.id.in_(staff)))
         return [_json(a, u.name, now) for a, u in s.execute(q).all()]
 
 
 def cancel(engine: Engine, actor: Actor, absence_id: int) -> dict[str, Any]:
     """Withdraw an absence: one not yet begun is removed with its timer, one under way ends now."""
+    if not 0 < absence_id <= _MAX_ID:
+        raise NotFound(f"Frånvaron {absence_id} finns inte.")
     now = engine.clock.now()
     with engine.db.write() as s:
         found = s.execute(sa.select(Absence, User).join(User, User.id == Absence.user_id)
                           .where(Absence.id == absence_id)).one_or_none()
-        if found is None or not _may_manage(s, actor, found[1]):
+        if found is None or not _may_manage(s, actor, found[1], now):
             # Someone else's absence is not theirs to know of.
             raise NotFound(f"Frånvaron {absence_id} finns inte.")
         absence, person = found

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
 APPROVED = ("approved", "replaced")
 _items = cast(sa.Table, DelegationItem.__table__)
+MAX_ID = 2**63 - 1
 
 
 _cache: dict[int, tuple[float, dict[str, list[DelegationItem]]]] = {}
@@ -144,11 +145,14 @@ def _present(work: Any, role: str, exclude: set[str]) -> list[str]:
 
 
 def substitute_for(engine: Engine, work: Any, row: HumanTask, *, exclude: set[str] | None = None) -> str | None:
-    """The first present holder of the item's substitute role, or None."""
+    """The first present holder of the item's substitute role who has not declared jäv on the
+    task, or None."""
     item = item_for(work, row)
     if item is None or not item.substitute_role:
         return None
-    people = _present(work, item.substitute_role, exclude or set())
+    # A substitute who has stepped aside may not decide, so routing to them would leave the
+    # decision with no one able to take it (and locked away from the other delegates).
+    people = _present(work, item.substitute_role, (exclude or set()) | declared_conflict(work, row))
     return people[0] if people else None
 
 
@@ -187,20 +191,27 @@ def declared_conflict(work: Any, row: HumanTask) -> set[str]:
 
 def record(work: Any, row: HumanTask, actor: Actor, item: DelegationItem, role: str, grounds: str,
            outcome: dict[str, Any]) -> None:
-    """Add a taken decision to the committee's report (same transaction as the completion)."""
+    """Add a taken decision to the committee's report (same transaction as the completion).
+
+    The report goes to the item's committee, else to the one the case's unit answers to: an item
+    that names no committee is still reported (KL 7 kap. 8 §), and the report is read by committee.
+    """
+    committee = item.committee or org.committee_of(org.tree(work.engine), work.case.org_unit_id)
     work.s.add(DelegatedDecision(
         item_id=item.id, item_number=item.number, case_id=work.case.id, task_id=row.id,
         process_key=work.case.process_key, business_key=work.case.business_key, task_name=row.name,
-        decided_by=actor.name, role=role, grounds=grounds, committee=item.committee, reporting=item.reporting,
+        decided_by=actor.name, role=role, grounds=grounds, committee=committee, reporting=item.reporting,
         decided_at=work.now, outcome=outcome,
     ))
 
 
 def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | None = None) -> dict[str, Any]:
-    """Declare jäv on a decision task: the task goes to a present substitute and the declarer is out.
+    """Declare jäv on a decision task: the declarer is out, and a task they held or no one held
+    goes to a present substitute.
 
     With no substitute present the task is left to the role, and the manager of its unit (up the
-    chain, past the declarer) is told, so that a decision is never left with no one to take it.
+    chain, past the declarer) is told, so that a decision is never left with no one to take it. A
+    task a colleague holds stays with them: the declaration is recorded and the declarer excluded.
     """
     from . import notifications
     from .runtime import CaseWork, load_task, locked_task_case
@@ -220,9 +231,12 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
         _, role, _ = authority(work, row, actor)
         if row.status != "open":
             raise Conflict("Uppgiften är inte öppen.")
-        target = substitute_for(engine, work, row, exclude={actor.name})
+        # Someone else's claimed decision is not the declarer's to give away: their jäv concerns
+        # only themselves, and `authority` already shuts them out.
+        reroute = row.assignee in (None, actor.name)
+        target = substitute_for(engine, work, row, exclude={actor.name}) if reroute else None
         notified: list[str] = []
-        if target is None:
+        if reroute and target is None:
             tree = org.tree(engine)
             _, _, notified = org.managers(work.conn, tree, row.org_unit_id or case.org_unit_id, work.now,
                                           exclude={actor.name})
@@ -235,8 +249,9 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
         work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
                    element_id=row.element_id,
                    data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified})
-        row.assignee = target
-        work.touch(row)
+        if reroute:
+            row.assignee = target
+            work.touch(row)
         return task_json(engine, row, actor)
 
 
@@ -258,21 +273,66 @@ def _item_json(i: DelegationItem, now: datetime | None = None) -> dict[str, Any]
     }
 
 
-def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any]:
-    """Add a draft item (a new number, or a new version of an existing number)."""
-    if not actor.is_admin:
-        raise Forbidden("Bara administratörer ändrar delegationsordningen.")
+_YES = ("ja", "true", "yes", "1")
+_NO = ("nej", "false", "no", "0")
+# The item's text fields and the columns holding them: the spec's names, where they differ.
+_TEXT_FIELDS = {"number": "number", "title": "title", "process_key": "process_key", "element_id": "element_id",
+                "legal_basis": "legal_basis", "delegate_role": "delegate_role",
+                "substitute_role": "substitute_role", "limit": "limit_expr", "committee": "committee",
+                "adopted_ref": "adopted_ref"}
+
+
+def flag(value: Any, name: str) -> bool:
+    """A yes/no field as written by hand in JSON, YAML or a spreadsheet: a boolean, or ja/nej,
+    true/false, yes/no, 1/0 in any case; absent is no. Anything else is `InvalidInput`, since
+    guessing would grant (or withhold) a power the ordinance does not."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _YES + _NO:
+        return value.strip().lower() in _YES
+    raise InvalidInput(f"{name} ska vara ja eller nej (true/false), inte {value!r}.", field=name)
+
+
+def _check_spec(spec: Any) -> None:
+    """`InvalidInput` unless the item's fields have the types and lengths the ordinance stores."""
+    if not isinstance(spec, dict):
+        raise InvalidInput("En punkt i delegationsordningen ska vara ett objekt med number, title och delegate_role.")
+    for name, column in _TEXT_FIELDS.items():
+        value = spec.get(name)
+        if value is None or value == "":
+            continue
+        # A number written bare in YAML (``number: 3``) is still the item's number.
+        if name == "number" and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} ska vara text.", field=name)
+        length = getattr(_items.c[column].type, "length", None)
+        if length and len(value) > length:
+            raise InvalidInput(f"{name} får vara högst {length} tecken.", field=name)
     for required in ("number", "title", "delegate_role"):
         if not spec.get(required):
-            raise InvalidInput(f"Punkten saknar {required}.")
-    reporting = spec.get("reporting", "anmals")
-    if reporting not in REPORTING:
-        raise InvalidInput(f"reporting ska vara en av {', '.join(REPORTING)}.")
+            raise InvalidInput(f"Punkten saknar {required}.", field=required)
+    flag(spec.get("superior_may_decide"), "superior_may_decide")
+    if spec.get("reporting", "anmals") not in REPORTING:
+        raise InvalidInput(f"reporting ska vara en av {', '.join(REPORTING)}.", field="reporting")
     if spec.get("limit"):
         try:
             sandbox.check_expression(spec["limit"])
         except sandbox.PolicyViolation as exc:
-            raise InvalidInput(f"Begränsningen kan inte utvärderas: {exc}") from None
+            raise InvalidInput(f"Begränsningen kan inte utvärderas: {exc}", field="limit") from None
+
+
+def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any]:
+    """Add a draft item (a new number, or a new version of an existing number)."""
+    if not actor.is_admin:
+        raise Forbidden("Bara administratörer ändrar delegationsordningen.")
+    _check_spec(spec)
+    superior_may_decide = flag(spec.get("superior_may_decide"), "superior_may_decide")
+    reporting = spec.get("reporting", "anmals")
     from .org import _when
 
     with engine.db.write() as s:
@@ -282,7 +342,7 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
             number=str(spec["number"]), version=(latest or 0) + 1, title=spec["title"],
             process_key=spec.get("process_key"), element_id=spec.get("element_id"),
             legal_basis=spec.get("legal_basis"), delegate_role=spec["delegate_role"],
-            substitute_role=spec.get("substitute_role"), superior_may_decide=bool(spec.get("superior_may_decide")),
+            substitute_role=spec.get("substitute_role"), superior_may_decide=superior_may_decide,
             limit_expr=spec.get("limit"), reporting=reporting, committee=spec.get("committee"),
             valid_from=_when(spec.get("valid_from")), valid_to=_when(spec.get("valid_to")),
             adopted_ref=spec.get("adopted_ref"), status="draft", created_by=actor.name,
@@ -311,7 +371,8 @@ def approve(engine: Engine, actor: Actor, item_id: int, *, setup: bool = False) 
         raise Forbidden("Bara systemet godkänner punkter vid inläsning.")
     now = engine.clock.now()
     with engine.db.write() as s:
-        item = s.get(DelegationItem, item_id)
+        # An id beyond a signed 64-bit integer is in no table, and SQLite refuses even to look it up.
+        item = s.get(DelegationItem, item_id) if 0 < item_id <= MAX_ID else None
         if item is None:
             raise NotFound(f"Punkten {item_id} finns inte.")
         if item.status != "draft":
@@ -364,6 +425,12 @@ def import_items(engine: Engine, actor: Actor, approver: Actor | None, items: li
     Without an approver the items stay drafts for a second administrator to approve; with the
     system as both (`rutin delegation import --approve`), they are approved as set-up.
     """
+    # Every item is checked before the first is stored, so a fault in one leaves no half-loaded ordinance.
+    for n, spec in enumerate(items, 1):
+        try:
+            _check_spec(spec)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Punkt nr {n}: {exc.detail}", **exc.extra) from None
     count = 0
     setup = approver is not None and approver.name == SYSTEM.name and actor.name == SYSTEM.name
     for spec in items:
@@ -444,6 +511,11 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
 
 def import_yaml(engine: Engine, actor: Actor, approver: Actor | None, text: str) -> int:
     """Load an ordinance from YAML (``items: [...]``); see `import_items` for who approves it."""
-    data = yaml.safe_load(text) or {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"Ogiltig YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items") or [], list):
+        raise InvalidInput("Delegationsordningen ska vara ett objekt med items: en lista av punkter.")
     return import_items(engine, actor, approver, list(data.get("items") or []))
 

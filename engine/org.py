@@ -92,11 +92,15 @@ def invalidate(engine: Engine) -> None:
     forget_tokens(engine)
 
 
-def _active(now: datetime) -> Any:
+def role_active(now: datetime) -> Any:
+    """The condition that a `user_roles` row is in force at `now` (within its valid_from/valid_to)."""
     return sa.and_(
         sa.or_(_roles.c.valid_from.is_(None), _roles.c.valid_from <= now),
         sa.or_(_roles.c.valid_to.is_(None), _roles.c.valid_to > now),
     )
+
+
+_active = role_active
 
 
 def holders(conn: sa.Connection, key: str, unit_id: str | None, now: datetime) -> list[str]:
@@ -194,6 +198,74 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
+def _entries(data: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    """The list under `key`, each entry an object; `InvalidInput` naming the first that is not."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"{key} ska vara en lista.", field=key)
+    for n, entry in enumerate(value, 1):
+        if not isinstance(entry, dict):
+            raise InvalidInput(f"{what} nr {n} i {key} ska vara ett objekt, inte {entry!r}.", field=key)
+    return value
+
+
+def _text(entry: dict[str, Any], name: str, label: str, column: Any, *, required: bool = False) -> str | None:
+    """A text field of an import entry (None when absent), checked against the column it is stored in."""
+    value = entry.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidInput(f"{label} saknar {name}.", field=name)
+        return None
+    # A bare number in YAML (an employee number as name, a unit id such as 4100) is still meant as text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}: {name} ska vara text.", field=name)
+    length = getattr(column.type, "length", None)
+    if length and len(value) > length:
+        raise InvalidInput(f"{label}: {name} får vara högst {length} tecken.", field=name)
+    return value
+
+
+_units_t = cast(sa.Table, OrgUnit.__table__)
+_aliases_t = cast(sa.Table, RoleAlias.__table__)
+
+
+def _check_document(data: dict[str, Any]) -> None:
+    """`InvalidInput` naming the first entry whose shape or types do not fit, before anything is written."""
+    for n, u in enumerate(_entries(data, "units", "Enhet"), 1):
+        label = f"Enhet nr {n}"
+        for name, column in (("id", _units_t.c.id), ("name", _units_t.c.name)):
+            _text(u, name, label, column, required=True)
+        for name, column in (("parent", _units_t.c.parent_id), ("kind", _units_t.c.kind),
+                             ("manager_role", _units_t.c.manager_role), ("committee", _units_t.c.committee)):
+            _text(u, name, label, column)
+    for n, a in enumerate(_entries(data, "aliases", "Alias"), 1):
+        _text(a, "alias", f"Alias nr {n}", _aliases_t.c.alias, required=True)
+        _text(a, "role", f"Alias nr {n}", _aliases_t.c.role, required=True)
+    for n, p in enumerate(_entries(data, "people", "Person"), 1):
+        label = f"Person nr {n}"
+        _text(p, "name", label, _users.c.name, required=True)
+        _text(p, "display_name", label, _users.c.display_name)
+        _text(p, "email", label, _users.c.email)
+        roles = p.get("roles")
+        if roles is not None and not isinstance(roles, list):
+            raise InvalidInput(f"{label}: roles ska vara en lista.", field="roles")
+        for m, r in enumerate(roles or [], 1):
+            role_label = f"{label}, roll nr {m}"
+            if isinstance(r, str):
+                r = {"role": r}
+            if not isinstance(r, dict):
+                raise InvalidInput(f"{role_label} ska vara ett rollnamn eller ett objekt med role.", field="roles")
+            _text(r, "role", role_label, _roles.c.role, required=True)
+            _text(r, "unit", role_label, _roles.c.org_unit_id)
+    for n, a in enumerate(_entries(data, "absences", "Frånvaro"), 1):
+        _text(a, "name", f"Frånvaro nr {n}", _users.c.name, required=True)
+        _text(a, "reason", f"Frånvaro nr {n}", _absences.c.reason)
+
+
 def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict[str, int]:
     """Upsert units, people with their roles, aliases and absences from a parsed YAML/JSON document.
 
@@ -205,64 +277,68 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
     from . import absence as absences  # absence needs runtime, which needs this module
     if not isinstance(data, dict):
         raise InvalidInput("Organisationsdata ska vara ett objekt med units, people, aliases och absences.")
+    _check_document(data)
     now = engine.clock.now()
     counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0}
     with engine.db.write() as s:
         units = data.get("units") or []
-        known = {u.id for u in s.execute(sa.select(OrgUnit)).scalars()} | {u["id"] for u in units if "id" in u}
+        known = {u.id for u in s.execute(sa.select(OrgUnit)).scalars()} | {str(u["id"]) for u in units}
         for u in units:
-            if not u.get("id") or not u.get("name"):
-                raise InvalidInput("Varje enhet behöver id och name.")
-            if u.get("parent") and u["parent"] not in known:
-                raise InvalidInput(f"Enheten {u['id']!r} har en okänd överordnad {u['parent']!r}.")
-            unit = s.get(OrgUnit, u["id"]) or OrgUnit(id=u["id"])
-            unit.name, unit.kind = u["name"], u.get("kind", "enhet")
-            unit.parent_id, unit.manager_role = u.get("parent"), u.get("manager_role")
-            unit.committee = u.get("committee")
+            uid, parent = str(u["id"]), _text(u, "parent", "", _units_t.c.parent_id)
+            if parent and parent not in known:
+                raise InvalidInput(f"Enheten {uid!r} har en okänd överordnad {parent!r}.")
+            unit = s.get(OrgUnit, uid) or OrgUnit(id=uid)
+            unit.name, unit.kind = str(u["name"]), _text(u, "kind", "", _units_t.c.kind) or "enhet"
+            unit.parent_id, unit.manager_role = parent, _text(u, "manager_role", "", _units_t.c.manager_role)
+            unit.committee = _text(u, "committee", "", _units_t.c.committee)
             s.add(unit)
             counts["units"] += 1
         s.flush()
         for a in data.get("aliases") or []:
-            alias = s.get(RoleAlias, role_key(a["alias"])) or RoleAlias(alias_key=role_key(a["alias"]))
-            alias.alias, alias.role = a["alias"], a["role"]
+            alias = s.get(RoleAlias, role_key(str(a["alias"]))) or RoleAlias(alias_key=role_key(str(a["alias"])))
+            alias.alias, alias.role = str(a["alias"]), str(a["role"])
             s.add(alias)
             counts["aliases"] += 1
         for p in data.get("people") or []:
             name = str(p["name"]).strip()
+            display_name = _text(p, "display_name", "", _users.c.display_name)
+            email = _text(p, "email", "", _users.c.email)
             user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
             if user is None:
-                user = User(name=name, display_name=p.get("display_name") or name, email=p.get("email"),
-                            active=True, created_at=now)
+                user = User(name=name, display_name=display_name or name, email=email, active=True, created_at=now)
                 s.add(user)
                 s.flush()
             else:
-                user.display_name = p.get("display_name") or user.display_name
-                user.email = p.get("email") or user.email
+                user.display_name = display_name or user.display_name
+                user.email = email or user.email
             s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
             for r in p.get("roles") or []:
                 spec = {"role": r} if isinstance(r, str) else r
-                unit_id = spec.get("unit")
+                role = str(_text(spec, "role", "", _roles.c.role))
+                unit_id = _text(spec, "unit", "", _roles.c.org_unit_id)
                 if unit_id and unit_id not in known:
                     raise InvalidInput(f"{name}: okänd enhet {unit_id!r}.")
-                s.add(UserRole(user_id=user.id, role=spec["role"], role_key=role_key(spec["role"]),
-                               org_unit_id=unit_id, valid_from=_when(spec.get("from")), valid_to=_when(spec.get("to"))))
+                s.add(UserRole(user_id=user.id, role=role, role_key=role_key(role), org_unit_id=unit_id,
+                               valid_from=_when(spec.get("from")), valid_to=_when(spec.get("to"))))
                 counts["roles"] += 1
             counts["people"] += 1
         s.flush()
         begun: list[str] = []
         for a in data.get("absences") or []:
-            user = s.execute(sa.select(User).where(User.name == a.get("name"))).scalar_one_or_none()
+            who = str(a["name"])
+            reason = _text(a, "reason", "", _absences.c.reason)
+            user = s.execute(sa.select(User).where(User.name == who)).scalar_one_or_none()
             if user is None:
-                raise InvalidInput(f"Frånvaro för okänd person {a.get('name')!r}.")
+                raise InvalidInput(f"Frånvaro för okänd person {who!r}.")
             starts, ends = _when(a.get("from")), _when(a.get("to"))
             if starts is None or ends is None or ends <= starts:
                 raise InvalidInput(f"Frånvaron för {user.name} behöver from och to, och to efter from.")
             existing = s.execute(sa.select(Absence).where(
                 Absence.user_id == user.id, Absence.starts_at == starts, Absence.ends_at == ends)).scalar_one_or_none()
             if existing is not None:
-                existing.reason = a.get("reason")
+                existing.reason = reason
             else:
-                absences.add(s, now, user, starts, ends, a.get("reason"))
+                absences.add(s, now, user, starts, ends, reason)
                 if starts <= now < ends:
                     begun.append(user.name)
             counts["absences"] += 1
@@ -350,6 +426,8 @@ def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
     import csv
     import io
 
+    # Excel's "CSV UTF-8" begins with a byte-order mark, which would otherwise be part of the first column's name.
+    text = text.removeprefix("\ufeff")
     sample = text[:2048]
     delimiter = ";" if sample.count(";") >= sample.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from engine import absence, delegation, forms, org
 from engine.core import Engine
-from engine.errors import BadRequest, Forbidden
+from engine.errors import BadRequest, Forbidden, InvalidInput
 
 from .api import _json_body, _required
 from .auth import current_actor
@@ -61,6 +61,15 @@ def export_org() -> Response:
     return jsonify(org.export_data(_engine()))
 
 
+def _text_body() -> str:
+    """The request body as text: UTF-8, with the byte-order mark Excel writes in front of "CSV UTF-8" dropped."""
+    try:
+        return request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Most often a spreadsheet saved as plain "CSV" (Windows-1252): å, ä and ö would be lost.
+        raise InvalidInput("Innehållet är inte UTF-8. Spara filen som \"CSV UTF-8\" och försök igen.") from None
+
+
 @bp.put("/org")
 def import_org() -> Response:
     """Load organisation data (JSON or YAML body); administrators only."""
@@ -68,10 +77,10 @@ def import_org() -> Response:
     if not actor.is_admin:
         raise Forbidden("Bara administratörer kan läsa in organisationen.")
     if request.mimetype == "text/csv":
-        return jsonify(org.import_people_csv(_engine(), request.get_data(as_text=True)))
+        return jsonify(org.import_people_csv(_engine(), _text_body()))
     if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
         try:
-            data = yaml.safe_load(request.get_data(as_text=True)) or {}
+            data = yaml.safe_load(_text_body()) or {}
         except yaml.YAMLError:
             raise BadRequest("Innehållet är inte giltig YAML.") from None
     else:
