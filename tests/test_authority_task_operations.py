@@ -158,3 +158,12 @@ def test_the_inbox_counts_match_the_filters_and_a_role_filters_by_the_name_a_tas
     assert shown == "Handläggare bygglov"  # the lane's name, an alias of the role
     for name in (shown, "handläggare bygglov", "Bygglovshandläggare"):
         assert tasks.list_tasks(engine, bea, role=name)["total"] == 3, name
+
+
+def test_a_user_or_text_that_is_not_text_is_a_422(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    task = _case(engine)["open_tasks"][0]["id"]
+    for path, body in ((f"/api/tasks/{task}/assign", {"user": ["bea"]}),
+                       (f"/api/tasks/{task}/handover", {"user": {"name": "bo"}}),
+                       (f"/api/tasks/{task}/comments", {"text": 5})):
+        r = client.post(path, json=body, headers=town["bert"])
+        assert r.status_code == 422 and "ska vara text" in r.get_json()["detail"], (path, r.get_json())

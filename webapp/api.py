@@ -384,8 +384,11 @@ def read_notification(notification_id: int) -> Response:
     return jsonify(notifications.mark_read(_engine(), current_actor(), notification_id))
 
 
-def _required(body: dict[str, Any], name: str) -> Any:
+def _required(body: dict[str, Any], name: str) -> str:
+    """A required text field of the body: 422 when it is missing or not text."""
     value = body.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         raise InvalidInput(f"Fältet {name} saknas.")
+    if not isinstance(value, str):
+        raise InvalidInput(f"Fältet {name} ska vara text.")
     return value
