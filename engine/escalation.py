@@ -5,8 +5,9 @@ A ladder is a list of steps relative to the due date, written in a diagram prope
 default. Offsets are working days (``-1WD``: 08:00 on the working day before the due day), or an
 ISO-8601 duration before (``-PT2H``) or after (``P2D``) the due instant (months are calendar
 months); ``0`` is the due instant. Each step is a timer row; the scheduler fires it once per due
-date: completing the task cancels the pending ones, re-dating moves them, and reassigning it
-never makes a step that has already fired happen again.
+date: completing or reassigning the task (a manager's assignment, a hand-over) cancels the pending
+ones, and moving its due date makes a fresh ladder for the new date. A step that has fired is
+never made again, and a ladder's own ``reassign_manager`` step leaves its later steps in place.
 
 Where a task's ladder comes from, first found: the step's ``rutin:escalation`` property, the
 process owner's policy for the step, the policy's ``*`` entry (every step of the process), the
@@ -18,7 +19,9 @@ A task's follow-up date is a timer row too (kind ``follow_up``): its holder is r
 
 Work may go up the manager chain; a decision only along the delegation ordinance. Decision tasks
 therefore get their own default ladder (substitute, then superior where the ordinance allows),
-and the manager-chain actions are refused on them.
+and the manager-chain actions are refused on them. A task that became a decision after its ladder
+was made (an ordinance item naming its step approved since) is asked again when a step fires: a
+``reassign_manager`` step then goes along the ordinance instead.
 """
 
 from __future__ import annotations
@@ -174,34 +177,64 @@ def follow_up_reminder_at(follow_up: datetime) -> datetime:
 _OWN = sa.select(timers._timers.c.id, timers._timers.c.kind, timers._timers.c.ref, timers._timers.c.status,
                  timers._timers.c.due_at, timers._timers.c.data).where(
     timers._timers.c.task_id == sa.bindparam("task_id"), timers._timers.c.kind.in_(timers.TASK_KINDS),
-    timers._timers.c.status.in_(("pending", "fired", "failed")),
+    timers._timers.c.status.in_(("pending", "fired", "failed", "cancelled")),
 )
+# Marks the steps a reassignment cancelled, so that they are not made again for the same due date.
+_DROPPED = "reassigned"
+# What a unit of work records when a person (not the ladder) gives the task to someone else.
+_REASSIGNING_EVENTS = {"task_assigned", "task_handed_over"}
 
 
-def schedule(work: Any, row: HumanTask, *, new: bool = False) -> None:
+def _reassigned_now(work: Any, row: HumanTask) -> bool:
+    """Whether this unit of work gave the task to someone else by assignment or hand-over."""
+    return any(e.get("task_id") == row.id and e.get("type") in _REASSIGNING_EVENTS
+               and (e.get("data") or {}).get("from") != (e.get("data") or {}).get("to")
+               for e in getattr(work, "_events", ()))
+
+
+def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool | None = None) -> None:
     """Bring a task's escalation steps and follow-up reminder in line with its dates and holder.
 
     Each step fires once per due date: one that has fired for the task's current due date is not
-    made again (reassigning a task does not repeat its reminders), nor is one that fired for an
-    earlier due date and whose instant under the new one has passed too. Steps still ahead are
-    (re)created; one whose instant passed without firing (a task created or re-dated late) fires
-    now. The follow-up reminder likewise, once per follow-up date. `new`: the task was just
-    created and has no timer rows yet.
+    made again, nor is one that fired for an earlier due date and whose instant under the new one
+    has passed too. Steps still ahead are (re)created; one whose instant passed without firing (a
+    task created or re-dated late) fires now. The follow-up reminder likewise, once per follow-up
+    date. `new`: the task was just created and has no timer rows yet.
+
+    `reassigned`: a person gave the task to someone else (an assignment, a hand-over). Its pending
+    escalation steps are then cancelled, and stay so for that due date: the new holder starts
+    without the old holder's ladder, until the due date is moved and a fresh one is made. When not
+    given, it is whether this unit of work recorded such an assignment or hand-over of the task.
     """
     conn, now = work.conn, work.now
+    if reassigned is None:
+        reassigned = not new and _reassigned_now(work, row)
     pending: dict[tuple[str, str], Any] = {}
     done: dict[tuple[str, str], set[Any]] = {}
+    dropped: dict[tuple[str, str], set[Any]] = {}
     if not new:
         for r in conn.execute(_OWN, {"task_id": row.id}):
             if r.status == "pending":
                 pending[(r.kind, r.ref)] = r
-            else:
+            elif r.status != "cancelled":
                 done.setdefault((r.kind, r.ref), set()).add((r.data or {}).get("for"))
+            elif (r.data or {}).get("dropped") == _DROPPED:
+                dropped.setdefault((r.kind, r.ref), set()).add((r.data or {}).get("for"))
+    if reassigned and row.due_at is not None:
+        token = _token(row.due_at)
+        ladder = {key: r for key, r in pending.items() if key[0] == "escalation"}
+        for key, r in ladder.items():
+            conn.execute(timers.SET_DATA, {"b_id": r.id, "data": {**(r.data or {}), "for": token,
+                                                                  "dropped": _DROPPED}})
+            dropped.setdefault(key, set()).add(token)
+            del pending[key]
+        if ladder:
+            conn.execute(timers.CANCEL, {"ids": [r.id for r in ladder.values()], "now": now})
     wanted: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = {}
 
     def want(key: tuple[str, str], at: datetime, token: str, data: dict[str, Any]) -> None:
         fired = done.get(key, set())
-        if token in fired or (fired and at <= now):
+        if token in fired or token in dropped.get(key, set()) or (fired and at <= now):
             return
         wanted[key] = (max(at, now), {**data, "for": token})
 
@@ -255,12 +288,27 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
     due = _when(row.due_at) if row.due_at else "–"
     outcome: dict[str, Any] = {"action": action, "step": timer["ref"], "late": late}
     dedupe = f"esc:{timer['id']}"
+    ctx = _Firing(engine, work, conn, row, case, now, tree, outcome, dedupe, subject_case, due, late_note)
     if action == "remind":
         to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
         notifications.notify(conn, now, to, kind="reminder", dedupe=dedupe, case_id=case.id, task_id=row.id,
                              subject=f"Påminnelse: {row.name} ({subject_case}) förfaller {due}",
                              body=f"Uppgiften {row.name!r} i {subject_case} ska vara klar {due}.{late_note}")
         outcome["notified"] = to
+    elif action_level(action)[0] == "reassign_manager" and work.is_decision(row):
+        # Asked now, not when the ladder was made: an ordinance item approved since may have made
+        # the task a decision, over which the manager chain has no authority. It goes, as on the
+        # decision ladder, to a substitute, else is left to a superior where the item allows, else
+        # someone who can see to it hears that no one with delegation has it.
+        from .delegation import item_for
+
+        outcome["as_decision"] = True
+        if not _to_substitute(ctx):
+            item = item_for(work, row)
+            if item is not None and item.superior_may_decide:
+                _to_superior(ctx, item)
+            else:
+                _no_substitute(ctx)
     elif action_level(action)[0] in LEVELLED:
         # Up the manager chain, `level` steps, past the assignee (no one is escalated to about
         # themselves) and anyone away; the top of the chain where it is shorter.
@@ -286,29 +334,8 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
                              body=f"Uppgiften {row.name!r} i {subject_case} (förfaller {due}, "
                                   f"tilldelad {row.assignee or 'ingen'}) {what}.{late_note}")
     elif action == "substitute":
-        from .delegation import substitute_for
-
-        target = substitute_for(engine, work, row, exclude={row.assignee} if row.assignee else set())
-        outcome["routed_to"] = target
-        if target:
-            row.assignee = target
-            work.touch(row)
-            notifications.notify(conn, now, [target], kind="escalation", dedupe=dedupe, case_id=case.id,
-                                 task_id=row.id, subject=f"Beslut till dig som ersättare: {row.name} ({subject_case})",
-                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} och går enligt "
-                                      f"delegationsordningen till dig som ersättare.{late_note}")
-        else:
-            # Nobody may take the decision over: the decision stays where it is, but someone who can
-            # see to it (the unit's manager, else an administrator) hears that it is late.
-            _, _, told = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now,
-                                      exclude={row.assignee} if row.assignee else set())
-            told = told or _admins(conn)
-            outcome.update(notified=told, skipped="ingen ersättare enligt delegationsordningen är tillgänglig")
-            notifications.notify(conn, now, told, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
-                                 subject=f"Försenat beslut utan ersättare: {row.name} ({subject_case})",
-                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} (tilldelat "
-                                      f"{row.assignee or 'ingen'}), och ingen ersättare enligt delegationsordningen "
-                                      f"är tillgänglig. Se till att någon med befogenhet fattar det.{late_note}")
+        if not _to_substitute(ctx):
+            _no_substitute(ctx)
     elif action == "superior":
         from .delegation import item_for
 
@@ -316,19 +343,7 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
         if item is None or not item.superior_may_decide:
             outcome["skipped"] = "delegationsordningen låter inte överordnad besluta"
         else:
-            # The nearest present manager above the case who is not the one already holding the
-            # decision (a substitute who is also the unit's manager): every manager up the chain
-            # manages the case's unit, so each may decide as superior.
-            holder = {row.assignee} if row.assignee else set()
-            unit, _, managers = org.managers(conn, tree, case.org_unit_id, now, exclude=holder)
-            outcome.update(unit=unit, notified=managers)
-            if not managers:
-                outcome["skipped"] = "ingen överordnad utöver den som har beslutet är tillgänglig"
-            notifications.notify(conn, now, managers, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
-                                 subject=f"Försenat beslut: {row.name} ({subject_case})",
-                                 body=f"Beslutet {row.name!r} i {subject_case} förföll {due} (tilldelat "
-                                      f"{row.assignee or 'ingen'}). Enligt punkt {item.number} får du som "
-                                      f"överordnad fatta det.{late_note}")
+            _to_superior(ctx, item)
     elif action == "raise_priority":
         row.priority = max(row.priority, RAISED_PRIORITY)
         work.touch(row)
@@ -337,6 +352,75 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
                data={**outcome, "name": row.name, "due": row.due_at.isoformat() if row.due_at else None,
                      "step_due": timer["due_at"].isoformat()})
     return "fired"
+
+
+@dataclass
+class _Firing:
+    """What the parts of one step's firing share."""
+
+    engine: Engine
+    work: Any
+    conn: sa.Connection
+    row: HumanTask
+    case: Case
+    now: datetime
+    tree: Any
+    outcome: dict[str, Any]
+    dedupe: str
+    subject_case: str
+    due: str
+    late_note: str
+
+
+def _to_substitute(f: _Firing) -> bool:
+    """Route a late decision to the ordinance's substitute and tell them; False when there is none."""
+    from .delegation import substitute_for
+
+    row = f.row
+    target = substitute_for(f.engine, f.work, row, exclude={row.assignee} if row.assignee else set())
+    f.outcome["routed_to"] = target
+    if not target:
+        return False
+    row.assignee = target
+    f.work.touch(row)
+    notifications.notify(f.conn, f.now, [target], kind="escalation", dedupe=f.dedupe, case_id=f.case.id,
+                         task_id=row.id, subject=f"Beslut till dig som ersättare: {row.name} ({f.subject_case})",
+                         body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} och går enligt "
+                              f"delegationsordningen till dig som ersättare.{f.late_note}")
+    return True
+
+
+def _no_substitute(f: _Firing) -> None:
+    """Nobody may take the decision over: it stays where it is, but someone who can see to it (the
+    unit's manager, else an administrator) hears that it is late."""
+    row = f.row
+    _, _, told = org.managers(f.conn, f.tree, row.org_unit_id or f.case.org_unit_id, f.now,
+                              exclude={row.assignee} if row.assignee else set())
+    told = told or _admins(f.conn)
+    f.outcome.update(notified=told, skipped="ingen ersättare enligt delegationsordningen är tillgänglig")
+    notifications.notify(f.conn, f.now, told, kind="escalation", dedupe=f.dedupe, case_id=f.case.id, task_id=row.id,
+                         subject=f"Försenat beslut utan ersättare: {row.name} ({f.subject_case})",
+                         body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
+                              f"{row.assignee or 'ingen'}), och ingen ersättare enligt delegationsordningen "
+                              f"är tillgänglig. Se till att någon med befogenhet fattar det.{f.late_note}")
+
+
+def _to_superior(f: _Firing, item: Any) -> None:
+    """Tell the superiors who may decide under `item` that the decision is late."""
+    # The nearest present manager above the case who is not the one already holding the
+    # decision (a substitute who is also the unit's manager): every manager up the chain
+    # manages the case's unit, so each may decide as superior.
+    row = f.row
+    holder = {row.assignee} if row.assignee else set()
+    unit, _, managers = org.managers(f.conn, f.tree, f.case.org_unit_id, f.now, exclude=holder)
+    f.outcome.update(unit=unit, notified=managers)
+    if not managers:
+        f.outcome["skipped"] = "ingen överordnad utöver den som har beslutet är tillgänglig"
+    notifications.notify(f.conn, f.now, managers, kind="escalation", dedupe=f.dedupe, case_id=f.case.id,
+                         task_id=row.id, subject=f"Försenat beslut: {row.name} ({f.subject_case})",
+                         body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
+                              f"{row.assignee or 'ingen'}). Enligt punkt {item.number} får du som "
+                              f"överordnad fatta det.{f.late_note}")
 
 
 def fire_follow_up(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -> str:

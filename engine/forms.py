@@ -11,6 +11,9 @@ from bpmn.model import FormField
 from .errors import InvalidInput
 
 _INT_TYPES = {"long", "integer", "int", "number"}
+# Instants a request may give: far enough out for any real deadline or absence, near enough that
+# the ladders' and deadlines' arithmetic (days and months added or taken away) stays in range.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
 
 
 def _check(field: FormField, value: Any) -> tuple[Any, str | None]:
@@ -75,11 +78,14 @@ def bad_keys(data: dict[str, Any]) -> list[str]:
 
 
 def instant(value: Any, field: str) -> datetime:
-    """An ISO 8601 instant with a time zone, as a request gives it; `InvalidInput` otherwise."""
+    """An ISO 8601 instant with a time zone, in the years 1900–2999, as a request gives it;
+    `InvalidInput` otherwise."""
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{field} ska vara en ISO 8601-tidpunkt.") from None
     if parsed.tzinfo is None:
         raise InvalidInput(f"{field} ska ange tidszon (t.ex. Z).")
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise InvalidInput(f"{field} ska ligga mellan år {EARLIEST_YEAR} och {LATEST_YEAR}.")
     return parsed

@@ -4,7 +4,9 @@
 it reports does); a dedupe key makes writing the same notification twice a no-op. `deliver`
 sends due e-mail over SMTP (``RUTIN_SMTP_*``): each message is claimed (``sending``) and that
 claim committed before the message is handed to the server, so a crash can lose a message but
-never send one twice; a message the server refuses is retried with back-off, then given up.
+never send one twice. A message the server refuses for good (a 5xx answer: no such mailbox,
+sender or content refused) is given up at once; one it refuses for now (4xx) is retried with
+back-off, each refusal spending one of its attempts, then given up.
 
 Delivery runs as its own scheduler job, never inside the timer tick, so a slow or silent mail
 server cannot hold up a deadline. A round opens one connection with short timeouts and stops at
@@ -132,13 +134,36 @@ def _server(engine: Engine) -> _ServerState:
 
 # What says the server (or the way to it) is down, rather than that it refuses one message.
 _CONNECTION_ERRORS = (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError)
+# 421: the server is closing the connection (smtplib has closed it): not the message's fault.
+_CLOSING = 421
+
+
+def _refusal(exc: OSError) -> int | None:
+    """The SMTP code with which the server refused this one message, or None when the error says
+    the server, or the way to it, is down.
+
+    smtplib's errors are all OSErrors, so they must be told apart before the connection branch:
+    a refused recipient or sender, or refused data, concerns this message only (smtplib has reset
+    the session, so the connection serves the next message).
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return None if not codes or _CLOSING in codes else min(codes)
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError)):
+        return None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return None if exc.smtp_code == _CLOSING else exc.smtp_code
+    if isinstance(exc, smtplib.SMTPException):
+        return 0  # refused without a code (an address the server cannot take, say): the message's matter
+    return None
 
 
 def deliver(engine: Engine, *, limit: int = 100, timeout: float | None = None) -> dict[str, int]:
     """Send due e-mail from the outbox; return counts of sent, retried and failed messages.
 
     One connection serves the round. A connection failure ends the round and rests the server
-    (see the module's docstring); a message the server refuses is retried later on its own.
+    (see the module's docstring); a message the server refuses is failed (5xx) or retried later
+    (4xx) on its own, and the round goes on with the next.
     """
     settings = engine.settings
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -168,6 +193,19 @@ def deliver(engine: Engine, *, limit: int = 100, timeout: float | None = None) -
                         raise OSError(str(exc)) from exc
                 smtp.send_message(_message(engine, n))
             except _CONNECTION_ERRORS as exc:
+                code = _refusal(exc)
+                if code is not None:
+                    # A permanent refusal (5xx: no such mailbox, say) is given up at once; asking
+                    # again gets the same answer. A temporary one (4xx) spends one of its attempts.
+                    failed = 500 <= code < 600 or n.email_attempts >= MAX_ATTEMPTS
+                    with engine.db.write() as s:
+                        s.execute(sa.update(Notification).where(Notification.id == n.id).values(
+                            email_status="failed" if failed else "pending", last_error=str(exc)[:500],
+                            next_attempt_at=now + timedelta(minutes=2 ** n.email_attempts)))
+                    counts["failed" if failed else "retry"] += 1
+                    server.down_until, server.backoff = None, SERVER_BACKOFF  # it answered: it is up
+                    log.warning("e-mail %s to %s refused (attempt %s): %s", n.id, n.email, n.email_attempts, exc)
+                    continue
                 wait = server.backoff
                 server.down_until, server.backoff = now + wait, min(wait * 2, SERVER_BACKOFF_MAX)
                 with engine.db.write() as s:
@@ -181,15 +219,6 @@ def deliver(engine: Engine, *, limit: int = 100, timeout: float | None = None) -
                     smtp.close()
                 smtp = None
                 break
-            except smtplib.SMTPException as exc:
-                failed = n.email_attempts >= MAX_ATTEMPTS
-                with engine.db.write() as s:
-                    s.execute(sa.update(Notification).where(Notification.id == n.id).values(
-                        email_status="failed" if failed else "pending", last_error=str(exc)[:500],
-                        next_attempt_at=now + timedelta(minutes=2 ** n.email_attempts)))
-                counts["failed" if failed else "retry"] += 1
-                log.warning("e-mail %s to %s not delivered (attempt %s): %s", n.id, n.email, n.email_attempts, exc)
-                continue
             with engine.db.write() as s:
                 s.execute(sa.update(Notification).where(Notification.id == n.id).values(
                     email_status="sent", sent_at=engine.clock.now(), last_error=None))

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 
-from . import deadlines, escalation
+from . import deadlines, escalation, forms
 from .core import Engine
 from .errors import Forbidden, InvalidInput, NotFound
 from .identity import Actor
@@ -86,16 +87,21 @@ def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[s
                 raise InvalidInput(f"Processen har inget steg {element!r} (ange ett stegs id, eller * för alla steg).")
             if not isinstance(spec, dict):
                 raise InvalidInput(f"{element}: ska vara ett objekt med due, follow_up och escalation.")
+            for field in ("due", "follow_up", "escalation"):
+                if spec.get(field) is not None and not isinstance(spec[field], str):
+                    raise InvalidInput(f"{element}.{field}: ska vara text (t.ex. "
+                                       f"{'-1WD:remind; 0:notify_manager' if field == 'escalation' else 'P10D, 5WD'}).")
             for field in ("due", "follow_up"):
-                if spec.get(field) and deadlines.parse_period(spec[field]) is None:
-                    raise InvalidInput(f"{element}.{field}: {spec[field]!r} är ingen period (t.ex. P10D, 5WD).")
+                if spec.get(field):
+                    _check_period(f"{element}.{field}", spec[field], engine.clock.now())
             if spec.get("escalation"):
                 try:
-                    escalation.parse(spec["escalation"], decision=element in decisions)
+                    ladder = escalation.parse(spec["escalation"], decision=element in decisions)
                 except ValueError as exc:
                     why = (" Steget är ett beslut enligt delegationsordningen: det eskaleras bara till ersättare "
                            "och överordnad, aldrig uppåt i chefsleden." if element in decisions else "")
                     raise InvalidInput(f"{element}.escalation: {exc}.{why}") from None
+                _check_ladder(f"{element}.escalation", ladder, engine.clock.now())
         s.execute(sa.delete(DeadlinePolicy).where(DeadlinePolicy.process_key == key))
         now = engine.clock.now()
         for element, spec in tasks.items():
@@ -105,6 +111,44 @@ def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[s
     with _lock:
         _cache.pop((id(engine), key), None)
     return get(engine, key)
+
+
+# Working days are counted one by one; more than this runs past `forms.LATEST_YEAR` anyway.
+_MAX_WORKING_DAYS = 250 * (forms.LATEST_YEAR - forms.EARLIEST_YEAR)
+
+
+def _check_period(where: str, text: str, now: datetime) -> None:
+    """Refuse a period that cannot be read, or whose end cannot be computed from now (every case
+    started later would fail on it) or falls after the last year a due date may have."""
+    try:
+        period = deadlines.parse_period(text)
+    except ValueError:  # digits beyond what int() converts
+        period = None
+    if period is None:
+        raise InvalidInput(f"{where}: {text!r} är ingen period (t.ex. P10D, 5WD).")
+    too_long = InvalidInput(f"{where}: {text!r} är för lång; en tidsfrist måste sluta senast år {forms.LATEST_YEAR}.")
+    if (period.working_days or 0) > _MAX_WORKING_DAYS:
+        raise too_long
+    try:
+        end = deadlines.due_after(now, period)
+    except (OverflowError, ValueError):
+        raise too_long from None
+    if end.year > forms.LATEST_YEAR:
+        raise too_long
+
+
+def _check_ladder(where: str, ladder: list[escalation.Step], now: datetime) -> None:
+    """Refuse a ladder with a step so far from its due date that its instant cannot be computed."""
+    for step in ladder:
+        far = InvalidInput(f"{where}: steget {step.offset!r} ligger för långt från förfallodagen.")
+        if step.offset.endswith("WD") and int(step.offset[:-2]) > _MAX_WORKING_DAYS:
+            raise far
+        try:
+            at = step.due(now)
+        except (OverflowError, ValueError):
+            raise far from None
+        if not forms.EARLIEST_YEAR <= at.year <= forms.LATEST_YEAR:
+            raise far
 
 
 def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]:

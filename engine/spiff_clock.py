@@ -10,6 +10,12 @@ It also reads a time written without a zone (``2026-03-05T10:00``) in the zone f
 module was imported (the host's, UTC on a server), while Rutin's deadlines read it as Swedish
 time. Its ``get_datetime`` is replaced so that a zone-less time in a timer means Europe/Stockholm
 everywhere: ``timeDate``, the start of a ``timeCycle``, and what an expression evaluates to.
+
+And it turns a ``timeDuration``'s years, months and days into a fixed number of 24-hour days
+(``P1M`` from 31 January is 3 March; ``P1D`` over the change to summer time is 25 hours). Its
+``get_timedelta_from_start`` is replaced so that, as for Rutin's deadlines, years, months, weeks
+and days are calendar periods on the Swedish wall clock (``P1M`` from 31 January is the last day of
+February at the same time of day), and hours, minutes and seconds exact elapsed time.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
@@ -50,6 +57,37 @@ def _get_datetime(expression: str) -> datetime:
 
 
 _timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)
+
+
+def _calendar_timedelta(parsed_duration: dict[str, Any], start: datetime | None = None) -> timedelta:
+    """How long a parsed ISO duration runs from `start` (now when not given): years, months, weeks
+    and days on the Swedish calendar, the time parts exact."""
+    from .deadlines import add_months
+
+    start = start if start is not None else _ClockDatetime.now(UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=_STOCKHOLM)
+    parts = dict(parsed_duration)  # SpiffWorkflow's own version pops from it; callers may reuse it
+    months = 12 * parts.get("years", 0) + parts.get("months", 0)
+    days = 7 * parts.get("weeks", 0) + parts.get("days", 0)
+    whole_months, whole_days = int(months), int(days)
+    local = start.astimezone(_STOCKHOLM)
+    day = add_months(local.date(), whole_months)
+    if months != whole_months:
+        # A fraction (only the last designator may have one): of the month it runs into.
+        days_in = (add_months(day.replace(day=1), 1) - day.replace(day=1)).days
+        days += (months - whole_months) * days_in
+        whole_days = int(days)
+    day += timedelta(days=whole_days)
+    # The same wall time on the new day; a time the clock skips (02:30 on the day summer time
+    # begins) comes out an hour later, as zoneinfo resolves it.
+    end = datetime.combine(day, local.time(), tzinfo=_STOCKHOLM).astimezone(UTC)
+    end += timedelta(days=days - whole_days, hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
+                     seconds=parts.get("seconds", 0))
+    return end - start.astimezone(UTC)
+
+
+_timer.TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)
 
 
 @contextmanager

@@ -358,7 +358,8 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
         if step is not None and step.kind == "decision":
             chosen = _choose(step, choice)
             gateway = step.element_id
-            decisions = dict(task.data.get("rutin_beslut") or {})
+            prior = task.data.get("rutin_beslut")  # the engine's own; never taken from a client
+            decisions = dict(prior) if isinstance(prior, dict) else {}
             decisions[gateway] = chosen if step.multiple else chosen[0]
             task.data.update(data)
             task.data["rutin_beslut"] = decisions
@@ -443,7 +444,7 @@ def _manager_or_admin(actor: Actor, row: HumanTask) -> bool:
 
 
 def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
-    """Assign a task to a person (managers of its unit and admins); pending escalation steps restart."""
+    """Assign a task to a person (managers of its unit and admins); pending escalation steps are cancelled."""
     from . import escalation, identity
 
     target = identity.get_actor(engine, user)
@@ -460,7 +461,7 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         work.touch(row)
         work.event("task_assigned", actor=actor.name, role=_overseer_role(engine, actor, row.org_unit_id) or "chef",
                    task_id=row.id, element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
-        escalation.schedule(work, row)
+        escalation.schedule(work, row, reassigned=previous != user)
         return task_json(engine, row, actor)
 
 
@@ -500,7 +501,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         work.touch(row)
         work.event("task_handed_over", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user})
-        escalation.schedule(work, row)
+        escalation.schedule(work, row, reassigned=True)
         return task_json(engine, row, actor)
 
 
