@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 TYPES = {"textfield": "string", "textarea": "string", "number": "long", "checkbox": "boolean",
-         "datetime": "date", "select": "enum", "radio": "enum", "checklist": "string", "taglist": "string"}
+         "datetime": "date", "select": "enum", "radio": "enum", "checklist": "list", "taglist": "list"}
 # Components that hold other components (their keys are the case's variables too).
 CONTAINERS = {"group", "dynamiclist", "iframe"}
 _VALIDATION = {"minLength": "minlength", "maxLength": "maxlength", "min": "min", "max": "max", "pattern": "pattern"}

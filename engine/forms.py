@@ -42,9 +42,64 @@ def _check(field: FormField, value: Any) -> tuple[Any, str | None]:
         allowed = [o["id"] for o in field.options]
         if value not in allowed:
             return value, f"ska vara ett av {', '.join(allowed)}"
+    elif kind == "list":
+        # Camunda Forms' checklist and taglist: several values, each among the options if it has any.
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, "ska vara en lista med text"
+        allowed = [o["id"] for o in field.options]
+        if allowed and any(v not in allowed for v in value):
+            return value, f"får bara innehålla {', '.join(allowed)}"
     elif kind == "string" and not isinstance(value, str):
         return value, "ska vara text"
-    return value, None
+    return value, _constraint_problem(field, value)
+
+
+# A pattern is the diagram's, the text the handler's: both bounded, and patterns that can take
+# exponential time to fail (a quantified group that itself repeats, as in (a+)+) are not enforced.
+_MAX_PATTERN_TEXT = 2000
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+
+
+def _constraint_problem(field: FormField, value: Any) -> str | None:
+    """What breaks the field's validation constraints (Camunda's min, max, minlength, maxlength,
+    and Camunda Forms' pattern), or None."""
+    c = field.constraints
+    if not c:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = _num(c.get("min")), _num(c.get("max"))
+        if low is not None and value < low:
+            return f"ska vara minst {c['min']}"
+        if high is not None and value > high:
+            return f"får vara högst {c['max']}"
+    if isinstance(value, (str, list)):
+        shortest, longest = _num(c.get("minlength")), _num(c.get("maxlength"))
+        unit = "tecken" if isinstance(value, str) else "val"
+        if shortest is not None and len(value) < shortest:
+            return f"ska ha minst {c['minlength']} {unit}"
+        if longest is not None and len(value) > longest:
+            return f"får ha högst {c['maxlength']} {unit}"
+    pattern = c.get("pattern")
+    if isinstance(value, str) and isinstance(pattern, str) and pattern and len(pattern) <= 500 \
+            and len(value) <= _MAX_PATTERN_TEXT and not _NESTED_QUANTIFIER.search(pattern):
+        try:
+            matched = re.fullmatch(pattern, value) is not None
+        except re.error:  # the upload's diagnostics said so; the pattern is not enforced
+            matched = True
+        if not matched:
+            return "har fel format"
+    return None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def validate(fields: list[FormField], data: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +107,10 @@ def validate(fields: list[FormField], data: dict[str, Any]) -> dict[str, Any]:
     errors = []
     cleaned = dict(data)
     for field in fields:
+        if field.constraints.get("readonly"):
+            # A read-only field shows a value; what a handler sends for it is not taken.
+            cleaned.pop(field.id, None)
+            continue
         value = data.get(field.id)
         missing = value is None or (isinstance(value, str) and not value.strip())
         if missing:
@@ -74,7 +133,12 @@ def bad_keys(data: dict[str, Any]) -> list[str]:
     Keys need not be identifiers: exported forms use labels such as "Vacation Approval"; only an
     expression that names a variable needs it to be one.
     """
-    return [str(k) for k in data if not isinstance(k, str) or not k.strip() or k.startswith("_") or len(k) > 200]
+    return [str(k) for k in data if not isinstance(k, str) or not k.strip() or k.startswith("_") or len(k) > 200
+            or k in RESERVED_KEYS]
+
+
+# Variables the engine keeps in a case's data itself: the choices made at human decisions.
+RESERVED_KEYS = frozenset({"rutin_beslut"})
 
 
 def instant(value: Any, field: str) -> datetime:

@@ -212,3 +212,83 @@ def test_an_incident_names_the_cause_of_a_failing_condition(engine: Engine) -> N
     assert "belopp" in missing["incident"]["message"]
     wrong = cases.start_case(engine, SYSTEM, "villkor", {"belopp": "mycket"})
     assert "not supported between instances of 'str' and 'int'" in wrong["incident"]["message"]
+
+
+def _form_process(body: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
+    id="d" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="formular" isExecutable="true">
+    {body}
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_a_forms_constraints_are_enforced_and_a_read_only_field_is_not_taken(engine: Engine) -> None:
+    from engine.errors import InvalidInput
+
+    processes.deploy(engine, SYSTEM, _form_process("""
+    <bpmn:userTask id="t" name="Fyll i"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="belopp" label="Belopp" type="long"><camunda:validation>
+        <camunda:constraint name="required"/><camunda:constraint name="min" config="1"/>
+        <camunda:constraint name="max" config="1000"/></camunda:validation></camunda:formField>
+      <camunda:formField id="pnr" label="Personnummer" type="string"><camunda:validation>
+        <camunda:constraint name="minlength" config="11"/><camunda:constraint name="maxlength" config="11"/>
+        <camunda:constraint name="pattern" config="\\d{6}-\\d{4}"/></camunda:validation></camunda:formField>
+      <camunda:formField id="fast" label="Fast" type="string" defaultValue="X"><camunda:validation>
+        <camunda:constraint name="readonly"/></camunda:validation></camunda:formField>
+    </camunda:formData></bpmn:extensionElements></bpmn:userTask>"""))
+    case = cases.start_case(engine, SYSTEM, "formular", {"fast": "X"})
+    task = case["open_tasks"][0]["id"]
+    with pytest.raises(InvalidInput) as refused:
+        tasks.complete(engine, SYSTEM, task, {"belopp": -5, "pnr": "hello"})
+    messages = {e["field"]: e["message"] for e in refused.value.extra["errors"]}
+    assert messages == {"belopp": "Belopp ska vara minst 1", "pnr": "Personnummer ska ha minst 11 tecken"}
+    with pytest.raises(InvalidInput) as refused:
+        tasks.complete(engine, SYSTEM, task, {"belopp": 1001, "pnr": "19121212121"})
+    assert {e["field"]: e["message"] for e in refused.value.extra["errors"]} == {
+        "belopp": "Belopp får vara högst 1000", "pnr": "Personnummer har fel format"}
+    done = tasks.complete(engine, SYSTEM, task, {"belopp": 1000, "pnr": "121212-1212", "fast": "ändrat"})
+    assert done["case"]["status"] == "completed"
+    assert cases.get_case(engine, SYSTEM, case["id"])["data"]["fast"] == "X"  # the read-only value stands
+
+
+def test_checklists_and_taglists_take_lists_of_their_options(engine: Engine) -> None:
+    from xml.sax.saxutils import escape
+
+    from engine.errors import InvalidInput
+
+    form = {"id": "frm", "type": "default", "components": [
+        {"type": "checklist", "key": "bilagor", "label": "Bilagor", "validate": {"required": True},
+         "values": [{"label": "Intyg", "value": "intyg"}, {"label": "Karta", "value": "karta"}]},
+        {"type": "taglist", "key": "taggar", "label": "Taggar", "values": [{"label": "A", "value": "a"}]},
+    ]}
+    processes.deploy(engine, SYSTEM, _form_process(f"""
+    <bpmn:extensionElements><zeebe:userTaskForm id="frm">{escape(json.dumps(form))}</zeebe:userTaskForm>
+    </bpmn:extensionElements>
+    <bpmn:userTask id="t" name="Komplettera"><bpmn:extensionElements>
+      <zeebe:formDefinition formKey="camunda-forms:bpmn:frm"/></bpmn:extensionElements></bpmn:userTask>"""))
+    task = cases.start_case(engine, SYSTEM, "formular")["open_tasks"][0]["id"]
+    for wrong, message in (({"bilagor": "intyg"}, "Bilagor ska vara en lista med text"),
+                           ({"bilagor": ["intyg", "pass"]}, "Bilagor får bara innehålla intyg, karta")):
+        with pytest.raises(InvalidInput) as refused:
+            tasks.complete(engine, SYSTEM, task, wrong)
+        assert refused.value.extra["errors"] == [{"field": "bilagor", "message": message}]
+    done = tasks.complete(engine, SYSTEM, task, {"bilagor": ["intyg", "karta"], "taggar": ["a"]})
+    assert done["case"]["status"] == "completed"
+
+
+def test_the_engines_own_decision_variable_cannot_be_set_by_a_client(engine: Engine) -> None:
+    from engine.errors import InvalidInput
+
+    processes.deploy(engine, SYSTEM, fixture_bytes("review.bpmn"))
+    with pytest.raises(InvalidInput, match="rutin_beslut"):
+        cases.start_case(engine, SYSTEM, "granskning", {"rutin_beslut": 3})
+    case = cases.start_case(engine, SYSTEM, "granskning", {"arende": "A-1"})
+    with pytest.raises(InvalidInput, match="rutin_beslut"):
+        tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {"rutin_beslut": [1]})

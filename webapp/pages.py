@@ -457,6 +457,14 @@ def _form_data(row: dict[str, Any]) -> dict[str, Any]:
         if (f.get("type") or "string").lower() == "boolean":
             data[f["id"]] = request.form.get(f["id"]) == "on"
             continue
+        if (f.get("type") or "").lower() == "list":
+            # checkboxes, one value each; or one text field with the values separated by commas
+            chosen = request.form.getlist(f["id"]) if f.get("options") else \
+                [v.strip() for v in request.form.get(f["id"], "").split(",")]
+            chosen = [v for v in chosen if v]
+            if chosen:
+                data[f["id"]] = chosen
+            continue
         value = request.form.get(f["id"], "").strip()
         if not value:
             continue
