@@ -59,6 +59,27 @@ class DateSpec:
     plus: str | None = None
 
 
+# No statutory deadline, policy or ladder runs for a century; a longer period is a typing error
+# whose arithmetic would run off the calendar (or count working days for minutes).
+MAX_PERIOD_DAYS = 100 * 366
+
+
+def period_too_long(text: str) -> bool:
+    """Whether a period (``P10D``, ``10WD``) is longer than `MAX_PERIOD_DAYS`."""
+    text = text.strip().strip("'\"").strip()
+    m = PERIOD_WORKING.match(text)
+    if m:
+        return int(m.group(1)) * 7 / 5 > MAX_PERIOD_DAYS
+    m = PERIOD_ISO.match(text.upper())
+    if not m:
+        return False
+    y, mo, w, d, h, mi, sec = (float(g) if g else 0.0 for g in m.groups())
+    return y * 366 + mo * 31 + w * 7 + d + h / 24 + mi / 1440 + sec / 86400 > MAX_PERIOD_DAYS
+
+
+TOO_LONG = "perioden är längre än 100 år"
+
+
 def is_period(text: str) -> bool:
     """Whether `text` is a period the deadline arithmetic reads (``P10D``, ``PT4H``, ``10WD``)."""
     text = text.strip()
@@ -93,6 +114,14 @@ def _period_of(parts: dict[str, int]) -> str:
 
 def parse(text: str) -> DateSpec:
     """Read a diagram's due or follow-up date; `DateSyntaxError` when it is in no form Rutin reads."""
+    spec = _parse(text)
+    for period in (spec.value if spec.kind == "period" else None, spec.plus):
+        if period and period_too_long(period):
+            raise DateSyntaxError(TOO_LONG)
+    return spec
+
+
+def _parse(text: str) -> DateSpec:
     raw = text.strip()
     unquoted = raw.strip("'\"").strip()
     if not unquoted:
@@ -200,4 +229,6 @@ def check_ladder(text: str, actions: frozenset[str]) -> str | None:
         offset = m.group(2).replace(" ", "").upper()
         if offset != "0" and not offset.endswith("WD") and not PERIOD_ISO.match(offset):
             return f"steget {entry.strip()!r}: {offset!r} är ingen period"
+        if offset != "0" and period_too_long(offset):
+            return f"steget {entry.strip()!r}: {TOO_LONG}"
     return None

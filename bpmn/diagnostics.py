@@ -81,6 +81,7 @@ ASSUMPTIONS: dict[str, str] = {
     "unreadable-due-date": "Steget får inget förfallodatum från diagrammet; processens tidsfristpolicy gäller.",
     "unreadable-follow-up-date": "Steget får inget uppföljningsdatum från diagrammet; processens policy gäller.",
     "unreadable-escalation": "Processens eller standardtrappan för eskalering gäller.",
+    "unreadable-case-deadline": "Ärendet får ingen lagstadgad tidsfrist från diagrammet.",
     "unreadable-priority": "Steget får standardprioriteten 50.",
 }
 

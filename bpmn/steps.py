@@ -410,6 +410,15 @@ def _process_ladders(proc: etree._Element, props: dict[str, str], pid: str) -> l
                                     f"{name} {text!r} kan inte användas: {why}; {fallback}.",
                                     element_id=pid, element_name=proc.get("name"), line=proc.sourceline,
                                     process_id=pid))
+    deadline = props.get("rutin:caseDeadline")
+    if deadline:
+        why = None if dates.is_period(deadline) else "ingen period (skriv t.ex. P10W, P1M eller 20WD)"
+        why = why or (dates.TOO_LONG if dates.period_too_long(deadline) else None)
+        if why is not None:
+            found.append(Diagnostic("warning", "unreadable-case-deadline",
+                                    f"rutin:caseDeadline {deadline!r} kan inte användas: {why}; ärendet får "
+                                    "ingen lagstadgad tidsfrist.", element_id=pid, element_name=proc.get("name"),
+                                    line=proc.sourceline, process_id=pid))
     return found
 
 

@@ -90,6 +90,8 @@ class Period:
 def parse_period(text: str) -> Period | None:
     """Parse ``P10D``, ``PT4H``, ``P1M``, ``P2W`` or ``10WD``; None if it is not a period."""
     text = text.strip().strip("'\"")
+    if dates.period_too_long(text):
+        return None  # the upload's diagnostics and the policy's check say so; nothing to count
     m = _WORKING.match(text)
     if m:
         return Period(working_days=int(m.group(1)))

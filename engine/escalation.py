@@ -33,6 +33,8 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from bpmn import dates
+
 from . import deadlines, notifications, org, timers
 from .core import Engine
 from .models import Case, HumanTask, TaskCandidate
@@ -114,7 +116,10 @@ def parse(text: str, *, decision: bool = False) -> list[Step]:
         if ":" in action and (name not in LEVELLED or not 1 <= level <= MAX_LEVEL):
             raise ValueError(f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED))} tar en nivå, "
                              f"1–{MAX_LEVEL}")
-        steps.append(Step(-1 if m.group(1) == "-" else 1, m.group(2).replace(" ", "").upper(), action))
+        offset = m.group(2).replace(" ", "").upper()
+        if offset != "0" and dates.period_too_long(offset):
+            raise ValueError(f"steget {entry.strip()!r}: perioden är längre än 100 år")
+        steps.append(Step(-1 if m.group(1) == "-" else 1, offset, action))
     return steps
 
 

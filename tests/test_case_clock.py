@@ -200,3 +200,33 @@ def test_a_policy_for_every_step_fills_in_what_a_steps_own_entry_leaves_out(
     done = client.post(f"/api/tasks/{a['id']}/complete", json={"data": {}}, headers=people["hanna"].headers)
     [b] = done.get_json()["case"]["open_tasks"]
     assert b["due"] == "2026-03-03T22:59:59+00:00"  # '*': one working day
+
+
+def test_periods_longer_than_a_century_in_a_diagram_are_warned_of_and_never_a_500(engine: Engine) -> None:
+    def diagram(process_props: str, task_props: str) -> bytes:
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="lang" isExecutable="true">
+    <bpmn:extensionElements><camunda:properties>{process_props}</camunda:properties></bpmn:extensionElements>
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Steg"><bpmn:extensionElements><camunda:properties>{task_props}
+    </camunda:properties></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+    def prop(name: str, value: str) -> str:
+        return f'<camunda:property name="{name}" value="{value}"/>'
+
+    for process_props, task_props in (
+            ("", prop("rutin:due", "P9999Y")),
+            ("", prop("rutin:due", "99999999WD")),
+            ("", prop("rutin:due", "P1D") + prop("rutin:escalation", "+P9999Y:remind")),
+            (prop("rutin:escalation", "-99999999WD:remind"), prop("rutin:due", "P1D")),
+            (prop("rutin:caseDeadline", "P9999Y"), "")):
+        [deployed] = processes.deploy(engine, SYSTEM, diagram(process_props, task_props))
+        warned = [d["message"] for d in deployed.diagnostics if d["severity"] == "warning"]
+        assert any("längre än 100 år" in m for m in warned), warned
+        case = cases.start_case(engine, SYSTEM, "lang")
+        assert case["status"] == "active" and case["open_tasks"], (process_props, task_props)
