@@ -282,11 +282,19 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
     counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0}
     with engine.db.write() as s:
         units = data.get("units") or []
-        known = {u.id for u in s.execute(sa.select(OrgUnit)).scalars()} | {str(u["id"]) for u in units}
+        parents: dict[str, str | None] = dict(s.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all())
         for u in units:
             uid, parent = str(u["id"]), _text(u, "parent", "", _units_t.c.parent_id)
+            parents[uid] = parent or None
+        known = set(parents)
+        for uid, parent in parents.items():
             if parent and parent not in known:
                 raise InvalidInput(f"Enheten {uid!r} har en okänd överordnad {parent!r}.")
+        depth = _refuse_cycles(parents)
+        # Parents are written before their units, whatever order the file lists them in (the
+        # database checks each unit's parent as it is written).
+        for u in sorted(units, key=lambda u: depth[str(u["id"])]):
+            uid, parent = str(u["id"]), _text(u, "parent", "", _units_t.c.parent_id)
             unit = s.get(OrgUnit, uid) or OrgUnit(id=uid)
             unit.name, unit.kind = str(u["name"]), _text(u, "kind", "", _units_t.c.kind) or "enhet"
             unit.parent_id, unit.manager_role = parent, _text(u, "manager_role", "", _units_t.c.manager_role)
@@ -524,3 +532,22 @@ def set_process_unit(engine: Engine, actor: Any, key: str, unit_id: str | None) 
             chosen.org_unit_id, chosen.updated_by, chosen.updated_at = unit_id, actor.name, engine.clock.now()
             s.add(chosen)
     return get_process_unit(engine, key)
+
+
+def _refuse_cycles(parents: dict[str, str | None]) -> dict[str, int]:
+    """Each unit's depth in the tree (0 at the top); `InvalidInput` when a unit is its own
+    ancestor: the tree would have no top, and escalation up the manager chain would go round."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        seen: list[str] = []
+        unit: str | None = start
+        while unit is not None and unit not in depth:
+            if unit in seen:
+                raise InvalidInput(f"Enheterna bildar en slinga: {' → '.join([*seen[seen.index(unit):], unit])}; "
+                                   "varje enhet ska ha en överordnad ovanför sig, inte under.")
+            seen.append(unit)
+            unit = parents.get(unit)
+        base = depth[unit] + 1 if unit is not None else 0
+        for offset, name in enumerate(reversed(seen)):
+            depth[name] = base + offset
+    return depth

@@ -232,3 +232,22 @@ def test_a_people_csv_not_in_utf8_is_refused_with_advice(client: Any, town: dict
     body = "name;display_name;role;unit\nasa;Åsa Öberg;Bygglovshandläggare;bygglov\n".encode("cp1252")
     r = client.put("/api/org", data=body, headers={**town["http"]["alice"], "Content-Type": "text/csv"})
     assert r.status_code == 422 and "UTF-8" in r.get_json()["detail"]
+
+
+def test_units_that_are_their_own_ancestors_are_refused_and_nothing_is_stored(engine: Engine) -> None:
+    org.import_data(engine, {"units": [{"id": "kommun", "name": "Kommunen"}]})
+    for units in ([{"id": "x", "name": "X", "parent": "x"}],
+                  [{"id": "a", "name": "A", "parent": "b"}, {"id": "b", "name": "B", "parent": "a"}],
+                  [{"id": "kommun", "name": "Kommunen", "parent": "c"}, {"id": "c", "name": "C", "parent": "kommun"}]):
+        with pytest.raises(InvalidInput, match="slinga"):
+            org.import_data(engine, {"units": units})
+    org.invalidate(engine)
+    assert sorted(org.tree(engine).units) == ["kommun"]
+
+
+def test_units_may_be_listed_before_their_parents(engine: Engine) -> None:
+    org.import_data(engine, {"units": [{"id": "enhet", "name": "Enheten", "parent": "forv"},
+                                       {"id": "forv", "name": "Förvaltningen", "parent": "kommun"},
+                                       {"id": "kommun", "name": "Kommunen"}]})
+    org.invalidate(engine)
+    assert org.tree(engine).chain("enhet") == ["enhet", "forv", "kommun"]
