@@ -59,6 +59,9 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
         cur.execute("PRAGMA mmap_size=268435456")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.close()
+        # SQLite folds only ASCII letters in LIKE and lower(): "överklagande" would not find
+        # "ÖVERKLAGANDE-1". Searches compare Python's case-folded text instead (see engine.tasks).
+        dbapi_conn.create_function("rutin_fold", 1, fold, deterministic=True)
 
     @event.listens_for(eng, "begin")
     def _begin(conn: sa.Connection) -> None:
@@ -171,6 +174,11 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+def fold(text: str | None) -> str | None:
+    """Text as case-insensitive search compares it: Unicode case folding (ö = Ö, ß = ss)."""
+    return text.casefold() if isinstance(text, str) else text
 
 
 def _is_lock_error(exc: OperationalError) -> bool:

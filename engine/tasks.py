@@ -106,7 +106,10 @@ def list_tasks(
         # The text is searched for as written: % and _ are escaped, not wildcards, and case does
         # not matter on any backend (LIKE is case-sensitive on PostgreSQL).
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(HumanTask.business_key.ilike(f"%{escaped}%", escape="\\"))
+        if engine.db.is_sqlite:  # whose LIKE folds ASCII only: compare casefolded text (engine.db.fold)
+            conditions.append(sa.func.rutin_fold(HumanTask.business_key).like(f"%{escaped.casefold()}%", escape="\\"))
+        else:
+            conditions.append(HumanTask.business_key.ilike(f"%{escaped}%", escape="\\"))
     columns = SORTS[sort]
     ordering: list[Any] = [c.desc() if order == "desc" else c.asc() for c in columns]
     if sort == "due":

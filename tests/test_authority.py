@@ -178,6 +178,15 @@ def test_org_round_trips_through_yaml(engine: Engine, town: dict[str, Any]) -> N
         org.import_data(engine, {"units": [{"id": "x", "name": "X", "parent": "finns-inte"}]})
 
 
+def test_the_inbox_search_folds_swedish_letters(engine: Engine, town: dict[str, Any]) -> None:
+    # SQLite's own LIKE folds only ASCII letters; the search must not depend on the backend
+    appeal = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "ÖVERKLAGANDE-Å1", org_unit="bygglov")
+    cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-2026-1", org_unit="bygglov")
+    for text in ("överklagande-å", "ÖVERKLAGANDE", "Överklagande-Å1", "klagande"):
+        assert _ids(tasks.list_tasks(engine, town["bea"], search=text)) == [appeal["open_tasks"][0]["id"]], text
+    assert tasks.list_tasks(engine, town["bea"], search="ä")["total"] == 0
+
+
 def test_inbox_filters_counts_sorting_and_stable_paging(engine: Engine, town: dict[str, Any]) -> None:
     bea = town["bea"]
     ids = []
