@@ -157,7 +157,11 @@ class ProcessVersion(Base):
     __tablename__ = "process_versions"
     __table_args__ = (
         sa.UniqueConstraint("key", "version"),
-        sa.UniqueConstraint("key", "content_hash"),
+        # Identical bytes are one live version (a draft or the published one); a superseded or
+        # rejected version's bytes uploaded again are a new draft: how a designer goes back.
+        sa.Index("uq_process_versions_live_content", "key", "content_hash", unique=True,
+                 sqlite_where=sa.text("status IN ('draft', 'published')"),
+                 postgresql_where=sa.text("status IN ('draft', 'published')")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(200), index=True)

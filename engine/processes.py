@@ -96,7 +96,8 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                 diags = [d.to_json() for d in proc.diagnostics]
                 existing = s.execute(
                     sa.select(ProcessVersion).where(
-                        ProcessVersion.key == proc.key, ProcessVersion.content_hash == doc.content_hash
+                        ProcessVersion.key == proc.key, ProcessVersion.content_hash == doc.content_hash,
+                        ProcessVersion.status.in_(("draft", "published")),
                     )
                 ).scalar_one_or_none()
                 if existing is not None:

@@ -183,6 +183,25 @@ def test_running_cases_keep_their_version(client: Any, people: dict[str, Person]
     assert client.get(f"/api/cases/{old['id']}", headers=admin.headers).get_json()["version"] == 1
 
 
+def test_uploading_a_superseded_versions_bytes_again_goes_back_to_it_as_a_new_version(
+        client: Any, people: dict[str, Person]) -> None:
+    admin = people["admin"]
+    publish(client, people, "seq3.bpmn")
+    publish(client, people, fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))
+    # version 2 turned out wrong: the designer uploads version 1's file again
+    back = publish(client, people, "seq3.bpmn")
+    assert back.status_code == 201 and back.get_json()["version"] == 3
+    assert back.get_json()["processes"][0]["created"] is True
+    case = client.post("/api/processes/seq3/cases", json={}, headers=admin.headers).get_json()
+    assert case["version"] == 3 and case["open_tasks"][0]["name"] == "Steg ett"
+    versions = client.get("/api/processes/seq3", headers=admin.headers).get_json()["versions"]
+    assert {v["version"]: v["status"] for v in versions} == {1: "superseded", 2: "superseded", 3: "published"}
+    assert versions[0]["changes"]["renamed"] == [{"id": "a", "from": "Steg 1", "to": "Steg ett"}]
+    # while it is the live version, the same bytes are still the same version
+    again = deploy(client, people["designer"], "seq3.bpmn")
+    assert again.status_code == 200 and again.get_json()["version"] == 3
+
+
 def _doc(body: str, pid: str = "p", extra: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"'
             f' id="d" targetNamespace="x">\n<process id="{pid}" isExecutable="true">\n{body}\n</process>{extra}\n'
