@@ -8,7 +8,11 @@ A process declares its clock with properties on the process element:
   case's start);
 
 and on steps: ``rutin:pausesCaseClock=true`` on a step during which the clock stands still
-(waiting for a completion from the applicant), ``rutin:extendsCaseClock=P10W`` on the decision
+(waiting for a completion from the applicant), ``rutin:restartsCaseClock=true`` on one after
+which the whole period begins again from the day it is done (a building permit's ten weeks run
+from the day the application is complete, PBL 9 kap. 27 §), with ``rutin:restartWithin=P3W``
+when that holds only if the step opens within that time of receipt (else the clock runs on from
+receipt), ``rutin:extendsCaseClock=P10W`` on the decision
 that extends it — once, and only before the deadline has passed (the extension must be decided
 and sent before the original deadline runs out). Once passed, a deadline is not stopped or moved
 by what is done afterwards (MÖD P 6223-22): a pausing step opened late does not pause it.
@@ -50,20 +54,67 @@ def start(work: Any) -> None:
     period = deadlines.parse_period(period_text)
     if period is None:
         return
-    origin = work.now
     field = work.model.properties.get("rutin:caseDeadlineFrom")
-    received = (work.case.data or {}).get(field) if field else None
-    if isinstance(received, str):
-        try:
-            day = date.fromisoformat(received[:10])
-            origin = datetime.combine(day, datetime.min.time(), tzinfo=deadlines.STOCKHOLM)
-        except ValueError:
-            pass
-    work.case.deadline_period_end_at = deadlines.period_end(origin, period)
-    work.case.deadline_at = deadlines.due_after(origin, period)
+    received = _received((work.case.data or {}).get(field) if field else None)
+    origin = _origin(received) or work.now
+    _count_from(work.case, origin, received, period)
     work.event("case_clock_started", actor="system",
                data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat(),
                      **_period_end_note(work.case)})
+
+
+def _received(value: Any) -> str | None:
+    """A receipt date as the case variable holds it (ISO text), if it is one."""
+    if isinstance(value, str) and _origin(value) is not None:
+        return value[:40]
+    return None
+
+
+def _origin(received: str | None) -> datetime | None:
+    """The start of the day of receipt, Swedish time."""
+    if received is None:
+        return None
+    try:
+        day = date.fromisoformat(received[:10])
+    except ValueError:
+        return None
+    return datetime.combine(day, datetime.min.time(), tzinfo=deadlines.STOCKHOLM)
+
+
+def _count_from(case: Any, origin: datetime, received: str | None, period: Any) -> None:
+    case.deadline_from_at, case.deadline_from_value = origin, received
+    case.deadline_period_end_at = deadlines.period_end(origin, period)
+    case.deadline_at = deadlines.due_after(origin, period)
+
+
+def _received_later(work: Any, actor: str) -> None:
+    """A receipt date entered in a task after the case started (the registrar's "Inkom") sets
+    where the clock counts from, as long as nothing has paused, restarted or extended it."""
+    case = work.case
+    field = work.model.properties.get("rutin:caseDeadlineFrom")
+    if not field or case.deadline_from_at is None:
+        return
+    received = _received(work.case_data().get(field))
+    if received is None or received == case.deadline_from_value:
+        return
+    period = deadlines.parse_period(_period(work.model) or "")
+    counted_from_entry = case.deadline_from_at == (_origin(case.deadline_from_value) or case.created_at)
+    untouched = (period is not None and not case.deadline_extended and case.deadline_paused_at is None
+                 and counted_from_entry
+                 and case.deadline_period_end_at == deadlines.period_end(case.deadline_from_at, period))
+    if not untouched or period is None:
+        case.deadline_from_value = received  # said once, not at every later change of the case
+        work.event("case_clock_not_recounted", actor=actor,
+                   data={"received": received, "deadline": case.deadline_at.isoformat(),
+                         "reason": "tidsfristen har redan stått still, börjat om eller förlängts"})
+        return
+    before = case.deadline_at
+    origin = _origin(received)
+    assert origin is not None
+    _count_from(case, origin, received, period)
+    work.event("case_clock_recounted", actor=actor,
+               data={"received": received, "from": origin.isoformat(), "before": before.isoformat(),
+                     "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
 
 
 DEFAULT_WARNINGS = "-3WD:notify_manager"
@@ -120,13 +171,37 @@ def _deadline(end: datetime, day_based: bool) -> datetime:
     return deadlines.on_working_day(end) if day_based else end
 
 
+def _props(work: Any, row: Any) -> dict[str, str]:
+    step = work.step(row)
+    return step.properties if step is not None else {}
+
+
+def _restart_too_late(work: Any, row: Any) -> bool:
+    """Whether a restarting step opened after its `rutin:restartWithin` from the clock's start
+    (PBL 9 kap. 27 §: an order to complete given after three weeks leaves the clock running)."""
+    within = deadlines.parse_period(_props(work, row).get("rutin:restartWithin") or "")
+    origin = work.case.deadline_from_at
+    return within is not None and origin is not None and row.created_at > deadlines.period_end(origin, within)
+
+
 def update(work: Any, actor: str) -> None:
-    """Pause or resume the clock as pausing steps open and close; keep its timer rows in step."""
+    """Pause, restart or resume the clock as steps that stop it open and close; take a receipt
+    date entered later; keep the clock's timer rows in step."""
     case = work.case
     if case.deadline_at is None:
         return
-    pausing_rows = [r for r in work.open_rows
-                    if _true((work.step(r).properties if work.step(r) else {}).get("rutin:pausesCaseClock"))]
+    _received_later(work, actor)
+    restarting = [r for r in work.open_rows if _true(_props(work, r).get("rutin:restartsCaseClock"))]
+    late = [r for r in restarting if _restart_too_late(work, r)]
+    for row in late:
+        if row.created_at == work.now:
+            work.event("case_clock_not_restarted", actor=actor, task_id=row.id,
+                       data={"deadline": case.deadline_at.isoformat(),
+                             "reason": "kompletteringen begärdes senare än "
+                                       f"{_props(work, row).get('rutin:restartWithin')} efter att ärendet kom in; "
+                                       "tidsfristen räknas från ankomstdagen"})
+    restarting = [r for r in restarting if r not in late]
+    pausing_rows = restarting or [r for r in work.open_rows if _true(_props(work, r).get("rutin:pausesCaseClock"))]
     if pausing_rows and case.deadline_paused_at is None and case.status == "active":
         if case.deadline_at <= work.now:
             if any(r.created_at == work.now for r in pausing_rows):
@@ -136,18 +211,34 @@ def update(work: Any, actor: str) -> None:
                                            "görs efteråt"})
         else:
             case.deadline_paused_at = work.now
-            work.event("case_clock_paused", actor=actor, data={"deadline": case.deadline_at.isoformat()})
+            case.deadline_pause_kind = "restart" if restarting else "pause"
+            work.event("case_clock_stopped" if restarting else "case_clock_paused", actor=actor,
+                       data={"deadline": case.deadline_at.isoformat()})
     elif not pausing_rows and case.deadline_paused_at is not None:
         stood_still = work.now - case.deadline_paused_at
         before = case.deadline_at
-        day_based = _day_based(work.model)
-        case.deadline_period_end_at = resumed_period_end(_period_end(case), case.deadline_paused_at, work.now,
-                                                         day_based=day_based)
-        case.deadline_at = _deadline(case.deadline_period_end_at, day_based)
-        case.deadline_paused_at = None
-        work.event("case_clock_resumed", actor=actor,
-                   data={"paused_s": round(stood_still.total_seconds()), "from": before.isoformat(),
-                         "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
+        if case.deadline_pause_kind == "restart":
+            # The whole period again, from the day the deficiency was remedied.
+            period = deadlines.parse_period(_period(work.model) or "")
+            if period is not None:
+                day = work.now.astimezone(deadlines.STOCKHOLM).date()
+                origin = datetime.combine(day, datetime.min.time(), tzinfo=deadlines.STOCKHOLM)
+                case.deadline_from_at = origin
+                case.deadline_period_end_at = deadlines.period_end(origin, period)
+                case.deadline_at = deadlines.due_after(origin, period)
+            case.deadline_paused_at, case.deadline_pause_kind = None, None
+            work.event("case_clock_restarted", actor=actor,
+                       data={"stopped_s": round(stood_still.total_seconds()), "from": before.isoformat(),
+                             "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
+        else:
+            day_based = _day_based(work.model)
+            case.deadline_period_end_at = resumed_period_end(_period_end(case), case.deadline_paused_at, work.now,
+                                                             day_based=day_based)
+            case.deadline_at = _deadline(case.deadline_period_end_at, day_based)
+            case.deadline_paused_at, case.deadline_pause_kind = None, None
+            work.event("case_clock_resumed", actor=actor,
+                       data={"paused_s": round(stood_still.total_seconds()), "from": before.isoformat(),
+                             "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
     running = case.status == "active" and case.deadline_paused_at is None
     token = case.deadline_at.astimezone(UTC).isoformat()
     timers.sync(work.conn, case.id, "case_deadline", {"deadline": case.deadline_at} if running else {},

@@ -214,6 +214,13 @@ class Case(Base):
     # Where the statutory period itself runs out, before Lag (1930:173) moves a deadline off a
     # non-working day: pauses and the extension count from here, not from the moved day.
     deadline_period_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The instant the period counts from (receipt, or the day a deficiency was remedied), and the
+    # case variable's value that gave it (a receipt date entered in a task after the start).
+    deadline_from_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline_from_value: Mapped[str | None] = mapped_column(sa.String(40))
+    # Why the clock stands still: "pause" (it runs on by the days it stood) or "restart" (the whole
+    # period begins again when the step closes).
+    deadline_pause_kind: Mapped[str | None] = mapped_column(sa.String(10))
     deadline_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline_extended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 

@@ -230,3 +230,61 @@ def test_periods_longer_than_a_century_in_a_diagram_are_warned_of_and_never_a_50
         assert any("längre än 100 år" in m for m in warned), warned
         case = cases.start_case(engine, SYSTEM, "lang")
         assert case["status"] == "active" and case["open_tasks"], (process_props, task_props)
+
+
+def _restart_fixture() -> bytes:
+    return fixture_bytes("case_clock.bpmn").replace(
+        b'<camunda:property name="rutin:pausesCaseClock" value="true"/>',
+        b'<camunda:property name="rutin:restartsCaseClock" value="true"/>'
+        b'<camunda:property name="rutin:restartWithin" value="P3W"/>')
+
+
+def test_an_order_to_complete_within_three_weeks_restarts_the_ten_weeks_from_the_completion(
+        engine: Engine, clock: ManualClock) -> None:
+    # PBL 9 kap. 27 §: ordered within three weeks of receipt, the ten weeks run from the day the
+    # application is complete; ordered later, they run from receipt as if nothing happened.
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, _restart_fixture())
+    case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-03-02"})
+    assert case["deadline"]["deadline"] == "2026-05-11T21:59:59+00:00"
+    clock.set(datetime(2026, 3, 12, 8, 0, tzinfo=UTC))  # day 10: the order to complete
+    case = _complete_open(engine, case)
+    assert cases.get_case(engine, SYSTEM, case["id"])["deadline"]["paused"] is True
+    clock.set(datetime(2026, 4, 9, 8, 0, tzinfo=UTC))  # the applicant completes on Thursday 9 April
+    case = _complete_open(engine, case)
+    state = cases.get_case(engine, SYSTEM, case["id"])
+    # ten weeks from 9 April: Thursday 18 June (not 11 May + the four weeks it stood still)
+    assert state["deadline"]["deadline"] == "2026-06-18T21:59:59+00:00" and state["deadline"]["paused"] is False
+    assert "case_clock_restarted" in [e["type"] for e in state["history"]]
+
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    late = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-03-02"})
+    clock.set(datetime(2026, 3, 25, 8, 0, tzinfo=UTC))  # day 23: too late to restart anything
+    late = _complete_open(engine, late)
+    state = cases.get_case(engine, SYSTEM, late["id"])
+    assert state["deadline"]["paused"] is False and state["deadline"]["deadline"] == "2026-05-11T21:59:59+00:00"
+    assert "case_clock_not_restarted" in [e["type"] for e in state["history"]]
+    clock.set(datetime(2026, 4, 20, 8, 0, tzinfo=UTC))
+    late = _complete_open(engine, late)
+    assert cases.get_case(engine, SYSTEM, late["id"])["deadline"]["deadline"] == "2026-05-11T21:59:59+00:00"
+
+
+def test_a_receipt_date_entered_at_registration_sets_where_the_clock_counts_from(
+        engine: Engine, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "lov", {})  # started without the day of receipt
+    assert case["deadline"]["deadline"] == "2026-05-11T21:59:59+00:00"
+    # the registrar enters "inkom": the application arrived on Friday 20 February
+    case = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {"inkom": "2026-02-20"})["case"]
+    state = cases.get_case(engine, SYSTEM, case["id"])
+    assert state["deadline"]["deadline"] == "2026-05-04T21:59:59+00:00"
+    recounted = next(e for e in state["history"] if e["type"] == "case_clock_recounted")
+    assert recounted["data"]["received"] == "2026-02-20"
+    # the clock has stood still since (the next step pauses it): a changed date is said, not applied
+    clock.advance(timedelta(days=5))
+    case = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {"inkom": "2026-02-10"})["case"]
+    state = cases.get_case(engine, SYSTEM, case["id"])
+    # the period's own end, 1 May (a holiday, so 4 May), plus the 5 days it stood still: 6 May
+    assert state["deadline"]["deadline"] == "2026-05-06T21:59:59+00:00"
+    assert "case_clock_not_recounted" in [e["type"] for e in state["history"]]
