@@ -346,7 +346,7 @@ def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -
 
         item = item_for(work, row)
         if item is None or not item.superior_may_decide:
-            outcome["skipped"] = "delegationsordningen låter inte överordnad besluta"
+            _superior_may_not(ctx)
         else:
             _to_superior(ctx, item)
     elif action == "raise_priority":
@@ -408,6 +408,22 @@ def _no_substitute(f: _Firing) -> None:
                          body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
                               f"{row.assignee or 'ingen'}), och ingen ersättare enligt delegationsordningen "
                               f"är tillgänglig. Se till att någon med befogenhet fattar det.{f.late_note}")
+
+
+def _superior_may_not(f: _Firing) -> None:
+    """The ordinance lets no superior decide: no one is given the decision, but the unit's manager
+    (else an administrator) hears that it is late, so that the one who holds the delegation is
+    made to decide instead of the step passing in silence."""
+    row = f.row
+    _, _, told = org.managers(f.conn, f.tree, row.org_unit_id or f.case.org_unit_id, f.now,
+                              exclude={row.assignee} if row.assignee else set())
+    told = told or _admins(f.conn)
+    f.outcome.update(notified=told, skipped="delegationsordningen låter inte överordnad besluta")
+    notifications.notify(f.conn, f.now, told, kind="escalation", dedupe=f.dedupe, case_id=f.case.id, task_id=row.id,
+                         subject=f"Försenat beslut: {row.name} ({f.subject_case})",
+                         body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
+                              f"{row.assignee or 'ingen'}). Delegationsordningen låter inte överordnad fatta "
+                              f"det; se till att den som har delegationen gör det.{f.late_note}")
 
 
 def _to_superior(f: _Firing, item: Any) -> None:

@@ -293,3 +293,48 @@ def test_a_late_decision_without_a_substitute_is_told_to_the_unit_manager(engine
     [note] = [n for n in notifications.list_for(engine, town["bert"])["items"] if n["task_id"] == decision["id"]]
     assert note["subject"] == "Försenat beslut utan ersättare: Beslut om lov (ärende BN-6)"
     assert tasks.get_task(engine, SYSTEM, decision["id"])["assignee"] is None
+    # the superior step: F.1.6 lets no superior decide, so no one is given it, but the step does
+    # not pass in silence either
+    clock.set(datetime(2026, 3, 9, 7, 1, tzinfo=UTC))
+    _tick(engine)
+    [step] = [e for e in _events(engine, case["id"], "escalation_step") if e["data"]["action"] == "superior"]
+    assert step["data"]["skipped"] == "delegationsordningen låter inte överordnad besluta"
+    assert step["data"]["notified"] == ["bert"]
+    late = [n for n in notifications.list_for(engine, town["bert"])["items"]
+            if n["task_id"] == decision["id"] and n["subject"] == "Försenat beslut: Beslut om lov (ärende BN-6)"]
+    assert len(late) == 1 and "låter inte överordnad" in late[0]["body"]
+    assert tasks.get_task(engine, SYSTEM, decision["id"])["assignee"] is None
+
+
+def test_the_case_page_tells_an_auditor_where_each_escalation_took_a_decision(
+        engine: Engine, town: dict[str, Any], clock: ManualClock) -> None:
+    import re
+
+    from webapp import create_app
+
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-H", org_unit="bygglov")
+    done = tasks.complete(engine, town["bea"], case["open_tasks"][0]["id"], {})
+    tasks.claim(engine, town["bea"], done["case"]["open_tasks"][0]["id"])
+    clock.set(datetime(2026, 3, 4, 23, 0, tzinfo=UTC))
+    _tick(engine)  # to the substitute, bert
+    identity.add_user(engine, "revisor", ["auditor"])
+    identity.set_password(engine, "revisor", "revisorns-lösenord-1")
+    client = create_app(engine).test_client()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"csrf": token, "name": "revisor",
+                                       "password": "revisorns-lösenord-1"}).status_code == 302
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "till ersättaren enligt delegationsordningen: bert" in page
+    assert "systemet" in page and ">scheduler<" not in page and " scheduler" not in page
+
+
+def test_every_event_the_engine_writes_has_a_swedish_label() -> None:
+    import re
+    from pathlib import Path
+
+    from webapp.pages import EVENT_LABELS
+
+    source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "engine").glob("*.py"))
+    written = set(re.findall(r'\.event\(\s*"([a-z_]+)"', source))
+    written |= set(re.findall(r'"(case_clock_[a-z_]+)"', source))
+    assert written and written <= set(EVENT_LABELS), sorted(written - set(EVENT_LABELS))

@@ -94,7 +94,24 @@ EVENT_LABELS = {
     "incident_raised": "Incident",
     "incident_retried": "Incident försökt igen",
     "data_corrected": "Uppgifter rättade",
+    "case_clock_not_paused": "Tidsfristen pausades inte",
+    "case_clock_stopped": "Tidsfristen står still tills kompletteringen kommit in",
+    "case_clock_restarted": "Tidsfristen började om",
+    "case_clock_not_restarted": "Tidsfristen började inte om",
+    "case_clock_recounted": "Tidsfristen räknas från ankomstdagen",
+    "case_clock_not_recounted": "Tidsfristen räknades inte om",
+    "case_deadline_warning": "Varning inför tidsfristen",
+    "follow_up_reminder": "Påminnelse om uppföljning",
+    "scheduled_start_late": "Schemalagd start skedde sent",
 }
+# What an escalation step did, as the case's history tells an auditor.
+ESCALATION_ACTIONS = {
+    "remind": "påminnelse", "notify_manager": "chefen underrättad", "reassign_manager": "flyttad till chefens roll",
+    "raise_priority": "högre prioritet", "substitute": "till ersättaren enligt delegationsordningen",
+    "superior": "till överordnad enligt delegationsordningen",
+}
+# Who acted, where it was not a person.
+ACTOR_LABELS = {"scheduler": "systemet", "system": "systemet"}
 STATUS_LABELS = {
     "active": "Pågår", "completed": "Avslutat", "incident": "Incident", "open": "Öppen",
     "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
@@ -182,7 +199,8 @@ def _globals() -> dict[str, Any]:
         except RutinError:
             unread = 0
     return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
-            "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS}
+            "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
+            "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS}
 
 
 @bp.errorhandler(RutinError)
