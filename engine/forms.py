@@ -20,17 +20,20 @@ def _check(field: FormField, value: Any) -> tuple[Any, str | None]:
     kind = (field.type or "string").lower()
     if kind in _INT_TYPES:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-                return int(value), None
-            return value, "ska vara ett heltal"
+            # a page's form sends the digits as text; the constraints hold for them all the same
+            digits = isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()) is not None
+            whole = isinstance(value, float) and value.is_integer() and abs(value) < 1e18
+            if not (digits or whole):
+                return value, "ska vara ett heltal"
+            value = int(value)
     elif kind in {"double", "float", "decimal"}:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value, "ska vara ett tal"
     elif kind == "boolean":
         if not isinstance(value, bool):
-            if value in ("true", "false"):
-                return value == "true", None
-            return value, "ska vara sant eller falskt"
+            if value not in ("true", "false"):
+                return value, "ska vara sant eller falskt"
+            value = value == "true"
     elif kind == "date":
         if not isinstance(value, str):
             return value, "ska vara ett datum (ÅÅÅÅ-MM-DD)"

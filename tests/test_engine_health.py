@@ -253,6 +253,9 @@ def test_a_forms_constraints_are_enforced_and_a_read_only_field_is_not_taken(eng
         tasks.complete(engine, SYSTEM, task, {"belopp": 1001, "pnr": "19121212121"})
     assert {e["field"]: e["message"] for e in refused.value.extra["errors"]} == {
         "belopp": "Belopp får vara högst 1000", "pnr": "Personnummer har fel format"}
+    with pytest.raises(InvalidInput) as refused:  # as a page's form sends a number: the digits as text
+        tasks.complete(engine, SYSTEM, task, {"belopp": "1001", "pnr": "121212-1212"})
+    assert refused.value.extra["errors"] == [{"field": "belopp", "message": "Belopp får vara högst 1000"}]
     done = tasks.complete(engine, SYSTEM, task, {"belopp": 1000, "pnr": "121212-1212", "fast": "ändrat"})
     assert done["case"]["status"] == "completed"
     assert cases.get_case(engine, SYSTEM, case["id"])["data"]["fast"] == "X"  # the read-only value stands

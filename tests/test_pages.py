@@ -302,8 +302,10 @@ def test_a_decision_shows_its_options_and_requires_the_jav_confirmation(web: Web
         page.get_by_role("button", name="Fatta beslut").click()
     assert sent.value.status == 422
     expect(page.locator("#task-error")).to_have_text("Välj ett av alternativen.")
+    expect(page.get_by_label("Jag är inte jävig i ärendet")).to_be_checked()  # what was ticked stays so
 
     # a choice without the jäv confirmation: refused, the choice kept, nothing decided
+    page.get_by_label("Jag är inte jävig i ärendet").uncheck()
     page.get_by_label("Bevilja", exact=True).check()
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
         page.get_by_role("button", name="Fatta beslut").click()

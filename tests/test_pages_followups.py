@@ -262,3 +262,59 @@ def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(
     identity.set_password(engine, "hanna", PASSWORD + "-ny")
     again = browser.get("/")
     assert again.status_code == 302 and "/login?next=" in again.headers["Location"]
+
+
+def test_after_signing_in_a_next_address_never_leaves_the_site(engine: Engine, people: dict[str, Person],
+                                                               app: Any) -> None:
+    from webapp.pages import _safe_next
+
+    # as the query string decodes them: a browser drops the tab or newline, or reads \\ as /
+    for hostile in ("//evil.example", "/\t/evil.example", "/\n/evil.example", "/\\evil.example",
+                    "https://evil.example/", "\t//evil.example", "/\x00/evil.example", "evil.example"):
+        assert _safe_next(hostile) == "/", hostile
+    assert _safe_next("/tasks/abc?tab=mine") == "/tasks/abc?tab=mine"
+    identity.set_password(engine, "hanna", PASSWORD)
+    client = app.test_client()
+    page = client.get("/login?next=/%09/evil.example").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    answer = client.post("/login?next=/%09/evil.example", data={"csrf": token, "name": "hanna", "password": PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+
+
+def test_after_a_refused_form_the_ticked_boxes_are_still_ticked_and_read_only_fields_are_read_only(
+        engine: Engine, people: dict[str, Person], app: Any) -> None:
+    import json
+    from xml.sax.saxutils import escape
+
+    form = {"id": "frm", "type": "default", "components": [
+        {"type": "checklist", "key": "bilagor", "label": "Bilagor",
+         "values": [{"label": "Intyg", "value": "intyg"}, {"label": "Karta", "value": "karta"},
+                    {"label": "Ritning", "value": "ritning"}]},
+        {"type": "textfield", "key": "motivering", "label": "Motivering", "validate": {"required": True}},
+        {"type": "textfield", "key": "diarienr", "label": "Diarienummer", "readonly": True},
+    ]}
+    processes.deploy(engine, SYSTEM, f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="bilagor" isExecutable="true">
+    <bpmn:extensionElements><zeebe:userTaskForm id="frm">{escape(json.dumps(form))}</zeebe:userTaskForm>
+    </bpmn:extensionElements>
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Komplettera"><bpmn:extensionElements>
+      <zeebe:formDefinition formKey="camunda-forms:bpmn:frm"/>
+      <zeebe:assignmentDefinition assignee="hanna"/></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode())
+    task = cases.start_case(engine, SYSTEM, "bilagor", {"diarienr": "KS-1"})["open_tasks"][0]["id"]
+    identity.set_password(engine, "hanna", PASSWORD)
+    browser = app.test_client()
+    csrf = _sign_in(browser)
+    page = browser.get(f"/tasks/{task}").get_data(as_text=True)
+    assert re.search(r'name="diarienr"[^>]*readonly', page)
+    refused = browser.post(f"/tasks/{task}/complete", data={
+        "csrf": csrf, "bilagor": ["intyg", "ritning"], "motivering": "", "diarienr": "KS-999"})
+    assert refused.status_code == 422
+    again = refused.get_data(as_text=True)
+    checked = set(re.findall(r'name="bilagor" value="(\w+)"\s+checked', again))
+    assert checked == {"intyg", "ritning"}

@@ -307,9 +307,14 @@ def _role(candidate: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Where to go after signing in: a path on this site only. Browsers drop tabs and newlines
+    from a URL and read a backslash as a slash, so "/\t/evil.example" would leave the site."""
+    if not target or not target.startswith("/") or any(c.isspace() or ord(c) < 32 or c == "\\" for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -414,7 +419,13 @@ def _act(task_id: str, action: Callable[[], Any]) -> Any:
         return action()
     except RutinError as exc:
         return task(task_id, error=exc.detail, errors=exc.extra.get("errors"), status=exc.status,
-                    values=request.form.to_dict())
+                    values=_entered())
+
+
+def _entered() -> dict[str, Any]:
+    """What the handler entered, to show again after an error: every ticked box of a checklist,
+    one value for the other fields."""
+    return {k: v if len(v) > 1 else v[0] for k, v in request.form.to_dict(flat=False).items()}
 
 
 @bp.post("/tasks/<task_id>/claim")
