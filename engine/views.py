@@ -67,4 +67,24 @@ def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, bri
     out["delegation_items"] = [i.number for i in items]
     if row.result is not None:
         out["result"] = row.result
+    if actor is not None:
+        out["actions"] = task_actions(row, actor)
     return out
+
+
+def task_actions(row: HumanTask, actor: Actor) -> dict[str, bool]:
+    """What the actor may do with the task now, so that a page offers only that (the engine
+    checks each again when it is done: this only spares people buttons that would fail)."""
+    roles = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("role:")}
+    users = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("user:")}
+    candidate = actor.name in users or bool(actor.roles & roles)
+    oversees = actor.is_admin or (row.org_unit_id is not None and row.org_unit_id in actor.manages)
+    is_open = row.status == "open"
+    takes = is_open and row.assignee is None and (candidate or actor.is_admin)
+    return {
+        "claim": takes,
+        "unclaim": is_open and row.assignee == actor.name,
+        "complete": is_open and (row.assignee == actor.name or takes),
+        "assign": is_open and oversees,
+        "comment": candidate or actor.name in (row.assignee, row.completed_by) or oversees,
+    }

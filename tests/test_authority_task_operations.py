@@ -167,3 +167,43 @@ def test_a_user_or_text_that_is_not_text_is_a_422(engine: Engine, client: Any, t
                        (f"/api/tasks/{task}/comments", {"text": 5})):
         r = client.post(path, json=body, headers=town["bert"])
         assert r.status_code == 422 and "ska vara text" in r.get_json()["detail"], (path, r.get_json())
+
+
+def test_a_task_says_what_each_viewer_may_do_and_the_pages_offer_only_that(
+        engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    import re
+
+    from webapp import create_app
+
+    task = _case(engine)["open_tasks"][0]["id"]
+
+    def actions(name: str) -> dict[str, bool]:
+        return client.get(f"/api/tasks/{task}", headers=town[name]).get_json()["actions"]
+
+    assert actions("bea") == {"claim": True, "unclaim": False, "complete": True, "assign": False, "comment": True}
+    assert actions("bert") == {"claim": False, "unclaim": False, "complete": False, "assign": True, "comment": True}
+    assert actions("rut") == {"claim": False, "unclaim": False, "complete": False, "assign": False, "comment": False}
+
+    password = "ett-långt-lösenord-1"
+    for name in ("rut", "bert"):
+        identity.set_password(engine, name, password)
+    pages = create_app(engine).test_client()
+
+    def sign_in(name: str) -> None:
+        pages.get("/logout")
+        token = re.search(r'name="csrf" value="([^"]+)"', pages.get("/login").get_data(as_text=True)).group(1)
+        assert pages.post("/login", data={"csrf": token, "name": name, "password": password}).status_code == 302
+
+    sign_in("rut")  # the auditor reads: no buttons that would only fail
+    page = pages.get(f"/tasks/{task}").get_data(as_text=True)
+    assert "Ta uppgiften" not in page and "Slutför" not in page and "Kommentera" not in page and "Tilldela" not in page
+    sign_in("bert")  # the unit's manager: may assign it, from the page
+    page = pages.get(f"/tasks/{task}").get_data(as_text=True)
+    assert "Ta uppgiften" not in page and "Tilldela" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assigned = pages.post(f"/tasks/{task}/assign", data={"csrf": csrf, "user": "bo"})
+    assert assigned.status_code == 302 and tasks.get_task(engine, SYSTEM, task)["assignee"] == "bo"
+    refused = pages.post(f"/tasks/{task}/assign", data={"csrf": csrf, "user": "kim"})
+    assert refused.status_code == 422 and "har inte rollen" in refused.get_data(as_text=True)
+    inbox = pages.get("/?visa=unit").get_data(as_text=True)
+    assert 'data-view="unit"' in inbox and "BN-OP" in inbox

@@ -90,6 +90,12 @@ TASK = {
             "type": "array", "items": {"type": "string"},
             "description": "Alla gällande punkter som avser steget, den mest specifika först.",
         },
+        "actions": {
+            "type": "object",
+            "properties": {k: {"type": "boolean"} for k in ("claim", "unclaim", "complete", "assign", "comment")},
+            "description": "Vad den som frågar får göra med uppgiften just nu (varje åtgärd prövas igen när "
+                           "den görs). Saknas i listornas korta form.",
+        },
     },
 }
 

@@ -55,6 +55,8 @@ VENDOR = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
 }
 VIEWS = {"mine": "Mina", "unclaimed": "Otagna i mina roller", "overdue": "Försenade", "all": "Alla"}
+# Shown to managers only: the open tasks of the units they manage (and the units below them).
+UNIT_VIEW = {"unit": "Min enhet"}
 # The inbox's sort choices: (engine sort column, order, label).
 SORTINGS = {
     "created": ("created", "asc", "Äldst först"),
@@ -366,8 +368,9 @@ def _page_number() -> int:
 @signed_in
 def inbox() -> str:
     """The handler's inbox."""
+    views = {**VIEWS, **UNIT_VIEW} if g.actor.manages else VIEWS
     view = request.args.get("visa", "all")
-    if view not in VIEWS:
+    if view not in views:
         view = "all"
     sort = request.args.get("sortera", "created")
     if sort not in SORTINGS:
@@ -380,11 +383,13 @@ def inbox() -> str:
         filters["candidate"] = "me"
     elif view == "overdue":
         filters["overdue"] = True
+    elif view == "unit":
+        filters["unit"] = "mine"
     column, order, _ = SORTINGS[sort]
     listing = tasks.list_tasks(_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, **filters)
     pages = max(1, math.ceil(listing["total"] / PAGE_SIZE))
-    return render_template("inbox.html", listing=listing, view=view, views=VIEWS, sort=sort, sortings=SORTINGS,
+    return render_template("inbox.html", listing=listing, view=view, views=views, sort=sort, sortings=SORTINGS,
                            page=page, pages=pages)
 
 
@@ -426,6 +431,22 @@ def _entered() -> dict[str, Any]:
     """What the handler entered, to show again after an error: every ticked box of a checklist,
     one value for the other fields."""
     return {k: v if len(v) > 1 else v[0] for k, v in request.form.to_dict(flat=False).items()}
+
+
+@bp.post("/tasks/<task_id>/assign")
+@signed_in
+def assign(task_id: str) -> Any:
+    """Give the task to someone (a manager of its unit, an administrator)."""
+
+    def run() -> Any:
+        user = request.form.get("user", "").strip()
+        if not user:
+            raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
+        tasks.assign(_engine(), g.actor, task_id, user)
+        flash(f"Uppgiften är tilldelad {user}.")
+        return redirect(url_for("pages.task", task_id=task_id))
+
+    return _act(task_id, run)
 
 
 @bp.post("/tasks/<task_id>/claim")
