@@ -348,9 +348,11 @@ def test_public_documents_are_assessed_and_released_the_same_day(engine: Engine,
     assert _local(_open(engine, cid, "Lämna ut handlingarna")["due"]) == "2026-03-02 23:59"
 
 
-def _version_id(engine: Engine, key: str) -> str:
+def _version_id(engine: Engine, key: str) -> int:
+    import sqlalchemy as sa
+
     from engine.models import ProcessVersion
 
     with engine.db.read() as s:
-        return str(s.query(ProcessVersion).filter(ProcessVersion.key == key, ProcessVersion.status == "published")
-                   .one().id)
+        return int(s.execute(sa.select(ProcessVersion.id).where(
+            ProcessVersion.key == key, ProcessVersion.status == "published")).scalar_one())
