@@ -94,7 +94,7 @@ def _received_later(work: Any, actor: str) -> None:
     field = work.model.properties.get("rutin:caseDeadlineFrom")
     if not field or case.deadline_from_at is None:
         return
-    received = _received(work.case_data().get(field))
+    received = _received((case.data or {}).get(field))
     if received is None or received == case.deadline_from_value:
         return
     period = deadlines.parse_period(_period(work.model) or "")

@@ -398,32 +398,33 @@ def _to_substitute(f: _Firing) -> bool:
 def _no_substitute(f: _Firing) -> None:
     """Nobody may take the decision over: it stays where it is, but someone who can see to it (the
     unit's manager, else an administrator) hears that it is late."""
-    row = f.row
-    _, _, told = org.managers(f.conn, f.tree, row.org_unit_id or f.case.org_unit_id, f.now,
-                              exclude={row.assignee} if row.assignee else set())
-    told = told or _admins(f.conn)
-    f.outcome.update(notified=told, skipped="ingen ersättare enligt delegationsordningen är tillgänglig")
-    notifications.notify(f.conn, f.now, told, kind="escalation", dedupe=f.dedupe, case_id=f.case.id, task_id=row.id,
-                         subject=f"Försenat beslut utan ersättare: {row.name} ({f.subject_case})",
-                         body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
-                              f"{row.assignee or 'ingen'}), och ingen ersättare enligt delegationsordningen "
-                              f"är tillgänglig. Se till att någon med befogenhet fattar det.{f.late_note}")
+    _tell_late_decision(f, "ingen ersättare enligt delegationsordningen är tillgänglig",
+                        "Försenat beslut utan ersättare",
+                        ", och ingen ersättare enligt delegationsordningen är tillgänglig. Se till att någon med "
+                        "befogenhet fattar det.")
 
 
 def _superior_may_not(f: _Firing) -> None:
     """The ordinance lets no superior decide: no one is given the decision, but the unit's manager
     (else an administrator) hears that it is late, so that the one who holds the delegation is
     made to decide instead of the step passing in silence."""
+    _tell_late_decision(f, "delegationsordningen låter inte överordnad besluta", "Försenat beslut",
+                        ". Delegationsordningen låter inte överordnad fatta det; se till att den som har "
+                        "delegationen gör det.")
+
+
+def _tell_late_decision(f: _Firing, skipped: str, subject: str, advice: str) -> None:
+    """Tell the unit's manager (past the one holding it), else an administrator, that a decision
+    no one else may take over is late; `advice` ends the message's first sentence and says why."""
     row = f.row
     _, _, told = org.managers(f.conn, f.tree, row.org_unit_id or f.case.org_unit_id, f.now,
                               exclude={row.assignee} if row.assignee else set())
     told = told or _admins(f.conn)
-    f.outcome.update(notified=told, skipped="delegationsordningen låter inte överordnad besluta")
+    f.outcome.update(notified=told, skipped=skipped)
     notifications.notify(f.conn, f.now, told, kind="escalation", dedupe=f.dedupe, case_id=f.case.id, task_id=row.id,
-                         subject=f"Försenat beslut: {row.name} ({f.subject_case})",
+                         subject=f"{subject}: {row.name} ({f.subject_case})",
                          body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} (tilldelat "
-                              f"{row.assignee or 'ingen'}). Delegationsordningen låter inte överordnad fatta "
-                              f"det; se till att den som har delegationen gör det.{f.late_note}")
+                              f"{row.assignee or 'ingen'}){advice}{f.late_note}")
 
 
 def _to_superior(f: _Firing, item: Any) -> None:

@@ -301,11 +301,12 @@ class CaseWork:
         self._sync_timers()
         if self.case.status != "incident":
             self.case.status = "completed" if self.workflow.completed else "active"
+        # The summary's data first: the case clock reads a receipt date from it.
+        self.case.data = _json_safe(self.case_data())
         case_clock.update(self, actor)
         if self.workflow.completed and self.case.completed_at is None and self.case.status == "completed":
             self.case.completed_at = self.now
-            self.event("case_completed", actor=actor, data={"data": _json_safe(self.case_data())})
-        self.case.data = _json_safe(self.case_data())
+            self.event("case_completed", actor=actor, data={"data": self.case.data})
 
     def _sync_timers(self) -> None:
         if not self.engine.has_timers(self.case.process_version_id):

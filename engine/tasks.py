@@ -21,7 +21,7 @@ from .identity import Actor
 from .models import HumanTask, TaskCandidate
 from .roles import role_key
 from .runtime import CaseWork, _json_safe, drop_candidates, load_task, locked_task_case
-from .views import task_json
+from .views import candidates_of, is_candidate, oversees, task_json
 
 SORTS = {
     "created": (HumanTask.created_at, HumanTask.id),
@@ -182,20 +182,9 @@ def _counts(s: Session, actor: Actor, now: datetime) -> dict[str, int]:
             "unit": int(row[4])}
 
 
-def _candidates_of(row: HumanTask) -> tuple[set[str], set[str]]:
-    roles = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("role:")}
-    users = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("user:")}
-    return roles, users
-
-
-def _is_candidate(actor: Actor, row: HumanTask) -> bool:
-    roles, users = _candidates_of(row)
-    return actor.name in users or bool(actor.roles & roles)
-
-
 def _acting_role(actor: Actor, row: HumanTask) -> str | None:
     """The role under which the actor acts on the task (as the diagram names it)."""
-    roles, _ = _candidates_of(row)
+    roles, _ = candidates_of(row)
     held = sorted(actor.roles & roles)
     if row.role and any(h.split("@")[0] == role_key(row.role) for h in held):
         return row.role
@@ -210,7 +199,7 @@ def _acting_role(actor: Actor, row: HumanTask) -> str | None:
 def _may_see(actor: Actor, row: HumanTask, *, acting: bool = False) -> bool:
     """Whether the actor may see the task (or, `acting`, act on it: an auditor only reads)."""
     return ((actor.is_admin if acting else actor.is_auditor) or actor.name in (row.assignee, row.completed_by)
-            or _is_candidate(actor, row) or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
+            or is_candidate(actor, row) or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
 
 
 def _load(s: Session, task_id: str, actor: Actor, *, acting: bool = False) -> HumanTask:
@@ -291,7 +280,7 @@ def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
             return task_json(engine, row, actor)
         if row.assignee is not None:
             raise Conflict(f"Uppgiften är redan tagen av {row.assignee}.", assignee=row.assignee)
-        if not (_is_candidate(actor, row) or actor.is_admin):
+        if not (is_candidate(actor, row) or actor.is_admin):
             raise Forbidden("Uppgiften hör inte till någon av dina roller.")
         work = CaseWork(engine, s, case)
         if actor.name in delegation.declared_conflict(work, row):
@@ -310,7 +299,7 @@ def unclaim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
         if row.assignee is None:
-            if not (_is_candidate(actor, row) or actor.is_admin):
+            if not (is_candidate(actor, row) or actor.is_admin):
                 raise Forbidden("Uppgiften hör inte till någon av dina roller.")
             return task_json(engine, row, actor)
         if row.assignee != actor.name and not actor.is_admin:
@@ -350,7 +339,7 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
             if no_conflict_of_interest is not True:
                 raise InvalidInput("Bekräfta att du inte är jävig (no_conflict_of_interest: true), "
                                    "eller anmäl jäv så går beslutet till ersättaren.")
-        elif row.assignee is None and not (_is_candidate(actor, row) or actor.is_admin):
+        elif row.assignee is None and not (is_candidate(actor, row) or actor.is_admin):
             raise Forbidden("Uppgiften hör inte till någon av dina roller.")
         _check_separation(work, row, actor)
         step = work.model.steps.get(row.spec_name)
@@ -442,10 +431,6 @@ def _choose(step: Any, choice: Any) -> list[str]:
 # -- what handlers and managers do with tasks besides completing them -----------------------------
 
 
-def _manager_or_admin(actor: Actor, row: HumanTask) -> bool:
-    return actor.is_admin or (row.org_unit_id is not None and row.org_unit_id in actor.manages)
-
-
 def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
     """Assign a task to a person (managers of its unit and admins); pending escalation steps are cancelled."""
     from . import escalation, identity
@@ -453,10 +438,10 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
     target = identity.get_actor(engine, user)
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
-        if not _manager_or_admin(actor, row):
+        if not oversees(actor, row):
             raise Forbidden("Bara chefen för uppgiftens enhet (eller en administratör) kan tilldela den.")
         work = CaseWork(engine, s, case)
-        if not (_is_candidate(target, row) or (work.is_decision(row) and _can_decide(work, row, target))):
+        if not (is_candidate(target, row) or (work.is_decision(row) and _can_decide(work, row, target))):
             raise InvalidInput(f"{user} har inte rollen som uppgiften kräver.")
         _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
@@ -495,7 +480,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         row = _open_for_action(s, task_id, actor)
         if row.assignee != actor.name and not actor.is_admin:
             raise Forbidden("Bara den som har uppgiften kan lämna över den.")
-        if not _is_candidate(target, row):
+        if not is_candidate(target, row):
             raise InvalidInput(f"{user} har inte rollen {row.role!r}.")
         work = CaseWork(engine, s, case)
         _check_present_and_free(work, row, target)
@@ -518,7 +503,7 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
-        if row.assignee != actor.name and not _manager_or_admin(actor, row):
+        if row.assignee != actor.name and not oversees(actor, row):
             raise Forbidden("Bara den som har uppgiften, dess chef eller en administratör kan ändra den.")
         work = CaseWork(engine, s, case)
         before = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
@@ -561,7 +546,7 @@ def _case_role(engine: Engine, s: Session, case: Any, actor: Actor) -> str | Non
     rows = s.execute(sa.select(HumanTask).where(HumanTask.case_id == case.id)
                      .order_by(HumanTask.created_at, HumanTask.id)).scalars().all()
     for row in rows:
-        if actor.name in (row.assignee, row.completed_by) or _is_candidate(actor, row):
+        if actor.name in (row.assignee, row.completed_by) or is_candidate(actor, row):
             done_as = row.completed_role if row.completed_by == actor.name else None
             return done_as or _acting_role(actor, row)
     for unit in [case.org_unit_id, *(r.org_unit_id for r in rows)]:
@@ -586,11 +571,11 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
     if task_id is not None:
         with locked_task_case(engine, task_id) as (s, case):
             row = _load(s, task_id, actor)
-            if not (_is_candidate(actor, row) or actor.name in (row.assignee, row.completed_by)
-                    or _manager_or_admin(actor, row)):
+            if not (is_candidate(actor, row) or actor.name in (row.assignee, row.completed_by)
+                    or oversees(actor, row)):
                 raise Forbidden("Bara de som arbetar med uppgiften, deras chef eller en administratör kan kommentera.")
             work = CaseWork(engine, s, case)
-            working = _is_candidate(actor, row)
+            working = is_candidate(actor, row)
             role = _acting_role(actor, row) if working else _overseer_role(engine, actor, row.org_unit_id)
             work.event("comment", actor=actor.name, role=role or _acting_role(actor, row), task_id=row.id,
                        element_id=row.element_id, data={"text": text.strip()})

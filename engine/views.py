@@ -72,19 +72,35 @@ def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, bri
     return out
 
 
+def candidates_of(row: HumanTask) -> tuple[set[str], set[str]]:
+    """The role keys and the user names that may take a task."""
+    roles = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("role:")}
+    users = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("user:")}
+    return roles, users
+
+
+def is_candidate(actor: Actor, row: HumanTask) -> bool:
+    """Whether the actor may take the task: named, or holding one of its roles."""
+    roles, users = candidates_of(row)
+    return actor.name in users or bool(actor.roles & roles)
+
+
+def oversees(actor: Actor, row: HumanTask) -> bool:
+    """Whether the actor manages the task's unit (or one above it), or is an administrator."""
+    return actor.is_admin or (row.org_unit_id is not None and row.org_unit_id in actor.manages)
+
+
 def task_actions(row: HumanTask, actor: Actor) -> dict[str, bool]:
     """What the actor may do with the task now, so that a page offers only that (the engine
     checks each again when it is done: this only spares people buttons that would fail)."""
-    roles = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("role:")}
-    users = {c.split(":", 1)[1] for c in row.candidates or [] if c.startswith("user:")}
-    candidate = actor.name in users or bool(actor.roles & roles)
-    oversees = actor.is_admin or (row.org_unit_id is not None and row.org_unit_id in actor.manages)
+    candidate = is_candidate(actor, row)
+    watches = oversees(actor, row)
     is_open = row.status == "open"
     takes = is_open and row.assignee is None and (candidate or actor.is_admin)
     return {
         "claim": takes,
         "unclaim": is_open and row.assignee == actor.name,
         "complete": is_open and (row.assignee == actor.name or takes),
-        "assign": is_open and oversees,
-        "comment": candidate or actor.name in (row.assignee, row.completed_by) or oversees,
+        "assign": is_open and watches,
+        "comment": candidate or actor.name in (row.assignee, row.completed_by) or watches,
     }

@@ -12,35 +12,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import FIXTURES, Mailbox, Person, fixture_bytes, publish
-from test_authority import ITEMS
+from conftest import Mailbox, Person, publish
+from test_escalation import (
+    _tick,
+    town_fixture,  # noqa: F401  (the fixture `town`: the same organisation)
+)
 
-from engine import cases, delegation, identity, notifications, org, policies, processes, tasks
+from engine import cases, delegation, identity, notifications, policies, processes, tasks
 from engine.clock import ManualClock
 from engine.core import Engine
 from engine.identity import SYSTEM
 from engine.models import Notification, Timer
 
 # -- escalation: reassigning, and decisions ---------------------------------------------------------
-
-
-@pytest.fixture
-def town(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str, identity.Actor]:
-    # Monday 2 March 2026, 09:00 in Stockholm
-    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    engine.settings = dataclasses.replace(engine.settings, smtp_host=smtp.host, smtp_port=smtp.port)
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
-    identity.add_user(engine, "alice", ["admin"])
-    identity.add_user(engine, "adam", ["admin"])
-    delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
-    processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
-    return {n: identity.get_actor(engine, n) for n in ("bea", "bo", "bert", "fia", "alice", "adam")}
-
-
-def _tick(engine: Engine) -> Any:
-    result = engine.scheduler.tick()
-    notifications.deliver(engine)
-    return result
 
 
 def _pending(engine: Engine, task_id: str) -> list[Timer]:

@@ -18,8 +18,10 @@ from engine.identity import SYSTEM
 from engine.models import Notification, Timer
 
 
-@pytest.fixture
-def town(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str, identity.Actor]:
+@pytest.fixture(name="town")
+def town_fixture(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str, identity.Actor]:
+    """The test organisation with its ordinance and bygglov_test, on a clock at Monday 2 March 2026
+    (shared with tests/test_clock_review.py)."""
     # Monday 2 March 2026, 09:00 in Stockholm
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     engine.settings = dataclasses.replace(engine.settings, smtp_host=smtp.host, smtp_port=smtp.port)
@@ -28,7 +30,7 @@ def town(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str, identit
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
-    return {n: identity.get_actor(engine, n) for n in ("bea", "bo", "bert", "fia")}
+    return {n: identity.get_actor(engine, n) for n in ("bea", "bo", "bert", "fia", "alice", "adam")}
 
 
 def _tick(engine: Engine) -> Any:
