@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import http.client
-import importlib.util
 import io
 import json
 import multiprocessing as mp
@@ -249,8 +248,8 @@ class Service:
     through POST /api/processes with the designer's token and approved by a process owner."""
 
     def __init__(self, tmp: Path, threads: int = 8, workers: int = 0):
-        # workers > 0: that many gunicorn processes (gthread) on the same SQLite database instead
-        # of `rutin serve`'s one waitress process (as README's several-workers deployment runs them).
+        # workers > 0: `rutin serve --workers N`, that many web processes on the same SQLite database
+        # (as README's several-workers deployment runs them).
         self.workers = workers
         self.data_dir = tmp / (f"service-{workers}w" if workers else "service")
         # The scheduler ticks once at start-up, then not again during the run.
@@ -268,8 +267,7 @@ class Service:
         command = [sys.executable, "-m", "webapp.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                    "--threads", str(threads)]
         if workers:
-            command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads",
-                       str(threads), "-b", f"127.0.0.1:{self.port}", "webapp.wsgi:app"]
+            command += ["--workers", str(workers)]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -308,7 +306,7 @@ class Service:
         return self.cli("token", user).strip().splitlines()[-1]
 
     def cpu(self) -> float:
-        """CPU seconds the server processes have used (gunicorn's workers are its children)."""
+        """CPU seconds the server processes have used (the web processes are children of `rutin serve`)."""
         return cpu_seconds(self.proc.pid) + sum(cpu_seconds(pid) for pid in _children(self.proc.pid))
 
     def stop(self) -> None:
@@ -861,7 +859,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(("Rutin Flask app as WSGI callable (no socket)", results["wsgi"]))
     for h in results.get("http", []):
         who = "requests.Session" if h["client"] == "requests" else "http.client"
-        server = f", {h['workers']} gunicorn processes" if h.get("workers") else ""
+        server = f", {h['workers']} web processes" if h.get("workers") else ""
         rows.append((f"Rutin over HTTP, {h['clients']} client{'s' if h['clients'] > 1 else ''} ({who}){server}", h))
     for label, h in rows:
         lines.append(
@@ -996,18 +994,17 @@ def main() -> None:
                                       flush=True)
                             runs_out.append(median_run(runs))
                     results["http"] = runs_out
-                    if importlib.util.find_spec("gunicorn") is not None:  # the dev extra has it
-                        multi = Service(tmp, workers=2)
-                        try:
-                            for lib in libs[-1:]:
-                                runs = []
-                                for _ in range(reps):
-                                    runs.append({**http_cases(multi, 4, max(1, cases // 4), lib), "workers": 2})
-                                    print(f"http 4 clients {lib}, 2 gunicorn processes: "
-                                          f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
-                                runs_out.append({**median_run(runs), "workers": 2})
-                        finally:
-                            multi.stop()
+                    multi = Service(tmp, workers=2)
+                    try:
+                        for lib in libs[-1:]:
+                            runs = []
+                            for _ in range(reps):
+                                runs.append({**http_cases(multi, 4, max(1, cases // 4), lib), "workers": 2})
+                                print(f"http 4 clients {lib}, 2 web processes: "
+                                      f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
+                            runs_out.append({**median_run(runs), "workers": 2})
+                    finally:
+                        multi.stop()
                 if "tasks" in parts:
                     results["task_list"] = task_list_latency(service, [2000, 10000] if q else [10000, 100000],
                                                              50 if q else 200, libs[0])

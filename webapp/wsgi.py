@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn and other servers: ``gunicorn 'webapp.wsgi:app'``."""
+"""WSGI entry point: what `rutin serve`'s web processes load, and any other WSGI server can
+(``granian --interface wsgi webapp.wsgi:app``)."""
 
 from __future__ import annotations
 
