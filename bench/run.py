@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -404,7 +405,38 @@ def http_cases(service: Service, clients: int, per_client: int, lib: str, warm: 
     total = clients * per_client
     figures = case_figures(starts, completes, total, elapsed)
     figures.update(clients=clients, client=lib, server_cpu_ms_per_case=server_cpu / total * 1000,
-                   client_cpu_ms_per_case=sum(o["client_cpu_s"] for o in out) / total * 1000)
+                   client_cpu_ms_per_case=sum(o["client_cpu_s"] for o in out) / total * 1000,
+                   t0=min(o["t0"] for o in out), t1=max(o["t1"] for o in out))
+    return figures
+
+
+def http_ceiling(services: list[Service], per_client: int, lib: str) -> dict[str, Any]:
+    """Two clients on each of several services with a database each, all at once.
+
+    Nothing is shared between the services, no lock, no database: what they do together is the
+    most that any way of sharing one database between processes could do on this machine.
+    """
+    out: list[dict[str, Any]] = [{} for _ in services]
+
+    def drive(i: int) -> None:
+        out[i] = http_cases(services[i], 2, per_client, lib)
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(len(services))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(not o for o in out):
+        raise RuntimeError("a benchmark client of the ceiling run failed")
+    total = sum(o["cases"] for o in out)
+    elapsed = max(o["t1"] for o in out) - min(o["t0"] for o in out)
+    figures: dict[str, Any] = {"cases": total, "seconds": round(elapsed, 3), "cases_per_s": total / elapsed,
+                               "completions_per_s": 3 * total / elapsed}
+    figures.update(clients=2 * len(services), client=lib, services=len(services),
+                   server_cpu_ms_per_case=sum(o["server_cpu_ms_per_case"] * o["cases"] for o in out) / total,
+                   client_cpu_ms_per_case=sum(o["client_cpu_ms_per_case"] * o["cases"] for o in out) / total)
+    for key in ("start_p50_ms", "start_p95_ms", "complete_p50_ms", "complete_p95_ms"):
+        figures[key] = statistics.median(o[key] for o in out)
     return figures
 
 
@@ -861,6 +893,9 @@ def table(results: dict[str, Any]) -> str:
         who = "requests.Session" if h["client"] == "requests" else "http.client"
         server = f", {h['workers']} web processes" if h.get("workers") else ""
         rows.append((f"Rutin over HTTP, {h['clients']} client{'s' if h['clients'] > 1 else ''} ({who}){server}", h))
+    if results.get("http_ceiling"):
+        rows.append(("(c) two separate services, a database each, 2 clients each (not one service: the ceiling "
+                     "of any sharing of one database)", results["http_ceiling"]))
     for label, h in rows:
         lines.append(
             f"| {label} | {_f(h['cases_per_s'])} | {runs(h.get('cases_per_s_runs', []))} | {ratio(h['cases_per_s'])} "
@@ -1005,6 +1040,18 @@ def main() -> None:
                             runs_out.append({**median_run(runs), "workers": 2})
                     finally:
                         multi.stop()
+                    apart = [Service(tmp / f"apart-{i}") for i in range(2)]
+                    try:
+                        for lib in libs[-1:]:
+                            runs = []
+                            for _ in range(reps):
+                                runs.append(http_ceiling(apart, max(1, cases // 4), lib))
+                                print(f"http 4 clients {lib}, 2 separate services: "
+                                      f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
+                            results["http_ceiling"] = median_run(runs)
+                    finally:
+                        for one in apart:
+                            one.stop()
                 if "tasks" in parts:
                     results["task_list"] = task_list_latency(service, [2000, 10000] if q else [10000, 100000],
                                                              50 if q else 200, libs[0])
@@ -1034,9 +1081,11 @@ def main() -> None:
             verdict = "met" if best >= target else "NOT met"
             print(f"\nTarget (HTTP ≥ half of (b) = {target:.0f} cases/s, issue: ≥ 130): {verdict}; "
                   f"best HTTP run {best:.1f} cases/s.")
-        for h in results.get("http", []):
-            print(f"  {h['clients']} client(s), {h['client']}: server CPU {h['server_cpu_ms_per_case']:.1f} ms/case, "
-                  f"client CPU {h['client_cpu_ms_per_case']:.1f} ms/case")
+        for h in [*results.get("http", []), *([results["http_ceiling"]] if results.get("http_ceiling") else [])]:
+            where = (f", {h['workers']} web processes" if h.get("workers") else
+                     f", {h['services']} separate services" if h.get("services") else "")
+            print(f"  {h['clients']} client(s), {h['client']}{where}: server CPU {h['server_cpu_ms_per_case']:.1f} "
+                  f"ms/case, client CPU {h['client_cpu_ms_per_case']:.1f} ms/case")
     for summary in results.get("profile", []):
         print("\n" + profile_table(summary))
     if results.get("contention"):
