@@ -248,7 +248,7 @@ class Service:
     Users and tokens are made with the CLI (`rutin users add`, `rutin token`); seq3 is deployed
     through POST /api/processes with the designer's token and approved by a process owner."""
 
-    def __init__(self, tmp: Path, threads: int = 8, workers: int = 0):
+    def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0):
         # workers > 0: `rutin serve --workers N`, that many web processes on the same SQLite database
         # (as README's several-workers deployment runs them).
         self.workers = workers
@@ -265,8 +265,9 @@ class Service:
         self.designer = self.token("designer")
         self.owner = self.token("agare")
         self.handler = self.token("hanna")
+        # threads None: `rutin serve`'s default (one per web process on SQLite).
         command = [sys.executable, "-m", "webapp.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--threads", str(threads)]
+                   *(["--threads", str(threads)] if threads else [])]
         if workers:
             command += ["--workers", str(workers)]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,

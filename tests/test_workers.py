@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -128,17 +129,26 @@ def test_a_running_worker_fires_what_comes_due_and_delivers_mail(engine: Engine,
     assert [t["name"] for t in cases.get_case(engine, SYSTEM, case_id)["open_tasks"]] == ["Följ upp"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine, clock: ManualClock,
-                                                                 smtp: Mailbox) -> None:
+                                                                 smtp: Mailbox, workers: int) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process, case_id = _long_running(engine, clock, smtp, "serve", "--port", str(port))
+    process, case_id = _long_running(engine, clock, smtp, "serve", "--port", str(port), "--workers", str(workers))
     try:
         _until(lambda: _fired(engine, case_id), process)
         _until(lambda: bool(smtp.to("mottagare@exempelby.se")), process)
         # The web process is spawned beside the scheduler and may still be starting.
         _until(lambda: _health(port) == 200, process)
+        # The web processes work on the same database: they see the case the scheduler moved on.
+        token = identity.issue_token(engine, identity.add_user(engine, "granskare", ["admin"]).name)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/cases/{case_id}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        for _ in range(2 * workers):
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                seen = json.loads(answer.read())
+            assert [t["name"] for t in seen["open_tasks"]] == ["Följ upp"]
     finally:
         process.terminate()
         process.communicate(timeout=30)
