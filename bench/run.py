@@ -98,11 +98,30 @@ def case_figures(starts: list[float], completes: list[float], cases: int, second
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median throughput, with the throughput of every run attached."""
+    """The run with the median throughput, with the throughput of every run attached (and the
+    median of the runs' ratios to the baseline beside each, when they were paired with one)."""
     ordered = sorted(runs, key=lambda r: r["cases_per_s"])
     out = dict(ordered[(len(ordered) - 1) // 2])
     out["cases_per_s_runs"] = [round(r["cases_per_s"], 1) for r in runs]
+    if all("paired_ratio" in r for r in runs):
+        out["paired_ratio_runs"] = [round(r["paired_ratio"], 3) for r in runs]
+        out["paired_ratio"] = statistics.median(r["paired_ratio"] for r in runs)
     return out
+
+
+# The machine's speed drifts by a third within minutes (other tenants); a baseline measured once at
+# the start made a later run's ratio wrong by as much. Each run is therefore paired with (b)
+# measured just before and just after it, and its ratio is to the mean of the two.
+BASELINE_CASES = 150
+
+
+def paired(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run one measurement, ``run(*args)``, between two short runs of (b); attach its ratio to them."""
+    before = spiff_alone(BASELINE_CASES, roundtrip=True, warm=5)
+    figures = run(*args)
+    after = spiff_alone(BASELINE_CASES, roundtrip=True, warm=5)
+    baseline = (before + after) / 2
+    return {**figures, "baseline_cases_per_s": baseline, "paired_ratio": figures["cases_per_s"] / baseline}
 
 
 # -- SpiffWorkflow alone ------------------------------------------------------------------------
@@ -875,16 +894,24 @@ def table(results: dict[str, Any]) -> str:
     def runs(values: list[float]) -> str:
         return f"{min(values):,.0f}–{max(values):,.0f}" if len(values) > 1 else "–"
 
-    lines.append("| workload | cases/s (median) | range over runs | ratio to (b) | completions/s "
-                 "| start p50 / p95 ms | complete p50 / p95 ms |")
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    def paired_ratio(h: dict[str, Any]) -> str:
+        if "paired_ratio" not in h:
+            return "–"
+        spread_ = h.get("paired_ratio_runs", [])
+        shown = f" ({min(spread_):.2f}–{max(spread_):.2f})" if len(spread_) > 1 else ""
+        return f"**{h['paired_ratio']:.2f}**{shown}"
+
+    lines.append("| workload | cases/s (median) | range over runs | ratio to (b) at the start | ratio to (b) "
+                 "beside each run (median, range) | completions/s | start p50 / p95 ms | complete p50 / p95 ms |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     if spiff:
         m, r = spiff["memory_cases_per_s"], spiff["roundtrip_cases_per_s"]
         lines.append(f"| (a) SpiffWorkflow alone, in memory | {_f(m['median'], 0)} | {runs(m['runs'])} "
-                     f"| {ratio(m['median'])} | {_f(m['median'] * 3, 0)} | – | – |")
+                     f"| {ratio(m['median'])} | – | {_f(m['median'] * 3, 0)} | – | – |")
         lines.append(f"| (b) SpiffWorkflow alone, serialize + deserialize per step | {_f(r['median'], 0)} "
-                     f"| {runs(r['runs'])} | 1.00 | {_f(r['median'] * 3, 0)} | – | – |")
-        lines.append(f"| target: half of (b) | {_f(r['median'] * TARGET_RATIO, 0)} | | {TARGET_RATIO:.2f} | | | |")
+                     f"| {runs(r['runs'])} | 1.00 | 1.00 | {_f(r['median'] * 3, 0)} | – | – |")
+        lines.append(f"| target: half of (b) | {_f(r['median'] * TARGET_RATIO, 0)} | | {TARGET_RATIO:.2f} "
+                     f"| {TARGET_RATIO:.2f} | | | |")
     rows = []
     if "engine" in results:
         rows.append(("Rutin engine functions, in process (no HTTP)", results["engine"]))
@@ -900,7 +927,8 @@ def table(results: dict[str, Any]) -> str:
     for label, h in rows:
         lines.append(
             f"| {label} | {_f(h['cases_per_s'])} | {runs(h.get('cases_per_s_runs', []))} | {ratio(h['cases_per_s'])} "
-            f"| {_f(h['completions_per_s'], 0)} | {_f(h['start_p50_ms'])} / {_f(h['start_p95_ms'])} "
+            f"| {paired_ratio(h)} | {_f(h['completions_per_s'], 0)} "
+            f"| {_f(h['start_p50_ms'])} / {_f(h['start_p95_ms'])} "
             f"| {_f(h['complete_p50_ms'])} / {_f(h['complete_p95_ms'])} |")
     if results.get("task_list"):
         lines.append("")
@@ -997,11 +1025,12 @@ def main() -> None:
             app = create_app(engine)
             n = 40 if q else 300
             if "engine" in parts:
-                results["engine"] = median_run([in_process(*engine_calls(engine, actor), n, 20) for _ in range(reps)])
+                results["engine"] = median_run([paired(in_process, *engine_calls(engine, actor), n, 20)
+                                                for _ in range(reps)])
                 print(f"engine: {results['engine']['cases_per_s']:.1f} cases/s", flush=True)
             if "wsgi" in parts:
                 client = WsgiClient(app, handler_token)
-                results["wsgi"] = median_run([in_process(*wsgi_calls(client), n, 20) for _ in range(reps)])
+                results["wsgi"] = median_run([paired(in_process, *wsgi_calls(client), n, 20) for _ in range(reps)])
                 print(f"wsgi: {results['wsgi']['cases_per_s']:.1f} cases/s", flush=True)
             if "profile" in parts:
                 pn = 30 if q else 300
@@ -1025,7 +1054,7 @@ def main() -> None:
                             per = max(1, cases // clients)
                             runs = []
                             for _ in range(reps):
-                                runs.append(http_cases(service, clients, per, lib))
+                                runs.append(paired(http_cases, service, clients, per, lib))
                                 print(f"http {clients} client(s) {lib}: {runs[-1]['cases_per_s']:.1f} cases/s",
                                       flush=True)
                             runs_out.append(median_run(runs))
@@ -1035,7 +1064,8 @@ def main() -> None:
                         for lib in libs[-1:]:
                             runs = []
                             for _ in range(reps):
-                                runs.append({**http_cases(multi, 4, max(1, cases // 4), lib), "workers": 2})
+                                runs.append({**paired(http_cases, multi, 4, max(1, cases // 4), lib),
+                                             "workers": 2})
                                 print(f"http 4 clients {lib}, 2 web processes: "
                                       f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
                             runs_out.append({**median_run(runs), "workers": 2})
@@ -1046,7 +1076,7 @@ def main() -> None:
                         for lib in libs[-1:]:
                             runs = []
                             for _ in range(reps):
-                                runs.append(http_ceiling(apart, max(1, cases // 4), lib))
+                                runs.append(paired(http_ceiling, apart, max(1, cases // 4), lib))
                                 print(f"http 4 clients {lib}, 2 separate services: "
                                       f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
                             results["http_ceiling"] = median_run(runs)
@@ -1078,10 +1108,12 @@ def main() -> None:
     if "spiff" in results and (results.get("http") or results.get("engine")):
         target = results["spiff"]["roundtrip_cases_per_s"]["median"] * TARGET_RATIO
         best = max([h["cases_per_s"] for h in results.get("http", [])] or [0.0])
+        best_ratio = max([h.get("paired_ratio", 0.0) for h in results.get("http", [])] or [0.0])
         if results.get("http"):
-            verdict = "met" if best >= target else "NOT met"
-            print(f"\nTarget (HTTP ≥ half of (b) = {target:.0f} cases/s, issue: ≥ 130): {verdict}; "
-                  f"best HTTP run {best:.1f} cases/s.")
+            verdict = "met" if best_ratio >= TARGET_RATIO else "NOT met"
+            print(f"\nTarget (HTTP ≥ half of (b), measured beside each run; issue: ≥ 130 cases/s): {verdict}; "
+                  f"best HTTP run {best:.1f} cases/s, best ratio to (b) beside it {best_ratio:.2f} "
+                  f"(half of (b) at the start: {target:.0f} cases/s).")
         for h in [*results.get("http", []), *([results["http_ceiling"]] if results.get("http_ceiling") else [])]:
             where = (f", {h['workers']} web processes" if h.get("workers") else
                      f", {h['services']} separate services" if h.get("services") else "")
