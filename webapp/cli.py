@@ -67,6 +67,9 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     background.start()
     click.echo(f"Rutin lyssnar på http://{host}:{port} ({'SQLite' if engine.db.is_sqlite else 'PostgreSQL'}, "
                f"{workers} webbprocess{'er' if workers != 1 else ''})")
+    if engine.db.is_sqlite and workers > 1:
+        # They work, but take turns at SQLite's one writer and did less than one in bench/.
+        click.echo("Obs: på SQLite gör flera webbprocesser inte Rutin snabbare; använd PostgreSQL för det.")
     try:
         server.serve()
     finally:
