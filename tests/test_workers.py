@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -103,6 +105,19 @@ def _long_running(engine: Engine, clock: ManualClock, smtp: Mailbox, *command: s
     return process, case["id"]
 
 
+def _web_processes(pid: int) -> list[int]:
+    """The web processes `rutin serve` spawned (not multiprocessing's resource tracker)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command:
+            found.append(int(child))
+    return found
+
+
 def _health(port: int) -> int | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as answer:
@@ -149,6 +164,12 @@ def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine
             with urllib.request.urlopen(request, timeout=10) as answer:
                 seen = json.loads(answer.read())
             assert [t["name"] for t in seen["open_tasks"]] == ["Följ upp"]
+        if workers == 1:
+            # A web process that dies is started again, and the service answers as before.
+            web = _web_processes(process.pid)
+            assert len(web) == 1
+            os.kill(web[0], signal.SIGKILL)
+            _until(lambda: _web_processes(process.pid) not in ([], web) and _health(port) == 200, process)
     finally:
         process.terminate()
         printed, _ = process.communicate(timeout=30)

@@ -61,7 +61,10 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     threads = threads or (1 if engine.db.is_sqlite else 4)
     multiprocessing.set_start_method("spawn", force=True)
     server = Server("webapp.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-                    blocking_threads=threads, websockets=False, log_access=False)
+                    blocking_threads=threads, websockets=False, log_access=False,
+                    # A web process that dies (killed, out of memory) is started again; one that
+                    # keeps dying within seconds stops the server, for the supervisor to see.
+                    respawn_failed_workers=True, respawn_interval=1.0)
     background = BackgroundScheduler(timezone=UTC)
     add_jobs(background, engine, engine.settings.scheduler_interval_s)
     background.start()
