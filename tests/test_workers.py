@@ -175,3 +175,17 @@ def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine
         printed, _ = process.communicate(timeout=30)
     # Several web processes on SQLite work, but the operator is told they do not pay.
     assert ("flera webbprocesser inte Rutin snabbare" in printed) == (workers > 1 and engine.db.is_sqlite)
+
+
+def test_serve_refuses_a_port_another_server_listens_on(engine: Engine) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RUTIN_DATABASE_URL": engine.settings.database_url,
+               "RUTIN_DATA_DIR": str(engine.settings.data_dir)}
+        done = subprocess.run([sys.executable, "-m", "webapp.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"Porten {port} på 127.0.0.1 används redan" in done.stderr
+    assert "Listening at" not in done.stdout + done.stderr

@@ -59,6 +59,10 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     host = host or engine.settings.host
     port = port or engine.settings.port
     threads = threads or (1 if engine.db.is_sqlite else 4)
+    if not _port_free(host, port):
+        engine.close()
+        raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
+                                   "välj en annan med --port eller RUTIN_PORT.")
     multiprocessing.set_start_method("spawn", force=True)
     server = Server("webapp.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, websockets=False, log_access=False,
@@ -78,6 +82,26 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     finally:
         background.shutdown(wait=False)
         engine.close()
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on host:port yet.
+
+    granian binds with SO_REUSEPORT, so a second server on a taken port would not fail: the kernel
+    would share the port's connections between the two, each with its own database, at random.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: a port left in TIME_WAIT by a server that just stopped is free; one with a
+        # listening socket on it is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _split_files(files: tuple[Path, ...], forms: tuple[Path, ...]) -> tuple[list[Path], dict[str, bytes]]:
