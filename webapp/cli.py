@@ -32,15 +32,16 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Adress att lyssna på (standard RUTIN_HOST eller 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (standard RUTIN_PORT eller 8080).")
-@click.option("--threads", default=None, type=int,
+@click.option("--threads", default=None, type=click.IntRange(min=1),
               help="Antal trådar per webbprocess (standard 1 på SQLite, 4 på PostgreSQL).")
-@click.option("--workers", default=1, show_default=True, help="Antal webbprocesser.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Antal webbprocesser.")
 def serve(host: str | None, port: int | None, threads: int | None, workers: int) -> None:
     """Serve the web app and the API, with the scheduler running in this process.
 
     The HTTP server is granian: its sockets and HTTP parsing run in Rust threads outside the
-    GIL, where waitress parsed every request in Python on the one core the app runs on (a third
-    of the server's CPU per case in `bench/`). Its web processes are spawned fresh, not forked,
+    GIL, where waitress parsed every request in Python on the one core the app runs on (for a
+    request the app itself spends 272 µs on, waitress took 750 µs of CPU in all, granian 500–620;
+    `bench/README.md`). Its web processes are spawned fresh, not forked,
     so none inherits the scheduler's thread or this process's database connections; each one
     builds its own engine from the same environment (`webapp.wsgi`).
 
