@@ -156,7 +156,8 @@ def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine
         _until(lambda: bool(smtp.to("mottagare@exempelby.se")), process)
         # The web process is spawned beside the scheduler and may still be starting.
         _until(lambda: _health(port) == 200, process)
-        # The web processes work on the same database: they see the case the scheduler moved on.
+        # The web processes work on the scheduler's database: they see the case it moved on (new
+        # connections each time, which the kernel spreads over the processes).
         token = identity.issue_token(engine, identity.add_user(engine, "granskare", ["admin"]).name)
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/cases/{case_id}",
                                          headers={"Authorization": f"Bearer {token}"})
