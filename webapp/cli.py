@@ -43,7 +43,8 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     request the app itself spends 272 µs on, waitress took 750 µs of CPU in all, granian 500–620;
     `bench/README.md`). Its web processes are spawned fresh, not forked,
     so none inherits the scheduler's thread or this process's database connections; each one
-    builds its own engine from the same environment (`webapp.wsgi`).
+    builds its own app and engine from the same environment (`create_app()`, not `webapp.wsgi`,
+    which migrates: the schema is brought up to date here, once, not again in each of them).
 
     On SQLite a web process runs one Python thread by default: its writes take turns anyway, and
     threads only fought over the GIL (four clients did 125 cases/s on four threads, 160 on one,
@@ -65,7 +66,8 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
         raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
                                    "välj en annan med --port eller RUTIN_PORT.")
     multiprocessing.set_start_method("spawn", force=True)
-    server = Server("webapp.wsgi:app", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+    server = Server("webapp.app:create_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
+                    workers=workers,
                     blocking_threads=threads, websockets=False, log_access=False,
                     # A web process that dies (killed, out of memory) is started again; one that
                     # keeps dying within seconds stops the server, for the supervisor to see.
