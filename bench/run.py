@@ -124,6 +124,15 @@ def paired(run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     return {**figures, "baseline_cases_per_s": baseline, "paired_ratio": figures["cases_per_s"] / baseline}
 
 
+def repeated(label: str, reps: int, run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """`reps` paired runs of one measurement, each printed as it ends; the median run."""
+    runs = []
+    for _ in range(reps):
+        runs.append(paired(run, *args))
+        print(f"{label}: {runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
+    return median_run(runs)
+
+
 # -- SpiffWorkflow alone ------------------------------------------------------------------------
 
 
@@ -1025,13 +1034,10 @@ def main() -> None:
             app = create_app(engine)
             n = 40 if q else 300
             if "engine" in parts:
-                results["engine"] = median_run([paired(in_process, *engine_calls(engine, actor), n, 20)
-                                                for _ in range(reps)])
-                print(f"engine: {results['engine']['cases_per_s']:.1f} cases/s", flush=True)
+                results["engine"] = repeated("engine", reps, in_process, *engine_calls(engine, actor), n, 20)
             if "wsgi" in parts:
                 client = WsgiClient(app, handler_token)
-                results["wsgi"] = median_run([paired(in_process, *wsgi_calls(client), n, 20) for _ in range(reps)])
-                print(f"wsgi: {results['wsgi']['cases_per_s']:.1f} cases/s", flush=True)
+                results["wsgi"] = repeated("wsgi", reps, in_process, *wsgi_calls(client), n, 20)
             if "profile" in parts:
                 pn = 30 if q else 300
                 results["profile"] = [
@@ -1048,38 +1054,20 @@ def main() -> None:
             service = Service(tmp)
             try:
                 if "http" in parts:
-                    runs_out = []
-                    for clients in (1, 4):
-                        for lib in libs:
-                            per = max(1, cases // clients)
-                            runs = []
-                            for _ in range(reps):
-                                runs.append(paired(http_cases, service, clients, per, lib))
-                                print(f"http {clients} client(s) {lib}: {runs[-1]['cases_per_s']:.1f} cases/s",
-                                      flush=True)
-                            runs_out.append(median_run(runs))
+                    runs_out = [repeated(f"http {clients} client(s) {lib}", reps, http_cases, service, clients,
+                                         max(1, cases // clients), lib) for clients in (1, 4) for lib in libs]
                     results["http"] = runs_out
+                    lib = libs[-1]
                     multi = Service(tmp, workers=2)
                     try:
-                        for lib in libs[-1:]:
-                            runs = []
-                            for _ in range(reps):
-                                runs.append({**paired(http_cases, multi, 4, max(1, cases // 4), lib),
-                                             "workers": 2})
-                                print(f"http 4 clients {lib}, 2 web processes: "
-                                      f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
-                            runs_out.append({**median_run(runs), "workers": 2})
+                        runs_out.append({**repeated(f"http 4 clients {lib}, 2 web processes", reps, http_cases,
+                                                    multi, 4, max(1, cases // 4), lib), "workers": 2})
                     finally:
                         multi.stop()
                     apart = [Service(tmp / f"apart-{i}") for i in range(2)]
                     try:
-                        for lib in libs[-1:]:
-                            runs = []
-                            for _ in range(reps):
-                                runs.append(paired(http_ceiling, apart, max(1, cases // 4), lib))
-                                print(f"http 4 clients {lib}, 2 separate services: "
-                                      f"{runs[-1]['cases_per_s']:.1f} cases/s", flush=True)
-                            results["http_ceiling"] = median_run(runs)
+                        results["http_ceiling"] = repeated(f"http 4 clients {lib}, 2 separate services", reps,
+                                                           http_ceiling, apart, max(1, cases // 4), lib)
                     finally:
                         for one in apart:
                             one.stop()
