@@ -190,6 +190,22 @@ def test_static_files_and_the_favicon_do_not_resend_the_session_cookie(
         assert response.status_code in (200, 204) and "Set-Cookie" not in response.headers, path
 
 
+def test_the_api_neither_reads_nor_resends_a_page_session(
+        engine: Engine, people: dict[str, Person], app: Any) -> None:
+    # the API authenticates by bearer token alone: a signed-in browser's cookie gives it nothing,
+    # and its answers carry no cookie (Flask would refresh the permanent session on each one)
+    identity.set_password(engine, "hanna", PASSWORD)
+    browser = app.test_client()
+    _sign_in(browser)
+    assert browser.get("/").status_code == 200
+    assert browser.get("/api/tasks").status_code == 401  # the cookie is not a credential here
+    token = identity.issue_token(engine, "hanna")
+    answer = browser.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
+    assert browser.get("/").status_code == 200  # the page session is untouched
+
+
 def test_a_session_lasts_the_configured_hours_by_the_engine_clock(
         engine: Engine, people: dict[str, Person], app: Any, clock: ManualClock) -> None:
     assert Settings.from_env({}).session_lifetime == timedelta(hours=8)

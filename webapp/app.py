@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, redirect
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, Response, redirect
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from engine.core import Engine
 
@@ -14,12 +14,23 @@ from .api import bp as api_bp
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, not re-sent with static files and the favicon.
+    """Flask's signed-cookie session, not re-sent with static files and the favicon, and not
+    opened at all for the API.
 
     Flask refreshes a permanent session's cookie on every response. On a static file that is a
     Set-Cookie a shared cache must not store, and it can bring back a cookie the browser has
     just dropped (signing out in another tab) from a request that was already under way.
+
+    The API authenticates by bearer token only, so a page session's cookie means nothing there:
+    an API request gets Flask's null session (reading it finds nothing, writing to it fails
+    loudly) and no cookie is read, verified or sent back. Opening the session was the largest
+    single cost Flask added to an API call.
     """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path == "/api" or request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
         from flask import request
