@@ -11,7 +11,7 @@ from . import case_clock, forms, history, org, processes, state
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor
-from .models import Case, HumanTask, ProcessVersion, TaskCandidate
+from .models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
 from .runtime import CaseWork, _json_safe, locked_case
 from .views import task_json
 
@@ -49,7 +49,8 @@ def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str,
     spec, subs = engine.spec(version.id)
     if org_unit is None:  # the process's own unit, where its owner (or its diagram) says
         org_unit = org.process_unit(engine, s.connection(), version.key, engine.model(version.id).properties)
-    case = Case(
+    case = transient(
+        Case,
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key,
         business_key=business_key, status="active", revision=0, state_json="", data=data,
         started_by=actor.name, org_unit_id=org_unit, created_at=now, updated_at=now, event_count=0,

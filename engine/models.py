@@ -64,6 +64,12 @@ def from_row(cls: type[_M], row: Any) -> _M:
     return obj
 
 
+def transient(cls: type[_M], **values: Any) -> _M:
+    """A new model object with these values, built as `from_row` builds one (``cls(**values)``
+    would fire an attribute event per value); the caller inserts it explicitly."""
+    return from_row(cls, values)
+
+
 class User(Base):
     """A person (or integration) who signs in to Rutin."""
 

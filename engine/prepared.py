@@ -75,6 +75,7 @@ class _Compiled:
         """The SQL (with an expanding list rendered) and its positional values."""
         sql = self.sql
         out: list[Any] = []
+        append, expanding = out.append, self.expanding
         for key, proc, fallback in self.order:
             if key in given:
                 value = given[key]
@@ -82,13 +83,13 @@ class _Compiled:
                 value = fallback()
             else:
                 raise KeyError(f"no value for bind parameter {key!r}")
-            if key == self.expanding:
+            if expanding is not None and key == expanding:
                 values = list(value)
                 marks = ", ".join("?" for _ in values) if values else "NULL"
                 sql = sql.replace(f"(__[POSTCOMPILE_{key}])", f"({marks})", 1)
                 out.extend(proc(v) if proc else v for v in values)
                 continue
-            out.append(proc(value) if proc else value)
+            append(value if proc is None else proc(value))
         return sql, out
 
 

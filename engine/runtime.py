@@ -31,7 +31,7 @@ from bpmn.model import HumanStep, ProcessModel
 from . import case_clock, deadlines, history, org, spiff_clock, state, timers
 from .core import Engine
 from .errors import InvalidInput, NotFound
-from .models import Case, HumanTask, TaskCandidate, from_row
+from .models import Case, HumanTask, TaskCandidate, from_row, transient
 from .prepared import Prepared
 from .roles import scoped
 
@@ -343,7 +343,8 @@ class CaseWork:
         if assignee:
             candidates.append(("user", assignee))
         candidates = list(dict.fromkeys(candidates))
-        row = HumanTask(
+        row = transient(
+            HumanTask,
             id=str(task.id), case_id=self.case.id, process_key=self.case.process_key,
             process_version_id=self.case.process_version_id, business_key=self.case.business_key,
             spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
