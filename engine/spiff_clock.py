@@ -16,6 +16,13 @@ And it turns a ``timeDuration``'s years, months and days into a fixed number of 
 ``get_timedelta_from_start`` is replaced so that, as for Rutin's deadlines, years, months, weeks
 and days are calendar periods on the Swedish wall clock (``P1M`` from 31 January is the last day of
 February at the same time of day), and hours, minutes and seconds exact elapsed time.
+
+And a ``timeCycle`` on a boundary or intermediate event (``R/P1D``: a reminder every day) moved on
+by a fixed number of seconds from one occurrence to the next, so a daily 08:00 reminder came at
+09:00 after the change to winter time. Its ``cycle_complete`` is replaced so that occurrence n
+is n periods after the first on the calendar, as for scheduled starts (``engine.timers.cycle_at``):
+08:00 stays 08:00. A cycle stored by the stock code (a case that waited over an upgrade) runs on
+as it began.
 """
 
 from __future__ import annotations
@@ -88,6 +95,42 @@ def _calendar_timedelta(parsed_duration: dict[str, Any], start: datetime | None 
 
 
 _timer.TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)
+
+_stock_cycle_complete = _timer.CycleTimerEventDefinition.cycle_complete
+
+
+def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
+    """Whether the next occurrence of a cycle has come (SpiffWorkflow's contract), occurrences
+    counted on the calendar from the first: ``{"anchor", "period", "fired"}`` beside the stock
+    ``cycles`` and ``next`` that SpiffWorkflow and `engine.timers.due_bpmn_timers` read."""
+    from .timers import cycle_at, parse_cycle
+
+    event_value = my_task._get_internal_data("event_value")
+    if event_value is None:
+        expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        try:
+            schedule = parse_cycle(str(expression), _ClockDatetime.now(UTC))
+        except ValueError:
+            return bool(_stock_cycle_complete(self, my_task))  # which names what is wrong with it
+        event_value = {"cycles": schedule["cycles"], "next": schedule["anchor"], "anchor": schedule["anchor"],
+                       "period": schedule["period"], "fired": 0}
+    elif "period" not in event_value:
+        return bool(_stock_cycle_complete(self, my_task))
+    ready = False
+    if event_value["cycles"] != 0:
+        if datetime.fromisoformat(event_value["next"]) < _ClockDatetime.now(UTC):
+            event_value["fired"] += 1
+            event_value["next"] = cycle_at(event_value, event_value["fired"]).isoformat()
+            event_value["cycles"] -= 1
+            ready = True
+    else:
+        my_task.internal_data.pop("event_value", None)
+        my_task.internal_data["event_fired"] = True
+    my_task._set_internal_data(event_value=event_value)
+    return ready
+
+
+_timer.CycleTimerEventDefinition.cycle_complete = _calendar_cycle_complete
 
 
 @contextmanager

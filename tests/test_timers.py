@@ -376,3 +376,61 @@ def test_a_timer_fires_at_its_exact_instant_once(engine: Engine, clock: ManualCl
     assert result.fired == 1
     assert _open(engine, case["id"]) == ["Följ upp"]
     assert _pending(engine, case_id=case["id"]) == []
+
+
+def _reminder_process(cycle: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="rp" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="paminnelser" name="Påminnelser" isExecutable="true">
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:userTask id="t" name="Yttra sig"/><bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+    <bpmn:boundaryEvent id="b" name="Påminn varje morgon" attachedToRef="t" cancelActivity="false">
+      <bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="b" targetRef="p"/>
+    <bpmn:userTask id="p" name="Påminnelse"/><bpmn:sequenceFlow id="f4" sourceRef="p" targetRef="e2"/>
+    <bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+@pytest.mark.parametrize("cycle", ["R4/2026-10-24T08:00:00/P1D", "R4/P1D"])
+def test_a_daily_reminder_stays_at_its_hour_over_the_change_to_winter_time(
+        engine: Engine, clock: ManualClock, cycle: str) -> None:
+    # Sweden leaves summer time on 25 October 2026: 08:00 is 06:00 UTC before, 07:00 UTC after.
+    # A cycle moved on by 24 hours at a time would remind at 09:00 from the 26th on.
+    clock.set(datetime(2026, 10, 23, 6, 0, tzinfo=UTC))  # Friday 08:00 in Stockholm
+    processes.deploy(engine, SYSTEM, _reminder_process(cycle))
+    case = cases.start_case(engine, SYSTEM, "paminnelser")
+    expected = [datetime(2026, 10, 24, 6, 0, tzinfo=UTC), datetime(2026, 10, 25, 7, 0, tzinfo=UTC),
+                datetime(2026, 10, 26, 7, 0, tzinfo=UTC), datetime(2026, 10, 27, 7, 0, tzinfo=UTC)]
+    for n, due in enumerate(expected, start=1):
+        [timer] = _pending(engine, case_id=case["id"], kind="bpmn")
+        assert timer.due_at == due, n
+        clock.set(due + timedelta(seconds=1))
+        assert engine.scheduler.tick().fired == 1
+        assert _open(engine, case["id"]).count("Påminnelse") == n
+    assert _pending(engine, case_id=case["id"], kind="bpmn") == []  # R4: four reminders, then no more
+
+
+def test_a_cycle_stored_before_calendar_cycles_runs_on_as_it_began(clock: ManualClock) -> None:
+    # a case that waited on a cycle over the upgrade holds SpiffWorkflow's own value: seconds
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
+
+    from engine import spiff_clock
+
+    class _Task:
+        def __init__(self, value: dict[str, Any]) -> None:
+            self.internal_data: dict[str, Any] = {"event_value": value}
+
+        def _get_internal_data(self, key: str) -> Any:
+            return self.internal_data.get(key)
+
+        def _set_internal_data(self, **values: Any) -> None:
+            self.internal_data.update(values)
+
+    task = _Task({"cycles": 2, "next": "2026-03-02T07:00:00+00:00", "duration": 3600.0})
+    definition = CycleTimerEventDefinition("paminn", "R2/PT1H")
+    with spiff_clock.using(clock):  # 08:00 UTC: the stored occurrence has passed
+        assert definition.cycle_complete(task) is True
+    assert task.internal_data["event_value"] == {"cycles": 1, "next": "2026-03-02T08:00:00+00:00", "duration": 3600.0}
