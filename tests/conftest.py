@@ -1,9 +1,11 @@
 """Shared fixtures: a real database (SQLite always, PostgreSQL when RUTIN_TEST_DATABASE_URL is set),
-an engine with a manual clock, users with tokens, a Flask test client, and a live HTTP server."""
+an engine with a manual clock, users with tokens, a Flask test client, a live HTTP server, and
+Debian's Chromium through Playwright for the pages."""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -194,3 +196,72 @@ def smtp() -> Iterator[Mailbox]:
     controller.start()
     yield Mailbox("127.0.0.1", port, box)
     controller.stop()
+
+
+# -- pages in a real browser ------------------------------------------------------------------
+
+CHROMIUM = Path(os.environ.get("RUTIN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "hemligt-lösen-1"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless; a clear failure (not a skip) when it is missing."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: the browser tests need it. Install it with "
+                    "`apt-get install -y chromium` (`make test` does so when run as root), or point "
+                    "RUTIN_CHROMIUM at a Chromium binary.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Web:
+    """The app in a browser: a fresh browser context on the live server, and the engine behind it."""
+
+    engine: Engine
+    clock: ManualClock
+    people: dict[str, Person]
+    base: str
+    context: Any
+    page: Any
+    errors: list[str]
+
+    def sign_in(self, name: str, password: str = PASSWORD, *, start: str = "/") -> Any:
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto(start)
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+        expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+        page.get_by_label("Användarnamn").fill(name)
+        page.get_by_label("Lösenord").fill(password)
+        page.get_by_role("button", name="Logga in").click()
+        expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
+        return page
+
+    def user(self, name: str, roles: list[str]) -> None:
+        """A person with roles and the test password."""
+        if name not in self.people:
+            identity.add_user(self.engine, name, roles)
+        identity.set_password(self.engine, name, PASSWORD)
+
+
+@pytest.fixture
+def web(browser: Any, live_server: str, engine: Engine, clock: ManualClock, people: dict[str, Person]) -> Iterator[Web]:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)
+    context = browser.new_context(base_url=live_server, locale="sv-SE", timezone_id="Europe/Stockholm")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield Web(engine, clock, people, live_server, context, page, errors)
+    context.close()
