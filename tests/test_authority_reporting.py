@@ -3,12 +3,13 @@ unit, where one may start cases, and conflict of interest with no substitute pre
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT, fixture_bytes
+from conftest import FIXTURES, ROOT, Web, fixture_bytes
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
@@ -191,3 +192,72 @@ def test_jav_without_a_present_substitute_tells_the_manager_and_locks_the_declar
     with pytest.raises(InvalidInput):
         tasks.hand_over(engine, actors["bo"], decision, "bea")
     tasks.complete(engine, actors["bo"], decision, {}, no_conflict_of_interest=True)
+
+
+def test_the_report_page_lists_a_committees_decisions_by_period_and_downloads_them(
+        engine: Engine, client: Any, town: dict[str, Any], clock: ManualClock) -> None:
+    _decide(engine, "bygglov_test", "bygglov", "bea", "bo")
+    clock.advance(timedelta(days=40))
+    _decide(engine, "bygglov_test", "bygglov", "fia", "bo")
+    _decide(engine, "ks_test", "kansli", "kim", "kim")
+    for name in ("ada", "bea"):
+        identity.set_password(engine, name, "lösenord-som-räcker")
+
+    def sign_in(name: str) -> Any:
+        browser = client.application.test_client()
+        page = browser.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        assert browser.post("/login", data={"csrf": token, "name": name,
+                                            "password": "lösenord-som-räcker"}).status_code == 302
+        return browser
+
+    ada = sign_in("ada")  # the building committee's secretary
+    assert "Delegationsbeslut" in ada.get("/").get_data(as_text=True)  # offered in the menu
+    page = ada.get("/delegationsbeslut").get_data(as_text=True)
+    assert page.count("bygglov_test-") == 2 and "ks_test-kim" not in page  # only her committee's
+    assert "Byggnadsnämnden" in page and "Kommunstyrelsen" not in page
+    # the period is of Swedish dates, "till" included: the first decision was on 2 March 2026
+    first = ada.get("/delegationsbeslut?fran=2026-03-01&till=2026-03-02").get_data(as_text=True)
+    assert "bygglov_test-bea" in first and "bygglov_test-fia" not in first
+    later = ada.get("/delegationsbeslut?fran=2026-03-03").get_data(as_text=True)
+    assert "bygglov_test-fia" in later and "bygglov_test-bea" not in later
+    assert "fran=2026-03-03" in later  # the download link keeps the selection
+    csv = ada.get("/delegationsbeslut?format=csv&fran=2026-03-03")
+    assert csv.mimetype == "text/csv" and "attachment" in csv.headers["Content-Disposition"]
+    body = csv.get_data(as_text=True)
+    assert body.count("\n") == 2 and "fia" in body and "bea" not in body  # header and one decision
+    assert ada.get("/delegationsbeslut?namnd=Kommunstyrelsen").status_code == 403  # not hers
+    bad = ada.get("/delegationsbeslut?fran=2-3-2026")
+    assert bad.status_code == 422 and "ÅÅÅÅ-MM-DD" in bad.get_data(as_text=True)
+
+    bea = sign_in("bea")  # a handler: no report for her
+    assert "Delegationsbeslut" not in bea.get("/").get_data(as_text=True)
+    assert bea.get("/delegationsbeslut").status_code == 403
+
+
+def test_a_secretary_picks_the_period_in_the_browser_and_downloads_the_list(
+        web: Web, town: dict[str, Any], engine: Engine) -> None:
+    from playwright.sync_api import expect
+
+    _decide(engine, "bygglov_test", "bygglov", "bea", "bo")
+    web.clock.advance(timedelta(days=40))
+    _decide(engine, "bygglov_test", "bygglov", "fia", "bo")
+    web.user("ada", [])
+    page = web.sign_in("ada")
+    page.get_by_role("link", name="Delegationsbeslut").click()
+    expect(page.get_by_role("heading", name="Delegationsbeslut")).to_be_visible()
+    rows = page.locator("table.decisions tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Från och med").fill("2026-03-03")
+    page.get_by_role("button", name="Visa").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("bygglov_test-fia")
+    expect(rows.first).to_contain_text("Anmäls till nämnden")
+    expect(rows.first).to_contain_text("fia (överordnad)")  # the grounds are not said twice
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Ladda ner listan")).click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "delegationsbeslut.csv"
+    assert text.count("\n") == 2 and "bygglov_test-fia" in text
+    page.screenshot(path="/tmp/delegation-page.png", full_page=True)
+    assert web.errors == []

@@ -200,7 +200,10 @@ def _globals() -> dict[str, Any]:
             unread = notifications.list_for(_engine(), actor, unread=True, limit=1)["unread"]
         except RutinError:
             unread = 0
+    # The menu offers the decision report to those who may read it (engine.delegation says who).
+    reads_decisions = actor is not None and delegation.readable_committees(_engine(), actor) != set()
     return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
+            "reads_decisions": reads_decisions,
             "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
             "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS}
 
@@ -628,6 +631,47 @@ def case(case_id: str) -> str:
     unit = org.tree(_engine()).units.get(data["org_unit"]) if data.get("org_unit") else None
     return render_template("case.html", case=data, done=done, open_ids=open_ids,
                            unit_name=getattr(unit, "name", None), fields=FieldNames(data["process_version_id"]))
+
+
+REPORTING_LABELS = {"anmals": "Anmäls till nämnden", "protokollfors": "Protokollförs särskilt",
+                    "none": "Anmäls inte (verkställighet)"}
+
+
+def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
+    """A date from the query (ÅÅÅÅ-MM-DD) as the instant its Swedish day begins (the next day's,
+    `next_day`: a period "till" a date includes it)."""
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text!r}.") from None
+    if next_day:
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+
+
+@bp.get("/delegationsbeslut")
+@signed_in
+def delegation_report() -> Any:
+    """Delegated decisions for the committee's report (anmälan av delegationsbeslut): by
+    committee, period and reporting mode, and the same list as CSV for the meeting's papers."""
+    engine = _engine()
+    filters = {k: (request.args.get(k) or "").strip() for k in ("namnd", "fran", "till", "rapportering")}
+    rows = delegation.report(engine, g.actor, committee=filters["namnd"] or None, since=_local_day("fran"),
+                             until=_local_day("till", next_day=True), reporting=filters["rapportering"] or None)
+    if request.args.get("format") == "csv":
+        return Response(delegation.report_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=delegationsbeslut.csv"})
+    readable = delegation.readable_committees(engine, g.actor)
+    committees = sorted(readable) if readable is not None else sorted(
+        {u.committee for u in org.tree(engine).units.values() if u.committee})
+    return render_template("delegation_report.html", rows=rows, committees=committees, filters=filters,
+                           reporting_label=REPORTING_LABELS,
+                           csv_url=url_for("pages.delegation_report", format="csv", namnd=filters["namnd"] or None,
+                                           fran=filters["fran"] or None, till=filters["till"] or None,
+                                           rapportering=filters["rapportering"] or None))
 
 
 @bp.get("/processes")
