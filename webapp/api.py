@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from engine import cases, delegation, forms, messages, notifications, policies, processes, tasks
+from engine import cases, delegation, forms, measures, messages, notifications, policies, processes, tasks
 from engine.core import Engine
 from engine.errors import BadRequest, InvalidInput
 
@@ -230,6 +230,16 @@ def list_cases() -> Response:
         unit=request.args.get("unit"), limit=min(max(_int_arg("limit", 50), 1), 500),
         offset=max(_int_arg("offset", 0), 0),
     ))
+
+
+@bp.get("/measures")
+def process_measures() -> Response:
+    """Measures per process over a period (?from=&to= instants; ?process= adds its steps)."""
+    actor = current_actor()
+    since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
+    until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
+    return jsonify(measures.measures(_engine(), actor, since=since, until=until,
+                                     process=request.args.get("process") or None))
 
 
 @bp.get("/cases/<case_id>")

@@ -355,6 +355,13 @@ def spec() -> dict[str, Any]:
                     _query("reporting", "Redovisning", enum=["anmals", "protokollfors", "none"]),
                     _query("format", "json eller csv", enum=["json", "csv"])], errors=("401", "403", "422")),
             },
+            "/api/measures": {
+                "get": _op("Mätetal per process över en period (ISO 9001 9.1): startade och avslutade ärenden, "
+                           "ledtider, andel inom tidsfristen, pågående och försenade; per steg med process=",
+                           params=[_query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
+                                   _query("process", "Processnyckel: ger också stegens mätetal")],
+                           errors=("401", "403", "422")),
+            },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
                             body=_json({"type": "object", "properties": {

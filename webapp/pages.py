@@ -38,7 +38,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, notifications, org, processes, tasks
+from engine import cases, delegation, identity, measures, notifications, org, processes, tasks
 from engine.core import Engine
 from engine.errors import InvalidInput, RutinError, Unauthorized
 from engine.identity import Actor
@@ -202,8 +202,9 @@ def _globals() -> dict[str, Any]:
             unread = 0
     # The menu offers the decision report to those who may read it (engine.delegation says who).
     reads_decisions = actor is not None and delegation.readable_committees(_engine(), actor) != set()
+    reads_measures = actor is not None and measures.readable_processes(_engine(), actor) != set()
     return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
-            "reads_decisions": reads_decisions,
+            "reads_decisions": reads_decisions, "reads_measures": reads_measures,
             "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
             "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS}
 
@@ -672,6 +673,18 @@ def delegation_report() -> Any:
                            csv_url=url_for("pages.delegation_report", format="csv", namnd=filters["namnd"] or None,
                                            fran=filters["fran"] or None, till=filters["till"] or None,
                                            rapportering=filters["rapportering"] or None))
+
+
+@bp.get("/matetal")
+@signed_in
+def measure_report() -> str:
+    """Process measures over a period for management review (ISO 9001 9.1), and one process's
+    steps when it is chosen."""
+    filters = {k: (request.args.get(k) or "").strip() for k in ("fran", "till", "process")}
+    found = measures.measures(_engine(), g.actor, since=_local_day("fran"), until=_local_day("till", next_day=True),
+                              process=filters["process"] or None)
+    chosen = next((p for p in found["processes"] if p["process_key"] == filters["process"]), None)
+    return render_template("measures.html", found=found, filters=filters, chosen=chosen)
 
 
 @bp.get("/processes")
