@@ -190,10 +190,11 @@ def test_static_files_and_the_favicon_do_not_resend_the_session_cookie(
         assert response.status_code in (200, 204) and "Set-Cookie" not in response.headers, path
 
 
-def test_the_api_neither_reads_nor_resends_a_page_session(
+def test_a_bearer_token_call_neither_uses_nor_resends_a_page_session(
         engine: Engine, people: dict[str, Person], app: Any) -> None:
     # the API authenticates by bearer token alone: a signed-in browser's cookie gives it nothing,
-    # and its answers carry no cookie (Flask would refresh the permanent session on each one)
+    # and a call with a token gets no cookie back (Flask would refresh the permanent session on
+    # each one)
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
     _sign_in(browser)
@@ -204,6 +205,10 @@ def test_the_api_neither_reads_nor_resends_a_page_session(
     assert answer.status_code == 200
     assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
     assert browser.get("/").status_code == 200  # the page session is untouched
+    # the pages keep their session behind a proxy that adds its own Authorization header
+    proxied = app.test_client()
+    _sign_in(proxied)
+    assert proxied.get("/cases", headers={"Authorization": "Basic cHJveHk6cHJveHk="}).status_code == 200
 
 
 def test_a_session_lasts_the_configured_hours_by_the_engine_clock(

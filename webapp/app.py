@@ -15,20 +15,22 @@ from .api import bp as api_bp
 
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, not re-sent with static files and the favicon, and not
-    opened at all for the API.
+    opened for an API call that brings its own credentials.
 
     Flask refreshes a permanent session's cookie on every response. On a static file that is a
     Set-Cookie a shared cache must not store, and it can bring back a cookie the browser has
     just dropped (signing out in another tab) from a request that was already under way.
 
-    The API authenticates by bearer token only, so a page session's cookie means nothing there:
-    an API request gets Flask's null session (reading it finds nothing, writing to it fails
-    loudly) and no cookie is read, verified or sent back. Opening the session was the largest
-    single cost Flask added to an API call.
+    An API call that carries its own credentials (``Authorization``: the bearer token) gets
+    Flask's null session: reading it finds nothing, writing to it fails loudly, and no cookie is
+    read, verified or sent back. The API never takes a page session as a credential, and opening
+    one was the largest single cost Flask added to an API call. A browser that opens an API
+    address (no such header) keeps its session, so an error page there still shows who is
+    signed in; and the pages keep theirs behind a proxy that adds an ``Authorization`` header.
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path == "/api" or request.path.startswith("/api/"):
+        if "Authorization" in request.headers and (request.path == "/api" or request.path.startswith("/api/")):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
