@@ -235,6 +235,10 @@ OPERATIONS: list[Op] = [
      lambda w: ("GET", "/api/delegation/decisions?committee=Byggnadsnämnden", {}), NONE),
     ("GET /api/delegation/decisions#ks", {"secretary", "auditor", "admin"},
      lambda w: ("GET", "/api/delegation/decisions?committee=Kommunstyrelsen", {}), NONE),
+    # a process's measures are for its owners (each of their own), auditors and admins
+    ("GET /api/measures", {*OWNERS, "auditor", "admin"}, lambda w: ("GET", "/api/measures", {}), NONE),
+    ("GET /api/measures#own", {"owner", "auditor", "admin"},
+     lambda w: ("GET", "/api/measures?process=bygglov_test", {}), NONE),
 ]
 
 
