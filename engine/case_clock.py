@@ -22,6 +22,15 @@ next working day, but the period itself still ends on its own day, so a pause (t
 clock stood still) and the extension count on from that day (kept as the case's
 ``deadline_period_end_at``), and only the result is moved again.
 
+A step that must be done within the case deadline says so with ``rutin:withinCaseDeadline=true``
+(on the process: every step, each may say ``false``). Its due date is then the earlier of its own
+(diagram, policy, a person's change; the task's ``own_due_at``) and the case deadline, the
+deadline itself when it has none of its own, and it moves with the deadline (a pause, the
+extension, a restart), its escalation ladder with it. While the clock stands still, the step has
+its own due date only: the deadline it would be capped at is about to move. Steps after the
+decision (sending it, archiving) are not bound by the decision's deadline, hence a choice per
+step, not for every step.
+
 Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation`` (default
 ``-3WD:notify_manager``; the actions are ``remind``, the handlers of the open tasks, and
 ``notify_manager``, the case unit's managers). The deadline and each warning are timer rows,
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from . import deadlines, timers
 
@@ -251,6 +260,43 @@ def update(work: Any, actor: str) -> None:
                 continue  # a warning before a deadline that has passed says nothing any more
             warnings[str(number)] = max(at, work.now)
     timers.sync(work.conn, case.id, "case_warning", warnings, work.now, once_per=dict.fromkeys(warnings, token))
+
+
+def within_deadline(work: Any, row: Any) -> bool:
+    """Whether the step of a task must be done within the case deadline."""
+    own = _props(work, row).get("rutin:withinCaseDeadline")
+    return _true(own if own is not None else work.model.properties.get("rutin:withinCaseDeadline"))
+
+
+def capped_due(work: Any, row: Any) -> datetime | None:
+    """The due date in force of a task: its own, capped at the case deadline where its step must
+    be done within it and the clock runs."""
+    own, case = row.own_due_at, work.case
+    if case.deadline_at is None or case.deadline_paused_at is not None or not within_deadline(work, row):
+        return cast(datetime | None, own)
+    return cast(datetime, min(own, case.deadline_at) if own is not None else case.deadline_at)
+
+
+def cap_steps(work: Any, actor: str) -> None:
+    """Keep the open steps that must be done within the case deadline at it as it moves."""
+    model = work.model
+    if work.case.deadline_at is None or not (
+            _true(model.properties.get("rutin:withinCaseDeadline"))
+            or any(_true(st.properties.get("rutin:withinCaseDeadline")) for st in model.steps.values())):
+        return
+    from . import escalation
+
+    for row in work.open_rows:
+        due = capped_due(work, row)
+        if due == row.due_at:
+            continue
+        before, row.due_at = row.due_at, due
+        work.touch(row)
+        if row.id not in work.created:  # a step opened in this change was created with it
+            work.event("task_due_moved", actor=actor, task_id=row.id, element_id=row.element_id,
+                       data={"name": row.name, "from": before.isoformat() if before else None,
+                             "due": due.isoformat() if due else None, "deadline": work.case.deadline_at.isoformat()})
+        escalation.schedule(work, row)
 
 
 def extend(work: Any, row: Any, actor: str) -> None:

@@ -258,6 +258,9 @@ class HumanTask(Base):
     priority: Mapped[int] = mapped_column(default=50)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The step's own due date (the diagram's, the owner's policy, a person's change), before a
+    # step that must be done within the case deadline is capped at it (`due_at` is in force).
+    own_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by: Mapped[str | None] = mapped_column(sa.String(120))

@@ -67,7 +67,8 @@ UPDATE_CASE = (
     sa.update(_cases).where(_cases.c.id == sa.bindparam("b_id"))
     .values({k: sa.bindparam(k) for k in _CASE_COLUMNS})
 )
-_TASK_MUTABLE = ("assignee", "role", "candidates", "status", "priority", "due_at", "follow_up_at", "completed_at",
+_TASK_MUTABLE = ("assignee", "role", "candidates", "status", "priority", "due_at", "own_due_at", "follow_up_at",
+                 "completed_at",
                  "completed_by",
                  "completed_role", "result")
 UPDATE_TASK = (
@@ -137,6 +138,8 @@ class CaseWork:
         self.model: ProcessModel = engine.model(case.process_version_id)
         self._workflow = workflow
         self.open_rows: list[HumanTask] = []
+        # Ids of the tasks this unit of work opened.
+        self.created: set[str] = set()
         # Rows written in a few statements just before commit, not one ORM flush each.
         self._events: list[dict[str, Any]] = []
         self._tasks: list[dict[str, Any]] = []
@@ -304,6 +307,7 @@ class CaseWork:
         # The summary's data first: the case clock reads a receipt date from it.
         self.case.data = _json_safe(self.case_data())
         case_clock.update(self, actor)
+        case_clock.cap_steps(self, actor)
         if self.workflow.completed and self.case.completed_at is None and self.case.status == "completed":
             self.case.completed_at = self.now
             self.event("case_completed", actor=actor, data={"data": self.case.data})
@@ -355,6 +359,9 @@ class CaseWork:
             follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
             candidates=[f"{k}:{v}" for k, v in candidates],
         )
+        row.own_due_at = row.due_at
+        row.due_at = case_clock.capped_due(self, row)
+        self.created.add(row.id)
         away = None
         if assignee and org.absent(self.conn, [assignee], self.now):
             # An absent person gets no new tasks: a decision goes to the ordinance's substitute,

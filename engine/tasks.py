@@ -512,10 +512,12 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
             if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 100:
                 raise InvalidInput("priority ska vara ett heltal 0–100.")
             row.priority = p
-        for field, column in (("due", "due_at"), ("follow_up", "follow_up_at")):
+        for field, column in (("due", "own_due_at"), ("follow_up", "follow_up_at")):
             if field in changes:
                 value = changes[field]
                 setattr(row, column, forms.instant(value, field) if value is not None else None)
+        # A step bound by the case deadline stays within it, whatever date is asked for.
+        row.due_at = case_clock.capped_due(work, row)
         work.touch(row)
         after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
         mine = row.assignee == actor.name

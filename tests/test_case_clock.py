@@ -288,3 +288,92 @@ def test_a_receipt_date_entered_at_registration_sets_where_the_clock_counts_from
     # the period's own end, 1 May (a holiday, so 4 May), plus the 5 days it stood still: 6 May
     assert state["deadline"]["deadline"] == "2026-05-06T21:59:59+00:00"
     assert "case_clock_not_recounted" in [e["type"] for e in state["history"]]
+
+
+WITHIN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="w" targetNamespace="https://rutin.example/test">
+  <bpmn:process id="inom" name="Steg inom tidsfristen" isExecutable="true">
+    <bpmn:extensionElements><camunda:properties>
+      <camunda:property name="rutin:caseDeadline" value="P2W"/>
+    </camunda:properties></bpmn:extensionElements>
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="registrera"/>
+    <bpmn:userTask id="registrera" name="Registrera"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="registrera" targetRef="fork"/>
+    <bpmn:parallelGateway id="fork"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="granska"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="fork" targetRef="forlang"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="fork" targetRef="besluta"/>
+    <bpmn:sequenceFlow id="f6" sourceRef="fork" targetRef="arkivera"/>
+    <bpmn:userTask id="granska" name="Granska">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="rutin:due" value="P10D"/>
+        <camunda:property name="rutin:escalation" value="0:remind"/>
+        <camunda:property name="rutin:withinCaseDeadline" value="true"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="forlang" name="Förläng handläggningstiden">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="rutin:extendsCaseClock" value="P2W"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="besluta" name="Besluta">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="rutin:withinCaseDeadline" value="true"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="arkivera" name="Arkivera">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="rutin:due" value="P10D"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f7" sourceRef="granska" targetRef="e1"/><bpmn:endEvent id="e1"/>
+    <bpmn:sequenceFlow id="f8" sourceRef="forlang" targetRef="e2"/><bpmn:endEvent id="e2"/>
+    <bpmn:sequenceFlow id="f9" sourceRef="besluta" targetRef="e3"/><bpmn:endEvent id="e3"/>
+    <bpmn:sequenceFlow id="f10" sourceRef="arkivera" targetRef="e4"/><bpmn:endEvent id="e4"/>
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+def test_a_step_within_the_case_deadline_is_due_by_it_and_moves_with_it(engine: Engine, clock: ManualClock,
+                                                                        people: dict[str, Person]) -> None:
+    import sqlalchemy as sa
+
+    from engine.models import Timer
+
+    processes.deploy(engine, SYSTEM, WITHIN)
+    case = cases.start_case(engine, SYSTEM, "inom", {}, "INOM-1")  # Monday 2 March: due by Monday 16 March
+    deadline = datetime(2026, 3, 16, 22, 59, 59, tzinfo=UTC)
+    assert cases.get_case(engine, SYSTEM, case["id"])["deadline"]["deadline"] == deadline.isoformat()
+    clock.advance(timedelta(days=8))
+    opened = {t["element_id"]: t for t in _complete_open(engine, case)["open_tasks"]}
+    # Granska's own ten days would end on 20 March: it is capped at the case deadline; Besluta has
+    # no date of its own and takes the deadline; Arkivera is not bound by it and keeps its own.
+    assert opened["granska"]["due"] == deadline.isoformat()
+    assert opened["besluta"]["due"] == deadline.isoformat()
+    assert opened["arkivera"]["due"] == datetime(2026, 3, 20, 22, 59, 59, tzinfo=UTC).isoformat()
+    assert opened["forlang"]["due"] is None
+
+    def ladder() -> list[datetime]:
+        with engine.db.read() as s:
+            return list(s.execute(sa.select(Timer.due_at).where(
+                Timer.task_id == opened["granska"]["id"], Timer.kind == "escalation",
+                Timer.status == "pending")).scalars())
+
+    assert ladder() == [deadline]
+    # a person asking for a later date gets the deadline: the step is bound by it
+    asked = tasks.update(engine, people["admin"].actor, opened["besluta"]["id"], {"due": "2026-04-30T12:00:00Z"})
+    assert asked["due"] == deadline.isoformat()
+
+    # the extension moves the deadline two weeks on: the capped steps follow, each to its own limit
+    tasks.complete(engine, SYSTEM, opened["forlang"]["id"], {})
+    extended = datetime(2026, 3, 30, 21, 59, 59, tzinfo=UTC)  # summer time by then
+    after = {t["element_id"]: t for t in cases.get_case(engine, SYSTEM, case["id"])["open_tasks"]}
+    assert cases.get_case(engine, SYSTEM, case["id"])["deadline"]["deadline"] == extended.isoformat()
+    assert after["granska"]["due"] == datetime(2026, 3, 20, 22, 59, 59, tzinfo=UTC).isoformat()  # its own now
+    assert after["besluta"]["due"] == extended.isoformat()  # the 30 April asked for, capped at the new deadline
+    assert after["arkivera"]["due"] == opened["arkivera"]["due"]
+    assert ladder() == [datetime(2026, 3, 20, 22, 59, 59, tzinfo=UTC)]  # its reminder moved with it
+    moved = [e for e in cases.get_case(engine, SYSTEM, case["id"])["history"] if e["type"] == "task_due_moved"]
+    assert sorted(e["data"]["name"] for e in moved) == ["Besluta", "Granska"]

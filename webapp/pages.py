@@ -87,6 +87,7 @@ EVENT_LABELS = {
     "task_reassigned": "Uppgift omfördelad",
     "task_handed_over": "Uppgift överlämnad",
     "task_updated": "Uppgift ändrad",
+    "task_due_moved": "Förfallodatum följer ärendets tidsfrist",
     "escalation_step": "Eskalering",
     "conflict_of_interest_declared": "Jäv anmält",
     "comment": "Kommentar",
