@@ -239,6 +239,20 @@ def test_bygglov_extension_is_decided_before_the_original_deadline(engine: Engin
     assert _open(engine, cid, "Beslut om lov")
 
 
+def test_bygglov_decision_is_due_by_the_statutory_deadline(engine: Engine, town: dict[str, Any]) -> None:
+    cid = _bygglov(engine, town, "BN-T1")
+    _step(engine, town, cid, "Kompletthetskontroll", "bea", {})
+    _step(engine, town, cid, "Är ansökan komplett?", "bea", choice="Ja")
+    _step(engine, town, cid, "Behövs förlängd handläggningstid?", "bea", choice="Nej")
+    _step(engine, town, cid, "Granskning och remisser", "bea", {})
+    # The decision opens on Friday 8 May: two working days would end on Tuesday the 12th, but the
+    # ten weeks from receipt (2 March) end on Monday the 11th.
+    engine.clock.set(_at("2026-05-08 10:00"))  # type: ignore[attr-defined]
+    case = _step(engine, town, cid, "Behövs grannehörande?", "bea", choice="Nej")
+    assert _local(case["deadline"]["deadline"]) == "2026-05-11 23:59"
+    assert _local(_open(engine, cid, "Beslut om lov")["due"]) == "2026-05-11 23:59"
+
+
 def test_registerutdrag_counts_from_receipt_and_extends_within_the_first_month(engine: Engine,
                                                                                town: dict[str, Any]) -> None:
     case = cases.start_case(engine, town["rebecka"], "gdpr_registerutdrag", {"inkom": "2026-03-02"}, "RU-1")
