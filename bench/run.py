@@ -7,7 +7,7 @@ spiff    the seq3 workload (three sequential user tasks) on SpiffWorkflow alone:
          on SpiffWorkflow works under;
 engine   the same workload through the engine functions (engine.cases.start_case,
          engine.tasks.complete) on SQLite, in this process, without HTTP;
-wsgi     the same through the Flask app called as a WSGI callable (no socket, no waitress);
+wsgi     the same through the Flask app called as a WSGI callable (no socket, no server);
 http     the same through the HTTP API of a real `rutin serve` process on 127.0.0.1, with 1 and
          4 concurrent client processes (requests.Session keep-alive, and a thin http.client
          client for comparison); cases/s, task completions/s, p50/p95 per call type;
