@@ -265,3 +265,15 @@ def web(browser: Any, live_server: str, engine: Engine, clock: ManualClock, peop
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield Web(engine, clock, people, live_server, context, page, errors)
     context.close()
+
+
+def sign_in(client: Any, name: str = "hanna") -> str:
+    """Sign in through the login form (the person's password is `PASSWORD`); returns the
+    session's CSRF token."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    answer = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORD})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    home = client.get("/")
+    assert home.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', home.get_data(as_text=True)).group(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT, Web, fixture_bytes
+from conftest import FIXTURES, PASSWORD, ROOT, Web, fixture_bytes, sign_in
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
@@ -201,17 +201,14 @@ def test_the_report_page_lists_a_committees_decisions_by_period_and_downloads_th
     _decide(engine, "bygglov_test", "bygglov", "fia", "bo")
     _decide(engine, "ks_test", "kansli", "kim", "kim")
     for name in ("ada", "bea"):
-        identity.set_password(engine, name, "lösenord-som-räcker")
+        identity.set_password(engine, name, PASSWORD)
 
-    def sign_in(name: str) -> Any:
+    def signed_in(name: str) -> Any:
         browser = client.application.test_client()
-        page = browser.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        assert browser.post("/login", data={"csrf": token, "name": name,
-                                            "password": "lösenord-som-räcker"}).status_code == 302
+        sign_in(browser, name)
         return browser
 
-    ada = sign_in("ada")  # the building committee's secretary
+    ada = signed_in("ada")  # the building committee's secretary
     assert "Delegationsbeslut" in ada.get("/").get_data(as_text=True)  # offered in the menu
     page = ada.get("/delegationsbeslut").get_data(as_text=True)
     assert page.count("bygglov_test-") == 2 and "ks_test-kim" not in page  # only her committee's
@@ -230,7 +227,7 @@ def test_the_report_page_lists_a_committees_decisions_by_period_and_downloads_th
     bad = ada.get("/delegationsbeslut?fran=2-3-2026")
     assert bad.status_code == 422 and "ÅÅÅÅ-MM-DD" in bad.get_data(as_text=True)
 
-    bea = sign_in("bea")  # a handler: no report for her
+    bea = signed_in("bea")  # a handler: no report for her
     assert "Delegationsbeslut" not in bea.get("/").get_data(as_text=True)
     assert bea.get("/delegationsbeslut").status_code == 403
 

@@ -3,12 +3,11 @@ what stands open now; who reads them; the API and the page."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Person
+from conftest import PASSWORD, Person, sign_in
 
 from engine import cases, identity, measures, processes, tasks
 from engine.clock import ManualClock
@@ -137,11 +136,8 @@ def test_the_api_and_the_page(engine: Engine, history: dict[str, Any], people: d
     assert client.get("/api/measures?from=igår", headers=owner.headers).status_code == 422
     assert client.get("/api/measures", headers=people["hanna"].headers).status_code == 403
 
-    identity.set_password(engine, "owner", "lösenord-som-räcker")
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"csrf": token, "name": "owner",
-                                       "password": "lösenord-som-räcker"}).status_code == 302
+    identity.set_password(engine, "owner", PASSWORD)
+    sign_in(client, "owner")
     assert "Mätetal" in client.get("/").get_data(as_text=True)  # in the owner's menu
     listing = client.get("/matetal").get_data(as_text=True)
     assert "Ansökan med tidsfrist" in listing and "11,5" in listing and "50 %" in listing

@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import ROOT, Person, fixture_bytes
-from test_pages import BIDRAG, BIDRAG_ITEM, PASSWORD
+from conftest import PASSWORD, ROOT, Person, fixture_bytes, sign_in
+from test_pages import BIDRAG, BIDRAG_ITEM
 
 from engine import cases, delegation, identity, processes, state, tasks
 from engine.clock import ManualClock
@@ -26,17 +26,6 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,imag
 def _ordinance(engine: Engine, people: dict[str, Person], *items: dict[str, Any]) -> None:
     identity.add_user(engine, "admin2", ["admin"])
     delegation.import_items(engine, people["admin"].actor, identity.get_actor(engine, "admin2"), list(items))
-
-
-def _sign_in(client: Any, name: str = "hanna") -> str:
-    """Sign in through the login form; returns the session's CSRF token."""
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    answer = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORD})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    home = client.get("/")
-    assert home.status_code == 200
-    return re.search(r'name="csrf" value="([^"]+)"', home.get_data(as_text=True)).group(1)
 
 
 # -- 1. the task's JSON says whether it is a decision under the ordinance -------------------------
@@ -99,7 +88,7 @@ def test_the_task_page_asks_for_the_jav_confirmation_from_the_task_json(
     processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
     step = cases.start_case(engine, SYSTEM, "seq3", {}, "SEQ-D")["open_tasks"][0]
     identity.set_password(engine, "hanna", PASSWORD)
-    _sign_in(client)
+    sign_in(client)
     page = client.get(f"/tasks/{step['id']}").get_data(as_text=True)
     assert 'name="no_conflict_of_interest"' in page
     assert "Beslut enligt delegationsordningen, punkt 3.2" in page
@@ -126,7 +115,7 @@ def test_a_browser_gets_the_swedish_error_page_for_an_unknown_address_or_method(
 
     # signed in, the error page keeps the menu
     identity.set_password(engine, "hanna", PASSWORD)
-    _sign_in(client)
+    sign_in(client)
     signed = client.get("/finns/inte", headers={"Accept": BROWSER}).get_data(as_text=True)
     assert "Logga ut" in signed and "Mina uppgifter" in signed
 
@@ -156,10 +145,10 @@ def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_workin
         engine: Engine, people: dict[str, Person], app: Any) -> None:
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
-    csrf = _sign_in(browser)
+    csrf = sign_in(browser)
     copied = browser.get_cookie("session").value
     other = app.test_client()  # the same person in another browser
-    _sign_in(other)
+    sign_in(other)
 
     thief = app.test_client()
     thief.set_cookie("session", copied)
@@ -172,7 +161,7 @@ def test_sign_out_ends_the_session_on_the_server_so_a_copied_cookie_stops_workin
     assert other.get("/").status_code == 302  # signing out ends the person's sessions everywhere
     assert thief.get("/notifications/badge").status_code == 286
     # signing in again works, and is a new session
-    _sign_in(browser)
+    sign_in(browser)
     assert browser.get("/").status_code == 200
 
 
@@ -182,7 +171,7 @@ def test_static_files_and_the_favicon_do_not_resend_the_session_cookie(
     # brings back a cookie the browser dropped while the request was under way
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
-    _sign_in(browser)
+    sign_in(browser)
     page = browser.get("/")
     assert page.status_code == 200 and "Set-Cookie" in page.headers  # pages refresh the session
     for path in ("/static/rutin.css", "/favicon.ico"):
@@ -197,7 +186,7 @@ def test_a_bearer_token_call_neither_uses_nor_resends_a_page_session(
     # each one)
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
-    _sign_in(browser)
+    sign_in(browser)
     assert browser.get("/").status_code == 200
     assert browser.get("/api/tasks").status_code == 401  # the cookie is not a credential here
     token = identity.issue_token(engine, "hanna")
@@ -207,7 +196,7 @@ def test_a_bearer_token_call_neither_uses_nor_resends_a_page_session(
     assert browser.get("/").status_code == 200  # the page session is untouched
     # the pages keep their session behind a proxy that adds its own Authorization header
     proxied = app.test_client()
-    _sign_in(proxied)
+    sign_in(proxied)
     assert proxied.get("/cases", headers={"Authorization": "Basic cHJveHk6cHJveHk="}).status_code == 200
 
 
@@ -241,7 +230,7 @@ def test_the_session_lifetime_is_the_setting(engine: Engine, people: dict[str, P
         assert app.permanent_session_lifetime == timedelta(hours=1)
         identity.set_password(short, "hanna", PASSWORD)
         client = app.test_client()
-        _sign_in(client)
+        sign_in(client)
         clock.advance(timedelta(minutes=61))
         assert client.get("/").status_code == 302
     finally:
@@ -262,7 +251,7 @@ def test_the_case_page_shows_data_with_the_forms_labels(engine: Engine, people: 
     tasks.complete(engine, identity.get_actor(engine, "maja"), first["id"], {
         "beskrivning": "Fel läkemedel.", "plats": "Solgården", "upptackt_datum": "2026-03-02",
         "kalla": "klagomal", "allvarlighetsgrad": "hog"})
-    _sign_in(client, "maja")
+    sign_in(client, "maja")
     page = client.get(f"/cases/{started['id']}").get_data(as_text=True)
     data = page[page.index('<dl class="data">'):]
     data = data[:data.index("</dl>")]
@@ -278,7 +267,7 @@ def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(
         engine: Engine, people: dict[str, Person], app: Any) -> None:
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
-    _sign_in(browser)
+    sign_in(browser)
     assert browser.get("/").status_code == 200
     identity.set_password(engine, "hanna", PASSWORD + "-ny")
     again = browser.get("/")
@@ -330,7 +319,7 @@ def test_after_a_refused_form_the_ticked_boxes_are_still_ticked_and_read_only_fi
     task = cases.start_case(engine, SYSTEM, "bilagor", {"diarienr": "KS-1"})["open_tasks"][0]["id"]
     identity.set_password(engine, "hanna", PASSWORD)
     browser = app.test_client()
-    csrf = _sign_in(browser)
+    csrf = sign_in(browser)
     page = browser.get(f"/tasks/{task}").get_data(as_text=True)
     assert re.search(r'name="diarienr"[^>]*readonly', page)
     refused = browser.post(f"/tasks/{task}/complete", data={
