@@ -13,6 +13,8 @@ finished cases: the three databases' percentile functions differ, and a period's
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections import defaultdict
 from datetime import datetime
@@ -197,3 +199,23 @@ def _step_rows(s: Any, key: str, since: datetime | None, until: datetime | None,
                     "duration_hours_p90": _round(_quantile(durations, 0.9)),
                     "on_time_share": _share(r["on_time"], r["with_due"])})
     return out
+
+
+PROCESS_COLUMNS = ["process_key", "process_name", "started", "completed", "lead_time_days_median",
+                   "lead_time_days_p90", "with_deadline", "within_deadline", "within_deadline_share", "active",
+                   "past_deadline", "incidents"]
+STEP_COLUMNS = ["element_id", "name", "completed", "duration_hours_median", "duration_hours_p90", "with_due",
+                "on_time", "on_time_share", "escalations", "open", "overdue"]
+
+
+def as_csv(found: dict[str, Any]) -> str:
+    """The measures as CSV for the management review's papers: the processes, or a chosen
+    process's steps (semicolon-separated and decimal commas, as Swedish spreadsheets expect)."""
+    steps = "steps" in found
+    rows, columns = (found["steps"], STEP_COLUMNS) if steps else (found["processes"], PROCESS_COLUMNS)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, delimiter=";", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: str(v).replace(".", ",") if isinstance(v, float) else v for k, v in row.items()})
+    return out.getvalue()

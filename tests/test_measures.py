@@ -146,3 +146,14 @@ def test_the_api_and_the_page(engine: Engine, history: dict[str, Any], people: d
     assert "Stegen i Ansökan med tidsfrist" in chosen and "Registrera ansökan" in chosen
     assert "432,0" in chosen  # B's decision, 18 days: the only one finished after 12 March
     assert client.get("/matetal?fran=12/3").status_code == 422
+    # either table as CSV for the review's papers, the period kept: semicolons, decimal commas
+    assert 'href="/matetal?format=csv&amp;process=matt&amp;fran=2026-03-12"' in chosen
+    steps_csv = client.get("/matetal?format=csv&process=matt&fran=2026-03-12")
+    assert steps_csv.mimetype == "text/csv" and "matetal.csv" in steps_csv.headers["Content-Disposition"]
+    lines = steps_csv.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("element_id;name;completed;duration_hours_median")
+    assert "besluta;Besluta;1;432,0;432,0;0;0;;0;0;0" in lines
+    processes_csv = client.get("/api/measures?format=csv", headers=owner.headers).get_data(as_text=True)
+    assert processes_csv.splitlines()[0].startswith("process_key;process_name;started;completed")
+    assert any(line.startswith("matt;Ansökan med tidsfrist;3;2;11,5;18,3;2;1;0,5;1;1;0")
+               for line in processes_csv.splitlines())

@@ -234,12 +234,16 @@ def list_cases() -> Response:
 
 @bp.get("/measures")
 def process_measures() -> Response:
-    """Measures per process over a period (?from=&to= instants; ?process= adds its steps)."""
+    """Measures per process over a period (?from=&to= instants; ?process= adds its steps;
+    ?format=csv the processes, or the chosen process's steps, as CSV)."""
     actor = current_actor()
     since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
     until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
-    return jsonify(measures.measures(_engine(), actor, since=since, until=until,
-                                     process=request.args.get("process") or None))
+    found = measures.measures(_engine(), actor, since=since, until=until, process=request.args.get("process") or None)
+    if request.args.get("format") == "csv":
+        return Response(measures.as_csv(found), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=matetal.csv"})
+    return jsonify(found)
 
 
 @bp.get("/cases/<case_id>")

@@ -359,7 +359,9 @@ def spec() -> dict[str, Any]:
                 "get": _op("Mätetal per process över en period (ISO 9001 9.1): startade och avslutade ärenden, "
                            "ledtider, andel inom tidsfristen, pågående och försenade; per steg med process=",
                            params=[_query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
-                                   _query("process", "Processnyckel: ger också stegens mätetal")],
+                                   _query("process", "Processnyckel: ger också stegens mätetal"),
+                                   _query("format", "json eller csv (processerna, eller den valda processens steg)",
+                                          enum=["json", "csv"])],
                            errors=("401", "403", "422")),
             },
             "/api/tasks/{task_id}/complete": {

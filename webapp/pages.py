@@ -678,14 +678,21 @@ def delegation_report() -> Any:
 
 @bp.get("/matetal")
 @signed_in
-def measure_report() -> str:
+def measure_report() -> Any:
     """Process measures over a period for management review (ISO 9001 9.1), and one process's
-    steps when it is chosen."""
+    steps when it is chosen; either table as CSV."""
     filters = {k: (request.args.get(k) or "").strip() for k in ("fran", "till", "process")}
     found = measures.measures(_engine(), g.actor, since=_local_day("fran"), until=_local_day("till", next_day=True),
                               process=filters["process"] or None)
+    if request.args.get("format") == "csv":
+        return Response(measures.as_csv(found), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=matetal.csv"})
     chosen = next((p for p in found["processes"] if p["process_key"] == filters["process"]), None)
-    return render_template("measures.html", found=found, filters=filters, chosen=chosen)
+    fran, till = filters["fran"] or None, filters["till"] or None
+    return render_template("measures.html", found=found, filters=filters, chosen=chosen,
+                           csv_processes=url_for("pages.measure_report", format="csv", fran=fran, till=till),
+                           csv_steps=url_for("pages.measure_report", format="csv", process=filters["process"] or None,
+                                             fran=fran, till=till))
 
 
 @bp.get("/processes")
