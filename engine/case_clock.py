@@ -279,14 +279,13 @@ def capped_due(work: Any, row: Any) -> datetime | None:
 
 def cap_steps(work: Any, actor: str) -> None:
     """Keep the open steps that must be done within the case deadline at it as it moves."""
-    model = work.model
-    if work.case.deadline_at is None or not (
-            _true(model.properties.get("rutin:withinCaseDeadline"))
-            or any(_true(st.properties.get("rutin:withinCaseDeadline")) for st in model.steps.values())):
+    if work.case.deadline_at is None:
         return
     from . import escalation
 
     for row in work.open_rows:
+        if not within_deadline(work, row):
+            continue
         due = capped_due(work, row)
         if due == row.due_at:
             continue

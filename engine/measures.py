@@ -39,14 +39,14 @@ def readable_processes(engine: Engine, actor: Actor) -> set[str] | None:
     """
     if actor.is_admin or actor.is_auditor:
         return None
-    from .processes import _holds_owner_role
+    from .processes import holds_owner_role
 
     with engine.db.read() as s:
         latest = (sa.select(ProcessVersion.key, sa.func.max(ProcessVersion.version).label("v"))
                   .group_by(ProcessVersion.key).subquery())
         versions = s.execute(sa.select(ProcessVersion).join(
             latest, sa.and_(ProcessVersion.key == latest.c.key, ProcessVersion.version == latest.c.v))).scalars()
-        return {v.key for v in versions if _holds_owner_role(engine, actor, v)}
+        return {v.key for v in versions if holds_owner_role(engine, actor, v)}
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -99,30 +99,25 @@ def measures(engine: Engine, actor: Actor, *, since: datetime | None = None, unt
         return out
 
 
-def _scope(column: Any, keys: list[str] | None) -> list[Any]:
-    return [column.in_(keys)] if keys is not None else []
-
-
 def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until: datetime | None,
                   now: datetime) -> list[dict[str, Any]]:
-    names = dict(s.execute(
-        sa.select(ProcessVersion.key, ProcessVersion.name).order_by(ProcessVersion.version)).all())
-    if keys is None:  # every process that has run or can run, with or without cases yet
-        keys = sorted(set(s.execute(sa.select(ProcessVersion.key).where(ProcessVersion.status == "published"))
-                          .scalars()) | set(s.execute(sa.select(Case.process_key).distinct()).scalars()))
+    versions = s.execute(sa.select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.status)
+                         .order_by(ProcessVersion.version)).all()
+    names = {key: name for key, name, _ in versions}
+    scope = [Case.process_key.in_(keys)] if keys is not None else []
     rows: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "started": 0, "completed": 0, "lead_times": [], "with_deadline": 0, "within_deadline": 0,
         "active": 0, "past_deadline": 0, "incidents": 0})
     for key, count in s.execute(
         sa.select(Case.process_key, sa.func.count()).where(*_in_period(Case.created_at, since, until),
-                                                           *_scope(Case.process_key, keys))
+                                                           *scope)
         .group_by(Case.process_key)
     ):
         rows[key]["started"] = int(count)
     for key, created, completed, deadline in s.execute(
         sa.select(Case.process_key, Case.created_at, Case.completed_at, Case.deadline_at)
         .where(Case.status == "completed", *_in_period(Case.completed_at, since, until),
-               *_scope(Case.process_key, keys))
+               *scope)
     ):
         row = rows[key]
         row["completed"] += 1
@@ -133,13 +128,14 @@ def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until:
     for key, status, count, late in s.execute(
         sa.select(Case.process_key, Case.status, sa.func.count(),
                   sa.func.sum(sa.case((Case.deadline_at < now, 1), else_=0)))
-        .where(Case.status.in_(("active", "incident")), *_scope(Case.process_key, keys))
+        .where(Case.status.in_(("active", "incident")), *scope)
         .group_by(Case.process_key, Case.status)
     ):
         rows[key]["active" if status == "active" else "incidents"] += int(count)
         rows[key]["past_deadline"] += int(late or 0)
-    for key in keys or []:
-        _ = rows[key]  # a process without cases still has its (empty) row
+    # A process without cases has its (empty) row too: each asked for, or every published one.
+    for key in keys if keys is not None else {k for k, _, status in versions if status == "published"}:
+        _ = rows[key]
     out = []
     for key in sorted(rows, key=lambda k: (names.get(k) or k).casefold()):
         r = rows[key]

@@ -166,7 +166,8 @@ def _version(s: Any, key: str, number: int) -> ProcessVersion:
     return cast(ProcessVersion, v)
 
 
-def _holds_owner_role(engine: Engine, actor: Actor, v: ProcessVersion) -> bool:
+def holds_owner_role(engine: Engine, actor: Actor, v: ProcessVersion) -> bool:
+    """Whether the actor holds the version's process owner role (in any unit)."""
     from .org import tree
 
     owner_key = tree(engine).canonical(v.owner_role or DEFAULT_OWNER_ROLE)
@@ -214,7 +215,7 @@ def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, An
     try:
         with engine.db.write() as s:
             v = _version(s, key, number)
-            holds = _holds_owner_role(engine, actor, v)
+            holds = holds_owner_role(engine, actor, v)
             if not (holds or actor.is_admin):
                 raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan godkänna en ny version.")
             if actor.name == v.uploaded_by:
@@ -245,7 +246,7 @@ def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> 
     try:
         with engine.db.write() as s:
             v = _version(s, key, number)
-            if not (_holds_owner_role(engine, actor, v) or actor.is_admin):
+            if not (holds_owner_role(engine, actor, v) or actor.is_admin):
                 raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan avvisa en version.")
             _must_be_draft(v)
             v.status, v.rejected_by, v.rejected_at, v.rejection_reason = "rejected", actor.name, now, reason.strip()

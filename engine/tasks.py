@@ -516,8 +516,8 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
             if field in changes:
                 value = changes[field]
                 setattr(row, column, forms.instant(value, field) if value is not None else None)
-        # A step bound by the case deadline stays within it, whatever date is asked for.
-        row.due_at = case_clock.capped_due(work, row)
+        if "due" in changes:  # a step bound by the case deadline stays within it, whatever is asked
+            row.due_at = case_clock.capped_due(work, row)
         work.touch(row)
         after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
         mine = row.assignee == actor.name

@@ -13,6 +13,7 @@ from engine.core import Engine
 from engine.errors import BadRequest, InvalidInput
 
 from .auth import current_actor
+from .downloads import csv_download
 from .openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -237,12 +238,10 @@ def process_measures() -> Response:
     """Measures per process over a period (?from=&to= instants; ?process= adds its steps;
     ?format=csv the processes, or the chosen process's steps, as CSV)."""
     actor = current_actor()
-    since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
-    until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
-    found = measures.measures(_engine(), actor, since=since, until=until, process=request.args.get("process") or None)
+    found = measures.measures(_engine(), actor, since=_datetime_arg("from"), until=_datetime_arg("to"),
+                              process=request.args.get("process") or None)
     if request.args.get("format") == "csv":
-        return Response(measures.as_csv(found), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=matetal.csv"})
+        return csv_download(measures.as_csv(found), "matetal.csv")
     return jsonify(found)
 
 

@@ -9,8 +9,9 @@ from engine import absence, delegation, forms, org
 from engine.core import Engine
 from engine.errors import BadRequest, Forbidden, InvalidInput
 
-from .api import _json_body, _required
+from .api import _datetime_arg, _json_body, _required
 from .auth import current_actor
+from .downloads import csv_download
 
 bp = Blueprint("authority", __name__, url_prefix="/api")
 
@@ -136,13 +137,11 @@ def approve_item(item_id: int) -> Response:
 def decisions() -> Response:
     """Delegated decisions for the committee report (?committee=&from=&to=&reporting=; ?format=csv)."""
     actor = current_actor()
-    since = forms.instant(request.args["from"], "from") if request.args.get("from") else None
-    until = forms.instant(request.args["to"], "to") if request.args.get("to") else None
-    rows = delegation.report(_engine(), actor, committee=request.args.get("committee") or None, since=since,
-                             until=until, reporting=request.args.get("reporting") or None)
+    rows = delegation.report(_engine(), actor, committee=request.args.get("committee") or None,
+                             since=_datetime_arg("from"), until=_datetime_arg("to"),
+                             reporting=request.args.get("reporting") or None)
     if request.args.get("format") == "csv":
-        return Response(delegation.report_csv(rows), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=delegationsbeslut.csv"})
+        return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
     return jsonify({"items": rows})
 
 

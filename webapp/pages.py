@@ -43,6 +43,8 @@ from engine.core import Engine
 from engine.errors import InvalidInput, RutinError, Unauthorized
 from engine.identity import Actor
 
+from .downloads import csv_download
+
 log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
@@ -201,9 +203,15 @@ def _globals() -> dict[str, Any]:
             unread = notifications.list_for(_engine(), actor, unread=True, limit=1)["unread"]
         except RutinError:
             unread = 0
-    # The menu offers the decision report to those who may read it (engine.delegation says who).
-    reads_decisions = actor is not None and delegation.readable_committees(_engine(), actor) != set()
-    reads_measures = actor is not None and measures.readable_processes(_engine(), actor) != set()
+    # The menu offers the reports to those who may read them (the engine says who). Called from
+    # the menu only, so the partials polled by htmx (the notification badge) do not ask.
+
+    def reads_decisions() -> bool:
+        return actor is not None and delegation.readable_committees(_engine(), actor) != set()
+
+    def reads_measures() -> bool:
+        return actor is not None and measures.readable_processes(_engine(), actor) != set()
+
     return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
             "reads_decisions": reads_decisions, "reads_measures": reads_measures,
             "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
@@ -664,8 +672,7 @@ def delegation_report() -> Any:
     rows = delegation.report(engine, g.actor, committee=filters["namnd"] or None, since=_local_day("fran"),
                              until=_local_day("till", next_day=True), reporting=filters["rapportering"] or None)
     if request.args.get("format") == "csv":
-        return Response(delegation.report_csv(rows), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=delegationsbeslut.csv"})
+        return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
     readable = delegation.readable_committees(engine, g.actor)
     committees = sorted(readable) if readable is not None else sorted(
         {u.committee for u in org.tree(engine).units.values() if u.committee})
@@ -685,8 +692,7 @@ def measure_report() -> Any:
     found = measures.measures(_engine(), g.actor, since=_local_day("fran"), until=_local_day("till", next_day=True),
                               process=filters["process"] or None)
     if request.args.get("format") == "csv":
-        return Response(measures.as_csv(found), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=matetal.csv"})
+        return csv_download(measures.as_csv(found), "matetal.csv")
     chosen = next((p for p in found["processes"] if p["process_key"] == filters["process"]), None)
     fran, till = filters["fran"] or None, filters["till"] or None
     return render_template("measures.html", found=found, filters=filters, chosen=chosen,
