@@ -65,7 +65,7 @@ def start(work: Any) -> None:
         return
     field = work.model.properties.get("rutin:caseDeadlineFrom")
     received = _received((work.case.data or {}).get(field) if field else None)
-    origin = _origin(received) or work.now
+    origin = receipt_day(received) or work.now
     _count_from(work.case, origin, received, period)
     work.event("case_clock_started", actor="system",
                data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat(),
@@ -74,13 +74,13 @@ def start(work: Any) -> None:
 
 def _received(value: Any) -> str | None:
     """A receipt date as the case variable holds it (ISO text), if it is one."""
-    if isinstance(value, str) and _origin(value) is not None:
+    if isinstance(value, str) and receipt_day(value) is not None:
         return value[:40]
     return None
 
 
-def _origin(received: str | None) -> datetime | None:
-    """The start of the day of receipt, Swedish time."""
+def receipt_day(received: str | None) -> datetime | None:
+    """The start of the day of receipt, Swedish time (None when there is no valid date)."""
     if received is None:
         return None
     try:
@@ -107,7 +107,7 @@ def _received_later(work: Any, actor: str) -> None:
     if received is None or received == case.deadline_from_value:
         return
     period = deadlines.parse_period(_period(work.model) or "")
-    counted_from_entry = case.deadline_from_at == (_origin(case.deadline_from_value) or case.created_at)
+    counted_from_entry = case.deadline_from_at == (receipt_day(case.deadline_from_value) or case.created_at)
     untouched = (period is not None and not case.deadline_extended and case.deadline_paused_at is None
                  and counted_from_entry
                  and case.deadline_period_end_at == deadlines.period_end(case.deadline_from_at, period))
@@ -118,7 +118,7 @@ def _received_later(work: Any, actor: str) -> None:
                          "reason": "tidsfristen har redan stått still, börjat om eller förlängts"})
         return
     before = case.deadline_at
-    origin = _origin(received)
+    origin = receipt_day(received)
     assert origin is not None
     _count_from(case, origin, received, period)
     work.event("case_clock_recounted", actor=actor,

@@ -1,6 +1,7 @@
 """Process measures for monitoring and management review (ISO 9001 9.1): per process and step.
 
-Over a period: how many cases started and were finished, their lead times, how many finished
+Over a period: how many cases started and were finished, their lead times (from the day of
+receipt where the case holds one, else from its start), how many finished
 within their statutory deadline; per step, how long it took, whether it was done by its due
 date, and how often it escalated. Beside that, what stands now: open cases, those past their
 deadline, incidents, open and overdue steps. Everything is read from the projections and the
@@ -22,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import case_clock
 from .core import Engine
 from .errors import Forbidden, InvalidInput
 from .identity import Actor
@@ -99,6 +101,17 @@ def measures(engine: Engine, actor: Actor, *, since: datetime | None = None, unt
         return out
 
 
+def lead_time_origin(created: datetime, received: str | None) -> datetime:
+    """Where a case's lead time counts from: the start of the day of receipt when the case holds
+    one (the registrar's "Inkom", which the statutory clock also counts from), else its start.
+
+    Handling time in a municipality runs from when the matter came in, not from when someone
+    got round to registering it; the receipt value is kept as entered even when a pause or a
+    restart later moves the clock's own origin.
+    """
+    return case_clock.receipt_day(received) or created
+
+
 def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until: datetime | None,
                   now: datetime) -> list[dict[str, Any]]:
     versions = s.execute(sa.select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.status)
@@ -114,14 +127,14 @@ def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until:
         .group_by(Case.process_key)
     ):
         rows[key]["started"] = int(count)
-    for key, created, completed, deadline in s.execute(
-        sa.select(Case.process_key, Case.created_at, Case.completed_at, Case.deadline_at)
+    for key, created, completed, deadline, received in s.execute(
+        sa.select(Case.process_key, Case.created_at, Case.completed_at, Case.deadline_at, Case.deadline_from_value)
         .where(Case.status == "completed", *_in_period(Case.completed_at, since, until),
                *scope)
     ):
         row = rows[key]
         row["completed"] += 1
-        row["lead_times"].append((completed - created).total_seconds() / DAY)
+        row["lead_times"].append((completed - lead_time_origin(created, received)).total_seconds() / DAY)
         if deadline is not None:
             row["with_deadline"] += 1
             row["within_deadline"] += int(completed <= deadline)

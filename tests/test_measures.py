@@ -105,6 +105,30 @@ def test_a_period_counts_the_cases_finished_and_started_in_it(engine: Engine, hi
         measures.measures(engine, people["admin"].actor, since=t0, until=t0)
 
 
+def test_lead_time_counts_from_the_day_of_receipt_when_the_case_holds_one(
+        engine: Engine, clock: ManualClock, people: dict[str, Person]) -> None:
+    # Handling time runs from when the application came in: one received the Wednesday before
+    # it was registered on Monday 2 March, and decided on Thursday, took 8 days, not 3.
+    inkom = MATT.decode().replace('id="matt" name="Ansökan med tidsfrist"', 'id="inkom" name="Med inkomstdag"')
+    inkom = inkom.replace('<camunda:property name="rutin:caseDeadline" value="P2W"/>',
+                          '<camunda:property name="rutin:caseDeadline" value="P2W"/>'
+                          '<camunda:property name="rutin:caseDeadlineFrom" value="inkom"/>')
+    processes.deploy(engine, SYSTEM, inkom.encode())
+    t0 = clock.now()  # Monday 2 March 2026, 09:00 in Stockholm
+    received = cases.start_case(engine, SYSTEM, "inkom", {"inkom": "2026-02-25"}, "R")["id"]
+    without = cases.start_case(engine, SYSTEM, "inkom", {}, "U")["id"]
+    for case_id in (received, without):
+        _finish(engine, case_id)
+    clock.set(t0 + timedelta(days=3))
+    for case_id in (received, without):
+        _finish(engine, case_id)
+    [p] = measures.measures(engine, people["admin"].actor, process="inkom")["processes"]
+    # From 25 February 00:00 Swedish time to 5 March 09:00 is 8.375 days; the other case took 3.
+    # Counted from the start in Rutin both would be 3 days (median 3.0).
+    assert (p["completed"], p["lead_time_days_median"], p["lead_time_days_p90"]) == (2, 5.7, 7.8)
+    assert measures.lead_time_origin(t0, None) == t0
+
+
 def test_owners_auditors_and_admins_read_the_measures_no_one_else(engine: Engine, history: dict[str, Any],
                                                                    people: dict[str, Person]) -> None:
     identity.add_user(engine, "revisor", ["auditor"])
