@@ -149,6 +149,11 @@ class CaseWork:
         self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
         session.info.setdefault("before_commit", []).append(self.write)
 
+    def add_candidates(self, task_id: str, candidates: list[tuple[str, str]]) -> None:
+        """Offer a task to these candidates, (kind, key), written with the unit of work."""
+        self._candidates.extend({"task_id": task_id, "kind": kind, "key": key, "created_at": self.now}
+                                for kind, key in candidates)
+
     def touch(self, row: HumanTask) -> None:
         """Mark a task row as changed, to be written back."""
         self._dirty[row.id] = row
@@ -318,35 +323,48 @@ class CaseWork:
         due = {} if self.workflow.completed else timers.due_bpmn_timers(self.workflow)
         timers.sync(self.conn, self.case.id, "bpmn", due, self.now)
 
-    def _create_task(self, task: Any, actor: str) -> HumanTask:
+    def human_step(self, task: Any) -> HumanStep:
+        """What the diagram says about a human task: the parsed step, else one made from its lane."""
         spec_name = task.task_spec.name
-        step = self.model.steps.get(spec_name) or HumanStep(
+        return self.model.steps.get(spec_name) or HumanStep(
             element_id=self.model.original_id(spec_name),
             name=getattr(task.task_spec, "bpmn_name", None) or spec_name,
             role=getattr(task.task_spec, "lane", None),
             candidate_groups=[task.task_spec.lane] if getattr(task.task_spec, "lane", None) else [],
         )
-        assignee = _resolve_user(step.assignee, task.data)
-        policy = self.policy(step.element_id)
+
+    def route(self, step: HumanStep, data: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+        """Who may take a step in this case: its candidates as (kind, key), and the unit it lands in.
+
+        A role is offered in the case's unit, or the nearest unit above it where someone holds
+        it, and across the whole group besides; named users and the assignee are candidates too.
+        """
+        assignee = _resolve_user(step.assignee, data)
         tree = org.tree(self.engine)
         candidates: list[tuple[str, str]] = []
         task_unit = None
         for group in step.candidate_groups:
-            group = _resolve_user(group, task.data) or ""  # a group may name a variable: ${agare}
+            group = _resolve_user(group, data) or ""  # a group may name a variable: ${agare}
             if not group:
                 continue
             key = tree.canonical(group)
             if self.case.org_unit_id:
-                # The case's unit, or the nearest unit above it where someone holds the role.
                 unit = org.resolve_unit(self.conn, tree, key, self.case.org_unit_id, self.now)
                 if unit is not None:
                     candidates.append(("role", scoped(key, unit)))
                     task_unit = task_unit or unit
             candidates.append(("role", key))  # holders of the role across the whole group
-        candidates += [("user", u) for u in (_resolve_user(u, task.data) for u in step.candidate_users) if u]
+        candidates += [("user", u) for u in (_resolve_user(u, data) for u in step.candidate_users) if u]
         if assignee:
             candidates.append(("user", assignee))
-        candidates = list(dict.fromkeys(candidates))
+        return list(dict.fromkeys(candidates)), task_unit
+
+    def _create_task(self, task: Any, actor: str) -> HumanTask:
+        spec_name = task.task_spec.name
+        step = self.human_step(task)
+        assignee = _resolve_user(step.assignee, task.data)
+        policy = self.policy(step.element_id)
+        candidates, task_unit = self.route(step, task.data)
         row = transient(
             HumanTask,
             id=str(task.id), case_id=self.case.id, process_key=self.case.process_key,
@@ -372,8 +390,7 @@ class CaseWork:
             row.assignee = substitute_for(self.engine, self, row, exclude={assignee}) if self.is_decision(row) else None
         self._tasks.append({c.key: getattr(row, c.key) for c in HumanTask.__table__.columns
                             if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
-        self._candidates.extend({"task_id": row.id, "kind": kind, "key": key, "created_at": self.now}
-                                for kind, key in candidates)
+        self.add_candidates(row.id, candidates)
         if row.due_at is not None or row.follow_up_at is not None:
             from . import escalation
 

@@ -166,6 +166,10 @@ OPERATIONS: list[Op] = [
     ("GET /api/cases/{case_id}", SEERS, lambda w: ("GET", f"/api/cases/{w.fresh_case()['id']}", {}), NONE),
     ("POST /api/cases/{case_id}/retry", ACTORS_ON_CASE,
      lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/retry", {"json": {}}), ACTORS_ON_CASE),
+    # The unit's manager answers for where its cases lie; a handler of it does not.
+    ("POST /api/cases/{case_id}/transfer", {"manager", "admin"},
+     lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/transfer",
+                {"json": {"unit": "miljo", "reason": "Gäller strandskydd"}}), NONE),
     ("POST /api/cases/{case_id}/comments", ACTORS_ON_CASE,
      lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/comments", {"json": {"text": "Hej"}}), NONE),
     ("POST /api/cases/{case_id}/messages/{name}", ACTORS_ON_CASE,

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from engine import cases, delegation, forms, measures, messages, notifications, policies, processes, tasks
+from engine import cases, delegation, forms, measures, messages, notifications, policies, processes, tasks, transfer
 from engine.core import Engine
 from engine.errors import BadRequest, InvalidInput
 
@@ -261,6 +261,14 @@ def retry_case(case_id: str) -> Response:
     actor = current_actor()
     body = _json_body()
     return jsonify(cases.retry_case(_engine(), actor, case_id, body.get("data")))
+
+
+@bp.post("/cases/<case_id>/transfer")
+def transfer_case(case_id: str) -> Response:
+    """Hand an open case over to another unit, with a reason; its open tasks go there."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    return jsonify(transfer.transfer_case(_engine(), actor, case_id, body.get("unit"), body.get("reason")))
 
 
 # -- tasks ------------------------------------------------------------------------------------

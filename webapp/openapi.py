@@ -234,6 +234,14 @@ def spec() -> dict[str, Any]:
                             body=_json({"type": "object", "properties": {"data": {"type": "object"}}}),
                             errors=("400", "401", "403", "404", "409", "422")),
             },
+            "/api/cases/{case_id}/transfer": {
+                "post": _op("Lämna över ärendet till en annan enhet (chefen för ärendets enhet eller admin); "
+                            "öppna uppgifter går dit, tagna lämnas tillbaka", params=[case_id],
+                            body=_json({"type": "object", "properties": {
+                                "unit": {"type": "string"}, "reason": {"type": "string"}},
+                                "required": ["unit", "reason"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
             "/api/cases/{case_id}/messages/{name}": {
                 "post": _op("Leverera ett meddelande till ett ärende som väntar på det",
                             params=[case_id, _path("name", "Meddelandets namn")],

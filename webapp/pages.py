@@ -38,9 +38,9 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, measures, notifications, org, processes, tasks
+from engine import cases, delegation, identity, measures, notifications, org, processes, tasks, transfer
 from engine.core import Engine
-from engine.errors import InvalidInput, RutinError, Unauthorized
+from engine.errors import Conflict, InvalidInput, RutinError, Unauthorized
 from engine.identity import Actor
 
 from .downloads import csv_download
@@ -90,6 +90,7 @@ EVENT_LABELS = {
     "task_handed_over": "Uppgift överlämnad",
     "task_updated": "Uppgift ändrad",
     "task_due_moved": "Förfallodatum följer ärendets tidsfrist",
+    "case_transferred": "Ärendet lämnades över till en annan enhet",
     "escalation_step": "Eskalering",
     "conflict_of_interest_declared": "Jäv anmält",
     "comment": "Kommentar",
@@ -632,15 +633,36 @@ class FieldNames:
 
 @bp.get("/cases/<case_id>")
 @signed_in
-def case(case_id: str) -> str:
+def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     """A case: where it stands, its data, its history, and the diagram with its open steps."""
     data = cases.get_case(_engine(), g.actor, case_id)
     open_ids = sorted({t["element_id"] for t in data["open_tasks"] if t.get("element_id")})
     done = sorted({e["element_id"] for e in data["history"] if e["type"] == "task_completed" and e["element_id"]}
                   - set(open_ids))
-    unit = org.tree(_engine()).units.get(data["org_unit"]) if data.get("org_unit") else None
-    return render_template("case.html", case=data, done=done, open_ids=open_ids,
-                           unit_name=getattr(unit, "name", None), fields=FieldNames(data["process_version_id"]))
+    tree = org.tree(_engine())
+    unit = tree.units.get(data["org_unit"]) if data.get("org_unit") else None
+    # The hand-over form is for those who answer for the case's unit (engine.transfer checks again).
+    may_transfer = data["status"] in transfer.OPEN and (
+        g.actor.is_admin or (data.get("org_unit") is not None and data["org_unit"] in g.actor.manages))
+    units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
+                   key=lambda u: u[1].casefold()) if may_transfer else []
+    names = {u.id: u.name for u in tree.units.values()}
+    return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
+                           unit_name=getattr(unit, "name", None), unit_names=names,
+                           fields=FieldNames(data["process_version_id"])), status
+
+
+@bp.post("/cases/<case_id>/lamna-over")
+@signed_in
+def transfer_case(case_id: str) -> Any:
+    """Hand the case over to another unit, with the reason (the unit's manager, an admin)."""
+    try:
+        moved = transfer.transfer_case(_engine(), g.actor, case_id, request.form.get("unit", ""),
+                                       request.form.get("reason", ""))
+    except (InvalidInput, Conflict) as exc:
+        return case(case_id, error=exc.detail, status=exc.status)
+    flash(f"Ärendet är överlämnat till {org.tree(_engine()).units[moved['org_unit']].name}.")
+    return redirect(url_for("pages.case", case_id=case_id))
 
 
 REPORTING_LABELS = {"anmals": "Anmäls till nämnden", "protokollfors": "Protokollförs särskilt",
