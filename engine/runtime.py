@@ -63,11 +63,11 @@ INSERT_TASKS = sa.insert(_tasks)
 INSERT_CANDIDATES = sa.insert(TaskCandidate)
 INSERT_CASE = sa.insert(_cases)
 _CASE_COLUMNS = [c.key for c in _cases.columns if c.key != "id"]
-UPDATE_CASE = (
-    sa.update(_cases).where(_cases.c.id == sa.bindparam("b_id"))
-    .values({k: sa.bindparam(k) for k in _CASE_COLUMNS})
-)
-_TASK_MUTABLE = ("assignee", "role", "candidates", "status", "priority", "due_at", "own_due_at", "follow_up_at",
+# Sets only the columns given: SQLite rewrites an index whenever the UPDATE names one of its
+# columns, changed or not, and the case row has five (a completion changes none of them).
+UPDATE_CASE = sa.update(_cases).where(_cases.c.id == sa.bindparam("b_id"))
+_TASK_MUTABLE = ("assignee", "role", "candidates", "org_unit_id", "status", "priority", "due_at", "own_due_at",
+                 "follow_up_at",
                  "completed_at",
                  "completed_by",
                  "completed_role", "result")
@@ -166,7 +166,9 @@ class CaseWork:
             _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
             self._new = False
         elif values != self._written:
-            _P_UPDATE_CASE.run(conn, {"b_id": self.case.id, **values})
+            written = self._written
+            _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
+                                      **{k: v for k, v in values.items() if k not in written or written[k] != v}})
         self._written = values
         if self._dirty:
             _P_UPDATE_TASK.run(conn, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}

@@ -42,6 +42,9 @@ def test_the_units_manager_hands_the_case_over_and_its_step_goes_to_the_new_unit
         tasks.claim(engine, _actor(engine, "bo"), task_id)
     assert [t["id"] for t in tasks.list_tasks(engine, _actor(engine, "mia"))["items"]] == [task_id]
     assert tasks.list_tasks(engine, _actor(engine, "bea"))["items"] == []
+    # Miljöenheten's manager sees it among the unit's tasks; Bygglovsenheten's no longer does.
+    assert [t["id"] for t in tasks.list_tasks(engine, _actor(engine, "emil"), unit="mine")["items"]] == [task_id]
+    assert tasks.list_tasks(engine, _actor(engine, "bert"), unit="mine")["items"] == []
     done = tasks.complete(engine, _actor(engine, "mia"), task_id, {})
     # The next step is created in the new unit too.
     [nxt] = done["case"]["open_tasks"]
@@ -116,8 +119,13 @@ def test_on_the_case_page(engine: Engine, client: Any, case: dict[str, Any]) -> 
     assert empty.status_code == 422 and "varför" in empty.get_data(as_text=True)
     done = client.post(f"/cases/{case['id']}/lamna-over",
                        data={"csrf": csrf, "unit": "miljo", "reason": "Gäller strandskydd"}, follow_redirects=True)
-    text = done.get_data(as_text=True)
-    assert done.status_code == 200 and "Ärendet är överlämnat till Miljöenheten." in text
+    # The case has left bert's unit: he lands on his case list, told where it went.
+    assert done.status_code == 200 and done.request.path == "/cases"
+    assert "Ärendet är överlämnat till Miljöenheten." in done.get_data(as_text=True)
+    assert client.get(f"/cases/{case['id']}").status_code == 403
+    identity.set_password(engine, "emil", PASSWORD)
+    sign_in(client, "emil")
+    text = client.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "<dd>Miljöenheten</dd>" in text
     assert "Från Bygglovsenheten till Miljöenheten. Skäl: Gäller strandskydd" in text
-    assert "Lämna över ärendet" not in text  # bert no longer answers for it
+    assert '<option value="bygglov">Bygglovsenheten</option>' in text  # now Miljöenheten's manager's to hand on

@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import cases, delegation, identity, measures, notifications, org, processes, tasks, transfer
 from engine.core import Engine
-from engine.errors import Conflict, InvalidInput, RutinError, Unauthorized
+from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, Unauthorized
 from engine.identity import Actor
 
 from .downloads import csv_download
@@ -662,6 +662,10 @@ def transfer_case(case_id: str) -> Any:
     except (InvalidInput, Conflict) as exc:
         return case(case_id, error=exc.detail, status=exc.status)
     flash(f"Ärendet är överlämnat till {org.tree(_engine()).units[moved['org_unit']].name}.")
+    try:
+        cases.get_case(_engine(), g.actor, case_id)
+    except Forbidden:  # it has left the units this manager answers for
+        return redirect(url_for("pages.case_list"))
     return redirect(url_for("pages.case", case_id=case_id))
 
 
