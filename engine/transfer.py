@@ -26,6 +26,11 @@ from .runtime import _P_CASE_TASKS, CaseWork, drop_candidates, locked_case
 OPEN = ("active", "incident")
 
 
+def may_transfer(actor: Actor, unit: str | None) -> bool:
+    """Whether the actor answers for cases lying in this unit, and so may hand them over."""
+    return actor.is_admin or (unit is not None and unit in actor.manages)
+
+
 def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason: Any) -> dict[str, Any]:
     """Move an open case to another unit with a stated reason; its open steps go to that unit."""
     if not isinstance(unit, str) or not unit.strip():
@@ -37,7 +42,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
     if unit not in tree.units:
         raise InvalidInput(f"Enheten {unit} finns inte.", known=sorted(tree.units))
     with locked_case(engine, case_id) as (s, case):
-        if not (actor.is_admin or (case.org_unit_id is not None and case.org_unit_id in actor.manages)):
+        if not may_transfer(actor, case.org_unit_id):
             raise Forbidden("Bara chefen för ärendets enhet, eller en administratör, kan lämna över ärendet.")
         if case.status not in OPEN:
             raise Conflict("Ärendet är avslutat och kan inte lämnas över.")
@@ -65,8 +70,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         work.event("case_transferred", actor=actor.name,
                    data={"from": previous_unit, "to": unit, "to_name": tree.units[unit].name, "reason": reason,
                          "tasks": moved})
-        case.revision += 1
-        case.updated_at = work.now
+        work.save()  # the revision moves on, and the workflow loaded above goes back to the cache
         work.write()  # before the answer reads the rows back
         from .cases import case_json
 

@@ -642,10 +642,9 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     tree = org.tree(_engine())
     unit = tree.units.get(data["org_unit"]) if data.get("org_unit") else None
     # The hand-over form is for those who answer for the case's unit (engine.transfer checks again).
-    may_transfer = data["status"] in transfer.OPEN and (
-        g.actor.is_admin or (data.get("org_unit") is not None and data["org_unit"] in g.actor.manages))
+    offered = data["status"] in transfer.OPEN and transfer.may_transfer(g.actor, data.get("org_unit"))
     units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
-                   key=lambda u: u[1].casefold()) if may_transfer else []
+                   key=lambda u: u[1].casefold()) if offered else []
     names = {u.id: u.name for u in tree.units.values()}
     return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,
