@@ -277,9 +277,11 @@ class Service:
     through POST /api/processes with the designer's token and approved by a process owner."""
 
     def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0):
-        # workers > 0: `rutin serve --workers N`, that many web processes on the same SQLite database
-        # (as README's several-workers deployment runs them).
-        self.workers = workers
+        # workers 0: as many web processes as `rutin serve` starts by default (one per core, at
+        # most four); workers > 0: `rutin serve --workers N`. All on the same SQLite database.
+        from webapp.cli import default_workers
+
+        self.workers = workers or default_workers()
         self.data_dir = tmp / (f"service-{workers}w" if workers else "service")
         # The scheduler ticks once at start-up, then not again during the run.
         self.env = {**os.environ, "RUTIN_DATA_DIR": str(self.data_dir), "RUTIN_SCHEDULER_INTERVAL_S": "3600",
@@ -433,7 +435,8 @@ def http_cases(service: Service, clients: int, per_client: int, lib: str, warm: 
     completes = [x for o in out for x in o["completes"]]
     total = clients * per_client
     figures = case_figures(starts, completes, total, elapsed)
-    figures.update(clients=clients, client=lib, server_cpu_ms_per_case=server_cpu / total * 1000,
+    figures.update(clients=clients, client=lib, workers=service.workers,
+                   server_cpu_ms_per_case=server_cpu / total * 1000,
                    client_cpu_ms_per_case=sum(o["client_cpu_s"] for o in out) / total * 1000,
                    t0=min(o["t0"] for o in out), t1=max(o["t1"] for o in out))
     return figures
@@ -891,6 +894,10 @@ def _f(value: float | None, digits: int = 1) -> str:
     return "–" if value is None or value != value else f"{value:,.{digits}f}"
 
 
+def _web(workers: int) -> str:
+    return f"{workers} web process{'es' if workers != 1 else ''}"
+
+
 def table(results: dict[str, Any]) -> str:
     """The figures as a Markdown table (the README keeps the latest one)."""
     lines = []
@@ -928,7 +935,7 @@ def table(results: dict[str, Any]) -> str:
         rows.append(("Rutin Flask app as WSGI callable (no socket)", results["wsgi"]))
     for h in results.get("http", []):
         who = "requests.Session" if h["client"] == "requests" else "http.client"
-        server = f", {h['workers']} web processes" if h.get("workers") else ""
+        server = f", {_web(h['workers'])}" if h.get("workers") else ""
         rows.append((f"Rutin over HTTP, {h['clients']} client{'s' if h['clients'] > 1 else ''} ({who}){server}", h))
     if results.get("http_ceiling"):
         rows.append(("(c) two separate services, a database each, 2 clients each (not one service: the ceiling "
@@ -1058,10 +1065,12 @@ def main() -> None:
                                          max(1, cases // clients), lib) for clients in (1, 4) for lib in libs]
                     results["http"] = runs_out
                     lib = libs[-1]
-                    multi = Service(tmp, workers=2)
+                    # Beside the default: one web process (or two, where the default is one).
+                    other = 1 if service.workers > 1 else 2
+                    multi = Service(tmp, workers=other)
                     try:
-                        runs_out.append({**repeated(f"http 4 clients {lib}, 2 web processes", reps, http_cases,
-                                                    multi, 4, max(1, cases // 4), lib), "workers": 2})
+                        runs_out.append(repeated(f"http 4 clients {lib}, {other} web process(es)", reps, http_cases,
+                                                 multi, 4, max(1, cases // 4), lib))
                     finally:
                         multi.stop()
                     apart = [Service(tmp / f"apart-{i}") for i in range(2)]
@@ -1103,7 +1112,7 @@ def main() -> None:
                   f"best HTTP run {best:.1f} cases/s, best ratio to (b) beside it {best_ratio:.2f} "
                   f"(half of (b) at the start: {target:.0f} cases/s).")
         for h in [*results.get("http", []), *([results["http_ceiling"]] if results.get("http_ceiling") else [])]:
-            where = (f", {h['workers']} web processes" if h.get("workers") else
+            where = (f", {_web(h['workers'])}" if h.get("workers") else
                      f", {h['services']} separate services" if h.get("services") else "")
             print(f"  {h['clients']} client(s), {h['client']}{where}: server CPU {h['server_cpu_ms_per_case']:.1f} "
                   f"ms/case, client CPU {h['client_cpu_ms_per_case']:.1f} ms/case")

@@ -16,10 +16,10 @@ millisecond); the queues hand over the moment the lock is released.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -28,12 +28,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import optimistic
 from .checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from .errors import Busy
 from .settings import Settings
 from .writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.Engine:
@@ -69,7 +71,25 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
     def _begin(conn: sa.Connection) -> None:
         # Straight on the driver's connection: SQLAlchemy's execution layer around a statement
         # with no parameters and no result cost several times what SQLite takes to run it.
-        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        dbapi = conn.connection.driver_connection
+        attempt = optimistic.current()
+        if attempt is not None and attempt.dbapi is None and immediate:
+            # An optimistic unit of work reads a snapshot; it takes the write lock at its end.
+            dbapi.execute("BEGIN")  # type: ignore[union-attr]
+            attempt.started(dbapi)
+            return
+        dbapi.execute(begin)  # type: ignore[union-attr]
+
+    if immediate:
+        @event.listens_for(eng, "before_cursor_execute")
+        def _guard(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+            attempt = optimistic.current()
+            if attempt is None or not attempt.owns(conn.connection.driver_connection):
+                return
+            if not optimistic.is_read(statement):
+                attempt.abandon()
+                raise optimistic.Stale("a write the attempt cannot keep")
+            attempt.before_read(statement)
 
     return eng
 
@@ -100,6 +120,8 @@ class Database:
             )
             self.reader = self.writer
         self._writers = threading.RLock() if self.is_sqlite else None
+        # Process versions whose changes write more than an optimistic attempt can keep.
+        self.unfit_versions: set[int] = set()
         # No autoflush: a unit of work writes each row once, at commit.
         self._write = sessionmaker(self.writer, expire_on_commit=False, autoflush=False)
         self._read = sessionmaker(self.reader, expire_on_commit=False)
@@ -112,13 +134,12 @@ class Database:
         work write their buffered rows there); those in ``session.info["after_commit"]`` run after
         a successful commit.
         """
+        if optimistic.requested():
+            with self._optimistic_write() as session:
+                yield session
+            return
         writers, file_lock = self._writers, self._file_lock
-        timeout = self.settings.lock_timeout_s
-        if writers is not None and not writers.acquire(timeout=timeout):
-            raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
-        if file_lock is not None and not file_lock.acquire(timeout):
-            if writers is not None:
-                writers.release()
+        if not self._lock():
             raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
         session = self._write()
         try:
@@ -143,6 +164,88 @@ class Database:
                 file_lock.release()
             if writers is not None:
                 writers.release()
+        for callback in session.info.pop("after_commit", []):
+            callback()
+
+    def _lock(self) -> bool:
+        """Take this process's writer queue and the file lock across processes (SQLite)."""
+        writers, file_lock = self._writers, self._file_lock
+        timeout = self.settings.lock_timeout_s
+        if writers is not None and not writers.acquire(timeout=timeout):
+            return False
+        if file_lock is not None and not file_lock.acquire(timeout):
+            if writers is not None:
+                writers.release()
+            return False
+        return True
+
+    def _unlock(self) -> None:
+        if self._file_lock is not None:
+            self._file_lock.release()
+        if self._writers is not None:
+            self._writers.release()
+
+    def optimistic(self, unit: Callable[[], T]) -> T:
+        """Run a unit of work whose first write transaction is optimistic (``engine/optimistic.py``):
+        computed on a read snapshot and written under the lock only if what it read still holds;
+        otherwise, or on PostgreSQL, or with ``RUTIN_OPTIMISTIC_WRITES=0``, the ordinary way."""
+        if not (self.is_sqlite and self.settings.optimistic_writes) or optimistic.current() is not None:
+            return unit()
+        optimistic.request(True)
+        try:
+            return unit()
+        except optimistic.Stale:
+            optimistic.counts["again"] += 1
+        finally:
+            optimistic.request(False)
+            optimistic.end()
+        return unit()
+
+    @contextmanager
+    def _optimistic_write(self) -> Iterator[Session]:
+        attempt = optimistic.begin(self.unfit_versions)
+        optimistic.counts["tried"] += 1
+        session = self._write()
+        locked = False
+        try:
+            try:
+                yield session
+                for callback in session.info.pop("before_commit", []):
+                    callback()
+            except OperationalError:
+                raise optimistic.Stale("SQLite refused the snapshot") from None
+            finally:
+                optimistic.end()
+            dbapi = attempt.dbapi
+            if attempt.abandoned or (dbapi is not None and dbapi.total_changes != attempt.changes):
+                raise optimistic.Stale("the attempt met a write it cannot keep")
+            if dbapi is not None:
+                dbapi.execute("ROLLBACK")  # the snapshot ends; the write transaction begins afresh
+            if not self._lock():
+                raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
+            locked = True
+            if dbapi is not None:
+                dbapi.execute("BEGIN IMMEDIATE")
+                if not attempt.unchanged():
+                    raise optimistic.Stale("the case changed since it was read")
+                attempt.replay()
+            session.commit()
+            self.writes += 1
+            optimistic.counts["written"] += 1
+        except OperationalError as exc:
+            session.info.pop("after_commit", None)
+            session.rollback()
+            if _is_lock_error(exc):
+                raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.") from None
+            raise
+        except BaseException:
+            session.info.pop("after_commit", None)
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            if locked:
+                self._unlock()
         for callback in session.info.pop("after_commit", []):
             callback()
 

@@ -229,12 +229,12 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
         token = _token(row.due_at)
         ladder = {key: r for key, r in pending.items() if key[0] == "escalation"}
         for key, r in ladder.items():
-            conn.execute(timers.SET_DATA, {"b_id": r.id, "data": {**(r.data or {}), "for": token,
+            timers.P_SET_DATA.run(conn, {"b_id": r.id, "data": {**(r.data or {}), "for": token,
                                                                   "dropped": _DROPPED}})
             dropped.setdefault(key, set()).add(token)
             del pending[key]
         if ladder:
-            conn.execute(timers.CANCEL, {"ids": [r.id for r in ladder.values()], "now": now})
+            timers.P_CANCEL.run(conn, {"ids": [r.id for r in ladder.values()], "now": now})
     wanted: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = {}
 
     def want(key: tuple[str, str], at: datetime, token: str, data: dict[str, Any]) -> None:
@@ -252,7 +252,7 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
         want(("follow_up", "0"), follow_up_reminder_at(row.follow_up_at), _token(row.follow_up_at), {})
     gone = [r.id for key, r in pending.items() if key not in wanted]
     if gone:
-        conn.execute(timers.CANCEL, {"ids": gone, "now": now})
+        timers.P_CANCEL.run(conn, {"ids": gone, "now": now})
     inserts = []
     for (kind, ref), (due, data) in wanted.items():
         existing = pending.get((kind, ref))
@@ -261,11 +261,11 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
                             "status": "pending", "data": data})
             continue
         if existing.due_at != due:
-            conn.execute(timers.RESCHEDULE, {"b_id": existing.id, "due": due})
+            timers.P_RESCHEDULE.run(conn, {"b_id": existing.id, "due": due})
         if (existing.data or {}) != data:
-            conn.execute(timers.SET_DATA, {"b_id": existing.id, "data": data})
+            timers.P_SET_DATA.run(conn, {"b_id": existing.id, "data": data})
     if inserts:
-        conn.execute(timers.INSERT, inserts)
+        timers.P_INSERT.run(conn, inserts)
 
 
 def _when(at: datetime) -> str:

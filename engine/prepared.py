@@ -8,7 +8,8 @@ only that: statements are still built with SQLAlchemy Core and compiled once by 
 SQLite dialect, and every value still goes through its column type's own bind and result
 processors (UTC datetimes, JSON, booleans), so what is stored is byte for byte what SQLAlchemy
 would store. The statements run inside the caller's transaction, on the connection SQLAlchemy
-checked out for it.
+checked out for it; during an optimistic unit of work (``engine/optimistic.py``) reads are also
+recorded, to be checked, and writes kept, to be run after the check.
 
 On PostgreSQL the same statements go through SQLAlchemy as usual: psycopg's adaptation differs,
 and the figures that matter there are contention, not per-statement overhead.
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
+
+from . import optimistic
 
 _DIALECT = sqlite.dialect()
 _Processor = Callable[[Any], Any] | None
@@ -56,10 +59,13 @@ class _Compiled:
                 self.supported = False
         self.order: list[tuple[str, _Processor, Callable[[], Any] | None]] = []
         self.expanding: str | None = None
+        self.expanding_name = ""
         for name in compiled.positiontup or []:
             bind = binds[name]
             if bind.expanding:
                 self.expanding = bind.key
+                # The name in the SQL text (an anonymous bind's key is not: ``x IN ("a", "b")``).
+                self.expanding_name = name
             fallback = defaults.get(bind.key)
             if fallback is None and not bind.required and bind.callable is None:
                 fallback = _constant(bind.value)  # a literal in the statement, e.g. status == "open"
@@ -86,7 +92,7 @@ class _Compiled:
             if expanding is not None and key == expanding:
                 values = list(value)
                 marks = ", ".join("?" for _ in values) if values else "NULL"
-                sql = sql.replace(f"(__[POSTCOMPILE_{key}])", f"({marks})", 1)
+                sql = sql.replace(f"(__[POSTCOMPILE_{self.expanding_name}])", f"({marks})", 1)
                 out.extend(proc(v) if proc else v for v in values)
                 continue
             append(value if proc is None else proc(value))
@@ -120,11 +126,19 @@ class Prepared:
         if compiled is None or not compiled.supported:
             return [dict(r) for r in conn.execute(self.stmt, dict(params)).mappings()]
         sql, values = compiled.params(params)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        dbapi = conn.connection.driver_connection
+        attempt = optimistic.current()
+        if attempt is not None and not attempt.owns(dbapi):
+            attempt = None
+        if attempt is not None:
+            attempt.before_read(sql)
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
             fetched = cursor.execute(sql, values).fetchall()
         finally:
             cursor.close()
+        if attempt is not None:
+            attempt.read(sql, values, fetched)
         columns, results = compiled.columns, compiled.results
         return [{c: (p(v) if p else v) for c, p, v in zip(columns, results, row)} for row in fetched]
 
@@ -147,11 +161,31 @@ class Prepared:
         batch = [params] if isinstance(params, Mapping) else list(params)
         if not batch:
             return
+        if len(batch) > 1 and isinstance(self.stmt, (sa.Insert, sa.Update)) and \
+                len({tuple(p) for p in batch}) > 1:
+            # Compiled per set of keys: rows that give different columns go in groups of their own.
+            groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+            for p in batch:
+                groups.setdefault(tuple(p), []).append(p)
+            for group in groups.values():
+                self.run(conn, group)
+            return
         compiled = self._for(self._keys(batch[0])) if conn.dialect.name == "sqlite" else None
         if compiled is None or not compiled.supported:
             conn.execute(self.stmt, params if isinstance(params, Mapping) else batch)
             return
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        dbapi = conn.connection.driver_connection
+        attempt = optimistic.current()
+        if attempt is not None and attempt.owns(dbapi):
+            # Kept, to be written once the attempt's reads are checked under the lock.
+            if compiled.expanding is not None:
+                for p in batch:
+                    sql, values = compiled.params(p)
+                    attempt.write(sql, [values])
+            else:
+                attempt.write(compiled.sql, [compiled.params(p)[1] for p in batch])
+            return
+        cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
             if len(batch) == 1 or compiled.expanding is not None:
                 for p in batch:

@@ -28,7 +28,7 @@ from bpmn import sandbox
 from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
-from . import case_clock, deadlines, history, org, spiff_clock, state, timers
+from . import case_clock, deadlines, history, optimistic, org, spiff_clock, state, timers
 from .core import Engine
 from .errors import InvalidInput, NotFound
 from .models import Case, HumanTask, TaskCandidate, from_row, transient
@@ -135,6 +135,8 @@ class CaseWork:
         self.now: datetime = engine.clock.now()
         # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on.
         spiff_clock._current.set(engine.clock)
+        # An optimistic attempt gives up here, before any work, on a version known not to fit it.
+        optimistic.case_version(case.process_version_id)
         self.model: ProcessModel = engine.model(case.process_version_id)
         self._workflow = workflow
         self.open_rows: list[HumanTask] = []

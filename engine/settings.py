@@ -31,6 +31,8 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     max_flow_elements: int = 5_000
     lock_timeout_s: float = 5.0
+    optimistic_writes: bool = True
+    web_workers: int = 0
     workflows_dir: Path = Path("workflows")
     scheduler_interval_s: float = 2.0
     smtp_host: str = ""
@@ -57,6 +59,9 @@ class Settings:
             "max_upload_bytes": _int(e, "RUTIN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             "max_flow_elements": _int(e, "RUTIN_MAX_FLOW_ELEMENTS", 5_000),
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
+            "web_workers": _int(e, "RUTIN_WORKERS", 0),
+            "optimistic_writes": e.get("RUTIN_OPTIMISTIC_WRITES", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
             "workflows_dir": Path(e.get("RUTIN_WORKFLOWS_DIR") or "workflows"),
             "scheduler_interval_s": _float(e, "RUTIN_SCHEDULER_INTERVAL_S", 2.0),
             "smtp_host": e.get("RUTIN_SMTP_HOST", ""),

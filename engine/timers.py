@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from . import spiff_clock  # noqa: F401  (SpiffWorkflow reads zone-less times as Swedish time from here on)
 from .models import Timer
+from .prepared import Prepared
 
 _timers = cast(sa.Table, Timer.__table__)
 PENDING_OF_CASE = sa.select(_timers.c.id, _timers.c.task_id, _timers.c.ref, _timers.c.due_at, _timers.c.data).where(
@@ -98,18 +99,18 @@ def sync(conn: sa.Connection, case_id: str, kind: str, desired: dict[str, dateti
         desired = {k: v for k, v in desired.items() if (k, once_per.get(k)) not in done}
     gone = [r.id for k, r in existing.items() if k not in desired]
     if gone:
-        conn.execute(CANCEL, {"ids": gone, "now": now})
+        P_CANCEL.run(conn, {"ids": gone, "now": now})
     for key, due in desired.items():
         row = existing.get(key)
         token = {"for": once_per[key]} if once_per is not None and key in once_per else {}
         if row is None:
-            conn.execute(INSERT, {"kind": kind, "case_id": case_id, key_column: key, "due_at": due,
-                                  "status": "pending", "data": token, **extra})
+            P_INSERT.run(conn, {"kind": kind, "case_id": case_id, key_column: key, "due_at": due,
+                                "status": "pending", "data": token, **extra})
             continue
         if row.due_at != due:
-            conn.execute(RESCHEDULE, {"b_id": row.id, "due": due})
+            P_RESCHEDULE.run(conn, {"b_id": row.id, "due": due})
         if token and (row.data or {}).get("for") != token["for"]:
-            conn.execute(SET_DATA, {"b_id": row.id, "data": {**(row.data or {}), **token}})
+            P_SET_DATA.run(conn, {"b_id": row.id, "data": {**(row.data or {}), **token}})
 
 
 TASK_KINDS = ("escalation", "follow_up")
@@ -121,9 +122,15 @@ CANCEL_TASK = (
 )
 
 
+# The writes on the DB-API cursor on SQLite (engine/prepared.py), which an optimistic unit of
+# work keeps until its check (engine/optimistic.py); the reads stay ordinary statements.
+P_INSERT, P_CANCEL, P_RESCHEDULE, P_SET_DATA, P_CANCEL_TASK = map(
+    Prepared, (INSERT, CANCEL, RESCHEDULE, SET_DATA, CANCEL_TASK))
+
+
 def cancel_task_timers(conn: sa.Connection, task_id: str, now: datetime) -> None:
     """Cancel the pending escalation steps and follow-up of a human task (completed or cancelled)."""
-    conn.execute(CANCEL_TASK, {"b_task_id": task_id, "b_now": now})
+    P_CANCEL_TASK.run(conn, {"b_task_id": task_id, "b_now": now})
 
 
 def has_timers(spec: Any, subprocess_specs: dict[str, Any]) -> bool:

@@ -174,8 +174,7 @@ def test_serve_runs_the_scheduler_and_delivery_beside_the_web_app(engine: Engine
     finally:
         process.terminate()
         printed, _ = process.communicate(timeout=30)
-    # Several web processes on SQLite work, but the operator is told they do not pay.
-    assert ("flera webbprocesser inte Rutin snabbare" in printed) == (workers > 1 and engine.db.is_sqlite)
+    assert f"{workers} webbprocess{'er' if workers > 1 else ''})" in printed
 
 
 def test_serve_refuses_a_port_another_server_listens_on(engine: Engine) -> None:
@@ -190,3 +189,22 @@ def test_serve_refuses_a_port_another_server_listens_on(engine: Engine) -> None:
     assert done.returncode != 0
     assert f"Porten {port} på 127.0.0.1 används redan" in done.stderr
     assert "Listening at" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("env", [{}, {"RUTIN_WORKERS": "3"}])
+def test_serve_starts_a_web_process_per_core_unless_told(engine: Engine, clock: ManualClock, smtp: Mailbox,
+                                                         env: dict[str, str]) -> None:
+    from webapp.cli import default_workers
+
+    expected = int(env["RUTIN_WORKERS"]) if env else default_workers()
+    assert default_workers() == max(1, min(len(os.sched_getaffinity(0)), 4))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process, _case_id = _long_running(engine, clock, smtp, "serve", "--port", str(port), extra=env)
+    try:
+        _until(lambda: _health(port) == 200 and len(_web_processes(process.pid)) == expected, process)
+    finally:
+        process.terminate()
+        printed, _ = process.communicate(timeout=30)
+    assert f"{expected} webbprocess{'er' if expected > 1 else ''})" in printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +35,9 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="Port (standard RUTIN_PORT eller 8080).")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="Antal trådar per webbprocess (standard 1 på SQLite, 4 på PostgreSQL).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Antal webbprocesser.")
-def serve(host: str | None, port: int | None, threads: int | None, workers: int) -> None:
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Antal webbprocesser (standard RUTIN_WORKERS, annars en per processorkärna, högst 4).")
+def serve(host: str | None, port: int | None, threads: int | None, workers: int | None) -> None:
     """Serve the web app and the API, with the scheduler running in this process.
 
     The HTTP server is granian: its sockets and HTTP parsing run in Rust threads outside the
@@ -46,10 +48,14 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     builds its own app and engine from the same environment (`create_app()`, not `webapp.wsgi`,
     which migrates: the schema is brought up to date here, once, not again in each of them).
 
-    On SQLite a web process runs one Python thread by default: its writes take turns anyway, and
-    threads only fought over the GIL (four clients did 125 cases/s on four threads, 160 on one,
-    in `bench/`), while granian's own threads keep accepting and queueing requests. On PostgreSQL
-    a request also waits on the network, which other threads can use.
+    There is one web process per core by default (at most four): a process runs Python on one
+    core at a time. On SQLite they share the database well because a change is computed outside
+    SQLite's write lock and only written inside it (`engine/optimistic.py`): on the two-core
+    benchmark machine two web processes did 1.7 times what one did (`bench/README.md`). A web
+    process runs one Python thread by default on SQLite: threads only fought over the GIL (four
+    clients did 125 cases/s on four threads, 160 on one, in `bench/`), while granian's own
+    threads keep accepting and queueing requests. On PostgreSQL a request also waits on the
+    network, which other threads can use.
     """
     import multiprocessing
 
@@ -61,6 +67,7 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     host = host or engine.settings.host
     port = port or engine.settings.port
     threads = threads or (1 if engine.db.is_sqlite else 4)
+    workers = workers or engine.settings.web_workers or default_workers()
     if not _port_free(host, port):
         engine.close()
         raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
@@ -77,14 +84,21 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int)
     background.start()
     click.echo(f"Rutin lyssnar på http://{host}:{port} ({'SQLite' if engine.db.is_sqlite else 'PostgreSQL'}, "
                f"{workers} webbprocess{'er' if workers != 1 else ''})")
-    if engine.db.is_sqlite and workers > 1:
-        # They work, but take turns at SQLite's one writer and did less than one in bench/.
-        click.echo("Obs: på SQLite gör flera webbprocesser inte Rutin snabbare; använd PostgreSQL för det.")
     try:
         server.serve()
     finally:
         background.shutdown(wait=False)
         engine.close()
+
+
+def default_workers() -> int:
+    """Web processes when neither ``--workers`` nor ``RUTIN_WORKERS`` says: one per core this
+    process may run on (its CPU affinity, which a container's cpuset narrows), at most four."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
 
 
 def _port_free(host: str, port: int) -> bool:
