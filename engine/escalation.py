@@ -230,11 +230,11 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
         ladder = {key: r for key, r in pending.items() if key[0] == "escalation"}
         for key, r in ladder.items():
             timers.P_SET_DATA.run(conn, {"b_id": r.id, "data": {**(r.data or {}), "for": token,
-                                                                  "dropped": _DROPPED}})
+                                                                  "dropped": _DROPPED}}, scope=timers.TASK_SCOPE)
             dropped.setdefault(key, set()).add(token)
             del pending[key]
         if ladder:
-            timers.P_CANCEL.run(conn, {"ids": [r.id for r in ladder.values()], "now": now})
+            timers.P_CANCEL.run(conn, {"ids": [r.id for r in ladder.values()], "now": now}, scope=timers.TASK_SCOPE)
     wanted: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = {}
 
     def want(key: tuple[str, str], at: datetime, token: str, data: dict[str, Any]) -> None:
@@ -252,7 +252,7 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
         want(("follow_up", "0"), follow_up_reminder_at(row.follow_up_at), _token(row.follow_up_at), {})
     gone = [r.id for key, r in pending.items() if key not in wanted]
     if gone:
-        timers.P_CANCEL.run(conn, {"ids": gone, "now": now})
+        timers.P_CANCEL.run(conn, {"ids": gone, "now": now}, scope=timers.TASK_SCOPE)
     inserts = []
     for (kind, ref), (due, data) in wanted.items():
         existing = pending.get((kind, ref))
@@ -261,11 +261,11 @@ def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool |
                             "status": "pending", "data": data})
             continue
         if existing.due_at != due:
-            timers.P_RESCHEDULE.run(conn, {"b_id": existing.id, "due": due})
+            timers.P_RESCHEDULE.run(conn, {"b_id": existing.id, "due": due}, scope=timers.TASK_SCOPE)
         if (existing.data or {}) != data:
-            timers.P_SET_DATA.run(conn, {"b_id": existing.id, "data": data})
+            timers.P_SET_DATA.run(conn, {"b_id": existing.id, "data": data}, scope=timers.TASK_SCOPE)
     if inserts:
-        timers.P_INSERT.run(conn, inserts)
+        timers.P_INSERT.run(conn, inserts, scope=timers.TASK_SCOPE)
 
 
 def _when(at: datetime) -> str:

@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -55,8 +56,10 @@ class Attempt:
         self.changes = 0
         self.reads: list[tuple[str, Sequence[Any], list[Any]]] = []
         self.writes: list[tuple[str, list[Sequence[Any]]]] = []
-        # The tables the kept writes change.
+        # The tables (or parts of them, ``timers:bpmn``) the kept writes change.
         self.written: set[str] = set()
+        # The part of a table the statements read now declare they read (`reading`).
+        self.read_scope: str | None = None
         self.abandoned = False
         self.version_id: int | None = None
 
@@ -73,19 +76,28 @@ class Attempt:
         """Remember a read and the rows it gave, to be checked under the lock."""
         self.reads.append((sql, list(values), rows))
 
-    def write(self, sql: str, batch: list[Sequence[Any]]) -> None:
-        """Keep a write (one statement, one or more parameter sets) for after the check."""
+    def write(self, sql: str, batch: list[Sequence[Any]], scope: Iterable[str] | None = None) -> None:
+        """Keep a write (one statement, one or more parameter sets) for after the check.
+
+        `scope` narrows what it changes to parts of its table (``timers:bpmn``: the BPMN timer
+        rows), so that a read of another part (declared with `reading`) may still follow it."""
         self.writes.append((sql, batch))
         found = _WRITTEN_TABLE.match(sql)
-        self.written.add(found.group(1).lower() if found else "*")
+        self.written.update(scope or [found.group(1).lower() if found else "*"])
 
     def before_read(self, sql: str) -> None:
         """Give the attempt up before a read of a table it has kept writes for: the database
         would not show them, where the ordinary way it would."""
-        if self.written and ("*" in self.written or
-                             any(t in self.written for t in _WORD.findall(sql.lower()))):
-            self.abandon()
-            raise Stale("a read of what the attempt has written")
+        if not self.written:
+            return
+        words = set(_WORD.findall(sql.lower()))
+        reading = self.read_scope
+        for written in self.written:
+            table, _, part = written.partition(":")
+            if written == "*" or (table in words and not (
+                    part and reading is not None and reading.partition(":")[0] == table and reading != written)):
+                self.abandon()
+                raise Stale("a read of what the attempt has written")
 
     def abandon(self) -> None:
         """Give the attempt up: it met a write it cannot keep."""
@@ -160,6 +172,20 @@ def case_version(version_id: int) -> None:
     if version_id in attempt.unfit:
         attempt.abandoned = True
         raise Stale("process version writes outside the hot path")
+
+
+@contextmanager
+def reading(scope: str) -> Iterator[None]:
+    """Declare that the reads inside read only this part of a table (``timers:bpmn``)."""
+    attempt = current()
+    if attempt is None:
+        yield
+        return
+    attempt.read_scope = scope
+    try:
+        yield
+    finally:
+        attempt.read_scope = None
 
 
 def is_read(statement: str) -> bool:

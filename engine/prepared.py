@@ -154,8 +154,12 @@ class Prepared:
         row = self.one_or_none(conn, params)
         return next(iter(row.values())) if row else None
 
-    def run(self, conn: sa.Connection, params: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None) -> None:
-        """Execute a statement (many times when given a list of parameter sets of the same keys)."""
+    def run(self, conn: sa.Connection, params: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None = None,
+            *, scope: Iterable[str] | None = None) -> None:
+        """Execute a statement (many times when given a list of parameter sets).
+
+        `scope`: the parts of its table the statement changes, for an optimistic attempt that keeps
+        it (``engine/optimistic.py``: ``Attempt.write``)."""
         if params is None:
             params = {}
         batch = [params] if isinstance(params, Mapping) else list(params)
@@ -168,7 +172,7 @@ class Prepared:
             for p in batch:
                 groups.setdefault(tuple(p), []).append(p)
             for group in groups.values():
-                self.run(conn, group)
+                self.run(conn, group, scope=scope)
             return
         compiled = self._for(self._keys(batch[0])) if conn.dialect.name == "sqlite" else None
         if compiled is None or not compiled.supported:
@@ -181,9 +185,9 @@ class Prepared:
             if compiled.expanding is not None:
                 for p in batch:
                     sql, values = compiled.params(p)
-                    attempt.write(sql, [values])
+                    attempt.write(sql, [values], scope)
             else:
-                attempt.write(compiled.sql, [compiled.params(p)[1] for p in batch])
+                attempt.write(compiled.sql, [compiled.params(p)[1] for p in batch], scope)
             return
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:

@@ -26,7 +26,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from . import spiff_clock  # noqa: F401  (SpiffWorkflow reads zone-less times as Swedish time from here on)
+from . import (
+    optimistic,
+    spiff_clock,  # noqa: F401  (SpiffWorkflow reads zone-less times as Swedish time from here on)
+)
 from .models import Timer
 from .prepared import Prepared
 
@@ -90,30 +93,35 @@ def sync(conn: sa.Connection, case_id: str, kind: str, desired: dict[str, dateti
     value, however often the case changes afterwards.
     """
     key_column = "task_id" if kind == "bpmn" else "ref"
-    existing = {getattr(r, key_column): r for r in conn.execute(PENDING_OF_CASE, {"case_id": case_id, "kind": kind})}
-    done: set[tuple[Any, Any]] | None = None
-    if once_per is not None and any(k not in existing for k in desired):
-        done = {(getattr(r, key_column), (r.data or {}).get("for")) for r in
-                conn.execute(FIRED_OF_CASE, {"case_id": case_id, "kind": kind})}
+    scope = [f"timers:{kind}"]  # rows of this kind only, read and written (engine/optimistic.py)
+    with optimistic.reading(scope[0]):
+        existing = {getattr(r, key_column): r
+                    for r in conn.execute(PENDING_OF_CASE, {"case_id": case_id, "kind": kind})}
+        done: set[tuple[Any, Any]] | None = None
+        if once_per is not None and any(k not in existing for k in desired):
+            done = {(getattr(r, key_column), (r.data or {}).get("for")) for r in
+                    conn.execute(FIRED_OF_CASE, {"case_id": case_id, "kind": kind})}
     if once_per is not None and done:
         desired = {k: v for k, v in desired.items() if (k, once_per.get(k)) not in done}
     gone = [r.id for k, r in existing.items() if k not in desired]
     if gone:
-        P_CANCEL.run(conn, {"ids": gone, "now": now})
+        P_CANCEL.run(conn, {"ids": gone, "now": now}, scope=scope)
     for key, due in desired.items():
         row = existing.get(key)
         token = {"for": once_per[key]} if once_per is not None and key in once_per else {}
         if row is None:
             P_INSERT.run(conn, {"kind": kind, "case_id": case_id, key_column: key, "due_at": due,
-                                "status": "pending", "data": token, **extra})
+                                "status": "pending", "data": token, **extra}, scope=scope)
             continue
         if row.due_at != due:
-            P_RESCHEDULE.run(conn, {"b_id": row.id, "due": due})
+            P_RESCHEDULE.run(conn, {"b_id": row.id, "due": due}, scope=scope)
         if token and (row.data or {}).get("for") != token["for"]:
-            P_SET_DATA.run(conn, {"b_id": row.id, "data": {**(row.data or {}), **token}})
+            P_SET_DATA.run(conn, {"b_id": row.id, "data": {**(row.data or {}), **token}}, scope=scope)
 
 
 TASK_KINDS = ("escalation", "follow_up")
+# The timer rows of a human task's escalation steps and follow-up, as optimistic writes name them.
+TASK_SCOPE = tuple(f"timers:{k}" for k in TASK_KINDS)
 CANCEL_TASK = (
     sa.update(_timers)
     .where(_timers.c.task_id == sa.bindparam("b_task_id"), _timers.c.kind.in_(TASK_KINDS),
@@ -130,7 +138,7 @@ P_INSERT, P_CANCEL, P_RESCHEDULE, P_SET_DATA, P_CANCEL_TASK = map(
 
 def cancel_task_timers(conn: sa.Connection, task_id: str, now: datetime) -> None:
     """Cancel the pending escalation steps and follow-up of a human task (completed or cancelled)."""
-    P_CANCEL_TASK.run(conn, {"b_task_id": task_id, "b_now": now})
+    P_CANCEL_TASK.run(conn, {"b_task_id": task_id, "b_now": now}, scope=TASK_SCOPE)
 
 
 def has_timers(spec: Any, subprocess_specs: dict[str, Any]) -> bool:

@@ -271,3 +271,33 @@ def test_postgresql_never_tries(engine: Engine) -> None:
     case = cases.start_case(engine, hanna, "seq3", {})
     tasks.complete(engine, hanna, case["open_tasks"][0]["id"], {})
     assert _delta(before) == {}
+
+
+def test_the_shipped_processes_with_timers_and_deadlines_are_written_optimistically(tmp_path: Path) -> None:
+    """Their steps have due dates and escalation ladders, the case clock keeps its own timers, and
+    bygglov waits on BPMN timers: each part's timer rows are kept apart, so one part's kept writes
+    do not give up the attempt that reads another part's."""
+    from conftest import ROOT
+
+    from engine import demo
+
+    engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}), ManualClock())
+    engine.migrate()
+    try:
+        demo.load(engine, ROOT / "workflows")
+        admin = _actor(engine, "admin")
+        for key, unit in (("gdpr_registerutdrag", "kansli"), ("bygglov", "bygglov")):
+            before = _counts()
+            case = cases.start_case(engine, admin, key, {}, org_unit=unit)
+            first = case["open_tasks"][0]
+            data = {f["id"]: "2026-03-02" if f["type"] == "date" else "Enligt rutinen"
+                    for f in first.get("form", []) if f.get("required")}
+            done = tasks.complete(engine, admin, first["id"], data)
+            assert _delta(before) == {"tried": 2, "written": 2}, key
+            with engine.db.read() as s:
+                pending = s.execute(sa.text("SELECT count(*) FROM timers WHERE case_id = :c AND status = 'pending'"),
+                                    {"c": case["id"]}).scalar()
+            assert pending, key
+            assert done["case"]["open_tasks"], key
+    finally:
+        engine.close()
