@@ -301,3 +301,70 @@ def test_the_shipped_processes_with_timers_and_deadlines_are_written_optimistica
             assert done["case"]["open_tasks"], key
     finally:
         engine.close()
+
+
+BRANCH_WORKER = """
+import json, sys
+sys.path.insert(0, {root!r})
+from engine import identity, optimistic, tasks
+from engine.clock import ManualClock
+from engine.core import Engine
+from engine.errors import Busy
+from engine.settings import Settings
+engine = Engine(Settings.from_env({{"RUTIN_DATA_DIR": sys.argv[1]}}), ManualClock())
+actor = identity.get_actor(engine, sys.argv[2])
+ids = json.loads(sys.argv[3])
+print("ready", flush=True)
+sys.stdin.readline()
+for task_id in ids:
+    while True:
+        try:
+            tasks.complete(engine, actor, task_id, {{sys.argv[2]: task_id}})
+            break
+        except Busy:
+            continue
+print(json.dumps(dict(optimistic.counts)), flush=True)
+engine.close()
+"""
+
+
+def test_two_processes_completing_both_branches_of_the_same_cases_lose_nothing(tmp_path: Path) -> None:
+    """Two processes on one database, each completing one branch of the same cases at once: their
+    attempts collide on every case they meet together, and each change is still kept exactly once."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    data_dir = tmp_path / "var"
+    engine = _engine(data_dir)
+    identity.add_user(engine, "greta", ["Granskare"])
+    hanna = _actor(engine, "hanna")
+    started = [cases.start_case(engine, hanna, "parallell", {}) for _ in range(40)]
+    by_name = [{t["name"]: t["id"] for t in c["open_tasks"]} for c in started]
+    workers = [subprocess.Popen([sys.executable, "-c", BRANCH_WORKER.format(root=str(ROOT)), str(data_dir), who,
+                                 json.dumps([b[name] for b in by_name])], cwd=ROOT, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+               for who, name in (("hanna", "Utred"), ("greta", "Yttra"))]
+    try:
+        for w in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == "ready"
+        for w in workers:
+            assert w.stdin is not None
+            w.stdin.write("go\n")
+            w.stdin.flush()
+        outputs = [w.communicate(timeout=300)[0] for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    assert all(w.returncode == 0 for w in workers), outputs
+    counts = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    assert sum(c.get("written", 0) for c in counts) > 0
+    for case, names in zip(started, by_name, strict=True):
+        got = cases.get_case(engine, hanna, case["id"])
+        assert [t["name"] for t in got["open_tasks"]] == ["Besluta"], got["open_tasks"]
+        assert (got["data"]["hanna"], got["data"]["greta"]) == (names["Utred"], names["Yttra"])
+        assert sorted(_events(engine, case["id"], "task_completed")) == sorted(names.values())
+        assert got["history_intact"] is True
+    engine.close()
