@@ -51,7 +51,7 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     There is one web process per core by default (at most four): a process runs Python on one
     core at a time. On SQLite they share the database well because a change is computed outside
     SQLite's write lock and only written inside it (`engine/optimistic.py`): on the two-core
-    benchmark machine two web processes did 1.7 times what one did (`bench/README.md`). A web
+    benchmark machine two web processes did 1.3 to 1.7 times what one did (`bench/README.md`). A web
     process runs one Python thread by default on SQLite: threads only fought over the GIL (four
     clients did 125 cases/s on four threads, 160 on one, in `bench/`), while granian's own
     threads keep accepting and queueing requests. On PostgreSQL a request also waits on the
