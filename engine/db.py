@@ -35,6 +35,7 @@ from .settings import Settings
 from .writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY = "Ärendet används just nu av någon annan; försök igen om en stund."
 T = TypeVar("T")
 
 
@@ -138,21 +139,30 @@ class Database:
             with self._optimistic_write() as session:
                 yield session
             return
-        writers, file_lock = self._writers, self._file_lock
         if not self._lock():
-            raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
+            raise Busy(BUSY)
         session = self._write()
-        try:
+        locked = [True]
+        with self._ending(session, locked):
             yield session
             for callback in session.info.pop("before_commit", []):
                 callback()
             session.commit()
             self.writes += 1
+        for callback in session.info.pop("after_commit", []):
+            callback()
+
+    @contextmanager
+    def _ending(self, session: Session, locked: list[bool]) -> Iterator[None]:
+        """Roll a write transaction back on any error (a lock error becomes `Busy`), then close it
+        and give the writer lock back if ``locked[0]`` says it was taken."""
+        try:
+            yield
         except OperationalError as exc:
             session.info.pop("after_commit", None)
             session.rollback()
             if _is_lock_error(exc):
-                raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.") from None
+                raise Busy(BUSY) from None
             raise
         except BaseException:
             session.info.pop("after_commit", None)
@@ -160,12 +170,8 @@ class Database:
             raise
         finally:
             session.close()
-            if file_lock is not None:
-                file_lock.release()
-            if writers is not None:
-                writers.release()
-        for callback in session.info.pop("after_commit", []):
-            callback()
+            if locked[0]:
+                self._unlock()
 
     def _lock(self) -> bool:
         """Take this process's writer queue and the file lock across processes (SQLite)."""
@@ -206,8 +212,8 @@ class Database:
         attempt = optimistic.begin(self.unfit_versions)
         optimistic.counts["tried"] += 1
         session = self._write()
-        locked = False
-        try:
+        locked = [False]
+        with self._ending(session, locked):
             try:
                 yield session
                 for callback in session.info.pop("before_commit", []):
@@ -222,8 +228,8 @@ class Database:
             if dbapi is not None:
                 dbapi.execute("ROLLBACK")  # the snapshot ends; the write transaction begins afresh
             if not self._lock():
-                raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.")
-            locked = True
+                raise Busy(BUSY)
+            locked[0] = True
             if dbapi is not None:
                 dbapi.execute("BEGIN IMMEDIATE")
                 if not attempt.unchanged():
@@ -232,20 +238,6 @@ class Database:
             session.commit()
             self.writes += 1
             optimistic.counts["written"] += 1
-        except OperationalError as exc:
-            session.info.pop("after_commit", None)
-            session.rollback()
-            if _is_lock_error(exc):
-                raise Busy("Ärendet används just nu av någon annan; försök igen om en stund.") from None
-            raise
-        except BaseException:
-            session.info.pop("after_commit", None)
-            session.rollback()
-            raise
-        finally:
-            session.close()
-            if locked:
-                self._unlock()
         for callback in session.info.pop("after_commit", []):
             callback()
 
