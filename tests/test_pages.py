@@ -496,3 +496,38 @@ def test_a_browser_sees_the_swedish_error_page_at_an_unknown_address(web: Web) -
     expect(page.get_by_role("heading", name="Metoden stöds inte")).to_be_visible()
     expect(page.get_by_role("button", name="Logga ut")).to_be_visible()  # still signed in, the menu kept
     assert web.errors == []
+
+
+def test_the_units_manager_hands_a_case_over_on_its_page(web: Web) -> None:
+    """The hand-over form in the browser: the reason is required, the case leaves the manager's
+    list for the new unit, whose handler then finds the step in the inbox."""
+    from playwright.sync_api import expect
+
+    from engine import org
+
+    engine = web.engine
+    org.import_yaml(engine, (ROOT / "tests" / "fixtures" / "org.yaml").read_text())
+    processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN 2026-9", org_unit="bygglov")
+    for name in ("bert", "mia"):
+        identity.set_password(engine, name, PASSWORD)
+
+    page = web.sign_in("bert", start=f"/cases/{case['id']}")
+    page.get_by_text("Lämna över ärendet till en annan enhet").click()
+    form = page.locator("details.transfer form")
+    form.get_by_label("Till enhet").select_option(label="Miljöenheten")
+    form.get_by_role("button", name="Lämna över").click()
+    # The browser keeps an empty reason from being sent at all.
+    expect(page).to_have_url(re.compile(f"/cases/{case['id']}$"))
+    assert form.get_by_label("Skäl").evaluate("e => e.validity.valueMissing") is True
+    form.get_by_label("Skäl").fill("Gäller strandskydd")
+    form.get_by_role("button", name="Lämna över").click()
+    expect(page.get_by_text("Ärendet är överlämnat till Miljöenheten.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/cases$"))
+    page.get_by_role("button", name="Logga ut").click()
+
+    page = web.sign_in("mia", start="/")
+    expect(page.get_by_text("Granska ansökan").first).to_be_visible()
+    page.goto(f"/cases/{case['id']}")
+    expect(page.get_by_text("Från Bygglovsenheten till Miljöenheten. Skäl: Gäller strandskydd")).to_be_visible()
+    assert web.errors == []
