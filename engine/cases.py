@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from typing import Any
 
@@ -36,17 +35,15 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
             raise InvalidInput(f"Enheten {org_unit!r} finns inte.")
         if not org.may_start_in(t, actor, org_unit):
             raise Forbidden(f"Du har ingen roll i enheten {t.units[org_unit].name} och kan inte starta ärenden där.")
-    # A second run, after a failed optimistic attempt, starts from the data as it was sent.
-    inputs = [copy.deepcopy(initial), initial]
 
-    def unit() -> dict[str, Any]:
+    def unit(data: dict[str, Any]) -> dict[str, Any]:
         with engine.db.write() as s:
             version = processes.latest_version(s.connection(), key)
-            work = start_in(engine, s, actor, version, inputs.pop(), business_key, org_unit=org_unit)
+            work = start_in(engine, s, actor, version, data, business_key, org_unit=org_unit)
             return case_json(engine, s, work.case, actor, with_history=False, tasks=work.open_rows,
                              version=version.version)
 
-    return engine.db.optimistic(unit)
+    return engine.db.optimistic(unit, initial)
 
 
 def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str, Any],

@@ -15,6 +15,7 @@ millisecond); the queues hand over the moment the lock is released.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from .writer_lock import WriterLock
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY = "Ärendet används just nu av någon annan; försök igen om en stund."
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.Engine:
@@ -191,21 +193,26 @@ class Database:
         if self._writers is not None:
             self._writers.release()
 
-    def optimistic(self, unit: Callable[[], T]) -> T:
-        """Run a unit of work whose first write transaction is optimistic (``engine/optimistic.py``):
-        computed on a read snapshot and written under the lock only if what it read still holds;
-        otherwise, or on PostgreSQL, or with ``RUTIN_OPTIMISTIC_WRITES=0``, the ordinary way."""
+    def optimistic(self, unit: Callable[[D], T], data: D) -> T:
+        """Run `unit(data)`, a unit of work whose first write transaction is optimistic
+        (``engine/optimistic.py``): computed on a read snapshot and written under the lock only if
+        what it read still holds; otherwise, or on PostgreSQL, or with
+        ``RUTIN_OPTIMISTIC_WRITES=0``, the ordinary way.
+
+        A second run gets `data` as it was given: the first may have changed it in place (the
+        workflow's scripts work on the same objects)."""
         if not (self.is_sqlite and self.settings.optimistic_writes) or optimistic.current() is not None:
-            return unit()
+            return unit(data)
+        spare = copy.deepcopy(data)
         optimistic.request(True)
         try:
-            return unit()
+            return unit(data)
         except optimistic.Stale:
             optimistic.counts["again"] += 1
         finally:
             optimistic.request(False)
             optimistic.end()
-        return unit()
+        return unit(spare)
 
     @contextmanager
     def _optimistic_write(self) -> Iterator[Session]:

@@ -55,7 +55,7 @@ class Attempt:
         self.dbapi: Any = None
         self.changes = 0
         self.reads: list[tuple[str, Sequence[Any], list[Any]]] = []
-        self.writes: list[tuple[str, list[Sequence[Any]]]] = []
+        self.writes: list[tuple[str, Sequence[Sequence[Any]]]] = []
         # The tables (or parts of them, ``timers:bpmn``) the kept writes change.
         self.written: set[str] = set()
         # The part of a table the statements read now declare they read (`reading`).
@@ -74,9 +74,9 @@ class Attempt:
 
     def read(self, sql: str, values: Sequence[Any], rows: list[Any]) -> None:
         """Remember a read and the rows it gave, to be checked under the lock."""
-        self.reads.append((sql, list(values), rows))
+        self.reads.append((sql, values, rows))
 
-    def write(self, sql: str, batch: list[Sequence[Any]], scope: Iterable[str] | None = None) -> None:
+    def write(self, sql: str, batch: Sequence[Sequence[Any]], scope: Iterable[str] | None = None) -> None:
         """Keep a write (one statement, one or more parameter sets) for after the check.
 
         `scope` narrows what it changes to parts of its table (``timers:bpmn``: the BPMN timer
@@ -118,12 +118,17 @@ class Attempt:
         cursor = self.dbapi.cursor()
         try:
             for sql, batch in self.writes:
-                if len(batch) == 1:
-                    cursor.execute(sql, batch[0])
-                else:
-                    cursor.executemany(sql, batch)
+                execute(cursor, sql, batch)
         finally:
             cursor.close()
+
+
+def execute(cursor: Any, sql: str, batch: Sequence[Sequence[Any]]) -> None:
+    """Run one statement on a DB-API cursor for each parameter set of `batch`."""
+    if len(batch) == 1:
+        cursor.execute(sql, batch[0])
+    else:
+        cursor.executemany(sql, batch)
 
 
 _WRITTEN_TABLE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)

@@ -178,23 +178,20 @@ class Prepared:
         if compiled is None or not compiled.supported:
             conn.execute(self.stmt, params if isinstance(params, Mapping) else batch)
             return
+        if len(batch) == 1 or compiled.expanding is not None:  # an expanding list renders per row
+            statements = [(sql, [values]) for sql, values in map(compiled.params, batch)]
+        else:
+            statements = [(compiled.sql, [compiled.params(p)[1] for p in batch])]
         dbapi = conn.connection.driver_connection
         attempt = optimistic.current()
         if attempt is not None and attempt.owns(dbapi):
             # Kept, to be written once the attempt's reads are checked under the lock.
-            if compiled.expanding is not None:
-                for p in batch:
-                    sql, values = compiled.params(p)
-                    attempt.write(sql, [values], scope)
-            else:
-                attempt.write(compiled.sql, [compiled.params(p)[1] for p in batch], scope)
+            for sql, values in statements:
+                attempt.write(sql, values, scope)
             return
         cursor = dbapi.cursor()  # type: ignore[union-attr]
         try:
-            if len(batch) == 1 or compiled.expanding is not None:
-                for p in batch:
-                    cursor.execute(*compiled.params(p))
-                return
-            cursor.executemany(compiled.sql, [compiled.params(p)[1] for p in batch])
+            for sql, values in statements:
+                optimistic.execute(cursor, sql, values)
         finally:
             cursor.close()

@@ -7,7 +7,6 @@ exactly one wins and the other gets a conflict.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -328,10 +327,8 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
     bad = forms.bad_keys(data)
     if bad:
         raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(map(str, bad))}")
-    # A second run, after a failed optimistic attempt, starts from the data as it was sent.
-    inputs = [copy.deepcopy(data), data]
-    return engine.db.optimistic(lambda: _complete(engine, actor, task_id, inputs.pop(), choice,
-                                                  no_conflict_of_interest))
+    return engine.db.optimistic(lambda sent: _complete(engine, actor, task_id, sent, choice,
+                                                       no_conflict_of_interest), data)
 
 
 def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], choice: Any,

@@ -93,8 +93,9 @@ def sync(conn: sa.Connection, case_id: str, kind: str, desired: dict[str, dateti
     value, however often the case changes afterwards.
     """
     key_column = "task_id" if kind == "bpmn" else "ref"
-    scope = [f"timers:{kind}"]  # rows of this kind only, read and written (engine/optimistic.py)
-    with optimistic.reading(scope[0]):
+    part = f"timers:{kind}"  # rows of this kind only, read and written (engine/optimistic.py)
+    scope = (part,)
+    with optimistic.reading(part):
         existing = {getattr(r, key_column): r
                     for r in conn.execute(PENDING_OF_CASE, {"case_id": case_id, "kind": kind})}
         done: set[tuple[Any, Any]] | None = None

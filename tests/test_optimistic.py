@@ -200,7 +200,7 @@ def test_steps_with_due_dates_keep_their_timer_rows_in_the_attempt(sqlite_engine
 def _unit_that_writes(engine: Engine, case_id: str, sql: str) -> Any:
     from engine.runtime import CaseWork, lock_case
 
-    def unit() -> Any:
+    def unit(_data: None) -> Any:
         with engine.db.write() as s:
             case = lock_case(s, case_id)
             assert case is not None
@@ -218,7 +218,8 @@ def test_a_change_with_a_write_it_cannot_keep_runs_the_ordinary_way(sqlite_engin
     engine, hanna = sqlite_engine, _actor(sqlite_engine, "hanna")
     case = cases.start_case(engine, hanna, "seq3", {})
     before = _counts()
-    engine.db.optimistic(_unit_that_writes(engine, case["id"], "UPDATE cases SET business_key = 'BN 7' WHERE id = :c"))
+    engine.db.optimistic(_unit_that_writes(engine, case["id"], "UPDATE cases SET business_key = 'BN 7' WHERE id = :c"),
+                         None)
     assert _delta(before) == {"tried": 1, "again": 1}
     with engine.db.read() as s:
         assert s.execute(sa.text("SELECT business_key FROM cases WHERE id = :c"),
@@ -238,14 +239,14 @@ def test_a_read_of_what_the_attempt_has_kept_runs_the_ordinary_way(sqlite_engine
     task_id = case["open_tasks"][0]["id"]
     from engine.runtime import drop_candidates
 
-    def unit() -> int:
+    def unit(_data: None) -> int:
         with engine.db.write() as s:
             drop_candidates(s.connection(), task_id)
             return int(s.execute(sa.text("SELECT count(*) FROM task_candidates WHERE task_id = :t"),
                                  {"t": task_id}).scalar() or 0)
 
     before = _counts()
-    assert engine.db.optimistic(unit) == 0  # as the ordinary way sees it, not the snapshot's rows
+    assert engine.db.optimistic(unit, None) == 0  # as the ordinary way sees it, not the snapshot's rows
     assert _delta(before) == {"tried": 1, "again": 1}
 
 
