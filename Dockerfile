@@ -10,13 +10,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends make nodejs npm
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md Makefile package.json package-lock.json ./
+COPY pyproject.toml requirements.lock README.md Makefile package.json package-lock.json ./
 COPY bpmn bpmn
 COPY engine engine
 COPY webapp webapp
 COPY workflows workflows
 # CHROMIUM=true: the image serves Rutin; it does not run the browser tests, so no Chromium.
-RUN make .venv/.installed CHROMIUM=true
+# LOCK=requirements.lock: the service's packages, hash-checked, without the test tools.
+RUN make .venv/.installed CHROMIUM=true LOCK=requirements.lock
 
 VOLUME /data
 EXPOSE 8080

@@ -4,7 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench corpus clean
+.PHONY: run test lint typecheck unit bench corpus clean lock
+
+# Python packages come from requirements-dev.lock: every package at the version the suite was run
+# with, each file checked against its hash (`make lock` writes it anew from pyproject.toml; see
+# README, "Updating dependencies"). LOCK=requirements.lock installs the service without the test
+# tools (the Dockerfile does).
+LOCK ?= requirements-dev.lock
+# This workplace's pip configuration names package index folders that hold only some packages;
+# pip says so for every other package. Those lines are about the machine, not the install.
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 NPM ?= npm
 CHROMIUM ?= chromium
@@ -13,10 +24,11 @@ CHROMIUM ?= chromium
 # package-lock.json pins them, into node_modules/ (never copied into the repository); Debian's
 # Chromium for the browser tests (installed when missing and running as root, else a message:
 # the browser tests then fail and say why).
-$(STAMP): pyproject.toml $(wildcard package.json package-lock.json)
+$(STAMP): pyproject.toml $(LOCK) $(wildcard package.json package-lock.json)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK) $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet --no-deps -e . $(PIP_QUIET)
 	@if [ -f package.json ] && ! command -v $(NPM) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; \
 	  else echo "npm is missing: the pages need bpmn-js and htmx from npm. Install Node.js and npm" \
@@ -52,6 +64,15 @@ bench: $(STAMP)
 
 corpus: $(STAMP)
 	$(BIN)/python -m bench.corpus
+
+# Writes the lock files anew from pyproject.toml: the newest releases its ranges allow (pins stay
+# pins). Run the whole suite (`make test`) before committing the result.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools $(PIP_QUIET)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml $(PIP_QUIET)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.lock pyproject.toml $(PIP_QUIET)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
