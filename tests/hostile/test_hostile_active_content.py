@@ -190,6 +190,9 @@ def test_a_process_owner_opening_a_hostile_diagram_runs_nothing_and_approves_not
     expect(page.locator("#diagram")).to_have_attribute("data-state", "ready")
     expect(page.locator('#diagram .djs-element[data-element-id="a"]')).to_contain_text(HOSTILE_NAME)
     expect(page.locator('tr[data-version="2"] .status')).to_have_text("Utkast")
+    # bpmn-js's own markup (its bpmn.io notice) is styled by its stylesheet, not inline style
+    page.locator(".bjs-powered-by").click()
+    expect(page.locator(".bjs-powered-by-lightbox")).to_be_visible()
 
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('rutin-pwned'))") == []
     assert [r for r in requests if "pwned" in r or "approve" in r] == []
