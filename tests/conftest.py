@@ -270,6 +270,7 @@ class Web:
     context: Any
     page: Any
     errors: list[str]
+    csp_violations: list[str]
 
     def sign_in(self, name: str, password: str = PASSWORD, *, start: str = "/") -> Any:
         from playwright.sync_api import expect
@@ -291,18 +292,37 @@ class Web:
         identity.set_password(self.engine, name, PASSWORD)
 
 
+# Reports each Content-Security-Policy violation in any document of the context to the test (an
+# init script and a binding run outside the page's policy, so they see what the policy refuses).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__rutinCspViolation([e.effectiveDirective, e.blockedURI || "inline", e.sourceFile + ":" + e.lineNumber,
+                              e.sample].join(" "));
+}, true);
+"""
+
+
 @pytest.fixture
 def web(browser: Any, live_server: str, engine: Engine, clock: ManualClock, people: dict[str, Person]) -> Iterator[Web]:
+    """A browser context on the live server. A test whose pages raise a Content-Security-Policy
+    violation (the event in the page, or Chromium's console message) fails at teardown: every
+    browser test so proves that the pages it visits run under the policy without breaking it."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)
     context = browser.new_context(base_url=live_server, locale="sv-SE", timezone_id="Europe/Stockholm")
     context.set_default_timeout(10_000)
+    violations: list[str] = []
+    context.expose_function("__rutinCspViolation", lambda text: violations.append(str(text)))
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield Web(engine, clock, people, live_server, context, page, errors)
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield Web(engine, clock, people, live_server, context, page, errors, violations)
     context.close()
+    if violations:
+        pytest.fail("the pages broke their Content-Security-Policy:\n" + "\n".join(violations), pytrace=False)
 
 
 def sign_in(client: Any, name: str = "hanna") -> str:

@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 
 from engine.core import Engine
 
-from . import problems
+from . import headers, problems
 from .api import bp as api_bp
 
 
@@ -64,6 +64,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rutin"] = engine
     problems.install(app)
+    headers.install(app)
     app.register_blueprint(api_bp)
     from .api_authority import bp as authority_bp
 

@@ -43,7 +43,7 @@ from engine.core import Engine
 from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, Unauthorized
 from engine.identity import Actor
 
-from .downloads import csv_download
+from .downloads import csv_download, diagram_download
 
 log = logging.getLogger(__name__)
 
@@ -784,8 +784,8 @@ def start(key: str) -> Response:
 @bp.get("/processes/<key>/versions/<int:number>/diagram")
 @signed_in
 def diagram(key: str, number: int) -> Response:
-    """A version's XML for the diagram viewer."""
-    return Response(processes.version_xml(_engine(), key, number), mimetype="application/xml")
+    """A version's XML for the diagram viewer (which fetches it); opened directly, a download."""
+    return diagram_download(processes.version_xml(_engine(), key, number), key, number)
 
 
 @bp.get("/notifications")

@@ -1,0 +1,13 @@
+// Behaviour every page shares, kept out of the markup: the pages' Content-Security-Policy runs
+// no inline script and no event-handler attributes (webapp/headers.py).
+(function () {
+  "use strict";
+  // A <select data-submit-on-change> sends its form as soon as a choice is made (the inbox's
+  // sort order); without script, the form's own button does.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field instanceof HTMLSelectElement && field.hasAttribute("data-submit-on-change") && field.form) {
+      field.form.submit();
+    }
+  });
+}());
