@@ -36,11 +36,12 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, measures, notifications, org, processes, tasks, transfer
+from engine import cases, delegation, identity, measures, notifications, org, processes, signin, tasks, transfer
 from engine.core import Engine
-from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, Unauthorized
+from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
 from engine.identity import Actor
 
 from .downloads import csv_download
@@ -333,17 +334,51 @@ def _safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+# A browser the person has signed in from before carries this signed cookie: its sign-in attempts
+# for that name are counted on their own (engine.signin), so guesses sent from elsewhere do not
+# lock the person out of it.
+BROWSER_COOKIE = "rutin_browser"
+BROWSER_COOKIE_DAYS = 180
+
+
+def _browser_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(str(current_app.secret_key), salt="rutin-sign-in-browser")
+
+
+def _known_browser(name: str) -> str | None:
+    """This browser's key if its cookie says `name` has signed in here before."""
+    try:
+        found = _browser_serializer().loads(request.cookies.get(BROWSER_COOKIE, ""))
+    except BadSignature:
+        return None
+    if isinstance(found, dict) and found.get("user") == name and isinstance(found.get("key"), str):
+        return str(found["key"])
+    return None
+
+
+def client_address() -> str | None:
+    """The client's address: the connection's, or the one trusted proxies forward
+    (`RUTIN_TRUSTED_PROXIES`, applied by the app)."""
+    return request.remote_addr
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Sign in with user name and password."""
+    """Sign in with user name and password (attempts are counted against guessing)."""
     error = None
     name = ""
+    status = 200
+    retry_after = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()
+        browser = _known_browser(name)
         try:
-            actor = identity.check_password(_engine(), name, request.form.get("password", ""))
+            actor = signin.sign_in(_engine(), name, request.form.get("password", ""), address=client_address(),
+                                   browser=browser)
+        except TooManyAttempts as exc:
+            error, status, retry_after = exc.detail, exc.status, exc.extra.get("retry_after")
         except Unauthorized as exc:
-            error = exc.detail
+            error, status = exc.detail, exc.status
         else:
             session.clear()
             session.permanent = True  # the cookie lasts RUTIN_SESSION_HOURS, not until the browser closes
@@ -351,9 +386,16 @@ def login() -> Any:
             session["generation"] = identity.session_generation(_engine(), actor.name)
             session["since"] = _engine().clock.now().isoformat()
             session["csrf"] = secrets.token_urlsafe(24)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, name=name,
-                           next=_safe_next(request.args.get("next"))), 401 if error else 200
+            response = redirect(_safe_next(request.args.get("next")))
+            response.set_cookie(
+                BROWSER_COOKIE,
+                _browser_serializer().dumps({"user": actor.name, "key": browser or secrets.token_urlsafe(18)}),
+                max_age=BROWSER_COOKIE_DAYS * 86400, path=url_for("pages.login"), httponly=True, samesite="Lax",
+                secure=request.is_secure)
+            return response
+    body = render_template("login.html", error=error, name=name, next=_safe_next(request.args.get("next")))
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return body, status, headers
 
 
 @bp.post("/logout")
