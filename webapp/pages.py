@@ -42,9 +42,11 @@ from werkzeug.exceptions import HTTPException
 from engine import cases, delegation, identity, measures, notifications, org, processes, signin, tasks, transfer
 from engine.core import Engine
 from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
+from engine.forms import EARLIEST_YEAR, LATEST_YEAR
 from engine.identity import Actor
 
 from .downloads import csv_download
+from .params import int_arg, upload_filename
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ SORTINGS = {
     "priority": ("priority", "desc", "Högst prioritet först"),
 }
 PAGE_SIZE = 25
+MAX_PAGE = 100_000
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NUMBER_TYPES = {"double", "float", "decimal"}
 CLOCK_SKEW = timedelta(minutes=5)
@@ -414,10 +417,7 @@ def logout() -> Response:
 
 
 def _page_number() -> int:
-    try:
-        return max(int(request.args.get("sida", "1") or 1), 1)
-    except ValueError:
-        return 1
+    return int_arg("sida", 1, minimum=1, maximum=MAX_PAGE)
 
 
 @bp.get("/")
@@ -576,9 +576,11 @@ def _form_data(row: dict[str, Any]) -> dict[str, Any]:
             continue
         if (f.get("type") or "").lower() in NUMBER_TYPES:
             try:
-                data[f["id"]] = float(value.replace(",", ".").replace(" ", ""))
+                number = float(value.replace(",", ".").replace(" ", ""))
             except ValueError:
-                data[f["id"]] = value  # the engine says what is wrong with it
+                number = math.nan
+            # "nan", "inf" and 1e999 are floats to Python, but no number a form means (nor JSON)
+            data[f["id"]] = number if math.isfinite(number) else value  # the engine says what is wrong
             continue
         data[f["id"]] = value
     return data
@@ -723,7 +725,9 @@ def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text!r}.") from None
+        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text[:40]!r}.") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise InvalidInput(f"Ange ett datum mellan år {EARLIEST_YEAR} och {LATEST_YEAR}.")
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
@@ -786,7 +790,7 @@ def upload() -> Any:
                                result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
     forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
     try:
-        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_file.filename, forms)
+        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_filename(upload_file.filename), forms)
     except RutinError as exc:
         result = {"error": exc.detail, "filename": upload_file.filename,
                   "diagnostics": exc.extra.get("diagnostics", [])}
