@@ -28,6 +28,9 @@ from .params import (
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+# The strict readers of webapp/params.py under the names these handlers (and others') have used.
+_json_body, _required, _int_arg, _datetime_arg = json_body, required_text, int_arg, instant_arg
+
 XML_TYPES = {"application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream"}
 
 
@@ -137,7 +140,7 @@ def approve_version(key: str, number: int) -> Response:
 def reject_version(key: str, number: int) -> Response:
     """Reject a draft version with a reason (process owner)."""
     actor = current_actor()
-    return jsonify(processes.reject(_engine(), actor, key, number, json_body(required=True).get("reason")))
+    return jsonify(processes.reject(_engine(), actor, key, number, _json_body(required=True).get("reason")))
 
 
 @bp.get("/processes/<key>/policy")
@@ -151,14 +154,14 @@ def get_policy(key: str) -> Response:
 def put_policy(key: str) -> Response:
     """Replace the deadline policy: {"tasks": {element_id: {due, follow_up, escalation}}}."""
     actor = current_actor()
-    return jsonify(policies.put(_engine(), actor, key, optional_object(json_body(required=True), "tasks") or {}))
+    return jsonify(policies.put(_engine(), actor, key, optional_object(_json_body(required=True), "tasks") or {}))
 
 
 @bp.post("/processes/<key>/cases")
 def start_case(key: str) -> tuple[Response, int]:
     """Start a case of the latest version."""
     actor = current_actor()
-    body = json_body()
+    body = _json_body()
     unknown = set(body) - {"data", "business_key", "org_unit"}
     if unknown:
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
@@ -210,7 +213,7 @@ def get_case(case_id: str) -> Response:
 def retry_case(case_id: str) -> Response:
     """Retry a case in incident, optionally with corrected data."""
     actor = current_actor()
-    body = json_body()
+    body = _json_body()
     return jsonify(cases.retry_case(_engine(), actor, case_id, optional_object(body, "data")))
 
 
@@ -218,7 +221,7 @@ def retry_case(case_id: str) -> Response:
 def transfer_case(case_id: str) -> Response:
     """Hand an open case over to another unit, with a reason; its open tasks go there."""
     actor = current_actor()
-    body = json_body(required=True)
+    body = _json_body(required=True)
     return jsonify(transfer.transfer_case(_engine(), actor, case_id, body.get("unit"), body.get("reason")))
 
 
@@ -250,7 +253,7 @@ def get_task(task_id: str) -> Response:
 def claim(task_id: str) -> Response:
     """Take a task."""
     actor = current_actor()
-    json_body()
+    _json_body()
     return jsonify(tasks.claim(_engine(), actor, task_id))
 
 
@@ -258,7 +261,7 @@ def claim(task_id: str) -> Response:
 def unclaim(task_id: str) -> Response:
     """Give a task back to its roles."""
     actor = current_actor()
-    json_body()
+    _json_body()
     return jsonify(tasks.unclaim(_engine(), actor, task_id))
 
 
@@ -266,7 +269,7 @@ def unclaim(task_id: str) -> Response:
 def complete(task_id: str) -> Response:
     """Complete a task with `data`, or a decision with `choice`."""
     actor = current_actor()
-    body = json_body()
+    body = _json_body()
     unknown = set(body) - {"data", "choice", "no_conflict_of_interest"}
     if unknown:
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
@@ -281,7 +284,7 @@ def complete(task_id: str) -> Response:
 def send_message(case_id: str, name: str) -> Response:
     """Deliver a message to a case that waits for it."""
     actor = current_actor()
-    body = json_body()
+    body = _json_body()
     return jsonify(messages.send_message(_engine(), actor, case_id, name, optional_object(body, "data")))
 
 
@@ -289,8 +292,8 @@ def send_message(case_id: str, name: str) -> Response:
 def correlate_message(name: str) -> Response:
     """Deliver a message to the active case with the given business key."""
     actor = current_actor()
-    body = json_body(required=True)
-    return jsonify(messages.correlate_message(_engine(), actor, name, required_text(body, "business_key"),
+    body = _json_body(required=True)
+    return jsonify(messages.correlate_message(_engine(), actor, name, _required(body, "business_key"),
                                               optional_object(body, "data")))
 
 
@@ -298,28 +301,28 @@ def correlate_message(name: str) -> Response:
 def update_task(task_id: str) -> Response:
     """Change priority, due date or follow-up date."""
     actor = current_actor()
-    return jsonify(tasks.update(_engine(), actor, task_id, json_body(required=True)))
+    return jsonify(tasks.update(_engine(), actor, task_id, _json_body(required=True)))
 
 
 @bp.post("/tasks/<task_id>/assign")
 def assign_task(task_id: str) -> Response:
     """Assign a task to a person (managers and admins)."""
     actor = current_actor()
-    return jsonify(tasks.assign(_engine(), actor, task_id, required_text(json_body(required=True), "user")))
+    return jsonify(tasks.assign(_engine(), actor, task_id, _required(_json_body(required=True), "user")))
 
 
 @bp.post("/tasks/<task_id>/handover")
 def hand_over(task_id: str) -> Response:
     """Hand one's task over to another holder of its role."""
     actor = current_actor()
-    return jsonify(tasks.hand_over(_engine(), actor, task_id, required_text(json_body(required=True), "user")))
+    return jsonify(tasks.hand_over(_engine(), actor, task_id, _required(_json_body(required=True), "user")))
 
 
 @bp.post("/tasks/<task_id>/comments")
 def comment_task(task_id: str) -> tuple[Response, int]:
     """Comment on a task (kept in the case history)."""
     actor = current_actor()
-    text = required_text(json_body(required=True), "text")
+    text = _required(_json_body(required=True), "text")
     return jsonify(tasks.comment(_engine(), actor, task_id=task_id, text=text)), 201
 
 
@@ -327,7 +330,7 @@ def comment_task(task_id: str) -> tuple[Response, int]:
 def comment_case(case_id: str) -> tuple[Response, int]:
     """Comment on a case (kept in its history)."""
     actor = current_actor()
-    text = required_text(json_body(required=True), "text")
+    text = _required(_json_body(required=True), "text")
     return jsonify(tasks.comment(_engine(), actor, case_id=case_id, text=text)), 201
 
 
@@ -335,7 +338,7 @@ def comment_case(case_id: str) -> tuple[Response, int]:
 def declare_conflict(task_id: str) -> Response:
     """Declare jäv on a decision: it goes to the ordinance's substitute."""
     actor = current_actor()
-    reason = optional_text(json_body(), "reason", max_length=2000)
+    reason = optional_text(_json_body(), "reason", max_length=2000)
     return jsonify(delegation.declare_conflict(_engine(), actor, task_id, reason))
 
 
