@@ -65,6 +65,14 @@ class InvalidInput(RutinError):
     title = "Ogiltiga uppgifter"
 
 
+class TooManyAttempts(RutinError):
+    """Too many failed attempts (signing in): refused until `extra['retry_after']` seconds pass."""
+
+    status = 429
+    type = "https://rutin.example/problems/too-many-attempts"
+    title = "För många försök"
+
+
 class BadRequest(RutinError):
     """The request itself is malformed."""
 

@@ -247,19 +247,48 @@ def set_password(engine: Engine, name: str, password: str) -> None:
 
 
 def check_password(engine: Engine, name: str, password: str) -> Actor:
-    """The actor whose name and password these are; `Unauthorized` otherwise (same message either way)."""
+    """The actor whose name and password these are; `Unauthorized` otherwise (same message either
+    way, and the same time: without such a user the password is verified against a dummy hash).
+    Signing in goes through `engine.signin.sign_in`, which counts attempts against guessing."""
     from argon2 import PasswordHasher
     from argon2.exceptions import InvalidHashError, VerificationError
 
     with engine.db.read() as s:
-        user = s.execute(sa.select(User).where(User.name == name, User.active.is_(True))).scalar_one_or_none()
+        user = None
+        if _may_be_user_name(name):
+            user = s.execute(sa.select(User).where(User.name == name, User.active.is_(True))).scalar_one_or_none()
+        stored = user.password_hash if user is not None and user.password_hash else None
         try:
-            if user is None or not user.password_hash:
+            PasswordHasher().verify(stored or _dummy_hash(), password.encode("utf-8", "surrogatepass"))
+            if stored is None or user is None:
                 raise VerificationError()
-            PasswordHasher().verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
             raise Unauthorized("Fel användarnamn eller lösenord.") from None
         return _actor(engine, s, user)
+
+
+def _may_be_user_name(name: str) -> bool:
+    """Whether a database could hold `name` as a user's; others are not looked up (a NUL byte,
+    for one, is an error on PostgreSQL rather than no match)."""
+    if not 0 < len(name) <= 200 or "\x00" in name:
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """An argon2 hash of a random password, made with the parameters real ones are made with."""
+    from argon2 import PasswordHasher
+
+    if not _dummy:
+        _dummy.append(PasswordHasher().hash(secrets.token_urlsafe(24)))
+    return _dummy[0]
 
 
 # -- page sessions ------------------------------------------------------------------------------

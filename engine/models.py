@@ -457,3 +457,16 @@ class ProcessEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key: a user name, a client address or a browser the name has
+    signed in from before (``engine/signin.py`` says how they lock and unlock)."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lockouts: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -439,11 +439,16 @@ def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
     sample = text[:2048]
     delimiter = ";" if sample.count(";") >= sample.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    missing = {"name", "role"} - set(reader.fieldnames or [])
+    try:
+        fieldnames, rows = reader.fieldnames, list(reader)
+    except csv.Error:
+        raise InvalidInput(f"CSV-filen kan inte läsas på rad {reader.line_num} (ett fält är för långt, eller "
+                           "filen är inte CSV).") from None
+    missing = {"name", "role"} - set(fieldnames or [])
     if missing:
         raise InvalidInput(f"CSV-filen saknar kolumnerna {', '.join(sorted(missing))}.")
     people: dict[str, dict[str, Any]] = {}
-    for row in reader:
+    for row in rows:
         name = (row.get("name") or "").strip()
         if not name:
             continue

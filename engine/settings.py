@@ -43,6 +43,7 @@ class Settings:
     fixed_now: str = ""
     secret_key: str = field(default="", repr=False)
     session_hours: float = 8.0
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +73,7 @@ class Settings:
             "fixed_now": e.get("RUTIN_FIXED_NOW", ""),
             "secret_key": e.get("RUTIN_SECRET_KEY", ""),
             "session_hours": _float(e, "RUTIN_SESSION_HOURS", 8.0),
+            "trusted_proxies": _int(e, "RUTIN_TRUSTED_PROXIES", 0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

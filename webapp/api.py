@@ -2,87 +2,40 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from engine import cases, delegation, forms, measures, messages, notifications, policies, processes, tasks, transfer
+from engine import cases, delegation, measures, messages, notifications, policies, processes, tasks, transfer
 from engine.core import Engine
 from engine.errors import BadRequest, InvalidInput
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
 from .openapi import spec as openapi_spec
+from .params import (
+    bool_arg,
+    choice_arg,
+    instant_arg,
+    int_arg,
+    json_body,
+    optional_object,
+    optional_text,
+    required_text,
+    text_arg,
+    upload_filename,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+# The strict readers of webapp/params.py under the names these handlers (and others') have used.
+_json_body, _required, _int_arg, _datetime_arg = json_body, required_text, int_arg, instant_arg
 
 XML_TYPES = {"application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream"}
 
 
 def _engine() -> Engine:
     return current_app.extensions["rutin"]
-
-
-def _json_body(required: bool = False) -> dict[str, Any]:
-    """The request's JSON object; 400 when it is malformed or not an object."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        if required:
-            raise BadRequest("Begäran saknar JSON-innehåll.")
-        return {}
-    if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
-        raise BadRequest("Innehållet ska skickas som application/json.")
-    try:
-        body = json.loads(raw, parse_constant=_not_a_number)
-    except _NotANumber:
-        raise BadRequest("JSON har inga NaN eller Infinity; skicka ett tal eller null.") from None
-    except Exception:
-        raise BadRequest("Innehållet är inte giltig JSON.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("Innehållet ska vara ett JSON-objekt.")
-    # A \ud800 escape parses to a lone surrogate, which no database or JSON response can carry.
-    if b"\\u" in raw and _has_lone_surrogate(body):
-        raise BadRequest("Innehållet har text med ogiltiga tecken (ett ensamt surrogattecken, \\uD800–\\uDFFF).")
-    return body
-
-
-class _NotANumber(ValueError):
-    pass
-
-
-def _not_a_number(name: str) -> Any:
-    raise _NotANumber(name)
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
-
-
-def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{name} ska vara ett heltal.") from None
-
-
-def _datetime_arg(name: str) -> datetime | None:
-    value = request.args.get(name)
-    return forms.instant(value, name) if value else None
 
 
 @bp.get("/health")
@@ -124,11 +77,11 @@ def deploy() -> tuple[Response, int]:
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("Multipart-begäran saknar fältet file.")
-        data, filename = upload.read(), upload.filename
+        data, filename = upload.read(), upload_filename(upload.filename)
         forms = {f.filename or f"form{n}": f.read() for n, f in enumerate(request.files.getlist("forms"))}
     elif request.mimetype in XML_TYPES or request.mimetype == "":
         data = request.get_data()
-        filename = request.headers.get("X-Filename")
+        filename = upload_filename(request.headers.get("X-Filename"))
     else:
         raise BadRequest("Skicka BPMN som application/xml eller som multipart-fältet file.")
     deployed = processes.deploy(_engine(), actor, data, filename, forms)
@@ -201,7 +154,7 @@ def get_policy(key: str) -> Response:
 def put_policy(key: str) -> Response:
     """Replace the deadline policy: {"tasks": {element_id: {due, follow_up, escalation}}}."""
     actor = current_actor()
-    return jsonify(policies.put(_engine(), actor, key, _json_body(required=True).get("tasks") or {}))
+    return jsonify(policies.put(_engine(), actor, key, optional_object(_json_body(required=True), "tasks") or {}))
 
 
 @bp.post("/processes/<key>/cases")
@@ -212,7 +165,8 @@ def start_case(key: str) -> tuple[Response, int]:
     unknown = set(body) - {"data", "business_key", "org_unit"}
     if unknown:
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
-    case = cases.start_case(_engine(), actor, key, body.get("data"), body.get("business_key"), body.get("org_unit"))
+    case = cases.start_case(_engine(), actor, key, optional_object(body, "data"),
+                            optional_text(body, "business_key", max_length=200), optional_text(body, "org_unit"))
     response = jsonify(case)
     response.headers["Location"] = f"/api/cases/{case['id']}"
     return response, 201
@@ -226,10 +180,10 @@ def list_cases() -> Response:
     """Cases the caller may see."""
     actor = current_actor()
     return jsonify(cases.list_cases(
-        _engine(), actor, process=request.args.get("process"), status=request.args.get("status"),
-        business_key=request.args.get("business_key"), started_by=request.args.get("started_by"),
-        unit=request.args.get("unit"), limit=min(max(_int_arg("limit", 50), 1), 500),
-        offset=max(_int_arg("offset", 0), 0),
+        _engine(), actor, process=text_arg("process"), status=choice_arg("status", cases.CASE_STATUSES),
+        business_key=text_arg("business_key"), started_by=text_arg("started_by"),
+        unit=text_arg("unit"), limit=int_arg("limit", 50, minimum=1, maximum=500),
+        offset=int_arg("offset", 0),
     ))
 
 
@@ -238,9 +192,9 @@ def process_measures() -> Response:
     """Measures per process over a period (?from=&to= instants; ?process= adds its steps;
     ?format=csv the processes, or the chosen process's steps, as CSV)."""
     actor = current_actor()
-    found = measures.measures(_engine(), actor, since=_datetime_arg("from"), until=_datetime_arg("to"),
-                              process=request.args.get("process") or None)
-    if request.args.get("format") == "csv":
+    found = measures.measures(_engine(), actor, since=instant_arg("from"), until=instant_arg("to"),
+                              process=text_arg("process"))
+    if choice_arg("format", ("json", "csv")) == "csv":
         return csv_download(measures.as_csv(found), "matetal.csv")
     return jsonify(found)
 
@@ -260,7 +214,7 @@ def retry_case(case_id: str) -> Response:
     """Retry a case in incident, optionally with corrected data."""
     actor = current_actor()
     body = _json_body()
-    return jsonify(cases.retry_case(_engine(), actor, case_id, body.get("data")))
+    return jsonify(cases.retry_case(_engine(), actor, case_id, optional_object(body, "data")))
 
 
 @bp.post("/cases/<case_id>/transfer")
@@ -278,14 +232,14 @@ def transfer_case(case_id: str) -> Response:
 def list_tasks() -> Response:
     """Open tasks the caller may act on."""
     actor = current_actor()
-    overdue = request.args.get("overdue", "").lower() in {"1", "true", "yes"}
     return jsonify(tasks.list_tasks(
-        _engine(), actor, assignee=request.args.get("assignee"), candidate=request.args.get("candidate"),
-        role=request.args.get("role"), process=request.args.get("process"), case=request.args.get("case"),
-        overdue=overdue, due_before=_datetime_arg("due_before"), search=request.args.get("q"),
-        follow_up_before=_datetime_arg("follow_up_before"), unit=request.args.get("unit"),
-        sort=request.args.get("sort", "created"), order=request.args.get("order", "asc"),
-        limit=_int_arg("limit", 50), offset=_int_arg("offset", 0),
+        _engine(), actor, assignee=text_arg("assignee"), candidate=text_arg("candidate"),
+        role=text_arg("role"), process=text_arg("process"), case=text_arg("case"),
+        overdue=bool_arg("overdue"), due_before=instant_arg("due_before"), search=text_arg("q"),
+        follow_up_before=instant_arg("follow_up_before"), unit=text_arg("unit"),
+        sort=choice_arg("sort", ("created", "due", "priority"), "created") or "created",
+        order=choice_arg("order", ("asc", "desc"), "asc") or "asc",
+        limit=int_arg("limit", 50, minimum=1, maximum=500), offset=int_arg("offset", 0),
     ))
 
 
@@ -319,7 +273,7 @@ def complete(task_id: str) -> Response:
     unknown = set(body) - {"data", "choice", "no_conflict_of_interest"}
     if unknown:
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
-    return jsonify(tasks.complete(_engine(), actor, task_id, body.get("data"), body.get("choice"),
+    return jsonify(tasks.complete(_engine(), actor, task_id, optional_object(body, "data"), body.get("choice"),
                                   no_conflict_of_interest=body.get("no_conflict_of_interest")))
 
 
@@ -331,7 +285,7 @@ def send_message(case_id: str, name: str) -> Response:
     """Deliver a message to a case that waits for it."""
     actor = current_actor()
     body = _json_body()
-    return jsonify(messages.send_message(_engine(), actor, case_id, name, body.get("data")))
+    return jsonify(messages.send_message(_engine(), actor, case_id, name, optional_object(body, "data")))
 
 
 @bp.post("/messages/<name>")
@@ -339,8 +293,8 @@ def correlate_message(name: str) -> Response:
     """Deliver a message to the active case with the given business key."""
     actor = current_actor()
     body = _json_body(required=True)
-    return jsonify(messages.correlate_message(_engine(), actor, name, body.get("business_key") or "",
-                                              body.get("data")))
+    return jsonify(messages.correlate_message(_engine(), actor, name, _required(body, "business_key"),
+                                              optional_object(body, "data")))
 
 
 @bp.patch("/tasks/<task_id>")
@@ -384,7 +338,8 @@ def comment_case(case_id: str) -> tuple[Response, int]:
 def declare_conflict(task_id: str) -> Response:
     """Declare jäv on a decision: it goes to the ordinance's substitute."""
     actor = current_actor()
-    return jsonify(delegation.declare_conflict(_engine(), actor, task_id, _json_body().get("reason")))
+    reason = optional_text(_json_body(), "reason", max_length=2000)
+    return jsonify(delegation.declare_conflict(_engine(), actor, task_id, reason))
 
 
 # -- notifications ----------------------------------------------------------------------------
@@ -394,22 +349,11 @@ def declare_conflict(task_id: str) -> Response:
 def list_notifications() -> Response:
     """One's notifications, newest first."""
     actor = current_actor()
-    unread = request.args.get("unread", "").lower() in {"1", "true", "yes"}
-    return jsonify(notifications.list_for(_engine(), actor, unread=unread,
-                                          limit=min(max(_int_arg("limit", 50), 1), 500)))
+    return jsonify(notifications.list_for(_engine(), actor, unread=bool_arg("unread"),
+                                          limit=int_arg("limit", 50, minimum=1, maximum=500)))
 
 
 @bp.post("/notifications/<int:notification_id>/read")
 def read_notification(notification_id: int) -> Response:
     """Mark a notification read."""
     return jsonify(notifications.mark_read(_engine(), current_actor(), notification_id))
-
-
-def _required(body: dict[str, Any], name: str) -> str:
-    """A required text field of the body: 422 when it is missing or not text."""
-    value = body.get(name)
-    if value is None or value == "":
-        raise InvalidInput(f"Fältet {name} saknas.")
-    if not isinstance(value, str):
-        raise InvalidInput(f"Fältet {name} ska vara text.")
-    return value

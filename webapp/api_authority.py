@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from engine import absence, delegation, forms, org
 from engine.core import Engine
 from engine.errors import BadRequest, Forbidden, InvalidInput
 
-from .api import _datetime_arg, _json_body, _required
 from .auth import current_actor
 from .downloads import csv_download
+from .params import bool_arg, choice_arg, instant_arg, json_body, required_text, text_arg, yaml_object
 
 bp = Blueprint("authority", __name__, url_prefix="/api")
 
@@ -55,9 +54,10 @@ def export_org() -> Response:
     actor = current_actor()
     if not actor.is_auditor:
         raise Forbidden("Bara administratörer och revisorer kan exportera organisationen.")
-    if request.args.get("format") == "yaml":
+    wanted = choice_arg("format", ("json", "yaml", "csv"))
+    if wanted == "yaml":
         return Response(org.export_yaml(_engine()), mimetype="application/yaml")
-    if request.args.get("format") == "csv":
+    if wanted == "csv":
         return Response(org.people_csv(_engine()), mimetype="text/csv")
     return jsonify(org.export_data(_engine()))
 
@@ -65,10 +65,13 @@ def export_org() -> Response:
 def _text_body() -> str:
     """The request body as text: UTF-8, with the byte-order mark Excel writes in front of "CSV UTF-8" dropped."""
     try:
-        return request.get_data().decode("utf-8-sig")
+        text = request.get_data().decode("utf-8-sig")
     except UnicodeDecodeError:
         # Most often a spreadsheet saved as plain "CSV" (Windows-1252): å, ä and ö would be lost.
         raise InvalidInput("Innehållet är inte UTF-8. Spara filen som \"CSV UTF-8\" och försök igen.") from None
+    if "\x00" in text:
+        raise BadRequest("Innehållet innehåller ett NUL-tecken, vilket inte tillåts.")
+    return text
 
 
 @bp.put("/org")
@@ -80,12 +83,9 @@ def import_org() -> Response:
     if request.mimetype == "text/csv":
         return jsonify(org.import_people_csv(_engine(), _text_body()))
     if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
-        try:
-            data = yaml.safe_load(_text_body()) or {}
-        except yaml.YAMLError:
-            raise BadRequest("Innehållet är inte giltig YAML.") from None
+        data = yaml_object(_text_body())
     else:
-        data = _json_body(required=True)
+        data = json_body(required=True)
     return jsonify(org.import_data(_engine(), data, actor))
 
 
@@ -93,8 +93,8 @@ def import_org() -> Response:
 def add_absence() -> tuple[Response, int]:
     """Register an absence (one's own, or a member of one's units)."""
     actor = current_actor()
-    body = _json_body(required=True)
-    starts, ends = forms.instant(_required(body, "from"), "from"), forms.instant(_required(body, "to"), "to")
+    body = json_body(required=True)
+    starts, ends = forms.instant(required_text(body, "from"), "from"), forms.instant(required_text(body, "to"), "to")
     result = absence.register(_engine(), actor, body.get("user") or actor.name, starts, ends, body.get("reason"))
     return jsonify(result), 201
 
@@ -103,8 +103,8 @@ def add_absence() -> tuple[Response, int]:
 def list_absences() -> Response:
     """Absences one may see (?user=; ?all=true: ended ones too)."""
     actor = current_actor()
-    return jsonify({"items": absence.list_absences(_engine(), actor, user=request.args.get("user") or None,
-                                                   include_past=request.args.get("all") == "true")})
+    return jsonify({"items": absence.list_absences(_engine(), actor, user=text_arg("user"),
+                                                   include_past=bool_arg("all"))})
 
 
 @bp.delete("/absences/<int:absence_id>")
@@ -117,14 +117,14 @@ def cancel_absence(absence_id: int) -> Response:
 def delegation_items() -> Response:
     """The delegation ordinance in force (?all=true: every version, drafts too for admins, owners, auditors)."""
     actor = current_actor()
-    return jsonify({"items": delegation.list_items(_engine(), actor, include_all=request.args.get("all") == "true")})
+    return jsonify({"items": delegation.list_items(_engine(), actor, include_all=bool_arg("all"))})
 
 
 @bp.post("/delegation/items")
 def propose_item() -> tuple[Response, int]:
     """Propose a new or changed ordinance item (a draft until someone else approves it)."""
     actor = current_actor()
-    return jsonify(delegation.propose(_engine(), actor, _json_body(required=True))), 201
+    return jsonify(delegation.propose(_engine(), actor, json_body(required=True))), 201
 
 
 @bp.post("/delegation/items/<int:item_id>/approve")
@@ -137,10 +137,10 @@ def approve_item(item_id: int) -> Response:
 def decisions() -> Response:
     """Delegated decisions for the committee report (?committee=&from=&to=&reporting=; ?format=csv)."""
     actor = current_actor()
-    rows = delegation.report(_engine(), actor, committee=request.args.get("committee") or None,
-                             since=_datetime_arg("from"), until=_datetime_arg("to"),
-                             reporting=request.args.get("reporting") or None)
-    if request.args.get("format") == "csv":
+    rows = delegation.report(_engine(), actor, committee=text_arg("committee"),
+                             since=instant_arg("from"), until=instant_arg("to"),
+                             reporting=choice_arg("reporting", ("anmals", "protokollfors", "none")))
+    if choice_arg("format", ("json", "csv")) == "csv":
         return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
     return jsonify({"items": rows})
 
@@ -156,7 +156,7 @@ def process_unit(key: str) -> Response:
 def set_process_unit(key: str) -> Response:
     """Set the process's unit ({"unit": id}, or null to clear it); its owner or an admin."""
     actor = current_actor()
-    body = _json_body(required=True)
+    body = json_body(required=True)
     if "unit" not in body or not (body["unit"] is None or isinstance(body["unit"], str)):
         raise BadRequest("Ange unit: en enhets id, eller null.")
     return jsonify(org.set_process_unit(_engine(), actor, key, body["unit"]))

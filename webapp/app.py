@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 
 from engine.core import Engine
 
-from . import headers, problems
+from . import headers, params, problems
 from .api import bp as api_bp
 
 
@@ -63,8 +63,16 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rutin"] = engine
+    if engine.settings.trusted_proxies > 0:
+        # Behind that many reverse proxies, the client's address (sign-in throttling) and scheme
+        # are the ones they forward; without them, those headers are anyone's to write.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = engine.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     problems.install(app)
     headers.install(app)
+    params.install(app)
     app.register_blueprint(api_bp)
     from .api_authority import bp as authority_bp
 

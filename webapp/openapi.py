@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import params
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+MAX_TEXT, MAX_ID, MAX_OFFSET = params.MAX_TEXT, params.MAX_ID, params.MAX_OFFSET
 
 
 def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None, params: list[Any] | None = None,
         errors: tuple[str, ...] = ("401", "403", "404"), ok_schema: dict[str, Any] | None = None,
-        public: bool = False, ok_content: str = "application/json") -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "responses": {ok: {"description": "OK", "content": {ok_content: {"schema": ok_schema or {"type": "object"}}}}},
-    }
+        public: bool = False, ok_content: str | tuple[str, ...] = "application/json") -> dict[str, Any]:
+    types = (ok_content,) if isinstance(ok_content, str) else ok_content
+    # JSON and YAML carry the same object; CSV is text
+    content = {t: {"schema": ok_schema or ({"type": "string"} if t == "text/csv" else {"type": "object"})}
+               for t in types}
+    op: dict[str, Any] = {"summary": summary, "responses": {ok: {"description": "OK", "content": content}}}
     for code in errors:
         op["responses"][code] = PROBLEM
     if body is not None:
@@ -33,11 +37,24 @@ def _path(name: str, desc: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": desc, "schema": {"type": "string"}}
 
 
-def _query(name: str, desc: str, type_: str = "string", enum: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": type_}
+def _query(name: str, desc: str, type_: str = "string", enum: list[str] | None = None,
+           **bounds: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": type_, **bounds}
     if enum:
         schema["enum"] = enum
+    elif type_ == "string" and "format" not in bounds:
+        schema["maxLength"] = MAX_TEXT
+    # given once: a repeated argument (?unit=a&unit=b) is refused, not read as its first value
     return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema}
+
+
+def _id(name: str, desc: str) -> dict[str, Any]:
+    """A number in a path: an id or a version number, as large as the database holds."""
+    return {**_path(name, desc), "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
+
+
+def _instant(name: str, desc: str) -> dict[str, Any]:
+    return _query(name, desc, format="date-time")
 
 
 def _json(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
@@ -102,19 +119,31 @@ TASK = {
 
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
+    document = _spec()
+    # Anywhere, a NUL byte in the path, query or a form field is refused with 400 (webapp.params).
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault("400", PROBLEM)
+    return document
+
+
+def _spec() -> dict[str, Any]:
     case_id = _path("case_id", "Ärendets id")
     task_id = _path("task_id", "Uppgiftens id")
     key = _path("key", "Processens nyckel (BPMN-processens id)")
-    number = {**_path("number", "Versionsnummer"), "schema": {"type": "integer"}}
-    paging = [_query("limit", "Högst så många poster (1–500)", "integer"),
-              _query("offset", "Hoppa över så många poster", "integer")]
+    number = _id("number", "Versionsnummer")
+    paging = [_query("limit", "Högst så många poster (1–500)", "integer", minimum=1, maximum=500),
+              _query("offset", "Hoppa över så många poster", "integer", minimum=0, maximum=MAX_OFFSET)]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Rutin API",
             "version": "1",
             "description": "Ladda upp BPMN, starta ärenden, arbeta med uppgifter. Fel returneras som "
-                           "problem details (RFC 9457).",
+                           "problem details (RFC 9457). En frågeparameter anges högst en gång; heltal skrivs "
+                           "med siffror inom sina gränser; JSON-innehåll är ett objekt, högst 32 nivåer djupt, "
+                           "utan NaN, NUL-tecken eller ensamma surrogattecken; ett NUL-tecken (%00) i adress, "
+                           "frågeparameter eller formulärfält ger 400.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -174,8 +203,7 @@ def spec() -> dict[str, Any]:
             },
             "/api/processes/{key}": {"get": _op("En process och dess versioner", params=[key])},
             "/api/processes/{key}/versions/{number}/bpmn": {
-                "get": _op("En versions BPMN-XML", params=[key, {**_path("number", "Versionsnummer"),
-                                                                  "schema": {"type": "integer"}}],
+                "get": _op("En versions BPMN-XML", params=[key, number],
                            ok_content="application/xml", ok_schema={"type": "string"}),
             },
             "/api/processes/{key}/versions/{number}": {
@@ -262,8 +290,8 @@ def spec() -> dict[str, Any]:
                     _query("role", "Roll"), _query("process", "Processnyckel"), _query("case", "Ärendets id"),
                     _query("unit", "Enhet (mine = mina enheters)"),
                     _query("overdue", "true = bara försenade", "boolean"),
-                    _query("due_before", "Förfaller före (ISO 8601)"),
-                    _query("follow_up_before", "Ska följas upp före (ISO 8601)"), _query("q", "Sök på ärendenummer"),
+                    _instant("due_before", "Förfaller före (ISO 8601)"),
+                    _instant("follow_up_before", "Ska följas upp före (ISO 8601)"), _query("q", "Sök på ärendenummer"),
                     _query("sort", "Sortering", enum=["created", "due", "priority"]),
                     _query("order", "Ordning", enum=["asc", "desc"]), *paging,
                 ], errors=("401", "422")),
@@ -311,15 +339,16 @@ def spec() -> dict[str, Any]:
             },
             "/api/notifications": {
                 "get": _op("Mina notiser", params=[_query("unread", "true = bara olästa", "boolean"), paging[0]],
-                           errors=("401",)),
+                           errors=("401", "422")),
             },
             "/api/notifications/{notification_id}/read": {
-                "post": _op("Markera notisen som läst", params=[{**_path("notification_id", "Notisens id"),
-                                                                 "schema": {"type": "integer"}}]),
+                "post": _op("Markera notisen som läst", params=[_id("notification_id", "Notisens id")]),
             },
             "/api/org": {
                 "get": _op("Hela organisationen (JSON, YAML med format=yaml, personer och roller som CSV)",
-                           params=[_query("format", "json, yaml eller csv", enum=["json", "yaml", "csv"])]),
+                           params=[_query("format", "json, yaml eller csv", enum=["json", "yaml", "csv"])],
+                           errors=("401", "403", "422"),
+                           ok_content=("application/json", "application/yaml", "text/csv")),
                 "put": _op("Läs in organisationen (enheter, personer, roller, alias, frånvaro; CSV: personer)",
                            body={"required": True, "content": {"application/json": {"schema": {"type": "object"}},
                                                                "application/yaml": {"schema": {"type": "string"}},
@@ -338,39 +367,41 @@ def spec() -> dict[str, Any]:
                             errors=("400", "401", "403", "404", "422")),
                 "get": _op("Frånvaro du kan se: din egen, dina medarbetares (administratörer och revisorer: allas)",
                            params=[_query("user", "Bara den här personens"),
-                                   _query("all", "true = även avslutad frånvaro", "boolean")], errors=("401",)),
+                                   _query("all", "true = även avslutad frånvaro", "boolean")], errors=("401", "422")),
             },
             "/api/absences/{absence_id}": {
                 "delete": _op("Återkalla frånvaro: tas bort om den inte börjat, avslutas nu om den pågår",
-                              params=[{**_path("absence_id", "Frånvarons id"), "schema": {"type": "integer"}}],
+                              params=[_id("absence_id", "Frånvarons id")],
                               errors=("401", "404", "409")),
             },
             "/api/delegation/items": {
                 "get": _op("Delegationsordningen som gäller nu och framåt", params=[
                     _query("all", "true = alla versioner, även förslag (administratörer, processägare, revisorer)",
-                           "boolean")], errors=("401", "403")),
+                           "boolean")], errors=("401", "403", "422")),
                 "post": _op("Föreslå en ny eller ändrad punkt (utkast tills någon annan godkänner)", ok="201",
                             body=_json({"type": "object"}, required=True), errors=("400", "401", "403", "422")),
             },
             "/api/delegation/items/{item_id}/approve": {
                 "post": _op("Godkänn en punkt (inte av den som föreslog den)",
-                            params=[{**_path("item_id", "Punktens id"), "schema": {"type": "integer"}}],
+                            params=[_id("item_id", "Punktens id")],
                             errors=("401", "403", "404", "409")),
             },
             "/api/delegation/decisions": {
                 "get": _op("Delegationsbeslut för anmälan till nämnden (CSV med format=csv)", params=[
-                    _query("committee", "Nämnd"), _query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
+                    _query("committee", "Nämnd"), _instant("from", "Från (ISO 8601)"),
+                    _instant("to", "Till (ISO 8601)"),
                     _query("reporting", "Redovisning", enum=["anmals", "protokollfors", "none"]),
-                    _query("format", "json eller csv", enum=["json", "csv"])], errors=("401", "403", "422")),
+                    _query("format", "json eller csv", enum=["json", "csv"])], errors=("401", "403", "422"),
+                    ok_content=("application/json", "text/csv")),
             },
             "/api/measures": {
                 "get": _op("Mätetal per process över en period (ISO 9001 9.1): startade och avslutade ärenden, "
                            "ledtider, andel inom tidsfristen, pågående och försenade; per steg med process=",
-                           params=[_query("from", "Från (ISO 8601)"), _query("to", "Till (ISO 8601)"),
+                           params=[_instant("from", "Från (ISO 8601)"), _instant("to", "Till (ISO 8601)"),
                                    _query("process", "Processnyckel: ger också stegens mätetal"),
                                    _query("format", "json eller csv (processerna, eller den valda processens steg)",
                                           enum=["json", "csv"])],
-                           errors=("401", "403", "422")),
+                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
             },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],

@@ -36,14 +36,17 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, measures, notifications, org, processes, tasks, transfer
+from engine import cases, delegation, identity, measures, notifications, org, processes, signin, tasks, transfer
 from engine.core import Engine
-from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, Unauthorized
+from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
+from engine.forms import EARLIEST_YEAR, LATEST_YEAR
 from engine.identity import Actor
 
 from .downloads import csv_download, diagram_download
+from .params import int_arg, upload_filename
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ SORTINGS = {
     "priority": ("priority", "desc", "Högst prioritet först"),
 }
 PAGE_SIZE = 25
+MAX_PAGE = 100_000
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 NUMBER_TYPES = {"double", "float", "decimal"}
 CLOCK_SKEW = timedelta(minutes=5)
@@ -333,17 +337,51 @@ def _safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+# A browser the person has signed in from before carries this signed cookie: its sign-in attempts
+# for that name are counted on their own (engine.signin), so guesses sent from elsewhere do not
+# lock the person out of it.
+BROWSER_COOKIE = "rutin_browser"
+BROWSER_COOKIE_DAYS = 180
+
+
+def _browser_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(str(current_app.secret_key), salt="rutin-sign-in-browser")
+
+
+def _known_browser(name: str) -> str | None:
+    """This browser's key if its cookie says `name` has signed in here before."""
+    try:
+        found = _browser_serializer().loads(request.cookies.get(BROWSER_COOKIE, ""))
+    except BadSignature:
+        return None
+    if isinstance(found, dict) and found.get("user") == name and isinstance(found.get("key"), str):
+        return str(found["key"])
+    return None
+
+
+def client_address() -> str | None:
+    """The client's address: the connection's, or the one trusted proxies forward
+    (`RUTIN_TRUSTED_PROXIES`, applied by the app)."""
+    return request.remote_addr
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Sign in with user name and password."""
+    """Sign in with user name and password (attempts are counted against guessing)."""
     error = None
     name = ""
+    status = 200
+    retry_after = None
     if request.method == "POST":
         name = request.form.get("name", "").strip()
+        browser = _known_browser(name)
         try:
-            actor = identity.check_password(_engine(), name, request.form.get("password", ""))
+            actor = signin.sign_in(_engine(), name, request.form.get("password", ""), address=client_address(),
+                                   browser=browser)
+        except TooManyAttempts as exc:
+            error, status, retry_after = exc.detail, exc.status, exc.extra.get("retry_after")
         except Unauthorized as exc:
-            error = exc.detail
+            error, status = exc.detail, exc.status
         else:
             session.clear()
             session.permanent = True  # the cookie lasts RUTIN_SESSION_HOURS, not until the browser closes
@@ -351,9 +389,16 @@ def login() -> Any:
             session["generation"] = identity.session_generation(_engine(), actor.name)
             session["since"] = _engine().clock.now().isoformat()
             session["csrf"] = secrets.token_urlsafe(24)
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, name=name,
-                           next=_safe_next(request.args.get("next"))), 401 if error else 200
+            response = redirect(_safe_next(request.args.get("next")))
+            response.set_cookie(
+                BROWSER_COOKIE,
+                _browser_serializer().dumps({"user": actor.name, "key": browser or secrets.token_urlsafe(18)}),
+                max_age=BROWSER_COOKIE_DAYS * 86400, path=url_for("pages.login"), httponly=True, samesite="Lax",
+                secure=request.is_secure)
+            return response
+    body = render_template("login.html", error=error, name=name, next=_safe_next(request.args.get("next")))
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return body, status, headers
 
 
 @bp.post("/logout")
@@ -372,10 +417,7 @@ def logout() -> Response:
 
 
 def _page_number() -> int:
-    try:
-        return max(int(request.args.get("sida", "1") or 1), 1)
-    except ValueError:
-        return 1
+    return int_arg("sida", 1, minimum=1, maximum=MAX_PAGE)
 
 
 @bp.get("/")
@@ -534,9 +576,11 @@ def _form_data(row: dict[str, Any]) -> dict[str, Any]:
             continue
         if (f.get("type") or "").lower() in NUMBER_TYPES:
             try:
-                data[f["id"]] = float(value.replace(",", ".").replace(" ", ""))
+                number = float(value.replace(",", ".").replace(" ", ""))
             except ValueError:
-                data[f["id"]] = value  # the engine says what is wrong with it
+                number = math.nan
+            # "nan", "inf" and 1e999 are floats to Python, but no number a form means (nor JSON)
+            data[f["id"]] = number if math.isfinite(number) else value  # the engine says what is wrong
             continue
         data[f["id"]] = value
     return data
@@ -681,7 +725,9 @@ def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text!r}.") from None
+        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text[:40]!r}.") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise InvalidInput(f"Ange ett datum mellan år {EARLIEST_YEAR} och {LATEST_YEAR}.")
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
@@ -744,7 +790,7 @@ def upload() -> Any:
                                result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
     forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
     try:
-        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_file.filename, forms)
+        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_filename(upload_file.filename), forms)
     except RutinError as exc:
         result = {"error": exc.detail, "filename": upload_file.filename,
                   "diagnostics": exc.extra.get("diagnostics", [])}

@@ -55,6 +55,8 @@ def install(app: Flask) -> None:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="rutin"'
         if exc.status == 409 and exc.type.endswith("case-busy"):
             resp.headers["Retry-After"] = "1"
+        if exc.status == 429 and "retry_after" in exc.extra:
+            resp.headers["Retry-After"] = str(exc.extra["retry_after"])
         return resp
 
     @app.errorhandler(HTTPException)
