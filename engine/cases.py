@@ -21,6 +21,7 @@ CASE_STATUSES = ("active", "completed", "incident")
 def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | None = None,
                business_key: str | None = None, org_unit: str | None = None) -> dict[str, Any]:
     """Start a case of the latest published version of `key`; run it until it waits."""
+    require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
