@@ -153,7 +153,9 @@ REVIEW_INTERVAL = timedelta(days=365)
 
 
 def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
-    """What changed between two versions' models: elements, human steps, their roles and deadlines."""
+    """What changed between two versions' models: elements, human steps, their roles and deadlines,
+    and the authority the diagram declares (who may start cases, the unit cases go to), so that
+    whoever approves sees it."""
     if before is None:
         return {"first_version": True}
     old_names, new_names = before.get("element_names", {}), after.get("element_names", {})
@@ -170,6 +172,10 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
         "deadlines_changed": [{"id": k, "from": old_steps[k].get("due"), "to": new_steps[k].get("due")}
                               for k in sorted(set(old_steps) & set(new_steps))
                               if old_steps[k].get("due") != new_steps[k].get("due")],
+        **{f"{name}_changed": {"from": was, "to": now} for name, was, now in (
+            ("starters", before.get("starters"), after.get("starters")),
+            ("unit", (before.get("properties") or {}).get("rutin:unit"),
+             (after.get("properties") or {}).get("rutin:unit"))) if was != now},
     }
 
 

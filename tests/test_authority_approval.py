@@ -164,3 +164,16 @@ def test_a_version_stored_before_starters_were_read_has_its_diagram_read_again(
     assert starting.may_start(engine, office["hanna"].actor, version_id, None)  # the start's lane, Handläggare
     assert not starting.may_start(engine, office["greta"].actor, version_id, None)
     assert starting.starters(engine, version_id).source == "lane"
+
+
+def test_a_draft_that_changes_who_starts_or_where_cases_go_says_so_to_its_approver(
+        client: Any, office: dict[str, Person]) -> None:
+    changed = fixture_bytes("seq3.bpmn").replace(
+        b'isExecutable="true">', b'isExecutable="true" rutin:starterRoles="Registrator" rutin:unit="kvalitet">', 1
+    ).replace(b"<bpmn:definitions ", b'<bpmn:definitions xmlns:rutin="https://rutin.example/bpmn" ', 1)
+    deploy(client, office["designer"], changed)
+    changes = _version(client, office["hanna"], 2)["changes"]
+    assert changes["unit_changed"] == {"from": None, "to": "kvalitet"}
+    assert (changes["starters_changed"]["from"]["roles"], changes["starters_changed"]["to"]["roles"]) == (
+        ["Handläggare"], ["Registrator"])
+    assert "owner_changed" not in changes and _version(client, office["hanna"], 2)["approval"]["admin_only"] is False

@@ -88,7 +88,9 @@ VERSION = {
         "approved_at": {"type": ["string", "null"], "format": "date-time"},
         "rejected_by": {"type": ["string", "null"]}, "rejection_reason": {"type": ["string", "null"]},
         "changes": {"type": "object", "description": "Ändringar mot förra versionen: added, removed, renamed, "
-                                                     "roles_changed, deadlines_changed"},
+                                                     "roles_changed, deadlines_changed, och där diagrammet ändrar "
+                                                     "dem starters_changed (vem som får starta) och unit_changed "
+                                                     "(rutin:unit)"},
         "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
         "message_flows": {"type": "array", "items": {"type": "object"}},
         "history": {"type": "array", "items": {"type": "object"}},
