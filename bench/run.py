@@ -184,8 +184,8 @@ def make_engine(data_dir: Path) -> tuple[Any, Any, str, str]:
     identity.add_user(engine, "designer", ["designer"])
     identity.add_user(engine, "hanna", [LANE])
     processes.deploy(engine, identity.get_actor(engine, "designer"), SEQ3.read_bytes(), "seq3.bpmn")
-    # A new version is a draft until a process owner who did not upload it approves it.
-    processes.approve(engine, identity.add_user(engine, "agare", ["Processägare"]), "seq3", 1)
+    # A new version is a draft until someone who did not upload it approves it: for a new process, an administrator.
+    processes.approve(engine, identity.add_user(engine, "admin", ["admin"]), "seq3", 1)
     return (engine, identity.get_actor(engine, "hanna"), identity.issue_token(engine, "designer"),
             identity.issue_token(engine, "hanna"))
 
@@ -274,7 +274,8 @@ class Service:
     """`rutin serve` in its own process on 127.0.0.1 and a temporary SQLite database.
 
     Users and tokens are made with the CLI (`rutin users add`, `rutin token`); seq3 is deployed
-    through POST /api/processes with the designer's token and approved by a process owner."""
+    through POST /api/processes with the designer's token and approved by an administrator (a
+    new process has no published owner yet)."""
 
     def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0):
         # workers 0: as many web processes as `rutin serve` starts by default (one per core, at
@@ -291,9 +292,9 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         self.cli("users", "add", "designer", "--role", "designer")
         self.cli("users", "add", "hanna", "--role", LANE)
-        self.cli("users", "add", "agare", "--role", "Processägare")
+        self.cli("users", "add", "admin", "--role", "admin")
         self.designer = self.token("designer")
-        self.owner = self.token("agare")
+        self.approver = self.token("admin")
         self.handler = self.token("hanna")
         # threads None: `rutin serve`'s default (one per web process on SQLite).
         command = [sys.executable, "-m", "webapp.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -320,9 +321,9 @@ class Service:
         if r.status not in (200, 201):
             raise RuntimeError(f"deploy: {r.status} {r.read()[:300]!r}")
         r.read()
-        # The new version is a draft until a process owner who did not upload it approves it.
+        # The new version is a draft until an administrator who did not upload it approves it.
         conn.request("POST", "/api/processes/seq3/versions/1/approve", body=b"{}",
-                     headers={"Authorization": f"Bearer {self.owner}", "Content-Type": "application/json"})
+                     headers={"Authorization": f"Bearer {self.approver}", "Content-Type": "application/json"})
         r = conn.getresponse()
         if r.status != 200:
             raise RuntimeError(f"approve: {r.status} {r.read()[:300]!r}")

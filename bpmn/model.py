@@ -88,8 +88,25 @@ class HumanStep:
 
 
 @dataclass
+class Starters:
+    """Who may start a case of the process by hand, as the diagram says (``source`` says where
+    it says so: ``rutin:starterRoles``, ``camunda:candidateStarterGroups`` and the like, ``lane``
+    for the start event's lane, ``first-step`` for the roles of the first human steps, ``none``)."""
+
+    roles: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    everyone: bool = False
+    source: str = "none"
+
+
+@dataclass
 class ProcessModel:
-    """Everything about one deployable process that is not the executable spec itself."""
+    """Everything about one deployable process that is not the executable spec itself.
+
+    `owner` is the process owner role the diagram declares (None: it declares none); it is a
+    proposal, never what decides who approves the diagram. `starters` is None only in models
+    stored before Rutin read who may start a case.
+    """
 
     key: str
     name: str
@@ -101,6 +118,8 @@ class ProcessModel:
     spec_ids: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     message_flows: list[dict[str, str | None]] = field(default_factory=list)
+    owner: str | None = None
+    starters: Starters | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the model."""
@@ -111,6 +130,10 @@ class ProcessModel:
         """Rebuild a model from its stored JSON form."""
         data = dict(data)
         data["steps"] = {k: HumanStep.from_json(v) for k, v in data.get("steps", {}).items()}
+        if "owner" not in data:  # stored before the declared owner had a field of its own
+            data["owner"] = (data.get("properties") or {}).get("rutin:owner")
+        if data.get("starters") is not None:
+            data["starters"] = Starters(**data["starters"])
         return cls(**data)
 
     def original_id(self, spec_name: str) -> str:

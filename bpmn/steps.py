@@ -22,6 +22,7 @@ from .dialects.camunda import read_properties as camunda_properties
 from .expressions import variable_reference
 from .model import FormField, HumanStep, Option, ProcessModel
 from .normalize import FLOW_NODE_TYPES, HUMAN_TYPES, Rewrite, flow_elements, local
+from .starters import read_starters
 from .xml import q
 
 DEFAULT_OWNER_ROLE = "Processägare"
@@ -182,6 +183,7 @@ def read_steps(
         lanes=sorted(set(lanes.values())),
         spec_ids=dict(rw.spec_ids),
         properties=process_props,
+        owner=(process_props.get("rutin:owner") or "").strip() or None,
     )
     # Message flows between pools are documentation of who talks to whom; kept with the process.
     # A flow drawn to the pool's border names its participant, not the process.
@@ -283,6 +285,8 @@ def read_steps(
         _route(step, ext, exts, _resources(gw, resources), owner_role, warn, gw)
         _dates(step, ext, warn, gw)
         model.steps[task_id] = step
+    model.starters, starter_diags = read_starters(proc, process_props, lanes, model, rw, flows)
+    diagnostics.extend(starter_diags)
     return model, diagnostics
 
 

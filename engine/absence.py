@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from . import org, timers
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import Absence, Case, HumanTask, Timer, User, UserRole
 from .runtime import CaseWork, load_task, locked_case
 
@@ -31,6 +31,7 @@ _MAX_ID = 2**63 - 1
 def register(engine: Engine, actor: Actor, user: str, starts_at: datetime, ends_at: datetime,
              reason: str | None = None) -> dict[str, Any]:
     """Record an absence (one's own, or as a manager or admin) and hand on open work when it begins."""
+    require_writer(actor)
     if not isinstance(user, str) or not user.strip():
         raise InvalidInput("user ska vara ett användarnamn.", field="user")
     if reason is not None and not isinstance(reason, str):
@@ -121,6 +122,7 @@ def list_absences(engine: Engine, actor: Actor, *, user: str | None = None,
 
 def cancel(engine: Engine, actor: Actor, absence_id: int) -> dict[str, Any]:
     """Withdraw an absence: one not yet begun is removed with its timer, one under way ends now."""
+    require_writer(actor)
     if not 0 < absence_id <= _MAX_ID:
         raise NotFound(f"Frånvaron {absence_id} finns inte.")
     now = engine.clock.now()

@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import case_clock, forms, history, org, processes, state
+from . import case_clock, forms, history, org, processes, starting, state
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
 from .runtime import CaseWork, _json_safe, locked_case
 from .views import task_json
@@ -21,6 +21,7 @@ CASE_STATUSES = ("active", "completed", "incident")
 def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | None = None,
                business_key: str | None = None, org_unit: str | None = None) -> dict[str, Any]:
     """Start a case of the latest published version of `key`; run it until it waits."""
+    require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
@@ -39,7 +40,9 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
     def unit(data: dict[str, Any]) -> dict[str, Any]:
         with engine.db.write() as s:
             version = processes.latest_version(s.connection(), key)
-            work = start_in(engine, s, actor, version, data, business_key, org_unit=org_unit)
+            # Starting is an authority: the starter roles of the version the case starts on, in its unit.
+            placed = starting.authorize(engine, s.connection(), actor, version, org_unit)
+            work = start_in(engine, s, actor, version, data, business_key, org_unit=placed)
             return case_json(engine, s, work.case, actor, with_history=False, tasks=work.open_rows,
                              version=version.version)
 
@@ -224,6 +227,7 @@ def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, stat
 
 def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Retry a case in incident, optionally after correcting its data; admins and the owner may."""
+    require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     with locked_case(engine, case_id) as (s, case):

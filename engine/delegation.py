@@ -28,7 +28,7 @@ from bpmn import sandbox
 from . import org
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import SYSTEM, Actor
+from .identity import SYSTEM, Actor, require_writer
 from .models import DelegatedDecision, DelegationItem, HumanTask
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
     chain, past the declarer) is told, so that a decision is never left with no one to take it. A
     task a colleague holds stays with them: the declaration is recorded and the declarer excluded.
     """
+    require_writer(actor)
     from . import notifications
     from .runtime import CaseWork, load_task, locked_task_case
     from .tasks import _may_see
@@ -328,6 +329,7 @@ def _check_spec(spec: Any) -> None:
 
 def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any]:
     """Add a draft item (a new number, or a new version of an existing number)."""
+    require_writer(actor)
     if not actor.is_admin:
         raise Forbidden("Bara administratörer ändrar delegationsordningen.")
     _check_spec(spec)
@@ -365,9 +367,10 @@ def approve(engine: Engine, actor: Actor, item_id: int, *, setup: bool = False) 
     then. `setup` is the system's own approval when an ordinance is loaded at installation (the
     CLI); it is recorded as such, never as a second person's review.
     """
+    require_writer(actor)
     if not actor.is_admin:
         raise Forbidden("Bara administratörer godkänner delegationsordningen.")
-    if setup and actor.name != SYSTEM.name:
+    if setup and actor is not SYSTEM:
         raise Forbidden("Bara systemet godkänner punkter vid inläsning.")
     now = engine.clock.now()
     with engine.db.write() as s:
@@ -401,7 +404,9 @@ def _sees_drafts(engine: Engine, actor: Actor) -> bool:
     from .processes import DEFAULT_OWNER_ROLE
 
     with engine.db.read() as s:
-        owners = {r for r in s.execute(sa.select(ProcessVersion.owner_role).distinct()).scalars() if r}
+        # The owners of processes as published: a draft's proposed owner is nobody's authority yet.
+        owners = {r for r in s.execute(sa.select(ProcessVersion.owner_role).where(
+            ProcessVersion.status == "published").distinct()).scalars() if r}
     return actor.role_for(sorted(owners | {DEFAULT_OWNER_ROLE})) is not None
 
 
@@ -432,7 +437,7 @@ def import_items(engine: Engine, actor: Actor, approver: Actor | None, items: li
         except InvalidInput as exc:
             raise InvalidInput(f"Punkt nr {n}: {exc.detail}", **exc.extra) from None
     count = 0
-    setup = approver is not None and approver.name == SYSTEM.name and actor.name == SYSTEM.name
+    setup = approver is SYSTEM and actor is SYSTEM
     for spec in items:
         draft = propose(engine, actor, spec)
         if approver is not None:

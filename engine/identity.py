@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .core import Engine
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from .models import ApiToken, User, UserRole
 from .roles import ADMIN, AUDITOR, DESIGNER, SYSTEM_ROLES, role_key, scoped
 
@@ -54,6 +54,12 @@ class Actor:
         """May read everything (auditor or admin)."""
         return AUDITOR in self.roles or self.is_admin
 
+    @property
+    def is_read_only(self) -> bool:
+        """Holds the auditor role and nothing else: reads everything, writes nothing. (An auditor
+        who also holds another role acts under that role, as anyone holding it does.)"""
+        return AUDITOR in self.roles and not (self.roles - {AUDITOR})
+
     def holds(self, key: str, unit_id: str | None = None) -> bool:
         """Whether the actor holds role `key` group-wide or in `unit_id`."""
         return key in self.roles or (unit_id is not None and scoped(key, unit_id) in self.roles)
@@ -68,6 +74,20 @@ class Actor:
 
 
 SYSTEM = Actor(name="system", display_name="Rutin", roles=frozenset({ADMIN}))
+
+READ_ONLY = ("Du har rollen revisor och kan läsa allt i Rutin men inte ändra något: inte kommentera, ta, "
+             "slutföra eller starta ärenden, godkänna, ladda upp eller ändra inställningar.")
+
+
+def require_writer(actor: Actor) -> None:
+    """`Forbidden` for an auditor holding no other role: every change in Rutin starts here.
+
+    The auditor role grants reading only. Who also holds another role may do what that role
+    allows, as anyone holding it may; what the auditor role lets them see never counts as a
+    standing to act on it.
+    """
+    if actor.is_read_only:
+        raise Forbidden(READ_ONLY)
 
 
 def _hash_token(token: str) -> str:

@@ -41,13 +41,11 @@ def readable_processes(engine: Engine, actor: Actor) -> set[str] | None:
     """
     if actor.is_admin or actor.is_auditor:
         return None
-    from .processes import holds_owner_role
+    from .ownership import holds_owner_role
 
     with engine.db.read() as s:
-        latest = (sa.select(ProcessVersion.key, sa.func.max(ProcessVersion.version).label("v"))
-                  .group_by(ProcessVersion.key).subquery())
-        versions = s.execute(sa.select(ProcessVersion).join(
-            latest, sa.and_(ProcessVersion.key == latest.c.key, ProcessVersion.version == latest.c.v))).scalars()
+        # The owner of the process as published: a draft naming another owner role grants nothing.
+        versions = s.execute(sa.select(ProcessVersion).where(ProcessVersion.status == "published")).scalars()
         return {v.key for v in versions if holds_owner_role(engine, actor, v)}
 
 

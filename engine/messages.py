@@ -15,7 +15,7 @@ from . import state
 from .cases import _visible, case_json
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import Case
 from .runtime import CaseWork, _json_safe, locked_case
 
@@ -38,6 +38,7 @@ def _waiting_in(workflow: Any, name: str) -> list[tuple[Any, MessageEventDefinit
 def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
                  data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deliver message `name` with `data` to a case that waits for it; 409 if it does not."""
+    require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     payload = _json_safe(data or {})
@@ -78,6 +79,7 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
 def correlate_message(engine: Engine, actor: Actor, name: str, business_key: str,
                       data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deliver a message to the one active case with this business key."""
+    require_writer(actor)
     if not business_key:
         raise InvalidInput("business_key krävs för att hitta ärendet.")
     with engine.db.read() as s:

@@ -181,7 +181,12 @@ class ProcessVersion(Base):
     diagnostics: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     uploaded_by: Mapped[str] = mapped_column(sa.String(120))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The process owner role in force for the version: of a draft, the owner of the process as
+    # published (None for a process never published), who decides about it; once published, its own.
     owner_role: Mapped[str | None] = mapped_column(sa.String(200))
+    # The owner role a draft would install where it differs from `owner_role` (a new process's
+    # first owner, or a change of owner): only an administrator approves such a draft.
+    proposed_owner_role: Mapped[str | None] = mapped_column(sa.String(200))
     approved_by: Mapped[str | None] = mapped_column(sa.String(120))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from .core import Engine
 from .errors import NotFound
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import Notification, User
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def list_for(engine: Engine, actor: Actor, *, unread: bool = False, limit: int =
 
 def mark_read(engine: Engine, actor: Actor, notification_id: int) -> dict[str, Any]:
     """Mark one of one's notifications read."""
+    require_writer(actor)
     with engine.db.write() as s:
         n = s.get(Notification, notification_id)
         if n is None or n.recipient != actor.name:

@@ -19,6 +19,7 @@ import yaml
 
 from .core import Engine
 from .errors import Forbidden, InvalidInput, NotFound
+from .identity import require_writer
 from .models import Absence, OrgUnit, ProcessUnit, ProcessVersion, RoleAlias, User, UserRole
 from .prepared import Prepared
 from .roles import SYSTEM_ROLES, role_key
@@ -506,9 +507,12 @@ def _latest(s: Any, key: str) -> ProcessVersion:
 
 
 def get_process_unit(engine: Engine, key: str) -> dict[str, Any]:
-    """A process's owning unit and where it comes from (``owner``, ``diagram`` or none)."""
+    """A process's owning unit and where it comes from (``owner``, ``diagram`` or none): the
+    diagram as published (a draft's ``rutin:unit`` places no case until it is approved)."""
+    from .ownership import governing_version
+
     with engine.db.read() as s:
-        version = _latest(s, key)
+        version = governing_version(s, key) or _latest(s, key)
         chosen = s.get(ProcessUnit, key)
         if chosen is not None:
             return {"process_key": key, "unit": chosen.org_unit_id, "source": "owner", "updated_by": chosen.updated_by,
@@ -519,14 +523,19 @@ def get_process_unit(engine: Engine, key: str) -> dict[str, Any]:
 
 def set_process_unit(engine: Engine, actor: Any, key: str, unit_id: str | None) -> dict[str, Any]:
     """Set (or with None clear) the unit a process's new cases belong to: its owner or an admin."""
+    require_writer(actor)
     t = tree(engine)
     if unit_id is not None and unit_id not in t.units:
         raise InvalidInput(f"Enheten {unit_id!r} finns inte.")
+    from .ownership import governing_owner, holds_role
+
     with engine.db.write() as s:
-        version = _latest(s, key)
-        owner = version.owner_role or "Processägare"
-        owner_key = t.canonical(owner)
-        if not actor.is_admin and not any(r == owner_key or r.startswith(owner_key + "@") for r in actor.roles):
+        _latest(s, key)
+        # The owner of the process as published decides, never the owner a draft declares.
+        owner = governing_owner(s, key)
+        if owner is None and not actor.is_admin:
+            raise Forbidden("Processen har ingen publicerad version ännu; bara en administratör kan välja dess enhet.")
+        if not (actor.is_admin or (owner is not None and holds_role(engine, actor, owner))):
             raise Forbidden(f"Bara den som har rollen {owner} för processen kan välja dess enhet.")
         chosen = s.get(ProcessUnit, key)
         if unit_id is None:

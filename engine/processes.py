@@ -2,15 +2,19 @@
 
 A document becomes one version per process it contains (key = process id). Re-uploading the
 same bytes returns the versions that already exist. Every new version is a draft, used for
-nothing until a holder of the process's owner role who did not upload it approves it (four eyes,
-ISO 9001 7.5), or a process owner rejects it with a reason. Approval publishes it: new cases
-start on it, running cases stay on theirs, and the version published before it is superseded (a
-key has one published version at a time). Set-up (`rutin deploy --approve`, `rutin demo`,
-Rutin's own processes) may publish at upload instead, as an administrator's approval recorded as
-such (``approved_via="admin"``). Every version records who uploaded, approved or rejected it,
-when, and what changed against the version before; the process's own history (`process_events`,
-append-only and hash-chained like a case's) says the same in order. Nothing is stored unless
-every process of the document can be deployed.
+nothing until someone other than its uploader approves it (four eyes, ISO 9001 7.5), or rejects
+it with a reason. Who may is decided by the process as published, never by the draft: a holder of
+the published version's owner role, or an administrator. A draft of a process never published,
+or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
+administrator approves: the person a rule binds does not choose who applies it. Approval
+publishes it: new cases start on it, running cases stay on theirs, the owner it proposes takes
+effect, and the version published before it is superseded (a key has one published version at a
+time). Set-up (`rutin deploy --approve`, `rutin demo`, Rutin's own processes) may publish at
+upload instead, as the system account's approval recorded as such (``approved_via="admin"``).
+Every version records who uploaded, approved or rejected it, when, and what changed against the
+version before; the process's own history (`process_events`, append-only and hash-chained like a
+case's) says the same in order. Nothing is stored unless every process of the document can be
+deployed.
 """
 
 from __future__ import annotations
@@ -34,7 +38,16 @@ from .core import Engine
 from .errors import Conflict, DiagramInvalid, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from .identity import Actor
 from .models import BpmnDocument, Case, ProcessEvent, ProcessVersion
+from .ownership import (
+    DEFAULT_OWNER_ROLE,
+    approval_rule,
+    governing_owner,
+    holds_role,
+    proposed_owner,
+    refresh_owner,
+)
 from .prepared import Prepared
+from .starting import starters_json
 from .state import restore_spec, spec_json
 
 log = logging.getLogger(__name__)
@@ -62,20 +75,23 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
            forms: dict[str, bytes] | None = None, *, approve_as_admin: bool | None = None) -> list[Deployed]:
     """Deploy a BPMN document (with any Camunda Forms it refers to); `DiagramInvalid` when it cannot run.
 
-    Each new version is a draft. With `approve_as_admin` (administrators only) each is published
-    at once instead, recorded as approved by `actor` as an administrator, and an identical upload
-    publishes a draft that is not older than the published version. Unset, it is what the system
-    account does at set-up (the built-in processes, code and tests acting as the system, never a
-    person) and off for everyone else.
+    Each new version is a draft. With `approve_as_admin` (the system account at set-up only:
+    `rutin deploy --approve`, `rutin demo`, the built-in processes) each is published at once
+    instead, recorded as approved by the system as an administrator, and an identical upload
+    publishes a draft that is not older than the published version. Unset, it is on for the
+    system account and off for everyone else: a person, administrators too, never approves what
+    they uploaded.
     """
-    from .identity import SYSTEM
+    from .identity import SYSTEM, require_writer
 
+    require_writer(actor)
     if not actor.is_designer:
         raise Forbidden("Bara processdesigners får ladda upp processer.")
     if approve_as_admin is None:
-        approve_as_admin = actor.name == SYSTEM.name
-    if approve_as_admin and not actor.is_admin:
-        raise Forbidden("Bara en administratör kan godkänna en version när den laddas upp.")
+        approve_as_admin = actor is SYSTEM
+    if approve_as_admin and actor is not SYSTEM:
+        raise Forbidden("En version godkänns av någon annan än den som laddar upp den; bara systemet publicerar "
+                        "vid uppladdning (rutin deploy --approve vid driftsättning).")
     limit = engine.settings.max_upload_bytes
     if len(data) > limit:
         raise PayloadTooLarge(f"Filen är {len(data)} byte; högst {limit} byte tillåts.")
@@ -111,13 +127,13 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                     .order_by(ProcessVersion.version.desc()).limit(1)
                 ).scalar_one_or_none()
                 model = proc.model.to_json()
+                current = governing_owner(s, proc.key)
                 version = ProcessVersion(
                     key=proc.key, version=(previous.version if previous else 0) + 1, name=proc.name,
                     content_hash=doc.content_hash, document_hash=doc.content_hash, status="draft",
                     spec_json=spec_json(proc.spec, proc.subprocess_specs), model=model,
-                    diagnostics=diags, uploaded_by=actor.name, uploaded_at=now,
-                    owner_role=proc.model.properties.get("rutin:owner") or (previous.owner_role if previous else None)
-                    or DEFAULT_OWNER_ROLE,
+                    diagnostics=diags, uploaded_by=actor.name, uploaded_at=now, owner_role=current,
+                    proposed_owner_role=proposed_owner(engine, current, proc.model.owner),
                     changes=change_summary(previous.model if previous else None, model),
                 )
                 s.add(version)
@@ -133,12 +149,13 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
     return results
 
 
-DEFAULT_OWNER_ROLE = "Processägare"
 REVIEW_INTERVAL = timedelta(days=365)
 
 
 def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
-    """What changed between two versions' models: elements, human steps, their roles and deadlines."""
+    """What changed between two versions' models: elements, human steps, their roles and deadlines,
+    and the authority the diagram declares (who may start cases, the unit cases go to), so that
+    whoever approves sees it."""
     if before is None:
         return {"first_version": True}
     old_names, new_names = before.get("element_names", {}), after.get("element_names", {})
@@ -155,6 +172,10 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
         "deadlines_changed": [{"id": k, "from": old_steps[k].get("due"), "to": new_steps[k].get("due")}
                               for k in sorted(set(old_steps) & set(new_steps))
                               if old_steps[k].get("due") != new_steps[k].get("due")],
+        **{f"{name}_changed": {"from": was, "to": now} for name, was, now in (
+            ("starters", before.get("starters"), after.get("starters")),
+            ("unit", (before.get("properties") or {}).get("rutin:unit"),
+             (after.get("properties") or {}).get("rutin:unit"))) if was != now},
     }
 
 
@@ -164,14 +185,6 @@ def _version(s: Any, key: str, number: int) -> ProcessVersion:
     if v is None:
         raise NotFound(f"Processen {key!r} har ingen version {number}.")
     return cast(ProcessVersion, v)
-
-
-def holds_owner_role(engine: Engine, actor: Actor, v: ProcessVersion) -> bool:
-    """Whether the actor holds the version's process owner role (in any unit)."""
-    from .org import tree
-
-    owner_key = tree(engine).canonical(v.owner_role or DEFAULT_OWNER_ROLE)
-    return owner_key in actor.roles or any(r.startswith(owner_key + "@") for r in actor.roles)
 
 
 def _newer_published(s: Any, v: ProcessVersion) -> int | None:
@@ -192,32 +205,56 @@ def _must_be_draft(v: ProcessVersion) -> None:
 
 def _publish(engine: Engine, s: Any, v: ProcessVersion, actor: Actor, via: str, now: Any) -> None:
     """Publish a draft: the key's published version before it is superseded, its schedules replaced."""
+    refresh_owner(engine, s, v)
+    previous_owner = v.owner_role
     for old in s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == v.key,
                                                          ProcessVersion.status == "published")).scalars():
         old.status = "superseded"
         record(s, v.key, "version_superseded", actor.name, now, old.version, {"by_version": v.version})
+    data: dict[str, Any] = {"via": via}
+    if v.proposed_owner_role is not None and previous_owner is not None:
+        data["owner_role"] = {"from": previous_owner, "to": v.proposed_owner_role}
+    v.owner_role = v.proposed_owner_role or v.owner_role or DEFAULT_OWNER_ROLE
     v.status, v.approved_by, v.approved_at, v.approved_via = "published", actor.name, now, via
     v.review_due_at = now + REVIEW_INTERVAL
     s.flush()
-    record(s, v.key, "version_approved", actor.name, now, v.version, {"via": via})
+    record(s, v.key, "version_approved", actor.name, now, v.version, data)
+    # The drafts still waiting are now judged against the owner this version installs.
+    for draft in s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == v.key,
+                                                           ProcessVersion.status == "draft")).scalars():
+        refresh_owner(engine, s, draft)
     _schedule_starts(engine, s.connection(), v)
     schedule_review(engine, s.connection(), v)
 
 
 def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, Any]:
-    """Approve and publish a draft version: a holder of the owner role who did not upload it.
+    """Approve and publish a draft version: someone other than its uploader whom the process as
+    published names (a holder of its owner role), or an administrator.
 
-    An administrator without the owner role may approve too; the version then records that it
-    was approved by an administrator (``approved_via="admin"``). A draft older than the version
+    Only an administrator approves the first version of a new process, or a version whose diagram
+    names another owner role (the owner it proposes then takes effect); the version records who
+    approved it and how (``approved_via``: ``owner`` or ``admin``). A draft older than the version
     published since is refused (409): publishing it would undo that version's changes.
     """
+    from .identity import require_writer
+
+    require_writer(actor)
     now = engine.clock.now()
     try:
         with engine.db.write() as s:
             v = _version(s, key, number)
-            holds = holds_owner_role(engine, actor, v)
+            if v.status == "draft":
+                refresh_owner(engine, s, v)
+                rule = approval_rule(v)
+            else:  # refused below as already decided, once the actor is known to have a say
+                rule = {"owner_role": governing_owner(s, key), "admin_only": False, "notice": ""}
+            holds = rule["owner_role"] is not None and holds_role(engine, actor, rule["owner_role"])
+            if rule["admin_only"] and not actor.is_admin:
+                raise Forbidden(rule["notice"] if v.status == "draft" else
+                                "Bara en administratör kan godkänna versionen.")
             if not (holds or actor.is_admin):
-                raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan godkänna en ny version.")
+                raise Forbidden(f"Bara den som har rollen {rule['owner_role']} för processen kan godkänna en ny "
+                                "version.")
             if actor.name == v.uploaded_by:
                 raise Forbidden("En annan person än den som laddade upp versionen måste godkänna den (fyra ögon).")
             _must_be_draft(v)
@@ -226,7 +263,7 @@ def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, An
                 raise Conflict(f"Version {newer} publicerades efter att version {number} laddades upp; att godkänna "
                                f"version {number} skulle ta bort ändringarna i version {newer}. Ladda upp den "
                                "ändrade processen på nytt.")
-            _publish(engine, s, v, actor, "owner" if holds else "admin", now)
+            _publish(engine, s, v, actor, "owner" if holds and not rule["admin_only"] else "admin", now)
             return _version_json(v)
     except IntegrityError:
         raise Conflict("Processen ändrades samtidigt av någon annan; försök igen.") from None
@@ -236,18 +273,25 @@ MAX_REASON = 2000
 
 
 def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> dict[str, Any]:
-    """Reject a draft with a reason: a holder of the owner role (or an administrator). The version
-    stays, with its diagnostics, for the record; it can never be published."""
+    """Reject a draft with a reason: a holder of the owner role of the process as published, or an
+    administrator (only an administrator for a process never published). The version stays, with
+    its diagnostics, for the record; it can never be published."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("Ange varför versionen avvisas (reason).")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"Motiveringen får vara högst {MAX_REASON} tecken.")
+    from .identity import require_writer
+
+    require_writer(actor)
     now = engine.clock.now()
     try:
         with engine.db.write() as s:
             v = _version(s, key, number)
-            if not (holds_owner_role(engine, actor, v) or actor.is_admin):
-                raise Forbidden(f"Bara den som har rollen {v.owner_role} för processen kan avvisa en version.")
+            current = governing_owner(s, key)
+            if current is None and not actor.is_admin:
+                raise Forbidden("Processen har ingen publicerad version ännu; bara en administratör kan avvisa den.")
+            if not (actor.is_admin or (current is not None and holds_role(engine, actor, current))):
+                raise Forbidden(f"Bara den som har rollen {current} för processen kan avvisa en version.")
             _must_be_draft(v)
             v.status, v.rejected_by, v.rejected_at, v.rejection_reason = "rejected", actor.name, now, reason.strip()
             s.flush()
@@ -423,10 +467,16 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
 
 
 def _version_json(v: ProcessVersion) -> dict[str, Any]:
+    from bpmn.starters import describe
+
+    starters = v.model.get("starters")  # None: stored before Rutin read who may start
     return {
         "id": v.id, "key": v.key, "version": v.version, "name": v.name, "status": v.status,
         "content_hash": v.content_hash, "uploaded_by": v.uploaded_by, "uploaded_at": v.uploaded_at.isoformat(),
-        "owner_role": v.owner_role, "approved_by": v.approved_by, "approved_via": v.approved_via,
+        "owner_role": v.owner_role, "proposed_owner_role": v.proposed_owner_role,
+        "approval": approval_rule(v) if v.status == "draft" else None,
+        "starters": {**starters, "text": describe(starters)} if starters is not None else None,
+        "approved_by": v.approved_by, "approved_via": v.approved_via,
         "approved_at": v.approved_at.isoformat() if v.approved_at else None,
         "rejected_by": v.rejected_by, "rejected_at": v.rejected_at.isoformat() if v.rejected_at else None,
         "rejection_reason": v.rejection_reason,
@@ -497,10 +547,13 @@ def get_process(engine: Engine, key: str) -> dict[str, Any]:
             ).all()
         )
         latest = versions[0]
-        published = next((v.version for v in versions if v.status == "published"), None)
+        governing = next((v for v in versions if v.status in ("published", "superseded")), None)
+        published = governing.version if governing is not None and governing.status == "published" else None
         return {
             "key": key, "name": latest.name, "latest_version": latest.version, "published_version": published,
-            "owner_role": latest.owner_role,
+            # The owner of the process as published: who decides about it (None until a version is published).
+            "owner_role": (governing.owner_role or DEFAULT_OWNER_ROLE) if governing is not None else None,
+            "starters": starters_json(engine, governing.id) if governing is not None else None,
             "documentation": latest.model.get("documentation"),
             "steps": _steps_json(latest.model),
             "versions": [{**_version_json(v), "cases": counts.get(v.id, 0)} for v in versions],
@@ -541,6 +594,6 @@ def latest_version(conn: sa.Connection, key: str) -> Any:
             _versions.c.key == key, _versions.c.status == "draft")).scalar()
         if drafts is not None:
             raise Conflict(f"Processen {key!r} har ingen publicerad version ännu; version {drafts} väntar på att "
-                           "en processägare godkänner den.")
+                           "godkännas.")
         raise NotFound(f"Processen {key!r} finns inte.")
     return SimpleNamespace(**row)

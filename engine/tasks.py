@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from . import case_clock, delegation, forms, org, timers
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import HumanTask, TaskCandidate
 from .roles import role_key
 from .runtime import CaseWork, _json_safe, drop_candidates, load_task, locked_task_case
@@ -274,6 +274,7 @@ def _reach(engine: Engine, s: Session, case: Any, task_id: str, actor: Actor) ->
 
 def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
     """Take an unassigned task; a conflict if someone else has it."""
+    require_writer(actor)
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
         if row.assignee == actor.name:
@@ -296,6 +297,7 @@ def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
 
 def unclaim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
     """Give a claimed task back to its roles; only its assignee (or an admin) may."""
+    require_writer(actor)
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
         if row.assignee is None:
@@ -321,6 +323,7 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
     A decision under the delegation ordinance needs the authority for it (not only the role that
     does the work) and the decider's confirmation that no conflict of interest exists.
     """
+    require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     data = _json_safe(data or {})
@@ -439,6 +442,7 @@ def _choose(step: Any, choice: Any) -> list[str]:
 
 def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
     """Assign a task to a person (managers of its unit and admins); pending escalation steps are cancelled."""
+    require_writer(actor)
     from . import escalation, identity
 
     target = identity.get_actor(engine, user)
@@ -479,6 +483,7 @@ def _can_decide(work: CaseWork, row: HumanTask, person: Actor) -> bool:
 
 def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
     """Hand one's task over to another holder of the same role."""
+    require_writer(actor)
     from . import escalation, identity
 
     target = identity.get_actor(engine, user)
@@ -501,6 +506,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
 
 def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change a task's priority, due date or follow-up date (its assignee, a manager, an admin)."""
+    require_writer(actor)
     from . import escalation
 
     allowed = {"priority", "due", "follow_up"}
@@ -571,6 +577,7 @@ def _iso(value: datetime | None) -> str | None:
 def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = None,
             task_id: str | None = None) -> dict[str, Any]:
     """A comment on a case or a task, kept in the case's history."""
+    require_writer(actor)
     from .cases import _visible
     from .runtime import locked_case
 

@@ -19,7 +19,7 @@ from typing import Any
 from . import org
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput
-from .identity import Actor
+from .identity import Actor, require_writer
 from .models import HumanTask, from_row
 from .runtime import _P_CASE_TASKS, CaseWork, drop_candidates, locked_case
 
@@ -33,6 +33,7 @@ def may_transfer(actor: Actor, unit: str | None) -> bool:
 
 def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason: Any) -> dict[str, Any]:
     """Move an open case to another unit with a stated reason; its open steps go to that unit."""
+    require_writer(actor)
     if not isinstance(unit, str) or not unit.strip():
         raise InvalidInput("Ange enheten som ärendet ska till (unit).")
     if not isinstance(reason, str) or not reason.strip():

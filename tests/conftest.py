@@ -183,15 +183,19 @@ def deploy(client: Any, person: Person, name_or_bytes: str | bytes) -> Any:
 
 
 def publish(client: Any, people: dict[str, Person], name_or_bytes: str | bytes, *, uploader: str = "designer",
-            approver: str = "owner") -> Any:
-    """Upload as `uploader`, then approve every new draft as `approver` (four eyes: a process owner
-    who did not upload it), so cases can start on it; the upload's response, statuses updated."""
+            approver: str | None = None) -> Any:
+    """Upload as `uploader`, then approve every new draft as `approver` (four eyes: someone who did
+    not upload it), so cases can start on it; the upload's response, statuses updated. By default
+    the approver is whom the process as published names: its owner (`owner`), or an administrator
+    (`admin`) for a new process or a draft that changes the owner role."""
     r = deploy(client, people[uploader], name_or_bytes)
     if r.status_code in (200, 201):
         for proc in r.get_json()["processes"]:
             if proc["status"] == "draft":
-                a = client.post(f"/api/processes/{proc['key']}/versions/{proc['version']}/approve", json={},
-                                headers=people[approver].headers)
+                path = f"/api/processes/{proc['key']}/versions/{proc['version']}"
+                rule = client.get(path, headers=people[uploader].headers).get_json()["approval"]
+                who = approver or ("admin" if rule["admin_only"] else "owner")
+                a = client.post(f"{path}/approve", json={}, headers=people[who].headers)
                 assert a.status_code == 200, a.get_json()
                 proc["status"] = "published"
     return r

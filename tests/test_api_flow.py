@@ -6,12 +6,17 @@ from typing import Any
 
 from conftest import Person, deploy, publish
 
+from engine import identity, org
+from engine.core import Engine
+
 
 def start(client: Any, person: Person, key: str, data: dict[str, Any] | None = None,
-          business_key: str | None = None) -> dict[str, Any]:
+          business_key: str | None = None, org_unit: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"data": data or {}}
     if business_key:
         body["business_key"] = business_key
+    if org_unit:
+        body["org_unit"] = org_unit
     r = client.post(f"/api/processes/{key}/cases", json=body, headers=person.headers)
     assert r.status_code == 201, r.get_json()
     return r.get_json()  # type: ignore[no-any-return]
@@ -143,13 +148,16 @@ def test_errors_are_problem_details(client: Any, people: dict[str, Person]) -> N
     assert client.get("/api/nothing-here", headers=hanna.headers).status_code == 404
 
 
-def test_only_designers_upload(client: Any, people: dict[str, Person]) -> None:
+def test_only_designers_upload(client: Any, people: dict[str, Person], engine: Engine) -> None:
     assert deploy(client, people["hanna"], "seq3.bpmn").status_code == 403
-    assert publish(client, people, "seq3.bpmn", uploader="admin").status_code == 201
+    # an administrator uploads too; another administrator approves the new process (four eyes)
+    identity.add_user(engine, "admin2", ["admin"])
+    people["admin2"] = Person("admin2", identity.issue_token(engine, "admin2"), identity.get_actor(engine, "admin2"))
+    assert publish(client, people, "seq3.bpmn", uploader="admin", approver="admin2").status_code == 201
     assert client.get("/api/processes", headers=people["hanna"].headers).get_json()["items"][0]["key"] == "seq3"
 
 
-def test_case_visibility(client: Any, people: dict[str, Person]) -> None:
+def test_case_visibility(client: Any, people: dict[str, Person], engine: Engine) -> None:
     publish(client, people, "seq3.bpmn")
     case = start(client, people["hanna"], "seq3")
     assert client.get(f"/api/cases/{case['id']}", headers=people["stina"].headers).status_code == 403
@@ -157,7 +165,10 @@ def test_case_visibility(client: Any, people: dict[str, Person]) -> None:
     assert client.get(f"/api/cases/{case['id']}", headers=people["admin"].headers).status_code == 200
     assert client.get("/api/cases", headers=people["stina"].headers).get_json()["total"] == 0
     assert client.get("/api/cases", headers=people["hugo"].headers).get_json()["total"] == 1
-    own = start(client, people["stina"], "seq3")
+    # stina handles cases in another unit: she starts her own there, and sees it, not hanna's
+    org.import_data(engine, {"units": [{"id": "norr", "name": "Norr"}],
+                             "people": [{"name": "stina", "roles": [{"role": "Handläggare", "unit": "norr"}]}]})
+    own = start(client, people["stina"], "seq3", org_unit="norr")
     listed = client.get("/api/cases", headers=people["stina"].headers).get_json()
     assert [c["id"] for c in listed["items"]] == [own["id"]]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import FIXTURES, PASSWORD, ROOT, Web, fixture_bytes, sign_in
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
@@ -18,6 +19,7 @@ from engine.clock import ManualClock
 from engine.core import Engine
 from engine.errors import Forbidden, InvalidInput
 from engine.identity import SYSTEM
+from engine.models import Case
 
 KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
            "element_id": "beslut", "delegate_role": "Kanslichef", "reporting": "protokollfors",
@@ -121,7 +123,8 @@ def test_a_process_has_a_unit_of_its_own(engine: Engine, client: Any, town: dict
     processes.approve(engine, town["actors"]["ola"], "bygglov_test", 2)
     got = client.get("/api/processes/bygglov_test/unit", headers=http["bea"]).get_json()
     assert (got["unit"], got["source"]) == ("bygglov", "diagram")
-    case = cases.start_case(engine, town["actors"]["kalle"], "bygglov_test", {"area": 10})
+    # ... and a holder of its starter role (bea, in that unit) starts one there without naming it
+    case = cases.start_case(engine, town["actors"]["bea"], "bygglov_test", {"area": 10})
     assert case["org_unit"] == "bygglov"
     assert case["open_tasks"][0]["id"] in {t["id"] for t in tasks.list_tasks(engine, town["actors"]["bea"])["items"]}
     # ... and the process owner chooses it
@@ -131,30 +134,42 @@ def test_a_process_has_a_unit_of_its_own(engine: Engine, client: Any, town: dict
                       headers=http["ola"]).status_code == 422
     r = client.put("/api/processes/bygglov_test/unit", json={"unit": "bygglov-norr"}, headers=http["ola"])
     assert r.status_code == 200 and (r.get_json()["unit"], r.get_json()["source"]) == ("bygglov-norr", "owner")
-    r = client.post("/api/processes/bygglov_test/cases", json={"data": {"area": 1}}, headers=http["kalle"])
+    r = client.post("/api/processes/bygglov_test/cases", json={"data": {"area": 1}}, headers=http["bea"])
     assert r.status_code == 201 and r.get_json()["org_unit"] == "bygglov-norr"
     assert client.put("/api/processes/bygglov_test/unit", json={"unit": None},
                       headers=http["ola"]).get_json()["source"] == "diagram"
 
 
-def test_one_starts_cases_only_in_units_one_works_in(engine: Engine, client: Any, town: dict[str, Any]) -> None:
+def test_one_starts_cases_only_with_a_starter_role_in_units_one_holds_it_in(
+        engine: Engine, client: Any, town: dict[str, Any]) -> None:
+    """bygglov_test's start lies in the lane Handläggare bygglov (an alias of Bygglovshandläggare):
+    its holders start cases where they hold it and below; nobody else but administrators."""
     http = town["http"]
 
-    def start(who: str, unit: str) -> int:
-        return int(client.post("/api/processes/bygglov_test/cases", json={"data": {"area": 1}, "org_unit": unit},
-                               headers=http[who]).status_code)
+    def start(who: str, unit: str | None) -> Any:
+        body: dict[str, Any] = {"data": {"area": 1}, **({"org_unit": unit} if unit else {})}
+        return client.post("/api/processes/bygglov_test/cases", json=body, headers=http[who])
 
-    assert start("bea", "bygglov") == 201
-    assert start("bea", "bygglov-norr") == 201  # a unit below one's own
-    assert start("fia", "bygglov") == 201  # the administration's manager
-    assert start("ola", "kansli") == 201  # a role held across the whole group
-    assert start("mia", "bygglov") == 403  # another unit's handler
-    assert start("kalle", "bygglov") == 403
+    assert start("bea", "bygglov").status_code == 201
+    assert start("bea", "bygglov-norr").status_code == 201  # a unit below the one she holds the role in
+    assert start("alice", "kansli").status_code == 201  # an administrator
+    with engine.db.read() as s:
+        before = s.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one()
+    for who, unit in (("fia", "bygglov"),  # the administration's manager holds no starter role
+                      ("ola", "kansli"),  # a role held across the whole group, but not a starter role
+                      ("mia", "bygglov"),  # a handler of the role in another unit
+                      ("bea", "sbf"),  # the role is hers in a unit below, not in the administration
+                      ("bea", None),  # a case without a unit needs the role across the group
+                      ("kalle", "bygglov"), ("rut", "bygglov")):  # another role; the auditor
+        r = start(who, unit)
+        assert r.status_code == 403, (who, unit)
+        assert r.get_json()["detail"].startswith("Du har") and "starta ärenden" in r.get_json()["detail"], who
     stranger = {"Authorization": f"Bearer {identity.issue_token(engine, identity.add_user(engine, 'sam', []).name)}"}
     r = client.post("/api/processes/bygglov_test/cases", json={"org_unit": "bygglov"}, headers=stranger)
     assert r.status_code == 403 and "Bygglovsenheten" in r.get_json()["detail"]
-    # without a unit anyone may start one (it lands in the process's own unit, or none)
-    assert client.post("/api/processes/bygglov_test/cases", json={}, headers=stranger).status_code == 201
+    assert client.post("/api/processes/bygglov_test/cases", json={}, headers=stranger).status_code == 403
+    with engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one() == before
 
 
 def test_drafts_of_the_ordinance_are_not_for_everyone(engine: Engine, client: Any, town: dict[str, Any]) -> None:

@@ -156,11 +156,14 @@ OPERATIONS: list[Op] = [
     ("GET /api/processes/{key}/unit", EVERYONE, lambda w: ("GET", "/api/processes/bygglov_test/unit", {}), NONE),
     ("PUT /api/processes/{key}/unit", {"owner", "admin"},
      lambda w: ("PUT", "/api/processes/bygglov_test/unit", {"json": {"unit": "bygglov"}}), NONE),
-    # in a unit: who works there (or above or below it, or across the group), its managers, admins
-    ("POST /api/processes/{key}/cases", {"handler", "manager", *OWNERS, "admin"},
+    # in a unit: who holds a starter role (the start's lane) there or above it, or across the
+    # group, and admins; a manager, an owner, an auditor do not start cases of the unit's handlers
+    ("POST /api/processes/{key}/cases", {"handler", "admin"},
      lambda w: ("POST", "/api/processes/bygglov_test/cases", {"json": {"data": {"area": 1}, "org_unit": "bygglov"}}),
      NONE),
-    ("POST /api/processes/{key}/cases#no-unit", EVERYONE,
+    # without a unit (the process has none of its own): the starter role across the group, which
+    # the handlers here hold only in their units
+    ("POST /api/processes/{key}/cases#no-unit", {"admin"},
      lambda w: ("POST", "/api/processes/bygglov_test/cases", {"json": {"data": {"area": 1}}}), NONE),
     ("GET /api/cases", EVERYONE, lambda w: ("GET", "/api/cases", {}), NONE),
     ("GET /api/cases/{case_id}", SEERS, lambda w: ("GET", f"/api/cases/{w.fresh_case()['id']}", {}), NONE),

@@ -14,7 +14,7 @@ from conftest import Person, fixture_bytes
 
 
 def _upload(base: str, person: Person, name: str, approver: Person) -> None:
-    """Upload as `person`; `approver`, a process owner, publishes the draft."""
+    """Upload as `person`; `approver`, an administrator (the process is new), publishes the draft."""
     r = requests.post(f"{base}/api/processes", data=fixture_bytes(name),
                       headers={**person.headers, "Content-Type": "application/xml"}, timeout=30)
     assert r.status_code == 201, r.text
@@ -44,7 +44,7 @@ def _together(calls: list[Any]) -> list[requests.Response]:
 
 def test_two_completions_of_one_task_one_wins(live_server: str, people: dict[str, Person]) -> None:
     base, hanna, hugo = live_server, people["hanna"], people["hugo"]
-    _upload(base, people["designer"], "seq3.bpmn", people["owner"])
+    _upload(base, people["designer"], "seq3.bpmn", people["admin"])
     for _ in range(5):
         case = _start(base, hanna, "seq3")
         tid = case["open_tasks"][0]["id"]
@@ -67,7 +67,7 @@ def test_two_completions_of_one_task_one_wins(live_server: str, people: dict[str
 
 def test_two_claims_one_wins(live_server: str, people: dict[str, Person]) -> None:
     base, hanna, hugo = live_server, people["hanna"], people["hugo"]
-    _upload(base, people["designer"], "seq3.bpmn", people["owner"])
+    _upload(base, people["designer"], "seq3.bpmn", people["admin"])
     case = _start(base, hanna, "seq3")
     tid = case["open_tasks"][0]["id"]
     results = _together([
@@ -83,7 +83,7 @@ def test_two_claims_one_wins(live_server: str, people: dict[str, Person]) -> Non
 def test_parallel_branches_completed_at_once_lose_nothing(live_server: str, people: dict[str, Person]) -> None:
     """Two different tasks of one case completed at the same instant are applied one after the other."""
     base, hanna, greta = live_server, people["hanna"], people["greta"]
-    _upload(base, people["designer"], "parallel.bpmn", people["owner"])
+    _upload(base, people["designer"], "parallel.bpmn", people["admin"])
     for _ in range(5):
         case = _start(base, hanna, "parallell")
         by_name = {t["name"]: t["id"] for t in case["open_tasks"]}
@@ -105,7 +105,7 @@ def test_parallel_branches_completed_at_once_lose_nothing(live_server: str, peop
 def test_many_clients_many_cases(live_server: str, people: dict[str, Person]) -> None:
     """Eight clients driving their own cases at once: every case ends, every step is recorded."""
     base, hanna = live_server, people["hanna"]
-    _upload(base, people["designer"], "seq3.bpmn", people["owner"])
+    _upload(base, people["designer"], "seq3.bpmn", people["admin"])
 
     def drive(_: int) -> str:
         session = requests.Session()

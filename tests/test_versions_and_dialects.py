@@ -78,7 +78,8 @@ def test_camunda7_forms_uploaded_alongside_become_the_task_form(client: Any, peo
                     headers=headers, content_type="multipart/form-data")
     assert r.status_code == 201 and not any(d["code"] == "form-missing" for d in r.get_json()["diagnostics"])
     key = r.get_json()["key"]
-    approve = client.post(f"/api/processes/{key}/versions/2/approve", headers=people["owner"].headers)
+    # a new process: nothing published names its owner, so an administrator approves it
+    approve = client.post(f"/api/processes/{key}/versions/2/approve", headers=people["admin"].headers)
     assert approve.status_code == 200
     case = client.post(f"/api/processes/{key}/cases", json={}, headers=people["admin"].headers).get_json()
     [task] = case["open_tasks"]
@@ -118,20 +119,23 @@ def _v(client: Any, person: Person, n: int, key: str = "seq3") -> dict[str, Any]
     return r.get_json()  # type: ignore[no-any-return]
 
 
-def test_the_first_version_is_a_draft_used_for_nothing_until_an_owner_approves_it(
+def test_the_first_version_is_a_draft_used_for_nothing_until_an_administrator_approves_it(
         client: Any, people: dict[str, Person]) -> None:
     r = deploy(client, people["designer"], "seq3.bpmn")
     assert r.status_code == 201 and r.get_json()["processes"][0]["status"] == "draft"
     refused = client.post("/api/processes/seq3/cases", json={}, headers=people["admin"].headers)
-    assert refused.status_code == 409 and "väntar på att en processägare godkänner" in refused.get_json()["detail"]
+    assert refused.status_code == 409 and "väntar på att godkännas" in refused.get_json()["detail"]
     listed = client.get("/api/processes", headers=people["hanna"].headers).get_json()["items"]
     assert "seq3" not in {p["key"] for p in listed}
-    # four eyes: not the uploader, and only a holder of the owner role (or an administrator)
+    # four eyes: not the uploader; and with nothing published to name an owner, only an
+    # administrator (a holder of the owner role the draft names is not yet anyone's owner)
     assert client.post("/api/processes/seq3/versions/1/approve", headers=people["designer"].headers).status_code == 403
     assert client.post("/api/processes/seq3/versions/1/approve", headers=people["hanna"].headers).status_code == 403
-    approved = client.post("/api/processes/seq3/versions/1/approve", headers=people["owner"].headers).get_json()
+    assert client.post("/api/processes/seq3/versions/1/approve", headers=people["owner"].headers).status_code == 403
+    approved = client.post("/api/processes/seq3/versions/1/approve", headers=people["admin"].headers).get_json()
     assert approved["status"] == "published" and (approved["approved_by"], approved["approved_via"]) == (
-        "owner", "owner")
+        "admin", "admin")
+    assert approved["owner_role"] == "Processägare"
     assert client.post("/api/processes/seq3/cases", json={}, headers=people["admin"].headers).status_code == 201
 
 
@@ -149,7 +153,7 @@ def test_a_version_reads_with_its_metadata_diagnostics_changes_and_history(
     assert client.get("/api/processes/granskning/versions/3", headers=people["hanna"].headers).status_code == 404
     history = client.get("/api/processes/granskning", headers=people["hanna"].headers).get_json()["history"]
     assert [(e["type"], e["version"], e["actor"]) for e in history] == [
-        ("version_uploaded", 1, "designer"), ("version_approved", 1, "owner"), ("version_uploaded", 2, "designer")]
+        ("version_uploaded", 1, "designer"), ("version_approved", 1, "admin"), ("version_uploaded", 2, "designer")]
 
 
 def test_a_draft_is_rejected_with_a_reason_and_can_never_be_published(client: Any, people: dict[str, Person]) -> None:
@@ -188,18 +192,20 @@ def test_one_published_version_at_a_time_and_an_older_draft_cannot_undo_a_newer_
 
 def test_an_administrators_approval_is_recorded_as_such(client: Any, people: dict[str, Person],
                                                          engine: Engine) -> None:
-    """An administrator without the owner role may approve (or publish at upload with the approve
-    flag): the version and the history say it was an administrator, not a process owner."""
+    """An administrator without the owner role may approve (and set-up, as the system, publish at
+    upload with the approve flag): the version and the history say it was an administrator, not a
+    process owner. A person, an administrator too, never publishes their own upload."""
     deploy(client, people["designer"], "seq3.bpmn")
     r = client.post("/api/processes/seq3/versions/1/approve", headers=people["admin"].headers).get_json()
     assert (r["approved_by"], r["approved_via"]) == ("admin", "admin")
     assert _v(client, people["hanna"], 1)["history"][-1]["data"] == {"via": "admin"}
 
-    with pytest.raises(Forbidden):
-        processes.deploy(engine, people["designer"].actor, fixture_bytes("review.bpmn"), approve_as_admin=True)
-    [d] = processes.deploy(engine, people["admin"].actor, fixture_bytes("review.bpmn"), approve_as_admin=True)
+    for person in ("designer", "admin"):
+        with pytest.raises(Forbidden):
+            processes.deploy(engine, people[person].actor, fixture_bytes("review.bpmn"), approve_as_admin=True)
+    [d] = processes.deploy(engine, SYSTEM, fixture_bytes("review.bpmn"), approve_as_admin=True)
     v = _v(client, people["hanna"], 1, "granskning")
-    assert d.status == "published" and (v["approved_by"], v["approved_via"]) == ("admin", "admin")
+    assert d.status == "published" and (v["approved_by"], v["approved_via"]) == ("system", "admin")
     # without the flag, an administrator's upload is a draft like anyone's
     [d2] = processes.deploy(engine, people["admin"].actor, fixture_bytes("two_processes.bpmn"))[:1]
     assert d2.status == "draft"

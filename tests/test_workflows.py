@@ -23,6 +23,11 @@ FILLERS = {"string": "Enligt rutinen", "long": 120, "boolean": True, "date": "20
 # Fields that name a person who does later steps, or a moment: a demo person, a time.
 BY_ID = {"ansvarig": "hanna", "atgardsansvarig": "maja", "upptackt": "2026-03-02 08:30"}
 
+# Who starts each in the demo: a holder of its starter role (roles.yaml), in the case's unit; a
+# deviation anyone may report (maja, a carer at Solgården).
+STARTED_BY = {"avvikelsehantering": "maja", "begaran_allman_handling": "rebecka", "synpunkter_klagomal": "kalle",
+              "gdpr_registerutdrag": "rebecka", "bygglov": "ada"}
+
 # (process, unit the case belongs to, choices by decision name in the order they are met)
 RUNS = [
     ("avvikelsehantering", "aldreomsorg", {"Särskild anmälningsplikt?": ["Lex Sarah"],
@@ -90,7 +95,7 @@ def test_every_shipped_file_is_a_real_diagram() -> None:
 def test_each_shipped_process_runs_from_start_to_end(engine: Engine, town: dict[str, Any], key: str, unit: str,
                                                     plan: dict[str, list[str]]) -> None:
     choices = {k: list(v) for k, v in plan.items()}
-    case = cases.start_case(engine, town["maja"], key, {"inkom": "2026-03-02"}, f"DEMO-{key}", org_unit=unit)
+    case = cases.start_case(engine, town[STARTED_BY[key]], key, {"inkom": "2026-03-02"}, f"DEMO-{key}", org_unit=unit)
     doers = []
     for _ in range(60):
         if not case["open_tasks"]:
@@ -125,7 +130,7 @@ def test_demo_processes_own_the_units_roles_yaml_gives_them(engine: Engine, town
     assert org.get_process_unit(engine, "bygglov")["unit"] == "bygglov"
     assert org.get_process_unit(engine, "begaran_allman_handling")["source"] == "owner"
     assert org.get_process_unit(engine, "avvikelsehantering")["unit"] is None  # the reporter's unit, at start
-    case = cases.start_case(engine, town["bea"], "bygglov", {"inkom": "2026-03-02"}, "BN-2026-1")
+    case = cases.start_case(engine, town["ada"], "bygglov", {"inkom": "2026-03-02"}, "BN-2026-1")
     assert case["org_unit"] == "bygglov"
     # Routed in the unit: the first step goes to the unit's administrator, not to the role group-wide only.
     [task] = case["open_tasks"]
@@ -133,6 +138,26 @@ def test_demo_processes_own_the_units_roles_yaml_gives_them(engine: Engine, town
         row = s.get(HumanTask, task["id"])
         assert row is not None and row.org_unit_id == "bygglov"
         assert any(c.endswith("@bygglov") for c in row.candidates), row.candidates
+
+
+def test_the_shipped_processes_name_who_starts_them_as_roles_yaml_says(engine: Engine,
+                                                                        town: dict[str, Any]) -> None:
+    """Each diagram names its starter roles, roles.yaml lists them, and the demo's holders of
+    them may start a case where the process places it while someone else may not."""
+    import yaml
+
+    from engine import processes, starting
+
+    listed = yaml.safe_load((WORKFLOWS / "roles.yaml").read_text(encoding="utf-8"))["processes"]
+    for key, entry in listed.items():
+        found = processes.get_process(engine, key)["starters"]
+        assert (["*"] if found["everyone"] else found["roles"]) == entry["starters"], key
+        version = processes.get_process(engine, key)["versions"][0]["id"]
+        unit = entry.get("unit")
+        assert starting.may_start(engine, town[STARTED_BY[key]], version, unit), key
+        if not found["everyone"]:
+            assert not starting.may_start(engine, town["maja"], version, unit), key  # a carer starts no bygglov
+        assert not starting.may_start(engine, town["revisor"], version, unit), key  # nor does the auditor
 
 
 # --- The shipped processes against the domain reference (sections 2–5) -------------------------

@@ -61,20 +61,53 @@ def _json(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+STARTERS = {
+    "type": ["object", "null"],
+    "description": "Vem som får starta ärenden för hand, som diagrammet säger: rutin:starterRoles (* eller alla: "
+                   "alla anställda), camunda:/flowable:/activiti:candidateStarterGroups och candidateStarterUsers, "
+                   "annars startens bana eller första användarstegets roller. Rollen ska innehas i ärendets enhet, "
+                   "en enhet ovanför eller i hela organisationen; administratörer får alltid. Tidsstyrda starter "
+                   "och årsgranskningen startar som systemet.",
+    "properties": {"roles": {"type": "array", "items": {"type": "string"}},
+                   "users": {"type": "array", "items": {"type": "string"}}, "everyone": {"type": "boolean"},
+                   "source": {"type": "string"}, "text": {"type": "string"}},
+}
+
 VERSION = {
     "type": "object",
     "properties": {
         "key": {"type": "string"}, "version": {"type": "integer"},
         "status": {"enum": ["draft", "published", "superseded", "rejected"]},
         "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "string", "format": "date-time"},
+        "owner_role": {"type": ["string", "null"],
+                       "description": "Processägarrollen som gäller för versionen: för ett utkast den publicerade "
+                                      "versionens (null för en ny process), den som avgör om utkastet godkänns; för "
+                                      "en publicerad version dess egen"},
+        "proposed_owner_role": {"type": ["string", "null"],
+                                "description": "Processägarrollen som utkastet skulle införa där den skiljer sig "
+                                               "(en ny process första ägare, eller ett byte av ägare): ett sådant "
+                                               "utkast godkänns bara av en administratör"},
+        "approval": {
+            "type": ["object", "null"],
+            "description": "För ett utkast: vem som får godkänna det, beslutat av processen som den är publicerad "
+                           "(aldrig av utkastet). notice säger det på svenska, t.ex. \"Versionen byter processägare "
+                           "från X till Y; en administratör måste godkänna bytet.\"",
+            "properties": {"owner_role": {"type": ["string", "null"]},
+                           "proposed_owner_role": {"type": ["string", "null"]},
+                           "admin_only": {"type": "boolean"}, "notice": {"type": "string"}},
+        },
+        "starters": STARTERS,
         "approved_by": {"type": ["string", "null"]},
         "approved_via": {"enum": ["owner", "admin", None],
                          "description": "owner: en processägare som inte laddade upp versionen; admin: en "
-                                        "administratör (eller driftsättning med rutin deploy --approve)"},
+                                        "administratör som inte laddade upp den (en ny process, ett byte av "
+                                        "processägare), eller driftsättning med rutin deploy --approve"},
         "approved_at": {"type": ["string", "null"], "format": "date-time"},
         "rejected_by": {"type": ["string", "null"]}, "rejection_reason": {"type": ["string", "null"]},
         "changes": {"type": "object", "description": "Ändringar mot förra versionen: added, removed, renamed, "
-                                                     "roles_changed, deadlines_changed"},
+                                                     "roles_changed, deadlines_changed, och där diagrammet ändrar "
+                                                     "dem starters_changed (vem som får starta) och unit_changed "
+                                                     "(rutin:unit)"},
         "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}},
         "message_flows": {"type": "array", "items": {"type": "object"}},
         "history": {"type": "array", "items": {"type": "object"}},
@@ -143,7 +176,10 @@ def _spec() -> dict[str, Any]:
                            "problem details (RFC 9457). En frågeparameter anges högst en gång; heltal skrivs "
                            "med siffror inom sina gränser; JSON-innehåll är ett objekt, högst 32 nivåer djupt, "
                            "utan NaN, NUL-tecken eller ensamma surrogattecken; ett NUL-tecken (%00) i adress, "
-                           "frågeparameter eller formulärfält ger 400.",
+                           "frågeparameter eller formulärfält ger 400. "
+                           "En revisor (rollen auditor och ingen annan) läser allt "
+                           "men ändrar ingenting: varje anrop som skriver (POST, PUT, PATCH, DELETE) ger 403 och "
+                           "lämnar inget spår.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -212,14 +248,19 @@ def _spec() -> dict[str, Any]:
                            params=[key, number], ok_schema={"$ref": "#/components/schemas/Version"}),
             },
             "/api/processes/{key}/versions/{number}/approve": {
-                "post": _op("Godkänn och publicera en utkastversion (processägare, inte den som laddade upp); "
-                            "den publicerade versionen före den blir ersatt. 409 för en version som inte är "
-                            "utkast eller är äldre än den publicerade",
+                "post": _op("Godkänn och publicera en utkastversion: någon annan än den som laddade upp den, "
+                            "som har processägarrollen för den publicerade versionen, eller en administratör. En "
+                            "ny process eller ett utkast som byter processägare (rutin:owner i diagrammet) "
+                            "godkänns bara av en administratör; den nya ägaren gäller sedan. Den publicerade "
+                            "versionen före den blir ersatt. 409 för en version som inte är utkast eller är äldre "
+                            "än den publicerade",
                             params=[key, number], errors=("401", "403", "404", "409"),
                             ok_schema={"$ref": "#/components/schemas/Version"}),
             },
             "/api/processes/{key}/versions/{number}/reject": {
-                "post": _op("Avvisa en utkastversion med en motivering (processägare); den kan aldrig publiceras",
+                "post": _op("Avvisa en utkastversion med en motivering (processägaren för den publicerade "
+                            "versionen eller en administratör; en ny process bara en administratör); den kan "
+                            "aldrig publiceras",
                             params=[key, number],
                             body=_json({"type": "object", "properties": {"reason": {"type": "string"}},
                                         "required": ["reason"]}, required=True),
@@ -241,7 +282,11 @@ def _spec() -> dict[str, Any]:
                            errors=("400", "401", "403", "404", "422")),
             },
             "/api/processes/{key}/cases": {
-                "post": _op("Starta ett ärende av senaste versionen", ok="201", params=[key],
+                "post": _op("Starta ett ärende av den publicerade versionen. Bara den som har någon av "
+                            "processens startroller (se starters i versionen) i ärendets enhet, en enhet ovanför "
+                            "den eller i hela organisationen, och administratörer; andra får 403 (\"Du har ingen "
+                            "roll som får starta ärenden i processen X\") och inget skrivs",
+                            ok="201", params=[key],
                             body=_json({"type": "object", "properties": {
                                 "data": {"type": "object"}, "business_key": {"type": "string"},
                                 "org_unit": {"type": "string"}}}),

@@ -39,7 +39,20 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine import cases, delegation, identity, measures, notifications, org, processes, signin, tasks, transfer
+from engine import (
+    cases,
+    delegation,
+    identity,
+    measures,
+    notifications,
+    org,
+    ownership,
+    processes,
+    signin,
+    starting,
+    tasks,
+    transfer,
+)
 from engine.core import Engine
 from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
 from engine.forms import EARLIEST_YEAR, LATEST_YEAR
@@ -776,7 +789,14 @@ def measure_report() -> Any:
 @signed_in
 def process_list() -> str:
     """Deployed processes, and the upload form for designers."""
-    return render_template("processes.html", items=processes.list_processes(_engine()), result=None)
+    return render_template("processes.html", items=processes.list_processes(_engine()), result=None,
+                           startable=_startable())
+
+
+def _startable() -> set[str]:
+    """The processes the signed-in person may start cases of: only to them the list offers "Starta"."""
+    engine = _engine()
+    return {p["key"] for p in processes.list_processes(engine) if starting.offer(engine, g.actor, p["key"])}
 
 
 @bp.post("/processes")
@@ -786,7 +806,7 @@ def upload() -> Any:
     engine = _engine()
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
-        return render_template("processes.html", items=processes.list_processes(engine),
+        return render_template("processes.html", items=processes.list_processes(engine), startable=_startable(),
                                result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
     forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
     try:
@@ -794,18 +814,25 @@ def upload() -> Any:
     except RutinError as exc:
         result = {"error": exc.detail, "filename": upload_file.filename,
                   "diagnostics": exc.extra.get("diagnostics", [])}
-        return render_template("processes.html", items=processes.list_processes(engine), result=result), exc.status
+        return render_template("processes.html", items=processes.list_processes(engine), result=result,
+                               startable=_startable()), exc.status
     result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
               "diagnostics": [x for d in deployed for x in d.diagnostics]}
-    return render_template("processes.html", items=processes.list_processes(engine), result=result), 201
+    return render_template("processes.html", items=processes.list_processes(engine), result=result,
+                           startable=_startable()), 201
 
 
 @bp.get("/processes/<key>")
 @signed_in
 def process(key: str) -> str:
-    """A process with its versions; approve a draft, start a case."""
-    units = sorted(((u.id, u.name) for u in org.tree(_engine()).units.values()), key=lambda u: u[1])
-    return render_template("process.html", process=processes.get_process(_engine(), key), units=units)
+    """A process with its versions; approve a draft, start a case (offered only to whom may)."""
+    engine = _engine()
+    tree = org.tree(engine)
+    offer = starting.offer(engine, g.actor, key)
+    units = sorted(((u, tree.units[u].name) for u in offer["units"]), key=lambda u: u[1]) if offer else []
+    default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
+    return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
+                           default_unit=default, approvable=ownership.approvable(engine, g.actor, key))
 
 
 @bp.post("/processes/<key>/versions/<int:number>/approve")

@@ -91,3 +91,11 @@ def read_task(el: etree._Element) -> TaskExtensions | None:
     if ext == TaskExtensions(dialect="camunda"):
         return None
     return ext
+
+
+def read_starters(proc: etree._Element) -> tuple[list[str], list[str]] | None:
+    """``camunda:candidateStarterGroups`` and ``candidateStarterUsers`` of a process; None when it has neither."""
+    groups, users = _attr(proc, "candidateStarterGroups"), _attr(proc, "candidateStarterUsers")
+    if groups is None and users is None:
+        return None
+    return split_list(groups), split_list(users)

@@ -58,3 +58,13 @@ def read_task(el: etree._Element) -> TaskExtensions | None:
         if ext != TaskExtensions(dialect=dialect):
             return ext
     return None
+
+
+def read_starters(proc: etree._Element) -> list[tuple[str, list[str], list[str]]]:
+    """``candidateStarterGroups``/``candidateStarterUsers`` of a process, per dialect that writes them."""
+    found = []
+    for dialect, ns in NAMESPACES.items():
+        groups, users = proc.get(f"{{{ns}}}candidateStarterGroups"), proc.get(f"{{{ns}}}candidateStarterUsers")
+        if groups is not None or users is not None:
+            found.append((dialect, split_list(groups), split_list(users)))
+    return found
