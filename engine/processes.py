@@ -81,7 +81,9 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
         raise PayloadTooLarge(f"Filen är {len(data)} byte; högst {limit} byte tillåts.")
     try:
         doc = read_document(data, max_bytes=limit, forms=forms,
-                            max_flow_elements=engine.settings.max_flow_elements)
+                            max_flow_elements=engine.settings.max_flow_elements,
+                            max_multi_instance=engine.settings.max_multi_instance,
+                            min_timer_cycle_s=engine.settings.min_timer_cycle_s)
     except DiagramRejected as exc:
         raise DiagramInvalid(exc.message, diagnostics=[d.to_json() for d in exc.diagnostics]) from None
     now = engine.clock.now()
