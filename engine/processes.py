@@ -369,7 +369,7 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
     )
     from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 
-    from bpmn import sandbox
+    from bpmn import limits, sandbox
 
     from . import spiff_clock, timers
 
@@ -397,6 +397,9 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
                 continue
             data: dict[str, Any] = {"expression": value}
             if isinstance(definition, CycleTimerEventDefinition):
+                problem = limits.cycle_problem(value, engine.settings.min_timer_cycle_s)
+                if problem is not None:  # uploaded under a lower limit than the one in force now
+                    raise ValueError(problem[1])
                 schedule = timers.parse_cycle(value, now)
                 floor = max(now, last_fired) if last_fired is not None else now
                 found = timers.next_occurrence(schedule, not_before=floor,
