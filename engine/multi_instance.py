@@ -13,10 +13,6 @@
   item says so in Swedish.
 - SpiffWorkflow 3.2's check of an output collection beside a cardinality reads an undefined name
   (``data_ouput``); it is replaced by the check it means.
-- A step's instances are merged whichever process made them: SpiffWorkflow connects the merge
-  when it makes an instance, so a process that loaded the case from the database (another web
-  process, or one started since) never merged them and the step never finished. `connect` does
-  it for every spec a process restores.
 
 Why patches of the library's classes: SpiffWorkflow builds these task specs from the diagram and
 restores them by class name, so subclasses would need a parser and a serializer of our own for
@@ -27,11 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
-    LoopTask,
-    MultiInstanceTask,
-    StandardLoopTask,
-)
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
@@ -132,12 +124,3 @@ MultiInstanceTask.merge_child = _merge_child
 MultiInstanceTask.init_data_output_with_cardinality = _init_data_output_with_cardinality
 StandardLoopTask.merge_child = _loop_merge_child
 
-
-def connect(spec: Any) -> None:
-    """Connect each loop or multi-instance step of a restored spec to the completion of its
-    instances (what SpiffWorkflow does only when it makes an instance)."""
-    for task_spec in list(spec.task_specs.values()):
-        instance = spec.task_specs.get(getattr(task_spec, "task_spec", None) or "") \
-            if isinstance(task_spec, LoopTask) else None
-        if instance is not None and not instance.completed_event.is_connected(task_spec.merge_child):
-            instance.completed_event.connect(task_spec.merge_child)

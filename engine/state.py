@@ -111,14 +111,9 @@ class WorkflowCache:
 
 def restore_spec(spec_json: str) -> tuple[Any, dict[str, Any]]:
     """Deserialize a version's stored specs (uncached)."""
-    from .multi_instance import connect
-
     stored = json.loads(spec_json)
     spec = _registry.restore(stored["spec"])
-    subs = {k: _registry.restore(v) for k, v in stored["subprocess_specs"].items()}
-    for restored in (spec, *subs.values()):
-        connect(restored)
-    return spec, subs
+    return spec, {k: _registry.restore(v) for k, v in stored["subprocess_specs"].items()}
 
 
 def spec_json(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> str:
