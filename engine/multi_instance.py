@@ -13,6 +13,10 @@
   item says so in Swedish.
 - SpiffWorkflow 3.2's check of an output collection beside a cardinality reads an undefined name
   (``data_ouput``); it is replaced by the check it means.
+- A completion condition can count the instances as Camunda 7 and Flowable
+  (``${nrOfCompletedInstances/nrOfInstances >= 0.6}``, also ``nrOfActiveInstances``) and Camunda 8
+  (``numberOfCompletedInstances``, ``numberOfInstances``, ``numberOfActiveInstances``) write it;
+  without them such a condition failed at every completion of an instance.
 
 Why patches of the library's classes: SpiffWorkflow builds these task specs from the diagram and
 restores them by class name, so subclasses would need a parser and a serializer of our own for
@@ -23,7 +27,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
+    MultiInstanceTask,
+    SequentialMultiInstanceTask,
+    StandardLoopTask,
+)
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
@@ -105,6 +113,26 @@ def _init_data_output_with_cardinality(self: MultiInstanceTask, my_task: Any) ->
     # Anything else was refused by `check_instances`.
 
 
+def _check_completion_condition(self: MultiInstanceTask, my_task: Any) -> Any:
+    """SpiffWorkflow's check, with the instance counters the modelers' engines offer the condition."""
+    merged = my_task.internal_data.get("merged", [])
+    if not merged or self.condition is None:
+        return None
+    last = next(c for c in my_task.children if str(c.id) == merged[-1])
+    if self.data_input is not None:
+        source = self.data_input.get(my_task)
+        total = len(source) if isinstance(source, (list, tuple, dict)) else 0
+    else:
+        total = my_task.internal_data.get("cardinality")
+        if total is None:
+            total = my_task.workflow.script_engine.evaluate(my_task, self.cardinality)
+    done = len(merged)
+    active = 1 if isinstance(self, SequentialMultiInstanceTask) and done < total else max(total - done, 0)
+    counters = {"nrOfInstances": total, "nrOfCompletedInstances": done, "nrOfActiveInstances": active,
+                "numberOfInstances": total, "numberOfCompletedInstances": done, "numberOfActiveInstances": active}
+    return my_task.workflow.script_engine.evaluate(last, self.condition, external_context=counters)
+
+
 def _loop_merge_child(self: StandardLoopTask, workflow: Any, child: Any) -> None:
     """SpiffWorkflow's `StandardLoopTask.merge_child`, merging each iteration once."""
     my_task = child.parent
@@ -122,5 +150,6 @@ MultiInstanceTask._update_hook = _update_hook
 MultiInstanceTask.create_child = _create_child
 MultiInstanceTask.merge_child = _merge_child
 MultiInstanceTask.init_data_output_with_cardinality = _init_data_output_with_cardinality
+MultiInstanceTask.check_completion_condition = _check_completion_condition
 StandardLoopTask.merge_child = _loop_merge_child
 

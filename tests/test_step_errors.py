@@ -204,3 +204,29 @@ def test_an_incident_row_names_what_the_page_shows(client: Any, people: dict[str
     with engine.db.read() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(HumanTask).where(
             HumanTask.case_id == case["id"], HumanTask.element_id == "mi")).scalar() == 0
+
+
+@pytest.mark.parametrize(("loop", "done_after"), [
+    ('<bpmn:multiInstanceLoopCharacteristics camunda:collection="${granskare}" camunda:elementVariable="namn">'
+     '<bpmn:completionCondition>${nrOfCompletedInstances/nrOfInstances &gt;= 0.6}</bpmn:completionCondition>'
+     '</bpmn:multiInstanceLoopCharacteristics>', 2),
+    ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements><zeebe:loopCharacteristics '
+     'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" inputCollection="=granskare" inputElement="namn"/>'
+     '</bpmn:extensionElements><bpmn:completionCondition>=numberOfCompletedInstances &gt;= 1 and '
+     'numberOfActiveInstances = 2</bpmn:completionCondition></bpmn:multiInstanceLoopCharacteristics>', 1),
+], ids=["camunda7", "camunda8"])
+def test_a_completion_condition_counts_the_instances_as_camunda_and_flowable_write_it(
+        loop: str, done_after: int, engine: Engine) -> None:
+    """Without the counters, such a condition failed at every completion of an instance (SpiffWorkflow:
+    "name 'nrOfCompletedInstances' is not defined"): an answer of 500 and a step that never ended."""
+    xml = process(f'<bpmn:startEvent id="s"/><bpmn:userTask id="mi" name="Granska" camunda:assignee="${{namn}}">'
+                  f'{loop}</bpmn:userTask><bpmn:userTask id="b" name="Besluta"/><bpmn:endEvent id="e"/>',
+                  [("s", "mi"), ("mi", "b"), ("b", "e")])
+    processes.deploy(engine, SYSTEM, xml)
+    case = cases.start_case(engine, SYSTEM, "prov", {"granskare": ["anna", "bo", "cia"]})
+    assert sorted(t["assignee"] for t in case["open_tasks"]) == ["anna", "bo", "cia"]
+    for _ in range(done_after):
+        case = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"])["case"]
+        assert case["status"] == "active", case["incident"]
+    assert [t["name"] for t in case["open_tasks"]] == ["Besluta"]
+    assert_rows_match_workflow(engine, case["id"])
