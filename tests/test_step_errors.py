@@ -230,3 +230,19 @@ def test_a_completion_condition_counts_the_instances_as_camunda_and_flowable_wri
         assert case["status"] == "active", case["incident"]
     assert [t["name"] for t in case["open_tasks"]] == ["Besluta"]
     assert_rows_match_workflow(engine, case["id"])
+
+
+def test_the_case_page_says_where_and_why_the_case_stopped(client: Any, people: dict[str, Person],
+                                                            engine: Engine) -> None:
+    from conftest import PASSWORD, sign_in
+
+    from engine import identity
+
+    identity.set_password(engine, "admin", PASSWORD)
+    assert publish(client, people, mi("${antal}")).status_code == 201
+    case = cases.start_case(engine, people["admin"].actor, "prov", {"antal": 5000})
+    tasks.complete(engine, people["admin"].actor, case["open_tasks"][0]["id"])
+    sign_in(client, "admin")
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "Ärendet har stannat vid ”Granska” (mi): Antalet instanser (antal) kan inte användas: 5000 instanser " \
+           "begärs, men högst 1000 tillåts." in page
