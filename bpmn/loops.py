@@ -57,6 +57,8 @@ class LoopChecks:
     def __init__(self, n: Normalizer, rw: Rewrite, pid: str, descriptive: bool):
         self.n, self.rw, self.pid, self.descriptive = n, rw, pid, descriptive
         self.cap = n.limits.max_multi_instance
+        # Instances each multi-instance element makes, where the diagram writes them as a constant.
+        self.counts: dict[etree._Element, int] = {}
 
     def _error(self, code: str, message: str, el: etree._Element) -> None:
         self.n._diag(self.rw, "error", code, message, el, self.pid)
@@ -75,6 +77,20 @@ class LoopChecks:
             std = el.find(q("standardLoopCharacteristics"))
             if std is not None:
                 self.standard(el, std)
+        self._nested()
+
+    def _nested(self) -> None:
+        """A multi-instance step inside a multi-instance subprocess makes its instances in each of
+        the subprocess's: the product is held to the limit too."""
+        for el, count in self.counts.items():
+            total, outer = count, el.getparent()
+            while outer is not None:
+                total *= self.counts.get(outer, 1)
+                outer = outer.getparent()
+            if total > self.cap:
+                self._error("too-many-instances", f"Flerinstansen ligger i en delprocess som också är en flerinstans: "
+                                                  f"tillsammans blir det {total} instanser, men högst {self.cap} "
+                                                  "tillåts. Minska antalet i steget eller i delprocessen.", el)
 
     def _expression(self, part: etree._Element, what: str, el: etree._Element) -> str | None:
         """The Python of a loop's expression element, or None when it cannot run (a located error
@@ -165,7 +181,7 @@ class LoopChecks:
             self._error("unsupported-expression", f"{what} {shown(text)} kan inte räknas ut: {exc}.", el)
             return
         problem = limits.collection_problem(value, self.cap)
-        if problem is not None:
+        if problem is not None:  # within the limit, the repairs make such a step one pass
             self._error("too-many-instances", f"{what} {shown(text)} kan inte användas: {problem}. Låt en variabel "
                                               f"i ärendets data vara samlingen, med högst {self.cap} element.", el)
 
@@ -178,7 +194,9 @@ class LoopChecks:
             self._error("unsupported-expression", f"Antalet instanser {shown(written)} kan inte räknas ut: {exc}.", el)
             return
         problem = limits.cardinality_problem(value, self.cap)
-        if problem is not None:
+        if problem is None:
+            self.counts[el] = value
+        else:
             code = "too-many-instances" if isinstance(value, int) and value > self.cap else "invalid-cardinality"
             self._error(code, f"Antalet instanser {shown(written)} kan inte användas: {problem}. Skriv ett heltal "
                               f"från 0 till {self.cap}, eller dela upp arbetet på flera steg.", el)
