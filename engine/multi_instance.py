@@ -8,6 +8,9 @@
 - An instance's element variable belongs to the instance, as in BPMN: a value of that name left
   in the step's data (by an earlier pass, or an earlier step over the same name) no longer stops
   the step with "input item already exists".
+- No unit of work makes more instances than the limit in all: a step inside a multi-instance
+  subprocess makes its instances in each of the subprocess's. The subprocess makes all its
+  instances even when some fail to start theirs, so a retry makes what is left.
 - An instance is merged into its step once: a retry after an incident in the completion
   condition (or a loop's condition) does not merge it twice. An instance that leaves no output
   item says so in Swedish.
@@ -25,10 +28,12 @@ the same few lines; each replaced method says what it adds and calls the origina
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
     MultiInstanceTask,
+    ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
     StandardLoopTask,
 )
@@ -38,7 +43,7 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import limits
 
 from . import run_limits
-from .incidents import StepError
+from .incidents import StepError, is_infrastructure
 
 
 def _shown(value: Any) -> str:
@@ -47,9 +52,10 @@ def _shown(value: Any) -> str:
 
 
 def check_instances(spec: MultiInstanceTask, my_task: Any) -> None:
-    """Raise `StepError` unless the step may make its instances from the data it has now."""
+    """Raise `StepError` unless the step may make its instances from the data it has now (and the
+    unit of work may make that many more)."""
     cap = run_limits.current().max_multi_instance
-    source = spec.data_input.get(my_task) if spec.data_input is not None else None
+    source: Any = spec.data_input.get(my_task) if spec.data_input is not None else None
     if spec.data_input is not None:
         name = spec.data_input.bpmn_id
         if not spec.data_input.exists(my_task):
@@ -59,12 +65,14 @@ def check_instances(spec: MultiInstanceTask, my_task: Any) -> None:
         if problem is not None:
             raise StepError(f"Samlingen '{name}' kan inte användas: {problem}. Rätta den i ärendets data och försök "
                             "igen.")
+        count = len(source)
     else:
         value = my_task.workflow.script_engine.evaluate(my_task, spec.cardinality)
         problem = limits.cardinality_problem(value, cap)
         if problem is not None:
             raise StepError(f"Antalet instanser ({spec.cardinality}) kan inte användas: {problem}. Rätta värdet i "
                             "ärendets data och försök igen.")
+        count = value
     if spec.data_output is not None and spec.data_output.exists(my_task):
         name = spec.data_output.bpmn_id
         output = spec.data_output.get(my_task)
@@ -75,6 +83,7 @@ def check_instances(spec: MultiInstanceTask, my_task: Any) -> None:
         if isinstance(output, list) and output and not in_place:
             raise StepError(f"Utsamlingen '{name}' ska vara tom när flerinstanssteget börjar, men har {len(output)} "
                             "element. Töm den (en tom lista) och försök igen.")
+    run_limits.make_instances(count)
 
 
 def _update_hook(self: MultiInstanceTask, my_task: Any) -> Any:
@@ -87,6 +96,33 @@ def _update_hook(self: MultiInstanceTask, my_task: Any) -> Any:
 
 _stock_create_child = MultiInstanceTask.create_child
 _stock_merge_child = MultiInstanceTask.merge_child
+
+
+def _create_children(self: ParallelMultiInstanceTask, my_task: Any) -> None:
+    """SpiffWorkflow's `ParallelMultiInstanceTask.create_children`, making every instance even when
+    one fails as it starts (a step inside it that fails is noted on that step, `engine.incidents`):
+    a retry then takes up the failed ones, and none is left unmade."""
+    if self.data_input is not None:
+        source = self.data_input.get(my_task)
+        children = list(source.items() if isinstance(source, Mapping) else enumerate(source))
+    else:
+        children = [(i, i) for i in range(my_task.workflow.script_engine.evaluate(my_task, self.cardinality))]
+    if self.data_output is not None:
+        if self.data_input is not None:
+            self.init_data_output_with_input_data(my_task, self.data_input.get(my_task))
+        else:
+            self.init_data_output_with_cardinality(my_task)
+    failure: Exception | None = None
+    for key_or_index, item in children:
+        try:
+            self.create_child(my_task, item, key_or_index)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            failure = failure or exc
+    if failure is not None:
+        my_task._set_state(TaskState.STARTED)  # what the step's own update does once its instances exist
+        raise failure
 
 
 def _create_child(self: MultiInstanceTask, my_task: Any, item: Any, key_or_index: Any = None) -> None:
@@ -148,6 +184,7 @@ def _loop_merge_child(self: StandardLoopTask, workflow: Any, child: Any) -> None
 
 MultiInstanceTask._update_hook = _update_hook
 MultiInstanceTask.create_child = _create_child
+ParallelMultiInstanceTask.create_children = _create_children
 MultiInstanceTask.merge_child = _merge_child
 MultiInstanceTask.init_data_output_with_cardinality = _init_data_output_with_cardinality
 MultiInstanceTask.check_completion_condition = _check_completion_condition

@@ -292,3 +292,36 @@ def test_an_engine_name_as_a_loop_variable_is_refused_at_upload(
         place: str, client: Any, people: dict[str, Person], engine: Engine) -> None:
     error = refused(client, people, engine, document(NAME_PLACES[place]), "invalid-data-name")
     assert "kan inte användas" in error["message"], error
+
+
+def test_computed_instances_nested_in_computed_instances_are_held_to_the_limit_per_action(
+        client: Any, people: dict[str, Person], engine: Engine) -> None:
+    """40 subprocess instances of 40 step instances each: 1,600 task rows, although neither number
+    is above the limit alone. No action writes more than the limit; a retry makes what is left."""
+    step = ('<bpmn:subProcess id="steg" name="Per enhet"><bpmn:multiInstanceLoopCharacteristics>'
+            '<bpmn:loopDataInputRef>enheter</bpmn:loopDataInputRef><bpmn:inputDataItem id="enhet" name="enhet"/>'
+            '</bpmn:multiInstanceLoopCharacteristics><bpmn:startEvent id="ss"/><bpmn:userTask id="inre" name="Inre">'
+            '<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>handlingar</bpmn:loopDataInputRef>'
+            '</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask><bpmn:endEvent id="se"/>'
+            '<bpmn:sequenceFlow id="sf1" sourceRef="ss" targetRef="inre"/>'
+            '<bpmn:sequenceFlow id="sf2" sourceRef="inre" targetRef="se"/></bpmn:subProcess>')
+    admin = people["admin"]
+    assert publish(client, people, document(step)).status_code == 201
+    data = {"enheter": list(range(40)), "handlingar": list(range(40))}
+    case = client.post("/api/processes/gransprov/cases", json={"data": data}, headers=admin.headers).get_json()
+
+    def rows() -> int:
+        with engine.db.read() as s:
+            return int(s.execute(sa.select(sa.func.count()).select_from(HumanTask).where(
+                HumanTask.case_id == case["id"], HumanTask.element_id == "inre")).scalar())
+
+    r = client.post(f"/api/tasks/{case['open_tasks'][0]['id']}/complete", json={"data": {}}, headers=admin.headers)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    incident = r.get_json()["case"]["incident"]
+    assert incident["element_id"] == "inre" and "högst 1000" in incident["message"], incident
+    assert 0 < rows() <= 1000
+    assert_rows_match_workflow(engine, case["id"])
+    r = client.post(f"/api/cases/{case['id']}/retry", json={}, headers=admin.headers)
+    assert r.status_code == 200 and r.get_json()["status"] == "active", r.get_json()["incident"]
+    assert rows() == 1600
+    assert_rows_match_workflow(engine, case["id"])
