@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 
 from .deep import with_deep_stack
 from .diagnostics import Diagnostic, DiagramRejected
+from .limits import DEFAULT_MAX_MULTI_INSTANCE, DEFAULT_MIN_TIMER_CYCLE_S, Limits
 from .model import ProcessModel
 from .normalize import FLOW_NODE_TYPES, Normalizer, flow_elements, is_bpmn, local
 from .steps import read_steps
@@ -74,11 +75,16 @@ _FRAMES_PER_ELEMENT = 8
 
 
 def read_document(data: bytes, *, max_bytes: int | None = None, forms: dict[str, bytes] | None = None,
-                  max_flow_elements: int = DEFAULT_MAX_FLOW_ELEMENTS) -> Document:
+                  max_flow_elements: int = DEFAULT_MAX_FLOW_ELEMENTS,
+                  max_multi_instance: int = DEFAULT_MAX_MULTI_INSTANCE,
+                  min_timer_cycle_s: float = DEFAULT_MIN_TIMER_CYCLE_S) -> Document:
     """Read an uploaded document; raise `DiagramRejected` with diagnostics if nothing can run.
 
     `forms` are Camunda Forms uploaded with the diagram, by file name. A document with more than
-    `max_flow_elements` flow nodes and sequence flows is refused before anything else is read.
+    `max_flow_elements` flow nodes and sequence flows is refused before anything else is read. A
+    multi-instance step that writes more than `max_multi_instance` instances as a constant, and a
+    timer cycle written to repeat more often than every `min_timer_cycle_s` seconds, are located
+    errors.
     """
     root = parse_document(data, **({"max_bytes": max_bytes} if max_bytes else {}))
     count = count_flow_elements(root)
@@ -88,7 +94,8 @@ def read_document(data: bytes, *, max_bytes: int | None = None, forms: dict[str,
         raise DiagramRejected(message, [Diagnostic("error", "too-many-flow-elements", message,
                                                    line=root.sourceline)])
     limit = sys.getrecursionlimit() + _FRAMES_PER_ELEMENT * count
-    return with_deep_stack(limit, lambda: _read(root, data, forms))
+    upload_limits = Limits(max_multi_instance=max_multi_instance, min_timer_cycle_s=min_timer_cycle_s)
+    return with_deep_stack(limit, lambda: _read(root, data, forms, upload_limits))
 
 
 def count_flow_elements(root: etree._Element) -> int:
@@ -97,7 +104,7 @@ def count_flow_elements(root: etree._Element) -> int:
     return sum(1 for el in root.iter() if el.tag in wanted)
 
 
-def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None) -> Document:
+def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upload_limits: Limits) -> Document:
     # Findings about the document rather than one process; every process's diagnostics carry
     # them, so the upload response and each stored version show them.
     document_level: list[Diagnostic] = []
@@ -108,7 +115,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None) -> 
     document_level.extend(duplicate_ids(root))
     diagnostics: list[Diagnostic] = list(document_level)
     work = copy.deepcopy(root)
-    normalizer = Normalizer(work)
+    normalizer = Normalizer(work, upload_limits)
 
     processes = list(work.iter(q("process")))
     if not processes:

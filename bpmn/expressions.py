@@ -142,6 +142,9 @@ def _translate(text: str, words: dict[str, str], feel: bool) -> str:
                     continue
                 if nxt[0] != "name" or after[1] == "(":
                     raise ExpressionError("metodanrop stöds inte; använd variabler och jämförelser")
+                if nxt[1].startswith("_"):
+                    # As the sandbox refuses such attributes in Python: no path reaches the engine's.
+                    raise ExpressionError(f"attributet {nxt[1]!r} är inte tillåtet")
                 out.append(f"[{nxt[1]!r}]")
                 i += 2
                 continue

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from . import sandbox
+from . import limits, sandbox
 from .diagnostics import Diagnostic
 from .expressions import ExpressionError, check_length, multiword_comparison, shown, to_python
 from .xml import BPMN_NS, XSI_NS, q
@@ -97,6 +97,9 @@ def cron_as_iso(text: str) -> str | None:
     return None
 
 
+# Camunda 8's FEEL for a repeating interval: cycle(duration("PT1H")), cycle(3, duration("PT1H")).
+_FEEL_CYCLE = re.compile(r'^=\s*cycle\(\s*(?:(\d+)\s*,\s*)?duration\(\s*"([^"]+)"\s*\)\s*\)\s*$')
+
 _BPMN_PREFIX = f"{{{BPMN_NS}}}"
 _CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 _ZEEBE = "http://camunda.org/schema/zeebe/1.0"
@@ -160,8 +163,9 @@ class Rewrite:
 class Normalizer:
     """Rewrites one document copy in place; call `process` for each process element."""
 
-    def __init__(self, root: etree._Element):
+    def __init__(self, root: etree._Element, upload_limits: limits.Limits | None = None):
         self.root = root
+        self.limits = upload_limits or limits.Limits()
         self.ids: set[str] = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
         self.by_id: dict[str, etree._Element] = {
             el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id") and is_bpmn(el)
@@ -215,6 +219,24 @@ class Normalizer:
                 lambda m: f"{m.group(1)}getDataObject({self.data_names.get(m.group(2), m.group(2))!r})", text)
         return to_python(text, language)
 
+    def expression(self, rw: Rewrite, text: str, language: str | None, what: str, el: etree._Element | None,
+                   pid: str, *, report: bool = True) -> str | None:
+        """The Python of an expression the diagram carries, or None when it cannot be evaluated
+        safely, after the located error every such expression gets (unless `report` is off: a
+        descriptive model drops what it cannot evaluate, with its own warning)."""
+        try:
+            return self.python(text, language)
+        except ExpressionError as exc:
+            if report:
+                self.expression_error(rw, what, text, exc, el, pid)
+            return None
+
+    def expression_error(self, rw: Rewrite, what: str, text: str, exc: Exception, el: etree._Element | None,
+                         pid: str) -> None:
+        """The located error of an expression that cannot be evaluated (conditions, timers,
+        correlations, loops: one wording for all)."""
+        self._diag(rw, "error", "unsupported-expression", f"{what} {shown(text)} kan inte utvärderas: {exc}", el, pid)
+
     def _diag(self, rw: Rewrite, severity: str, code: str, msg: str, el: etree._Element | None,
               pid: str) -> None:
         rw.diagnostics.append(
@@ -265,6 +287,7 @@ class Normalizer:
     def process(self, proc: etree._Element) -> Rewrite:
         """Normalize one process element (and its subprocesses) in place."""
         from .implementations import Implementations
+        from .loops import LoopChecks
         from .repairs import Repairs
 
         rw = Rewrite(names=self.names)
@@ -278,6 +301,7 @@ class Normalizer:
                        "Processen är inte markerad som körbar; Rutin kör den som en guidad checklista.",
                        proc, pid)
         proc.set("isExecutable", "true")
+        LoopChecks(self, rw, pid, self.descriptive).run(proc)
         Repairs(self, rw, pid, self.descriptive).run(proc)
         if not any(local(el) == "startEvent" for el in flow_elements(proc)):
             self._diag(rw, "error", "no-start-event", "Processen saknar starthändelse och kan inte startas.",
@@ -464,8 +488,7 @@ class Normalizer:
                            f"Villkoret {text!r} läses som en jämförelse av variabler med mellanslag i namnet "
                            f"({lenient}).", flow, pid)
                 return
-            self._diag(rw, "error", "unsupported-expression",
-                       f"Villkoret {shown(text)} kan inte utvärderas: {exc}", flow, pid)
+            self.expression_error(rw, "Villkoret", text, exc, flow, pid)
 
     def correlations(self) -> list[Diagnostic]:
         """Translate and check every correlation retrieval expression of the document."""
@@ -475,12 +498,9 @@ class Normalizer:
             if expr is None or not (expr.text or "").strip():
                 continue
             text = expr.text.strip()
-            try:
-                expr.text = self.python(text, expr.get("language"))
-            except ExpressionError as exc:
-                owner = cpre.getparent()
-                self._diag(rw, "error", "unsupported-expression",
-                           f"Korrelationsuttrycket {shown(text)} kan inte utvärderas: {exc}", owner, "")
+            python = self.expression(rw, text, expr.get("language"), "Korrelationsuttrycket", cpre.getparent(), "")
+            if python is not None:
+                expr.text = python
         return rw.diagnostics
 
     def _timers(self, event: etree._Element, rw: Rewrite, pid: str) -> None:
@@ -490,26 +510,53 @@ class Normalizer:
                 if el is None or not (el.text or "").strip():
                     continue
                 text = el.text.strip()
+                feel_cycle = _FEEL_CYCLE.match(text) if kind == "timeCycle" else None
+                if feel_cycle:
+                    # Camunda 8's cycle(duration("PT1H")) is the ISO interval R/PT1H.
+                    text = f"R{feel_cycle.group(1) or ''}/{feel_cycle.group(2)}"
+                cron = None
                 if _ISO_LITERAL.match(text):
-                    el.text = repr(text)
-                    continue
-                if kind == "timeCycle" and _CRON.match(text):
-                    hint = cron_as_iso(text)
-                    if hint:
-                        # Camunda runs cron; one that fires at a fixed rate is that ISO interval.
-                        el.text = repr(hint)
-                        self._diag(rw, "warning", "cron-as-interval",
-                                   f"Cron-uttrycket {text!r} körs som det upprepade ISO 8601-intervallet {hint!r} "
-                                   "(samma takt, räknad från när timern startar); skriv intervallet i diagrammet.",
-                                   event, pid)
+                    python: str | None = repr(text)
+                elif kind == "timeCycle" and _CRON.match(text):
+                    cron = cron_as_iso(text)
+                    if not cron:
+                        self._diag(rw, "error", "unsupported-timer",
+                                   f"Cron-uttrycket {text!r} anger klockslag i kalendern, vilket Rutin inte kan köra; "
+                                   "skriv tiden som ett upprepat ISO 8601-intervall med starttid, t.ex. "
+                                   "'R/2026-01-05T07:00:00+01:00/P1D' för varje dag klockan 7.", event, pid)
                         continue
-                    self._diag(rw, "error", "unsupported-timer",
-                               f"Cron-uttrycket {text!r} anger klockslag i kalendern, vilket Rutin inte kan köra; "
-                               "skriv tiden som ett upprepat ISO 8601-intervall med starttid, t.ex. "
-                               "'R/2026-01-05T07:00:00+01:00/P1D' för varje dag klockan 7.", event, pid)
+                    python = repr(cron)
+                else:
+                    python = self.expression(rw, text, el.get("language"), "Timeruttrycket", event, pid)
+                if python is None:
                     continue
-                try:
-                    el.text = self.python(text, el.get("language"))
-                except ExpressionError as exc:
-                    self._diag(rw, "error", "unsupported-expression",
-                               f"Timeruttrycket {shown(text)} kan inte utvärderas: {exc}", event, pid)
+                if kind == "timeCycle" and not self._cycle_runs(python, text, event, rw, pid):
+                    continue
+                el.text = python
+                if cron:
+                    # Camunda runs cron; one that fires at a fixed rate is that ISO interval.
+                    self._diag(rw, "warning", "cron-as-interval",
+                               f"Cron-uttrycket {text!r} körs som det upprepade ISO 8601-intervallet {cron!r} "
+                               "(samma takt, räknad från när timern startar); skriv intervallet i diagrammet.",
+                               event, pid)
+
+    def _cycle_runs(self, python: str, written: str, event: etree._Element, rw: Rewrite, pid: str) -> bool:
+        """Whether a timer cycle the diagram writes as a constant repeats no more often than the
+        upload's limit allows (a computed one is checked when a case computes it); a located
+        error when it does not."""
+        try:
+            value = limits.constant(python)
+        except limits.NotConstant:
+            return True
+        except limits.ConstantError as exc:
+            self._diag(rw, "error", "unsupported-expression",
+                       f"Timeruttrycket {shown(written)} kan inte räknas ut: {exc}.", event, pid)
+            return False
+        problem = limits.cycle_problem(str(value), self.limits.min_timer_cycle_s)
+        if problem is None:
+            return True
+        code, message = problem
+        if str(value) != written.strip("'\""):
+            message = f"{shown(written)} motsvarar {str(value)!r}. {message}"
+        self._diag(rw, "error", code, message, event, pid)
+        return False

@@ -45,6 +45,13 @@ _SEQUENCE_FLOW = q("sequenceFlow")
 _VARIABLE = re.compile(r"^\s*(?:=\s*|[$#]\{\s*)?([^\W\d]\w*)(?:\s*\})?\s*$")
 
 
+def plain_variable(text: str | None) -> str | None:
+    """The variable an expression consisting of one plain variable names (``items``, ``${items}``,
+    ``=items``), else None."""
+    m = _VARIABLE.match(text or "")
+    return m.group(1) if m else None
+
+
 def _dialect_collection(mi: etree._Element) -> tuple[str | None, str | None]:
     """The collection variable (and element variable) a modeler's dialect gives a multi-instance.
 

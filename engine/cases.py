@@ -72,9 +72,9 @@ def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str,
         "data": data, "via": via, "org_unit": org_unit,
     })
     work.run(actor.name)
-    if _release_timer_start(workflow):
-        # A case exists because its start time has come (or someone started it by hand): the
-        # timer start event has done its job and must not make the new case wait again.
+    # A case exists because its start time has come (or someone started it by hand): the timer
+    # start event has done its job and must not make the new case wait again.
+    if case.status != "incident" and work.run(actor.name, lambda: _release_timer_start(workflow), steps=False):
         work.run(actor.name)
     work.sync(actor.name)
     work.save()
@@ -146,7 +146,9 @@ def case_json(engine: Engine, s: Any, case: Case, actor: Actor, *, with_history:
         "data": case.data, "started_by": case.started_by, "created": case.created_at.isoformat(),
         "updated": case.updated_at.isoformat(),
         "completed": case.completed_at.isoformat() if case.completed_at else None,
-        "incident": {"element_id": case.incident_element, "message": case.incident_message}
+        "incident": {"element_id": case.incident_element,
+                     "element_name": model.element_names.get(case.incident_element or ""),
+                     "message": case.incident_message}
         if case.status == "incident" else None,
         "deadline": case_clock.status(case, engine.clock.now()),
         "open_tasks": [task_json(engine, t, actor) for t in tasks if t.status == "open"],
@@ -243,7 +245,7 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
             for task in work.workflow.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING):
                 task.data.update(patch)
             work.event("data_corrected", actor=actor.name, data={"data": patch})
-        work.retry(actor.name)
+        work.retry(actor.name, _json_safe(data) if data else None)
         work.sync(actor.name)
         work.save()
         work.write()

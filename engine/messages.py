@@ -64,12 +64,15 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
             raise InvalidInput(f"Meddelandet saknar det som korrelationen kräver: {exc}") from None
         work.event("message_received", actor=actor.name, element_id=work.model.original_id(task.task_spec.name),
                    data={"message": name, "data": payload})
-        caught = work.workflow.top_workflow.event_manager.catch(
-            BpmnEvent(definition, payload=payload, correlations=correlations), internal=False
-        )
-        if caught == 0:
-            raise Conflict(f"Meddelandet {name!r} matchar inte ärendets korrelation.")
-        work.run(actor.name)
+
+        def deliver() -> None:
+            caught = work.workflow.top_workflow.event_manager.catch(
+                BpmnEvent(definition, payload=payload, correlations=correlations), internal=False
+            )
+            if caught == 0:
+                raise Conflict(f"Meddelandet {name!r} matchar inte ärendets korrelation.")
+
+        work.run(actor.name, deliver)  # a failure after the message is caught is the case's incident
         work.sync(actor.name)
         work.save()
         work.write()

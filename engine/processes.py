@@ -97,7 +97,9 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
         raise PayloadTooLarge(f"Filen är {len(data)} byte; högst {limit} byte tillåts.")
     try:
         doc = read_document(data, max_bytes=limit, forms=forms,
-                            max_flow_elements=engine.settings.max_flow_elements)
+                            max_flow_elements=engine.settings.max_flow_elements,
+                            max_multi_instance=engine.settings.max_multi_instance,
+                            min_timer_cycle_s=engine.settings.min_timer_cycle_s)
     except DiagramRejected as exc:
         raise DiagramInvalid(exc.message, diagnostics=[d.to_json() for d in exc.diagnostics]) from None
     now = engine.clock.now()
@@ -411,7 +413,7 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
     )
     from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 
-    from bpmn import sandbox
+    from bpmn import limits, sandbox
 
     from . import spiff_clock, timers
 
@@ -439,6 +441,9 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
                 continue
             data: dict[str, Any] = {"expression": value}
             if isinstance(definition, CycleTimerEventDefinition):
+                problem = limits.cycle_problem(value, engine.settings.min_timer_cycle_s)
+                if problem is not None:  # uploaded under a lower limit than the one in force now
+                    raise ValueError(problem[1])
                 schedule = timers.parse_cycle(value, now)
                 floor = max(now, last_fired) if last_fired is not None else now
                 found = timers.next_occurrence(schedule, not_before=floor,

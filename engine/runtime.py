@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -28,7 +28,19 @@ from bpmn import sandbox
 from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
-from . import case_clock, deadlines, history, optimistic, org, spiff_clock, state, timers
+from . import (
+    case_clock,
+    deadlines,
+    history,
+    incidents,
+    multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
+    optimistic,
+    org,
+    run_limits,
+    spiff_clock,
+    state,
+    timers,
+)
 from .core import Engine
 from .errors import InvalidInput, NotFound
 from .models import Case, HumanTask, TaskCandidate, from_row, transient
@@ -44,6 +56,13 @@ COMPACT_EVERY = 500
 
 class _EndlessLoop(Exception):
     pass
+
+
+# Errors a diagram's own expressions and data are expected to make: an incident, logged without a trace.
+_EXPECTED: tuple[type[BaseException], ...] = (
+    incidents.StepError, WorkflowException, sandbox.SandboxError, LookupError, TypeError, ValueError, NameError,
+    ArithmeticError, AttributeError,
+)
 
 
 # The hot path talks to the database through Core statements built once, on the session's
@@ -133,8 +152,10 @@ class CaseWork:
         self.conn: sa.Connection = session.connection()
         self.case = case
         self.now: datetime = engine.clock.now()
-        # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on.
+        # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on,
+        # and what the case's data computes is held to the engine's limits.
         spiff_clock._current.set(engine.clock)
+        run_limits.use(engine.settings)
         # An optimistic attempt gives up here, before any work, on a version known not to fit it.
         optimistic.case_version(case.process_version_id)
         self.model: ProcessModel = engine.model(case.process_version_id)
@@ -208,51 +229,67 @@ class CaseWork:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, actor: str) -> None:
-        """Run engine steps until the case waits; a failure becomes an incident, not an error."""
-        steps = 0
+    def run(self, actor: str, action: Callable[[], Any] | None = None, *, steps: bool = True) -> Any:
+        """Apply `action` (completing a task, catching a message, firing timers), then run engine
+        steps until the case waits; returns what `action` returned.
+
+        Whatever the diagram or the case's data makes fail on the way, in the action or in the
+        steps after it, is an incident on the case naming the element, and the action stands (a
+        completion is recorded, a message received). Only the database's and Rutin's own errors
+        propagate, and roll the whole change back.
+        """
+        steps_run = 0
 
         def counted(_task: Any) -> None:
-            nonlocal steps
-            steps += 1
-            if steps > MAX_ENGINE_STEPS:
+            nonlocal steps_run
+            steps_run += 1
+            if steps_run > MAX_ENGINE_STEPS:
                 raise _EndlessLoop()
-            if steps % COMPACT_EVERY == 0:
+            if steps_run % COMPACT_EVERY == 0:
                 state.compact(self.workflow)
 
         try:
-            self.workflow.do_engine_steps(did_complete_task=counted)
+            result = action() if action is not None else None
+            if steps:
+                self.workflow.do_engine_steps(did_complete_task=counted)
+            return result
         except _EndlessLoop:
             self._incident(actor, None, f"Ärendet tog över {MAX_ENGINE_STEPS} automatiska steg utan att vänta "
                                         "på någon; troligen en oändlig slinga i diagrammet.")
-        except (WorkflowException, sandbox.SandboxError, KeyError, TypeError, ValueError, NameError,
-                ZeroDivisionError, AttributeError, IndexError, ArithmeticError) as exc:
-            self._incident(actor, getattr(exc, "task", None), _describe(exc))
-        except Exception as exc:  # an engine bug must not lose the case or reach the user as a 500
-            log.exception("unexpected engine failure in case %s", self.case.id)
-            self._incident(actor, getattr(exc, "task", None), f"Oväntat fel i motorn: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if incidents.is_infrastructure(exc):
+                raise
+            if isinstance(exc, _EXPECTED):
+                log.info("case %s stopped in an incident: %s", self.case.id, exc)
+            else:  # not what a diagram usually gets wrong: the trace is for whoever maintains Rutin
+                log.warning("case %s stopped in an incident", self.case.id, exc_info=exc)
+            self._incident(actor, incidents.failed_task(exc), incidents.explain(exc), exc)
+        return None
 
-    def _incident(self, actor: str, task: Any, message: str) -> None:
+    def _incident(self, actor: str, task: Any, message: str, exc: BaseException | None = None) -> None:
         if task is None:
             errored = self.workflow.get_tasks(state=TaskState.ERROR)
             task = errored[0] if errored else None
-        element = self.model.original_id(task.task_spec.name) if task is not None else None
+        spec = task.task_spec if task is not None else None
+        element = self.model.original_id(getattr(spec, "bpmn_id", None) or spec.name) if spec is not None else None
+        name = (self.model.element_names.get(element or "") or getattr(spec, "bpmn_name", None)) if spec else None
         self.case.status = "incident"
         self.case.incident_element = element
         self.case.incident_message = message
+        data: dict[str, Any] = {"error": message, "element_name": name}
+        if exc is not None:
+            data["error_type"] = type(exc).__name__
         self.event("incident_raised", actor=actor, element_id=element,
-                   task_id=str(task.id) if task is not None else None, data={"error": message})
+                   task_id=str(task.id) if task is not None else None, data=data)
 
-    def retry(self, actor: str) -> None:
-        """Make errored tasks runnable again and run; used once the cause is fixed."""
-        for task in self.workflow.get_tasks(state=TaskState.ERROR):
-            task._set_state(TaskState.READY)
+    def retry(self, actor: str, patch: dict[str, Any] | None = None) -> None:
+        """Take the failed steps up again (with `patch`, corrected data, where they read it) and run."""
         self.event("incident_retried", actor=actor, element_id=self.case.incident_element,
                    data={"error": self.case.incident_message})
         self.case.status = "active"
         self.case.incident_element = None
         self.case.incident_message = None
-        self.run(actor)
+        self.run(actor, lambda: incidents.redo(self.workflow, patch))
 
     # -- projections ----------------------------------------------------------------------------
 
@@ -329,7 +366,7 @@ class CaseWork:
 
     def human_step(self, task: Any) -> HumanStep:
         """What the diagram says about a human task: the parsed step, else one made from its lane."""
-        spec_name = task.task_spec.name
+        spec_name = step_key(task)
         return self.model.steps.get(spec_name) or HumanStep(
             element_id=self.model.original_id(spec_name),
             name=getattr(task.task_spec, "bpmn_name", None) or spec_name,
@@ -364,7 +401,7 @@ class CaseWork:
         return list(dict.fromkeys(candidates)), task_unit
 
     def _create_task(self, task: Any, actor: str) -> HumanTask:
-        spec_name = task.task_spec.name
+        spec_name = step_key(task)
         step = self.human_step(task)
         assignee = _resolve_user(step.assignee, task.data)
         policy = self.policy(step.element_id)
@@ -434,6 +471,12 @@ class CaseWork:
         self.s.info.setdefault("after_commit", []).append(lambda: cache.put(case_id, revision, workflow))
 
 
+def step_key(task: Any) -> str:
+    """The key of a human task's step in the process model: its element's id. An instance of a
+    multi-instance step or loop has a spec of its own (``id [child]``) with the element's id."""
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+
+
 def _lookup(path: str, data: dict[str, Any]) -> Any:
     """The value at a dotted variable path in the task data, or None."""
     found: Any = data
@@ -466,18 +509,6 @@ def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
     if text.startswith(("=", "${", "#{")):
         return None
     return text or None
-
-
-def _describe(exc: BaseException) -> str:
-    # SpiffWorkflow wraps the cause of a failed expression: in `exception` for some errors, as the
-    # context of the one it raises (`error_type` names it) for others.
-    inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
-    text = str(exc)
-    if inner is not None and str(inner) and str(inner) not in text:
-        text = f"{text.rstrip(' .')}: {inner}"
-    if isinstance(inner, NameError) or isinstance(exc, NameError):
-        return f"Variabel saknas: {text}"
-    return text or type(exc).__name__
 
 
 def _json_safe(value: Any) -> Any:

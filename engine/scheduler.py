@@ -231,8 +231,7 @@ class Scheduler:
         # written again as due, and the tick find it again without end. Its arithmetic therefore
         # runs a microsecond past the row's instant (never earlier than now).
         with spiff_clock.using(_AtLeast(self.engine.clock, row["due_at"] + timedelta(microseconds=1))):
-            work.workflow.refresh_timers()
-            work.run(SCHEDULER_ACTOR.name)
+            work.run(SCHEDULER_ACTOR.name, work.workflow.refresh_timers)  # a failure is the case's incident
         work.sync(SCHEDULER_ACTOR.name)
         work.save()
         return "fired"

@@ -30,6 +30,8 @@ class Settings:
     port: int = 8080
     max_upload_bytes: int = 10 * 1024 * 1024
     max_flow_elements: int = 5_000
+    max_multi_instance: int = 1_000
+    min_timer_cycle_s: float = 60.0
     lock_timeout_s: float = 5.0
     optimistic_writes: bool = True
     web_workers: int = 0
@@ -59,6 +61,8 @@ class Settings:
             "port": _int(e, "RUTIN_PORT", 8080),
             "max_upload_bytes": _int(e, "RUTIN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             "max_flow_elements": _int(e, "RUTIN_MAX_FLOW_ELEMENTS", 5_000),
+            "max_multi_instance": _int(e, "RUTIN_MAX_MULTI_INSTANCE", 1_000),
+            "min_timer_cycle_s": _float(e, "RUTIN_MIN_TIMER_CYCLE_S", 60.0),
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
             "web_workers": _int(e, "RUTIN_WORKERS", 0),
             "optimistic_writes": e.get("RUTIN_OPTIMISTIC_WRITES", "1").strip().lower()

@@ -107,7 +107,10 @@ def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
 
     event_value = my_task._get_internal_data("event_value")
     if event_value is None:
+        from .run_limits import check_cycle
+
         expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        check_cycle(expression)  # a cycle the case's data computes: held to the limit
         try:
             schedule = parse_cycle(str(expression), _ClockDatetime.now(UTC))
         except ValueError:

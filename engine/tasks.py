@@ -398,8 +398,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         case_clock.extend(work, row, actor.name)
         work.event("task_completed", actor=actor.name, role=role, task_id=row.id, element_id=row.element_id,
                    data=event_data)
-        task.run()
-        work.run(actor.name)
+        work.run(actor.name, task.run)  # a failure after the completion is the case's incident
         work.sync(actor.name)
         work.save()
         work.write()
@@ -407,7 +406,9 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         return {
             "task": task_json(engine, row, actor),
             "case": {"id": case.id, "status": case.status, "revision": case.revision,
-                     "incident": {"element_id": case.incident_element, "message": case.incident_message}
+                     "incident": {"element_id": case.incident_element,
+                                  "element_name": work.model.element_names.get(case.incident_element or ""),
+                                  "message": case.incident_message}
                      if case.status == "incident" else None,
                      "open_tasks": [task_json(engine, r, actor) for r in open_rows]},
         }

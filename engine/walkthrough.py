@@ -98,7 +98,7 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
     return result
 
 
-_QUOTED = re.compile(r"expression '([^']*)'")
+_QUOTED = re.compile(r"(?:expression|Uttrycket) '(.*?)'(?: kunde inte|$)")
 _NAME = re.compile(r"[^\W\d]\w*")
 _KNOWN = {"and", "or", "not", "True", "False", "None", "in", "is", "if", "else", "for", "any", "all", "len"}
 

@@ -208,10 +208,13 @@ def test_an_incident_names_the_cause_of_a_failing_condition(engine: Engine) -> N
     processes.deploy(engine, SYSTEM, xml)
     missing = cases.start_case(engine, SYSTEM, "villkor", {})
     assert missing["status"] == "incident"
-    assert missing["incident"]["message"].startswith("Variabel saknas")
-    assert "belopp" in missing["incident"]["message"]
+    assert missing["incident"]["element_id"] == "g" and missing["incident"]["element_name"] == "Stort belopp?"
+    assert missing["incident"]["message"] == ("Uttrycket 'belopp > 1000' kunde inte utvärderas: variabeln 'belopp' "
+                                              "saknas i ärendets data.")
     wrong = cases.start_case(engine, SYSTEM, "villkor", {"belopp": "mycket"})
-    assert "not supported between instances of 'str' and 'int'" in wrong["incident"]["message"]
+    # In Swedish, not Python's "'>' not supported between instances of 'str' and 'int'".
+    assert wrong["incident"]["message"] == ("Uttrycket 'belopp > 1000' kunde inte utvärderas: text och ett heltal "
+                                            "går inte att jämföra (större än); rätta värdet i ärendets data.")
 
 
 def _form_process(body: str) -> bytes:

@@ -27,6 +27,7 @@ PRINCIPLED_REFUSALS = {
     "unsupported-script-language",  # Groovy and JavaScript scripts: tasks, listeners, mappings (Camunda examples)
     "script-resource",  # a script in a file of the Camunda project, not in the diagram
     "unsupported-timer",  # Quartz cron at calendar times; the message says what to write instead
+    "timer-cycle-too-short",  # cron every 5 seconds (Camunda examples): more often than RUTIN_MIN_TIMER_CYCLE_S
     "unsupported-expression",  # a condition outside every expression language ("Condition\ntrue")
     "nothing-to-run",  # an empty diagram (Camunda Eclipse plugin's A.4.1 export)
 }
@@ -75,15 +76,16 @@ def test_a_camunda_form_not_uploaded_is_a_warning(client: Any, people: dict[str,
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_fixed_rate_cron_deploys_as_its_interval_and_says_so(client: Any, people: dict[str, Person]) -> None:
+def test_a_cron_every_five_seconds_is_refused_with_its_interval(client: Any, people: dict[str, Person]) -> None:
     path = CORPUS / "camunda7" / "clients--java--order-handling" / "order-handling.bpmn"
     if not path.exists():
         pytest.skip("example not in this corpus")
     r = client.post("/api/processes", data=path.read_bytes(),
                     headers={**people["designer"].headers, "Content-Type": "application/xml"})
-    assert r.status_code == 201, r.get_json()
-    [warning] = [d for d in r.get_json()["diagnostics"] if d["code"] == "cron-as-interval"]
-    assert warning["element_id"] == "StartEvent_1" and warning["line"] and "R/PT5S" in warning["message"]
+    assert r.status_code == 422, r.get_json()
+    [error] = [d for d in r.get_json()["diagnostics"] if d["severity"] == "error"]
+    assert (error["code"], error["element_id"]) == ("timer-cycle-too-short", "StartEvent_1") and error["line"]
+    assert "R/PT5S" in error["message"] and "1 minut" in error["message"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

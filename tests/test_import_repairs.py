@@ -166,10 +166,13 @@ def test_empty_loop_conditions_are_no_loop_and_dialect_collections_are_multi_ins
             '</multiInstanceLoopCharacteristics></userTask>'
             '<userTask id="d"><multiInstanceLoopCharacteristics camunda:collection="${order.items()}"/></userTask>'
             '<endEvent id="e"/>' + flows("s>a", "a>b", "b>c", "c>d", "d>e"))
-    found = codes(read_document(diagram(body, executable=True)))
+    found = codes(read_document(diagram(body)))
     assert "loop-ignored" in found["a"]
     assert "loop-collection" in found["b"] and "loop-collection" in found["c"]
     assert "loop-ignored" in found["d"]
+    # An executable process's collection is held to what a gateway's condition is held to.
+    [error] = refused(diagram(body, executable=True))
+    assert (error.code, error.element_id) == ("unsupported-expression", "d") and "metodanrop" in error.message
 
 
 def test_one_condition_less_flow_beside_conditioned_ones_is_the_otherwise(client: Any,
@@ -214,12 +217,21 @@ def test_expressions_outside_the_subset_are_located_errors() -> None:
 
 
 def test_a_fixed_rate_cron_timer_runs_as_its_iso_interval_with_a_warning() -> None:
-    """Camunda 7 accepts Quartz cron in a timer cycle; "every 5 seconds" is R/PT5S."""
-    body = ('<startEvent id="s"><timerEventDefinition><timeCycle>0/5 0/1 * 1/1 * ?</timeCycle>'
+    """Camunda 7 accepts Quartz cron in a timer cycle; "every 5 minutes" is R/PT5M."""
+    body = ('<startEvent id="s"><timerEventDefinition><timeCycle>0 0/5 * 1/1 * ?</timeCycle>'
             '</timerEventDefinition></startEvent><task id="a"/><endEvent id="e"/>' + flows("s>a", "a>e"))
     doc = read_document(diagram(body, executable=True))
     [warning] = [d for d in doc.diagnostics if d.code == "cron-as-interval"]
-    assert warning.severity == "warning" and warning.element_id == "s" and "'R/PT5S'" in warning.message
+    assert warning.severity == "warning" and warning.element_id == "s" and "'R/PT5M'" in warning.message
+
+
+def test_a_cron_timer_firing_every_few_seconds_is_refused() -> None:
+    """"Every 5 seconds" (R/PT5S) is more often than the shortest cycle allowed."""
+    body = ('<startEvent id="s"><timerEventDefinition><timeCycle>0/5 0/1 * 1/1 * ?</timeCycle>'
+            '</timerEventDefinition></startEvent><task id="a"/><endEvent id="e"/>' + flows("s>a", "a>e"))
+    [error] = refused(diagram(body, executable=True))
+    assert (error.code, error.element_id) == ("timer-cycle-too-short", "s") and error.line
+    assert "'R/PT5S'" in error.message and "1 minut" in error.message
 
 
 def test_a_calendar_cron_timer_is_refused_with_an_interval_to_write_instead() -> None:

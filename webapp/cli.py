@@ -184,7 +184,9 @@ def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
     for path in diagrams:
         try:
             doc = read_document(path.read_bytes(), max_bytes=settings.max_upload_bytes, forms=form_bytes,
-                                max_flow_elements=settings.max_flow_elements)
+                                max_flow_elements=settings.max_flow_elements,
+                                max_multi_instance=settings.max_multi_instance,
+                                min_timer_cycle_s=settings.min_timer_cycle_s)
             diags = [d.to_json() for d in doc.diagnostics]
             click.echo(f"{path}: kan driftsättas ({', '.join(p.key for p in doc.processes)})")
         except DiagramRejected as exc:
