@@ -480,12 +480,13 @@ def _describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _json_safe(value: Any) -> Any:
-    """Data as JSON can hold it (scripts may leave dates or sets behind)."""
+def _json_safe(value: Any, top: bool = True) -> Any:
+    """Data as JSON can hold it (scripts may leave dates or sets behind). Names starting with "_"
+    are the engine's at the top of a case's data only; deeper down they are data like any other."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
+        return {str(k): _json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
     if isinstance(value, (list, tuple, set)):
-        return [_json_safe(v) for v in value]
+        return [_json_safe(v, False) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
     if isinstance(value, str):
