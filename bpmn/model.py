@@ -101,6 +101,12 @@ class ProcessModel:
     spec_ids: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     message_flows: list[dict[str, str | None]] = field(default_factory=list)
+    # What the process takes in besides its steps' forms (`bpmn.declared`): the start form, the
+    # variables its start events' output mappings set, and per message-catching element (by spec
+    # id) the variables its output mapping sets.
+    start_form: list[FormField] = field(default_factory=list)
+    start_outputs: list[str] = field(default_factory=list)
+    message_outputs: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the model."""
@@ -111,6 +117,7 @@ class ProcessModel:
         """Rebuild a model from its stored JSON form."""
         data = dict(data)
         data["steps"] = {k: HumanStep.from_json(v) for k, v in data.get("steps", {}).items()}
+        data["start_form"] = [FormField(**f) for f in data.get("start_form", [])]
         return cls(**data)
 
     def original_id(self, spec_name: str) -> str:
