@@ -28,7 +28,7 @@ from bpmn import sandbox
 from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
-from . import case_clock, deadlines, history, optimistic, org, spiff_clock, state, timers
+from . import case_clock, data_limits, deadlines, history, optimistic, org, spiff_clock, state, timers
 from .core import Engine
 from .errors import InvalidInput, NotFound
 from .models import Case, HumanTask, TaskCandidate, from_row, transient
@@ -135,6 +135,7 @@ class CaseWork:
         self.now: datetime = engine.clock.now()
         # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on.
         spiff_clock._current.set(engine.clock)
+        data_limits.use(engine.settings)  # and its scripts keep case data within its limits
         # An optimistic attempt gives up here, before any work, on a version known not to fit it.
         optimistic.case_version(case.process_version_id)
         self.model: ProcessModel = engine.model(case.process_version_id)
@@ -315,6 +316,8 @@ class CaseWork:
             self.case.status = "completed" if self.workflow.completed else "active"
         # The summary's data first: the case clock reads a receipt date from it.
         self.case.data = _json_safe(self.case_data())
+        if (too_large := data_limits.case_problem(self.engine.settings, self.case.data)) is not None:
+            raise InvalidInput(too_large)  # the net behind the checks on input and scripts: nothing is kept
         case_clock.update(self, actor)
         case_clock.cap_steps(self, actor)
         if self.workflow.completed and self.case.completed_at is None and self.case.status == "completed":

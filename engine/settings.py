@@ -30,6 +30,9 @@ class Settings:
     port: int = 8080
     max_upload_bytes: int = 10 * 1024 * 1024
     max_flow_elements: int = 5_000
+    # Case data, as JSON: all of one case's, and one field of it (`engine.data_limits`).
+    max_case_data_bytes: int = 1024 * 1024
+    max_field_bytes: int = 64 * 1024
     lock_timeout_s: float = 5.0
     optimistic_writes: bool = True
     web_workers: int = 0
@@ -58,6 +61,8 @@ class Settings:
             "port": _int(e, "RUTIN_PORT", 8080),
             "max_upload_bytes": _int(e, "RUTIN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
             "max_flow_elements": _int(e, "RUTIN_MAX_FLOW_ELEMENTS", 5_000),
+            "max_case_data_bytes": _int(e, "RUTIN_MAX_CASE_DATA_BYTES", 1024 * 1024),
+            "max_field_bytes": _int(e, "RUTIN_MAX_FIELD_BYTES", 64 * 1024),
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
             "web_workers": _int(e, "RUTIN_WORKERS", 0),
             "optimistic_writes": e.get("RUTIN_OPTIMISTIC_WRITES", "1").strip().lower()

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from engine import cases, delegation, forms, measures, messages, notifications, policies, processes, tasks, transfer
 from engine.core import Engine
+from engine.data_limits import MAX_DEPTH
 from engine.errors import BadRequest, InvalidInput
 
 from .auth import current_actor
@@ -38,6 +39,9 @@ def _json_body(required: bool = False) -> dict[str, Any]:
         body = json.loads(raw, parse_constant=_not_a_number)
     except _NotANumber:
         raise BadRequest("JSON har inga NaN eller Infinity; skicka ett tal eller null.") from None
+    except RecursionError:
+        raise BadRequest("Innehållet är nästlat för djupt för att läsas (ärendedata får vara nästlade i högst "
+                         f"{MAX_DEPTH} nivåer).") from None
     except Exception:
         raise BadRequest("Innehållet är inte giltig JSON.") from None
     if not isinstance(body, dict):
