@@ -18,7 +18,8 @@ manager's review. So:
   `engine/measures.py` reads nothing from case data.
 - **A message** carries what its catching element maps (its output mapping, plus what the
   message's correlation reads); an element that maps nothing takes any field except those a
-  human step's form fills in, so a message cannot decide in a person's place.
+  human step's form fills in and the documented case fields, so a message cannot decide in a
+  person's place, nor move a deadline or the limit a decision falls under.
 - **Retrying an incident** may correct the variables the case already has and those the failing
   element reads (its script, condition or expression), nothing else.
 
@@ -171,7 +172,8 @@ def _human_fields(model: ProcessModel) -> dict[str, str]:
     return out
 
 
-def check_message(model: ProcessModel, element: str, definition: Any, name: str, payload: dict[str, Any]) -> None:
+def check_message(engine: Engine, model: ProcessModel, element: str, definition: Any, name: str,
+                  payload: dict[str, Any]) -> None:
     """`InvalidInput` naming every payload field the catching element (by spec id) does not take."""
     mapped = model.message_outputs.get(element)
     shown = model.element_names.get(element) or model.original_id(element)
@@ -183,8 +185,12 @@ def check_message(model: ProcessModel, element: str, definition: Any, name: str,
                  for k in payload if k not in accepted}, accepted)
         return
     people = _human_fields(model)
-    _reject({k: f"Fältet '{k}' fylls i av steget '{people[k]}' och kan inte sättas av meddelandet '{name}'."
-             for k in payload if k in people}, set())
+    documented = case_fields(engine, model)
+    refused = {k: f"Fältet '{k}' fylls i av steget '{people[k]}' och kan inte sättas av meddelandet '{name}'."
+               for k in payload if k in people}
+    refused.update({k: f"Fältet '{k}' är ett ärendefält som Rutin läser ({documented[k].description}) och kan "
+                       f"inte sättas av meddelandet '{name}'." for k in payload if k in documented and k not in people})
+    _reject(refused, set())
 
 
 _MISSING = re.compile(r"name '([^']+)' is not defined")

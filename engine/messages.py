@@ -54,7 +54,7 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
         if not waiting:
             raise Conflict(f"Ärendet väntar inte på meddelandet {name!r}.")
         task, definition = waiting[0]
-        declared.check_message(work.model, task.task_spec.name, definition, name, payload)
+        declared.check_message(engine, work.model, task.task_spec.name, definition, name, payload)
         data_limits.check_input(engine.settings, payload, case.data)
         try:
             correlations = definition.get_correlations(task, payload)

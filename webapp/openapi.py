@@ -25,7 +25,8 @@ TASK_DATA = {"type": "object", "description": "Stegets formulärfält och de var
                                               "choice. Annat ger 422 som namnger fältet."}
 MESSAGE_DATA = {"type": "object", "description": "Det som det mottagande elementets utmappning anger (och det "
                                                  "korrelationen läser); ett element utan utmappning tar allt utom "
-                                                 "fält som en person fyller i på ett steg."}
+                                                 "fält som en person fyller i på ett steg och de dokumenterade "
+                                                 "ärendefälten."}
 RETRY_DATA = {"type": "object", "description": "Rättade värden för variabler som ärendet redan har eller som det "
                                                "felande elementet läser; annat ger 422."}
 

@@ -230,6 +230,19 @@ def test_a_message_that_maps_nothing_cannot_fill_in_a_persons_field(
     assert_no_effect(before, db_state(engine))
 
 
+@pytest.mark.parametrize("payload", [{"inkom": "2026-01-02"}, {"inkom": "2026-04-01", "bilaga": "x"}])
+def test_a_message_that_maps_nothing_cannot_move_the_day_the_deadline_counts_from(
+        client: Any, people: dict[str, Person], engine: Engine, review: dict[str, Any], payload: dict[str, Any]) -> None:
+    case_id = _waiting(client, people, engine, review, past_reply=True)
+    before = db_state(engine)
+    r = client.post(f"/api/cases/{case_id}/messages/komplettering", json={"data": payload},
+                    headers=people["admin"].headers)
+    problem = _refused(r, "Fältet 'inkom' är ett ärendefält som Rutin läser (dagen ärendet kom in",
+                       "kan inte sättas av meddelandet 'komplettering'")
+    assert [e["field"] for e in problem["errors"]] == ["inkom"]
+    assert_no_effect(before, db_state(engine))
+
+
 @pytest.mark.parametrize("payload", [{"rutin_beslut": {"Godkand": "f4"}}, {"_intern": 1}])
 def test_a_message_cannot_carry_the_engines_own_names(client: Any, people: dict[str, Person], engine: Engine,
                                                       review: dict[str, Any], payload: dict[str, Any]) -> None:
