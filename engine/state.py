@@ -74,6 +74,8 @@ def _escaped_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 _registry = BpmnWorkflowSerializer.configure(registry=CaseDataRegistry())
+# Specs hold no case data: restored strictly, so a spec that does not read back fails loudly.
+_spec_registry = BpmnWorkflowSerializer.configure()
 _converter = _CaseWorkflowConverter(BpmnWorkflow, _registry)
 _serializer = BpmnWorkflowSerializer(_registry)
 
@@ -134,8 +136,8 @@ class WorkflowCache:
 def restore_spec(spec_json: str) -> tuple[Any, dict[str, Any]]:
     """Deserialize a version's stored specs (uncached)."""
     stored = json.loads(spec_json)
-    spec = _registry.restore(stored["spec"])
-    return spec, {k: _registry.restore(v) for k, v in stored["subprocess_specs"].items()}
+    spec = _spec_registry.restore(stored["spec"])
+    return spec, {k: _spec_registry.restore(v) for k, v in stored["subprocess_specs"].items()}
 
 
 def spec_json(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> str:
