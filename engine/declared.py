@@ -118,7 +118,8 @@ def expression_names(source: str | None) -> set[str]:
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and id(node) not in called and node.id not in {"True", "False", "None"}:
+        if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called
+                and node.id not in {"True", "False", "None"}):
             names.add(node.id)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rutin_variable"
               and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):

@@ -283,6 +283,7 @@ def incident(client: Any, people: dict[str, Person]) -> str:
 
 @pytest.mark.parametrize(("data", "sentence"), [
     ({"belopp": 600, "godkant": True}, "Fältet 'godkant' finns inte i ärendet och läses inte av 'Beräkna avgift'"),
+    ({"avgift": 1}, "Fältet 'avgift' finns inte i ärendet och läses inte av 'Beräkna avgift'"),  # it writes it
     ({"rutin_beslut": {"gw": "f4"}}, "Ogiltiga variabelnamn: rutin_beslut"),
     ({"_intern": 1}, "Ogiltiga variabelnamn: _intern"),
 ])
