@@ -120,6 +120,12 @@ class ProcessModel:
     message_flows: list[dict[str, str | None]] = field(default_factory=list)
     owner: str | None = None
     starters: Starters | None = None
+    # What the process takes in besides its steps' forms (`bpmn.declared`): the start form, the
+    # variables its start events' output mappings set, and per message-catching element (by spec
+    # id) the variables its output mapping sets.
+    start_form: list[FormField] = field(default_factory=list)
+    start_outputs: list[str] = field(default_factory=list)
+    message_outputs: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the model."""
@@ -134,6 +140,7 @@ class ProcessModel:
             data["owner"] = (data.get("properties") or {}).get("rutin:owner")
         if data.get("starters") is not None:
             data["starters"] = Starters(**data["starters"])
+        data["start_form"] = [FormField(**f) for f in data.get("start_form", [])]
         return cls(**data)
 
     def original_id(self, spec_name: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from . import dates
+from .declared import message_outputs, start_form, start_outputs
 from .diagnostics import Diagnostic
 from .dialects import TaskExtensions, read_all
 from .dialects.camunda import read_properties as camunda_properties
@@ -184,6 +185,9 @@ def read_steps(
         spec_ids=dict(rw.spec_ids),
         properties=process_props,
         owner=(process_props.get("rutin:owner") or "").strip() or None,
+        start_form=start_form(proc, by_form),
+        start_outputs=start_outputs(proc),
+        message_outputs=message_outputs(proc),
     )
     # Message flows between pools are documentation of who talks to whom; kept with the process.
     # A flow drawn to the pool's border names its participant, not the process.

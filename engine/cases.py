@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import case_clock, forms, history, org, processes, starting, state
+from . import case_clock, data_limits, declared, forms, history, org, processes, starting, state
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
@@ -26,8 +26,9 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
         raise InvalidInput("data ska vara ett JSON-objekt.")
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise InvalidInput("business_key ska vara text på högst 200 tecken.")
+    data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
+    bad = forms.bad_keys(data or {})  # before `_json_safe`, which drops "_" names without a word
     initial = _json_safe(data or {})
-    bad = forms.bad_keys(initial)
     if bad:
         raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(bad)}")
     if org_unit is not None:
@@ -42,6 +43,7 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
             version = processes.latest_version(s.connection(), key)
             # Starting is an authority: the starter roles of the version the case starts on, in its unit.
             placed = starting.authorize(engine, s.connection(), actor, version, org_unit)
+            data = declared.check_start(engine, engine.model(version.id), data)
             work = start_in(engine, s, actor, version, data, business_key, org_unit=placed)
             return case_json(engine, s, work.case, actor, with_history=False, tasks=work.open_rows,
                              version=version.version)
@@ -239,9 +241,16 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
             raise Conflict("Ärendet har ingen incident att försöka igen.")
         work = CaseWork(engine, s, case)
         if data:
-            patch = _json_safe(data)
             from SpiffWorkflow.util.task import TaskState
 
+            data_limits.check_input(engine.settings, data, case.data)
+            if forms.bad_keys(data):
+                raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(forms.bad_keys(data))}")
+            patch = _json_safe(data)
+            failing = work.workflow.get_tasks(state=TaskState.ERROR)
+            declared.check_retry(failing, case.incident_message, case.data or {}, patch,
+                                 work.model.element_names.get(failing[0].task_spec.name, case.incident_element or "")
+                                 if failing else case.incident_element or "")
             for task in work.workflow.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING):
                 task.data.update(patch)
             work.event("data_corrected", actor=actor.name, data={"data": patch})

@@ -62,6 +62,11 @@ def _approved(engine: Engine) -> dict[str, list[DelegationItem]]:
     return by_process
 
 
+def approved_items(engine: Engine, process_key: str) -> list[DelegationItem]:
+    """Every approved item version for a process (in force, past or coming)."""
+    return list(_approved(engine).get(process_key, []))
+
+
 def _forget(engine: Engine) -> None:
     with _cache_lock:
         _cache.pop(id(engine), None)

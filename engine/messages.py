@@ -11,7 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from bpmn import sandbox
 
-from . import state
+from . import data_limits, declared, forms, state
 from .cases import _visible, case_json
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -41,6 +41,9 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
     require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
+    data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
+    if forms.bad_keys(data or {}):
+        raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(forms.bad_keys(data or {}))}")
     payload = _json_safe(data or {})
     with locked_case(engine, case_id) as (s, case):
         if not _visible(s, case, actor, acting=True):
@@ -52,6 +55,8 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
         if not waiting:
             raise Conflict(f"Ärendet väntar inte på meddelandet {name!r}.")
         task, definition = waiting[0]
+        declared.check_message(engine, work.model, task.task_spec.name, definition, name, payload)
+        data_limits.check_input(engine.settings, payload, case.data)
         try:
             correlations = definition.get_correlations(task, payload)
         except sandbox.SandboxError as exc:

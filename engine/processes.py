@@ -501,6 +501,7 @@ def get_version(engine: Engine, key: str, number: int) -> dict[str, Any]:
             **_version_json(v), "cases": cases,
             "documentation": model.get("documentation"), "lanes": model.get("lanes", []),
             "steps": _steps_json(model), "message_flows": model.get("message_flows", []),
+            "start_form": model.get("start_form", []), "start_outputs": model.get("start_outputs", []),
             "history": history(s, key, number),
         }
 

@@ -30,6 +30,7 @@ from bpmn.model import HumanStep, ProcessModel
 
 from . import (
     case_clock,
+    data_limits,
     deadlines,
     history,
     incidents,
@@ -156,6 +157,7 @@ class CaseWork:
         # and what the case's data computes is held to the engine's limits.
         spiff_clock._current.set(engine.clock)
         run_limits.use(engine.settings)
+        data_limits.use(engine.settings)  # and its scripts keep case data within its limits
         # An optimistic attempt gives up here, before any work, on a version known not to fit it.
         optimistic.case_version(case.process_version_id)
         self.model: ProcessModel = engine.model(case.process_version_id)
@@ -352,6 +354,8 @@ class CaseWork:
             self.case.status = "completed" if self.workflow.completed else "active"
         # The summary's data first: the case clock reads a receipt date from it.
         self.case.data = _json_safe(self.case_data())
+        if (too_large := data_limits.case_problem(self.engine.settings, self.case.data)) is not None:
+            raise InvalidInput(too_large)  # the net behind the checks on input and scripts: nothing is kept
         case_clock.update(self, actor)
         case_clock.cap_steps(self, actor)
         if self.workflow.completed and self.case.completed_at is None and self.case.status == "completed":
@@ -511,12 +515,13 @@ def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _json_safe(value: Any) -> Any:
-    """Data as JSON can hold it (scripts may leave dates or sets behind)."""
+def _json_safe(value: Any, top: bool = True) -> Any:
+    """Data as JSON can hold it (scripts may leave dates or sets behind). Names starting with "_"
+    are the engine's at the top of a case's data only; deeper down they are data like any other."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
+        return {str(k): _json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
     if isinstance(value, (list, tuple, set)):
-        return [_json_safe(v) for v in value]
+        return [_json_safe(v, False) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
     if isinstance(value, str):

@@ -7,12 +7,15 @@ place that covers all four.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from bpmn import sandbox
+
+from . import data_limits
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -23,7 +26,19 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return sandbox.evaluate(expression, scope)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
-        sandbox.execute(script, context)
+        settings = data_limits.current()
+        if settings is None:
+            sandbox.execute(script, context)
+            return True
+        # On a copy, kept only within the case's limits: a script that grows the case too far
+        # fails its step (an incident, retried once fixed) and leaves the data as it was.
+        scratch = copy.deepcopy(context)
+        sandbox.execute(script, scratch)
+        problem = data_limits.script_problem(settings, scratch)
+        if problem is not None:
+            raise sandbox.ResourceLimit(problem)
+        context.clear()
+        context.update(scratch)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:

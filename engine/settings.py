@@ -32,6 +32,9 @@ class Settings:
     max_flow_elements: int = 5_000
     max_multi_instance: int = 1_000
     min_timer_cycle_s: float = 60.0
+    # Case data, as JSON: all of one case's, and one field of it (`engine.data_limits`).
+    max_case_data_bytes: int = 1024 * 1024
+    max_field_bytes: int = 64 * 1024
     lock_timeout_s: float = 5.0
     optimistic_writes: bool = True
     web_workers: int = 0
@@ -63,6 +66,8 @@ class Settings:
             "max_flow_elements": _int(e, "RUTIN_MAX_FLOW_ELEMENTS", 5_000),
             "max_multi_instance": _int(e, "RUTIN_MAX_MULTI_INSTANCE", 1_000),
             "min_timer_cycle_s": _float(e, "RUTIN_MIN_TIMER_CYCLE_S", 60.0),
+            "max_case_data_bytes": _int(e, "RUTIN_MAX_CASE_DATA_BYTES", 1024 * 1024),
+            "max_field_bytes": _int(e, "RUTIN_MAX_FIELD_BYTES", 64 * 1024),
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
             "web_workers": _int(e, "RUTIN_WORKERS", 0),
             "optimistic_writes": e.get("RUTIN_OPTIMISTIC_WRITES", "1").strip().lower()

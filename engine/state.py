@@ -25,6 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from bpmn.deep import with_deep_stack
 
+from .plain_data import CaseDataRegistry, escape
 from .scripting import SCRIPT_ENGINE
 
 # Finished tasks this close to an unfinished one stay, so joins and boundary events that look a
@@ -38,7 +39,10 @@ class _CaseWorkflowConverter(BpmnWorkflowConverter):
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        dct["bpmn_events"] = [_escaped_event(self.registry.convert(e)) for e in workflow.bpmn_events]
+        _escape_data(dct)
+        for sub in dct["subprocesses"].values():
+            _escape_data(sub)
         return dct
 
     def from_dict(self, dct: dict[str, Any], spec: Any = None, subprocess_specs: Any = None) -> BpmnWorkflow:
@@ -51,7 +55,27 @@ class _CaseWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-_registry = BpmnWorkflowSerializer.configure()
+def _escape_data(dct: dict[str, Any]) -> None:
+    """Escape the case data a converted (sub)workflow holds (`plain_data`): its own data, and each
+    task's data, data changes and internal data (a multi-instance item, a caught message)."""
+    dct["data"] = escape(dct["data"])
+    for task in dct["tasks"].values():
+        task["data"] = escape(task["data"])
+        if task.get("delta"):
+            task["delta"]["updates"] = escape(task["delta"]["updates"])
+        task["internal_data"] = escape(task["internal_data"])
+
+
+def _escaped_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A converted pending event with its payload and correlations escaped (`plain_data`)."""
+    event["payload"] = escape(event["payload"])
+    event["correlations"] = {k: escape(v) for k, v in event["correlations"].items()}
+    return event
+
+
+_registry = BpmnWorkflowSerializer.configure(registry=CaseDataRegistry())
+# Specs hold no case data: restored strictly, so a spec that does not read back fails loudly.
+_spec_registry = BpmnWorkflowSerializer.configure()
 _converter = _CaseWorkflowConverter(BpmnWorkflow, _registry)
 _serializer = BpmnWorkflowSerializer(_registry)
 
@@ -112,8 +136,8 @@ class WorkflowCache:
 def restore_spec(spec_json: str) -> tuple[Any, dict[str, Any]]:
     """Deserialize a version's stored specs (uncached)."""
     stored = json.loads(spec_json)
-    spec = _registry.restore(stored["spec"])
-    return spec, {k: _registry.restore(v) for k, v in stored["subprocess_specs"].items()}
+    spec = _spec_registry.restore(stored["spec"])
+    return spec, {k: _spec_registry.restore(v) for k, v in stored["subprocess_specs"].items()}
 
 
 def spec_json(spec: dict[str, Any], subprocess_specs: dict[str, Any]) -> str:

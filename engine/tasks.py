@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from . import case_clock, delegation, forms, org, timers
+from . import case_clock, data_limits, declared, delegation, forms, org, timers
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
@@ -326,8 +326,9 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
     require_writer(actor)
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
+    data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
+    bad = forms.bad_keys(data or {})  # before `_json_safe`, which drops "_" names without a word
     data = _json_safe(data or {})
-    bad = forms.bad_keys(data)
     if bad:
         raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(map(str, bad))}")
     return engine.db.optimistic(lambda sent: _complete(engine, actor, task_id, sent, choice,
@@ -358,6 +359,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         event_data: dict[str, Any] = {"name": row.name}
         if step is not None and step.kind == "decision":
             chosen = _choose(step, choice)
+            data = declared.check_step(step, row.name, data, engine.settings, work.case.data)
             gateway = step.element_id
             prior = task.data.get("rutin_beslut")  # the engine's own; never taken from a client
             decisions = dict(prior) if isinstance(prior, dict) else {}
@@ -373,7 +375,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         else:
             if choice is not None:
                 raise InvalidInput("Uppgiften är inget beslut; skicka data, inte choice.")
-            cleaned = forms.validate(step.form if step else [], data)
+            cleaned = declared.check_step(step, row.name, data, engine.settings, work.case.data)
             task.data.update(cleaned)
             event_data["data"] = cleaned
             result = {"data": cleaned}

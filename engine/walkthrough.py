@@ -67,7 +67,11 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
                 # What a handler does when a condition asks for data the map never collects: supply
                 # it and retry the case.
                 retries += 1
-                cases.retry_case(engine, actor, case_id, fix)
+                try:
+                    cases.retry_case(engine, actor, case_id, fix)
+                except RutinError as exc:  # data the failing step does not read is refused
+                    result.reason = f"{result.reason} ({exc.detail})"
+                    return result
                 result.path.append(f"rättade data: {', '.join(sorted(fix))}")
                 continue
             return result

@@ -107,9 +107,9 @@ def test_claim_unclaim_and_conflicts(client: Any, people: dict[str, Person]) -> 
     assert client.post(f"/api/tasks/{tid}/unclaim", headers=hanna.headers).get_json()["assignee"] is None
     assert [t["id"] for t in client.get("/api/tasks?candidate=me", headers=hugo.headers).get_json()["items"]] == [tid]
 
-    r = client.post(f"/api/tasks/{tid}/complete", json={"data": {"x": 1}}, headers=hugo.headers)
+    r = client.post(f"/api/tasks/{tid}/complete", json={"data": {"antal": 1}}, headers=hugo.headers)
     assert r.status_code == 200
-    again = client.post(f"/api/tasks/{tid}/complete", json={"data": {"x": 2}}, headers=hugo.headers)
+    again = client.post(f"/api/tasks/{tid}/complete", json={"data": {"antal": 2}}, headers=hugo.headers)
     assert again.status_code == 409
     assert client.post(f"/api/tasks/{tid}/claim", headers=hugo.headers).status_code == 409
 
@@ -117,7 +117,7 @@ def test_claim_unclaim_and_conflicts(client: Any, people: dict[str, Person]) -> 
     types = [e["type"] for e in full["history"]]
     assert types[:6] == ["case_started", "task_created", "task_claimed", "task_unclaimed", "task_completed",
                          "task_created"]
-    assert full["data"]["x"] == 1
+    assert full["data"]["antal"] == 1
 
 
 def test_errors_are_problem_details(client: Any, people: dict[str, Person]) -> None:

@@ -50,7 +50,7 @@ def test_two_completions_of_one_task_one_wins(live_server: str, people: dict[str
         tid = case["open_tasks"][0]["id"]
         results = _together([
             lambda p=p, n=n, tid=tid: requests.post(f"{base}/api/tasks/{tid}/complete",
-                                                    json={"data": {"vem": n}}, headers=p.headers, timeout=30)
+                                                    json={"data": {"beskrivning": n}}, headers=p.headers, timeout=30)
             for p, n in ((hanna, "hanna"), (hugo, "hugo"))
         ])
         codes = sorted(r.status_code for r in results)
@@ -59,7 +59,7 @@ def test_two_completions_of_one_task_one_wins(live_server: str, people: dict[str
         assert loser.headers["Content-Type"] == "application/problem+json"
         winner = next(r for r in results if r.status_code == 200).json()
         full = requests.get(f"{base}/api/cases/{case['id']}", headers=hanna.headers, timeout=30).json()
-        assert full["data"]["vem"] == winner["task"]["completed_by"]
+        assert full["data"]["beskrivning"] == winner["task"]["completed_by"]
         assert [t["name"] for t in full["open_tasks"]] == ["Steg två"]
         assert [e["type"] for e in full["history"]].count("task_completed") == 1
         assert full["history_intact"]
@@ -112,7 +112,7 @@ def test_many_clients_many_cases(live_server: str, people: dict[str, Person]) ->
         case = session.post(f"{base}/api/processes/seq3/cases", json={}, headers=hanna.headers, timeout=30).json()
         open_tasks = case["open_tasks"]
         while open_tasks:
-            r = session.post(f"{base}/api/tasks/{open_tasks[0]['id']}/complete", json={"data": {"n": 1}},
+            r = session.post(f"{base}/api/tasks/{open_tasks[0]['id']}/complete", json={"data": {"antal": 1}},
                              headers=hanna.headers, timeout=30)
             assert r.status_code == 200, r.text
             open_tasks = r.json()["case"]["open_tasks"]

@@ -159,11 +159,13 @@ def test_task_list_never_loads_a_workflow(engine: Engine, monkeypatch: pytest.Mo
 def _script_process(script: str) -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
-    targetNamespace="https://rutin.example/test">
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="https://rutin.example/test">
   <bpmn:process id="skript" isExecutable="true">
     <bpmn:startEvent id="s"/>
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="reg"/>
-    <bpmn:userTask id="reg" name="Registrera"/>
+    <bpmn:userTask id="reg" name="Registrera"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="antal" label="Antal dagar" type="long"/></camunda:formData></bpmn:extensionElements>
+    </bpmn:userTask>
     <bpmn:sequenceFlow id="f2" sourceRef="reg" targetRef="calc"/>
     <bpmn:scriptTask id="calc" name="Räkna" scriptFormat="python"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
     <bpmn:sequenceFlow id="f3" sourceRef="calc" targetRef="next"/>
@@ -193,9 +195,12 @@ def test_a_scripts_range_or_iterator_is_kept_as_a_list_and_nan_is_an_incident_no
 def test_an_incident_names_the_cause_of_a_failing_condition(engine: Engine) -> None:
     xml = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="https://rutin.example/test">
   <bpmn:process id="villkor" isExecutable="true">
-    <bpmn:startEvent id="s"/>
+    <bpmn:startEvent id="s"><bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="belopp" label="Belopp (fritext)" type="string"/></camunda:formData></bpmn:extensionElements>
+    </bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
     <bpmn:exclusiveGateway id="g" name="Stort belopp?" default="liten"/>
     <bpmn:sequenceFlow id="stor" name="Ja" sourceRef="g" targetRef="e">
@@ -217,14 +222,14 @@ def test_an_incident_names_the_cause_of_a_failing_condition(engine: Engine) -> N
                                             "går inte att jämföra (större än); rätta värdet i ärendets data.")
 
 
-def _form_process(body: str) -> bytes:
+def _form_process(body: str, start: str = "") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
     id="d" targetNamespace="https://rutin.example/test">
   <bpmn:process id="formular" isExecutable="true">
     {body}
-    <bpmn:startEvent id="s"/>
+    <bpmn:startEvent id="s">{start}</bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
     <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
     <bpmn:endEvent id="e"/>
@@ -245,7 +250,9 @@ def test_a_forms_constraints_are_enforced_and_a_read_only_field_is_not_taken(eng
         <camunda:constraint name="pattern" config="\\d{6}-\\d{4}"/></camunda:validation></camunda:formField>
       <camunda:formField id="fast" label="Fast" type="string" defaultValue="X"><camunda:validation>
         <camunda:constraint name="readonly"/></camunda:validation></camunda:formField>
-    </camunda:formData></bpmn:extensionElements></bpmn:userTask>"""))
+    </camunda:formData></bpmn:extensionElements></bpmn:userTask>""", start="""<bpmn:extensionElements>
+      <camunda:formData><camunda:formField id="fast" label="Fast" type="string"/></camunda:formData>
+    </bpmn:extensionElements>"""))
     case = cases.start_case(engine, SYSTEM, "formular", {"fast": "X"})
     task = case["open_tasks"][0]["id"]
     with pytest.raises(InvalidInput) as refused:

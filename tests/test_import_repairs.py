@@ -59,7 +59,9 @@ def walk(client: Any, admin: Person, key: str, choices: dict[str, str] | None = 
         if case["status"] != "active" or not case["open_tasks"]:
             break
         task = case["open_tasks"][0]
-        body: dict[str, Any] = {"data": dict(data or {})}
+        # as a person fills in each form: only the fields the step declares
+        declared = {f["id"] for f in task.get("form") or []}
+        body: dict[str, Any] = {"data": {k: v for k, v in (data or {}).items() if k in declared}}
         if task["kind"] == "decision":
             wanted = (choices or {}).get(task["name"])
             option = next((o for o in task["options"] if o["name"] == wanted), task["options"][0])
@@ -177,7 +179,9 @@ def test_empty_loop_conditions_are_no_loop_and_dialect_collections_are_multi_ins
 
 def test_one_condition_less_flow_beside_conditioned_ones_is_the_otherwise(client: Any,
                                                                           people: dict[str, Person]) -> None:
-    body = ('<startEvent id="s"/><userTask id="a" name="Ange belopp"/><exclusiveGateway id="x"/>'
+    body = ('<startEvent id="s"/><userTask id="a" name="Ange belopp"><extensionElements><camunda:formData>'
+            '<camunda:formField id="belopp" label="Belopp" type="long"/></camunda:formData></extensionElements>'
+            '</userTask><exclusiveGateway id="x"/>'
             '<userTask id="big" name="Attestera"/><userTask id="small" name="Betala"/><endEvent id="e"/>'
             '<sequenceFlow id="f1" sourceRef="x" targetRef="big">'
             '<conditionExpression xsi:type="tFormalExpression">${belopp &gt; 1000}</conditionExpression></sequenceFlow>'
@@ -191,7 +195,10 @@ def test_one_condition_less_flow_beside_conditioned_ones_is_the_otherwise(client
 
 def test_feel_names_with_spaces_and_prose_comparisons(client: Any, people: dict[str, Person]) -> None:
     feel = "https://www.omg.org/spec/DMN/20191111/FEEL/"
-    body = ('<startEvent id="s"/><userTask id="a" name="Pröva"/><exclusiveGateway id="x" default="f3"/>'
+    body = ('<startEvent id="s"/><userTask id="a" name="Pröva"><extensionElements><camunda:formData>'
+            '<camunda:formField id="Vacation Approval" label="Vacation Approval" type="string"/>'
+            '<camunda:formField id="Service Level" label="Service Level" type="string"/>'
+            '</camunda:formData></extensionElements></userTask><exclusiveGateway id="x" default="f3"/>'
             '<userTask id="yes" name="Bevilja"/><userTask id="no" name="Avslå"/><endEvent id="e"/>'
             f'<sequenceFlow id="f1" sourceRef="x" targetRef="yes"><conditionExpression language="{feel}">'
             'Vacation Approval = "Approved"</conditionExpression></sequenceFlow>'

@@ -146,7 +146,7 @@ def fill(task: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-_QUOTED = re.compile(r"(?:expression|Uttrycket) '(.*?)'(?: kunde inte|$)")
+_QUOTED = re.compile(r"(?:expression|Uttrycket) '([^']*)'")  # the expression alone, not the quoted names after it
 _UNDEFINED = re.compile(r"name '([^']+)' is not defined")
 _NAME = re.compile(r"[^\W\d]\w*")
 _KNOWN = {"and", "or", "not", "in", "is", "True", "False", "None", "any", "all", "len", "rutin_variable"}

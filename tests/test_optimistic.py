@@ -101,7 +101,7 @@ def test_a_case_advances_by_optimistic_writes_that_are_checked_and_kept(sqlite_e
     before = _counts()
     case = cases.start_case(engine, hanna, "seq3", {"ärende": "BN 1"})
     for _ in range(3):
-        done = tasks.complete(engine, hanna, case["open_tasks"][0]["id"], {"ok": True})
+        done = tasks.complete(engine, hanna, case["open_tasks"][0]["id"], {"klar": True})
         case = done["case"]
     assert case["status"] == "completed"
     assert _delta(before) == {"tried": 4, "written": 4}
@@ -144,17 +144,17 @@ def test_a_completion_that_loses_the_race_runs_again_and_is_refused(
     engine, hanna, hugo = sqlite_engine, _actor(sqlite_engine, "hanna"), _actor(sqlite_engine, "hugo")
     case = cases.start_case(engine, hanna, "seq3", {})
     task_id = case["open_tasks"][0]["id"]
-    seen = _race(monkeypatch, engine, lambda: tasks.complete(engine, hugo, task_id, {"vem": "hugo"}))
+    seen = _race(monkeypatch, engine, lambda: tasks.complete(engine, hugo, task_id, {"beskrivning": "hugo"}))
     before = _counts()
     with pytest.raises(Conflict):
-        tasks.complete(engine, hanna, task_id, {"vem": "hanna"})
+        tasks.complete(engine, hanna, task_id, {"beskrivning": "hanna"})
     assert seen["rival"]["task"]["completed_by"] == "hugo"
     # Hanna's attempt was computed, found the case changed under the lock, ran again and was refused.
     assert _delta(before)["again"] == 1
     assert _events(engine, case["id"], "task_completed") == [task_id]
     got = cases.get_case(engine, hugo, case["id"])
     assert got["history_intact"] is True
-    assert got["data"]["vem"] == "hugo"
+    assert got["data"]["beskrivning"] == "hugo"
     assert [t["name"] for t in got["open_tasks"]] == ["Steg två"]
 
 
@@ -166,14 +166,14 @@ def test_two_branches_completed_in_a_race_are_both_kept(
     case = cases.start_case(engine, hanna, "parallell", {})
     by_name = {t["name"]: t["id"] for t in case["open_tasks"]}
     task_a, task_b = by_name["Utred"], by_name["Yttra"]
-    _race(monkeypatch, engine, lambda: tasks.complete(engine, greta, task_b, {"b": 2}))
+    _race(monkeypatch, engine, lambda: tasks.complete(engine, greta, task_b, {"yttrande": "positivt"}))
     before = _counts()
-    done = tasks.complete(engine, hanna, task_a, {"a": 1})
+    done = tasks.complete(engine, hanna, task_a, {"utredning": "klar"})
     assert _delta(before)["again"] == 1
     # Both branches are done and the join let the case on: nothing of the rival's change was lost.
     assert [t["name"] for t in done["case"]["open_tasks"]] == ["Besluta"]
     got = cases.get_case(engine, hanna, case["id"])
-    assert (got["data"]["a"], got["data"]["b"]) == (1, 2)
+    assert (got["data"]["utredning"], got["data"]["yttrande"]) == ("klar", "positivt")
     assert sorted(_events(engine, case["id"], "task_completed")) == sorted([task_a, task_b])
     assert got["history_intact"] is True
 
@@ -320,7 +320,7 @@ sys.stdin.readline()
 for task_id in ids:
     while True:
         try:
-            tasks.complete(engine, actor, task_id, {{sys.argv[2]: task_id}})
+            tasks.complete(engine, actor, task_id, {{sys.argv[4]: task_id}})
             break
         except Busy:
             continue
@@ -345,9 +345,9 @@ def test_two_processes_completing_both_branches_of_the_same_cases_lose_nothing(t
     started = [cases.start_case(engine, hanna, "parallell", {}) for _ in range(40)]
     by_name = [{t["name"]: t["id"] for t in c["open_tasks"]} for c in started]
     workers = [subprocess.Popen([sys.executable, "-c", BRANCH_WORKER.format(root=str(ROOT)), str(data_dir), who,
-                                 json.dumps([b[name] for b in by_name])], cwd=ROOT, stdin=subprocess.PIPE,
+                                 json.dumps([b[name] for b in by_name]), field], cwd=ROOT, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
-               for who, name in (("hanna", "Utred"), ("greta", "Yttra"))]
+               for who, name, field in (("hanna", "Utred", "utredning"), ("greta", "Yttra", "yttrande"))]
     try:
         for w in workers:
             assert w.stdout is not None and w.stdout.readline().strip() == "ready"
@@ -365,7 +365,7 @@ def test_two_processes_completing_both_branches_of_the_same_cases_lose_nothing(t
     for case, names in zip(started, by_name, strict=True):
         got = cases.get_case(engine, hanna, case["id"])
         assert [t["name"] for t in got["open_tasks"]] == ["Besluta"], got["open_tasks"]
-        assert (got["data"]["hanna"], got["data"]["greta"]) == (names["Utred"], names["Yttra"])
+        assert (got["data"]["utredning"], got["data"]["yttrande"]) == (names["Utred"], names["Yttra"])
         assert sorted(_events(engine, case["id"], "task_completed")) == sorted(names.values())
         assert got["history_intact"] is True
     engine.close()

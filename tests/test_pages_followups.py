@@ -242,8 +242,15 @@ def test_the_session_lifetime_is_the_setting(engine: Engine, people: dict[str, P
 
 def test_the_case_page_shows_data_with_the_forms_labels(engine: Engine, people: dict[str, Person],
                                                         client: Any) -> None:
-    processes.deploy(engine, SYSTEM, (ROOT / "workflows" / "avvikelsehantering.bpmn").read_bytes(),
-                     "avvikelsehantering.bpmn")
+    # As an intake integration deploys it: its start event maps the channel the report came in through
+    # into the case, a variable no form names.
+    shipped = (ROOT / "workflows" / "avvikelsehantering.bpmn").read_bytes()
+    start = '<bpmn:startEvent id="StartEvent_upptackt" name="Avvikelse upptäckt">'.encode()
+    assert start in shipped
+    mapped = shipped.replace(start, start + b'<bpmn:extensionElements><camunda:inputOutput><camunda:outputParameter '
+                                            b'name="inkommen_via">${kanal}</camunda:outputParameter>'
+                                            b'</camunda:inputOutput></bpmn:extensionElements>')
+    processes.deploy(engine, SYSTEM, mapped, "avvikelsehantering.bpmn")
     identity.add_user(engine, "maja", ["Medarbetare"])
     identity.set_password(engine, "maja", PASSWORD)
     started = cases.start_case(engine, SYSTEM, "avvikelsehantering", {"inkommen_via": "telefon"}, "AVV-9")
@@ -296,6 +303,8 @@ def test_after_a_refused_form_the_ticked_boxes_are_still_ticked_and_read_only_fi
     import json
     from xml.sax.saxutils import escape
 
+    start_form = {"id": "start", "type": "default", "components": [
+        {"type": "textfield", "key": "diarienr", "label": "Diarienummer"}]}
     form = {"id": "frm", "type": "default", "components": [
         {"type": "checklist", "key": "bilagor", "label": "Bilagor",
          "values": [{"label": "Intyg", "value": "intyg"}, {"label": "Karta", "value": "karta"},
@@ -308,8 +317,10 @@ def test_after_a_refused_form_the_ticked_boxes_are_still_ticked_and_read_only_fi
     xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="https://rutin.example/test">
   <bpmn:process id="bilagor" isExecutable="true">
     <bpmn:extensionElements><zeebe:userTaskForm id="frm">{escape(json.dumps(form))}</zeebe:userTaskForm>
+      <zeebe:userTaskForm id="start">{escape(json.dumps(start_form))}</zeebe:userTaskForm>
     </bpmn:extensionElements>
-    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:startEvent id="s"><bpmn:extensionElements><zeebe:formDefinition formKey="camunda-forms:bpmn:start"/>
+    </bpmn:extensionElements></bpmn:startEvent><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
     <bpmn:userTask id="t" name="Komplettera"><bpmn:extensionElements>
       <zeebe:formDefinition formKey="camunda-forms:bpmn:frm"/>
       <zeebe:assignmentDefinition assignee="hanna"/></bpmn:extensionElements></bpmn:userTask>

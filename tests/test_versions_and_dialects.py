@@ -240,8 +240,8 @@ def _flows(*pairs: str) -> str:
                    for a, b in (p.split(">") for p in pairs))
 
 
-def _one(task: str, extra_body: str = "") -> bytes:
-    return _doc(f'{extra_body}<startEvent id="s"/>{task}<endEvent id="e"/>' + _flows("s>t", "t>e"))
+def _one(task: str, extra_body: str = "", start: str = '<startEvent id="s"/>') -> bytes:
+    return _doc(f'{extra_body}{start}{task}<endEvent id="e"/>' + _flows("s>t", "t>e"))
 
 
 def _steps(data: bytes) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -271,7 +271,10 @@ def test_a_camunda8_call_activity_calls_the_process_zeebe_names(engine: Engine) 
 def test_a_feel_assignee_reads_a_path_into_the_case_data(engine: Engine) -> None:
     processes.deploy(engine, SYSTEM, _one(
         '<userTask id="t" name="T"><extensionElements><zeebe:assignmentDefinition assignee="=ansokan.handlaggare" '
-        'candidateGroups="Handläggare"/></extensionElements></userTask>'))
+        'candidateGroups="Handläggare"/></extensionElements></userTask>',
+        # the application arrives with the start: the start event maps it into the case
+        start='<startEvent id="s"><extensionElements><zeebe:ioMapping><zeebe:output source="=ansokan" '
+              'target="ansokan"/></zeebe:ioMapping></extensionElements></startEvent>'))
     given = cases.start_case(engine, SYSTEM, "p", {"ansokan": {"handlaggare": "hanna"}})
     assert given["open_tasks"][0]["assignee"] == "hanna"
     missing = cases.start_case(engine, SYSTEM, "p", {})

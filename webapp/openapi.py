@@ -8,10 +8,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.declared import CASE_FIELDS
+
 from . import params
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 MAX_TEXT, MAX_ID, MAX_OFFSET = params.MAX_TEXT, params.MAX_ID, params.MAX_OFFSET
+
+# What each way into a case accepts (engine/declared.py); anything else is a 422 naming the field.
+START_DATA = {
+    "type": "object",
+    "description": "Startformulärets fält (starthändelsens formulär och utmappning) och de dokumenterade "
+                   "ärendefälten, som Rutin själv läser ur ärendets data: " + "; ".join(
+                       f"{f.description} (namnges av {f.source}, läses av {f.reader})" for f in CASE_FIELDS)
+                   + ". Annat ger 422 som namnger fältet.",
+}
+TASK_DATA = {"type": "object", "description": "Stegets formulärfält och de variabler dess utmappning anger "
+                                              "(camunda:outputParameter, zeebe:ioMapping); ett beslut tar bara "
+                                              "choice. Annat ger 422 som namnger fältet."}
+MESSAGE_DATA = {"type": "object", "description": "Det som det mottagande elementets utmappning anger (och det "
+                                                 "korrelationen läser); ett element utan utmappning tar allt utom "
+                                                 "fält som en person fyller i på ett steg och de dokumenterade "
+                                                 "ärendefälten."}
+RETRY_DATA = {"type": "object", "description": "Rättade värden för variabler som ärendet redan har eller som det "
+                                               "felande elementet läser; annat ger 422."}
 
 
 def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None, params: list[Any] | None = None,
@@ -288,7 +308,7 @@ def _spec() -> dict[str, Any]:
                             "roll som får starta ärenden i processen X\") och inget skrivs",
                             ok="201", params=[key],
                             body=_json({"type": "object", "properties": {
-                                "data": {"type": "object"}, "business_key": {"type": "string"},
+                                "data": START_DATA, "business_key": {"type": "string"},
                                 "org_unit": {"type": "string"}}}),
                             errors=("400", "401", "403", "404", "422")),
             },
@@ -304,7 +324,7 @@ def _spec() -> dict[str, Any]:
                                                 params=[case_id])},
             "/api/cases/{case_id}/retry": {
                 "post": _op("Försök igen efter en incident, ev. med rättade data", params=[case_id],
-                            body=_json({"type": "object", "properties": {"data": {"type": "object"}}}),
+                            body=_json({"type": "object", "properties": {"data": RETRY_DATA}}),
                             errors=("400", "401", "403", "404", "409", "422")),
             },
             "/api/cases/{case_id}/transfer": {
@@ -318,14 +338,14 @@ def _spec() -> dict[str, Any]:
             "/api/cases/{case_id}/messages/{name}": {
                 "post": _op("Leverera ett meddelande till ett ärende som väntar på det",
                             params=[case_id, _path("name", "Meddelandets namn")],
-                            body=_json({"type": "object", "properties": {"data": {"type": "object"}}}),
+                            body=_json({"type": "object", "properties": {"data": MESSAGE_DATA}}),
                             errors=("400", "401", "403", "404", "409", "422")),
             },
             "/api/messages/{name}": {
                 "post": _op("Leverera ett meddelande till ärendet med ett visst ärendenummer",
                             params=[_path("name", "Meddelandets namn")],
                             body=_json({"type": "object", "properties": {
-                                "business_key": {"type": "string"}, "data": {"type": "object"}},
+                                "business_key": {"type": "string"}, "data": MESSAGE_DATA},
                                 "required": ["business_key"]}, required=True),
                             errors=("400", "401", "403", "404", "409", "422")),
             },
@@ -451,7 +471,7 @@ def _spec() -> dict[str, Any]:
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
                             body=_json({"type": "object", "properties": {
-                                "data": {"type": "object"},
+                                "data": TASK_DATA,
                                 "choice": {"oneOf": [{"type": "string"}, {"type": "array",
                                                                           "items": {"type": "string"}}]},
                                 "no_conflict_of_interest": {"type": "boolean"}}}),

@@ -15,6 +15,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -570,9 +571,17 @@ def comment(task_id: str) -> Any:
     return _act(task_id, run)
 
 
-def _form_data(row: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for f in row.get("form") or []:
+# What the pages' own forms post beside a step's (or the start form's) fields.
+_TASK_CONTROLS = frozenset({"csrf", "choice", "no_conflict_of_interest"})
+_START_CONTROLS = frozenset({"csrf", "business_key", "org_unit"})
+
+
+def _form_data(fields: list[dict[str, Any]], controls: frozenset[str] = _TASK_CONTROLS) -> dict[str, Any]:
+    """The posted form's fields as the engine takes them; anything else posted goes along as sent,
+    for the engine to refuse by name (a page never quietly drops what someone tried to submit)."""
+    declared = {f["id"] for f in fields}
+    data: dict[str, Any] = {k: request.form.get(k) for k in request.form if k not in declared and k not in controls}
+    for f in fields:
         if (f.get("type") or "string").lower() == "boolean":
             data[f["id"]] = request.form.get(f["id"]) == "on"
             continue
@@ -627,7 +636,7 @@ def complete(task_id: str) -> Any:
         confirmed = request.form.get("no_conflict_of_interest") == "on"
         if row.get("decision_under_ordinance") and not confirmed:
             raise InvalidInput(JAV_MISSING)
-        result = tasks.complete(engine, g.actor, task_id, _form_data(row) if choice is None else None, choice,
+        result = tasks.complete(engine, g.actor, task_id, _form_data(row.get("form") or []), choice,
                                 no_conflict_of_interest=True if confirmed else None)
         flash(f"”{row['name']}” är klar.")
         nxt = _next_for_me(result["case"]["open_tasks"])
@@ -832,7 +841,14 @@ def process(key: str) -> str:
     units = sorted(((u, tree.units[u].name) for u in offer["units"]), key=lambda u: u[1]) if offer else []
     default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
     return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
-                           default_unit=default, approvable=ownership.approvable(engine, g.actor, key))
+                           default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
+                           start_form=_start_form(key))
+
+
+def _start_form(key: str) -> list[dict[str, Any]]:
+    """The start form's fields of the process's published version (none before one is published)."""
+    published = [v for v in processes.get_process(_engine(), key)["versions"] if v["status"] == "published"]
+    return [asdict(f) for f in _engine().model(published[0]["id"]).start_form] if published else []
 
 
 @bp.post("/processes/<key>/versions/<int:number>/approve")
@@ -848,7 +864,8 @@ def approve(key: str, number: int) -> Response:
 @signed_in
 def start(key: str) -> Response:
     """Start a case and go to it."""
-    started = cases.start_case(_engine(), g.actor, key, {}, request.form.get("business_key", "").strip() or None,
+    data = _form_data(_start_form(key), _START_CONTROLS)
+    started = cases.start_case(_engine(), g.actor, key, data, request.form.get("business_key", "").strip() or None,
                                request.form.get("org_unit") or None)
     flash("Ärendet är startat.")
     return redirect(url_for("pages.case", case_id=started["id"]))  # type: ignore[return-value]
