@@ -472,6 +472,9 @@ def _describe(exc: BaseException) -> str:
     # SpiffWorkflow wraps the cause of a failed expression: in `exception` for some errors, as the
     # context of the one it raises (`error_type` names it) for others.
     inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    limit = next((e for e in (exc, inner) if isinstance(e, (sandbox.ScriptTimeout, sandbox.ResourceLimit))), None)
+    if limit is not None:  # not SpiffWorkflow's English wrapping, nor a 100 KB expression quoted back
+        return f"Skriptets eller uttryckets gräns för tid eller minne överskreds: {limit}."
     text = str(exc)
     if inner is not None and str(inner) and str(inner) not in text:
         text = f"{text.rstrip(' .')}: {inner}"

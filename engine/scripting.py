@@ -14,6 +14,8 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from bpmn import sandbox
 
+from .settings import Settings
+
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates and executes through `bpmn.sandbox`."""
@@ -31,3 +33,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 SCRIPT_ENGINE = PythonScriptEngine(environment=SandboxEnvironment())
+
+
+def configure(settings: Settings) -> None:
+    """Give every script and expression this process evaluates the settings' time and memory budget."""
+    sandbox.configure(timeout_s=settings.script_timeout_s, memory_mb=settings.script_memory_mb)

@@ -43,6 +43,10 @@ class Settings:
     fixed_now: str = ""
     secret_key: str = field(default="", repr=False)
     session_hours: float = 8.0
+    # The budget of one script or expression from a diagram, enforced on its evaluator process
+    # (`bpmn.evaluator`): wall-clock seconds, and megabytes it may allocate.
+    script_timeout_s: float = 1.0
+    script_memory_mb: int = 256
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +76,8 @@ class Settings:
             "fixed_now": e.get("RUTIN_FIXED_NOW", ""),
             "secret_key": e.get("RUTIN_SECRET_KEY", ""),
             "session_hours": _float(e, "RUTIN_SESSION_HOURS", 8.0),
+            "script_timeout_s": _float(e, "RUTIN_SCRIPT_TIMEOUT_S", 1.0),
+            "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
