@@ -168,33 +168,49 @@ class Evaluator:
             raise SandboxError(f"variabeln {', '.join(names) or '?'} kan inte användas av skript: {exc}") from None
         request = b'{"op":"%s","t":%r,"m":%d,"src":%s,"ctx":%s}' % (
             op.encode(), float(timeout), int(memory), json.dumps(source).encode(), ctx)
-        worker = self._acquire(timeout + GRACE_S)
+        worker = self._hand_over(request, timeout)
         started = time.monotonic()
         healthy = False
         try:
             try:
-                worker.sock.settimeout(timeout + GRACE_S)
-                _send(worker.sock, request)
                 reply = self._wait(worker, started + timeout + GRACE_S)
             except TimeoutError:
-                raise ScriptTimeout(_overran(timeout)) from None
+                raise ScriptTimeout(_overran(op, timeout)) from None
             except (EOFError, ConnectionError, OSError):
                 if time.monotonic() - started >= timeout:
-                    raise ScriptTimeout(_overran(timeout)) from None
-                raise ResourceLimit("skriptet avbröts: det använde mer minne än tillåtet eller kraschade "
+                    raise ScriptTimeout(_overran(op, timeout)) from None
+                raise ResourceLimit(f"{_what(op)} avbröts: det använde mer minne än tillåtet eller kraschade "
                                     "tolken") from None
             except OverflowError:
                 raise ResourceLimit(f"resultatet är större än {MAX_REPLY_BYTES // (1024 * 1024)} MB") from None
             try:
-                answer = json.loads(reply)
-            except (ValueError, RecursionError):
+                answer = wire.from_json(reply)
+                if not isinstance(answer, dict) or not ("ok" in answer or "err" in answer):
+                    raise wire.WireError("inget svar")
+                healthy = answer.get("retire") is not True
+                if "err" in answer:
+                    raise _exception(answer)
+                return wire.decode(answer["ok"])
+            except wire.WireError:
+                healthy = False
                 raise SandboxError("ogiltigt svar från utvärderaren") from None
-            healthy = not answer.get("retire")
-            if "err" in answer:
-                raise _exception(answer)
-            return wire.decode(answer["ok"])
         finally:
             self._release(worker, healthy)
+
+    def _hand_over(self, request: bytes, timeout: float) -> _Worker:
+        """A worker that has received `request`. An idle worker that died meanwhile (killed from
+        outside) is replaced once, so the code is not blamed for it."""
+        for attempt in (1, 2):
+            worker = self._acquire(timeout + GRACE_S)
+            try:
+                worker.sock.settimeout(timeout + GRACE_S)
+                _send(worker.sock, request)
+                return worker
+            except OSError:
+                self._release(worker, False)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _wait(self, worker: _Worker, deadline: float) -> bytes:
         if self.on_long_wait is not None:
@@ -272,8 +288,10 @@ class Evaluator:
         self._stop_zygote()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        # Not the web process's environment: it holds the database URL, the session key and the
+        # SMTP password, which code that escaped the sandbox would find there.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8",
+               "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         try:
             self._zygote = subprocess.Popen(
                 [sys.executable, "-s", "-m", "bpmn.evaluator", str(theirs.fileno())],
@@ -300,6 +318,15 @@ class Evaluator:
                 self._zygote.wait()
             self._zygote = None
 
+    def zygote_pid(self) -> int | None:
+        """The pid of the process that forks the workers (None before the first evaluation)."""
+        return self._zygote.pid if self._zygote is not None else None
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the workers idle now."""
+        with self._cond:
+            return [w.pid for w in self._idle]
+
     def start(self) -> None:
         """Start the zygote and one worker now, so the first evaluation does not wait for them."""
         worker = self._acquire(10.0)
@@ -316,8 +343,12 @@ class Evaluator:
             self._stop_zygote()
 
 
-def _overran(timeout: float) -> str:
-    return f"skriptet tog längre tid än gränsen {timeout:g} s och avbröts"
+def _what(op: str) -> str:
+    return "uttrycket" if op == "eval" else "skriptet"
+
+
+def _overran(op: str, timeout: float) -> str:
+    return f"{_what(op)} tog längre tid än gränsen {timeout:g} s och avbröts"
 
 
 def _unsendable(value: Any) -> bool:
@@ -342,7 +373,8 @@ def _exception(answer: dict[str, Any]) -> BaseException:
     from .sandbox import SandboxError
 
     known = _raisable()
-    cls = next((known[n] for n in answer.get("mro", []) if isinstance(n, str) and n in known), None)
+    mro = answer.get("mro")
+    cls = next((known[n] for n in (mro if isinstance(mro, list) else []) if isinstance(n, str) and n in known), None)
     message = str(answer.get("message", ""))[:2000]
     if cls is None:
         return SandboxError(f"{answer.get('err')}: {message}")
@@ -420,7 +452,7 @@ def _answer(request: dict[str, Any]) -> tuple[bytes, bool]:
         answer = _error(sandbox.ResourceLimit(f"resultatet är större än {MAX_REPLY_BYTES // (1024 * 1024)} MB"))
     except MemoryError:
         retire = True
-        answer = _error(sandbox.ResourceLimit("skriptet använde mer minne än tillåtet"))
+        answer = _error(sandbox.ResourceLimit(f"{_what(request['op'])} använde mer minne än tillåtet"))
     except RecursionError:
         retire = True
         answer = _error(sandbox.ResourceLimit("för djup rekursion"))
@@ -439,6 +471,7 @@ def _serve(sock: socket.socket) -> None:
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside C
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes no file; nor may what escapes it
     born = _rss_bytes()
     while True:
         try:

@@ -42,6 +42,19 @@ def to_json(encoded: Any) -> bytes:
         raise WireError(str(exc)) from None
 
 
+def loads(data: bytes) -> Any:
+    """The value `dumps` encoded; `WireError` when the bytes are not such an encoding."""
+    return decode(from_json(data))
+
+
+def from_json(data: bytes) -> Any:
+    """Parsed JSON bytes (tagged objects still tagged); `WireError` when they are not JSON."""
+    try:
+        return json.loads(data.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"ogiltiga data från utvärderaren: {type(exc).__name__}") from None
+
+
 def encode(value: Any) -> Any:
     """`value` as a JSON-able structure with tagged objects; `WireError` for what is not data."""
     try:

@@ -118,7 +118,7 @@ SCRIPT_BOMBS = {
     "bytes times a number, in bounded-looking steps": "b = 'x'.encode()\nn = 10 ** 5\nx = b * n\ny = x * n",
     "int.to_bytes": "x = (10 ** 1000).to_bytes(10 ** 10, 'big')",
     "int.to_bytes of a modest number, long": "x = (7).to_bytes(10 ** 9, 'little')",
-    "%-formatting with many arguments": "f = '%s' * 10 ** 5\nt = tuple([list(range(10 ** 5))] * 10 ** 5)\nx = f % t",
+    "%-formatting with many arguments": "f = '%s' * 50000\nt = tuple([list(range(10 ** 5))] * 50000)\nx = f % t",
     "str of a huge list": f"x = str({SHARED})",
     "str of a list of long strings": "s = 'a' * 10 ** 5\nx = str([s] * 10 ** 5)",
     "string times through join": "x = ','.join(map(str, " + SHARED + "))",
