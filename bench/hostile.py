@@ -7,7 +7,7 @@ call the sandbox's tracer cannot interrupt (``sum(map(sum, [list(range(10**5))] 
 (``str`` of the same list). A reader (one keep-alive `http.client` connection, a handler's token)
 alternates ``GET /api/cases/{id}`` of a seq3 case and ``GET /api/tasks?limit=50``.
 
-Each round measures the reader twice, `--reads` calls each: once with nothing else running
+Each round measures the reader twice, `--seconds` of back-to-back reads each: once with nothing else running
 ("quiet"), once while two client processes start `bomb` cases back to back ("hostile"; each
 start answers when the case is in incident, after the evaluator process running the script was
 stopped); the order of the two phases alternates between rounds, so drift in the machine's speed
@@ -121,19 +121,24 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def reads(call: Any, case_id: str, n: int) -> list[float]:
-    """`n` reads, alternating one case and the inbox; their durations."""
-    times = []
-    for i in range(n):
+def reads(call: Any, case_id: str, n: int = 0, seconds: float = 0.0) -> tuple[list[float], list[float]]:
+    """At least `n` reads and for at least `seconds`, alternating one case and the inbox; the
+    durations of each."""
+    case_times: list[float] = []
+    inbox_times: list[float] = []
+    end = time.perf_counter() + seconds
+    i = 0
+    while i < n or time.perf_counter() < end:
         path = f"/api/cases/{case_id}" if i % 2 == 0 else "/api/tasks?limit=50"
         t = time.perf_counter()
         call("GET", path, None)
-        times.append(time.perf_counter() - t)
-    return times
+        (case_times if i % 2 == 0 else inbox_times).append(time.perf_counter() - t)
+        i += 1
+    return case_times, inbox_times
 
 
-def phase(service: Service, call: Any, case_id: str, n: int, hostile: bool) -> dict[str, Any]:
-    """The reader's `n` reads, alone or beside two hostile clients (one per kind of bomb)."""
+def phase(service: Service, call: Any, case_id: str, seconds: float, hostile: bool) -> dict[str, Any]:
+    """The reader's reads for `seconds`, alone or beside two hostile clients (one per kind of bomb)."""
     ctx = mp.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
     procs = []
@@ -144,7 +149,8 @@ def phase(service: Service, call: Any, case_id: str, n: int, hostile: bool) -> d
             p.start()
         time.sleep(1.5)  # both clients are in their first hostile start
     rss0 = _rss_kb(web_pids(service))
-    times = reads(call, case_id, n)
+    case_times, inbox_times = reads(call, case_id, seconds=seconds)
+    times = case_times + inbox_times
     rss1 = _rss_kb(web_pids(service))
     stop.set()
     outs = [results.get(timeout=120) for _ in procs]
@@ -155,8 +161,9 @@ def phase(service: Service, call: Any, case_id: str, n: int, hostile: bool) -> d
         raise RuntimeError(f"hostile client failed: {errors[0]}")
     starts = [t for o in outs for t in o["times"]]
     statuses = [s for o in outs for s in o["statuses"]]
-    return {"hostile": hostile, "reads": n, "p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
-            "max_ms": max(times) * 1000, "hostile_starts": len(starts),
+    return {"hostile": hostile, "reads": len(times), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
+            "max_ms": max(times) * 1000, "case_p50_ms": pct(case_times, 50), "case_p95_ms": pct(case_times, 95),
+            "inbox_p50_ms": pct(inbox_times, 50), "inbox_p95_ms": pct(inbox_times, 95), "hostile_starts": len(starts),
             "hostile_start_p50_ms": pct(starts, 50) if starts else None,
             "hostile_in_incident": statuses.count("incident"), "web_rss_kb_before": rss0, "web_rss_kb_after": rss1}
 
@@ -165,7 +172,7 @@ def main() -> None:
     """Run the rounds and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reads", type=int, default=300)
+    ap.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     ap.add_argument("--threads", type=int, default=None, help="rutin serve --threads (default: its own)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rutin-bench-hostile-"))
@@ -175,15 +182,18 @@ def main() -> None:
             deploy(service, f"bomb_{kind}", bomb_bpmn(f"bomb_{kind}", script))
         call, close = http_client(service.base, service.handler, "raw")
         case_id = call("POST", "/api/processes/seq3/cases", {"data": {}})["id"]
-        reads(call, case_id, 20)  # warm up
+        reads(call, case_id, n=20)  # warm up
         rounds = []
         for r in range(args.rounds):
             order = (False, True) if r % 2 == 0 else (True, False)
             for hostile in order:
-                rounds.append(phase(service, call, case_id, args.reads, hostile))
+                rounds.append(phase(service, call, case_id, args.seconds, hostile))
                 f = rounds[-1]
-                print(f"round {r + 1} {'hostile' if hostile else 'quiet  '}: p50 {f['p50_ms']:.1f} ms, "
-                      f"p95 {f['p95_ms']:.1f} ms, max {f['max_ms']:.0f} ms; hostile starts {f['hostile_starts']} "
+                print(f"round {r + 1} {'hostile' if hostile else 'quiet  '}: {f['reads']} reads, "
+                      f"p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, max {f['max_ms']:.0f} ms "
+                      f"(case p50/p95 {f['case_p50_ms']:.1f}/{f['case_p95_ms']:.1f}, inbox "
+                      f"{f['inbox_p50_ms']:.1f}/{f['inbox_p95_ms']:.1f}); "
+                      f"hostile starts {f['hostile_starts']} "
                       f"(in incident {f['hostile_in_incident']}, p50 {f['hostile_start_p50_ms'] or 0:.0f} ms); "
                       f"web RSS {f['web_rss_kb_before'] / 1024:.0f} -> {f['web_rss_kb_after'] / 1024:.0f} MB",
                       flush=True)
@@ -194,7 +204,8 @@ def main() -> None:
     for hostile in (False, True):
         mine = [f for f in rounds if f["hostile"] == hostile]
         summary["hostile" if hostile else "quiet"] = {
-            k: statistics.median(f[k] for f in mine) for k in ("p50_ms", "p95_ms", "max_ms")}
+            k: statistics.median(f[k] for f in mine)
+            for k in ("p50_ms", "p95_ms", "max_ms", "case_p50_ms", "case_p95_ms", "inbox_p50_ms", "inbox_p95_ms")}
     print(json.dumps({"machine": machine(), "threads": args.threads, "summary": summary, "rounds": rounds},
                      indent=1, default=str))
 
