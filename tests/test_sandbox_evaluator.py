@@ -173,3 +173,46 @@ def test_the_evaluator_process_does_not_inherit_the_web_process_secrets(monkeypa
             assert b"hemlig" not in environ and b"RUTIN_" not in environ
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_web_process_serves_the_next_request_while_one_waits_for_a_slow_script(
+        engine: Engine, people: dict[str, Any]) -> None:
+    # The app as `rutin serve` runs it on SQLite: one request at a time inside, but one waiting
+    # for its script's evaluator steps aside for the others.
+    import requests
+    from conftest import publish
+    from werkzeug.serving import make_server
+
+    from webapp.admission import create_served_app
+
+    app = create_served_app(engine)
+    publish(app.test_client(), people, f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="https://rutin.example/t">
+  <bpmn:process id="slow" isExecutable="true">
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="x"/>
+    <bpmn:scriptTask id="x" name="Beräkna"><bpmn:script>{CPU_BOMB}</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="x" targetRef="e"/><bpmn:endEvent id="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode())
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    admin = people["admin"].headers
+    try:
+        slow: dict[str, Any] = {}
+        starting = threading.Thread(target=lambda: slow.update(
+            requests.post(f"{base}/api/processes/slow/cases", json={}, headers=admin, timeout=30).json()))
+        starting.start()
+        time.sleep(0.4)  # the script is running in its evaluator now
+        t0 = time.monotonic()
+        assert requests.get(f"{base}/api/tasks", headers=admin, timeout=30).status_code == 200
+        read_s = time.monotonic() - t0
+        slow_still_running = starting.is_alive()
+        starting.join()
+        assert slow_still_running, f"the read waited for the slow request ({read_s:.2f} s)"
+        assert slow["status"] == "incident" and slow["incident"]["element_id"] == "x"
+    finally:
+        server.shutdown()
+        server.server_close()

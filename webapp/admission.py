@@ -22,6 +22,7 @@ from typing import Any
 from flask import Flask
 
 from engine import scripting
+from engine.core import Engine
 
 _local = threading.local()
 
@@ -50,12 +51,12 @@ def step_aside() -> None:
         gate.release()
 
 
-def create_served_app() -> Flask:
+def create_served_app(engine: Engine | None = None) -> Flask:
     """The app for `rutin serve`'s web processes: `create_app`, behind the gate on SQLite, with
     the evaluator processes started before the first request needs them."""
     from .app import create_app
 
-    app = create_app()
+    app = create_app(engine)
     engine = app.extensions["rutin"]
     if engine.db.is_sqlite:
         app.wsgi_app = Admission(app.wsgi_app)  # type: ignore[method-assign]

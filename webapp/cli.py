@@ -76,8 +76,8 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
         raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
                                    "välj en annan med --port eller RUTIN_PORT.")
     multiprocessing.set_start_method("spawn", force=True)
-    server = Server("webapp.admission:create_served_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
-                    workers=workers,
+    server = Server("webapp.admission:create_served_app", factory=True, address=host, port=port,
+                    interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, websockets=False, log_access=False,
                     # A web process that dies (killed, out of memory) is started again; one that
                     # keeps dying within seconds stops the server, for the supervisor to see.
