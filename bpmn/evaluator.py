@@ -3,9 +3,9 @@
 Why a process. The sandbox's tracer (`bpmn.sandbox`, layer 4) runs between bytecodes, and so
 does every other check Python offers: a signal handler, an asynchronous exception, a memory
 check. One C call (``sum`` of lists, ``str`` of a list of lists, bytes times a number,
-``%``-formatting, a regular expression backtracking) never returns to them; such a call took
-10-40 s and 1.9 GB inside the web process. Checking every allocation path of the interpreter
-in advance is not possible from Python. The kernel can do both: a process gets a memory limit
+``%``-formatting, sorting shared data) never returns to them; inside the web process such a
+call ran for tens of seconds and took gigabytes. Checking every allocation path of the
+interpreter in advance is not possible from Python. The kernel can do both: a process gets a memory limit
 (``RLIMIT_AS``: an allocation past it fails with `MemoryError`, in C as well) and an alarm
 (``ITIMER_REAL`` with ``SIGALRM`` left at its default action, which ends the process in the
 middle of a C call), and its parent kills it (``SIGKILL`` through a pidfd) if it has not
@@ -16,7 +16,7 @@ How processes are made. Forking a web process is unsafe (it runs several threads
 the scheduler's) and starting a fresh interpreter per worker costs a few hundred milliseconds.
 So each Rutin process starts one *zygote* with ``subprocess`` (fork and exec: safe from
 threads): a fresh single-threaded interpreter that imports the sandbox, freezes its heap and
-then only forks workers on request; a worker forked from it is ready in about a millisecond.
+then only forks workers on request; a worker forked from it is ready at once.
 The parent hands the zygote one end of a new socket pair (``SCM_RIGHTS``) and gets the
 worker's pid back, which it opens as a pidfd at once (the zygote reaps only when asked for
 the next worker, so the pid cannot have been reused yet). Workers form a small pool: each
@@ -34,8 +34,14 @@ for a script only the variables it assigned or changed come back, at most `MAX_R
 
 A worker stops the code itself first where it can: the tracer's `ScriptTimeout` at the budget
 leaves the worker usable. Its alarm fires `KILL_MARGIN_S` later (a C call), and the parent kills
-it `GRACE_S` after the budget if neither happened; with the default budget of 1 s a runaway C
-call is stopped after about 1.3 s.
+it `GRACE_S` after the budget if neither happened: a runaway C call is stopped a third of a
+second or so after its budget.
+
+What else a worker is held to. It runs at a lower CPU priority (`WORKER_NICE`), so code running
+to its budget slows the web processes' other requests less; it may write no file
+(``RLIMIT_FSIZE`` 0) and dumps no core; and the zygote is started with an environment of its
+own, without the database URL, session key and SMTP password of the web process's, which code
+that escaped the sandbox would otherwise find there.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ KILL_MARGIN_S = 0.3
 GRACE_S = 0.7
 MAX_WORKERS = 4
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE = 1000
 # Workers yield the CPU to the web processes: code running to its budget slows other requests
 # less (its budget is wall-clock time, so it is stopped as soon either way).
 WORKER_NICE = 10
@@ -167,7 +174,7 @@ class Evaluator:
         try:
             ctx = wire.dumps(context)
         except wire.WireError as exc:
-            names = [k for k in context if _unsendable(context[k])]
+            names = [k for k in context if not wire.sendable(context[k])]
             raise SandboxError(f"variabeln {', '.join(names) or '?'} kan inte användas av skript: {exc}") from None
         request = b'{"op":"%s","t":%r,"m":%d,"src":%s,"ctx":%s}' % (
             op.encode(), float(timeout), int(memory), json.dumps(source).encode(), ctx)
@@ -354,14 +361,6 @@ def _overran(op: str, timeout: float) -> str:
     return f"{_what(op)} tog längre tid än gränsen {timeout:g} s och avbröts"
 
 
-def _unsendable(value: Any) -> bool:
-    try:
-        wire.dumps(value)
-    except wire.WireError:
-        return True
-    return False
-
-
 def _raisable() -> dict[str, type[BaseException]]:
     from . import sandbox
 
@@ -378,7 +377,7 @@ def _exception(answer: dict[str, Any]) -> BaseException:
     known = _raisable()
     mro = answer.get("mro")
     cls = next((known[n] for n in (mro if isinstance(mro, list) else []) if isinstance(n, str) and n in known), None)
-    message = str(answer.get("message", ""))[:2000]
+    message = str(answer.get("message", ""))[:MAX_MESSAGE]
     if cls is None:
         return SandboxError(f"{answer.get('err')}: {message}")
     try:
@@ -423,12 +422,17 @@ def _rss_bytes() -> int:
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    try:
-        args = wire.encode(list(exc.args))
-    except wire.WireError:
-        args = [str(exc)]
+    message = str(exc)
+    # The message ends up in the case's incident: a key of 100,000 characters is cut short there.
+    if len(message) > MAX_MESSAGE:
+        args: Any = [message[:MAX_MESSAGE] + "…"]
+    else:
+        try:
+            args = wire.encode(list(exc.args))
+        except wire.WireError:
+            args = [message]
     return {"err": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__], "args": args,
-            "message": str(exc)[:2000]}
+            "message": message[:MAX_MESSAGE]}
 
 
 def _run(request: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,8 @@ from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from . import wire
+
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
 # The budgets of one evaluation; `configure` sets them from the engine's settings.
@@ -518,8 +520,8 @@ def execute(source: str, context: dict[str, Any], *, timeout: float | None = Non
 def _readable(source: str, mode: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """The part of `context` the code can read: only it is sent to the evaluator process."""
     names = plan(source, mode).names
-    if names is None:
-        return {k: v for k, v in context.items() if isinstance(k, str) and not k.startswith("_")}
+    if names is None:  # any variable, through `rutin_variable`: what is not data stays behind
+        return {k: v for k, v in context.items() if isinstance(k, str) and not k.startswith("_") and wire.sendable(v)}
     return {k: context[k] for k in names if k in context and not k.startswith("_")}
 
 

@@ -55,6 +55,15 @@ def from_json(data: bytes) -> Any:
         raise WireError(f"ogiltiga data från utvärderaren: {type(exc).__name__}") from None
 
 
+def sendable(value: Any) -> bool:
+    """Whether `value` is data `encode` can carry."""
+    try:
+        encode(value)
+    except WireError:
+        return False
+    return True
+
+
 def encode(value: Any) -> Any:
     """`value` as a JSON-able structure with tagged objects; `WireError` for what is not data."""
     try:

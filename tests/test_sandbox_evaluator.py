@@ -64,6 +64,8 @@ def test_a_value_that_is_not_data_is_named_instead_of_sent() -> None:
     assert ctx["y"] == 2
     with pytest.raises(sandbox.SandboxError, match="funktion"):
         sandbox.execute("y = funktion", ctx)
+    # Code that may read any variable (by a name that is not an identifier) gets the data ones.
+    assert sandbox.evaluate("rutin_variable('ok') + 1", ctx) == 2
 
 
 def test_a_script_changes_the_case_data_as_it_did_in_process() -> None:

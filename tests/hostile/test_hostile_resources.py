@@ -313,3 +313,20 @@ def test_the_web_process_keeps_its_memory_through_a_memory_bomb(engine: Engine, 
     grown_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak
     grown_now = _rss() - now
     assert grown_peak < 64 * 1024 * 1024 and grown_now < 32 * 1024 * 1024, (grown_peak, grown_now)
+
+
+def test_an_error_naming_a_huge_value_does_not_grow_the_stored_case(engine: Engine, client: Any,
+                                                                     people: dict[str, Person]) -> None:
+    # The error's text becomes the case's incident message: a key of 100,000 characters in it is
+    # cut short, not stored (nor shown) whole.
+    admin = people["admin"]
+    publish(client, people, script_process("k = 'a' * 10 ** 5\nx = {}[k]"))
+    case = client.post("/api/processes/bomb/cases", json={"data": {}}, headers=admin.headers).get_json()
+    before = _case_row(engine, case["id"])
+    done = client.post(f"/api/tasks/{case['open_tasks'][0]['id']}/complete", json={"data": {}}, headers=admin.headers)
+    assert done.status_code == 200
+    after = _case_row(engine, case["id"])
+    assert after.status == "incident" and after.incident_element == "berakna"
+    assert len(after.incident_message or "") < 3000, len(after.incident_message or "")
+    assert after.data == before.data
+    assert len(after.state_json) - len(before.state_json) < STATE_SLACK_BYTES
