@@ -46,16 +46,17 @@ def main() -> None:
 
         for _ in range(200):
             call()
-        rounds = []
-        for _ in range(args.rounds):
+        times = []
+        for _ in range(args.rounds * args.calls):
             t0 = time.perf_counter()
-            for _ in range(args.calls):
-                call()
-            rounds.append((time.perf_counter() - t0) / args.calls * 1e6)
-        out[label] = {"us_per_call_median": round(statistics.median(rounds), 1),
-                      "rounds": [round(r, 1) for r in rounds]}
-        print(f"{label}: {statistics.median(rounds):.1f} µs per call ({', '.join(f'{r:.0f}' for r in rounds)})",
-              flush=True)
+            call()
+            times.append((time.perf_counter() - t0) * 1e6)
+        times.sort()
+        figures = {"median": times[len(times) // 2], "p90": times[int(len(times) * 0.9)],
+                   "mean": statistics.fmean(times)}
+        out[label] = {f"us_{k}": round(v, 1) for k, v in figures.items()}
+        print(f"{label}: median {figures['median']:.1f} µs, p90 {figures['p90']:.1f} µs, mean "
+              f"{figures['mean']:.1f} µs per call", flush=True)
     print(json.dumps(out, ensure_ascii=False))
 
 

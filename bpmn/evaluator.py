@@ -37,8 +37,9 @@ leaves the worker usable. Its alarm fires `KILL_MARGIN_S` later (a C call), and 
 it `GRACE_S` after the budget if neither happened: a runaway C call is stopped a third of a
 second or so after its budget.
 
-What else a worker is held to. It runs at a lower CPU priority (`WORKER_NICE`), so code running
-to its budget slows the web processes' other requests less; it may write no file
+What else a worker is held to. Once its call has run for a moment (`Evaluator.long_wait_s`) it
+runs at a lower CPU priority (`WORKER_NICE`), so code running to its budget slows the web
+processes' other requests less, and is replaced after the call; it may write no file
 (``RLIMIT_FSIZE`` 0) and dumps no core; and the zygote is started with an environment of its
 own, without the database URL, session key and SMTP password of the web process's, which code
 that escaped the sandbox would otherwise find there.
@@ -70,10 +71,11 @@ GRACE_S = 0.7
 MAX_WORKERS = 4
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 MAX_MESSAGE = 1000
-# Workers yield the CPU to the web processes: code running to its budget slows other requests
-# less (its budget is wall-clock time, so it is stopped as soon either way).
+# A worker whose call has run `Evaluator.long_wait_s` yields the CPU to the web processes: code
+# running to its budget slows other requests less (its budget is wall-clock time, so it is
+# stopped as soon either way); short calls keep the web process's priority.
 WORKER_NICE = 10
-# A worker whose resident memory grew this much over its life is replaced after its call.
+# A worker whose peak resident memory grew this much over its life is replaced after its call.
 WORKER_GROWTH_BYTES = 64 * 1024 * 1024
 _FRAME = struct.Struct("!I")
 _PID = struct.Struct("!q")
@@ -122,6 +124,7 @@ class _Worker:
         self.sock = sock
         self.pid = pid
         self.pidfd = pidfd
+        self.demoted = False
 
     def kill(self) -> None:
         try:
@@ -197,7 +200,7 @@ class Evaluator:
                 answer = wire.from_json(reply)
                 if not isinstance(answer, dict) or not ("ok" in answer or "err" in answer):
                     raise wire.WireError("inget svar")
-                healthy = answer.get("retire") is not True
+                healthy = answer.get("retire") is not True and not worker.demoted
                 if "err" in answer:
                     raise _exception(answer)
                 return wire.decode(answer["ok"])
@@ -223,10 +226,15 @@ class Evaluator:
         raise AssertionError("unreachable")
 
     def _wait(self, worker: _Worker, deadline: float) -> bytes:
-        if self.on_long_wait is not None:
-            ready, _, _ = select.select([worker.sock], [], [], max(0.0, min(self.long_wait_s,
-                                                                           deadline - time.monotonic())))
-            if not ready:
+        ready, _, _ = select.select([worker.sock], [], [], max(0.0, min(self.long_wait_s,
+                                                                       deadline - time.monotonic())))
+        if not ready:
+            # A long evaluation yields the CPU to the web processes from now on; the worker keeps
+            # that lower priority (it cannot raise its own again), so it is replaced afterwards.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, worker.pid, WORKER_NICE)
+            worker.demoted = True
+            if self.on_long_wait is not None:
                 self.on_long_wait()
         return _recv(worker.sock, deadline, MAX_REPLY_BYTES)
 
@@ -416,11 +424,6 @@ def _vm_bytes() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm", "rb") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize()
-
-
 def _error(exc: BaseException) -> dict[str, Any]:
     message = str(exc)
     # The message ends up in the case's incident: a key of 100,000 characters is cut short there.
@@ -476,30 +479,37 @@ def _serve(sock: socket.socket) -> None:
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the alarm ends the process, even inside C
-    os.nice(WORKER_NICE)
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # it has nothing to say; a file there would be one it may not write (below)
+    os.close(devnull)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes no file; nor may what escapes it
-    born = _rss_bytes()
+    # The address-space limit is its size now plus the budget, set once per budget: a worker that
+    # grows is replaced (below), so its size stays near what it was born with.
+    born_vm, budget_set = _vm_bytes(), -1
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    born_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     while True:
         try:
             request = json.loads(_recv(sock, None))
-        except (EOFError, OSError, ValueError):
+        except (EOFError, OSError, ValueError, MemoryError):  # MemoryError: data larger than the budget
             os._exit(0)
         budget, memory = float(request["t"]), int(request["m"])
-        sandbox.configure(timeout_s=budget, memory_mb=max(1, memory // (1024 * 1024)))
-        limit = _vm_bytes() + memory
-        try:
+        if memory != budget_set:
+            limit = born_vm + memory
             resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard),
                                                     hard))
-            signal.setitimer(signal.ITIMER_REAL, budget + KILL_MARGIN_S)
+            budget_set = memory
+        sandbox.configure(timeout_s=budget, memory_mb=max(1, memory // (1024 * 1024)))
+        signal.setitimer(signal.ITIMER_REAL, budget + KILL_MARGIN_S)
+        try:
             payload, retire = _answer(request)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-        retire = retire or _rss_bytes() - born > WORKER_GROWTH_BYTES
-        if retire:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if retire or peak - born_peak > WORKER_GROWTH_BYTES:
             payload = payload[:-1] + b',"retire":true}'
+            retire = True
         try:
             _send(sock, payload)
         except OSError:

@@ -218,3 +218,30 @@ def test_a_web_process_serves_the_next_request_while_one_waits_for_a_slow_script
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_long_evaluation_yields_the_cpu_and_a_short_one_keeps_its_worker() -> None:
+    import os
+
+    pool = evaluator.Evaluator()
+    try:
+        pool.start()
+        [pid] = pool.worker_pids()
+        assert pool.evaluate("n + 1", {"n": 1}, timeout=1.0, memory=64 << 20) == 2
+        assert pool.worker_pids() == [pid] and os.getpriority(os.PRIO_PROCESS, pid) == 0
+        stopped: list[Exception] = []
+
+        def run_bomb() -> None:
+            try:
+                pool.execute(CPU_BOMB, {}, timeout=1.0, memory=64 << 20)
+            except sandbox.ScriptTimeout as exc:
+                stopped.append(exc)
+
+        bomb = threading.Thread(target=run_bomb)
+        bomb.start()
+        time.sleep(0.4)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == evaluator.WORKER_NICE
+        bomb.join()
+        assert stopped and pid not in pool.worker_pids()
+    finally:
+        pool.close()
