@@ -22,9 +22,9 @@ Policy, in layers:
    code runs in a separate evaluator process with a kernel-enforced memory limit, killed when
    it overruns its time (`bpmn.evaluator`, whose docstring says why it is built that way); only
    data crosses back (`bpmn.wire`). An expression made of nothing but names, constants,
-   comparisons, ``and``/``or``/``not``, constant subscripts and ``.get``/`rutin_variable` with
-   constant arguments (most gateway conditions, delegation limits, timer constants) cannot loop
-   or allocate: it runs here, in a time linear in the data it reads, without the round trip.
+   comparisons, ``and``/``or``/``not``, subscripts and lookups (most gateway conditions,
+   delegation limits, timer constants) cannot loop or allocate: it runs here, without the round
+   trip (`bpmn.inline` says exactly which).
 
 `evaluate` and `execute` are the one entry point for all of it; `run_expression` and
 `run_script` are the in-process layers 1-4 the evaluator process runs.
@@ -52,15 +52,13 @@ from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from . import wire
+from . import inline, wire
 
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
 # The budgets of one evaluation; `configure` sets them from the engine's settings.
 SCRIPT_TIMEOUT_S = 1.0
 MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
-# Most AST nodes an expression evaluated in this process may have (layer 5 above).
-INLINE_NODES = 48
 
 
 class SandboxError(Exception):
@@ -208,50 +206,14 @@ class Plan(NamedTuple):
     inline: bool
 
 
-_INLINE_NODES: tuple[type[ast.AST], ...] = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
-    ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd, ast.Name,
-    ast.Load, ast.Constant, ast.Subscript, ast.List, ast.Tuple,
-)
-
-
-def _runs_inline(tree: ast.AST) -> bool:
-    nodes = list(ast.walk(tree))
-    if len(nodes) > INLINE_NODES:
-        return False
-    for node in nodes:
-        if isinstance(node, ast.Subscript) and not isinstance(node.slice, (ast.Constant, ast.Name)):
-            return False
-        if isinstance(node, ast.Call):
-            # `d.get('k')` and `rutin_variable('namn')`: a lookup, with constant arguments only
-            lookup = (isinstance(node.func, ast.Attribute) and node.func.attr == "get") or \
-                (isinstance(node.func, ast.Name) and node.func.id == "rutin_variable")
-            if not lookup or node.keywords or not all(isinstance(a, ast.Constant) for a in node.args):
-                return False
-            continue
-        if isinstance(node, ast.Attribute) and node.attr == "get":
-            continue
-        if not isinstance(node, _INLINE_NODES):
-            return False
-    return True
-
-
-def _names(code: Any) -> set[str]:
-    found = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            found |= _names(const)
-    return found
-
-
 @functools.lru_cache(maxsize=4096)
 def plan(source: str, mode: str) -> Plan:
     """The checked code of `source` (``"eval"`` or ``"exec"``) and how it runs; `PolicyViolation`
     when the sandbox refuses it."""
     code = _compile(source, mode)
-    names = _names(code)
-    inline = mode == "eval" and _runs_inline(ast.parse(source, mode="eval"))
-    return Plan(code, None if "rutin_variable" in names else frozenset(names), inline)
+    names = inline.code_names(code)
+    runs_here = mode == "eval" and inline.runs_inline(ast.parse(source, mode="eval"))
+    return Plan(code, None if "rutin_variable" in names else frozenset(names), runs_here)
 
 
 def check_expression(source: str) -> None:
