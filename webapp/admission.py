@@ -28,11 +28,13 @@ _local = threading.local()
 
 
 class Admission:
-    """WSGI middleware letting `width` requests at a time into the wrapped app."""
+    """WSGI middleware letting one request at a time into the wrapped app."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], width: int = 1):
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
         self.app = app
-        self.gate = threading.BoundedSemaphore(width)
+        # A plain lock, not a semaphore: handing it to a waiting thread is one futex wake, where
+        # a semaphore's condition variable takes several trips through the GIL.
+        self.gate = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.gate.acquire()
