@@ -1,16 +1,17 @@
 """The app as `rutin serve`'s web processes run it: on SQLite, one request at a time in Python,
 except that a request waiting for a slow script steps aside.
 
-A web process on SQLite ran one Python thread: requests ran one after another and no two threads
-fought over the GIL (in `bench/`, four threads did 125 cases/s where one did 160). But a request
-whose script or expression runs to its budget (`RUTIN_SCRIPT_TIMEOUT_S`) waits that long for its
-evaluator process (`bpmn.evaluator`), and with one thread every other request to that web process
-waited as long behind it. So the process now has several threads (`rutin serve --threads`), and
-this gate admits one request at a time into the app, as the single thread did. A request that
-has waited for its evaluator longer than a moment (the evaluator's long-wait hook, 50 ms) leaves
-the gate and never waits for it again: the next request runs meanwhile, and the rest of the slow
-one runs beside it. Not waiting for the gate again is what keeps it from waiting for a request
-that waits for a lock the slow one holds.
+A web process on SQLite ran one Python thread: requests ran one after another and no two
+threads fought over the GIL (threads running requests at once did a fifth less; `bench/README.md`).
+But a request whose script or expression runs to its budget (`RUTIN_SCRIPT_TIMEOUT_S`) waits that
+long for its evaluator process (`bpmn.evaluator`), and with one thread every other request to that
+web process waited as long behind it. So the process now has several threads (`rutin serve
+--threads`), and this gate admits one request at a time into the app, as the single thread did. A
+request that has waited for its evaluator longer than a moment (the evaluator's long-wait hook)
+leaves the gate and never waits for it again: the next request runs meanwhile, and the rest of the
+slow one runs beside it. Not waiting for the gate again is what keeps it from waiting for a request
+that waits for a lock the slow one holds. What the extra threads still cost, and what they buy, is
+measured in `bench/README.md` ("Scripts and expressions under a budget").
 """
 
 from __future__ import annotations
