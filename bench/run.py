@@ -277,11 +277,13 @@ class Service:
     through POST /api/processes with the designer's token and approved by an administrator (a
     new process has no published owner yet)."""
 
-    def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0):
+    def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0, root: Path = ROOT):
         # workers 0: as many web processes as `rutin serve` starts by default (one per core, at
         # most four); workers > 0: `rutin serve --workers N`. All on the same SQLite database.
+        # root: the source tree whose `rutin serve` runs (another checkout, to compare code).
         from webapp.cli import default_workers
 
+        self.root = root
         self.workers = workers or default_workers()
         self.data_dir = tmp / (f"service-{workers}w" if workers else "service")
         # The scheduler ticks once at start-up, then not again during the run.
@@ -301,7 +303,7 @@ class Service:
                    *(["--threads", str(threads)] if threads else [])]
         if workers:
             command += ["--workers", str(workers)]
-        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(command, cwd=self.root, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
@@ -330,7 +332,7 @@ class Service:
 
     def cli(self, *args: str) -> str:
         """Run a `rutin` CLI command against the service's database."""
-        out = subprocess.run([sys.executable, "-m", "webapp.cli", *args], cwd=ROOT, env=self.env, check=True,
+        out = subprocess.run([sys.executable, "-m", "webapp.cli", *args], cwd=self.root, env=self.env, check=True,
                              capture_output=True, text=True)
         return out.stdout
 

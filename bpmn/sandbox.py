@@ -17,10 +17,20 @@ Policy, in layers:
    modules; ``*``, ``**`` and ``<<`` refuse results larger than a bound; ``range`` is bounded.
 4. Scripts run under a tracer that stops them when they exceed a time budget or grow the
    process's memory beyond a bound.
+5. The tracer sees bytecodes only: one C call (``sum`` of lists, ``str`` of a huge list, bytes
+   times a number) runs to its end however long it takes and however much it allocates. So the
+   code runs in a separate evaluator process with a kernel-enforced memory limit, killed when
+   it overruns its time (`bpmn.evaluator`, whose docstring says why it is built that way); only
+   data crosses back (`bpmn.wire`). An expression made of nothing but names, constants,
+   comparisons, ``and``/``or``/``not``, subscripts and lookups (most gateway conditions,
+   delegation limits, timer constants) cannot loop or allocate: it runs here, without the round
+   trip (`bpmn.inline` says exactly which).
 
-What we do not claim: the interpreter is shared, so a script could still slow its own request
-down up to the time budget. Scripts come from approved, versioned diagrams; the sandbox guards
-against accidents and hostile uploads, not against a hostile approver with unlimited time.
+`evaluate` and `execute` are the one entry point for all of it; `run_expression` and
+`run_script` are the in-process layers 1-4 the evaluator process runs.
+
+What we do not claim: scripts come from approved, versioned diagrams; the sandbox guards against
+accidents and hostile uploads, not against a hostile approver with unlimited time.
 """
 
 from __future__ import annotations
@@ -36,14 +46,17 @@ import sys
 import time
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from . import inline, wire
+
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
+# The budgets of one evaluation; `configure` sets them from the engine's settings.
 SCRIPT_TIMEOUT_S = 1.0
 MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
 
@@ -173,6 +186,34 @@ def _compile(source: str, mode: str) -> Any:
         return compile_restricted(tree, filename="<rutin>", mode=mode, policy=_Policy)  # type: ignore[arg-type]
     except SyntaxError as exc:
         raise PolicyViolation(str(exc.msg if hasattr(exc, "msg") else exc)) from None
+
+
+def configure(*, timeout_s: float | None = None, memory_mb: int | None = None) -> None:
+    """Set the time and memory budget of every later evaluation in this process."""
+    global SCRIPT_TIMEOUT_S, MEMORY_LIMIT_BYTES
+    if timeout_s is not None:
+        SCRIPT_TIMEOUT_S = float(timeout_s)
+    if memory_mb is not None:
+        MEMORY_LIMIT_BYTES = int(memory_mb) * 1024 * 1024
+
+
+class Plan(NamedTuple):
+    """How a checked source runs: its code, the case variables it can read (None: any, through
+    `rutin_variable`), and whether it may run in this process (layer 5 in the module doc)."""
+
+    code: Any
+    names: frozenset[str] | None
+    inline: bool
+
+
+@functools.lru_cache(maxsize=4096)
+def plan(source: str, mode: str) -> Plan:
+    """The checked code of `source` (``"eval"`` or ``"exec"``) and how it runs; `PolicyViolation`
+    when the sandbox refuses it."""
+    code = _compile(source, mode)
+    names = inline.code_names(code)
+    runs_here = mode == "eval" and inline.runs_inline(ast.parse(source, mode="eval"))
+    return Plan(code, None if "rutin_variable" in names else frozenset(names), runs_here)
 
 
 def check_expression(source: str) -> None:
@@ -412,12 +453,47 @@ class _Budget:
 
 
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
-    """Evaluate an expression over `context` (task data); raise `SandboxError` when refused.
+    """Evaluate an expression over `context` (task data); raise `SandboxError` when refused or
+    stopped by its time or memory budget.
+
+    Everything that evaluates an uploaded expression comes here: gateway conditions, timer
+    expressions, correlations, delegation limits.
+    """
+    source = source.strip()
+    if plan(source, "eval").inline:
+        return run_expression(source, context)
+    from . import evaluator
+
+    return evaluator.shared().evaluate(source, _readable(source, "eval", context),
+                                       timeout=SCRIPT_TIMEOUT_S, memory=MEMORY_LIMIT_BYTES)
+
+
+def execute(source: str, context: dict[str, Any], *, timeout: float | None = None) -> None:
+    """Run a script over `context`, writing the variables it assigns (or changes) back into
+    `context`; raise `SandboxError` when refused or stopped by its time or memory budget."""
+    from . import evaluator
+
+    changed = evaluator.shared().execute(source, _readable(source, "exec", context),
+                                         timeout=SCRIPT_TIMEOUT_S if timeout is None else timeout,
+                                         memory=MEMORY_LIMIT_BYTES)
+    context.update(changed)
+
+
+def _readable(source: str, mode: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `context` the code can read: only it is sent to the evaluator process."""
+    names = plan(source, mode).names
+    if names is None:  # any variable, through `rutin_variable`: what is not data stays behind
+        return {k: v for k, v in context.items() if isinstance(k, str) and not k.startswith("_") and wire.sendable(v)}
+    return {k: context[k] for k in names if k in context and not k.startswith("_")}
+
+
+def run_expression(source: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate an expression in this process (layers 1-4 of the module doc; see `evaluate`).
 
     An expression cannot loop, except through a generator over data (FEEL's ``some``/``every``
     becomes ``any``/``all`` over one); one that has a generator runs under the time budget.
     """
-    code = _compile(source.strip(), "eval")
+    code = plan(source.strip(), "eval").code
     budget = _Budget(SCRIPT_TIMEOUT_S) if ".0" in code.co_varnames or _has_generator(code) else None
     previous = sys.gettrace()
     if budget is not None:
@@ -439,11 +515,12 @@ def _has_generator(code: Any) -> bool:
     return any(hasattr(c, "co_code") and (c.co_name == "<genexpr>" or _has_generator(c)) for c in code.co_consts)
 
 
-def execute(source: str, context: dict[str, Any], *, timeout: float = SCRIPT_TIMEOUT_S) -> None:
-    """Run a script over `context`, writing the variables it assigns back into `context`."""
-    code = _compile(source, "exec")
+def run_script(source: str, context: dict[str, Any], *, timeout: float | None = None) -> None:
+    """Run a script in this process (layers 1-4 of the module doc; see `execute`), writing the
+    variables it assigns back into `context`."""
+    code = plan(source, "exec").code
     scope = _globals(context)
-    budget = _Budget(timeout)
+    budget = _Budget(SCRIPT_TIMEOUT_S if timeout is None else timeout)
     previous = sys.gettrace()
     sys.settrace(budget.trace)
     try:
@@ -460,13 +537,13 @@ def execute(source: str, context: dict[str, Any], *, timeout: float = SCRIPT_TIM
             continue
         if callable(value) or isinstance(value, type(sys)):
             continue
-        context[key] = _as_data(key, value)
+        context[key] = as_data(key, value)
 
 
 _LAZY = (range, map, filter, zip, enumerate, reversed, types.GeneratorType)
 
 
-def _as_data(name: str, value: Any) -> Any:
+def as_data(name: str, value: Any) -> Any:
     """A script's variable as case data can hold it: a range or an iterator left behind becomes a
     list; a number that is not finite or text that is not Unicode is refused, naming the variable,
     instead of failing when the case is saved."""
@@ -484,9 +561,9 @@ def _as_data(name: str, value: Any) -> Any:
             raise SandboxError(f"variabeln {name} innehåller tecken som inte är giltig Unicode") from None
         return value
     if isinstance(value, list):
-        return [_as_data(name, v) for v in value]
+        return [as_data(name, v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_as_data(name, v) for v in value)
+        return tuple(as_data(name, v) for v in value)
     if isinstance(value, dict):
-        return {k: _as_data(name, v) for k, v in value.items()}
+        return {k: as_data(name, v) for k, v in value.items()}
     return value

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from bpmn.model import ProcessModel
 
+from . import scripting
 from .clock import Clock, ManualClock, SystemClock
 from .db import Database
 from .models import ProcessVersion
@@ -25,6 +26,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None):
         self.settings = settings or Settings.from_env()
+        scripting.configure(self.settings)
         if clock is None and self.settings.fixed_now:
             # Only for tests that drive separate worker processes at a chosen instant.
             clock = ManualClock(datetime.fromisoformat(self.settings.fixed_now))

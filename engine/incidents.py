@@ -190,6 +190,8 @@ def _explain(exc: BaseException | None) -> str:
         return "okänt fel"
     if isinstance(exc, StepError):
         return exc.message
+    if isinstance(exc, (sandbox.ScriptTimeout, sandbox.ResourceLimit)):
+        return f"skriptets eller uttryckets gräns för tid eller minne överskreds: {exc}"
     if isinstance(exc, sandbox.SandboxError):
         return f"skriptet eller uttrycket stoppades: {exc}"
     if isinstance(exc, WorkflowDataException):

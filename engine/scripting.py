@@ -8,14 +8,16 @@ place that covers all four.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from bpmn import sandbox
+from bpmn import evaluator, sandbox
 
 from . import data_limits
+from .settings import Settings
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -46,3 +48,19 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 SCRIPT_ENGINE = PythonScriptEngine(environment=SandboxEnvironment())
+
+
+def configure(settings: Settings) -> None:
+    """Give every script and expression this process evaluates the settings' time and memory budget."""
+    sandbox.configure(timeout_s=settings.script_timeout_s, memory_mb=settings.script_memory_mb)
+
+
+def on_long_wait(callback: Callable[[], None]) -> None:
+    """Have a thread call `callback` once its evaluation has waited a moment for its evaluator
+    process (the web process's admission gate steps aside then; `webapp.admission`)."""
+    evaluator.shared().on_long_wait = callback
+
+
+def prestart() -> None:
+    """Start this process's evaluator processes now rather than at the first evaluation."""
+    evaluator.shared().start()

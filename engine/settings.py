@@ -49,6 +49,10 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     session_hours: float = 8.0
     trusted_proxies: int = 0
+    # The budget of one script or expression from a diagram, enforced on its evaluator process
+    # (`bpmn.evaluator`): wall-clock seconds, and megabytes it may allocate.
+    script_timeout_s: float = 1.0
+    script_memory_mb: int = 256
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +87,8 @@ class Settings:
             "secret_key": e.get("RUTIN_SECRET_KEY", ""),
             "session_hours": _float(e, "RUTIN_SESSION_HOURS", 8.0),
             "trusted_proxies": _int(e, "RUTIN_TRUSTED_PROXIES", 0),
+            "script_timeout_s": _float(e, "RUTIN_SCRIPT_TIMEOUT_S", 1.0),
+            "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

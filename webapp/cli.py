@@ -34,7 +34,8 @@ def main() -> None:
 @click.option("--host", default=None, help="Adress att lyssna på (standard RUTIN_HOST eller 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (standard RUTIN_PORT eller 8080).")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
-              help="Antal trådar per webbprocess (standard 1 på SQLite, 4 på PostgreSQL).")
+              help="Antal trådar per webbprocess (standard 4; på SQLite kör en begäran i taget, "
+                   "de andra tar över när den väntar på ett långsamt skript).")
 @click.option("--workers", default=None, type=click.IntRange(min=1),
               help="Antal webbprocesser (standard RUTIN_WORKERS, annars en per processorkärna, högst 4).")
 def serve(host: str | None, port: int | None, threads: int | None, workers: int | None) -> None:
@@ -52,10 +53,12 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     core at a time. On SQLite they share the database well because a change is computed outside
     SQLite's write lock and only written inside it (`engine/optimistic.py`): on the two-core
     benchmark machine two web processes did 1.3 to 1.7 times what one did (`bench/README.md`). A web
-    process runs one Python thread by default on SQLite: threads only fought over the GIL (four
-    clients did 125 cases/s on four threads, 160 on one, in `bench/`), while granian's own
-    threads keep accepting and queueing requests. On PostgreSQL a request also waits on the
-    network, which other threads can use.
+    process runs four Python threads, but on SQLite lets only one request at a time into the app
+    (`webapp.admission`): threads running at once only fought over the GIL (four clients did 125
+    cases/s on four threads, 160 on one, in `bench/`), while granian's own threads keep accepting
+    and queueing requests. The other threads serve the next request while one waits for a slow
+    script's evaluator process. On PostgreSQL a request also waits on the network, which other
+    threads can use, so all four run at once.
     """
     import multiprocessing
 
@@ -66,15 +69,15 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     engine = _engine()
     host = host or engine.settings.host
     port = port or engine.settings.port
-    threads = threads or (1 if engine.db.is_sqlite else 4)
+    threads = threads or 4
     workers = workers or engine.settings.web_workers or default_workers()
     if not _port_free(host, port):
         engine.close()
         raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
                                    "välj en annan med --port eller RUTIN_PORT.")
     multiprocessing.set_start_method("spawn", force=True)
-    server = Server("webapp.app:create_app", factory=True, address=host, port=port, interface=Interfaces.WSGI,
-                    workers=workers,
+    server = Server("webapp.admission:create_served_app", factory=True, address=host, port=port,
+                    interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, websockets=False, log_access=False,
                     # A web process that dies (killed, out of memory) is started again; one that
                     # keeps dying within seconds stops the server, for the supervisor to see.
