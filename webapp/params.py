@@ -3,7 +3,7 @@
 A query argument is given once or not at all (``?unit=a&unit=b`` is refused, not read as "a"); a
 whole number is decimal digits within its bounds (no sign where none is allowed, no fraction, no
 exponent, no digits of other scripts); yes/no, a choice among words and an instant are what they
-say; a JSON body is an object, not nested beyond reason, without NaN, NUL or lone surrogates. Each
+say; a JSON body is an object the parser can read, without NaN, NUL or lone surrogates. Each
 refusal is a problem detail whose Swedish `detail` names the argument. Path ids are numbers a
 database column can hold (`BoundedInt`), and no part of a request (path, query, form field) may
 carry a NUL byte, which PostgreSQL cannot store or compare (`install`).
@@ -27,7 +27,6 @@ from engine.errors import BadRequest, InvalidInput
 MAX_ID = 2**31 - 1
 MAX_OFFSET = 10_000_000
 MAX_TEXT = 200
-MAX_DEPTH = 32
 _WHOLE = re.compile(r"-?[0-9]{1,12}")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
@@ -52,7 +51,8 @@ def install(app: Flask) -> None:
         parts = [request.path, *request.args.keys(), *request.args.values()]
         if request.method in ("POST", "PUT", "PATCH") and request.mimetype in _FORM_TYPES:
             parts += [*request.form.keys(), *request.form.values()]
-        if any("\x00" in p for p in parts):
+        # A multipart part without a name comes through as the key None.
+        if any(isinstance(p, str) and "\x00" in p for p in parts):
             raise BadRequest("Begäran innehåller ett NUL-tecken (%00), vilket inte tillåts.")
 
 
@@ -151,8 +151,8 @@ def _finite(text: str) -> float:
 
 
 def json_body(required: bool = False) -> dict[str, Any]:
-    """The request's JSON object; 400 when it is malformed, not an object, nested deeper than
-    `MAX_DEPTH`, or holds NaN, a NUL character or a lone surrogate."""
+    """The request's JSON object; 400 when it is malformed (too deep for the parser included), not
+    an object, or holds NaN, a NUL character or a lone surrogate."""
     if request.mimetype in _FORM_TYPES and request.content_length:
         # a form's body has been read as the form (its stream is spent): it is not JSON
         raise BadRequest("Innehållet ska skickas som application/json.")
@@ -167,34 +167,38 @@ def json_body(required: bool = False) -> dict[str, Any]:
         body = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
     except _NotANumber:
         raise BadRequest("JSON har inga NaN eller Infinity; skicka ett tal eller null.") from None
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise BadRequest("Innehållet är inte giltig JSON: det är för djupt nästlat för att läsas.") from None
+    except ValueError:
         raise BadRequest("Innehållet är inte giltig JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("Innehållet ska vara ett JSON-objekt.")
-    problem = _text_problem(body, 1)
+    problem = _text_problem(body)
     if problem:
         raise BadRequest(problem)
     return body
 
 
-def _text_problem(value: Any, depth: int) -> str | None:
-    """What is wrong with the text or nesting of a parsed JSON value, if anything."""
-    if depth > MAX_DEPTH:
-        return f"Innehållet är för djupt nästlat (högst {MAX_DEPTH} nivåer)."
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "Innehållet har text med NUL-tecken (\\u0000), vilket inte tillåts."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            # A \ud800 escape parses to a lone surrogate, which no database or JSON response can carry.
-            return "Innehållet har text med ogiltiga tecken (ett ensamt surrogattecken, \\uD800–\\uDFFF)."
-        return None
-    if isinstance(value, dict):
-        return next((p for k, v in value.items() for p in (_text_problem(k, depth), _text_problem(v, depth + 1))
-                     if p), None)
-    if isinstance(value, list):
-        return next((p for v in value if (p := _text_problem(v, depth + 1))), None)
+def _text_problem(value: Any) -> str | None:
+    """What is wrong with the text of a parsed JSON or YAML value, if anything (walked without
+    recursing, so that any depth the parser took is safe here; how deep case data may nest is the
+    engine's one rule, `engine.data_limits.MAX_DEPTH`, refused naming the field)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Innehållet har text med NUL-tecken (\\u0000), vilket inte tillåts."
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                # A \ud800 escape parses to a lone surrogate, which no database or JSON response can carry.
+                return "Innehållet har text med ogiltiga tecken (ett ensamt surrogattecken, \\uD800–\\uDFFF)."
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return None
 
 
@@ -214,7 +218,7 @@ def yaml_object(text: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise BadRequest("Innehållet ska vara ett YAML-objekt (nycklar och värden), inte en lista eller ett värde.")
-    problem = _text_problem(data, 1)
+    problem = _text_problem(data)
     if problem:
         raise BadRequest(problem)
     return data

@@ -38,7 +38,7 @@ def scene(engine: Engine, client: Any, people: dict[str, Person]) -> Scene:
     identity.add_user(engine, "rut", ["auditor"])
     identity.set_password(engine, "rut", PASSWORD)
     rut = Person("rut", identity.issue_token(engine, "rut"), identity.get_actor(engine, "rut"))
-    case = cases.start_case(engine, people["hanna"].actor, "seq3", {"x": 1}, "BK-1", org_unit="syd")
+    case = cases.start_case(engine, people["hanna"].actor, "seq3", {}, "BK-1", org_unit="syd")
     task = case["open_tasks"][0]["id"]
     now = engine.clock.now()
     with engine.db.write() as s:
