@@ -6,8 +6,9 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
 
-from . import case_clock, data_limits, declared, forms, history, org, processes, starting, state
+from . import case_clock, data_limits, declared, forms, history, incidents, org, processes, starting, state
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
@@ -93,7 +94,6 @@ def _release_timer_start(workflow: Any) -> bool:
     """
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
     from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-    from SpiffWorkflow.util.task import TaskState
 
     released = False
     for task in workflow.get_tasks(state=TaskState.WAITING):
@@ -241,13 +241,11 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
             raise Conflict("Ärendet har ingen incident att försöka igen.")
         work = CaseWork(engine, s, case)
         if data:
-            from SpiffWorkflow.util.task import TaskState
-
             data_limits.check_input(engine.settings, data, case.data)
             if forms.bad_keys(data):
                 raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(forms.bad_keys(data))}")
             patch = _json_safe(data)
-            failing = work.workflow.get_tasks(state=TaskState.ERROR)
+            failing = incidents.failed_tasks(work.workflow)
             declared.check_retry(failing, case.incident_message, case.data or {}, patch,
                                  work.model.element_names.get(failing[0].task_spec.name, case.incident_element or "")
                                  if failing else case.incident_element or "")

@@ -35,6 +35,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+
 from bpmn import dates
 from bpmn.model import FormField, HumanStep, ProcessModel
 
@@ -198,7 +200,8 @@ _MISSING = re.compile(r"name '([^']+)' is not defined")
 
 
 def spec_reads(task_spec: Any) -> set[str]:
-    """The variables a task spec reads: its script, conditions, expressions, collection."""
+    """The variables a task spec reads: its script, conditions, expressions, collections and
+    the item its instances hand back."""
     sources: list[Any] = [getattr(task_spec, a, None) for a in ("script", "prescript", "postscript",
                                                                  "cardinality", "condition")]
     for condition, _ in getattr(task_spec, "cond_task_specs", None) or []:
@@ -211,7 +214,8 @@ def spec_reads(task_spec: Any) -> set[str]:
     for source in sources:
         if isinstance(source, str):
             names |= expression_names(source)
-    for attr in ("data_input", "data_output"):
+    # A multi-instance step reads its collections, and each instance's output item when it merges.
+    for attr in ("data_input", "data_output", "output_item"):
         collection = getattr(getattr(task_spec, attr, None), "bpmn_id", None)
         if isinstance(collection, str) and collection:
             names.add(collection)
@@ -225,6 +229,10 @@ def check_retry(failing: list[Any], incident: str | None, case_data: dict[str, A
     accepted = set(case_data)
     for task in failing:
         accepted |= spec_reads(task.task_spec)
+        # An instance of a multi-instance or loop step fails in its parent's conditions (completion,
+        # loop condition) or collections when it completes: those are the step's reads as well.
+        if task.parent is not None and isinstance(task.parent.task_spec, LoopTask):
+            accepted |= spec_reads(task.parent.task_spec)
     accepted |= set(_MISSING.findall(incident or ""))
     _reject({k: f"Fältet '{k}' finns inte i ärendet och läses inte av '{element}'; en omkörning kan bara rätta "
                 "ärendets uppgifter och det steget läser." for k in data if k not in accepted}, accepted)

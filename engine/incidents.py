@@ -131,6 +131,12 @@ TaskSpec._run = _run
 TaskSpec._on_complete = _on_complete
 
 
+def failed_tasks(workflow: Any) -> list[Any]:
+    """The tasks a retry takes up again: those noted with what to redo (a failed update or
+    completion, which may have left the task in any state) and those whose own run failed."""
+    return [t for t in workflow.get_tasks() if NOTE in t.internal_data or t.has_state(TaskState.ERROR)]
+
+
 def redo(workflow: Any, patch: dict[str, Any] | None = None) -> None:
     """Take the failed steps of a case up again: each noted task's update or completion, and
     each task whose run failed. `patch` (a retry's corrected data) is put first into the failed

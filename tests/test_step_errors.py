@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Person, publish
+from conftest import Person, declared_start, publish
 from workflow_rows import assert_rows_match_workflow, open_rows
 
 from engine import cases, processes, tasks
@@ -26,7 +26,9 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
 
 
 def process(body: str, flows: list[tuple[str, str]], pid: str = "prov") -> bytes:
-    """An executable process in the Handläggare lane."""
+    """An executable process in the Handläggare lane, whose plain start event declares the start
+    data these tests start cases with (start data is a whitelist)."""
+    body = body.replace('<bpmn:startEvent id="s"/>', declared_start("antal", "handlingar", "granskare"))
     links = "".join(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>' for i, (a, b) in enumerate(flows))
     return (f'{HEAD}<bpmn:process id="{pid}" isExecutable="true"><bpmn:laneSet id="ls"><bpmn:lane id="l" '
             f'name="Handläggare"/></bpmn:laneSet>{body}{links}</bpmn:process></bpmn:definitions>').encode()
