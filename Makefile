@@ -48,8 +48,10 @@ run: $(STAMP)
 	$(BIN)/rutin demo --if-empty
 	$(BIN)/rutin serve
 
+# ruff, then the import contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check bpmn engine webapp tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
