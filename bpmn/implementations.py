@@ -50,8 +50,8 @@ class Implementations:
     def __init__(self, n: Normalizer, rw: Rewrite, pid: str):
         self.n, self.rw, self.pid = n, rw, pid
 
-    def _diag(self, severity: str, code: str, msg: str, el: etree._Element) -> None:
-        self.n._diag(self.rw, severity, code, msg, el, self.pid)
+    def diag(self, severity: str, code: str, msg: str, el: etree._Element) -> None:
+        self.n.diag(self.rw, severity, code, msg, el, self.pid)
 
     def run(self, proc: etree._Element) -> None:
         """Check the process element and every element in it."""
@@ -67,12 +67,12 @@ class Implementations:
         """Check a ``camunda:script``; False when it is in a language that cannot run (an error)."""
         fmt = script.get("scriptFormat")
         if not _is_python(fmt):
-            self._diag("error", "unsupported-script-language",
+            self.diag("error", "unsupported-script-language",
                        f"{what} är ett skript i {fmt!r}, som inte kan köras här; skriv om det i Python eller ta bort "
                        "det.", el)
             return False
         if script.get("resource"):
-            self._diag("error", "script-resource",
+            self.diag("error", "script-resource",
                        f"{what} ligger i filen {script.get('resource')!r}, som Rutin inte har; skriv skriptet i "
                        "diagrammet.", el)
             return False
@@ -88,17 +88,17 @@ class Implementations:
                     script = listener.find(f"{{{ns}}}script")
                     if script is not None:
                         if self._script(script, f"{what}s skript", el):
-                            self._diag("warning", "listener-not-run",
+                            self.diag("warning", "listener-not-run",
                                        f"{what} (ett Python-skript) körs inte; Rutin kör inga lyssnare.", el)
                         continue
                     impl = (listener.get("class") and f"Java-klassen {listener.get('class')!r}") or (
                         listener.get("delegateExpression") and
                         f"delegatuttrycket {shown(listener.get('delegateExpression') or '')}") or (
                         listener.get("expression") and f"uttrycket {shown(listener.get('expression') or '')}")
-                    self._diag("warning", "listener-not-run",
+                    self.diag("warning", "listener-not-run",
                                f"{what} ({impl or 'utan implementation'}) körs inte; Rutin kör inga lyssnare.", el)
         for listener in _own(el, ZEEBE_NS, "executionListener"):
-            self._diag("warning", "listener-not-run",
+            self.diag("warning", "listener-not-run",
                        f"Lyssnaren av typen {listener.get('type')!r} ({listener.get('eventType') or '?'}) körs inte; "
                        "Rutin har inga jobbarbetare.", el)
 
@@ -106,7 +106,7 @@ class Implementations:
         try:
             to_python(source)
         except ExpressionError as exc:
-            self._diag("warning", "mapping-unreadable",
+            self.diag("warning", "mapping-unreadable",
                        f"{what}: {shown(source)} kan inte utvärderas här ({exc}); mappningen körs inte.", el)
 
     def camunda_mappings(self, el: etree._Element) -> None:
@@ -123,7 +123,7 @@ class Implementations:
                         try:
                             sandbox.check_script(script.text or "")
                         except sandbox.PolicyViolation as exc:
-                            self._diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
+                            self.diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
                     continue
                 text = (param.text or "").strip()
                 if param.find(f"{{{CAMUNDA_NS}}}list") is None and param.find(f"{{{CAMUNDA_NS}}}map") is None \
@@ -153,7 +153,7 @@ class Implementations:
     def _not_applied(self, names: list[str], el: etree._Element) -> None:
         if names:
             listed = ", ".join(dict.fromkeys(names))
-            self._diag("warning", "mapping-not-applied",
+            self.diag("warning", "mapping-not-applied",
                        f"In- och utmappningarna ({listed}) körs inte; steget läser och skriver ärendets data direkt, "
                        "med variablernas egna namn.", el)
 
@@ -167,9 +167,9 @@ class Implementations:
                 try:
                     sandbox.check_script(text)
                 except sandbox.PolicyViolation as exc:
-                    self._diag("error", "script-refused", f"Skriptet som ska köras {when} steget tillåts inte: {exc}",
+                    self.diag("error", "script-refused", f"Skriptet som ska köras {when} steget tillåts inte: {exc}",
                                el)
                     continue
-                self._diag("warning", "script-not-run",
+                self.diag("warning", "script-not-run",
                            f"Skriptet som ska köras {when} steget ({local}) körs inte; lägg det i en skriptuppgift "
                            f"{when} steget.", el)

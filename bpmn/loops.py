@@ -61,10 +61,10 @@ class LoopChecks:
         self.counts: dict[etree._Element, int] = {}
 
     def _error(self, code: str, message: str, el: etree._Element) -> None:
-        self.n._diag(self.rw, "error", code, message, el, self.pid)
+        self.n.diag(self.rw, "error", code, message, el, self.pid)
 
     def _warn(self, code: str, message: str, el: etree._Element) -> None:
-        self.n._diag(self.rw, "warning", code, message, el, self.pid)
+        self.n.diag(self.rw, "warning", code, message, el, self.pid)
 
     def run(self, proc: etree._Element) -> None:
         """Check every loop in the process and in its subprocesses."""

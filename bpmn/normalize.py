@@ -42,7 +42,9 @@ FLOW_NODE_TYPES = ACTIVITY_TYPES | GATEWAY_TYPES | EVENT_TYPES
 
 _REF_ATTRIBUTES = ("sourceRef", "targetRef", "default", "attachedToRef", "bpmnElement")
 _REF_ELEMENTS = ("incoming", "outgoing", "flowNodeRef", "sourceRef", "targetRef")
-_ISO_LITERAL = re.compile(r"^(R\d*/)?(P(?!$)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/.*)?$")
+# A timer written as an ISO 8601 date, duration or repeating interval as it stands (not an
+# expression): kept as a literal by the normalizer and by the repairs.
+ISO_TIME_LITERAL = re.compile(r"^(R\d*/)?(P(?!$)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/.*)?$")
 
 
 _DATA_OBJECT_CALL = re.compile(r"((?:bpmn:)?)getDataObject\(\s*['\"]([^'\"]+)['\"]\s*\)")
@@ -202,7 +204,8 @@ class Normalizer:
             if self._lane_index is not None:
                 self._lane_index.setdefault(new_id, []).append(new_ref)
 
-    def _new_id(self, base: str) -> str:
+    def new_id(self, base: str) -> str:
+        """An id not yet in the document, `base` or `base_2`, `base_3`...: for elements a rewrite adds."""
         candidate, n = base, 1
         while candidate in self.ids:
             n += 1
@@ -235,10 +238,11 @@ class Normalizer:
                          pid: str) -> None:
         """The located error of an expression that cannot be evaluated (conditions, timers,
         correlations, loops: one wording for all)."""
-        self._diag(rw, "error", "unsupported-expression", f"{what} {shown(text)} kan inte utvärderas: {exc}", el, pid)
+        self.diag(rw, "error", "unsupported-expression", f"{what} {shown(text)} kan inte utvärderas: {exc}", el, pid)
 
-    def _diag(self, rw: Rewrite, severity: str, code: str, msg: str, el: etree._Element | None,
+    def diag(self, rw: Rewrite, severity: str, code: str, msg: str, el: etree._Element | None,
               pid: str) -> None:
+        """Record a diagnostic about `el` (its id and shown name) in process `pid`."""
         rw.diagnostics.append(
             Diagnostic(
                 severity,  # type: ignore[arg-type]
@@ -262,7 +266,7 @@ class Normalizer:
                 # Only a task spec's name collides with the engine's own tasks; a process (its key),
                 # flow or lane may keep the id its modeler gave it.
                 continue
-            new = self._new_id(f"{old}_")
+            new = self.new_id(f"{old}_")
             for el in self.root.iter():
                 if not isinstance(el.tag, str):
                     continue
@@ -297,14 +301,14 @@ class Normalizer:
         # is a description of work, run as a guided checklist where the description falls short.
         self.descriptive = (proc.get("isExecutable") or "").lower() != "true"
         if self.descriptive:
-            self._diag(rw, "info", "descriptive-model",
+            self.diag(rw, "info", "descriptive-model",
                        "Processen är inte markerad som körbar; Rutin kör den som en guidad checklista.",
                        proc, pid)
         proc.set("isExecutable", "true")
         LoopChecks(self, rw, pid, self.descriptive).run(proc)
         Repairs(self, rw, pid, self.descriptive).run(proc)
         if not any(local(el) == "startEvent" for el in flow_elements(proc)):
-            self._diag(rw, "error", "no-start-event", "Processen saknar starthändelse och kan inte startas.",
+            self.diag(rw, "error", "no-start-event", "Processen saknar starthändelse och kan inte startas.",
                        proc, pid)
             return rw
         self._containers(proc, rw, pid)
@@ -319,7 +323,7 @@ class Normalizer:
             for end in ("sourceRef", "targetRef"):
                 ref = flow.get(end)
                 if not ref or ref not in node_ids:
-                    self._diag(rw, "error", "missing-element",
+                    self.diag(rw, "error", "missing-element",
                                f"Sekvensflödet {flow.get('id')!r} pekar på {ref!r} som inte finns i processen.",
                                flow, pid)
         # Indexed once: a large map has thousands of flows and hundreds of gateways.
@@ -350,20 +354,20 @@ class Normalizer:
             text = script.text if script is not None else None
             resource = el.get(f"{{{_CAMUNDA}}}resource") or el.get("resource")
             if resource and not (text and text.strip()):
-                self._diag(rw, "error", "script-resource",
+                self.diag(rw, "error", "script-resource",
                            f"Skriptet ligger i filen {resource!r}, som Rutin inte har och inte kan köra; skriv "
                            "skriptet i Python i diagrammet.", el, pid)
                 return
             if text and text.strip():
                 if "python" not in fmt:
-                    self._diag(rw, "error", "unsupported-script-language",
+                    self.diag(rw, "error", "unsupported-script-language",
                                f"Skriptspråket {el.get('scriptFormat')!r} kan inte köras här; skriv skriptet i Python.",
                                el, pid)
                     return
                 try:
                     sandbox.check_script(text)
                 except sandbox.PolicyViolation as exc:
-                    self._diag(rw, "error", "script-refused", f"Skriptet tillåts inte: {exc}", el, pid)
+                    self.diag(rw, "error", "script-refused", f"Skriptet tillåts inte: {exc}", el, pid)
                 return
         elif kind == "receiveTask" and el.get("messageRef") and el.get("messageRef") in self.by_id:
             return
@@ -377,7 +381,7 @@ class Normalizer:
         for attr in ("messageRef", "implementation", "operationRef", "scriptFormat"):
             el.attrib.pop(attr, None)
         rw.converted[el.get("id") or ""] = kind
-        self._diag(rw, "warning", "converted-to-human-task",
+        self.diag(rw, "warning", "converted-to-human-task",
                    (f"{kind} med {implementation}, som inte körs här," if implementation else
                     f"{kind} utan något Rutin kan köra") + f" blir en mänsklig uppgift: \"Utför: {name}\".", el, pid)
 
@@ -392,7 +396,7 @@ class Normalizer:
             # A map's conditions are often prose ("Ansökan godkänd"): the handler decides instead.
             for f in conditioned:
                 f.remove(f.find(q("conditionExpression")))
-            self._diag(rw, "warning", "conditions-as-decision",
+            self.diag(rw, "warning", "conditions-as-decision",
                        "Villkoren kan inte utvärderas; handläggaren väljer väg bland flödena.", gw, pid)
             conditioned = []
         default = gw.get("default")
@@ -401,25 +405,25 @@ class Normalizer:
             if local(gw) == "exclusiveGateway" and len(bare) == 1 and not default:
                 # The one path drawn without a condition beside conditioned ones is the "otherwise".
                 gw.set("default", bare[0].get("id") or "")
-                self._diag(rw, "warning", "implicit-default",
+                self.diag(rw, "warning", "implicit-default",
                            f"Flödet {bare[0].get('name') or bare[0].get('id')!r} saknar villkor; det tas när inget "
                            "annat villkor är uppfyllt.", bare[0], pid)
                 return
             for f in bare:
                 if local(gw) == "inclusiveGateway":
                     # An inclusive gateway takes every path whose condition holds; none is none that fails.
-                    self._diag(rw, "warning", "flow-always-taken",
+                    self.diag(rw, "warning", "flow-always-taken",
                                f"Flödet {f.get('name') or f.get('id')!r} saknar villkor; det tas alltid.", f, pid)
                     self._set_condition(f, "True")
                     continue
-                self._diag(rw, "warning", "flow-never-taken",
+                self.diag(rw, "warning", "flow-never-taken",
                            f"Flödet {f.get('name') or f.get('id')!r} saknar villkor och är inte standardflöde; "
                            "det tas aldrig.", f, pid)
                 self._set_condition(f, "False")
             return
         # No conditions at all: the handler decides.
         multiple = local(gw) == "inclusiveGateway"
-        task_id = self._new_id(f"{gid}_beslut")
+        task_id = self.new_id(f"{gid}_beslut")
         task = etree.Element(q("userTask"), id=task_id, name=gw.get("name") or "Beslut")
         task.sourceline = gw.sourceline
         gw.addprevious(task)
@@ -428,7 +432,7 @@ class Normalizer:
         for inc in gw.findall(q("incoming")):
             gw.remove(inc)
             task.append(inc)
-        link = etree.SubElement(container, q("sequenceFlow"), id=self._new_id(f"{gid}_beslut_flode"),
+        link = etree.SubElement(container, q("sequenceFlow"), id=self.new_id(f"{gid}_beslut_flode"),
                                 sourceRef=task_id, targetRef=gid)
         etree.SubElement(task, q("outgoing")).text = link.get("id")
         etree.SubElement(gw, q("incoming")).text = link.get("id")
@@ -444,7 +448,7 @@ class Normalizer:
         if multiple:
             rw.multiple_choice.add(gid)
         unnamed = [f for f in outgoing if not (f.get("name") or "").strip()]
-        self._diag(rw, "warning", "human-decision",
+        self.diag(rw, "warning", "human-decision",
                    "Grindens utgående flöden saknar villkor; handläggaren väljer väg"
                    + (" (flöden utan namn visas med målets namn)." if unnamed else "."), gw, pid)
 
@@ -484,7 +488,7 @@ class Normalizer:
             if lenient is not None:
                 # "Service Level == 'Premium'": no language reads it, but its meaning is plain.
                 cond.text = lenient
-                self._diag(rw, "warning", "condition-read-as-feel",
+                self.diag(rw, "warning", "condition-read-as-feel",
                            f"Villkoret {text!r} läses som en jämförelse av variabler med mellanslag i namnet "
                            f"({lenient}).", flow, pid)
                 return
@@ -515,12 +519,12 @@ class Normalizer:
                     # Camunda 8's cycle(duration("PT1H")) is the ISO interval R/PT1H.
                     text = f"R{feel_cycle.group(1) or ''}/{feel_cycle.group(2)}"
                 cron = None
-                if _ISO_LITERAL.match(text):
+                if ISO_TIME_LITERAL.match(text):
                     python: str | None = repr(text)
                 elif kind == "timeCycle" and _CRON.match(text):
                     cron = cron_as_iso(text)
                     if not cron:
-                        self._diag(rw, "error", "unsupported-timer",
+                        self.diag(rw, "error", "unsupported-timer",
                                    f"Cron-uttrycket {text!r} anger klockslag i kalendern, vilket Rutin inte kan köra; "
                                    "skriv tiden som ett upprepat ISO 8601-intervall med starttid, t.ex. "
                                    "'R/2026-01-05T07:00:00+01:00/P1D' för varje dag klockan 7.", event, pid)
@@ -535,7 +539,7 @@ class Normalizer:
                 el.text = python
                 if cron:
                     # Camunda runs cron; one that fires at a fixed rate is that ISO interval.
-                    self._diag(rw, "warning", "cron-as-interval",
+                    self.diag(rw, "warning", "cron-as-interval",
                                f"Cron-uttrycket {text!r} körs som det upprepade ISO 8601-intervallet {cron!r} "
                                "(samma takt, räknad från när timern startar); skriv intervallet i diagrammet.",
                                event, pid)
@@ -549,7 +553,7 @@ class Normalizer:
         except limits.NotConstant:
             return True
         except limits.ConstantError as exc:
-            self._diag(rw, "error", "unsupported-expression",
+            self.diag(rw, "error", "unsupported-expression",
                        f"Timeruttrycket {shown(written)} kan inte räknas ut: {exc}.", event, pid)
             return False
         problem = limits.cycle_problem(str(value), self.limits.min_timer_cycle_s)
@@ -558,5 +562,5 @@ class Normalizer:
         code, message = problem
         if str(value) != written.strip("'\""):
             message = f"{shown(written)} motsvarar {str(value)!r}. {message}"
-        self._diag(rw, "error", code, message, event, pid)
+        self.diag(rw, "error", code, message, event, pid)
         return False

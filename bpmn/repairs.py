@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .expressions import ExpressionError, to_python
-from .normalize import _ISO_LITERAL, EVENT_TYPES, FLOW_NODE_TYPES, GATEWAY_TYPES, flow_elements, is_bpmn, local
+from .normalize import EVENT_TYPES, FLOW_NODE_TYPES, GATEWAY_TYPES, ISO_TIME_LITERAL, flow_elements, is_bpmn, local
 from .xml import q
 
 if TYPE_CHECKING:
@@ -113,13 +113,13 @@ class Repairs:
 
     def warn(self, code: str, msg: str, el: etree._Element | None, severity: str = "warning") -> None:
         """Leave a diagnostic on the element the repair touched."""
-        self.n._diag(self.rw, severity, code, msg, el, self.pid)
+        self.n.diag(self.rw, severity, code, msg, el, self.pid)
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _new_node(self, container: etree._Element, tag: str, base: str, near: etree._Element,
                   name: str | None = None) -> etree._Element:
-        new_id = self.n._new_id(base)
+        new_id = self.n.new_id(base)
         el = etree.SubElement(container, q(tag), id=new_id)
         if name:
             el.set("name", name)
@@ -128,7 +128,7 @@ class Repairs:
         return el
 
     def _flow(self, container: etree._Element, source: str, target: str) -> etree._Element:
-        return etree.SubElement(container, q("sequenceFlow"), id=self.n._new_id(f"Flow_rutin_{source}"),
+        return etree.SubElement(container, q("sequenceFlow"), id=self.n.new_id(f"Flow_rutin_{source}"),
                                 sourceRef=source, targetRef=target)
 
     @staticmethod
@@ -309,7 +309,7 @@ class Repairs:
             if not self.descriptive:
                 return True  # an executable model's timer is checked, and refused if wrong, later
             for text in texts:
-                if _ISO_LITERAL.match(text):
+                if ISO_TIME_LITERAL.match(text):
                     continue
                 try:
                     to_python(text)

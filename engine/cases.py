@@ -13,7 +13,7 @@ from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
 from .models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
-from .runtime import CaseWork, _json_safe, locked_case
+from .runtime import CaseWork, json_safe, locked_case
 from .views import task_json
 
 CASE_STATUSES = ("active", "completed", "incident")
@@ -28,8 +28,8 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise InvalidInput("business_key ska vara text på högst 200 tecken.")
     data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
-    bad = forms.bad_keys(data or {})  # before `_json_safe`, which drops "_" names without a word
-    initial = _json_safe(data or {})
+    bad = forms.bad_keys(data or {})  # before `json_safe`, which drops "_" names without a word
+    initial = json_safe(data or {})
     if bad:
         raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(bad)}")
     if org_unit is not None:
@@ -108,7 +108,7 @@ def _release_timer_start(workflow: Any) -> bool:
     return released
 
 
-def _visible(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> bool:
+def may_see_case(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> bool:
     """Whether the actor may see the case (or, `acting`, change it: auditors only read)."""
     if actor.is_admin or case.started_by == actor.name or (actor.is_auditor and not acting):
         return True
@@ -168,7 +168,7 @@ def get_case(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"Ärendet {case_id} finns inte.")
-        if not _visible(s, case, actor):
+        if not may_see_case(s, case, actor):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
         return case_json(engine, s, case, actor)
 
@@ -235,7 +235,7 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     with locked_case(engine, case_id) as (s, case):
-        if not _visible(s, case, actor, acting=True):
+        if not may_see_case(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
         if case.status != "incident":
             raise Conflict("Ärendet har ingen incident att försöka igen.")
@@ -244,7 +244,7 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
             data_limits.check_input(engine.settings, data, case.data)
             if forms.bad_keys(data):
                 raise InvalidInput(f"Ogiltiga variabelnamn: {', '.join(forms.bad_keys(data))}")
-            patch = _json_safe(data)
+            patch = json_safe(data)
             failing = incidents.failed_tasks(work.workflow)
             declared.check_retry(failing, case.incident_message, case.data or {}, patch,
                                  work.model.element_names.get(failing[0].task_spec.name, case.incident_element or "")
@@ -252,7 +252,7 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
             for task in work.workflow.get_tasks(state=TaskState.ERROR | TaskState.READY | TaskState.WAITING):
                 task.data.update(patch)
             work.event("data_corrected", actor=actor.name, data={"data": patch})
-        work.retry(actor.name, _json_safe(data) if data else None)
+        work.retry(actor.name, json_safe(data) if data else None)
         work.sync(actor.name)
         work.save()
         work.write()

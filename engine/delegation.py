@@ -221,7 +221,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
     require_writer(actor)
     from . import notifications
     from .runtime import CaseWork, load_task, locked_task_case
-    from .tasks import _may_see
+    from .tasks import may_see_task
     from .views import task_json
 
     with locked_task_case(engine, task_id) as (s, case):
@@ -230,7 +230,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
             raise NotFound(f"Uppgiften {task_id} finns inte.")
         work = CaseWork(engine, s, case)
         if not work.is_decision(row):
-            if not _may_see(actor, row, acting=True):
+            if not may_see_task(actor, row, acting=True):
                 raise Forbidden("Uppgiften hör inte till någon av dina roller.")
             raise InvalidInput("Jäv anmäls på beslutsuppgifter.")
         # Only someone who could decide can step aside; checked before anything about the task is told.
@@ -340,7 +340,7 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
     _check_spec(spec)
     superior_may_decide = flag(spec.get("superior_may_decide"), "superior_may_decide")
     reporting = spec.get("reporting", "anmals")
-    from .org import _when
+    from .org import read_instant
 
     with engine.db.write() as s:
         latest = s.execute(sa.select(sa.func.max(DelegationItem.version)).where(
@@ -351,7 +351,7 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
             legal_basis=spec.get("legal_basis"), delegate_role=spec["delegate_role"],
             substitute_role=spec.get("substitute_role"), superior_may_decide=superior_may_decide,
             limit_expr=spec.get("limit"), reporting=reporting, committee=spec.get("committee"),
-            valid_from=_when(spec.get("valid_from")), valid_to=_when(spec.get("valid_to")),
+            valid_from=read_instant(spec.get("valid_from")), valid_to=read_instant(spec.get("valid_to")),
             adopted_ref=spec.get("adopted_ref"), status="draft", created_by=actor.name,
             created_at=engine.clock.now(),
         )

@@ -179,10 +179,10 @@ def follow_up_reminder_at(follow_up: datetime) -> datetime:
     return follow_up
 
 
-_OWN = sa.select(timers._timers.c.id, timers._timers.c.kind, timers._timers.c.ref, timers._timers.c.status,
-                 timers._timers.c.due_at, timers._timers.c.data).where(
-    timers._timers.c.task_id == sa.bindparam("task_id"), timers._timers.c.kind.in_(timers.TASK_KINDS),
-    timers._timers.c.status.in_(("pending", "fired", "failed", "cancelled")),
+_OWN = sa.select(timers.TIMERS.c.id, timers.TIMERS.c.kind, timers.TIMERS.c.ref, timers.TIMERS.c.status,
+                 timers.TIMERS.c.due_at, timers.TIMERS.c.data).where(
+    timers.TIMERS.c.task_id == sa.bindparam("task_id"), timers.TIMERS.c.kind.in_(timers.TASK_KINDS),
+    timers.TIMERS.c.status.in_(("pending", "fired", "failed", "cancelled")),
 )
 # Marks the steps a reassignment cancelled, so that they are not made again for the same due date.
 _DROPPED = "reassigned"
@@ -194,7 +194,7 @@ def _reassigned_now(work: Any, row: HumanTask) -> bool:
     """Whether this unit of work gave the task to someone else by assignment or hand-over."""
     return any(e.get("task_id") == row.id and e.get("type") in _REASSIGNING_EVENTS
                and (e.get("data") or {}).get("from") != (e.get("data") or {}).get("to")
-               for e in getattr(work, "_events", ()))
+               for e in work.events)
 
 
 def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool | None = None) -> None:

@@ -12,12 +12,12 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import sandbox
 
 from . import data_limits, declared, forms, state
-from .cases import _visible, case_json
+from .cases import case_json, may_see_case
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
 from .models import Case
-from .runtime import CaseWork, _json_safe, locked_case
+from .runtime import CaseWork, json_safe, locked_case
 
 
 def _waiting_for(work: CaseWork, name: str) -> list[tuple[Any, MessageEventDefinition]]:
@@ -44,9 +44,9 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
     data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
     if forms.bad_keys(data or {}):
         raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(forms.bad_keys(data or {}))}")
-    payload = _json_safe(data or {})
+    payload = json_safe(data or {})
     with locked_case(engine, case_id) as (s, case):
-        if not _visible(s, case, actor, acting=True):
+        if not may_see_case(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
         if case.status != "active":
             raise Conflict(f"Ärendet är {case.status} och tar inte emot meddelanden.")
@@ -60,7 +60,7 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
         try:
             correlations = definition.get_correlations(task, payload)
         except sandbox.SandboxError as exc:
-            work._incident(actor.name, task, f"Korrelationsuttrycket kunde inte utvärderas: {exc}")
+            work.record_incident(actor.name, task, f"Korrelationsuttrycket kunde inte utvärderas: {exc}")
             work.sync(actor.name)
             work.save()
             work.write()
@@ -95,7 +95,7 @@ def correlate_message(engine: Engine, actor: Actor, name: str, business_key: str
             sa.select(Case).where(Case.business_key == business_key, Case.status == "active")
         ).scalars().all()
         # Only cases the sender may act on count: a stranger learns nothing about others' cases.
-        visible = [c for c in found if _visible(s, c, actor, acting=True)]
+        visible = [c for c in found if may_see_case(s, c, actor, acting=True)]
     # Of several cases with the key, only those waiting for this message are meant (a permit
     # case and its archiving case share the diary number; only one waits for the reply).
     ids = [c.id for c in visible] if len(visible) <= 1 else [c.id for c in visible if _waits(engine, c, name)]

@@ -182,7 +182,9 @@ def absent(conn: sa.Connection, names: list[str], now: datetime) -> set[str]:
 # -- import and export ------------------------------------------------------------------------
 
 
-def _when(value: Any) -> datetime | None:
+def read_instant(value: Any) -> datetime | None:
+    """An instant from imported or posted data: ISO 8601 text or a datetime, none when empty; a
+    time without a zone is Swedish time. Unreadable text is refused in Swedish (InvalidInput)."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -328,7 +330,7 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
                 if unit_id and unit_id not in known:
                     raise InvalidInput(f"{name}: okänd enhet {unit_id!r}.")
                 s.add(UserRole(user_id=user.id, role=role, role_key=role_key(role), org_unit_id=unit_id,
-                               valid_from=_when(spec.get("from")), valid_to=_when(spec.get("to"))))
+                               valid_from=read_instant(spec.get("from")), valid_to=read_instant(spec.get("to"))))
                 counts["roles"] += 1
             counts["people"] += 1
         s.flush()
@@ -339,7 +341,7 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
             user = s.execute(sa.select(User).where(User.name == who)).scalar_one_or_none()
             if user is None:
                 raise InvalidInput(f"Frånvaro för okänd person {who!r}.")
-            starts, ends = _when(a.get("from")), _when(a.get("to"))
+            starts, ends = read_instant(a.get("from")), read_instant(a.get("to"))
             if starts is None or ends is None or ends <= starts:
                 raise InvalidInput(f"Frånvaron för {user.name} behöver from och to, och to efter from.")
             existing = s.execute(sa.select(Absence).where(

@@ -162,6 +162,6 @@ def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]
     from . import delegation
 
     now = engine.clock.now()
-    named = {i.element_id for i in delegation._approved(engine).get(key, [])
+    named = {i.element_id for i in delegation.approved_items(engine, key)
              if i.element_id and (i.valid_to is None or i.valid_to > now)}
     return {e for e, st in steps.items() if st.get("decision_authority")} | (named & set(steps))

@@ -357,9 +357,9 @@ def schedule_review(engine: Engine, conn: sa.Connection, version: ProcessVersion
     if version.key == REVIEW_PROCESS or version.review_due_at is None:
         return
     conn.execute(
-        sa.update(timers._timers)
-        .where(timers._timers.c.kind == "review", timers._timers.c.process_key == version.key,
-               timers._timers.c.status == "pending")
+        sa.update(timers.TIMERS)
+        .where(timers.TIMERS.c.kind == "review", timers.TIMERS.c.process_key == version.key,
+               timers.TIMERS.c.status == "pending")
         .values(status="cancelled", fired_at=engine.clock.now())
     )
     conn.execute(timers.INSERT, {"kind": "review", "process_key": version.key, "ref": str(version.version),
@@ -417,7 +417,7 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
 
     from . import spiff_clock, timers
 
-    t = timers._timers
+    t = timers.TIMERS
     now = engine.clock.now()
     pending = {r.ref: r for r in conn.execute(
         sa.select(t.c.id, t.c.ref, t.c.data).where(t.c.kind == "start", t.c.process_key == version.key,
@@ -426,7 +426,7 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
         t.c.kind == "start", t.c.process_key == version.key, t.c.status == "fired")).scalar()
     # Not through the cache: this transaction may still roll back, and SQLite reuses row ids.
     spec = restore_spec(version.spec_json)[0]
-    spiff_clock._current.set(engine.clock)
+    spiff_clock.use(engine.clock)
     keep: set[str] = set()
     rows: list[dict[str, Any]] = []
     for task_spec in spec.task_specs.values():

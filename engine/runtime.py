@@ -103,6 +103,11 @@ _P_DELETE_CANDIDATES, _P_INSERT_TASKS, _P_INSERT_CANDIDATES = map(
 _P_INSERT_CASE, _P_UPDATE_CASE, _P_UPDATE_TASK = map(Prepared, (INSERT_CASE, UPDATE_CASE, UPDATE_TASK))
 
 
+def open_task_rows(conn: sa.Connection, case_id: str) -> list[HumanTask]:
+    """A case's open task rows, as plain objects (not in the session)."""
+    return [from_row(HumanTask, r) for r in _P_CASE_TASKS.rows(conn, {"case_id": case_id, "ids": []})]
+
+
 def drop_candidates(conn: sa.Connection, task_id: str) -> None:
     """Remove a task's candidate rows (it left the inboxes: completed or cancelled)."""
     _P_DELETE_CANDIDATES.run(conn, {"task_id": task_id})
@@ -155,7 +160,7 @@ class CaseWork:
         self.now: datetime = engine.clock.now()
         # SpiffWorkflow's timer arithmetic on this thread follows the engine's clock from here on,
         # and what the case's data computes is held to the engine's limits.
-        spiff_clock._current.set(engine.clock)
+        spiff_clock.use(engine.clock)
         run_limits.use(engine.settings)
         data_limits.use(engine.settings)  # and its scripts keep case data within its limits
         # An optimistic attempt gives up here, before any work, on a version known not to fit it.
@@ -223,6 +228,11 @@ class CaseWork:
 
     # -- history -----------------------------------------------------------------------------
 
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The history events this unit of work has recorded and not yet written."""
+        return self._events
+
     def event(self, type: str, *, actor: str, role: str | None = None, task_id: str | None = None,
               element_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         """Append an event to the case's history."""
@@ -256,7 +266,7 @@ class CaseWork:
                 self.workflow.do_engine_steps(did_complete_task=counted)
             return result
         except _EndlessLoop:
-            self._incident(actor, None, f"Ärendet tog över {MAX_ENGINE_STEPS} automatiska steg utan att vänta "
+            self.record_incident(actor, None, f"Ärendet tog över {MAX_ENGINE_STEPS} automatiska steg utan att vänta "
                                         "på någon; troligen en oändlig slinga i diagrammet.")
         except Exception as exc:
             if incidents.is_infrastructure(exc):
@@ -265,10 +275,12 @@ class CaseWork:
                 log.info("case %s stopped in an incident: %s", self.case.id, exc)
             else:  # not what a diagram usually gets wrong: the trace is for whoever maintains Rutin
                 log.warning("case %s stopped in an incident", self.case.id, exc_info=exc)
-            self._incident(actor, incidents.failed_task(exc), incidents.explain(exc), exc)
+            self.record_incident(actor, incidents.failed_task(exc), incidents.explain(exc), exc)
         return None
 
-    def _incident(self, actor: str, task: Any, message: str, exc: BaseException | None = None) -> None:
+    def record_incident(self, actor: str, task: Any, message: str, exc: BaseException | None = None) -> None:
+        """Stop the case in an incident at `task` (the errored task when None), with `message`
+        shown to whoever repairs it."""
         if task is None:
             errored = self.workflow.get_tasks(state=TaskState.ERROR)
             task = errored[0] if errored else None
@@ -353,7 +365,7 @@ class CaseWork:
         if self.case.status != "incident":
             self.case.status = "completed" if self.workflow.completed else "active"
         # The summary's data first: the case clock reads a receipt date from it.
-        self.case.data = _json_safe(self.case_data())
+        self.case.data = json_safe(self.case_data())
         if (too_large := data_limits.case_problem(self.engine.settings, self.case.data)) is not None:
             raise InvalidInput(too_large)  # the net behind the checks on input and scripts: nothing is kept
         case_clock.update(self, actor)
@@ -515,13 +527,13 @@ def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _json_safe(value: Any, top: bool = True) -> Any:
+def json_safe(value: Any, top: bool = True) -> Any:
     """Data as JSON can hold it (scripts may leave dates or sets behind). Names starting with "_"
     are the engine's at the top of a case's data only; deeper down they are data like any other."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
+        return {str(k): json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
     if isinstance(value, (list, tuple, set)):
-        return [_json_safe(v, False) for v in value]
+        return [json_safe(v, False) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
     if isinstance(value, str):

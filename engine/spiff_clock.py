@@ -42,6 +42,11 @@ _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("rutin_c
 _SYSTEM = SystemClock()
 
 
+def use(clock: Clock) -> None:
+    """Let SpiffWorkflow's timer arithmetic on this thread (one unit of work) follow `clock`."""
+    _current.set(clock)
+
+
 class _ClockDatetime(datetime):
     @classmethod
     def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]

@@ -20,7 +20,7 @@ from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import Actor, require_writer
 from .models import HumanTask, TaskCandidate
 from .roles import role_key
-from .runtime import CaseWork, _json_safe, drop_candidates, load_task, locked_task_case
+from .runtime import CaseWork, drop_candidates, json_safe, load_task, locked_task_case
 from .views import candidates_of, is_candidate, oversees, task_json
 
 SORTS = {
@@ -196,7 +196,7 @@ def _acting_role(actor: Actor, row: HumanTask) -> str | None:
     return "admin" if actor.is_admin else None
 
 
-def _may_see(actor: Actor, row: HumanTask, *, acting: bool = False) -> bool:
+def may_see_task(actor: Actor, row: HumanTask, *, acting: bool = False) -> bool:
     """Whether the actor may see the task (or, `acting`, act on it: an auditor only reads)."""
     return ((actor.is_admin if acting else actor.is_auditor) or actor.name in (row.assignee, row.completed_by)
             or is_candidate(actor, row) or (row.org_unit_id is not None and row.org_unit_id in actor.manages))
@@ -206,7 +206,7 @@ def _load(s: Session, task_id: str, actor: Actor, *, acting: bool = False) -> Hu
     row = load_task(s, task_id)
     if row is None:
         raise NotFound(f"Uppgiften {task_id} finns inte.")
-    if not _may_see(actor, row, acting=acting):
+    if not may_see_task(actor, row, acting=acting):
         raise Forbidden("Uppgiften hör inte till någon av dina roller.")
     return row
 
@@ -264,7 +264,7 @@ def _reach(engine: Engine, s: Session, case: Any, task_id: str, actor: Actor) ->
     if row is None:
         raise NotFound(f"Uppgiften {task_id} finns inte.")
     work = CaseWork(engine, s, case)
-    if not _may_see(actor, row, acting=True) and not (work.is_decision(row) and _can_decide(work, row, actor)):
+    if not may_see_task(actor, row, acting=True) and not (work.is_decision(row) and _can_decide(work, row, actor)):
         raise Forbidden("Uppgiften hör inte till någon av dina roller.")
     if row.status != "open":
         raise Conflict(f"Uppgiften är redan {'avslutad' if row.status == 'completed' else 'avbruten'}.",
@@ -327,8 +327,8 @@ def complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any] | 
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     data_limits.check_input(engine.settings, data or {})  # before anything walks it: depth and sizes
-    bad = forms.bad_keys(data or {})  # before `_json_safe`, which drops "_" names without a word
-    data = _json_safe(data or {})
+    bad = forms.bad_keys(data or {})  # before `json_safe`, which drops "_" names without a word
+    data = json_safe(data or {})
     if bad:
         raise InvalidInput(f"Ogiltiga fältnamn: {', '.join(map(str, bad))}")
     return engine.db.optimistic(lambda sent: _complete(engine, actor, task_id, sent, choice,
@@ -581,7 +581,7 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
             task_id: str | None = None) -> dict[str, Any]:
     """A comment on a case or a task, kept in the case's history."""
     require_writer(actor)
-    from .cases import _visible
+    from .cases import may_see_case
     from .runtime import locked_case
 
     if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
@@ -601,7 +601,7 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
                     "at": work.now.isoformat()}
     assert case_id is not None
     with locked_case(engine, case_id) as (s, case):
-        if not _visible(s, case, actor, acting=True):
+        if not may_see_case(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
         work = CaseWork(engine, s, case)
         work.event("comment", actor=actor.name, role=_case_role(engine, s, case, actor), data={"text": text.strip()})

@@ -33,15 +33,17 @@ from . import (
 from .models import Timer
 from .prepared import Prepared
 
-_timers = cast(sa.Table, Timer.__table__)
-PENDING_OF_CASE = sa.select(_timers.c.id, _timers.c.task_id, _timers.c.ref, _timers.c.due_at, _timers.c.data).where(
-    _timers.c.case_id == sa.bindparam("case_id"), _timers.c.kind == sa.bindparam("kind"),
-    _timers.c.status == "pending",
+# The timers table itself, for the statements other modules write about timers (escalation's
+# steps of a task, a version's review and start timers).
+TIMERS = cast(sa.Table, Timer.__table__)
+PENDING_OF_CASE = sa.select(TIMERS.c.id, TIMERS.c.task_id, TIMERS.c.ref, TIMERS.c.due_at, TIMERS.c.data).where(
+    TIMERS.c.case_id == sa.bindparam("case_id"), TIMERS.c.kind == sa.bindparam("kind"),
+    TIMERS.c.status == "pending",
 )
-INSERT = sa.insert(_timers)
-CANCEL = sa.update(_timers).where(_timers.c.id.in_(sa.bindparam("ids", expanding=True))).values(
+INSERT = sa.insert(TIMERS)
+CANCEL = sa.update(TIMERS).where(TIMERS.c.id.in_(sa.bindparam("ids", expanding=True))).values(
     status="cancelled", fired_at=sa.bindparam("now"))
-RESCHEDULE = sa.update(_timers).where(_timers.c.id == sa.bindparam("b_id")).values(due_at=sa.bindparam("due"))
+RESCHEDULE = sa.update(TIMERS).where(TIMERS.c.id == sa.bindparam("b_id")).values(due_at=sa.bindparam("due"))
 
 
 def _parse(value: Any) -> datetime | None:
@@ -77,11 +79,11 @@ def due_bpmn_timers(workflow: BpmnWorkflow) -> dict[str, datetime]:
     return due
 
 
-FIRED_OF_CASE = sa.select(_timers.c.task_id, _timers.c.ref, _timers.c.data).where(
-    _timers.c.case_id == sa.bindparam("case_id"), _timers.c.kind == sa.bindparam("kind"),
-    _timers.c.status.in_(("fired", "failed")),
+FIRED_OF_CASE = sa.select(TIMERS.c.task_id, TIMERS.c.ref, TIMERS.c.data).where(
+    TIMERS.c.case_id == sa.bindparam("case_id"), TIMERS.c.kind == sa.bindparam("kind"),
+    TIMERS.c.status.in_(("fired", "failed")),
 )
-SET_DATA = sa.update(_timers).where(_timers.c.id == sa.bindparam("b_id")).values(data=sa.bindparam("data"))
+SET_DATA = sa.update(TIMERS).where(TIMERS.c.id == sa.bindparam("b_id")).values(data=sa.bindparam("data"))
 
 
 def sync(conn: sa.Connection, case_id: str, kind: str, desired: dict[str, datetime], now: datetime,
@@ -124,9 +126,9 @@ TASK_KINDS = ("escalation", "follow_up")
 # The timer rows of a human task's escalation steps and follow-up, as optimistic writes name them.
 TASK_SCOPE = tuple(f"timers:{k}" for k in TASK_KINDS)
 CANCEL_TASK = (
-    sa.update(_timers)
-    .where(_timers.c.task_id == sa.bindparam("b_task_id"), _timers.c.kind.in_(TASK_KINDS),
-           _timers.c.status == "pending")
+    sa.update(TIMERS)
+    .where(TIMERS.c.task_id == sa.bindparam("b_task_id"), TIMERS.c.kind.in_(TASK_KINDS),
+           TIMERS.c.status == "pending")
     .values(status="cancelled", fired_at=sa.bindparam("b_now"))
 )
 

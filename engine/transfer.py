@@ -20,8 +20,7 @@ from . import org
 from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput
 from .identity import Actor, require_writer
-from .models import HumanTask, from_row
-from .runtime import _P_CASE_TASKS, CaseWork, drop_candidates, locked_case
+from .runtime import CaseWork, drop_candidates, locked_case, open_task_rows
 
 OPEN = ("active", "incident")
 
@@ -53,7 +52,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         previous_unit = case.org_unit_id
         case.org_unit_id = unit
         moved: list[dict[str, Any]] = []
-        rows = [from_row(HumanTask, r) for r in _P_CASE_TASKS.rows(work.conn, {"case_id": case.id, "ids": []})]
+        rows = open_task_rows(work.conn, case.id)
         for row in rows:
             task = work.spiff_task(row.id)
             if task is None:

@@ -25,7 +25,7 @@ def ordinance_items(engine: Engine, row: HumanTask, explicit: bool, at: datetime
     case's data to find the one that governs.
     """
     found = [
-        i for i in delegation._approved(engine).get(row.process_key, [])
+        i for i in delegation.approved_items(engine, row.process_key)
         if (i.element_id == row.element_id or (i.element_id is None and explicit)) and delegation.in_force(i, at)
     ]
     found.sort(key=lambda i: (i.element_id is None, i.number))

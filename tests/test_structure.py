@@ -1,0 +1,105 @@
+"""The code's own structure: rules a change can break without any behaviour changing.
+
+A name starting with "_" is its module's own business: whoever changes that module may rename it,
+change what it returns or drop it, and needs to look nowhere else. So no module in bpmn, engine
+or webapp imports another one's private name or reaches for it as an attribute (``timers._x``);
+what another module needs gets a public name, with a docstring, where it is defined.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bpmn", "engine", "webapp")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _our_modules() -> dict[str, Path]:
+    return {_module_name(p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))}
+
+
+def _imported_from(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The absolute name of the module an import reads from (relative imports resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def private_uses(source: str, module: str, modules: set[str], *, is_package: bool = False) -> list[str]:
+    """Where `source` (the text of `module`) uses another of `modules`' private names: imported
+    (``from .timers import _x``) or as an attribute of the module (``timers._x``, ``engine.timers._x``)."""
+    tree = ast.parse(source)
+    bound: dict[str, str] = {}  # local name -> our module it stands for
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PACKAGES:
+                    # `import engine.timers` binds `engine`; `import engine.timers as t` binds `t`.
+                    top = alias.name.split(".")[0]
+                    bound[alias.asname or top] = alias.name if alias.asname else top
+        elif isinstance(node, ast.ImportFrom):
+            source_module = _imported_from(node, module, is_package)
+            if source_module.split(".")[0] not in PACKAGES:
+                continue
+            for alias in node.names:
+                if f"{source_module}.{alias.name}" in modules:
+                    bound[alias.asname or alias.name] = f"{source_module}.{alias.name}"
+                if _is_private(alias.name) and source_module != module:
+                    found.append(f"{module}:{node.lineno} imports {source_module}.{alias.name}")
+
+    def module_of(expr: ast.expr) -> str | None:
+        if isinstance(expr, ast.Name):
+            return bound.get(expr.id)
+        if isinstance(expr, ast.Attribute):
+            base = module_of(expr.value)
+            if base is not None and f"{base}.{expr.attr}" in modules:
+                return f"{base}.{expr.attr}"
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+            owner = module_of(node.value)
+            if owner is not None and owner != module:
+                found.append(f"{module}:{node.lineno} uses {owner}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    modules = _our_modules()
+    found = [use for name, path in modules.items()
+             for use in private_uses(path.read_text(encoding="utf-8"), name, set(modules),
+                                     is_package=path.name == "__init__.py")]
+    assert found == [], "Give these a public name (with a docstring) where they are defined:\n" + "\n".join(found)
+
+
+def test_the_check_sees_each_way_of_reaching_a_private_name() -> None:
+    """The rule above proves nothing if the check is blind: each form is caught, a module's own
+    names and public names are not."""
+    modules = {"engine", "engine.timers", "engine.tasks", "engine.cases"}
+    caught = {
+        "from .timers import _timers": "imports engine.timers._timers",
+        "from engine.timers import _timers": "imports engine.timers._timers",
+        "from . import timers\ntimers._timers": "uses engine.timers._timers",
+        "import engine.timers\nengine.timers._timers": "uses engine.timers._timers",
+        "import engine.timers as t\nt._timers": "uses engine.timers._timers",
+        "def f():\n    from . import timers\n    return timers._timers.c": "uses engine.timers._timers",
+    }
+    for source, expected in caught.items():
+        found = private_uses(source, "engine.cases", modules)
+        assert len(found) == 1 and found[0].endswith(expected), (source, found)
+    for fine in ("_mine = 1\n_mine", "from .timers import TIMERS", "from . import timers\ntimers.TIMERS",
+                 "from engine import cases\ncases._own", "self._x", "work._x", "etree._Element"):
+        assert private_uses(fine, "engine.cases", modules) == [], fine
