@@ -79,9 +79,7 @@ def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str,
     # start event has done its job and must not make the new case wait again.
     if case.status != "incident" and work.run(actor.name, lambda: _release_timer_start(workflow), steps=False):
         work.run(actor.name)
-    work.sync(actor.name)
-    work.save()
-    work.write()
+    work.finish(actor.name)
     return work
 
 
@@ -253,7 +251,5 @@ def retry_case(engine: Engine, actor: Actor, case_id: str, data: dict[str, Any] 
                 task.data.update(patch)
             work.event("data_corrected", actor=actor.name, data={"data": patch})
         work.retry(actor.name, json_safe(data) if data else None)
-        work.sync(actor.name)
-        work.save()
-        work.write()
+        work.finish(actor.name)
         return case_json(engine, s, case, actor)

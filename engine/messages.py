@@ -61,9 +61,7 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
             correlations = definition.get_correlations(task, payload)
         except sandbox.SandboxError as exc:
             work.record_incident(actor.name, task, f"Korrelationsuttrycket kunde inte utvärderas: {exc}")
-            work.sync(actor.name)
-            work.save()
-            work.write()
+            work.finish(actor.name)
             return case_json(engine, s, case, actor)
         except Exception as exc:
             raise InvalidInput(f"Meddelandet saknar det som korrelationen kräver: {exc}") from None
@@ -78,9 +76,7 @@ def send_message(engine: Engine, actor: Actor, case_id: str, name: str,
                 raise Conflict(f"Meddelandet {name!r} matchar inte ärendets korrelation.")
 
         work.run(actor.name, deliver)  # a failure after the message is caught is the case's incident
-        work.sync(actor.name)
-        work.save()
-        work.write()
+        work.finish(actor.name)
         return case_json(engine, s, case, actor)
 
 

@@ -471,6 +471,15 @@ class CaseWork:
             return dict(wf.last_task.data)
         return merged
 
+    def finish(self, actor: str) -> None:
+        """End the unit of work on the case: task rows, candidates and summary brought in line
+        with the workflow (`sync`), the workflow state saved under a new revision (`save`), and
+        all of it written (`write`) so that the answer can read the rows back. In this order:
+        `sync` changes rows and the case that `save` and `write` must see."""
+        self.sync(actor)
+        self.save()
+        self.write()
+
     def save(self) -> None:
         """Write the workflow state and bump the revision."""
         workflow = self.workflow

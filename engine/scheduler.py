@@ -232,6 +232,8 @@ class Scheduler:
         # runs a microsecond past the row's instant (never earlier than now).
         with spiff_clock.using(_AtLeast(self.engine.clock, row["due_at"] + timedelta(microseconds=1))):
             work.run(SCHEDULER_ACTOR.name, work.workflow.refresh_timers)  # a failure is the case's incident
+        # Not `finish`: nothing reads the rows back before the tick commits, so the session's
+        # before-commit hook writes them, with whatever else the tick changes in the case.
         work.sync(SCHEDULER_ACTOR.name)
         work.save()
         return "fired"

@@ -401,9 +401,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         work.event("task_completed", actor=actor.name, role=role, task_id=row.id, element_id=row.element_id,
                    data=event_data)
         work.run(actor.name, task.run)  # a failure after the completion is the case's incident
-        work.sync(actor.name)
-        work.save()
-        work.write()
+        work.finish(actor.name)
         open_rows = sorted(work.open_rows, key=lambda r: (r.created_at, r.id))
         return {
             "task": task_json(engine, row, actor),

@@ -70,6 +70,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         work.event("case_transferred", actor=actor.name,
                    data={"from": previous_unit, "to": unit, "to_name": tree.units[unit].name, "reason": reason,
                          "tasks": moved})
+        # Not `finish`: no `sync`, as the rows were moved above and the workflow did not move.
         work.save()  # the revision moves on, and the workflow loaded above goes back to the cache
         work.write()  # before the answer reads the rows back
         from .cases import case_json
