@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from . import org, timers
 from .core import Engine
@@ -54,7 +55,7 @@ def register(engine: Engine, actor: Actor, user: str, starts_at: datetime, ends_
             "reason": reason, "handed_on": moved}
 
 
-def add(s: Any, now: datetime, person: User, starts_at: datetime, ends_at: datetime, reason: str | None) -> int:
+def add(s: Session, now: datetime, person: User, starts_at: datetime, ends_at: datetime, reason: str | None) -> int:
     """Store an absence inside the caller's transaction; one that begins later gets the timer that
     hands the person's work on when it does (the caller hands on at once one already begun)."""
     absence = Absence(user_id=person.id, starts_at=starts_at, ends_at=ends_at, reason=reason)
@@ -66,11 +67,11 @@ def add(s: Any, now: datetime, person: User, starts_at: datetime, ends_at: datet
     return int(absence.id)
 
 
-def _may_manage(s: Any, actor: Actor, person: User, now: datetime) -> bool:
+def _may_manage(s: Session, actor: Actor, person: User, now: datetime) -> bool:
     return actor.name == person.name or actor.is_admin or _manages(s, actor, person.id, now)
 
 
-def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User, now: datetime) -> str | None:
+def _registrar_role(s: Session, engine: Engine, actor: Actor, person: User, now: datetime) -> str | None:
     """The role under which someone records another's absence (None: one's own, as oneself)."""
     if actor.name == person.name:
         return None
@@ -86,14 +87,14 @@ def _registrar_role(s: Any, engine: Engine, actor: Actor, person: User, now: dat
     return "admin" if actor.is_admin else None
 
 
-def _units_of(s: Any, user_id: int, now: datetime) -> set[str | None]:
+def _units_of(s: Session, user_id: int, now: datetime) -> set[str | None]:
     """The units where a person holds a role at `now`: a role that has ended (or not begun) makes
     no one their manager, just as it gives them no work."""
     return set(s.execute(sa.select(_user_roles.c.org_unit_id)
                          .where(_user_roles.c.user_id == user_id, org.role_active(now))).scalars())
 
 
-def _manages(s: Any, actor: Actor, user_id: int, now: datetime) -> bool:
+def _manages(s: Session, actor: Actor, user_id: int, now: datetime) -> bool:
     return bool(_units_of(s, user_id, now) & actor.manages)
 
 
@@ -177,7 +178,7 @@ def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by:
                data={"name": row.name, "from": user, "to": target, "reason": "frånvaro"})
 
 
-def fire_absence(engine: Engine, s: Any, row: Any, case: Case | None, now: datetime) -> str:
+def fire_absence(engine: Engine, s: Session, row: Any, case: Case | None, now: datetime) -> str:
     """Timer handler: an absence registered in advance has begun."""
     user = (row["data"] or {}).get("user")
     if not user or (row["ref"] and s.get(Absence, int(row["ref"])) is None):
@@ -194,7 +195,7 @@ def fire_absence(engine: Engine, s: Any, row: Any, case: Case | None, now: datet
     return "fired"
 
 
-def fire_absence_task(engine: Engine, s: Any, row: Any, case: Case | None, now: datetime) -> str:
+def fire_absence_task(engine: Engine, s: Session, row: Any, case: Case | None, now: datetime) -> str:
     """Timer handler: hand on one task of a person whose absence has begun (see `fire_absence`)."""
     user = str((row["data"] or {}).get("user") or "")
     task = load_task(s, row["task_id"]) if row["task_id"] else None

@@ -42,9 +42,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy.orm import Session
 
 from . import deadlines, timers
+
+if TYPE_CHECKING:  # runtime imports this module: a runtime import here would be a cycle
+    from .runtime import CaseWork
 
 
 def _period(model: Any) -> str | None:
@@ -55,7 +60,7 @@ def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in {"true", "ja", "yes", "1"}
 
 
-def start(work: Any) -> None:
+def start(work: CaseWork) -> None:
     """Set the deadline of a new case, if its process declares a statutory clock."""
     period_text = _period(work.model)
     if not period_text:
@@ -67,6 +72,7 @@ def start(work: Any) -> None:
     received = _received((work.case.data or {}).get(field) if field else None)
     origin = receipt_day(received) or work.now
     _count_from(work.case, origin, received, period)
+    assert work.case.deadline_at is not None  # just counted
     work.event("case_clock_started", actor="system",
                data={"period": period_text, "from": origin.isoformat(), "deadline": work.case.deadline_at.isoformat(),
                      **_period_end_note(work.case)})
@@ -96,7 +102,7 @@ def _count_from(case: Any, origin: datetime, received: str | None, period: Any) 
     case.deadline_at = deadlines.due_after(origin, period)
 
 
-def _received_later(work: Any, actor: str) -> None:
+def _received_later(work: CaseWork, actor: str) -> None:
     """A receipt date entered in a task after the case started (the registrar's "Inkom") sets
     where the clock counts from, as long as nothing has paused, restarted or extended it."""
     case = work.case
@@ -113,14 +119,16 @@ def _received_later(work: Any, actor: str) -> None:
                  and case.deadline_period_end_at == deadlines.period_end(case.deadline_from_at, period))
     if not untouched or period is None:
         case.deadline_from_value = received  # said once, not at every later change of the case
+        assert case.deadline_at is not None  # a clock that has started has a deadline
         work.event("case_clock_not_recounted", actor=actor,
                    data={"received": received, "deadline": case.deadline_at.isoformat(),
                          "reason": "tidsfristen har redan stått still, börjat om eller förlängts"})
         return
     before = case.deadline_at
     origin = receipt_day(received)
-    assert origin is not None
+    assert origin is not None and before is not None
     _count_from(case, origin, received, period)
+    assert case.deadline_at is not None  # just counted
     work.event("case_clock_recounted", actor=actor,
                data={"received": received, "from": origin.isoformat(), "before": before.isoformat(),
                      "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
@@ -180,12 +188,12 @@ def _deadline(end: datetime, day_based: bool) -> datetime:
     return deadlines.on_working_day(end) if day_based else end
 
 
-def _props(work: Any, row: Any) -> dict[str, str]:
+def _props(work: CaseWork, row: Any) -> dict[str, str]:
     step = work.step(row)
     return step.properties if step is not None else {}
 
 
-def _restart_too_late(work: Any, row: Any) -> bool:
+def _restart_too_late(work: CaseWork, row: Any) -> bool:
     """Whether a restarting step opened after its `rutin:restartWithin` from the clock's start
     (PBL 9 kap. 27 §: an order to complete given after three weeks leaves the clock running)."""
     within = deadlines.parse_period(_props(work, row).get("rutin:restartWithin") or "")
@@ -193,7 +201,7 @@ def _restart_too_late(work: Any, row: Any) -> bool:
     return within is not None and origin is not None and row.created_at > deadlines.period_end(origin, within)
 
 
-def update(work: Any, actor: str) -> None:
+def update(work: CaseWork, actor: str) -> None:
     """Pause, restart or resume the clock as steps that stop it open and close; take a receipt
     date entered later; keep the clock's timer rows in step."""
     case = work.case
@@ -262,13 +270,13 @@ def update(work: Any, actor: str) -> None:
     timers.sync(work.conn, case.id, "case_warning", warnings, work.now, once_per=dict.fromkeys(warnings, token))
 
 
-def within_deadline(work: Any, row: Any) -> bool:
+def within_deadline(work: CaseWork, row: Any) -> bool:
     """Whether the step of a task must be done within the case deadline."""
     own = _props(work, row).get("rutin:withinCaseDeadline")
     return _true(own if own is not None else work.model.properties.get("rutin:withinCaseDeadline"))
 
 
-def capped_due(work: Any, row: Any) -> datetime | None:
+def capped_due(work: CaseWork, row: Any) -> datetime | None:
     """The due date in force of a task: its own, capped at the case deadline where its step must
     be done within it and the clock runs."""
     own, case = row.own_due_at, work.case
@@ -277,7 +285,7 @@ def capped_due(work: Any, row: Any) -> datetime | None:
     return cast(datetime, min(own, case.deadline_at) if own is not None else case.deadline_at)
 
 
-def cap_steps(work: Any, actor: str) -> None:
+def cap_steps(work: CaseWork, actor: str) -> None:
     """Keep the open steps that must be done within the case deadline at it as it moves."""
     if work.case.deadline_at is None:
         return
@@ -298,7 +306,7 @@ def cap_steps(work: Any, actor: str) -> None:
         escalation.schedule(work, row)
 
 
-def extend(work: Any, row: Any, actor: str) -> None:
+def extend(work: CaseWork, row: Any, actor: str) -> None:
     """Extend the clock when the completed step says so: once, and before the deadline has passed."""
     step = work.step(row)
     text = step.properties.get("rutin:extendsCaseClock") if step is not None else None
@@ -356,7 +364,7 @@ def _current(timer: Any, case: Any) -> bool:
     return meant is None or meant == case.deadline_at.astimezone(UTC).isoformat()
 
 
-def fire(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
+def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: the statutory deadline has passed; tell the case's handlers and managers once."""
     from . import notifications, org
     from .runtime import CaseWork
@@ -378,7 +386,7 @@ def fire(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
     return "fired"
 
 
-def fire_warning(engine: Any, s: Any, timer: Any, case: Any, now: datetime) -> str:
+def fire_warning(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: a warning before the case deadline (its handlers, or its unit's managers)."""
     from . import notifications, org
     from .runtime import CaseWork
@@ -426,7 +434,7 @@ def _working_days_left(now: datetime, deadline: datetime) -> int:
     return n
 
 
-def _open(s: Any, case_id: str) -> list[Any]:
+def _open(s: Session, case_id: str) -> list[Any]:
     import sqlalchemy as sa
 
     from .models import HumanTask

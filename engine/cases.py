@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
 
 from . import case_clock, data_limits, declared, forms, history, incidents, org, processes, starting, state
 from .core import Engine
@@ -52,7 +53,7 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
     return engine.db.optimistic(unit, initial)
 
 
-def start_in(engine: Engine, s: Any, actor: Actor, version: Any, data: dict[str, Any],
+def start_in(engine: Engine, s: Session, actor: Actor, version: Any, data: dict[str, Any],
              business_key: str | None, *, via: str = "manual", org_unit: str | None = None) -> CaseWork:
     """Create and run a case inside the caller's transaction (also used by scheduled starts)."""
     now = engine.clock.now()
@@ -106,7 +107,7 @@ def _release_timer_start(workflow: Any) -> bool:
     return released
 
 
-def may_see_case(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> bool:
+def may_see_case(s: Session, case: Case, actor: Actor, *, acting: bool = False) -> bool:
     """Whether the actor may see the case (or, `acting`, change it: auditors only read)."""
     if actor.is_admin or case.started_by == actor.name or (actor.is_auditor and not acting):
         return True
@@ -123,7 +124,7 @@ def may_see_case(s: Any, case: Case, actor: Actor, *, acting: bool = False) -> b
     return False
 
 
-def case_json(engine: Engine, s: Any, case: Case, actor: Actor, *, with_history: bool = True,
+def case_json(engine: Engine, s: Session, case: Case, actor: Actor, *, with_history: bool = True,
               tasks: list[HumanTask] | None = None, version: int | None = None) -> dict[str, Any]:
     """The API form of a case: status, version, data, open tasks and (optionally) history.
 

@@ -30,6 +30,7 @@ from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import SYSTEM, Actor, require_writer
 from .models import DelegatedDecision, DelegationItem, HumanTask
+from .runtime import CaseWork
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
@@ -77,7 +78,7 @@ def in_force(item: DelegationItem, at: datetime) -> bool:
     return (item.valid_from is None or item.valid_from <= at) and (item.valid_to is None or item.valid_to > at)
 
 
-def _governing(work: Any, row: HumanTask) -> list[DelegationItem]:
+def _governing(work: CaseWork, row: HumanTask) -> list[DelegationItem]:
     """The items in force that speak of this task, most specific first: those naming its element,
     and, when the diagram marks it as a decision, the process-wide ones."""
     step = work.step(row)
@@ -90,14 +91,14 @@ def _governing(work: Any, row: HumanTask) -> list[DelegationItem]:
     return found
 
 
-def names_task(work: Any, row: HumanTask) -> bool:
+def names_task(work: CaseWork, row: HumanTask) -> bool:
     """Whether an item in force names this task's element, which makes it a decision whatever
     the item's limit says (outside the limit it is the committee's, not an ordinary task)."""
     return any(i.element_id == row.element_id and in_force(i, work.now)
                for i in _approved(work.engine).get(work.case.process_key, []))
 
 
-def governing_item(work: Any, row: HumanTask) -> DelegationItem:
+def governing_item(work: CaseWork, row: HumanTask) -> DelegationItem:
     """The ordinance item under which the task may be decided now: the most specific one in force
     whose limit holds over the case's data.
 
@@ -129,7 +130,7 @@ def governing_item(work: Any, row: HumanTask) -> DelegationItem:
     )
 
 
-def item_for(work: Any, row: HumanTask) -> DelegationItem | None:
+def item_for(work: CaseWork, row: HumanTask) -> DelegationItem | None:
     """The item governing a task now, or None where none applies or its limit cannot be judged
     (for routing: substitutes, superiors; deciding goes through `governing_item`)."""
     try:
@@ -138,7 +139,7 @@ def item_for(work: Any, row: HumanTask) -> DelegationItem | None:
         return None
 
 
-def _present(work: Any, role: str, exclude: set[str]) -> list[str]:
+def _present(work: CaseWork, role: str, exclude: set[str]) -> list[str]:
     """People holding `role` for the case (its unit, then up; else group-wide), not away."""
     tree = org.tree(work.engine)
     conn = work.conn
@@ -149,7 +150,7 @@ def _present(work: Any, role: str, exclude: set[str]) -> list[str]:
     return [p for p in people if p not in away and p not in exclude]
 
 
-def substitute_for(engine: Engine, work: Any, row: HumanTask, *, exclude: set[str] | None = None) -> str | None:
+def substitute_for(engine: Engine, work: CaseWork, row: HumanTask, *, exclude: set[str] | None = None) -> str | None:
     """The first present holder of the item's substitute role who has not declared jäv on the
     task, or None."""
     item = item_for(work, row)
@@ -161,7 +162,7 @@ def substitute_for(engine: Engine, work: Any, row: HumanTask, *, exclude: set[st
     return people[0] if people else None
 
 
-def authority(work: Any, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
+def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
     """(item, role, grounds) under which the actor may decide; `Forbidden` when they may not."""
     item = governing_item(work, row)
     if actor.name in declared_conflict(work, row):
@@ -184,7 +185,7 @@ def authority(work: Any, row: HumanTask, actor: Actor) -> tuple[DelegationItem, 
     )
 
 
-def declared_conflict(work: Any, row: HumanTask) -> set[str]:
+def declared_conflict(work: CaseWork, row: HumanTask) -> set[str]:
     """Who has declared a conflict of interest (jäv) on this task."""
     from .models import CaseEvent
 
@@ -194,7 +195,7 @@ def declared_conflict(work: Any, row: HumanTask) -> set[str]:
     ).scalars())
 
 
-def record(work: Any, row: HumanTask, actor: Actor, item: DelegationItem, role: str, grounds: str,
+def record(work: CaseWork, row: HumanTask, actor: Actor, item: DelegationItem, role: str, grounds: str,
            outcome: dict[str, Any]) -> None:
     """Add a taken decision to the committee's report (same transaction as the completion).
 

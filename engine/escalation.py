@@ -32,6 +32,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from bpmn import dates
 
@@ -39,6 +40,7 @@ from . import deadlines, notifications, org, timers
 from .core import Engine
 from .models import Case, HumanTask, TaskCandidate
 from .roles import scoped
+from .runtime import CaseWork
 
 DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
 DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
@@ -139,7 +141,7 @@ def default_ladder(row: HumanTask, *, decision: bool) -> str:
     return DECISION_LADDER if decision else DEFAULT_LADDER
 
 
-def ladder_for(work: Any, row: HumanTask) -> list[Step]:
+def ladder_for(work: CaseWork, row: HumanTask) -> list[Step]:
     """The task's ladder: the first of its sources that holds one valid for the task's kind."""
     from . import policies
 
@@ -190,14 +192,14 @@ _DROPPED = "reassigned"
 _REASSIGNING_EVENTS = {"task_assigned", "task_handed_over"}
 
 
-def _reassigned_now(work: Any, row: HumanTask) -> bool:
+def _reassigned_now(work: CaseWork, row: HumanTask) -> bool:
     """Whether this unit of work gave the task to someone else by assignment or hand-over."""
     return any(e.get("task_id") == row.id and e.get("type") in _REASSIGNING_EVENTS
                and (e.get("data") or {}).get("from") != (e.get("data") or {}).get("to")
                for e in work.events)
 
 
-def schedule(work: Any, row: HumanTask, *, new: bool = False, reassigned: bool | None = None) -> None:
+def schedule(work: CaseWork, row: HumanTask, *, new: bool = False, reassigned: bool | None = None) -> None:
     """Bring a task's escalation steps and follow-up reminder in line with its dates and holder.
 
     Each step fires once per due date: one that has fired for the task's current due date is not
@@ -272,7 +274,7 @@ def _when(at: datetime) -> str:
     return at.astimezone(deadlines.STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
-def fire(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -> str:
+def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetime) -> str:
     """Scheduler handler for ``escalation`` timers: carry out one step, once."""
     from .runtime import CaseWork, load_task
 
@@ -364,7 +366,7 @@ class _Firing:
     """What the parts of one step's firing share."""
 
     engine: Engine
-    work: Any
+    work: CaseWork
     conn: sa.Connection
     row: HumanTask
     case: Case
@@ -445,7 +447,7 @@ def _to_superior(f: _Firing, item: Any) -> None:
                               f"överordnad fatta det.{f.late_note}")
 
 
-def fire_follow_up(engine: Engine, s: Any, timer: Any, case: Case | None, now: datetime) -> str:
+def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetime) -> str:
     """Scheduler handler for ``follow_up`` timers: remind whoever has the task (else who may take it)."""
     from .runtime import CaseWork, load_task
 

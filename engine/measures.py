@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from . import case_clock
 from .core import Engine
@@ -110,7 +111,7 @@ def lead_time_origin(created: datetime, received: str | None) -> datetime:
     return case_clock.receipt_day(received) or created
 
 
-def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until: datetime | None,
+def _process_rows(s: Session, keys: list[str] | None, since: datetime | None, until: datetime | None,
                   now: datetime) -> list[dict[str, Any]]:
     versions = s.execute(sa.select(ProcessVersion.key, ProcessVersion.name, ProcessVersion.status)
                          .order_by(ProcessVersion.version)).all()
@@ -130,6 +131,7 @@ def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until:
         .where(Case.status == "completed", *_in_period(Case.completed_at, since, until),
                *scope)
     ):
+        assert completed is not None  # a completed case has its completion time
         row = rows[key]
         row["completed"] += 1
         row["lead_times"].append((completed - lead_time_origin(created, received)).total_seconds() / DAY)
@@ -158,7 +160,7 @@ def _process_rows(s: Any, keys: list[str] | None, since: datetime | None, until:
     return out
 
 
-def _step_rows(s: Any, key: str, since: datetime | None, until: datetime | None,
+def _step_rows(s: Session, key: str, since: datetime | None, until: datetime | None,
                now: datetime) -> list[dict[str, Any]]:
     steps: dict[str, dict[str, Any]] = {}
 
@@ -176,6 +178,7 @@ def _step_rows(s: Any, key: str, since: datetime | None, until: datetime | None,
         .where(HumanTask.process_key == key, HumanTask.status == "completed",
                *_in_period(HumanTask.completed_at, since, until))
     ):
+        assert completed is not None  # a completed task has its completion time
         row = step(element, name)
         row["completed"] += 1
         row["durations"].append((completed - created).total_seconds() / HOUR)
@@ -190,15 +193,15 @@ def _step_rows(s: Any, key: str, since: datetime | None, until: datetime | None,
     ):
         row = step(element, name)
         row["open"], row["overdue"] = int(count), int(late or 0)
-    for element, count in s.execute(
+    for event_element, count in s.execute(  # an event's element may be None, a task's never
         sa.select(CaseEvent.element_id, sa.func.count())
         .join(Case, Case.id == CaseEvent.case_id)
         .where(Case.process_key == key, CaseEvent.type == "escalation_step",
                *_in_period(CaseEvent.at, since, until))
         .group_by(CaseEvent.element_id)
     ):
-        if element:
-            step(element, None)["escalations"] = int(count)
+        if event_element:
+            step(event_element, None)["escalations"] = int(count)
     out = []
     for r in sorted(steps.values(), key=lambda r: r["name"].casefold()):
         durations = r.pop("durations")

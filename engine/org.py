@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 import yaml
+from sqlalchemy.orm import Session
 
 from .core import Engine
 from .errors import Forbidden, InvalidInput, NotFound
@@ -500,7 +501,7 @@ def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict
     return declared if declared in tree(engine).units else None
 
 
-def _latest(s: Any, key: str) -> ProcessVersion:
+def _latest(s: Session, key: str) -> ProcessVersion:
     version = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key)
                         .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one_or_none()
     if version is None:

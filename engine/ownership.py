@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from bpmn.model import ProcessModel
 
@@ -35,7 +36,7 @@ def holds_owner_role(engine: Engine, actor: Actor, v: ProcessVersion) -> bool:
     return holds_role(engine, actor, v.owner_role or DEFAULT_OWNER_ROLE)
 
 
-def governing_version(s: Any, key: str) -> ProcessVersion | None:
+def governing_version(s: Session, key: str) -> ProcessVersion | None:
     """The version that decides about a process: the published one (None for a key never published)."""
     return cast(ProcessVersion | None, s.execute(
         sa.select(ProcessVersion).where(ProcessVersion.key == key,
@@ -43,7 +44,7 @@ def governing_version(s: Any, key: str) -> ProcessVersion | None:
         .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one_or_none())
 
 
-def governing_owner(s: Any, key: str) -> str | None:
+def governing_owner(s: Session, key: str) -> str | None:
     """The owner role of the process as published; None for a key never published."""
     v = governing_version(s, key)
     return None if v is None else (v.owner_role or DEFAULT_OWNER_ROLE)
@@ -61,7 +62,7 @@ def proposed_owner(engine: Engine, current: str | None, declared: str | None) ->
     return None
 
 
-def refresh_owner(engine: Engine, s: Any, v: ProcessVersion) -> None:
+def refresh_owner(engine: Engine, s: Session, v: ProcessVersion) -> None:
     """Bring a draft's owner columns to the process as published now (it may have changed since upload)."""
     current = governing_owner(s, v.key)
     v.owner_role = current

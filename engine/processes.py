@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
@@ -181,7 +182,7 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict
     }
 
 
-def _version(s: Any, key: str, number: int) -> ProcessVersion:
+def _version(s: Session, key: str, number: int) -> ProcessVersion:
     v = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == number)
                   ).scalar_one_or_none()
     if v is None:
@@ -189,7 +190,7 @@ def _version(s: Any, key: str, number: int) -> ProcessVersion:
     return cast(ProcessVersion, v)
 
 
-def _newer_published(s: Any, v: ProcessVersion) -> int | None:
+def _newer_published(s: Session, v: ProcessVersion) -> int | None:
     """The number of a published version of the key newer than `v`, if there is one."""
     return cast(int | None, s.execute(
         sa.select(ProcessVersion.version).where(ProcessVersion.key == v.key, ProcessVersion.status == "published",
@@ -205,7 +206,7 @@ def _must_be_draft(v: ProcessVersion) -> None:
         raise Conflict(f"Version {v.version} är redan {_STATUS_NAMES.get(v.status, v.status)}.")
 
 
-def _publish(engine: Engine, s: Any, v: ProcessVersion, actor: Actor, via: str, now: Any) -> None:
+def _publish(engine: Engine, s: Session, v: ProcessVersion, actor: Actor, via: str, now: Any) -> None:
     """Publish a draft: the key's published version before it is superseded, its schedules replaced."""
     refresh_owner(engine, s, v)
     previous_owner = v.owner_role
@@ -303,7 +304,7 @@ def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> 
         raise Conflict("Processen ändrades samtidigt av någon annan; försök igen.") from None
 
 
-def record(s: Any, key: str, type: str, actor: str, at: Any, version: int | None,
+def record(s: Session, key: str, type: str, actor: str, at: Any, version: int | None,
            data: dict[str, Any] | None = None) -> None:
     """Append an event to a process's history (inside the caller's transaction)."""
     last = s.execute(sa.select(ProcessEvent.seq, ProcessEvent.hash).where(ProcessEvent.process_key == key)
@@ -324,7 +325,7 @@ def _event_hash(prev: str | None, e: ProcessEvent) -> str:
     return hashlib.sha256(((prev or "") + text).encode()).hexdigest()
 
 
-def history(s: Any, key: str, version: int | None = None) -> list[dict[str, Any]]:
+def history(s: Session, key: str, version: int | None = None) -> list[dict[str, Any]]:
     """A process's history in order (of one version, if given)."""
     q = sa.select(ProcessEvent).where(ProcessEvent.process_key == key)
     if version is not None:
@@ -377,7 +378,7 @@ def ensure_builtin(engine: Engine) -> None:
                approve_as_admin=True)
 
 
-def fire_review(engine: Engine, s: Any, row: Any, case: Any, now: Any) -> str:
+def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any) -> str:
     """Scheduler handler: a process's review date has passed; its owner role gets a review task."""
     from .cases import start_in
     from .identity import SYSTEM

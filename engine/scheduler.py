@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
 
 from . import notifications, processes, spiff_clock, timers
 from .clock import Clock
@@ -200,7 +201,7 @@ class Scheduler:
         except Exception:  # recording must never stop the tick either; the row stays as it was
             log.exception("could not record the failure of timer %s", row["id"])
 
-    def _note_on_case(self, s: Any, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
+    def _note_on_case(self, s: Session, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
         the case must see why a reminder, an escalation or a timer never happened."""
         from .runtime import lock_case
@@ -216,7 +217,7 @@ class Scheduler:
 
     # -- the built-in kinds --------------------------------------------------------------------
 
-    def _fire_bpmn(self, s: Any, row: Any, case: Case | None, now: datetime) -> str:
+    def _fire_bpmn(self, s: Session, row: Any, case: Case | None, now: datetime) -> str:
         if case is None or case.status != "active":
             return "cancelled"
         work = CaseWork(self.engine, s, case)
@@ -238,7 +239,7 @@ class Scheduler:
         work.save()
         return "fired"
 
-    def _fire_start(self, s: Any, row: Any, case: Case | None, now: datetime) -> str:
+    def _fire_start(self, s: Session, row: Any, case: Case | None, now: datetime) -> str:
         from .cases import start_in
 
         conn = s.connection()
