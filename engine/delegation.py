@@ -30,7 +30,7 @@ from .core import Engine
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .identity import SYSTEM, Actor, require_writer
 from .models import DelegatedDecision, DelegationItem, HumanTask
-from .runtime import CaseWork
+from .runtime import CaseWork, load_task, locked_task_case
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
@@ -221,7 +221,6 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
     """
     require_writer(actor)
     from . import notifications
-    from .runtime import CaseWork, load_task, locked_task_case
     from .tasks import may_see_task
     from .views import task_json
 

@@ -40,7 +40,7 @@ from . import deadlines, notifications, org, timers
 from .core import Engine
 from .models import Case, HumanTask, TaskCandidate
 from .roles import scoped
-from .runtime import CaseWork
+from .runtime import CaseWork, load_task
 
 DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
 DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
@@ -276,7 +276,6 @@ def _when(at: datetime) -> str:
 
 def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetime) -> str:
     """Scheduler handler for ``escalation`` timers: carry out one step, once."""
-    from .runtime import CaseWork, load_task
 
     if case is None:
         return "cancelled"
@@ -449,7 +448,6 @@ def _to_superior(f: _Firing, item: Any) -> None:
 
 def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetime) -> str:
     """Scheduler handler for ``follow_up`` timers: remind whoever has the task (else who may take it)."""
-    from .runtime import CaseWork, load_task
 
     if case is None:
         return "cancelled"
