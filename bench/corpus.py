@@ -2,7 +2,7 @@
 
 For each file: does it deploy (through the same engine function as the API) or is it refused,
 and with which diagnostic kinds; does each deployed process with a start event walk from start
-to end (`engine.walkthrough`: complete whatever task is open, take the least-taken option at
+to end (`engine.service.walkthrough`: complete whatever task is open, take the least-taken option at
 decisions, deliver the messages the diagram defines, move the clock to the next timer)?
 
 Method: one in-process engine on a temporary SQLite database and a manual clock. Many corpus
@@ -46,12 +46,14 @@ def _new_row() -> dict[str, Any]:
 
 def run(corpus: Path, walk: bool = True) -> dict[str, Any]:
     """Deploy (and walk) every file; return per-folder counts, diagnostic kinds and failures."""
-    from engine import cases, identity, processes, walkthrough
-    from engine.clock import ManualClock
+    from engine.authority import identity
+    from engine.authority.identity import SYSTEM
+    from engine.base.clock import ManualClock
+    from engine.base.errors import RutinError
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine
-    from engine.errors import RutinError
-    from engine.identity import SYSTEM
-    from engine.settings import Settings
+    from engine.service import cases, walkthrough
 
     tmp = tempfile.mkdtemp(prefix="rutin-corpus-")
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": tmp}), ManualClock())

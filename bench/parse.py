@@ -7,7 +7,7 @@ diagram shape for every node, as modelers export it. Measured, each after one wa
 
 - `read`: `bpmn.document.read_document` - secure parse, normalization and repairs, every
   dialect's reading of the human steps, SpiffWorkflow's parse and the serialization of the spec;
-- `deploy`: `engine.processes.deploy` on a fresh SQLite database - the same plus storing the
+- `deploy`: `engine.catalogue.processes.deploy` on a fresh SQLite database - the same plus storing the
   version (each run uploads a changed copy, so each makes a new draft version, as a designer's
   upload does);
 - `start`: the first case of the deployed version (SpiffWorkflow predicts the whole chain).
@@ -87,11 +87,12 @@ def _timed(fn: Any) -> tuple[float, float]:
 def run(elements: int = 2000, runs: int = 7) -> dict[str, Any]:
     """Measure read, deploy and first start; return the figures."""
     from bpmn.document import read_document
-    from engine import cases, processes
-    from engine.clock import ManualClock
+    from engine.authority.identity import SYSTEM
+    from engine.base.clock import ManualClock
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine
-    from engine.identity import SYSTEM
-    from engine.settings import Settings
+    from engine.service import cases
 
     data, count = model(elements)
     read_document(data)  # warm-up: imports, caches

@@ -5,8 +5,8 @@ What is measured, on the embedded default (SQLite in a temporary directory, WAL)
 spiff    the seq3 workload (three sequential user tasks) on SpiffWorkflow alone: (a) in memory,
          (b) with serialize_json/deserialize_json after every step, the ceiling any service built
          on SpiffWorkflow works under;
-engine   the same workload through the engine functions (engine.cases.start_case,
-         engine.tasks.complete) on SQLite, in this process, without HTTP;
+engine   the same workload through the engine functions (engine.service.cases.start_case,
+         engine.service.tasks.complete) on SQLite, in this process, without HTTP;
 wsgi     the same through the Flask app called as a WSGI callable (no socket, no server);
 http     the same through the HTTP API of a real `rutin serve` process on 127.0.0.1, with 1 and
          4 concurrent client processes (requests.Session keep-alive, and a thin http.client
@@ -175,9 +175,10 @@ def spiff_alone(cases: int, roundtrip: bool, warm: int = 20) -> float:
 
 def make_engine(data_dir: Path) -> tuple[Any, Any, str, str]:
     """A migrated engine on SQLite with seq3 deployed, a handler actor and tokens (designer, handler)."""
-    from engine import identity, processes
+    from engine.authority import identity
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine
-    from engine.settings import Settings
 
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(data_dir)}))
     engine.migrate()
@@ -192,7 +193,7 @@ def make_engine(data_dir: Path) -> tuple[Any, Any, str, str]:
 
 def engine_calls(engine: Any, actor: Any) -> tuple[StartFn, CompleteFn]:
     """Start and complete through the engine functions the API handlers call."""
-    from engine import cases, tasks
+    from engine.service import cases, tasks
 
     def start() -> list[dict[str, Any]]:
         return cases.start_case(engine, actor, "seq3", {})["open_tasks"]  # type: ignore[no-any-return]
@@ -596,12 +597,12 @@ def timer_tick(tmp: Path, pending: int, due: int) -> dict[str, Any]:
 
 
 def _timer_tick(data_dir: Path, pending: int, due: int) -> dict[str, Any]:
-    from engine import cases as case_api
-    from engine import processes
-    from engine.clock import ManualClock
+    from engine.authority.identity import SYSTEM
+    from engine.base.clock import ManualClock
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine
-    from engine.identity import SYSTEM
-    from engine.settings import Settings
+    from engine.service import cases as case_api
 
     clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(data_dir)}), clock)
@@ -694,7 +695,7 @@ SQLITE = "sqlite3 C library (execute, executemany, commit)"
 SQLA = "SQLAlchemy around the statements (Core, Session, pool)"
 ORM_ROWS = "ORM objects made from rows (Case(**row), HumanTask(**row))"
 SPIFF = "SpiffWorkflow: do_engine_steps, task.run, get_tasks"
-STATE = "workflow state to/from JSON (engine.state dump/load)"
+STATE = "workflow state to/from JSON (engine.base.state dump/load)"
 HISTORY = "history events (hash chain: history.append)"
 SYNC = "Rutin CaseWork.sync (task rows, candidates, case summary)"
 WRITE = "Rutin CaseWork.write/save (row dicts for the statements)"
@@ -716,12 +717,12 @@ def instrument(engine: Any, timer: StageTimer) -> None:
     from sqlalchemy.engine.base import Connection
     from sqlalchemy.orm.session import Session, sessionmaker
 
-    import engine.cases as cases_mod
-    import engine.history as history_mod
-    import engine.models as models_mod
-    import engine.runtime as runtime_mod
-    import engine.state as state_mod
-    import engine.tasks as tasks_mod
+    import engine.base.state as state_mod
+    import engine.execution.runtime as runtime_mod
+    import engine.records.history as history_mod
+    import engine.service.cases as cases_mod
+    import engine.service.tasks as tasks_mod
+    import engine.store.models as models_mod
     import webapp.api as api_mod
 
     for dialect in {engine.db.writer.dialect, engine.db.reader.dialect}:

@@ -1,4 +1,24 @@
 """Running diagrams: cases, human tasks, routing, clocks, persistence and the audit record.
 
 The engine knows nothing of Flask; the web app and the CLI call the same functions here.
+
+Its sub-packages, each importing only those below it (the order the import-linter contract
+"Engine sub-packages" in pyproject.toml enforces; the few upward imports it allows are listed
+there, each with its reason):
+
+    service     the operations the web app and the CLI call: cases, tasks, messages, transfer,
+                the scheduler's rounds, measures, the task views, sign-in, the demo
+    routing     who holds a running task and when it moves: delegation, absence, escalation,
+                deadline policies, notifications
+    catalogue   process versions (deploy, approval, review) and who may start a case
+    execution   the unit of work around SpiffWorkflow (runtime) and multi-instance steps
+    clocks      timers, deadlines, the case clock, SpiffWorkflow's view of now
+    records     the hash-chained history, incidents, run limits
+    authority   the unit tree, people, roles, process ownership
+    core        the Engine object: settings, database, clock and caches, created once
+    store       connections, transactions, writer lock, models, migrations, the SQLite fast path
+    base        settings, errors, the clock, and the rules for case data (plain data, limits,
+                scripting, forms, saved state)
+
+`tools/engine_moves.txt` maps the flat module names used before this cut to these.
 """

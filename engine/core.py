@@ -10,15 +10,15 @@ import sqlalchemy as sa
 
 from bpmn.model import ProcessModel
 
-from . import scripting
-from .clock import Clock, ManualClock, SystemClock
-from .db import Database
-from .models import ProcessVersion
-from .settings import Settings
-from .state import SpecCache, WorkflowCache
+from .base import scripting
+from .base.clock import Clock, ManualClock, SystemClock
+from .base.settings import Settings
+from .base.state import SpecCache, WorkflowCache, has_timers
+from .store.db import Database
+from .store.models import ProcessVersion
 
 if TYPE_CHECKING:
-    from .scheduler import Scheduler
+    from .service.scheduler import Scheduler
 
 
 class Engine:
@@ -42,7 +42,7 @@ class Engine:
     def scheduler(self) -> Scheduler:
         """This engine's scheduler (created on first use)."""
         if getattr(self, "_scheduler", None) is None:
-            from .scheduler import Scheduler
+            from .service.scheduler import Scheduler
 
             self._scheduler = Scheduler(self)
         return self._scheduler
@@ -50,7 +50,7 @@ class Engine:
     def migrate(self) -> None:
         """Create or upgrade the schema, and deploy Rutin's own processes."""
         self.db.upgrade()
-        from .processes import ensure_builtin
+        from .catalogue.processes import ensure_builtin
 
         ensure_builtin(self)
 
@@ -82,8 +82,6 @@ class Engine:
     def has_timers(self, version_id: int) -> bool:
         """Whether cases of a version can wait on a timer (cached; skips timer bookkeeping if not)."""
         if version_id not in self._has_timers:
-            from .timers import has_timers
-
             spec, subs = self.spec(version_id)
             self._has_timers[version_id] = has_timers(spec, subs)
         return self._has_timers[version_id]

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine import identity
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.base.clock import ManualClock
+from engine.base.settings import Settings
 from engine.core import Engine
-from engine.models import Base
-from engine.settings import Settings
+from engine.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

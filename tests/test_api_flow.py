@@ -6,7 +6,7 @@ from typing import Any
 
 from conftest import Person, deploy, publish
 
-from engine import identity, org
+from engine.authority import identity, org
 from engine.core import Engine
 
 

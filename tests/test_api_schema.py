@@ -28,8 +28,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks
 
-from engine import notifications
 from engine.core import Engine
+from engine.routing import notifications
 
 EXAMPLES = int(os.environ.get("RUTIN_SCHEMA_EXAMPLES", "6"))
 CONTRACT = [checks.status_code_conformance, checks.content_type_conformance]

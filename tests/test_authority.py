@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, fixture_bytes
 
-from engine import absence, cases, delegation, identity, org, processes, tasks
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.errors import Forbidden, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden, InvalidInput
-from engine.identity import SYSTEM
+from engine.routing import absence, delegation
+from engine.service import cases, tasks
 
 ITEMS = [
     {"number": "F.1.5", "title": "Bygglov inom detaljplan, högst 200 m²", "process_key": "bygglov_test",

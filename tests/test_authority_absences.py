@@ -12,10 +12,13 @@ from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
-from engine import absence, cases, delegation, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.routing import absence, delegation
+from engine.service import cases, tasks
 
 
 @pytest.fixture

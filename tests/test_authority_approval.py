@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 from conftest import deploy as upload
 
-from engine import identity, processes, starting
+from engine.authority import identity
+from engine.catalogue import processes, starting
 from engine.core import Engine
-from engine.models import ProcessVersion
+from engine.store.models import ProcessVersion
 
 CHANGE = "Versionen byter processägare från Processägare till Kvalitetschef; en administratör måste godkänna bytet."
 
@@ -102,7 +103,7 @@ def test_a_waiting_draft_is_judged_by_the_owner_published_since(client: Any, off
 
 def test_the_owners_other_powers_move_with_the_approved_owner(engine: Engine, client: Any,
                                                              office: dict[str, Person]) -> None:
-    from engine import org
+    from engine.authority import org
 
     org.import_data(engine, {"units": [{"id": "kvalitet", "name": "Kvalitet"}]})
     policy = ("PUT", "/api/processes/seq3/policy", {"json": {"tasks": {"a": {"due": "P5D"}}}})
@@ -143,7 +144,7 @@ def test_existing_drafts_are_migrated_to_the_published_owner(engine: Engine, cli
     """Before migration 0019 a draft's owner_role was what its own diagram declared."""
     from alembic import command
 
-    from engine.db import alembic_config
+    from engine.store.db import alembic_config
 
     deploy(client, office["designer"], _owned_by("Kvalitetschef"))  # seq3 v2: a change of owner
     deploy(client, office["designer"], fixture_bytes("seq3.bpmn").replace(b"Steg ett", b"Steg 1"))  # v3: none

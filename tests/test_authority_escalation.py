@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from engine import absence, cases, escalation, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.routing import absence, escalation
+from engine.service import cases, tasks
 
 ORG = {
     "units": [

@@ -11,11 +11,14 @@ import pytest
 from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 
-from engine import cases, delegation, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden, InvalidInput
-from engine.identity import SYSTEM
+from engine.routing import delegation
+from engine.service import cases, tasks
 
 # An item naming a task the diagram does not mark as a decision ("Granska ansökan").
 REVIEW_ITEM = {"number": "X.1", "title": "Granskning av små ansökningar", "process_key": "bygglov_test",

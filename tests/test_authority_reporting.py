@@ -14,12 +14,15 @@ from conftest import FIXTURES, PASSWORD, ROOT, Web, fixture_bytes, sign_in
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
-from engine import absence, cases, delegation, identity, notifications, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden, InvalidInput
-from engine.identity import SYSTEM
-from engine.models import Case
+from engine.routing import absence, delegation, notifications
+from engine.service import cases, tasks
+from engine.store.models import Case
 
 KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
            "element_id": "beslut", "delegate_role": "Kanslichef", "reporting": "protokollfors",
@@ -92,8 +95,8 @@ def test_cli_imports_an_ordinance_as_drafts_or_as_set_up_and_prints_the_report(t
     assert "föreslagna av anna" in rutin(tmp_path, "delegation", "import", ordinance, "--proposed-by", "anna").stdout
     assert "godkända av systemet" in rutin(tmp_path, "delegation", "import", ordinance, "--approve").stdout
 
+    from engine.base.settings import Settings
     from engine.core import Engine as RealEngine
-    from engine.settings import Settings
 
     engine = RealEngine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
     try:

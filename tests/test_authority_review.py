@@ -11,11 +11,14 @@ import pytest
 from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS, _to_decision
 
-from engine import absence, cases, delegation, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden, InvalidInput, NotFound
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden, InvalidInput, NotFound
-from engine.identity import SYSTEM
+from engine.routing import absence, delegation
+from engine.service import cases, tasks
 
 
 def _town(engine: Engine, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 
 from bpmn.document import read_document
-from engine import cases, identity, org, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden
 from engine.core import Engine
-from engine.errors import Forbidden
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
       'xmlns:flowable="http://flowable.org/bpmn" xmlns:activiti="http://activiti.org/bpmn" '
@@ -164,7 +165,7 @@ def test_scheduled_starts_are_the_systems_and_ask_no_role(engine: Engine, clock:
         b'<bpmn:process id="trendanalys" name="Trendanalys" isExecutable="true" rutin:starterRoles="Kvalitetsr\xc3\xa5d">'
     ).replace(b"<bpmn:definitions ", b'<bpmn:definitions xmlns:rutin="https://rutin.example/bpmn" ')
     clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
-    from engine import processes
+    from engine.catalogue import processes
 
     processes.deploy(engine, SYSTEM, quarterly)
     with pytest.raises(Forbidden):

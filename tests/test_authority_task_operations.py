@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, fixture_bytes
 
-from engine import cases, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 
 @pytest.fixture
@@ -129,7 +131,7 @@ def test_priority_and_dates_are_changed_by_the_holder_or_the_manager(engine: Eng
 
 
 def test_separation_of_duties_holds_when_both_steps_are_open_at_once(engine: Engine, town: dict[str, Any]) -> None:
-    from engine.errors import Forbidden
+    from engine.base.errors import Forbidden
 
     processes.deploy(engine, SYSTEM, fixture_bytes("sod_parallel.bpmn"))
     case = cases.start_case(engine, SYSTEM, "sod_par", {}, "UT-1", org_unit="bygglov")

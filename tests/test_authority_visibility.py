@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, fixture_bytes
 
-from engine import cases, identity, org, processes, tasks
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 
 @pytest.fixture

@@ -22,9 +22,12 @@ import pytest
 from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 
-from engine import absence, cases, delegation, identity, notifications, org, processes, tasks
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.routing import absence, delegation, notifications
+from engine.service import cases, tasks
 
 KINDS = ["handler", "other_unit", "manager", "other_manager", "secretary", "designer", "owner", "other_owner",
          "auditor", "admin", "stranger", "anonymous"]

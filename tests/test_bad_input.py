@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from conftest import Person, deploy, fixture_bytes, publish
 
 from engine.core import Engine
-from engine.models import BpmnDocument, ProcessVersion
+from engine.store.models import BpmnDocument, ProcessVersion
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -307,11 +307,11 @@ def test_a_twenty_thousand_element_model_is_refused_and_nothing_stored(
 
 
 def test_the_flow_element_limit_is_configurable(tmp_path: Any) -> None:
-    from engine import processes
+    from engine.authority.identity import SYSTEM
+    from engine.base.errors import DiagramInvalid
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine as RutinEngine
-    from engine.errors import DiagramInvalid
-    from engine.identity import SYSTEM
-    from engine.settings import Settings
 
     engine = RutinEngine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path), "RUTIN_MAX_FLOW_ELEMENTS": "50"}))
     engine.migrate()
@@ -369,7 +369,7 @@ def test_assumptions_are_warnings() -> None:
 
 def test_nan_infinity_and_lone_surrogates_in_a_body_are_400_and_nothing_is_stored(
         client: Any, people: dict[str, Person], engine: Engine) -> None:
-    from engine.models import Case
+    from engine.store.models import Case
 
     publish(client, people, "seq3.bpmn")
     headers = {**people["hanna"].headers, "Content-Type": "application/json"}

@@ -8,10 +8,11 @@ from typing import Any
 
 from conftest import Person, fixture_bytes, publish
 
-from engine import cases, processes, tasks
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 
 def _complete_open(engine: Engine, case: dict[str, Any]) -> dict[str, Any]:
@@ -165,8 +166,9 @@ def test_an_extension_decided_after_the_deadline_is_refused_and_the_case_stays_l
 def test_a_case_deadline_is_warned_of_three_working_days_before(engine: Engine, clock: ManualClock) -> None:
     from conftest import FIXTURES
 
-    from engine import notifications, org
-    from engine.identity import get_actor
+    from engine.authority import org
+    from engine.authority.identity import get_actor
+    from engine.routing import notifications
 
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
@@ -340,7 +342,7 @@ def test_a_step_within_the_case_deadline_is_due_by_it_and_moves_with_it(engine: 
                                                                         people: dict[str, Person]) -> None:
     import sqlalchemy as sa
 
-    from engine.models import Timer
+    from engine.store.models import Timer
 
     processes.deploy(engine, SYSTEM, WITHIN)
     case = cases.start_case(engine, SYSTEM, "inom", {}, "INOM-1")  # Monday 2 March: due by Monday 16 March

@@ -48,8 +48,8 @@ def test_users_tokens_deploy_and_lint(tmp_path: Path) -> None:
     assert lint_bad.returncode == 1 and "not-bpmn" in lint_bad.stdout
 
     # The token works against the app on the same database.
+    from engine.base.settings import Settings
     from engine.core import Engine
-    from engine.settings import Settings
     from webapp import create_app
 
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
@@ -82,9 +82,9 @@ def test_deploy_and_lint_take_the_forms_a_diagram_refers_to(tmp_path: Path) -> N
     assert "ny version" in rutin(tmp_path, "deploy", str(diagram), str(form)).stdout
     assert rutin(tmp_path, "deploy", str(form), check=False).returncode == 2  # no diagram at all
 
-    from engine import processes
+    from engine.base.settings import Settings
+    from engine.catalogue import processes
     from engine.core import Engine
-    from engine.settings import Settings
 
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}))
     [version] = processes.get_process(engine, "camundaFormsQuickstart")["versions"]

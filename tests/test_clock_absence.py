@@ -8,11 +8,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, fixture_bytes
 
-from engine import absence, cases, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Timer
+from engine.routing import absence
+from engine.service import cases, tasks
+from engine.store.models import Timer
 
 
 def test_an_absence_that_begins_hands_work_on_even_if_the_process_dies_at_once(

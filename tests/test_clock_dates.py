@@ -10,11 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from bpmn import dates
-from engine import cases, escalation, processes
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Timer
+from engine.routing import escalation
+from engine.service import cases
+from engine.store.models import Timer
 
 NAMESPACES = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
               'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
@@ -89,7 +91,7 @@ def test_rutin_attributes_and_an_unreadable_one_leaving_the_policy_in_force(engi
     task, diags = _task(engine, _doc('rutin:due="10WD" rutin:followUp="P1W"'))
     assert task["due"] == "2026-03-16T22:59:59+00:00" and task["follow_up"] == "2026-03-09T22:59:59+00:00"
     assert _codes(diags) == []
-    from engine import policies
+    from engine.routing import policies
 
     processes.deploy(engine, SYSTEM, _doc('rutin:due="nästa vecka"', key="datum2"))
     policies.put(engine, SYSTEM, "datum2", {"t": {"due": "2WD"}})

@@ -13,11 +13,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import Mailbox, fixture_bytes
 
-from engine import cases, identity, notifications, processes
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Notification
+from engine.routing import notifications
+from engine.service import cases
+from engine.store.models import Notification
 
 
 class SilentServer:

@@ -9,11 +9,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, Person, publish
 
-from engine import cases, identity, notifications, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Timer
+from engine.routing import notifications
+from engine.service import cases, tasks
+from engine.store.models import Timer
 
 
 def _process(attributes: str, lane: str = "Bygglovshandläggare") -> bytes:

@@ -8,11 +8,13 @@ import sqlalchemy as sa
 from conftest import FIXTURES
 from test_clock_follow_up import _process
 
-from engine import cases, identity, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Timer
+from engine.service import cases, tasks
+from engine.store.models import Timer
 
 
 def test_completing_a_task_with_only_a_follow_up_date_cancels_its_reminder(engine: Engine,

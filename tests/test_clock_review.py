@@ -18,11 +18,14 @@ from test_escalation import (
     town_fixture,  # noqa: F401  (the fixture `town`: the same organisation)
 )
 
-from engine import cases, delegation, identity, notifications, policies, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Notification, Timer
+from engine.routing import delegation, notifications, policies
+from engine.service import cases, tasks
+from engine.store.models import Notification, Timer
 
 # -- escalation: reassigning, and decisions ---------------------------------------------------------
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine import deadlines
+from engine.clocks import deadlines
 
 
 @pytest.mark.parametrize(("day", "working"), [

@@ -1,4 +1,4 @@
-"""What a process declares it takes in (`bpmn.declared`, `engine.declared`): the start form in every
+"""What a process declares it takes in (`bpmn.declared`, `engine.service.declared`): the start form in every
 dialect, the variables a step's or a message catch's output mapping sets, and the documented case
 fields, listed once in code and shown in the README and the OpenAPI description. The refusals of
 everything else are the hostile probes in tests/hostile/test_hostile_forms.py."""
@@ -14,11 +14,14 @@ import pytest
 from conftest import PASSWORD, ROOT, Person, fixture_bytes, publish, sign_in
 
 from bpmn.document import read_document
-from engine import cases, delegation, identity, processes, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.errors import InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.declared import CASE_FIELDS
-from engine.errors import InvalidInput
-from engine.identity import SYSTEM
+from engine.routing import delegation
+from engine.service import cases, tasks
+from engine.service.declared import CASE_FIELDS
 
 NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
       'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"')
@@ -157,8 +160,8 @@ def test_the_engine_function_takes_a_decision_with_its_choice_only(engine: Engin
 def test_versions_stored_before_start_forms_were_kept_read_their_diagram_again(engine: Engine) -> None:
     from alembic import command
 
-    from engine.db import alembic_config
-    from engine.models import ProcessVersion
+    from engine.store.db import alembic_config
+    from engine.store.models import ProcessVersion
 
     processes.deploy(engine, SYSTEM, fixture_bytes("manager_review.bpmn"), approve_as_admin=True)
 

@@ -9,10 +9,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import Person, fixture_bytes, publish
 
-from engine import cases, identity, processes, state, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base import state
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Case, CaseEvent
+from engine.service import cases, tasks
+from engine.store.models import Case, CaseEvent
 
 
 def test_rework_loop_a_thousand_times_keeps_advancing_and_stays_small(engine: Engine) -> None:
@@ -116,7 +119,7 @@ def test_camunda_form_is_validated_and_candidate_groups_all_count(engine: Engine
     assert [f["id"] for f in task["form"]] == ["belopp", "typ"]
     # Granskare is the second candidate group: greta sees and may complete the task.
     assert [t["id"] for t in tasks.list_tasks(engine, greta)["items"]] == [task["id"]]
-    from engine.errors import InvalidInput
+    from engine.base.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as err:
         tasks.complete(engine, greta, task["id"], {"typ": "z"})
@@ -238,7 +241,7 @@ def _form_process(body: str, start: str = "") -> bytes:
 
 
 def test_a_forms_constraints_are_enforced_and_a_read_only_field_is_not_taken(engine: Engine) -> None:
-    from engine.errors import InvalidInput
+    from engine.base.errors import InvalidInput
 
     processes.deploy(engine, SYSTEM, _form_process("""
     <bpmn:userTask id="t" name="Fyll i"><bpmn:extensionElements><camunda:formData>
@@ -274,7 +277,7 @@ def test_a_forms_constraints_are_enforced_and_a_read_only_field_is_not_taken(eng
 def test_checklists_and_taglists_take_lists_of_their_options(engine: Engine) -> None:
     from xml.sax.saxutils import escape
 
-    from engine.errors import InvalidInput
+    from engine.base.errors import InvalidInput
 
     form = {"id": "frm", "type": "default", "components": [
         {"type": "checklist", "key": "bilagor", "label": "Bilagor", "validate": {"required": True},
@@ -297,7 +300,7 @@ def test_checklists_and_taglists_take_lists_of_their_options(engine: Engine) -> 
 
 
 def test_the_engines_own_decision_variable_cannot_be_set_by_a_client(engine: Engine) -> None:
-    from engine.errors import InvalidInput
+    from engine.base.errors import InvalidInput
 
     processes.deploy(engine, SYSTEM, fixture_bytes("review.bpmn"))
     with pytest.raises(InvalidInput, match="rutin_beslut"):

@@ -11,11 +11,14 @@ import sqlalchemy as sa
 from conftest import FIXTURES, Mailbox, fixture_bytes
 from test_authority import ITEMS
 
-from engine import cases, delegation, escalation, identity, notifications, org, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Notification, Timer
+from engine.routing import delegation, escalation, notifications
+from engine.service import cases, tasks
+from engine.store.models import Notification, Timer
 
 
 @pytest.fixture(name="town")
@@ -254,8 +257,8 @@ def _pending_actions(engine: Engine, task_id: str) -> list[str]:
 
 
 def test_process_wide_ladders_from_the_policy_and_the_diagram(engine: Engine, town: dict[str, Any]) -> None:
-    from engine import policies
-    from engine.errors import InvalidInput
+    from engine.base.errors import InvalidInput
+    from engine.routing import policies
 
     with pytest.raises(InvalidInput) as refused:  # a decision escalates only along the ordinance
         policies.put(engine, SYSTEM, "bygglov_test", {"beslut": {"escalation": "0:notify_manager"}})
@@ -336,7 +339,7 @@ def test_every_event_the_engine_writes_has_a_swedish_label() -> None:
 
     from webapp.pages import EVENT_LABELS
 
-    source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "engine").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "engine").rglob("*.py"))
     written = set(re.findall(r'\.event\(\s*"([a-z_]+)"', source))
     written |= set(re.findall(r'"(case_clock_[a-z_]+)"', source))
     assert written and written <= set(EVENT_LABELS), sorted(written - set(EVENT_LABELS))

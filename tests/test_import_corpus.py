@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import CORPUS_DIR, Person
 
-from engine import walkthrough
+from engine.service import walkthrough
 
 CORPUS = CORPUS_DIR
 FILES = sorted(CORPUS.rglob("*.bpmn"))

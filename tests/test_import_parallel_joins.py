@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from conftest import Person, publish
 
-from engine import cases, processes, state, tasks
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base import state
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Case
+from engine.service import cases, tasks
+from engine.store.models import Case
 
 NS = 'xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
 

@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from conftest import CORPUS_DIR, Person
 
 from bpmn.xml import parse_document, q
-from engine.clock import ManualClock
+from engine.base.clock import ManualClock
 from engine.core import Engine
-from engine.models import Timer
+from engine.store.models import Timer
 
 MIWG = CORPUS_DIR / "miwg"
 REFERENCE = MIWG / "Reference"

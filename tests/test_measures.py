@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from conftest import PASSWORD, Person, sign_in
 
-from engine import cases, identity, measures, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden, InvalidInput
-from engine.identity import SYSTEM
+from engine.service import cases, measures, tasks
 
 MATT = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from engine.core import Engine
-from engine.db import alembic_config
-from engine.models import Base
+from engine.store.db import alembic_config
+from engine.store.models import Base
 
 
 def _differences(engine: Engine) -> list[Any]:

@@ -16,13 +16,16 @@ import pytest
 import sqlalchemy as sa
 from conftest import PG_URL, fixture_bytes
 
-from engine import cases, identity, optimistic, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Conflict
+from engine.base.settings import Settings
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.db import Database
-from engine.errors import Conflict
-from engine.identity import SYSTEM
-from engine.settings import Settings
+from engine.service import cases, tasks
+from engine.store import optimistic
+from engine.store.db import Database
 
 DUE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -198,7 +201,7 @@ def test_steps_with_due_dates_keep_their_timer_rows_in_the_attempt(sqlite_engine
 
 
 def _unit_that_writes(engine: Engine, case_id: str, sql: str) -> Any:
-    from engine.runtime import CaseWork, lock_case
+    from engine.execution.runtime import CaseWork, lock_case
 
     def unit(_data: None) -> Any:
         with engine.db.write() as s:
@@ -237,7 +240,7 @@ def test_a_read_of_what_the_attempt_has_kept_runs_the_ordinary_way(sqlite_engine
     engine, hanna = sqlite_engine, _actor(sqlite_engine, "hanna")
     case = cases.start_case(engine, hanna, "seq3", {})
     task_id = case["open_tasks"][0]["id"]
-    from engine.runtime import drop_candidates
+    from engine.execution.runtime import drop_candidates
 
     def unit(_data: None) -> int:
         with engine.db.write() as s:
@@ -280,7 +283,7 @@ def test_the_shipped_processes_with_timers_and_deadlines_are_written_optimistica
     do not give up the attempt that reads another part's."""
     from conftest import ROOT
 
-    from engine import demo
+    from engine.service import demo
 
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path / "var")}), ManualClock())
     engine.migrate()
@@ -307,11 +310,13 @@ def test_the_shipped_processes_with_timers_and_deadlines_are_written_optimistica
 BRANCH_WORKER = """
 import json, sys
 sys.path.insert(0, {root!r})
-from engine import identity, optimistic, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.store import optimistic
+from engine.service import tasks
+from engine.base.clock import ManualClock
 from engine.core import Engine
-from engine.errors import Busy
-from engine.settings import Settings
+from engine.base.errors import Busy
+from engine.base.settings import Settings
 engine = Engine(Settings.from_env({{"RUTIN_DATA_DIR": sys.argv[1]}}), ManualClock())
 actor = identity.get_actor(engine, sys.argv[2])
 ids = json.loads(sys.argv[3])

@@ -15,10 +15,13 @@ from typing import Any
 
 from conftest import PASSWORD, ROOT, Person, Web, fixture_bytes
 
-from engine import cases, delegation, identity, notifications, processes, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.settings import Settings
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.settings import Settings
+from engine.routing import delegation, notifications
+from engine.service import cases, tasks
 
 WORKFLOWS = ROOT / "workflows"
 
@@ -504,7 +507,7 @@ def test_the_units_manager_hands_a_case_over_on_its_page(web: Web) -> None:
     list for the new unit, whose handler then finds the step in the inbox."""
     from playwright.sync_api import expect
 
-    from engine import org
+    from engine.authority import org
 
     engine = web.engine
     org.import_yaml(engine, (ROOT / "tests" / "fixtures" / "org.yaml").read_text())

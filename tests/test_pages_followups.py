@@ -14,11 +14,15 @@ import pytest
 from conftest import PASSWORD, ROOT, Person, fixture_bytes, sign_in
 from test_pages import BIDRAG, BIDRAG_ITEM
 
-from engine import cases, delegation, identity, processes, state, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base import state
+from engine.base.clock import ManualClock
+from engine.base.settings import Settings
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.settings import Settings
+from engine.routing import delegation
+from engine.service import cases, tasks
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

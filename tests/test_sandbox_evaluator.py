@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bpmn import evaluator, sandbox, wire
+from engine.base.settings import Settings
 from engine.core import Engine
-from engine.settings import Settings
 
 SHARED = "[list(range(10 ** 5))] * 10 ** 5"
 CPU_BOMB = f"x = sum(map(sum, {SHARED}))"

@@ -13,8 +13,8 @@ import pytest
 from conftest import PASSWORD, Person
 from signin_helpers import attempt, sign_out, signed_in_as
 
-from engine import identity
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.base.clock import ManualClock
 from engine.core import Engine
 
 
@@ -131,7 +131,7 @@ def test_a_known_browser_still_gets_only_five_guesses(app: Any, anna: str) -> No
 
 
 def test_x_forwarded_for_counts_only_behind_a_configured_proxy(tmp_path: Any, clock: ManualClock) -> None:
-    from engine.settings import Settings
+    from engine.base.settings import Settings
     from webapp import create_app
 
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(tmp_path), "RUTIN_TRUSTED_PROXIES": "1"}), clock)

@@ -11,14 +11,15 @@ import sqlalchemy as sa
 from conftest import Person, declared_start, publish
 from workflow_rows import assert_rows_match_workflow, open_rows
 
-from engine import cases, processes, tasks
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Conflict, DiagramInvalid
+from engine.base.settings import Settings
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Conflict, DiagramInvalid
-from engine.identity import SYSTEM
-from engine.models import Case, CaseEvent, HumanTask, Timer
-from engine.runtime import CaseWork, locked_case
-from engine.settings import Settings
+from engine.execution.runtime import CaseWork, locked_case
+from engine.service import cases, tasks
+from engine.store.models import Case, CaseEvent, HumanTask, Timer
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
         'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -239,7 +240,7 @@ def test_the_case_page_says_where_and_why_the_case_stopped(client: Any, people: 
                                                             engine: Engine) -> None:
     from conftest import PASSWORD, sign_in
 
-    from engine import identity
+    from engine.authority import identity
 
     identity.set_password(engine, "admin", PASSWORD)
     assert publish(client, people, mi("${antal}")).status_code == 201

@@ -39,7 +39,7 @@ def _imported_from(node: ast.ImportFrom, module: str, is_package: bool) -> str:
 
 def private_uses(source: str, module: str, modules: set[str], *, is_package: bool = False) -> list[str]:
     """Where `source` (the text of `module`) uses another of `modules`' private names: imported
-    (``from .timers import _x``) or as an attribute of the module (``timers._x``, ``engine.timers._x``)."""
+    (``from .timers import _x``) or as an attribute of the module (``timers._x``, ``engine.clocks.timers._x``)."""
     tree = ast.parse(source)
     bound: dict[str, str] = {}  # local name -> our module it stands for
     found: list[str] = []
@@ -47,7 +47,7 @@ def private_uses(source: str, module: str, modules: set[str], *, is_package: boo
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] in PACKAGES:
-                    # `import engine.timers` binds `engine`; `import engine.timers as t` binds `t`.
+                    # `import engine.clocks.timers` binds `engine`; `import engine.clocks.timers as t` binds `t`.
                     top = alias.name.split(".")[0]
                     bound[alias.asname or top] = alias.name if alias.asname else top
         elif isinstance(node, ast.ImportFrom):
@@ -88,18 +88,19 @@ def test_no_module_uses_another_modules_private_names() -> None:
 def test_the_check_sees_each_way_of_reaching_a_private_name() -> None:
     """The rule above proves nothing if the check is blind: each form is caught, a module's own
     names and public names are not."""
-    modules = {"engine", "engine.timers", "engine.tasks", "engine.cases"}
+    modules = {"engine", "engine.clocks", "engine.clocks.timers", "engine.service", "engine.service.tasks",
+               "engine.service.cases"}
     caught = {
-        "from .timers import _timers": "imports engine.timers._timers",
-        "from engine.timers import _timers": "imports engine.timers._timers",
-        "from . import timers\ntimers._timers": "uses engine.timers._timers",
-        "import engine.timers\nengine.timers._timers": "uses engine.timers._timers",
-        "import engine.timers as t\nt._timers": "uses engine.timers._timers",
-        "def f():\n    from . import timers\n    return timers._timers.c": "uses engine.timers._timers",
+        "from ..clocks.timers import _timers": "imports engine.clocks.timers._timers",
+        "from engine.clocks.timers import _timers": "imports engine.clocks.timers._timers",
+        "from ..clocks import timers\ntimers._timers": "uses engine.clocks.timers._timers",
+        "import engine.clocks.timers\nengine.clocks.timers._timers": "uses engine.clocks.timers._timers",
+        "import engine.clocks.timers as t\nt._timers": "uses engine.clocks.timers._timers",
+        "def f():\n    from ..clocks import timers\n    return timers._timers.c": "uses engine.clocks.timers._timers",
     }
     for source, expected in caught.items():
-        found = private_uses(source, "engine.cases", modules)
+        found = private_uses(source, "engine.service.cases", modules)
         assert len(found) == 1 and found[0].endswith(expected), (source, found)
     for fine in ("_mine = 1\n_mine", "from .timers import TIMERS", "from . import timers\ntimers.TIMERS",
                  "from engine import cases\ncases._own", "self._x", "work._x", "etree._Element"):
-        assert private_uses(fine, "engine.cases", modules) == [], fine
+        assert private_uses(fine, "engine.service.cases", modules) == [], fine

@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 from conftest import fixture_bytes
 
-from engine import cases, messages, processes, tasks
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Case, Timer
+from engine.service import cases, messages, tasks
+from engine.store.models import Case, Timer
 
 
 def _deploy(engine: Engine) -> None:
@@ -96,7 +97,7 @@ def test_event_based_gateway_message_wins(engine: Engine, clock: ManualClock) ->
 
 
 def test_a_message_by_business_key_goes_to_the_one_case_that_waits_for_it(engine: Engine, clock: ManualClock) -> None:
-    from engine.errors import Conflict
+    from engine.base.errors import Conflict
 
     _deploy(engine)
     processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
@@ -255,7 +256,7 @@ def test_a_schedule_anchored_in_the_past_starts_from_now_and_catches_up_one_star
 
 
 def test_publishing_a_new_version_does_not_repeat_a_start_already_made(engine: Engine, clock: ManualClock) -> None:
-    from engine import identity
+    from engine.authority import identity
 
     clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
     processes.deploy(engine, SYSTEM, _start_process("R/2026-04-01T06:00:00Z/P3M"))
@@ -284,7 +285,9 @@ def test_publishing_a_new_version_does_not_repeat_a_start_already_made(engine: E
 
 def test_a_failing_timer_is_retried_with_backoff_and_never_stops_the_others(engine: Engine,
                                                                             clock: ManualClock) -> None:
-    from engine import identity, notifications, scheduler
+    from engine.authority import identity
+    from engine.routing import notifications
+    from engine.service import scheduler
 
     identity.add_user(engine, "alice", ["admin"])
     _deploy(engine)
@@ -321,7 +324,7 @@ def test_a_failing_timer_is_retried_with_backoff_and_never_stops_the_others(engi
 
 
 def test_a_timer_given_up_is_written_in_its_cases_history(engine: Engine, clock: ManualClock) -> None:
-    from engine import scheduler
+    from engine.service import scheduler
 
     _deploy(engine)
     case = cases.start_case(engine, SYSTEM, "mellantimer")
@@ -417,7 +420,7 @@ def test_a_cycle_stored_before_calendar_cycles_runs_on_as_it_began(clock: Manual
     # a case that waited on a cycle over the upgrade holds SpiffWorkflow's own value: seconds
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 
-    from engine import spiff_clock
+    from engine.clocks import spiff_clock
 
     class _Task:
         def __init__(self, value: dict[str, Any]) -> None:

@@ -9,10 +9,13 @@ import pytest
 from conftest import FIXTURES, PASSWORD, fixture_bytes, sign_in
 from test_authority import ITEMS
 
-from engine import cases, delegation, identity, org, processes, tasks, transfer
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.errors import Conflict, Forbidden, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Conflict, Forbidden, InvalidInput
-from engine.identity import SYSTEM
+from engine.routing import delegation
+from engine.service import cases, tasks, transfer
 
 
 @pytest.fixture

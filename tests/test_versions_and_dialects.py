@@ -11,11 +11,13 @@ import sqlalchemy as sa
 from conftest import CORPUS_DIR, Person, deploy, fixture_bytes, publish
 
 from bpmn.document import read_document
-from engine import cases, identity, processes, tasks
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 
 def test_review_date_passing_gives_the_owner_role_a_review_task(client: Any, people: dict[str, Person],
@@ -213,7 +215,7 @@ def test_an_administrators_approval_is_recorded_as_such(client: Any, people: dic
 
 def test_the_process_history_is_append_only_and_hash_chained(client: Any, people: dict[str, Person],
                                                              engine: Engine) -> None:
-    from engine.models import ProcessEvent
+    from engine.store.models import ProcessEvent
 
     publish(client, people, "seq3.bpmn")
     assert processes.verify_history(engine, "seq3")

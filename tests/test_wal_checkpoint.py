@@ -6,10 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from engine.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
-from engine.clock import ManualClock
+from engine.base.clock import ManualClock
+from engine.base.settings import Settings
 from engine.core import Engine
-from engine.settings import Settings
+from engine.store.checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 
 
 def _engine(tmp_path: Path) -> Engine:

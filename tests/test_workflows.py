@@ -12,11 +12,13 @@ import pytest
 from conftest import ROOT
 from lxml import etree
 
-from engine import cases, delegation, demo, identity, notifications, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.errors import Forbidden
 from engine.core import Engine
-from engine.errors import Forbidden
-from engine.identity import SYSTEM
-from engine.models import HumanTask
+from engine.routing import delegation, notifications
+from engine.service import cases, demo, tasks
+from engine.store.models import HumanTask
 
 WORKFLOWS = ROOT / "workflows"
 FILLERS = {"string": "Enligt rutinen", "long": 120, "boolean": True, "date": "2026-03-02"}
@@ -128,7 +130,7 @@ def test_each_shipped_process_runs_from_start_to_end(engine: Engine, town: dict[
 
 
 def test_demo_processes_own_the_units_roles_yaml_gives_them(engine: Engine, town: dict[str, Any]) -> None:
-    from engine import org
+    from engine.authority import org
 
     assert org.get_process_unit(engine, "bygglov")["unit"] == "bygglov"
     assert org.get_process_unit(engine, "begaran_allman_handling")["source"] == "owner"
@@ -149,7 +151,7 @@ def test_the_shipped_processes_name_who_starts_them_as_roles_yaml_says(engine: E
     them may start a case where the process places it while someone else may not."""
     import yaml
 
-    from engine import processes, starting
+    from engine.catalogue import processes, starting
 
     listed = yaml.safe_load((WORKFLOWS / "roles.yaml").read_text(encoding="utf-8"))["processes"]
     for key, entry in listed.items():
@@ -393,7 +395,7 @@ def test_public_documents_are_assessed_and_released_the_same_day(engine: Engine,
 def _version_id(engine: Engine, key: str) -> int:
     import sqlalchemy as sa
 
-    from engine.models import ProcessVersion
+    from engine.store.models import ProcessVersion
 
     with engine.db.read() as s:
         return int(s.execute(sa.select(ProcessVersion.id).where(

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from engine.clock import ManualClock
+from engine.base.clock import ManualClock
+from engine.base.errors import Busy
+from engine.base.settings import Settings
 from engine.core import Engine
-from engine.errors import Busy
-from engine.settings import Settings
-from engine.writer_lock import WriterLock
+from engine.store.writer_lock import WriterLock
 
 
 def _engine(data_dir: Path, **env: str) -> Engine:
@@ -58,9 +58,9 @@ def test_a_write_holds_the_file_lock_and_lets_it_go(tmp_path: Path) -> None:
 
 HOLDER = """
 import sys
-from engine.clock import ManualClock
+from engine.base.clock import ManualClock
 from engine.core import Engine
-from engine.settings import Settings
+from engine.base.settings import Settings
 engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": sys.argv[1]}), ManualClock())
 with engine.db.write():
     print("holding", flush=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
-from engine import state
+from engine.base import state
 from engine.core import Engine
-from engine.models import Case, HumanTask
+from engine.store.models import Case, HumanTask
 
 
 def open_rows(engine: Engine, case_id: str) -> list[HumanTask]:

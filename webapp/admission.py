@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask
 
-from engine import scripting
+from engine.base import scripting
 from engine.core import Engine
 
 _local = threading.local()

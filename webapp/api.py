@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from engine import cases, delegation, measures, messages, notifications, policies, processes, tasks, transfer
+from engine.base.errors import BadRequest, InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import BadRequest, InvalidInput
+from engine.routing import delegation, notifications, policies
+from engine.service import cases, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download

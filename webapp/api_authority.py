@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from engine import absence, delegation, forms, org
+from engine.authority import org
+from engine.base import forms
+from engine.base.errors import BadRequest, Forbidden, InvalidInput
 from engine.core import Engine
-from engine.errors import BadRequest, Forbidden, InvalidInput
+from engine.routing import absence, delegation
 
 from .auth import current_actor
 from .downloads import csv_download

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine import identity
-from engine.errors import Unauthorized
-from engine.identity import Actor
+from engine.authority import identity
+from engine.authority.identity import Actor
+from engine.base.errors import Unauthorized
 
 
 def current_actor() -> Actor:

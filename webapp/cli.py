@@ -13,10 +13,12 @@ import click
 
 from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
-from engine import demo, identity, processes
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.errors import RutinError
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import RutinError
-from engine.identity import SYSTEM
+from engine.service import demo
 
 
 def _engine() -> Engine:
@@ -179,7 +181,7 @@ def _format_diag(d: dict[str, object]) -> str:
 @_FORMS
 def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
     """Print the diagnostics of BPMN files without deploying them (exit 0 when all would deploy)."""
-    from engine.settings import Settings
+    from engine.base.settings import Settings
 
     diagrams, form_bytes = _split_files(files, forms)
     settings = Settings.from_env()
@@ -282,7 +284,7 @@ def org_cmd() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def org_import(file: Path) -> None:
     """Load a YAML/JSON organisation file, or a CSV of people and their roles."""
-    from engine import org
+    from engine.authority import org
 
     engine = _engine()
     text = file.read_text(encoding="utf-8")
@@ -297,7 +299,7 @@ def org_import(file: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default="yaml", show_default=True)
 def org_export(fmt: str) -> None:
     """Print the organisation (YAML), or people and their roles (CSV)."""
-    from engine import org
+    from engine.authority import org
 
     engine = _engine()
     click.echo(org.people_csv(engine) if fmt == "csv" else org.export_yaml(engine), nl=False)
@@ -321,7 +323,7 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
     approve (four eyes). With --approve, at set-up, the system proposes and approves them, and
     each item says it was approved that way, not reviewed by a second person.
     """
-    from engine import delegation
+    from engine.routing import delegation
 
     engine = _engine()
     if approve and proposed_by:
@@ -346,7 +348,8 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
 def delegation_report(committee: str | None, since: str | None, until: str | None, reporting: str | None,
                       as_csv: bool) -> None:
     """Print the delegated decisions to report to the committee (anmälan av delegationsbeslut)."""
-    from engine import delegation, forms
+    from engine.base import forms
+    from engine.routing import delegation
 
     engine = _engine()
     try:
@@ -374,7 +377,7 @@ def absences_cmd() -> None:
 @click.option("--all", "include_past", is_flag=True, help="Även avslutad frånvaro.")
 def absences_list(user: str | None, include_past: bool) -> None:
     """List absences, current and coming (with --all also ended)."""
-    from engine import absence
+    from engine.routing import absence
 
     for a in absence.list_absences(_engine(), SYSTEM, user=user, include_past=include_past):
         click.echo(f"{a['id']:6} {a['user']:20} {a['from']} – {a['to']}{'  pågår' if a['current'] else ''}"
@@ -388,7 +391,8 @@ def absences_list(user: str | None, include_past: bool) -> None:
 @click.option("--reason", default=None)
 def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
     """Register an absence; open work is handed on when it begins."""
-    from engine import absence, forms
+    from engine.base import forms
+    from engine.routing import absence
 
     try:
         result = absence.register(_engine(), SYSTEM, user, forms.instant(since, "from"), forms.instant(until, "to"),
@@ -402,7 +406,7 @@ def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
 @click.argument("absence_id", type=int)
 def absences_cancel(absence_id: int) -> None:
     """Withdraw an absence (removed if not begun, ended now if under way)."""
-    from engine import absence
+    from engine.routing import absence
 
     try:
         result = absence.cancel(_engine(), SYSTEM, absence_id)
@@ -437,7 +441,7 @@ def add_jobs(scheduler: Any, engine: Engine, interval: float) -> None:
     skips a round it has fallen behind on. Both start at once (catching up after downtime), by the
     real clock: APScheduler decides when to run, the engine's clock what is due.
     """
-    from engine import notifications
+    from engine.routing import notifications
 
     started = datetime.now(UTC)
     scheduler.add_job(engine.scheduler.tick, "interval", id="tick", seconds=interval, max_instances=1,
@@ -460,7 +464,7 @@ def worker(once: bool, interval: float | None) -> None:
             total += result.fired
             if result.fired + result.cancelled == 0:
                 break
-        from engine import notifications
+        from engine.routing import notifications
 
         sent = notifications.deliver(engine)
         click.echo(f"{total} utlösta, {sent['sent']} e-postmeddelanden skickade")

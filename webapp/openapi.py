@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.declared import CASE_FIELDS
+from engine.service.declared import CASE_FIELDS
 
 from . import params
 

@@ -40,24 +40,30 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
-from engine import (
-    cases,
-    delegation,
+from engine.authority import (
     identity,
-    measures,
-    notifications,
     org,
     ownership,
+)
+from engine.authority.identity import Actor
+from engine.base.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
+from engine.base.forms import EARLIEST_YEAR, LATEST_YEAR
+from engine.catalogue import (
     processes,
-    signin,
     starting,
+)
+from engine.core import Engine
+from engine.routing import (
+    delegation,
+    notifications,
+)
+from engine.service import (
+    cases,
+    measures,
+    signin,
     tasks,
     transfer,
 )
-from engine.core import Engine
-from engine.errors import Conflict, Forbidden, InvalidInput, RutinError, TooManyAttempts, Unauthorized
-from engine.forms import EARLIEST_YEAR, LATEST_YEAR
-from engine.identity import Actor
 
 from .downloads import csv_download, diagram_download
 from .params import int_arg, upload_filename
@@ -352,7 +358,7 @@ def _safe_next(target: str | None) -> str:
 
 
 # A browser the person has signed in from before carries this signed cookie: its sign-in attempts
-# for that name are counted on their own (engine.signin), so guesses sent from elsewhere do not
+# for that name are counted on their own (engine.service.signin), so guesses sent from elsewhere do not
 # lock the person out of it.
 BROWSER_COOKIE = "rutin_browser"
 BROWSER_COOKIE_DAYS = 180
@@ -707,7 +713,7 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
                   - set(open_ids))
     tree = org.tree(_engine())
     unit = tree.units.get(data["org_unit"]) if data.get("org_unit") else None
-    # The hand-over form is for those who answer for the case's unit (engine.transfer checks again).
+    # The hand-over form is for those who answer for the case's unit (engine.service.transfer checks again).
     offered = data["status"] in transfer.OPEN and transfer.may_transfer(g.actor, data.get("org_unit"))
     units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
                    key=lambda u: u[1].casefold()) if offered else []

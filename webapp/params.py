@@ -20,8 +20,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter, Map
 
-from engine import forms
-from engine.errors import BadRequest, InvalidInput
+from engine.base import forms
+from engine.base.errors import BadRequest, InvalidInput
 
 # The largest id or number a path may name: PostgreSQL's integer columns stop here.
 MAX_ID = 2**31 - 1
@@ -182,7 +182,7 @@ def json_body(required: bool = False) -> dict[str, Any]:
 def _text_problem(value: Any) -> str | None:
     """What is wrong with the text of a parsed JSON or YAML value, if anything (walked without
     recursing, so that any depth the parser took is safe here; how deep case data may nest is the
-    engine's one rule, `engine.data_limits.MAX_DEPTH`, refused naming the field)."""
+    engine's one rule, `engine.base.data_limits.MAX_DEPTH`, refused naming the field)."""
     stack = [value]
     while stack:
         item = stack.pop()

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from engine.errors import RutinError
+from engine.base.errors import RutinError
 
 log = logging.getLogger(__name__)
 

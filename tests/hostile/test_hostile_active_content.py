@@ -29,9 +29,11 @@ from conftest import PASSWORD, Person, Web, sign_in
 from markupsafe import escape
 from probes import assert_no_effect, db_state
 
-from engine import cases, identity, processes, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
+from engine.service import cases, tasks
 
 KEY = "aktiv"
 

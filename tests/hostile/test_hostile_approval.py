@@ -20,10 +20,12 @@ import pytest
 from conftest import PASSWORD, Person, deploy, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import cases, identity, processes
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.base.clock import ManualClock
+from engine.base.errors import Forbidden
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import Forbidden
+from engine.service import cases
 
 FRIEND_ROLE = "Vänroll"
 NOTICE = "Versionen byter processägare från Processägare till Vänroll; en administratör måste godkänna bytet."
@@ -213,7 +215,7 @@ def test_a_drafts_unit_places_no_case_until_it_is_approved(
         engine: Engine, client: Any, office: dict[str, Person]) -> None:
     """A designer who manages a unit cannot pull a process's cases into it (and so see them) by
     writing rutin:unit into a draft: until approved, the unit is the published one's."""
-    from engine import org
+    from engine.authority import org
 
     org.import_data(engine, {"units": [{"id": "egen", "name": "Designerns enhet"}]})
     _upload_draft(client, office["designer"], _seq3(CAMUNDA, *_on_process(
@@ -228,7 +230,7 @@ def test_the_yearly_review_goes_to_the_published_owner_not_the_drafts(
         engine: Engine, client: Any, office: dict[str, Person], clock: ManualClock) -> None:
     import sqlalchemy as sa
 
-    from engine.models import Case
+    from engine.store.models import Case
 
     _upload_draft(client, office["designer"], _declaring("rutin-attribute"))
     clock.advance(timedelta(days=366))

@@ -17,9 +17,11 @@ from conftest import PASSWORD, Person, deploy, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 from test_authority import ITEMS
 
-from engine import absence, cases, delegation, identity, notifications, org
+from engine.authority import identity, org
+from engine.authority.identity import READ_ONLY, SYSTEM
 from engine.core import Engine
-from engine.identity import READ_ONLY, SYSTEM
+from engine.routing import absence, delegation, notifications
+from engine.service import cases
 
 
 @dataclass
@@ -142,8 +144,10 @@ def test_the_probes_cover_every_writing_route(app: Any) -> None:
 
 def test_the_engine_refuses_the_auditor_whoever_calls_it(scene: Scene, people: dict[str, Person]) -> None:
     """The same refusal without HTTP: a CLI or a future route cannot go round it."""
-    from engine import policies, processes, tasks
-    from engine.errors import Forbidden
+    from engine.base.errors import Forbidden
+    from engine.catalogue import processes
+    from engine.routing import policies
+    from engine.service import tasks
 
     rut, ids = scene.auditor.actor, scene.ids
     calls = [

@@ -1,6 +1,6 @@
 """No data shape is a key into the engine's object registry: whatever JSON a form, a start, a
 message or a script puts in a case comes back exactly as it went in, through save and load, on
-both databases and after a restart (`engine.plain_data`). Before, ``{"typename": "nope"}`` in a
+both databases and after a restart (`engine.base.plain_data`). Before, ``{"typename": "nope"}`` in a
 case's data made every later load fail: a 500 on every action on the case, for good."""
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import Person, publish
 
-from engine import cases, messages, processes, state, tasks
-from engine.clock import ManualClock
+from engine.authority.identity import SYSTEM
+from engine.base import state
+from engine.base.clock import ManualClock
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.identity import SYSTEM
-from engine.models import Case
+from engine.service import cases, messages, tasks
+from engine.store.models import Case
 
 # Every shape SpiffWorkflow's serializer treats specially (a `typename` it knows, one it does not,
 # Rutin's own escape), look-alikes of what it writes for datetimes, timedeltas and UUIDs, and the
@@ -201,7 +203,7 @@ def test_a_shape_in_start_data_stays_plain_data_and_the_case_goes_on_after_a_res
 
 
 def test_a_state_stored_before_escaping_with_an_unknown_typename_loads_as_plain_data(engine: Engine) -> None:
-    """A case saved by a Rutin without `engine.plain_data` (its data written raw) loads again."""
+    """A case saved by a Rutin without `engine.base.plain_data` (its data written raw) loads again."""
     processes.deploy(engine, SYSTEM, PROCESS.encode(), approve_as_admin=True)
     case = cases.start_case(engine, SYSTEM, "former", {"hostile": {"ok": 1}, "bilagor": []})
     with engine.db.write() as s:

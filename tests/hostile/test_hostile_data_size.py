@@ -1,4 +1,4 @@
-"""Case data has a size limit (`engine.data_limits`): per field (`RUTIN_MAX_FIELD_BYTES`), per case
+"""Case data has a size limit (`engine.base.data_limits`): per field (`RUTIN_MAX_FIELD_BYTES`), per case
 (`RUTIN_MAX_CASE_DATA_BYTES`) and in nesting depth. Data from outside that goes past one is a 422
 naming the field and the limit, and nothing is written; a script that grows a case past it puts
 the case in incident at its step, and the oversized data is never saved."""
@@ -15,13 +15,16 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import cases, data_limits, identity, processes
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base import data_limits
+from engine.base.clock import ManualClock
+from engine.base.errors import InvalidInput
+from engine.base.settings import Settings
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import InvalidInput
-from engine.identity import SYSTEM
-from engine.models import Case
-from engine.settings import Settings
+from engine.service import cases
+from engine.store.models import Case
 
 FIELD, CASE = 1024, 8192
 APPLICATION = {"sokande": "Sara Sökande", "inkom": "2026-03-02"}

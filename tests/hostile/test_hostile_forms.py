@@ -1,5 +1,5 @@
 """A form is a whitelist: completing a step, starting a case, delivering a message and retrying an
-incident accept only the fields the diagram declares for them (`engine.declared`). Each probe sends
+incident accept only the fields the diagram declares for them (`engine.service.declared`). Each probe sends
 what was not declared and asserts the 422 naming the field in Swedish, and that nothing changed."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import cases, identity, messages, tasks
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.base.errors import InvalidInput
 from engine.core import Engine
-from engine.errors import InvalidInput
-from engine.identity import SYSTEM
+from engine.service import cases, messages, tasks
 
 APPLICATION = {"sokande": "Sara Sökande", "inkom": "2026-03-02"}
 REVIEW = {"bedomning": "Uppfyller kraven", "rekommendation": "tillstyrk"}
@@ -340,7 +341,7 @@ def test_the_pages_start_form_refuses_a_posted_field_the_start_form_does_not_dec
 
 def test_the_engine_refuses_what_the_api_refuses(engine: Engine) -> None:
     """The same rule holds for a caller of the engine itself (the CLI, the scheduler's starts)."""
-    from engine import processes
+    from engine.catalogue import processes
 
     processes.deploy(engine, SYSTEM, fixture_bytes("manager_review.bpmn"), approve_as_admin=True)
     identity.add_user(engine, "hanna", ["Handläggare"])

@@ -15,7 +15,7 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import identity
+from engine.authority import identity
 from engine.core import Engine
 
 PROBLEM = "application/problem+json"

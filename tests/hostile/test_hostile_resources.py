@@ -25,11 +25,14 @@ from conftest import FIXTURES, Person, fixture_bytes, publish
 from probes import assert_no_effect, db_state
 
 from bpmn import sandbox
-from engine import cases, delegation, identity, org, processes, tasks
+from engine.authority import identity, org
+from engine.authority.identity import SYSTEM
+from engine.base.errors import InvalidInput
+from engine.catalogue import processes
 from engine.core import Engine
-from engine.errors import InvalidInput
-from engine.identity import SYSTEM
-from engine.models import Case
+from engine.routing import delegation
+from engine.service import cases, tasks
+from engine.store.models import Case
 
 WALL_BOUND_S = 5.0
 # Moving the case from its first task to the incident changes a few task states in the stored

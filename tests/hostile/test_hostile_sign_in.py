@@ -19,10 +19,10 @@ from conftest import PASSWORD, Person
 from probes import assert_no_effect, db_state
 from signin_helpers import CSRF, attempt, login_csrf, signed_in_as
 
-from engine import identity
-from engine.clock import ManualClock
+from engine.authority import identity
+from engine.base.clock import ManualClock
+from engine.base.settings import Settings
 from engine.core import Engine
-from engine.settings import Settings
 
 COUNTERS = frozenset({"sign_in_throttle"})
 LOCKED = re.compile(r"För många misslyckade inloggningsförsök\. Försök igen om \d+ minut(er)?\.")

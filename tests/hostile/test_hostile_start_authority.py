@@ -17,7 +17,7 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import identity, org
+from engine.authority import identity, org
 from engine.core import Engine
 
 REFUSAL = "Du har ingen roll som får starta ärenden i processen"

@@ -18,7 +18,7 @@ import pytest
 from conftest import Person, publish
 from workflow_rows import assert_rows_match_workflow
 
-from engine.clock import ManualClock
+from engine.base.clock import ManualClock
 from engine.core import Engine
 
 # kind -> (start data that makes the step fail, the step's name, words the Swedish message holds,

@@ -23,7 +23,7 @@ from probes import assert_no_effect, db_state
 from workflow_rows import assert_rows_match_workflow
 
 from engine.core import Engine
-from engine.models import HumanTask, Timer
+from engine.store.models import HumanTask, Timer
 
 NAMESPACES = (
     'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

@@ -18,7 +18,7 @@ import pytest
 from conftest import Person, deploy, sign_in
 from probes import assert_no_effect, db_state
 
-from engine import identity
+from engine.authority import identity
 from engine.core import Engine
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"

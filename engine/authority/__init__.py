@@ -1,0 +1,1 @@
+"""Who is who: the unit tree, people, their roles and who owns a process."""

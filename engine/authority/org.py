@@ -1,0 +1,569 @@
+"""The organisation: one tree of units for the whole group, people's roles in units, absences,
+role aliases, and who manages whom.
+
+A role named in a diagram resolves to the people holding it in the case's unit, then up the tree
+where that unit has none. Each unit names its manager role; its holders (and those of the units
+above) are the route of escalation. All of it is data, imported and exported as YAML.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.orm import Session
+
+from ..base.clock import STOCKHOLM
+from ..base.errors import Forbidden, InvalidInput, NotFound
+from ..core import Engine
+from ..store.models import Absence, OrgUnit, ProcessUnit, ProcessVersion, RoleAlias, User, UserRole
+from ..store.prepared import Prepared
+from .identity import require_writer
+from .roles import SYSTEM_ROLES, role_key
+
+_roles = cast(sa.Table, UserRole.__table__)
+_users = cast(sa.Table, User.__table__)
+_absences = cast(sa.Table, Absence.__table__)
+
+UNIT_KINDS = ("kommun", "forvaltning", "bolag", "avdelning", "enhet", "namnd")
+
+
+@dataclass
+class Tree:
+    """A snapshot of the unit tree and the role aliases."""
+
+    units: dict[str, OrgUnit] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def chain(self, unit_id: str | None) -> list[str]:
+        """The unit and its ancestors, nearest first."""
+        out: list[str] = []
+        while unit_id and unit_id in self.units and unit_id not in out:
+            out.append(unit_id)
+            unit_id = self.units[unit_id].parent_id
+        return out
+
+    def descendants(self, unit_id: str) -> set[str]:
+        """The unit and every unit below it."""
+        below = {unit_id}
+        changed = True
+        while changed:
+            changed = False
+            for u in self.units.values():
+                if u.parent_id in below and u.id not in below:
+                    below.add(u.id)
+                    changed = True
+        return below
+
+    def canonical(self, role: str) -> str:
+        """The role key a name means, after aliases ("Handläggare bygglov" → bygglovshandläggare)."""
+        key = role_key(role)
+        return self.aliases.get(key, key)
+
+
+_cache: dict[int, tuple[float, Tree]] = {}
+_cache_lock = threading.Lock()
+TREE_TTL_S = 30.0
+
+
+def tree(engine: Engine) -> Tree:
+    """The unit tree (cached briefly; changes made through this process invalidate it at once)."""
+    with _cache_lock:
+        hit = _cache.get(id(engine))
+        if hit and time.monotonic() - hit[0] < TREE_TTL_S:
+            return hit[1]
+    with engine.db.read() as s:
+        units = {u.id: u for u in s.execute(sa.select(OrgUnit)).scalars()}
+        aliases = {a.alias_key: role_key(a.role) for a in s.execute(sa.select(RoleAlias)).scalars()}
+    snapshot = Tree(units, aliases)
+    with _cache_lock:
+        _cache[id(engine)] = (time.monotonic(), snapshot)
+    return snapshot
+
+
+def invalidate(engine: Engine) -> None:
+    """Forget the cached tree and who holds which role (after a change)."""
+    from .identity import forget_tokens
+
+    with _cache_lock:
+        _cache.pop(id(engine), None)
+    forget_tokens(engine)
+
+
+def role_active(now: datetime) -> Any:
+    """The condition that a `user_roles` row is in force at `now` (within its valid_from/valid_to)."""
+    return sa.and_(
+        sa.or_(_roles.c.valid_from.is_(None), _roles.c.valid_from <= now),
+        sa.or_(_roles.c.valid_to.is_(None), _roles.c.valid_to > now),
+    )
+
+
+_active = role_active
+
+
+def holders(conn: sa.Connection, key: str, unit_id: str | None, now: datetime) -> list[str]:
+    """Names of active users holding role `key` in exactly `unit_id` (None: group-wide)."""
+    unit_match = _roles.c.org_unit_id.is_(None) if unit_id is None else _roles.c.org_unit_id == unit_id
+    return list(conn.execute(
+        sa.select(_users.c.name).join(_roles, _roles.c.user_id == _users.c.id)
+        .where(_roles.c.role_key == key, unit_match, _users.c.active.is_(True), _active(now))
+        .order_by(_users.c.name)
+    ).scalars())
+
+
+def resolve_unit(conn: sa.Connection, t: Tree, key: str, unit_id: str | None, now: datetime) -> str | None:
+    """The nearest unit, from `unit_id` up, where someone holds role `key`; None if nowhere."""
+    chain = t.chain(unit_id)
+    if not chain:
+        return None
+    found = set(conn.execute(
+        sa.select(_roles.c.org_unit_id).join(_users, _roles.c.user_id == _users.c.id)
+        .where(_roles.c.role_key == key, _roles.c.org_unit_id.in_(chain), _users.c.active.is_(True), _active(now))
+        .distinct()
+    ).scalars())
+    return next((u for u in chain if u in found), None)
+
+
+def manager_chain(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime,
+                  *, exclude: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str, list[str]]]:
+    """The route of escalation from a unit up: one (unit, manager role, people) per level, nearest
+    first (enhetschef, avdelningschef, förvaltningschef, kommundirektör; linjechef, VD).
+
+    A unit without a manager role is no level, nor one whose managers are all away, excluded (the
+    task's own assignee: no one is escalated to about themselves) or already a level below (one
+    person managing two units in a row); the chain then goes on to the unit above. It ends at a
+    company (bolag): its VD is the top of its chain.
+    """
+    levels: list[tuple[str, str, list[str]]] = []
+    seen = set(exclude)
+    for u in t.chain(unit_id):
+        role = t.units[u].manager_role
+        if not role:
+            continue
+        held = holders(conn, t.canonical(role), u, now)
+        away = absent(conn, held, now)
+        people = [p for p in held if p not in away and p not in seen]
+        if people:
+            levels.append((u, role, people))
+            seen.update(people)
+        if t.units[u].kind == "bolag":
+            # A company's VD answers to its board (ABL), not to the municipality's officers.
+            break
+    return levels
+
+
+def managers(conn: sa.Connection, t: Tree, unit_id: str | None, now: datetime, *, above: bool = False, level: int = 1,
+             exclude: set[str] | frozenset[str] = frozenset()) -> tuple[str | None, str | None, list[str]]:
+    """(unit, manager role, people) `level` steps up the manager chain from `unit_id` (1: the
+    nearest present manager), or the top of the chain where it is shorter; nobody if it is empty.
+
+    With `above`, start from the parent (the manager's own manager).
+    """
+    start = (t.units[unit_id].parent_id if unit_id in t.units else None) if above else unit_id
+    chain = manager_chain(conn, t, start, now, exclude=exclude)
+    if not chain:
+        return None, None, []
+    return chain[min(max(level, 1), len(chain)) - 1]
+
+
+def absent(conn: sa.Connection, names: list[str], now: datetime) -> set[str]:
+    """Which of these people are away right now."""
+    if not names:
+        return set()
+    return set(conn.execute(
+        sa.select(_users.c.name).join(_absences, _absences.c.user_id == _users.c.id)
+        .where(_users.c.name.in_(names), _absences.c.starts_at <= now, _absences.c.ends_at > now)
+    ).scalars())
+
+
+# -- import and export ------------------------------------------------------------------------
+
+
+def read_instant(value: Any) -> datetime | None:
+    """An instant from imported or posted data: ISO 8601 text or a datetime, none when empty; a
+    time without a zone is Swedish time. Unreadable text is refused in Swedish (InvalidInput)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=__import__("datetime").UTC)
+    text = str(value)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"Ogiltig tidpunkt: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=STOCKHOLM)
+    return parsed
+
+
+def _entries(data: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    """The list under `key`, each entry an object; `InvalidInput` naming the first that is not."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(f"{key} ska vara en lista.", field=key)
+    for n, entry in enumerate(value, 1):
+        if not isinstance(entry, dict):
+            raise InvalidInput(f"{what} nr {n} i {key} ska vara ett objekt, inte {entry!r}.", field=key)
+    return value
+
+
+def _text(entry: dict[str, Any], name: str, label: str, column: Any, *, required: bool = False) -> str | None:
+    """A text field of an import entry (None when absent), checked against the column it is stored in."""
+    value = entry.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidInput(f"{label} saknar {name}.", field=name)
+        return None
+    # A bare number in YAML (an employee number as name, a unit id such as 4100) is still meant as text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}: {name} ska vara text.", field=name)
+    length = getattr(column.type, "length", None)
+    if length and len(value) > length:
+        raise InvalidInput(f"{label}: {name} får vara högst {length} tecken.", field=name)
+    return value
+
+
+_units_t = cast(sa.Table, OrgUnit.__table__)
+_aliases_t = cast(sa.Table, RoleAlias.__table__)
+
+
+def _check_document(data: dict[str, Any]) -> None:
+    """`InvalidInput` naming the first entry whose shape or types do not fit, before anything is written."""
+    for n, u in enumerate(_entries(data, "units", "Enhet"), 1):
+        label = f"Enhet nr {n}"
+        for name, column in (("id", _units_t.c.id), ("name", _units_t.c.name)):
+            _text(u, name, label, column, required=True)
+        for name, column in (("parent", _units_t.c.parent_id), ("kind", _units_t.c.kind),
+                             ("manager_role", _units_t.c.manager_role), ("committee", _units_t.c.committee)):
+            _text(u, name, label, column)
+    for n, a in enumerate(_entries(data, "aliases", "Alias"), 1):
+        _text(a, "alias", f"Alias nr {n}", _aliases_t.c.alias, required=True)
+        _text(a, "role", f"Alias nr {n}", _aliases_t.c.role, required=True)
+    for n, p in enumerate(_entries(data, "people", "Person"), 1):
+        label = f"Person nr {n}"
+        _text(p, "name", label, _users.c.name, required=True)
+        _text(p, "display_name", label, _users.c.display_name)
+        _text(p, "email", label, _users.c.email)
+        roles = p.get("roles")
+        if roles is not None and not isinstance(roles, list):
+            raise InvalidInput(f"{label}: roles ska vara en lista.", field="roles")
+        for m, r in enumerate(roles or [], 1):
+            role_label = f"{label}, roll nr {m}"
+            if isinstance(r, str):
+                r = {"role": r}
+            if not isinstance(r, dict):
+                raise InvalidInput(f"{role_label} ska vara ett rollnamn eller ett objekt med role.", field="roles")
+            _text(r, "role", role_label, _roles.c.role, required=True)
+            _text(r, "unit", role_label, _roles.c.org_unit_id)
+    for n, a in enumerate(_entries(data, "absences", "Frånvaro"), 1):
+        _text(a, "name", f"Frånvaro nr {n}", _users.c.name, required=True)
+        _text(a, "reason", f"Frånvaro nr {n}", _absences.c.reason)
+
+
+def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict[str, int]:
+    """Upsert units, people with their roles, aliases and absences from a parsed YAML/JSON document.
+
+    A person listed here gets exactly the roles listed (their previous roles are replaced). An
+    absence is known by its person, start and end (so an export imported again adds nothing);
+    a new one is registered as `absence.register` does: work is handed on at once if it has
+    begun, by a timer when it begins otherwise. `actor` is who imports (the system by default).
+    """
+    from ..routing import absence as absences  # absence needs runtime, which needs this module
+    if not isinstance(data, dict):
+        raise InvalidInput("Organisationsdata ska vara ett objekt med units, people, aliases och absences.")
+    _check_document(data)
+    now = engine.clock.now()
+    counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0}
+    with engine.db.write() as s:
+        units = data.get("units") or []
+        parents: dict[str, str | None] = dict(s.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all())
+        for u in units:
+            uid, parent = str(u["id"]), _text(u, "parent", "", _units_t.c.parent_id)
+            parents[uid] = parent or None
+        known = set(parents)
+        for uid, parent in parents.items():
+            if parent and parent not in known:
+                raise InvalidInput(f"Enheten {uid!r} har en okänd överordnad {parent!r}.")
+        depth = _refuse_cycles(parents)
+        # Parents are written before their units, whatever order the file lists them in (the
+        # database checks each unit's parent as it is written).
+        for u in sorted(units, key=lambda u: depth[str(u["id"])]):
+            uid, parent = str(u["id"]), _text(u, "parent", "", _units_t.c.parent_id)
+            unit = s.get(OrgUnit, uid) or OrgUnit(id=uid)
+            unit.name, unit.kind = str(u["name"]), _text(u, "kind", "", _units_t.c.kind) or "enhet"
+            unit.parent_id, unit.manager_role = parent, _text(u, "manager_role", "", _units_t.c.manager_role)
+            unit.committee = _text(u, "committee", "", _units_t.c.committee)
+            s.add(unit)
+            counts["units"] += 1
+        s.flush()
+        for a in data.get("aliases") or []:
+            alias = s.get(RoleAlias, role_key(str(a["alias"]))) or RoleAlias(alias_key=role_key(str(a["alias"])))
+            alias.alias, alias.role = str(a["alias"]), str(a["role"])
+            s.add(alias)
+            counts["aliases"] += 1
+        for p in data.get("people") or []:
+            name = str(p["name"]).strip()
+            display_name = _text(p, "display_name", "", _users.c.display_name)
+            email = _text(p, "email", "", _users.c.email)
+            user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+            if user is None:
+                user = User(name=name, display_name=display_name or name, email=email, active=True, created_at=now)
+                s.add(user)
+                s.flush()
+            else:
+                user.display_name = display_name or user.display_name
+                user.email = email or user.email
+            s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
+            for r in p.get("roles") or []:
+                spec = {"role": r} if isinstance(r, str) else r
+                role = str(_text(spec, "role", "", _roles.c.role))
+                unit_id = _text(spec, "unit", "", _roles.c.org_unit_id)
+                if unit_id and unit_id not in known:
+                    raise InvalidInput(f"{name}: okänd enhet {unit_id!r}.")
+                s.add(UserRole(user_id=user.id, role=role, role_key=role_key(role), org_unit_id=unit_id,
+                               valid_from=read_instant(spec.get("from")), valid_to=read_instant(spec.get("to"))))
+                counts["roles"] += 1
+            counts["people"] += 1
+        s.flush()
+        begun: list[str] = []
+        for a in data.get("absences") or []:
+            who = str(a["name"])
+            reason = _text(a, "reason", "", _absences.c.reason)
+            user = s.execute(sa.select(User).where(User.name == who)).scalar_one_or_none()
+            if user is None:
+                raise InvalidInput(f"Frånvaro för okänd person {who!r}.")
+            starts, ends = read_instant(a.get("from")), read_instant(a.get("to"))
+            if starts is None or ends is None or ends <= starts:
+                raise InvalidInput(f"Frånvaron för {user.name} behöver from och to, och to efter from.")
+            existing = s.execute(sa.select(Absence).where(
+                Absence.user_id == user.id, Absence.starts_at == starts, Absence.ends_at == ends)).scalar_one_or_none()
+            if existing is not None:
+                existing.reason = reason
+            else:
+                absences.add(s, now, user, starts, ends, reason)
+                if starts <= now < ends:
+                    begun.append(user.name)
+            counts["absences"] += 1
+    invalidate(engine)
+    by = getattr(actor, "name", None) or "system"
+    for name in dict.fromkeys(begun):
+        absences.hand_on(engine, name, by, role="admin" if getattr(actor, "is_admin", True) else None)
+    return counts
+
+
+def import_yaml(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
+    """Import organisation data from YAML text."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"Ogiltig YAML: {exc}") from None
+    return import_data(engine, data, actor)
+
+
+def export_data(engine: Engine) -> dict[str, Any]:
+    """The whole organisation as one document (the same shape `import_data` reads)."""
+    with engine.db.read() as s:
+        units = s.execute(sa.select(OrgUnit).order_by(OrgUnit.id)).scalars().all()
+        users = s.execute(sa.select(User).where(User.active.is_(True)).order_by(User.name)).scalars().all()
+        roles = s.execute(sa.select(UserRole).order_by(UserRole.id)).scalars().all()
+        aliases = s.execute(sa.select(RoleAlias).order_by(RoleAlias.alias_key)).scalars().all()
+        absences = s.execute(sa.select(Absence, User.name).join(User, User.id == Absence.user_id)).all()
+    by_user: dict[int, list[dict[str, Any]]] = {}
+    for r in roles:
+        item: dict[str, Any] = {"role": r.role}
+        if r.org_unit_id:
+            item["unit"] = r.org_unit_id
+        if r.valid_from:
+            item["from"] = r.valid_from.isoformat()
+        if r.valid_to:
+            item["to"] = r.valid_to.isoformat()
+        by_user.setdefault(r.user_id, []).append(item)
+    return {
+        "units": [{k: v for k, v in {"id": u.id, "name": u.name, "kind": u.kind, "parent": u.parent_id,
+                                     "manager_role": u.manager_role, "committee": u.committee}.items()
+                   if v is not None} for u in units],
+        "aliases": [{"alias": a.alias, "role": a.role} for a in aliases],
+        "people": [{k: v for k, v in {"name": u.name, "display_name": u.display_name, "email": u.email,
+                                      "roles": by_user.get(u.id, [])}.items() if v is not None} for u in users],
+        "absences": [{"name": name, "from": a.starts_at.isoformat(), "to": a.ends_at.isoformat(),
+                      **({"reason": a.reason} if a.reason else {})} for a, name in absences],
+    }
+
+
+def export_yaml(engine: Engine) -> str:
+    """The organisation as YAML."""
+    return yaml.safe_dump(export_data(engine), allow_unicode=True, sort_keys=False)
+
+
+def unit_json(t: Tree, unit_id: str) -> dict[str, Any]:
+    """One unit as the API shows it."""
+    u = t.units.get(unit_id)
+    if u is None:
+        raise NotFound(f"Enheten {unit_id!r} finns inte.")
+    return {"id": u.id, "name": u.name, "kind": u.kind, "parent": u.parent_id, "manager_role": u.manager_role,
+            "committee": u.committee, "path": list(reversed(t.chain(unit_id)))}
+
+
+CSV_FIELDS = ["name", "display_name", "email", "role", "unit", "from", "to"]
+
+
+def people_csv(engine: Engine) -> str:
+    """People and their roles as CSV (one row per role held), as HR systems exchange them."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, delimiter=";")
+    writer.writeheader()
+    for p in export_data(engine)["people"]:
+        for r in p.get("roles") or [{}]:
+            writer.writerow({"name": p["name"], "display_name": p.get("display_name", ""), "email": p.get("email", ""),
+                             "role": r.get("role", ""), "unit": r.get("unit", ""), "from": r.get("from", ""),
+                             "to": r.get("to", "")})
+    return out.getvalue()
+
+
+def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
+    """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
+    import csv
+    import io
+
+    # Excel's "CSV UTF-8" begins with a byte-order mark, which would otherwise be part of the first column's name.
+    text = text.removeprefix("\ufeff")
+    sample = text[:2048]
+    delimiter = ";" if sample.count(";") >= sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    try:
+        fieldnames, rows = reader.fieldnames, list(reader)
+    except csv.Error:
+        raise InvalidInput(f"CSV-filen kan inte läsas på rad {reader.line_num} (ett fält är för långt, eller "
+                           "filen är inte CSV).") from None
+    missing = {"name", "role"} - set(fieldnames or [])
+    if missing:
+        raise InvalidInput(f"CSV-filen saknar kolumnerna {', '.join(sorted(missing))}.")
+    people: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        name = (row.get("name") or "").strip()
+        if not name:
+            continue
+        person = people.setdefault(name, {"name": name, "display_name": row.get("display_name") or None,
+                                          "email": row.get("email") or None, "roles": []})
+        if (row.get("role") or "").strip():
+            person["roles"].append({k: v for k, v in {"role": row["role"].strip(), "unit": row.get("unit") or None,
+                                                      "from": row.get("from") or None,
+                                                      "to": row.get("to") or None}.items() if v})
+    return import_data(engine, {"people": list(people.values())})
+
+
+# -- where cases belong -----------------------------------------------------------------------
+
+
+def committee_of(t: Tree, unit_id: str | None) -> str | None:
+    """The committee (nämnd, or a company's board) a unit answers to: its own, else the nearest above."""
+    return next((t.units[u].committee for u in t.chain(unit_id) if t.units[u].committee), None)
+
+
+def may_start_in(t: Tree, actor: Any, unit_id: str) -> bool:
+    """Whether the actor may place a new case in a unit: administrators and the unit's managers,
+    and whoever holds a business role in it, above or below it, or across the whole group."""
+    if actor.is_admin or unit_id in actor.manages:
+        return True
+    near = set(t.chain(unit_id)) | t.descendants(unit_id)
+    for held in actor.roles:
+        key, _, unit = held.partition("@")
+        if key in SYSTEM_ROLES:
+            continue
+        if not unit or unit in near:
+            return True
+    return False
+
+
+_P_PROCESS_UNIT = Prepared(sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == sa.bindparam("key")))
+
+
+def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict[str, str]) -> str | None:
+    """The unit new cases of a process belong to when started without one: the process owner's
+    setting, else the diagram's ``rutin:unit`` property (when it names a known unit)."""
+    chosen = _P_PROCESS_UNIT.scalar(conn, {"key": key})
+    if chosen:
+        return str(chosen)
+    declared = (properties.get("rutin:unit") or properties.get("rutin:orgUnit") or "").strip()
+    return declared if declared in tree(engine).units else None
+
+
+def _latest(s: Session, key: str) -> ProcessVersion:
+    version = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == key)
+                        .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one_or_none()
+    if version is None:
+        raise NotFound(f"Processen {key!r} finns inte.")
+    return version
+
+
+def get_process_unit(engine: Engine, key: str) -> dict[str, Any]:
+    """A process's owning unit and where it comes from (``owner``, ``diagram`` or none): the
+    diagram as published (a draft's ``rutin:unit`` places no case until it is approved)."""
+    from .ownership import governing_version
+
+    with engine.db.read() as s:
+        version = governing_version(s, key) or _latest(s, key)
+        chosen = s.get(ProcessUnit, key)
+        if chosen is not None:
+            return {"process_key": key, "unit": chosen.org_unit_id, "source": "owner", "updated_by": chosen.updated_by,
+                    "updated_at": chosen.updated_at.isoformat()}
+        unit = process_unit(engine, s.connection(), key, engine.model(version.id).properties)
+        return {"process_key": key, "unit": unit, "source": "diagram" if unit else None}
+
+
+def set_process_unit(engine: Engine, actor: Any, key: str, unit_id: str | None) -> dict[str, Any]:
+    """Set (or with None clear) the unit a process's new cases belong to: its owner or an admin."""
+    require_writer(actor)
+    t = tree(engine)
+    if unit_id is not None and unit_id not in t.units:
+        raise InvalidInput(f"Enheten {unit_id!r} finns inte.")
+    from .ownership import governing_owner, holds_role
+
+    with engine.db.write() as s:
+        _latest(s, key)
+        # The owner of the process as published decides, never the owner a draft declares.
+        owner = governing_owner(s, key)
+        if owner is None and not actor.is_admin:
+            raise Forbidden("Processen har ingen publicerad version ännu; bara en administratör kan välja dess enhet.")
+        if not (actor.is_admin or (owner is not None and holds_role(engine, actor, owner))):
+            raise Forbidden(f"Bara den som har rollen {owner} för processen kan välja dess enhet.")
+        chosen = s.get(ProcessUnit, key)
+        if unit_id is None:
+            if chosen is not None:
+                s.delete(chosen)
+        else:
+            chosen = chosen or ProcessUnit(process_key=key)
+            chosen.org_unit_id, chosen.updated_by, chosen.updated_at = unit_id, actor.name, engine.clock.now()
+            s.add(chosen)
+    return get_process_unit(engine, key)
+
+
+def _refuse_cycles(parents: dict[str, str | None]) -> dict[str, int]:
+    """Each unit's depth in the tree (0 at the top); `InvalidInput` when a unit is its own
+    ancestor: the tree would have no top, and escalation up the manager chain would go round."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        seen: list[str] = []
+        unit: str | None = start
+        while unit is not None and unit not in depth:
+            if unit in seen:
+                raise InvalidInput(f"Enheterna bildar en slinga: {' → '.join([*seen[seen.index(unit):], unit])}; "
+                                   "varje enhet ska ha en överordnad ovanför sig, inte under.")
+            seen.append(unit)
+            unit = parents.get(unit)
+        base = depth[unit] + 1 if unit is not None else 0
+        for offset, name in enumerate(reversed(seen)):
+            depth[name] = base + offset
+    return depth

@@ -1,0 +1,3 @@
+"""What everything else stands on: settings, errors, the clock, and the rules for case data (plain
+data, limits, scripting, forms).
+"""

@@ -1,0 +1,3 @@
+"""The database: connections, transactions, the writer lock, the models, migrations and the SQLite
+fast path.
+"""
