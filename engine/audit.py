@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -46,7 +46,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from . import history
 from .core import Engine
-from .errors import Conflict
+from .errors import Conflict, Forbidden
+from .identity import Actor
 from .models import AuditRun, AuditSchedule, Case, CaseEvent, HumanTask, ProcessEvent, ProcessHead, ProcessVersion
 from .settings import Settings
 
@@ -489,9 +490,24 @@ def _check_projections(s: Any, report: Report) -> None:
                                                  f"{by} ({via}).")
 
 
-def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system") -> dict[str, Any]:
+def require_reader(actor: Actor) -> None:
+    """Verification results and the live check are for auditors and administrators."""
+    if not actor.is_auditor:
+        raise Forbidden("Bara revisorer och administratörer ser granskningen av historiken.")
+
+
+def require_admin(actor: Actor) -> None:
+    """Recording a verification, or sealing on demand, writes: administrators only (an auditor
+    reads everything and changes nothing, not even a record of their own check)."""
+    if not actor.is_admin:
+        raise Forbidden("Bara en administratör kan försegla eller registrera en kontroll; en revisor kan "
+                        "kontrollera utan att registrera.")
+
+
+def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", record: bool = True) -> dict[str, Any]:
     """Check every case and process history against its chain, stored head and every sealed point,
-    the checkpoint log against its keys, and the projections against the chains; record the run."""
+    the checkpoint log against its keys, and the projections against the chains; record the run
+    (unless `record` is false: an auditor's live check leaves no trace)."""
     from .processes import _event_hash
 
     settings = engine.settings
@@ -554,19 +570,25 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system") -
                                        f"med {seq} händelser.")
         _check_projections(s, report)
     finished = engine.clock.now()
-    with engine.db.write() as s:
-        run = AuditRun(started_at=report.started_at, finished_at=finished, trigger=trigger, actor=actor,
-                       clean=not report.findings, cases=report.cases, processes=report.processes,
-                       checkpoint=report.checkpoint, findings=report.findings[:1000])
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    run_id = None
+    if record:
+        run_id = _record(engine, report, finished, trigger, actor)
     result = {"id": run_id, "clean": not report.findings, "started_at": report.started_at.isoformat(),
               "finished_at": finished.isoformat(), "trigger": trigger, "actor": actor, "cases": report.cases,
               "processes": report.processes, "checkpoint": report.checkpoint,
               "checkpoint_at": report.checkpoint_at, "findings": report.findings}
     result["last_clean_at"] = last_clean_at(engine)
     return result
+
+
+def _record(engine: Engine, report: Report, finished: datetime, trigger: str, actor: str) -> int:
+    with engine.db.write() as s:
+        run = AuditRun(started_at=report.started_at, finished_at=finished, trigger=trigger, actor=actor,
+                       clean=not report.findings, cases=report.cases, processes=report.processes,
+                       checkpoint=report.checkpoint, findings=report.findings[:1000])
+        s.add(run)
+        s.flush()
+        return int(run.id)
 
 
 def last_clean_at(engine: Engine) -> str | None:
@@ -603,7 +625,7 @@ def run_due(engine: Engine, worker: str | None = None) -> dict[str, Any] | None:
     after claiming leaves it to the next round (an interval later)."""
     now = engine.clock.now()
     interval = timedelta(seconds=engine.settings.audit_interval_s)
-    table = AuditSchedule.__table__
+    table = cast(sa.Table, AuditSchedule.__table__)
     with engine.db.write() as s:
         claimed = s.execute(
             sa.update(table).where(table.c.id == 1, sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
