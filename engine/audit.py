@@ -35,7 +35,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -278,10 +278,25 @@ def _hash_at(s: Any, chain: str, seq: int) -> str | None:
     return s.execute(q).scalar()
 
 
+def _earliest_after(s: Any, chain: str, seq: int) -> datetime | None:
+    kind, _, ref = chain.partition(":")
+    if kind == "case":
+        q = sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.case_id == ref, CaseEvent.seq > seq)
+    else:
+        q = sa.select(sa.func.min(ProcessEvent.at)).where(ProcessEvent.process_key == ref, ProcessEvent.seq > seq)
+    at = s.execute(q).scalar()
+    if isinstance(at, str):  # SQLite's min() hands back the stored text, not the typed column
+        at = datetime.fromisoformat(at)
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return cast(datetime | None, at)
+
+
 def seal(engine: Engine, actor: str = "system", *, force: bool = False) -> dict[str, Any] | None:
     """Write a checkpoint of the chain heads that moved since the last one (None when nothing
     moved, unless `force`). A head that no longer extends what was sealed for its chain (its
-    sealed event is gone or different) is not sealed again: the rewrite stays visible to
+    sealed event is gone or different), or extends it with events dated before the last
+    checkpoint (which would have sealed them), is not sealed: the rewrite stays visible to
     `verify_all` instead of being endorsed."""
     settings = engine.settings
     now = engine.clock.now()
@@ -290,6 +305,8 @@ def seal(engine: Engine, actor: str = "system", *, force: bool = False) -> dict[
         kid = _ensure_published(settings, f, key, now)
         records = read_log(settings)
         last: dict[str, tuple[int, str, int, str]] = {c: pts[-1] for c, pts in _sealed(records).items()}
+        previous = [r for r in records if r.get("type") == "checkpoint"]
+        previous_at = datetime.fromisoformat(previous[-1]["at"]) if previous else None
         changed: dict[str, list[Any]] = {}
         refused: list[str] = []
         with engine.db.read() as s:
@@ -302,6 +319,11 @@ def seal(engine: Engine, actor: str = "system", *, force: bool = False) -> dict[
                 if before is not None and (count < before[0] or _hash_at(s, chain, before[0]) != before[1]):
                     refused.append(chain)
                     continue
+                if previous_at is not None:
+                    earliest = _earliest_after(s, chain, before[0] if before is not None else 0)
+                    if earliest is not None and earliest < previous_at - GRACE:
+                        refused.append(chain)
+                        continue
                 changed[chain] = [count, h]
         if not changed and not force:
             return None
