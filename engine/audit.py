@@ -41,6 +41,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
+from sqlalchemy.exc import IntegrityError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -648,11 +649,19 @@ def run_due(engine: Engine, worker: str | None = None) -> dict[str, Any] | None:
     now = engine.clock.now()
     interval = timedelta(seconds=engine.settings.audit_interval_s)
     table = cast(sa.Table, AuditSchedule.__table__)
-    with engine.db.write() as s:
-        claimed = s.execute(
-            sa.update(table).where(table.c.id == 1, sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
-            .values(next_due_at=now + interval, claimed_by=worker or f"{socket.gethostname()}:{os.getpid()}")
-        ).rowcount
+    values = {"next_due_at": now + interval, "claimed_by": worker or f"{socket.gethostname()}:{os.getpid()}"}
+    try:
+        with engine.db.write() as s:
+            claimed = s.execute(
+                sa.update(table).where(table.c.id == 1,
+                                       sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
+                .values(**values)).rowcount
+            if not claimed and s.execute(sa.select(table.c.id).where(table.c.id == 1)).first() is None:
+                # the row the migration made is gone (a database emptied by hand): the first to put it back runs
+                s.execute(sa.insert(table).values(id=1, **values))
+                claimed = 1
+    except IntegrityError:
+        return None
     if not claimed:
         return None
     sealed = seal(engine, "scheduler")

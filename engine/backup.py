@@ -122,7 +122,7 @@ def restore(settings: Settings, source: Path) -> dict[str, Any]:
     audit = audit_dir(settings)
     audit.mkdir(parents=True, exist_ok=True)
     for name in (PUBLIC_FILE, LOG_FILE):
-        if (source / "audit" / name).exists():
+        if f"audit/{name}" in manifest["files"]:  # only what the manifest vouches for
             shutil.copy2(source / "audit" / name, audit / name)
     if is_sqlite:
         target.parent.mkdir(parents=True, exist_ok=True)
