@@ -41,9 +41,9 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy.exc import IntegrityError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.exc import IntegrityError
 
 from . import history
 from .core import Engine
@@ -423,25 +423,26 @@ def _check_chain(report: Report, kind: str, ref: str, label: str, rows: list[tup
                                      "till förbi huvudet.")
     by_seq = {r[0]: r[2] for r in rows}
     good = 0
-    for seq, h, n, at in sealed:
+    for seq, h, n, sealed_at in sealed:
         if seq not in by_seq:
             report.add(kind, ref, seq, f"{label}, händelse {seq}: händelsen saknas men förseglades i kontrollpunkt "
-                                       f"{n} ({at}).")
+                                       f"{n} ({sealed_at}).")
             break
         if by_seq[seq] != h:
             first = good + 1
             span = f"händelse {seq}" if first == seq else f"händelserna {first}–{seq}"
             report.add(kind, ref, seq, f"{label}, {span}: skrivna om efter att de förseglades i kontrollpunkt {n} "
-                                       f"({at}); händelse {seq} har inte den förseglade hashen.")
+                                       f"({sealed_at}); händelse {seq} har inte den förseglade hashen.")
             break
         good = max(good, seq)
     if latest is not None:
         sealed_to = max((p[0] for p in sealed), default=0)
-        n, at = latest
+        last_n, last_at = latest
         for seq, _p, _h, _d, when, type_, actor in rows:
-            if seq > sealed_to and when < at - GRACE:
+            if seq > sealed_to and when < last_at - GRACE:
                 report.add(kind, ref, seq, f"{label}, händelse {seq} ({type_}, {actor}): daterad {when.isoformat()} "
-                                           f"men saknas i kontrollpunkt {n} ({at.isoformat()}); den har lagts till i "
+                                           f"men saknas i kontrollpunkt {last_n} ({last_at.isoformat()}); den har "
+                                           "lagts till i "
                                            "efterhand.")
                 break
 
@@ -490,6 +491,7 @@ def _check_projections(s: Any, report: Report) -> None:
                                                   f"av {event[1]} ({event[2] or 'utan roll'}) enligt historiken, "
                                                   f"men uppgiften anger {by} ({role or 'utan roll'}).")
     approved: dict[tuple[str, int], tuple[str, str | None, int]] = {}
+    version_event: tuple[str, str | None, int] | None
     uploaded: set[tuple[str, int]] = set()
     for key, version, type_, actor, data, seq in s.execute(
             sa.select(ProcessEvent.process_key, ProcessEvent.version, ProcessEvent.type, ProcessEvent.actor,
@@ -502,14 +504,15 @@ def _check_projections(s: Any, report: Report) -> None:
     for key, version, by, via in s.execute(
             sa.select(ProcessVersion.key, ProcessVersion.version, ProcessVersion.approved_by,
                       ProcessVersion.approved_via).where(ProcessVersion.approved_by.is_not(None))):
-        event = approved.get((key, version))
-        if event is None:
+        version_event = approved.get((key, version))
+        if version_event is None:
             if (key, version) in uploaded:  # versions from before the process history have no events
                 report.add("process", key, None, f"Process {key}, version {version}: godkänd av {by} enligt "
                                                  "versionen, men ingen händelse i historiken säger det.")
-        elif event[0] != by or event[1] != via:
-            report.add("process", key, event[2], f"Process {key}, händelse {event[2]}: version {version} godkändes av "
-                                                 f"{event[0]} ({event[1]}) enligt historiken, men versionen anger "
+        elif version_event[0] != by or version_event[1] != via:
+            report.add("process", key, version_event[2], f"Process {key}, händelse {version_event[2]}: version "
+                                                         f"{version} godkändes av {version_event[0]} "
+                                                         f"({version_event[1]}) enligt historiken, men versionen anger "
                                                  f"{by} ({via}).")
 
 
@@ -577,9 +580,9 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
         pheads = {k: (c, h) for k, c, h in s.execute(sa.select(ProcessHead.process_key, ProcessHead.event_count,
                                                               ProcessHead.last_event_hash))}
         by_key: dict[str, list[Any]] = {}
-        for e in s.execute(sa.select(ProcessEvent).order_by(ProcessEvent.process_key, ProcessEvent.seq)).scalars():
-            by_key.setdefault(e.process_key, []).append(
-                (e.seq, e.prev_hash, e.hash, _event_hash(e.prev_hash, e), e.at, e.type, e.actor))
+        for pe in s.execute(sa.select(ProcessEvent).order_by(ProcessEvent.process_key, ProcessEvent.seq)).scalars():
+            by_key.setdefault(pe.process_key, []).append(
+                (pe.seq, pe.prev_hash, pe.hash, _event_hash(pe.prev_hash, pe), pe.at, pe.type, pe.actor))
         for key in sorted(set(by_key) | set(pheads)):
             seen.add(f"process:{key}")
             _check_chain(report, "process", key, f"Process {key}", by_key.get(key, []), pheads.get(key, (0, None)),
@@ -652,10 +655,10 @@ def run_due(engine: Engine, worker: str | None = None) -> dict[str, Any] | None:
     values = {"next_due_at": now + interval, "claimed_by": worker or f"{socket.gethostname()}:{os.getpid()}"}
     try:
         with engine.db.write() as s:
-            claimed = s.execute(
+            claimed = cast(sa.CursorResult[Any], s.execute(
                 sa.update(table).where(table.c.id == 1,
                                        sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
-                .values(**values)).rowcount
+                .values(**values))).rowcount
             if not claimed and s.execute(sa.select(table.c.id).where(table.c.id == 1)).first() is None:
                 # the row the migration made is gone (a database emptied by hand): the first to put it back runs
                 s.execute(sa.insert(table).values(id=1, **values))

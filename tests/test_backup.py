@@ -60,7 +60,7 @@ def test_a_backup_taken_under_writes_restores_and_verifies(backend: str, client:
             while not stop.is_set():
                 _start(writer, people["hanna"])
                 started[0] += 1
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=write)
