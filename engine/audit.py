@@ -525,6 +525,9 @@ def require_reader(actor: Actor) -> None:
 def require_admin(actor: Actor) -> None:
     """Recording a verification, or sealing on demand, writes: administrators only (an auditor
     reads everything and changes nothing, not even a record of their own check)."""
+    from .identity import require_writer
+
+    require_writer(actor)
     if not actor.is_admin:
         raise Forbidden("Bara en administratör kan försegla eller registrera en kontroll; en revisor kan "
                         "kontrollera utan att registrera.")
