@@ -249,6 +249,13 @@ OPERATIONS: list[Op] = [
     ("GET /api/measures", {*OWNERS, "auditor", "admin"}, lambda w: ("GET", "/api/measures", {}), NONE),
     ("GET /api/measures#own", {"owner", "auditor", "admin"},
      lambda w: ("GET", "/api/measures?process=bygglov_test", {}), NONE),
+    # the evidence: public keys for anyone; its state and a live check for auditors and admins;
+    # recording a check or sealing writes, so administrators only (an auditor changes nothing)
+    ("GET /api/audit/public-key", set(KINDS), lambda w: ("GET", "/api/audit/public-key", {}), NONE),
+    ("GET /api/audit", {"auditor", "admin"}, lambda w: ("GET", "/api/audit", {}), NONE),
+    ("GET /api/audit/verify", {"auditor", "admin"}, lambda w: ("GET", "/api/audit/verify", {}), NONE),
+    ("POST /api/audit/verify", {"admin"}, lambda w: ("POST", "/api/audit/verify", {}), NONE),
+    ("POST /api/audit/checkpoints", {"admin"}, lambda w: ("POST", "/api/audit/checkpoints", {}), NONE),
 ]
 
 

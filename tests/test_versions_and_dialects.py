@@ -17,7 +17,7 @@ from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, tasks
+from engine.service import audit, cases, tasks
 
 
 def test_review_date_passing_gives_the_owner_role_a_review_task(client: Any, people: dict[str, Person],
@@ -218,12 +218,12 @@ def test_the_process_history_is_append_only_and_hash_chained(client: Any, people
     from engine.store.models import ProcessEvent
 
     publish(client, people, "seq3.bpmn")
-    assert processes.verify_history(engine, "seq3")
+    assert audit.verify_process_history(engine, "seq3")
     with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
         s.execute(sa.update(ProcessEvent).where(ProcessEvent.process_key == "seq3").values(actor="någon annan"))
     with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
         s.execute(sa.delete(ProcessEvent).where(ProcessEvent.process_key == "seq3"))
-    assert processes.verify_history(engine, "seq3")
+    assert audit.verify_process_history(engine, "seq3")
 
 
 # -- dialects: Camunda 8 call activities and assignees, resource assignments, lanes, forms ------------

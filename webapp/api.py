@@ -10,7 +10,7 @@ from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, notifications, policies
-from engine.service import cases, measures, messages, tasks, transfer
+from engine.service import audit, cases, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -359,3 +359,43 @@ def list_notifications() -> Response:
 def read_notification(notification_id: int) -> Response:
     """Mark a notification read."""
     return jsonify(notifications.mark_read(_engine(), current_actor(), notification_id))
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+@bp.get("/audit/public-key")
+def audit_public_keys() -> Response:
+    """The public keys that sign the audit checkpoints: public, so anyone can verify a checkpoint."""
+    return jsonify({"keys": audit.public_keys(_engine().settings)})
+
+
+@bp.get("/audit")
+def audit_status() -> Response:
+    """The latest verification, when one last ran clean, the latest checkpoint (auditors, admins)."""
+    audit.require_reader(current_actor())
+    return jsonify(audit.status(_engine()))
+
+
+@bp.get("/audit/verify")
+def audit_check() -> Response:
+    """Verify every history now without recording it (auditors and administrators)."""
+    actor = current_actor()
+    audit.require_reader(actor)
+    return jsonify(audit.verify_all(_engine(), trigger="api", actor=actor.name, record=False))
+
+
+@bp.post("/audit/verify")
+def audit_verify() -> Response:
+    """Verify every history now and record the result (administrators)."""
+    actor = current_actor()
+    audit.require_admin(actor)
+    return jsonify(audit.verify_all(_engine(), trigger="api", actor=actor.name))
+
+
+@bp.post("/audit/checkpoints")
+def audit_seal() -> tuple[Response, int]:
+    """Seal the chain heads now into a signed checkpoint (administrators)."""
+    actor = current_actor()
+    audit.require_admin(actor)
+    return jsonify(audit.seal(_engine(), actor.name, force=True)), 201

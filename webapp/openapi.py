@@ -468,6 +468,24 @@ def _spec() -> dict[str, Any]:
                                           enum=["json", "csv"])],
                            errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
             },
+            "/api/audit/public-key": {
+                "get": _op("De publika nycklar som signerar kontrollpunkterna (Ed25519), för den som vill "
+                           "kontrollera dem själv", public=True, errors=()),
+            },
+            "/api/audit": {
+                "get": _op("Senaste kontrollen av historiken, när den senast var utan avvikelser, senaste "
+                           "kontrollpunkten (revisorer och administratörer)", errors=("401", "403")),
+            },
+            "/api/audit/verify": {
+                "get": _op("Kontrollera alla ärendens och processers historik nu, utan att registrera kontrollen "
+                           "(revisorer och administratörer)", errors=("401", "403")),
+                "post": _op("Kontrollera alla ärendens och processers historik nu och registrera resultatet "
+                            "(administratörer)", errors=("401", "403")),
+            },
+            "/api/audit/checkpoints": {
+                "post": _op("Försegla kedjornas huvuden nu i en signerad kontrollpunkt (administratörer)", ok="201",
+                            errors=("401", "403")),
+            },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
                             body=_json({"type": "object", "properties": {

@@ -58,6 +58,7 @@ from engine.routing import (
     notifications,
 )
 from engine.service import (
+    audit,
     cases,
     measures,
     signin,
@@ -798,6 +799,19 @@ def measure_report() -> Any:
                            csv_processes=url_for("pages.measure_report", format="csv", fran=fran, till=till),
                            csv_steps=url_for("pages.measure_report", format="csv", process=filters["process"] or None,
                                              fran=fran, till=till))
+
+
+@bp.get("/granskning")
+@signed_in
+def audit_page() -> Any:
+    """The state of the evidence for auditors and administrators: the latest recorded verification,
+    when one last found nothing, the latest signed checkpoint and its keys; with ?kontrollera=1 a
+    live check of every history now (not recorded: an auditor changes nothing)."""
+    audit.require_reader(g.actor)
+    engine = _engine()
+    live = audit.verify_all(engine, trigger="page", actor=g.actor.name, record=False) \
+        if request.args.get("kontrollera") == "1" else None
+    return render_template("audit.html", status=audit.status(engine), live=live)
 
 
 @bp.get("/processes")

@@ -53,6 +53,10 @@ class Settings:
     # (`bpmn.evaluator`): wall-clock seconds, and megabytes it may allocate.
     script_timeout_s: float = 1.0
     script_memory_mb: int = 256
+    # The Ed25519 key that signs audit checkpoints, as PEM (instead of the key file in the data
+    # directory), and how often the chain heads are sealed and every history verified.
+    audit_signing_key: str = field(default="", repr=False)
+    audit_interval_s: float = 3600.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +93,8 @@ class Settings:
             "trusted_proxies": _int(e, "RUTIN_TRUSTED_PROXIES", 0),
             "script_timeout_s": _float(e, "RUTIN_SCRIPT_TIMEOUT_S", 1.0),
             "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
+            "audit_signing_key": e.get("RUTIN_AUDIT_SIGNING_KEY", ""),
+            "audit_interval_s": _float(e, "RUTIN_AUDIT_INTERVAL_S", 3600.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -36,6 +36,11 @@ def _body(e: Any) -> dict[str, Any]:
     return body
 
 
+def event_hash(prev: str | None, e: Any) -> str:
+    """What chains a case's history: the hash of an event (a row or a dict) after `prev`."""
+    return _digest(prev, _body(e))
+
+
 def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None = None,
            task_id: str | None = None, element_id: str | None = None,
            data: dict[str, Any] | None = None) -> dict[str, Any]:

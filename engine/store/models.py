@@ -475,3 +475,39 @@ class SignInThrottle(Base):
     lockouts: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ProcessHead(Base):
+    """The chain head of a process history (as `Case.last_event_hash` is a case's): without it the
+    last events of a process history could be removed and the shorter chain would still verify."""
+
+    __tablename__ = "process_heads"
+    process_key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    event_count: Mapped[int]
+    last_event_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class AuditRun(Base):
+    """One audit verification of every history (`engine.service.audit.verify_all`) and what it found."""
+
+    __tablename__ = "audit_runs"
+    __table_args__ = (sa.Index("ix_audit_runs_clean_finished", "clean", "finished_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trigger: Mapped[str] = mapped_column(sa.String(20))
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    clean: Mapped[bool]
+    cases: Mapped[int]
+    processes: Mapped[int]
+    checkpoint: Mapped[int | None]
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+
+
+class AuditSchedule(Base):
+    """When the scheduled seal and verification is next due (one row; `engine.service.audit.run_due`)."""
+
+    __tablename__ = "audit_schedule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))

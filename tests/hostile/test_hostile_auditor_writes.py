@@ -81,6 +81,9 @@ API: list[tuple[str, dict[str, Any]]] = [
     ("DELETE /api/absences/<int:absence_id>", {}),
     ("POST /api/delegation/items", {"json": ITEMS[1]}),
     ("POST /api/delegation/items/<int:item_id>/approve", {}),
+    # a check that is recorded, or a seal, writes: an auditor checks live instead (GET /api/audit/verify)
+    ("POST /api/audit/verify", {}),
+    ("POST /api/audit/checkpoints", {}),
 ]
 # Every writing page route, with the form someone allowed would send (the CSRF token is added).
 PAGES: list[tuple[str, dict[str, Any]]] = [
