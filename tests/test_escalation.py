@@ -334,7 +334,7 @@ def test_every_event_the_engine_writes_has_a_swedish_label() -> None:
     import re
     from pathlib import Path
 
-    from webapp.pages import EVENT_LABELS
+    from webapp.pages.labels import EVENT_LABELS
 
     source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "engine").glob("*.py"))
     written = set(re.findall(r'\.event\(\s*"([a-z_]+)"', source))
