@@ -13,7 +13,7 @@ import click
 
 from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
-from engine import demo, identity, processes
+from engine import demo, identity, labels, processes
 from engine.core import Engine
 from engine.errors import RutinError
 from engine.identity import SYSTEM
@@ -158,8 +158,7 @@ def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> N
             for d in processes.deploy(engine, SYSTEM, path.read_bytes(), path.name, form_bytes,
                                       approve_as_admin=approve):
                 change = "ny version" if d.created else "oförändrad"
-                status = {"published": "publicerad", "draft": "utkast", "rejected": "avvisad",
-                          "superseded": "ersatt"}.get(d.status, d.status)
+                status = labels.status_word(d.status)
                 click.echo(f"{path}: {d.key} version {d.version} ({change}, {status})")
         except RutinError as exc:
             failed = True

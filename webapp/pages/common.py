@@ -36,9 +36,17 @@ from engine import delegation, identity, measures, notifications
 from engine.core import Engine
 from engine.errors import RutinError
 from engine.identity import Actor
+from engine.labels import (
+    ACTOR_LABELS,
+    ESCALATION_ACTIONS,
+    EVENT_LABELS,
+    HTTP_PROBLEMS,
+    PROBLEM_TITLES,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+)
 
 from ..params import int_arg
-from .labels import ACTOR_LABELS, ESCALATION_ACTIONS, EVENT_LABELS, SEVERITY_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -176,20 +184,21 @@ def http_error_page(exc: HTTPException) -> tuple[str, int]:
     if g.get("actor") is None and not _in_pages():
         # an address outside the pages: the menu shows who is signed in, if anyone is
         g.actor = session_actor()
-    title, detail = {
-        400: ("Felaktig begäran", "Begäran kunde inte förstås."),
-        403: ("Behörighet saknas", "Du har inte behörighet till sidan."),
-        404: ("Finns inte", "Sidan finns inte."),
-        405: ("Metoden stöds inte", "Sidan kan inte användas så."),
-        413: ("För stor fil", "Filen är större än vad som tillåts."),
-    }.get(code, ("Fel", "Begäran kunde inte utföras."))
+    detail = {
+        400: "Begäran kunde inte förstås.",
+        403: "Du har inte behörighet till sidan.",
+        404: "Sidan finns inte.",
+        405: "Sidan kan inte användas så.",
+        413: "Filen är större än vad som tillåts.",
+    }.get(code, "Begäran kunde inte utföras.")
+    title = PROBLEM_TITLES[HTTP_PROBLEMS[code]] if code in HTTP_PROBLEMS else "Fel"
     return error_page(title, detail, code)
 
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> tuple[str, int]:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_page("Internt fel", "Ett oväntat fel inträffade; det är loggat. Försök igen.", 500)
+    return error_page(PROBLEM_TITLES["internal"], "Ett oväntat fel inträffade; det är loggat. Försök igen.", 500)
 
 
 @bp.get("/static/vendor/<path:name>")

@@ -1,9 +1,14 @@
-"""The Swedish words the pages show for the engine's codes: statuses, history events, escalation
-actions, who acted and how severe a diagnostic is. Templates read them through the context
-processor in `webapp.pages.common`."""
+"""The one catalogue of Swedish words for the codes Rutin stores: statuses, history events (a
+case's and a process's), escalation actions, who acted, a diagnostic's severity and the titles of
+problem types. The pages, the API's problem details, the engine's own messages and the CLI read
+them here, so a new code gets its word once and a test finds one without it.
+
+It imports nothing: any module, in any layer, may read it.
+"""
 
 from __future__ import annotations
 
+# What happened, as a case's history tells it.
 EVENT_LABELS = {
     "case_started": "Ärendet startades",
     "case_completed": "Ärendet avslutades",
@@ -51,9 +56,49 @@ ESCALATION_ACTIONS = {
 }
 # Who acted, where it was not a person.
 ACTOR_LABELS = {"scheduler": "systemet", "system": "systemet"}
+# Every status a person is shown: a case's (active, completed, incident), a task's (open,
+# completed, cancelled) and a process version's (draft, published, superseded, rejected).
 STATUS_LABELS = {
     "active": "Pågår", "completed": "Avslutat", "incident": "Incident", "open": "Öppen",
     "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
-    "retired": "Tillbakadragen",
+    "rejected": "Avvisad",
 }
 SEVERITY_LABELS = {"error": "Fel", "warning": "Varning", "info": "Information"}
+
+# What happened to a process's versions, as its history tells it.
+PROCESS_EVENT_LABELS = {
+    "version_uploaded": "Version uppladdad",
+    "version_approved": "Version godkänd och publicerad",
+    "version_superseded": "Version ersatt av en senare",
+    "version_rejected": "Version avvisad",
+}
+
+# The title of each problem type (RFC 9457), by the last part of its type URI.
+PROBLEM_TITLES = {
+    "bad-request": "Felaktig begäran",
+    "unauthorized": "Inloggning krävs",
+    "forbidden": "Behörighet saknas",
+    "not-found": "Finns inte",
+    "method-not-allowed": "Metoden stöds inte",
+    "conflict": "Konflikt",
+    "case-busy": "Ärendet är upptaget",
+    "invalid-input": "Ogiltiga uppgifter",
+    "invalid-bpmn": "Diagrammet kan inte driftsättas",
+    "too-large": "För stor begäran",
+    "unsupported-media-type": "Innehållstypen stöds inte",
+    "too-many-attempts": "För många försök",
+    "internal": "Internt fel",
+}
+# The problem type of an HTTP error no domain error raised (an unknown address, a wrong method).
+HTTP_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+
+
+def status_label(status: str) -> str:
+    """A status as a person reads it ("Avvisad"); an unknown code as it is."""
+    return STATUS_LABELS.get(status, status)
+
+
+def status_word(status: str) -> str:
+    """A status inside a sentence ("Version 2 är redan avvisad.")."""
+    return status_label(status).lower()
