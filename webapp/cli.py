@@ -1,4 +1,10 @@
-"""The `rutin` command line. Each command calls the same engine function as the API."""
+"""The `rutin` command line. Each command calls the same engine function as the API.
+
+The engine, the web app and SpiffWorkflow are imported inside the commands that use them, not
+at the top: importing them takes most of a second, and ``rutin --help`` or a mistyped command
+should answer at once. Only what parsing arguments and reporting errors needs (click, the error
+types, the Swedish labels) is imported here.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,20 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bpmn.diagnostics import DiagramRejected
-from bpmn.document import read_document
-from engine import demo, identity, labels, processes
-from engine.core import Engine
+from engine import labels
 from engine.errors import RutinError
-from engine.identity import SYSTEM
+
+if TYPE_CHECKING:
+    from engine.core import Engine
 
 
 def _engine() -> Engine:
+    from engine.core import Engine
     engine = Engine()
     engine.migrate()
     return engine
@@ -150,6 +157,8 @@ _FORMS = click.option("--form", "forms", multiple=True, type=click.Path(exists=T
                    "version ett utkast som en processägare som inte laddat upp den godkänner.")
 def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> None:
     """Deploy BPMN files (each new version a draft, or published with --approve)."""
+    from engine import processes
+    from engine.identity import SYSTEM
     diagrams, form_bytes = _split_files(files, forms)
     engine = _engine()
     failed = False
@@ -178,6 +187,7 @@ def _format_diag(d: dict[str, object]) -> str:
 @_FORMS
 def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
     """Print the diagnostics of BPMN files without deploying them (exit 0 when all would deploy)."""
+    from bpmn.document import read_document
     from engine.settings import Settings
 
     diagrams, form_bytes = _split_files(files, forms)
@@ -212,6 +222,7 @@ def users() -> None:
 @click.option("--email", default=None)
 def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None) -> None:
     """Create a user, or add roles to an existing one."""
+    from engine import identity
     engine = _engine()
     try:
         actor = identity.add_user(engine, name, list(roles), display_name=display_name, email=email)
@@ -225,6 +236,7 @@ def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def users_password(name: str, password: str) -> None:
     """Set a user's password for signing in to the pages."""
+    from engine import identity
     try:
         identity.set_password(_engine(), name, password)
     except RutinError as exc:
@@ -235,6 +247,7 @@ def users_password(name: str, password: str) -> None:
 @users.command("list")
 def users_list() -> None:
     """List users and their roles."""
+    from engine import identity
     for actor in identity.list_users(_engine()):
         click.echo(f"{actor.name:20} {', '.join(actor.role_names)}")
 
@@ -243,6 +256,7 @@ def users_list() -> None:
 @click.argument("name")
 def token(name: str) -> None:
     """Issue a new bearer token for a user (printed as the last line)."""
+    from engine import identity
     engine = _engine()
     try:
         value = identity.issue_token(engine, name)
@@ -257,6 +271,7 @@ def token(name: str) -> None:
 @click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
 def demo_cmd(if_empty: bool, directory: Path | None) -> None:
     """Deploy the shipped process library and load the demo users."""
+    from engine import demo
     engine = _engine()
     if if_empty and not demo.is_empty(engine):
         click.echo("Databasen har redan användare; demodata laddas inte igen.")
@@ -320,7 +335,8 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
     approve (four eyes). With --approve, at set-up, the system proposes and approves them, and
     each item says it was approved that way, not reviewed by a second person.
     """
-    from engine import delegation
+    from engine import delegation, identity
+    from engine.identity import SYSTEM
 
     engine = _engine()
     if approve and proposed_by:
@@ -346,6 +362,7 @@ def delegation_report(committee: str | None, since: str | None, until: str | Non
                       as_csv: bool) -> None:
     """Print the delegated decisions to report to the committee (anmälan av delegationsbeslut)."""
     from engine import delegation, forms
+    from engine.identity import SYSTEM
 
     engine = _engine()
     try:
@@ -374,6 +391,7 @@ def absences_cmd() -> None:
 def absences_list(user: str | None, include_past: bool) -> None:
     """List absences, current and coming (with --all also ended)."""
     from engine import absence
+    from engine.identity import SYSTEM
 
     for a in absence.list_absences(_engine(), SYSTEM, user=user, include_past=include_past):
         click.echo(f"{a['id']:6} {a['user']:20} {a['from']} – {a['to']}{'  pågår' if a['current'] else ''}"
@@ -388,6 +406,7 @@ def absences_list(user: str | None, include_past: bool) -> None:
 def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
     """Register an absence; open work is handed on when it begins."""
     from engine import absence, forms
+    from engine.identity import SYSTEM
 
     try:
         result = absence.register(_engine(), SYSTEM, user, forms.instant(since, "from"), forms.instant(until, "to"),
@@ -402,6 +421,7 @@ def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
 def absences_cancel(absence_id: int) -> None:
     """Withdraw an absence (removed if not begun, ended now if under way)."""
     from engine import absence
+    from engine.identity import SYSTEM
 
     try:
         result = absence.cancel(_engine(), SYSTEM, absence_id)
