@@ -33,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import Service, _children, http_client, machine, pct  # noqa: E402
+from bench.common import machine, pct  # noqa: E402
+from bench.http_api import Service, _children, http_client  # noqa: E402
 
 SHARED = "[list(range(10 ** 5))] * 10 ** 5"
 BOMBS = {

@@ -32,19 +32,19 @@ _CHILD = """
 import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from bench import run as b
+from bench import common, inproc, spiff
 mode, n = {mode!r}, {cases}
 if mode == "spiff":
-    b.spiff_alone(n, roundtrip=True, warm=20)
+    spiff.spiff_alone(n, roundtrip=True, warm=20)
 else:
-    engine, actor, _designer, token = b.make_engine(Path(tempfile.mkdtemp()))
+    engine, actor, _designer, token = inproc.make_engine(Path(tempfile.mkdtemp()))
     if mode == "engine":
-        calls = b.engine_calls(engine, actor)
+        calls = inproc.engine_calls(engine, actor)
     else:
         from webapp import create_app
-        calls = b.wsgi_calls(b.WsgiClient(create_app(engine), token))
-    b.run_cases(*calls, 20)
-    b.run_cases(*calls, n)
+        calls = inproc.wsgi_calls(inproc.WsgiClient(create_app(engine), token))
+    common.run_cases(*calls, 20)
+    common.run_cases(*calls, n)
     engine.close()
 """
 

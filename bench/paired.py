@@ -1,6 +1,6 @@
 """Two source trees' throughput, interleaved: `python -m bench.paired --other DIR [--bursts N]`.
 
-The 3-step benchmark of `bench/run.py` (seq3 over HTTP, 4 http.client clients, `rutin serve`
+The 3-step benchmark of `bench/run.py` (`bench/http_api.py`) (seq3 over HTTP, 4 http.client clients, `rutin serve`
 with its defaults, SQLite) against this tree and another checkout of Rutin (`--other`, e.g. the
 commit before a change, from `git archive`). Both services run side by side, each on its own
 database, and are driven in turn, in short bursts (`--cases` cases each), the order within each
@@ -27,7 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import Service, cpu_ticks, http_cases, machine, spiff_alone  # noqa: E402
+from bench.common import cpu_ticks, machine  # noqa: E402
+from bench.http_api import Service, http_cases  # noqa: E402
+from bench.spiff import spiff_alone  # noqa: E402
 
 
 def _own_cpu() -> float:

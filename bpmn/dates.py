@@ -33,8 +33,8 @@ PERIOD_ISO = re.compile(
     r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
 )
 
-# The escalation ladder's vocabulary, as the engine carries it out (engine.escalation; a test
-# keeps the two equal).
+# The escalation ladder's vocabulary: what the engine carries out (engine.escalation reads ladders
+# with `parse_ladder` and these sets, and has no other).
 WORK_ACTIONS = frozenset({"remind", "notify_manager", "reassign_manager", "raise_priority"})
 DECISION_ACTIONS = frozenset({"remind", "substitute", "superior", "raise_priority"})
 LEVELLED_ACTIONS = frozenset({"notify_manager", "reassign_manager"})
@@ -211,24 +211,56 @@ def _feel(expr: str) -> DateSpec:
     return DateSpec(base.kind, base.value, plus)
 
 
-def check_ladder(text: str, actions: frozenset[str]) -> str | None:
-    """Why an escalation ladder cannot be used (in Swedish), or None when it can."""
+@dataclass(frozen=True)
+class LadderEntry:
+    """One rung of an escalation ladder as written: when, relative to the due date (``sign`` and
+    ``offset``: ``"0"``, ``"3WD"`` or an ISO period such as ``"PT1H"``), and what (``action``,
+    with its ``level`` up the manager chain where one is written)."""
+
+    sign: int
+    offset: str
+    action: str
+    level: int | None = None
+
+
+def parse_ladder(text: str, actions: frozenset[str]) -> list[LadderEntry]:
+    """An escalation ladder (``-1WD:remind; 0:notify_manager:2; +3WD:reassign_manager``) read
+    for a step whose ladder may use `actions`: the one reading of a ladder, for the upload's
+    diagnostics, a process's deadline policy and the engine that carries it out.
+
+    Raises `DateSyntaxError` (the message says why, in Swedish) for the first entry that cannot
+    be read or used, and for a ladder with no entries: an empty ladder is no way to say "never
+    escalate", so wherever one is written the next source applies (the process's ladder, then the
+    default), as for any other unusable ladder."""
     entries = [e for e in re.split(r"[;,]", text) if e.strip()]
     if not entries:
-        return "trappan är tom"
+        raise DateSyntaxError("trappan är tom")
+    found = []
     for entry in entries:
         m = _LADDER_ENTRY.match(entry)
         if not m:
-            return (f"kan inte läsa steget {entry.strip()!r} "
-                    "(skriv t.ex. -1WD:remind; 0:notify_manager; +3WD:reassign_manager)")
+            raise DateSyntaxError(f"kan inte läsa steget {entry.strip()!r} "
+                                  "(skriv t.ex. -1WD:remind; 0:notify_manager; +3WD:reassign_manager)")
         action, level = m.group(3).lower(), m.group(4)
         if action not in actions:
-            return f"åtgärden {action!r} finns inte här (tillåtna: {', '.join(sorted(actions))})"
+            raise DateSyntaxError(f"åtgärden {action!r} finns inte här (tillåtna: {', '.join(sorted(actions))})")
         if level is not None and (action not in LEVELLED_ACTIONS or not 1 <= int(level) <= MAX_LEVEL):
-            return f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED_ACTIONS))} tar en nivå, 1–{MAX_LEVEL}"
+            raise DateSyntaxError(f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED_ACTIONS))} "
+                                  f"tar en nivå, 1–{MAX_LEVEL}")
         offset = m.group(2).replace(" ", "").upper()
         if offset != "0" and not offset.endswith("WD") and not PERIOD_ISO.match(offset):
-            return f"steget {entry.strip()!r}: {offset!r} är ingen period"
+            raise DateSyntaxError(f"steget {entry.strip()!r}: {offset!r} är ingen period")
         if offset != "0" and period_too_long(offset):
-            return f"steget {entry.strip()!r}: {TOO_LONG}"
+            raise DateSyntaxError(f"steget {entry.strip()!r}: {TOO_LONG}")
+        found.append(LadderEntry(-1 if m.group(1) == "-" else 1, offset, action,
+                                 int(level) if level is not None else None))
+    return found
+
+
+def check_ladder(text: str, actions: frozenset[str]) -> str | None:
+    """Why an escalation ladder cannot be used (in Swedish), or None when it can (`parse_ladder`)."""
+    try:
+        parse_ladder(text, actions)
+    except DateSyntaxError as exc:
+        return str(exc)
     return None

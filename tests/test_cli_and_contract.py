@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,17 +108,48 @@ def test_demo_loads_library_and_users_once(tmp_path: Path) -> None:
     assert "redan" in again
 
 
+# A rule's variable, as werkzeug writes it: <name>, <int:name>, <path:name>, <int(signed=True):name>.
+_RULE_VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+
+
+def _as_openapi(rule: str) -> str:
+    """A werkzeug rule written as an OpenAPI path (/api/cases/<case_id> -> /api/cases/{case_id})."""
+    return _RULE_VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule)
+
+
 def test_openapi_documents_every_api_route(client: Any) -> None:
+    """The document the app serves against the routes the app really has (its url_map), both
+    ways: every route under /api is described with each method it answers, every described
+    operation is answered by that route, and each path parameter is the route's own, an integer
+    exactly where the route converts one."""
+    app = client.application
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.1")
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
-    served = set()
-    for rule in client.application.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.rule == "/api":
-            continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = path.replace(f"<int:{name}>", f"{{{name}}}").replace(f"<{name}>", f"{{{name}}}")
+    routes: dict[tuple[str, str], Any] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue  # (/api itself only redirects to this document)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            served.add((path, method))
-    assert served == documented
+            routes[(_as_openapi(rule.rule), method)] = rule
+    served = set(routes)
+    assert not served - documented, f"routes the document leaves out: {sorted(served - documented)}"
+    assert not documented - served, f"described, but no route answers: {sorted(documented - served)}"
+
+    adapter = app.url_map.bind("localhost")
+    for (path, method), rule in routes.items():
+        operation = spec["paths"][path][method.lower()]
+        params = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "path"}
+        assert set(params) == set(rule.arguments), (method, path, sorted(params), sorted(rule.arguments))
+        converters = {m["name"]: m["converter"] or "default" for m in _RULE_VARIABLE.finditer(rule.rule)}
+        sample: dict[str, str] = {}
+        for name, param in params.items():
+            integer = param["schema"]["type"] == "integer"
+            assert integer == (converters[name] == "int"), (method, path, name, converters[name], param["schema"])
+            sample[name] = "7" if integer else "x1"
+        # the described operation, filled in, reaches this very route (not a page or another call)
+        concrete = path
+        for name, value in sample.items():
+            concrete = concrete.replace("{" + name + "}", value)
+        endpoint, _ = adapter.match(concrete, method=method)
+        assert endpoint == rule.endpoint, (method, path, endpoint, rule.endpoint)

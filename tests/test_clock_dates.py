@@ -116,7 +116,43 @@ def test_an_unreadable_escalation_ladder_is_a_diagnostic_and_the_default_applies
     assert [d["element_id"] for d in process_level if d["code"] == "unreadable-escalation"] == ["datum2"]
 
 
-def test_the_upload_knows_the_ladder_actions_the_engine_carries_out() -> None:
-    assert dates.WORK_ACTIONS == escalation.WORK_ACTIONS
-    assert dates.DECISION_ACTIONS == escalation.DECISION_ACTIONS
-    assert dates.LEVELLED_ACTIONS == escalation.LEVELLED and dates.MAX_LEVEL == escalation.MAX_LEVEL
+LADDERS = ["-1WD:remind; 0:notify_manager; +3WD:reassign_manager", "0:notify_manager:2; P1D: reassign_manager : 3",
+           "-PT1H:remind, +PT2H:raise_priority", "", " ; , ", "soon:remind", "+PTX:remind", "+P1.2.3D:remind",
+           "+P200Y:remind", "0:remind:2", "0:notify_manager:11", "0:substitute", "-1wd:REMIND"]
+
+
+@pytest.mark.parametrize("decision", [False, True])
+def test_the_upload_and_the_engine_read_a_ladder_alike(decision: bool) -> None:
+    """One reading of a ladder: what the upload accepts the engine carries out, step for step, and
+    what it warns about (an empty ladder, a period that is none) the engine refuses too, so the
+    next source applies rather than a ladder that fails when it fires."""
+    actions = dates.DECISION_ACTIONS if decision else dates.WORK_ACTIONS
+    for text in LADDERS:
+        why = dates.check_ladder(text, actions)
+        try:
+            steps = escalation.parse(text, decision=decision)
+        except ValueError:
+            assert why is not None, text
+            continue
+        assert why is None, (text, why)
+        assert steps and [(s.sign, s.offset, escalation.action_level(s.action)) for s in steps] == [
+            (e.sign, e.offset, (e.action, e.level or 1)) for e in dates.parse_ladder(text, actions)], text
+        due = datetime(2026, 3, 10, 16, tzinfo=UTC)
+        assert all(s.due(due) for s in steps)  # every step the engine accepts can be placed in time
+
+
+def test_an_empty_ladder_is_refused_so_the_default_applies() -> None:
+    assert dates.check_ladder(" ; ", dates.WORK_ACTIONS) == "trappan är tom"
+    with pytest.raises(ValueError, match="trappan är tom"):
+        escalation.parse(" ; ")
+
+
+def test_an_empty_case_warning_ladder_gives_the_default_warning_the_upload_promises() -> None:
+    """The upload says of ``rutin:caseEscalation=";"`` that the default warning applies; so it does
+    (before one reading of ladders, the engine read it as no warnings at all)."""
+    from types import SimpleNamespace
+
+    from engine.clocks import case_clock
+
+    default = case_clock.warning_ladder(SimpleNamespace(properties={}))
+    assert default and case_clock.warning_ladder(SimpleNamespace(properties={"rutin:caseEscalation": ";"})) == default

@@ -331,15 +331,3 @@ def test_the_case_page_tells_an_auditor_where_each_escalation_took_a_decision(
     page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "till ersättaren enligt delegationsordningen: bert" in page
     assert "systemet" in page and ">scheduler<" not in page and " scheduler" not in page
-
-
-def test_every_event_the_engine_writes_has_a_swedish_label() -> None:
-    import re
-    from pathlib import Path
-
-    from webapp.pages import EVENT_LABELS
-
-    source = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "engine").rglob("*.py"))
-    written = set(re.findall(r'\.event\(\s*"([a-z_]+)"', source))
-    written |= set(re.findall(r'"(case_clock_[a-z_]+)"', source))
-    assert written and written <= set(EVENT_LABELS), sorted(written - set(EVENT_LABELS))

@@ -102,7 +102,7 @@ def test_refusals_say_where_and_what_to_write_instead(client: Any, people: dict[
 
 
 def test_walkthrough_supplies_data_a_condition_asks_for() -> None:
-    fix = walkthrough._missing_variables("Error evaluating expression 'not approved and n in items'", {"n": 1})
+    fix = walkthrough.missing_variables("Error evaluating expression 'not approved and n in items'", {"n": 1})
     assert fix == {"approved": True, "items": []}
 
 

@@ -287,7 +287,7 @@ def test_a_new_password_ends_the_sessions_signed_in_with_the_old_one(
 
 def test_after_signing_in_a_next_address_never_leaves_the_site(engine: Engine, people: dict[str, Person],
                                                                app: Any) -> None:
-    from webapp.pages import _safe_next
+    from webapp.pages.signin import _safe_next
 
     # as the query string decodes them: a browser drops the tab or newline, or reads \\ as /
     for hostile in ("//evil.example", "/\t/evil.example", "/\n/evil.example", "/\\evil.example",

@@ -437,3 +437,54 @@ def test_a_cycle_stored_before_calendar_cycles_runs_on_as_it_began(clock: Manual
     with spiff_clock.using(clock):  # 08:00 UTC: the stored occurrence has passed
         assert definition.cycle_complete(task) is True
     assert task.internal_data["event_value"] == {"cycles": 1, "next": "2026-03-02T08:00:00+00:00", "duration": 3600.0}
+
+
+def test_a_scheduled_start_of_a_process_without_a_published_version_ends_loudly(
+        engine: Engine, clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A recurring start whose process has no published version ends, and says so: in the log and
+    to every administrator (it once ended without a word, whatever the error)."""
+    from engine.authority import identity
+    from engine.routing import notifications
+
+    identity.add_user(engine, "alice", ["admin"])
+    with engine.db.write() as s:
+        s.add(Timer(kind="start", process_key="finns_inte", ref="start", due_at=clock.now(), status="pending",
+                    data={"anchor": clock.now().isoformat(), "period": "P1D", "cycles": -1, "n": 0}))
+    clock.advance(timedelta(minutes=1))
+    with caplog.at_level("WARNING", logger="engine.service.scheduler"):
+        result = engine.scheduler.tick()
+    assert result.cancelled == 1 and result.fired == 0 and result.failed == 0
+    assert _pending(engine, kind="start") == []  # ended: no next start is scheduled
+    assert any("finns_inte" in r.getMessage() and "ended" in r.getMessage() for r in caplog.records)
+    [note] = notifications.list_for(engine, identity.get_actor(engine, "alice"))["items"]
+    assert note["subject"] == "En schemalagd start upphörde: process finns_inte"
+    assert "finns inte" in note["body"]
+    clock.advance(timedelta(days=2))
+    assert engine.scheduler.tick().cancelled == 0  # told once, not every tick
+
+
+def test_an_unexpected_error_in_a_scheduled_start_is_retried_not_taken_for_the_end(
+        engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Only "the process has no published version" ends a recurring start; any other error (the
+    database, a bug) is logged and the row retried with back-off like any failing timer."""
+    from engine.service import scheduler
+
+    clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
+    _deploy(engine)
+    [start] = _pending(engine, kind="start")
+
+    def broken(conn: Any, key: str) -> Any:
+        raise RuntimeError("databasen svarar inte")
+
+    monkeypatch.setattr(scheduler.processes, "latest_version", broken)
+    clock.set(start.due_at + timedelta(seconds=1))
+    with caplog.at_level("ERROR", logger="engine.service.scheduler"):
+        assert engine.scheduler.tick().failed == 1
+    assert any("databasen svarar inte" in r.getMessage() for r in caplog.records)
+    [row] = _pending(engine, kind="start")
+    assert row.id == start.id and row.attempts == 1 and "databasen svarar inte" in (row.last_error or "")
+    monkeypatch.undo()
+    clock.advance(scheduler.RETRY_AFTER)
+    assert engine.scheduler.tick().kinds == {"start": 1}  # the retry starts the case after all
+    assert cases.list_cases(engine, SYSTEM, process="trendanalys")["total"] == 1

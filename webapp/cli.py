@@ -1,4 +1,10 @@
-"""The `rutin` command line. Each command calls the same engine function as the API."""
+"""The `rutin` command line. Each command calls the same engine function as the API.
+
+The engine, the web app and SpiffWorkflow are imported inside the commands that use them, not
+at the top: importing them takes most of a second, and ``rutin --help`` or a mistyped command
+should answer at once. Only what parsing arguments and reporting errors needs (click, the error
+types, the Swedish labels) is imported here.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,20 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bpmn.diagnostics import DiagramRejected
-from bpmn.document import read_document
-from engine.authority import identity
-from engine.authority.identity import SYSTEM
+from engine.base import labels
 from engine.base.errors import RutinError
-from engine.catalogue import processes
-from engine.core import Engine
-from engine.service import demo
+
+if TYPE_CHECKING:
+    from engine.core import Engine
 
 
 def _engine() -> Engine:
+    from engine.core import Engine
     engine = Engine()
     engine.migrate()
     return engine
@@ -152,6 +157,8 @@ _FORMS = click.option("--form", "forms", multiple=True, type=click.Path(exists=T
                    "version ett utkast som en processägare som inte laddat upp den godkänner.")
 def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> None:
     """Deploy BPMN files (each new version a draft, or published with --approve)."""
+    from engine.authority.identity import SYSTEM
+    from engine.catalogue import processes
     diagrams, form_bytes = _split_files(files, forms)
     engine = _engine()
     failed = False
@@ -160,8 +167,7 @@ def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> N
             for d in processes.deploy(engine, SYSTEM, path.read_bytes(), path.name, form_bytes,
                                       approve_as_admin=approve):
                 change = "ny version" if d.created else "oförändrad"
-                status = {"published": "publicerad", "draft": "utkast", "rejected": "avvisad",
-                          "superseded": "ersatt"}.get(d.status, d.status)
+                status = labels.status_word(d.status)
                 click.echo(f"{path}: {d.key} version {d.version} ({change}, {status})")
         except RutinError as exc:
             failed = True
@@ -181,6 +187,7 @@ def _format_diag(d: dict[str, object]) -> str:
 @_FORMS
 def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
     """Print the diagnostics of BPMN files without deploying them (exit 0 when all would deploy)."""
+    from bpmn.document import read_document
     from engine.base.settings import Settings
 
     diagrams, form_bytes = _split_files(files, forms)
@@ -215,6 +222,7 @@ def users() -> None:
 @click.option("--email", default=None)
 def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None) -> None:
     """Create a user, or add roles to an existing one."""
+    from engine.authority import identity
     engine = _engine()
     try:
         actor = identity.add_user(engine, name, list(roles), display_name=display_name, email=email)
@@ -228,6 +236,7 @@ def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def users_password(name: str, password: str) -> None:
     """Set a user's password for signing in to the pages."""
+    from engine.authority import identity
     try:
         identity.set_password(_engine(), name, password)
     except RutinError as exc:
@@ -238,6 +247,7 @@ def users_password(name: str, password: str) -> None:
 @users.command("list")
 def users_list() -> None:
     """List users and their roles."""
+    from engine.authority import identity
     for actor in identity.list_users(_engine()):
         click.echo(f"{actor.name:20} {', '.join(actor.role_names)}")
 
@@ -246,6 +256,7 @@ def users_list() -> None:
 @click.argument("name")
 def token(name: str) -> None:
     """Issue a new bearer token for a user (printed as the last line)."""
+    from engine.authority import identity
     engine = _engine()
     try:
         value = identity.issue_token(engine, name)
@@ -260,6 +271,7 @@ def token(name: str) -> None:
 @click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
 def demo_cmd(if_empty: bool, directory: Path | None) -> None:
     """Deploy the shipped process library and load the demo users."""
+    from engine.service import demo
     engine = _engine()
     if if_empty and not demo.is_empty(engine):
         click.echo("Databasen har redan användare; demodata laddas inte igen.")
@@ -323,6 +335,8 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
     approve (four eyes). With --approve, at set-up, the system proposes and approves them, and
     each item says it was approved that way, not reviewed by a second person.
     """
+    from engine.authority import identity
+    from engine.authority.identity import SYSTEM
     from engine.routing import delegation
 
     engine = _engine()
@@ -348,6 +362,7 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
 def delegation_report(committee: str | None, since: str | None, until: str | None, reporting: str | None,
                       as_csv: bool) -> None:
     """Print the delegated decisions to report to the committee (anmälan av delegationsbeslut)."""
+    from engine.authority.identity import SYSTEM
     from engine.base import forms
     from engine.routing import delegation
 
@@ -377,6 +392,7 @@ def absences_cmd() -> None:
 @click.option("--all", "include_past", is_flag=True, help="Även avslutad frånvaro.")
 def absences_list(user: str | None, include_past: bool) -> None:
     """List absences, current and coming (with --all also ended)."""
+    from engine.authority.identity import SYSTEM
     from engine.routing import absence
 
     for a in absence.list_absences(_engine(), SYSTEM, user=user, include_past=include_past):
@@ -391,6 +407,7 @@ def absences_list(user: str | None, include_past: bool) -> None:
 @click.option("--reason", default=None)
 def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
     """Register an absence; open work is handed on when it begins."""
+    from engine.authority.identity import SYSTEM
     from engine.base import forms
     from engine.routing import absence
 
@@ -406,6 +423,7 @@ def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
 @click.argument("absence_id", type=int)
 def absences_cancel(absence_id: int) -> None:
     """Withdraw an absence (removed if not begun, ended now if under way)."""
+    from engine.authority.identity import SYSTEM
     from engine.routing import absence
 
     try:

@@ -9,6 +9,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.base.errors import RutinError
+from engine.base.labels import HTTP_PROBLEMS, PROBLEM_TITLES
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +22,8 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank", **
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM)
 
 
-_HTTP_TYPES = {
-    400: ("https://rutin.example/problems/bad-request", "Felaktig begäran"),
-    401: ("https://rutin.example/problems/unauthorized", "Inloggning krävs"),
-    403: ("https://rutin.example/problems/forbidden", "Behörighet saknas"),
-    404: ("https://rutin.example/problems/not-found", "Finns inte"),
-    405: ("https://rutin.example/problems/method-not-allowed", "Metoden stöds inte"),
-    413: ("https://rutin.example/problems/too-large", "För stor begäran"),
-    415: ("https://rutin.example/problems/unsupported-media-type", "Innehållstypen stöds inte"),
-}
+_HTTP_TYPES = {code: (f"https://rutin.example/problems/{kind}", PROBLEM_TITLES[kind])
+               for code, kind in HTTP_PROBLEMS.items()}
 
 
 def _in_api() -> bool:
@@ -87,5 +81,5 @@ def install(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "Internt fel", "Ett oväntat fel inträffade; det är loggat. Försök igen.",
+        return problem(500, PROBLEM_TITLES["internal"], "Ett oväntat fel inträffade; det är loggat. Försök igen.",
                        "https://rutin.example/problems/internal")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .labels import PROBLEM_TITLES
+
 
 class RutinError(Exception):
     """Base of every error a user may see; `detail` is a human sentence in Swedish."""
 
     status = 400
     type = "about:blank"
-    title = "Felaktig begäran"
+    title = PROBLEM_TITLES["bad-request"]
 
     def __init__(self, detail: str, **extra: Any):
         super().__init__(detail)
@@ -23,7 +25,7 @@ class NotFound(RutinError):
 
     status = 404
     type = "https://rutin.example/problems/not-found"
-    title = "Finns inte"
+    title = PROBLEM_TITLES["not-found"]
 
 
 class Unauthorized(RutinError):
@@ -31,7 +33,7 @@ class Unauthorized(RutinError):
 
     status = 401
     type = "https://rutin.example/problems/unauthorized"
-    title = "Inloggning krävs"
+    title = PROBLEM_TITLES["unauthorized"]
 
 
 class Forbidden(RutinError):
@@ -39,7 +41,7 @@ class Forbidden(RutinError):
 
     status = 403
     type = "https://rutin.example/problems/forbidden"
-    title = "Behörighet saknas"
+    title = PROBLEM_TITLES["forbidden"]
 
 
 class Conflict(RutinError):
@@ -47,14 +49,14 @@ class Conflict(RutinError):
 
     status = 409
     type = "https://rutin.example/problems/conflict"
-    title = "Konflikt"
+    title = PROBLEM_TITLES["conflict"]
 
 
 class Busy(Conflict):
     """The case is locked by another action for longer than the lock timeout."""
 
     type = "https://rutin.example/problems/case-busy"
-    title = "Ärendet är upptaget"
+    title = PROBLEM_TITLES["case-busy"]
 
 
 class InvalidInput(RutinError):
@@ -62,7 +64,7 @@ class InvalidInput(RutinError):
 
     status = 422
     type = "https://rutin.example/problems/invalid-input"
-    title = "Ogiltiga uppgifter"
+    title = PROBLEM_TITLES["invalid-input"]
 
 
 class TooManyAttempts(RutinError):
@@ -70,7 +72,7 @@ class TooManyAttempts(RutinError):
 
     status = 429
     type = "https://rutin.example/problems/too-many-attempts"
-    title = "För många försök"
+    title = PROBLEM_TITLES["too-many-attempts"]
 
 
 class BadRequest(RutinError):
@@ -78,7 +80,7 @@ class BadRequest(RutinError):
 
     status = 400
     type = "https://rutin.example/problems/bad-request"
-    title = "Felaktig begäran"
+    title = PROBLEM_TITLES["bad-request"]
 
 
 class DiagramInvalid(RutinError):
@@ -86,7 +88,7 @@ class DiagramInvalid(RutinError):
 
     status = 422
     type = "https://rutin.example/problems/invalid-bpmn"
-    title = "Diagrammet kan inte driftsättas"
+    title = PROBLEM_TITLES["invalid-bpmn"]
 
 
 class PayloadTooLarge(RutinError):
@@ -94,4 +96,4 @@ class PayloadTooLarge(RutinError):
 
     status = 413
     type = "https://rutin.example/problems/too-large"
-    title = "För stor begäran"
+    title = PROBLEM_TITLES["too-large"]

@@ -44,6 +44,7 @@ from ..authority.ownership import (
     proposed_owner,
     refresh_owner,
 )
+from ..base import labels
 from ..base.errors import Conflict, DiagramInvalid, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from ..base.state import restore_spec, spec_json
 from ..core import Engine
@@ -198,12 +199,9 @@ def _newer_published(s: Session, v: ProcessVersion) -> int | None:
     ).scalar())
 
 
-_STATUS_NAMES = {"published": "publicerad", "rejected": "avvisad", "superseded": "ersatt av en senare version"}
-
-
 def _must_be_draft(v: ProcessVersion) -> None:
     if v.status != "draft":
-        raise Conflict(f"Version {v.version} är redan {_STATUS_NAMES.get(v.status, v.status)}.")
+        raise Conflict(f"Version {v.version} är redan {labels.status_word(v.status)}.")
 
 
 def _publish(engine: Engine, s: Session, v: ProcessVersion, actor: Actor, via: str, now: Any) -> None:

@@ -26,7 +26,6 @@ was made (an ordinance item naming its step approved since) is asked again when 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
@@ -49,16 +48,15 @@ DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
 # For tasks due within the day (a request for an official document: the same day, TF 2 kap. 16 §).
 HOURLY_LADDER = "-PT1H:remind; 0:notify_manager; +PT2H:reassign_manager"
 HOURLY_DECISION_LADDER = "-PT1H:remind; 0:substitute; +PT2H:superior"
-WORK_ACTIONS = {"remind", "notify_manager", "reassign_manager", "raise_priority"}
-DECISION_ACTIONS = {"remind", "substitute", "superior", "raise_priority"}
+WORK_ACTIONS = dates.WORK_ACTIONS
+DECISION_ACTIONS = dates.DECISION_ACTIONS
 RAISED_PRIORITY = 80
 
 _tasks = cast(sa.Table, HumanTask.__table__)
-_ENTRY = re.compile(r"^\s*([+-]?)\s*(0|\d+\s*WD|P[0-9YMWDTHS.]+)\s*:\s*([a-z_]+(?:\s*:\s*\d+)?)\s*$", re.IGNORECASE)
 # Actions that walk the manager chain take how many levels up: ``notify_manager:2`` is the
 # manager's manager (avdelningschef after enhetschef), ``:1`` (or none) the nearest.
-LEVELLED = {"notify_manager", "reassign_manager"}
-MAX_LEVEL = 10
+LEVELLED = dates.LEVELLED_ACTIONS
+MAX_LEVEL = dates.MAX_LEVEL
 
 
 def action_level(action: str) -> tuple[str, int]:
@@ -103,28 +101,15 @@ class Step:
 
 
 def parse(text: str, *, decision: bool = False) -> list[Step]:
-    """Parse a ladder; raise ValueError naming the first entry that cannot be read."""
+    """Parse a ladder (`bpmn.dates.parse_ladder`, the one reading the upload also uses); raise
+    ValueError naming the first entry that cannot be read or used, or saying the ladder is empty."""
     allowed = DECISION_ACTIONS if decision else WORK_ACTIONS
-    steps = []
-    for entry in re.split(r"[;,]", text):
-        if not entry.strip():
-            continue
-        m = _ENTRY.match(entry)
-        if not m:
-            raise ValueError(f"kan inte läsa steget {entry.strip()!r}")
-        action = m.group(3).lower().replace(" ", "")
-        name, level = action_level(action)
-        if name not in allowed:
-            raise ValueError(f"åtgärden {name!r} finns inte för {'beslut' if decision else 'uppgifter'} "
-                             f"(tillåtna: {', '.join(sorted(allowed))})")
-        if ":" in action and (name not in LEVELLED or not 1 <= level <= MAX_LEVEL):
-            raise ValueError(f"steget {entry.strip()!r}: bara {', '.join(sorted(LEVELLED))} tar en nivå, "
-                             f"1–{MAX_LEVEL}")
-        offset = m.group(2).replace(" ", "").upper()
-        if offset != "0" and dates.period_too_long(offset):
-            raise ValueError(f"steget {entry.strip()!r}: perioden är längre än 100 år")
-        steps.append(Step(-1 if m.group(1) == "-" else 1, offset, action))
-    return steps
+    try:
+        entries = dates.parse_ladder(text, allowed)
+    except dates.DateSyntaxError as exc:
+        kind = "beslut" if decision else "uppgifter"
+        raise ValueError(str(exc).replace("finns inte här", f"finns inte för {kind}")) from None
+    return [Step(e.sign, e.offset, e.action if e.level is None else f"{e.action}:{e.level}") for e in entries]
 
 
 def hourly(row: HumanTask) -> bool:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from ..authority.identity import Actor
 from ..authority.roles import ADMIN
 from ..base.clock import Clock
+from ..base.errors import RutinError
 from ..catalogue import processes
 from ..clocks import spiff_clock, timers
 from ..core import Engine
@@ -189,13 +190,10 @@ class Scheduler:
                                          fired_at=now, fired_by=self.name))
                 if row["case_id"]:
                     self._note_on_case(s, row, attempts, error, now)
-                admins = list(conn.execute(
-                    sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
-                    .where(UserRole.role_key == ADMIN, User.active.is_(True))
-                ).scalars())
+                admins = self._admins(conn)
                 what = f"ärende {row['case_id'][:8]}" if row["case_id"] else f"process {row['process_key'] or '–'}"
                 notifications.notify(
-                    conn, now, sorted(set(admins)), kind="timer_failed", dedupe=f"timerfail:{row['id']}",
+                    conn, now, admins, kind="timer_failed", dedupe=f"timerfail:{row['id']}",
                     case_id=row["case_id"], task_id=row["task_id"] if row["kind"] != "bpmn" else None,
                     subject=f"En tidsstyrd händelse misslyckades: {row['kind']} ({what})",
                     body=f"Händelsen ({row['kind']}, rad {row['id']}) skulle ha utförts "
@@ -203,6 +201,14 @@ class Scheduler:
                          f"Senaste felet: {error}")
         except Exception:  # recording must never stop the tick either; the row stays as it was
             log.exception("could not record the failure of timer %s", row["id"])
+
+    @staticmethod
+    def _admins(conn: sa.Connection) -> list[str]:
+        """The active administrators, who are told what the scheduler could not do."""
+        return sorted(set(conn.execute(
+            sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role_key == ADMIN, User.active.is_(True))
+        ).scalars()))
 
     def _note_on_case(self, s: Session, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
@@ -248,7 +254,17 @@ class Scheduler:
         conn = s.connection()
         try:
             version = processes.latest_version(conn, row["process_key"])
-        except Exception:
+        except RutinError as exc:
+            # The process has no published version (any more): the start, and its schedule, end
+            # here, and the administrators are told why. Any other error is no answer about the
+            # process: it goes to the tick's failure handling (retried, then given up, loudly).
+            log.warning("scheduled start of %s (timer %s) ended: %s", row["process_key"], row["id"], exc.detail)
+            notifications.notify(
+                conn, now, self._admins(conn), kind="scheduled_start_ended", dedupe=f"startend:{row['id']}",
+                subject=f"En schemalagd start upphörde: process {row['process_key']}",
+                body=f"Starten som skulle ha gjorts {row['due_at'].isoformat()} gjordes inte, och inga fler "
+                     f"starter är schemalagda: {exc.detail} Publicera en version av processen för att "
+                     "schemalägga starterna igen.")
             return "cancelled"
         data = dict(row["data"] or {})
         work = start_in(self.engine, s, SCHEDULER_ACTOR, version, {}, None, via="timer")

@@ -40,7 +40,8 @@ class Walk:
 def _fill(task: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for f in task.get("form") or []:
-        if f.get("default") not in (None, ""):
+        # (a read-only field is the process's to fill, and posting it is refused)
+        if f.get("default") not in (None, "") or (f.get("constraints") or {}).get("readonly"):
             continue
         if f["type"] == "enum" and f.get("options"):
             data[f["id"]] = f["options"][0]["id"]
@@ -62,7 +63,7 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
             return result
         if case["status"] == "incident":
             result.reason = (case["incident"] or {}).get("message")
-            fix = _missing_variables(result.reason or "", case["data"])
+            fix = missing_variables(result.reason or "", case["data"])
             if fix and retries < 3:
                 # What a handler does when a condition asks for data the map never collects: supply
                 # it and retry the case.
@@ -103,18 +104,22 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
 
 
 _QUOTED = re.compile(r"(?:expression|Uttrycket) '(.*?)'(?: kunde inte|$)")
+_UNDEFINED = re.compile(r"name '([^']+)' is not defined")
 _NAME = re.compile(r"[^\W\d]\w*")
-_KNOWN = {"and", "or", "not", "True", "False", "None", "in", "is", "if", "else", "for", "any", "all", "len"}
+_KNOWN = {"and", "or", "not", "True", "False", "None", "in", "is", "if", "else", "for", "any", "all", "len",
+          "rutin_variable"}
 
 
-def _missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
+def missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a handler supplies when a condition asks for data the map never collects: each name
+    the failed expression reads (outside its string literals) or the error says is undefined,
+    that the case does not hold; a list where the expression iterates over it, else True."""
+    names = set(_UNDEFINED.findall(message))
     m = _QUOTED.search(message)
-    if not m:
-        return {}
-    text = m.group(1)
-    names = {n for n in _NAME.findall(text) if n not in _KNOWN and n not in data and not n.startswith("_")}
+    text = m.group(1) if m else ""
+    names |= {n for n in _NAME.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", text)) if n not in _KNOWN}
     iterated = set(re.findall(r"\bin\s+([^\W\d]\w*)", text))
-    return {n: ([] if n in iterated else True) for n in sorted(names)}
+    return {n: ([] if n in iterated else True) for n in sorted(names) if n not in data and not n.startswith("_")}
 
 
 def message_names(data: bytes) -> list[str]:

@@ -1,0 +1,104 @@
+"""The one catalogue of Swedish words for the codes Rutin stores: statuses, history events (a
+case's and a process's), escalation actions, who acted, a diagnostic's severity and the titles of
+problem types. The pages, the API's problem details, the engine's own messages and the CLI read
+them here, so a new code gets its word once and a test finds one without it.
+
+It imports nothing: any module, in any layer, may read it.
+"""
+
+from __future__ import annotations
+
+# What happened, as a case's history tells it.
+EVENT_LABELS = {
+    "case_started": "Ärendet startades",
+    "case_completed": "Ärendet avslutades",
+    "case_clock_started": "Tidsfristen började löpa",
+    "case_clock_paused": "Tidsfristen pausades",
+    "case_clock_resumed": "Tidsfristen löper igen",
+    "case_clock_extended": "Tidsfristen förlängdes",
+    "case_clock_not_extended": "Tidsfristen förlängdes inte",
+    "case_deadline_passed": "Tidsfristen passerades",
+    "task_created": "Uppgift skapad",
+    "task_claimed": "Uppgift tagen",
+    "task_unclaimed": "Uppgift lämnad tillbaka",
+    "task_completed": "Uppgift klar",
+    "task_cancelled": "Uppgift avbruten",
+    "task_assigned": "Uppgift tilldelad",
+    "task_reassigned": "Uppgift omfördelad",
+    "task_handed_over": "Uppgift överlämnad",
+    "task_updated": "Uppgift ändrad",
+    "task_due_moved": "Förfallodatum följer ärendets tidsfrist",
+    "case_transferred": "Ärendet lämnades över till en annan enhet",
+    "escalation_step": "Eskalering",
+    "conflict_of_interest_declared": "Jäv anmält",
+    "comment": "Kommentar",
+    "timer_fired": "Timer löste ut",
+    "timer_failed": "Tidsstyrd händelse misslyckades",
+    "message_received": "Meddelande mottaget",
+    "incident_raised": "Incident",
+    "incident_retried": "Incident försökt igen",
+    "data_corrected": "Uppgifter rättade",
+    "case_clock_not_paused": "Tidsfristen pausades inte",
+    "case_clock_stopped": "Tidsfristen står still tills kompletteringen kommit in",
+    "case_clock_restarted": "Tidsfristen började om",
+    "case_clock_not_restarted": "Tidsfristen började inte om",
+    "case_clock_recounted": "Tidsfristen räknas från ankomstdagen",
+    "case_clock_not_recounted": "Tidsfristen räknades inte om",
+    "case_deadline_warning": "Varning inför tidsfristen",
+    "follow_up_reminder": "Påminnelse om uppföljning",
+    "scheduled_start_late": "Schemalagd start skedde sent",
+}
+# What an escalation step did, as the case's history tells an auditor.
+ESCALATION_ACTIONS = {
+    "remind": "påminnelse", "notify_manager": "chefen underrättad", "reassign_manager": "flyttad till chefens roll",
+    "raise_priority": "högre prioritet", "substitute": "till ersättaren enligt delegationsordningen",
+    "superior": "till överordnad enligt delegationsordningen",
+}
+# Who acted, where it was not a person.
+ACTOR_LABELS = {"scheduler": "systemet", "system": "systemet"}
+# Every status a person is shown: a case's (active, completed, incident), a task's (open,
+# completed, cancelled) and a process version's (draft, published, superseded, rejected).
+STATUS_LABELS = {
+    "active": "Pågår", "completed": "Avslutat", "incident": "Incident", "open": "Öppen",
+    "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
+    "rejected": "Avvisad",
+}
+SEVERITY_LABELS = {"error": "Fel", "warning": "Varning", "info": "Information"}
+
+# What happened to a process's versions, as its history tells it.
+PROCESS_EVENT_LABELS = {
+    "version_uploaded": "Version uppladdad",
+    "version_approved": "Version godkänd och publicerad",
+    "version_superseded": "Version ersatt av en senare",
+    "version_rejected": "Version avvisad",
+}
+
+# The title of each problem type (RFC 9457), by the last part of its type URI.
+PROBLEM_TITLES = {
+    "bad-request": "Felaktig begäran",
+    "unauthorized": "Inloggning krävs",
+    "forbidden": "Behörighet saknas",
+    "not-found": "Finns inte",
+    "method-not-allowed": "Metoden stöds inte",
+    "conflict": "Konflikt",
+    "case-busy": "Ärendet är upptaget",
+    "invalid-input": "Ogiltiga uppgifter",
+    "invalid-bpmn": "Diagrammet kan inte driftsättas",
+    "too-large": "För stor begäran",
+    "unsupported-media-type": "Innehållstypen stöds inte",
+    "too-many-attempts": "För många försök",
+    "internal": "Internt fel",
+}
+# The problem type of an HTTP error no domain error raised (an unknown address, a wrong method).
+HTTP_PROBLEMS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+
+
+def status_label(status: str) -> str:
+    """A status as a person reads it ("Avvisad"); an unknown code as it is."""
+    return STATUS_LABELS.get(status, status)
+
+
+def status_word(status: str) -> str:
+    """A status inside a sentence ("Version 2 är redan avvisad.")."""
+    return status_label(status).lower()

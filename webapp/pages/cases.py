@@ -1,0 +1,68 @@
+"""Cases: the list, one case with its data, history and diagram, and handing it over to another
+unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from engine.authority import org
+from engine.base.errors import Conflict, Forbidden, InvalidInput
+from engine.service import cases, transfer
+
+from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
+
+bp = Blueprint("cases", __name__)
+
+
+@bp.get("/cases")
+@signed_in
+def case_list() -> str:
+    """Cases the signed-in person may see, newest first."""
+    page = page_number()
+    status = request.args.get("status") or None
+    if status not in (None, *cases.CASE_STATUSES):
+        status = None
+    listing = cases.list_cases(current_engine(), g.actor, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    pages = page_count(listing["total"])
+    return render_template("cases.html", listing=listing, status=status, page=page, pages=pages)
+
+
+
+@bp.get("/cases/<case_id>")
+@signed_in
+def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
+    """A case: where it stands, its data, its history, and the diagram with its open steps."""
+    data = cases.get_case(current_engine(), g.actor, case_id)
+    open_ids = sorted({t["element_id"] for t in data["open_tasks"] if t.get("element_id")})
+    done = sorted({e["element_id"] for e in data["history"] if e["type"] == "task_completed" and e["element_id"]}
+                  - set(open_ids))
+    tree = org.tree(current_engine())
+    unit = tree.units.get(data["org_unit"]) if data.get("org_unit") else None
+    # The hand-over form is for those who answer for the case's unit (engine.service.transfer checks again).
+    offered = data["status"] in transfer.OPEN and transfer.may_transfer(g.actor, data.get("org_unit"))
+    units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
+                   key=lambda u: u[1].casefold()) if offered else []
+    names = {u.id: u.name for u in tree.units.values()}
+    return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
+                           unit_name=getattr(unit, "name", None), unit_names=names,
+                           fields=FieldNames(data["process_version_id"])), status
+
+
+@bp.post("/cases/<case_id>/lamna-over")
+@signed_in
+def transfer_case(case_id: str) -> Any:
+    """Hand the case over to another unit, with the reason (the unit's manager, an admin)."""
+    try:
+        moved = transfer.transfer_case(current_engine(), g.actor, case_id, request.form.get("unit", ""),
+                                       request.form.get("reason", ""))
+    except (InvalidInput, Conflict) as exc:
+        return case(case_id, error=exc.detail, status=exc.status)
+    flash(f"Ärendet är överlämnat till {org.tree(current_engine()).units[moved['org_unit']].name}.")
+    try:
+        cases.get_case(current_engine(), g.actor, case_id)
+    except Forbidden:  # it has left the units this manager answers for
+        return redirect(url_for("pages.cases.case_list"))
+    return redirect(url_for("pages.cases.case", case_id=case_id))
+

@@ -1,0 +1,106 @@
+"""Processes: the list and upload, one process with its versions, approving a draft, starting a
+case and the diagram."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+
+from engine.authority import org, ownership
+from engine.base.errors import RutinError
+from engine.catalogue import processes, starting
+from engine.service import cases
+
+from ..downloads import diagram_download
+from ..params import upload_filename
+from .common import START_CONTROLS, current_engine, form_data, signed_in
+
+bp = Blueprint("processes", __name__)
+
+
+@bp.get("/processes")
+@signed_in
+def process_list() -> str:
+    """Deployed processes, and the upload form for designers."""
+    return render_template("processes.html", items=processes.list_processes(current_engine()), result=None,
+                           startable=_startable())
+
+
+def _startable() -> set[str]:
+    """The processes the signed-in person may start cases of: only to them the list offers "Starta"."""
+    engine = current_engine()
+    return {p["key"] for p in processes.list_processes(engine) if starting.offer(engine, g.actor, p["key"])}
+
+
+@bp.post("/processes")
+@signed_in
+def upload() -> Any:
+    """Upload a BPMN file (with any Camunda Forms); show what Rutin found."""
+    engine = current_engine()
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        return render_template("processes.html", items=processes.list_processes(engine), startable=_startable(),
+                               result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
+    forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
+    try:
+        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_filename(upload_file.filename), forms)
+    except RutinError as exc:
+        result = {"error": exc.detail, "filename": upload_file.filename,
+                  "diagnostics": exc.extra.get("diagnostics", [])}
+        return render_template("processes.html", items=processes.list_processes(engine), result=result,
+                               startable=_startable()), exc.status
+    result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
+              "diagnostics": [x for d in deployed for x in d.diagnostics]}
+    return render_template("processes.html", items=processes.list_processes(engine), result=result,
+                           startable=_startable()), 201
+
+
+@bp.get("/processes/<key>")
+@signed_in
+def process(key: str) -> str:
+    """A process with its versions; approve a draft, start a case (offered only to whom may)."""
+    engine = current_engine()
+    tree = org.tree(engine)
+    offer = starting.offer(engine, g.actor, key)
+    units = sorted(((u, tree.units[u].name) for u in offer["units"]), key=lambda u: u[1]) if offer else []
+    default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
+    return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
+                           default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
+                           start_form=_start_form(key))
+
+
+def _start_form(key: str) -> list[dict[str, Any]]:
+    """The start form's fields of the process's published version (none before one is published)."""
+    published = [v for v in processes.get_process(current_engine(), key)["versions"] if v["status"] == "published"]
+    return [asdict(f) for f in current_engine().model(published[0]["id"]).start_form] if published else []
+
+
+@bp.post("/processes/<key>/versions/<int:number>/approve")
+@signed_in
+def approve(key: str, number: int) -> Response:
+    """Approve a draft version."""
+    processes.approve(current_engine(), g.actor, key, number)
+    flash(f"Version {number} är godkänd och publicerad.")
+    return redirect(url_for("pages.processes.process", key=key))  # type: ignore[return-value]
+
+
+@bp.post("/processes/<key>/cases")
+@signed_in
+def start(key: str) -> Response:
+    """Start a case and go to it."""
+    data = form_data(_start_form(key), START_CONTROLS)
+    started = cases.start_case(current_engine(), g.actor, key, data,
+                               request.form.get("business_key", "").strip() or None,
+                               request.form.get("org_unit") or None)
+    flash("Ärendet är startat.")
+    return redirect(url_for("pages.cases.case", case_id=started["id"]))  # type: ignore[return-value]
+
+
+@bp.get("/processes/<key>/versions/<int:number>/diagram")
+@signed_in
+def diagram(key: str, number: int) -> Response:
+    """A version's XML for the diagram viewer (which fetches it); opened directly, a download."""
+    return diagram_download(processes.version_xml(current_engine(), key, number), key, number)
+

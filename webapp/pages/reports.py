@@ -1,0 +1,93 @@
+"""Reports: delegated decisions for the committee, and process measures for management review;
+each also as CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, g, render_template, request, url_for
+
+from engine.authority import org
+from engine.base.errors import InvalidInput
+from engine.base.forms import EARLIEST_YEAR, LATEST_YEAR
+from engine.routing import delegation
+from engine.service import audit, measures
+
+from ..downloads import csv_download
+from .common import STOCKHOLM, current_engine, signed_in
+
+bp = Blueprint("reports", __name__)
+REPORTING_LABELS = {"anmals": "Anmäls till nämnden", "protokollfors": "Protokollförs särskilt",
+                    "none": "Anmäls inte (verkställighet)"}
+
+
+def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
+    """A date from the query (ÅÅÅÅ-MM-DD) as the instant its Swedish day begins (the next day's,
+    `next_day`: a period "till" a date includes it)."""
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidInput(f"Ange datumet som ÅÅÅÅ-MM-DD, inte {text[:40]!r}.") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise InvalidInput(f"Ange ett datum mellan år {EARLIEST_YEAR} och {LATEST_YEAR}.")
+    if next_day:
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+
+
+@bp.get("/delegationsbeslut")
+@signed_in
+def delegation_report() -> Any:
+    """Delegated decisions for the committee's report (anmälan av delegationsbeslut): by
+    committee, period and reporting mode, and the same list as CSV for the meeting's papers."""
+    engine = current_engine()
+    filters = {k: (request.args.get(k) or "").strip() for k in ("namnd", "fran", "till", "rapportering")}
+    rows = delegation.report(engine, g.actor, committee=filters["namnd"] or None, since=_local_day("fran"),
+                             until=_local_day("till", next_day=True), reporting=filters["rapportering"] or None)
+    if request.args.get("format") == "csv":
+        return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
+    readable = delegation.readable_committees(engine, g.actor)
+    committees = sorted(readable) if readable is not None else sorted(
+        {u.committee for u in org.tree(engine).units.values() if u.committee})
+    return render_template("delegation_report.html", rows=rows, committees=committees, filters=filters,
+                           reporting_label=REPORTING_LABELS,
+                           csv_url=url_for("pages.reports.delegation_report", format="csv",
+                                           namnd=filters["namnd"] or None, fran=filters["fran"] or None,
+                                           till=filters["till"] or None,
+                                           rapportering=filters["rapportering"] or None))
+
+
+@bp.get("/matetal")
+@signed_in
+def measure_report() -> Any:
+    """Process measures over a period for management review (ISO 9001 9.1), and one process's
+    steps when it is chosen; either table as CSV."""
+    filters = {k: (request.args.get(k) or "").strip() for k in ("fran", "till", "process")}
+    found = measures.measures(current_engine(), g.actor, since=_local_day("fran"),
+                              until=_local_day("till", next_day=True), process=filters["process"] or None)
+    if request.args.get("format") == "csv":
+        return csv_download(measures.as_csv(found), "matetal.csv")
+    chosen = next((p for p in found["processes"] if p["process_key"] == filters["process"]), None)
+    fran, till = filters["fran"] or None, filters["till"] or None
+    return render_template("measures.html", found=found, filters=filters, chosen=chosen,
+                           csv_processes=url_for("pages.reports.measure_report", format="csv", fran=fran, till=till),
+                           csv_steps=url_for("pages.reports.measure_report", format="csv",
+                                             process=filters["process"] or None, fran=fran, till=till))
+
+
+
+@bp.get("/granskning")
+@signed_in
+def audit_page() -> Any:
+    """The state of the evidence for auditors and administrators: the latest recorded verification,
+    when one last found nothing, the latest signed checkpoint and its keys; with ?kontrollera=1 a
+    live check of every history now (not recorded: an auditor changes nothing)."""
+    audit.require_reader(g.actor)
+    engine = current_engine()
+    live = audit.verify_all(engine, trigger="page", actor=g.actor.name, record=False) \
+        if request.args.get("kontrollera") == "1" else None
+    return render_template("audit.html", status=audit.status(engine), live=live)

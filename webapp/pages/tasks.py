@@ -1,0 +1,204 @@
+"""The inbox and a task: what to do, and doing it (take, give back, hand to someone, declare
+jäv, comment, complete)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from engine.base.errors import InvalidInput, RutinError
+from engine.routing import delegation
+from engine.service import cases, tasks
+
+from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
+
+bp = Blueprint("tasks", __name__)
+VIEWS = {"mine": "Mina", "unclaimed": "Otagna i mina roller", "overdue": "Försenade", "all": "Alla"}
+# Shown to managers only: the open tasks of the units they manage (and the units below them).
+UNIT_VIEW = {"unit": "Min enhet"}
+# The inbox's sort choices: (engine sort column, order, label).
+SORTINGS = {
+    "created": ("created", "asc", "Äldst först"),
+    "due": ("due", "asc", "Förfaller först"),
+    "priority": ("priority", "desc", "Högst prioritet först"),
+}
+JAV_MISSING = "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren."
+
+
+@bp.get("/")
+@signed_in
+def inbox() -> str:
+    """The handler's inbox."""
+    views = {**VIEWS, **UNIT_VIEW} if g.actor.manages else VIEWS
+    view = request.args.get("visa", "all")
+    if view not in views:
+        view = "all"
+    sort = request.args.get("sortera", "created")
+    if sort not in SORTINGS:
+        sort = "created"
+    page = page_number()
+    filters: dict[str, Any] = {}
+    if view == "mine":
+        filters["assignee"] = "me"
+    elif view == "unclaimed":
+        filters["candidate"] = "me"
+    elif view == "overdue":
+        filters["overdue"] = True
+    elif view == "unit":
+        filters["unit"] = "mine"
+    column, order, _ = SORTINGS[sort]
+    listing = tasks.list_tasks(current_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
+                               offset=(page - 1) * PAGE_SIZE, **filters)
+    pages = page_count(listing["total"])
+    return render_template("inbox.html", listing=listing, view=view, views=views, sort=sort, sortings=SORTINGS,
+                           page=page, pages=pages)
+
+
+def _defaults(row: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in row.get("form") or []:
+        if f.get("default") is not None:
+            values[f["id"]] = f["default"]
+    return values
+
+
+@bp.get("/tasks/<task_id>")
+@signed_in
+def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | None = None,
+         status: int = 200, values: dict[str, Any] | None = None) -> Any:
+    """One task: what to do, its form or options, and the case it belongs to."""
+    row = tasks.get_task(current_engine(), g.actor, task_id)
+    case = cases.get_case(current_engine(), g.actor, row["case_id"])
+    comments = [e for e in case.get("history", []) if e["type"] == "comment"
+                and e.get("task_id") in (None, task_id)]
+    return render_template(
+        "task.html", task=row, case=case, error=error, comments=comments, fields=FieldNames(case["process_version_id"]),
+        errors={e["field"]: e["message"] for e in errors or []},
+        values=values if values is not None else _defaults(row),
+        chosen=request.form.getlist("choice") if request.method == "POST" else [],
+        ask_jav=bool(row.get("decision_under_ordinance")),
+    ), status
+
+
+def _act(task_id: str, action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except RutinError as exc:
+        return task(task_id, error=exc.detail, errors=exc.extra.get("errors"), status=exc.status,
+                    values=_entered())
+
+
+def _entered() -> dict[str, Any]:
+    """What the handler entered, to show again after an error: every ticked box of a checklist,
+    one value for the other fields."""
+    return {k: v if len(v) > 1 else v[0] for k, v in request.form.to_dict(flat=False).items()}
+
+
+@bp.post("/tasks/<task_id>/assign")
+@signed_in
+def assign(task_id: str) -> Any:
+    """Give the task to someone (a manager of its unit, an administrator)."""
+
+    def run() -> Any:
+        user = request.form.get("user", "").strip()
+        if not user:
+            raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
+        tasks.assign(current_engine(), g.actor, task_id, user)
+        flash(f"Uppgiften är tilldelad {user}.")
+        return redirect(url_for("pages.tasks.task", task_id=task_id))
+
+    return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/claim")
+@signed_in
+def claim(task_id: str) -> Any:
+    """Take the task."""
+
+    def run() -> Any:
+        tasks.claim(current_engine(), g.actor, task_id)
+        flash("Du har tagit uppgiften.")
+        return redirect(url_for("pages.tasks.task", task_id=task_id))
+
+    return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@signed_in
+def unclaim(task_id: str) -> Any:
+    """Give the task back."""
+
+    def run() -> Any:
+        tasks.unclaim(current_engine(), g.actor, task_id)
+        flash("Uppgiften är tillbaka hos rollen.")
+        return redirect(url_for("pages.tasks.task", task_id=task_id))
+
+    return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/jav")
+@signed_in
+def declare_conflict(task_id: str) -> Any:
+    """Declare jäv: the decision goes to the substitute."""
+
+    def run() -> Any:
+        delegation.declare_conflict(current_engine(), g.actor, task_id, request.form.get("reason") or None)
+        flash("Jäv är anmält; beslutet går till ersättaren.")
+        return redirect(url_for("pages.tasks.inbox"))
+
+    return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/comments")
+@signed_in
+def comment(task_id: str) -> Any:
+    """Comment on the task; the comment is kept in the case's history."""
+
+    def run() -> Any:
+        tasks.comment(current_engine(), g.actor, text=request.form.get("text", ""), task_id=task_id)
+        flash("Kommentaren är sparad.")
+        return redirect(url_for("pages.tasks.task", task_id=task_id) + "#kommentarer")
+
+    return _act(task_id, run)
+
+
+def _next_for_me(open_tasks: list[dict[str, Any]]) -> str | None:
+    """The case's next open task if it is the signed-in person's to do."""
+    actor = g.actor
+    for nxt in open_tasks:
+        if nxt.get("assignee") not in (None, actor.name):
+            continue
+        keys = [c.split(":", 1)[1] for c in nxt.get("candidates", [])]
+        if nxt.get("assignee") == actor.name or actor.name in keys or any(k in actor.roles for k in keys):
+            return str(nxt["id"])
+    return None
+
+
+@bp.post("/tasks/<task_id>/complete")
+@signed_in
+def complete(task_id: str) -> Any:
+    """Complete the task, then go on to the case's next task if it is one's own to do."""
+    engine = current_engine()
+
+    def run() -> Any:
+        row = tasks.get_task(engine, g.actor, task_id)
+        choice: Any = None
+        if row["kind"] == "decision":
+            choice = request.form.getlist("choice") if row.get("multiple") else request.form.get("choice")
+            if not choice:
+                raise InvalidInput("Välj ett av alternativen.")
+        confirmed = request.form.get("no_conflict_of_interest") == "on"
+        if row.get("decision_under_ordinance") and not confirmed:
+            raise InvalidInput(JAV_MISSING)
+        result = tasks.complete(engine, g.actor, task_id, form_data(row.get("form") or []), choice,
+                                no_conflict_of_interest=True if confirmed else None)
+        flash(f"”{row['name']}” är klar.")
+        nxt = _next_for_me(result["case"]["open_tasks"])
+        if nxt:
+            return redirect(url_for("pages.tasks.task", task_id=nxt))
+        return redirect(url_for("pages.cases.case", case_id=result["case"]["id"]))
+
+    return _act(task_id, run)
+
