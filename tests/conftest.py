@@ -94,7 +94,10 @@ def clock() -> ManualClock:
 @pytest.fixture
 def engine(backend: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
     """A migrated engine on a fresh database of the backend under test."""
-    env = {"RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_LOCK_TIMEOUT_S": "5"}
+    # Tests move the clock by months and years (reviews, deadlines) and keep using the tokens they
+    # issued at the start: those live ten years here; the tests of expiry ask for short ones.
+    env = {"RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_LOCK_TIMEOUT_S": "5",
+           "RUTIN_TOKEN_DAYS": "3650", "RUTIN_TOKEN_MAX_DAYS": "3650"}
     if backend == "postgresql":
         assert PG_URL
         env["RUTIN_DATABASE_URL"] = PG_URL

@@ -56,10 +56,10 @@ def export_org() -> Response:
         raise Forbidden("Bara administratörer och revisorer kan exportera organisationen.")
     wanted = choice_arg("format", ("json", "yaml", "csv"))
     if wanted == "yaml":
-        return Response(org.export_yaml(_engine()), mimetype="application/yaml")
+        return Response(org.export_yaml(_engine(), include_inactive=True), mimetype="application/yaml")
     if wanted == "csv":
         return Response(org.people_csv(_engine()), mimetype="text/csv")
-    return jsonify(org.export_data(_engine()))
+    return jsonify(org.export_data(_engine(), include_inactive=True))
 
 
 def _text_body() -> str:
