@@ -41,6 +41,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
 from engine import (
+    accounts,
     cases,
     delegation,
     identity,
@@ -49,6 +50,7 @@ from engine import (
     org,
     ownership,
     processes,
+    security_log,
     signin,
     starting,
     tasks,
@@ -182,6 +184,9 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
                 flash("Sessionen har gått ut eller avslutats; logga in igen.")
             return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
         g.actor = actor
+        if not actor.has_role:
+            # Signed in, but holding no role (all removed, or none given yet): told so, and nothing else.
+            return _error_page("Ingen roll", identity.NO_ROLE, 403)
         return view(*args, **kwargs)
 
     return wrapper
@@ -900,6 +905,63 @@ def notification_read(notification_id: int) -> Response:
     """Mark a notification read."""
     notifications.mark_read(_engine(), g.actor, notification_id)
     return redirect(url_for("pages.notification_list"))  # type: ignore[return-value]
+
+
+# -- tokens and the security log --------------------------------------------------------------
+
+
+@bp.get("/tokens")
+@signed_in
+def token_list(created: dict[str, Any] | None = None, error: str | None = None, status: int = 200) -> Any:
+    """One's tokens (administrators and auditors: everyone's with ?alla=1), the form that makes a
+    new one, and a new one's value, shown this once."""
+    everyone = request.args.get("alla") == "1" and g.actor.is_auditor
+    listing = accounts.list_tokens(_engine(), g.actor, everyone=everyone)
+    settings = _engine().settings
+    return render_template("tokens.html", listing=listing, created=created, error=error, everyone=everyone,
+                           default_days=settings.token_days, max_days=settings.token_max_days), status
+
+
+@bp.post("/tokens")
+@signed_in
+def token_create() -> Any:
+    """Make a token; the answer is the page itself, with the value (never a redirect, whose flash
+    message would carry it in the cookie)."""
+    days_text = request.form.get("days", "").strip()
+    try:
+        days = int(days_text) if days_text else None
+        if days_text and not days_text.isdigit():
+            raise ValueError
+    except ValueError:
+        return token_list(error="Ange antal dagar som ett heltal.", status=422)
+    try:
+        created = accounts.create_token(_engine(), g.actor, label=request.form.get("name", ""), days=days)
+    except InvalidInput as exc:
+        return token_list(error=exc.detail, status=exc.status)
+    return token_list(created=created, status=201)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@signed_in
+def token_revoke(token_id: int) -> Response:
+    """Revoke a token (its owner, or an administrator)."""
+    revoked = accounts.revoke_token(_engine(), g.actor, token_id)
+    flash(f"Token {revoked['name']} är återkallad.")
+    back = url_for("pages.token_list", alla="1") if request.form.get("alla") == "1" else url_for("pages.token_list")
+    return redirect(back)  # type: ignore[return-value]
+
+
+@bp.get("/sakerhetslogg")
+@signed_in
+def security_log_page() -> Any:
+    """The security log for administrators and auditors (?anvandare= narrows it), and as CSV."""
+    user = (request.args.get("anvandare") or "").strip() or None
+    if request.args.get("format") == "csv":
+        return csv_download(security_log.as_csv(_engine(), g.actor, user=user), "sakerhetslogg.csv")
+    page = _page_number()
+    found = security_log.entries(_engine(), g.actor, user=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template("security_log.html", found=found, user=user or "", page=page, page_size=PAGE_SIZE,
+                           csv_url=url_for("pages.security_log_page", format="csv", anvandare=user))
 
 
 @bp.get("/static/vendor/<path:name>")
