@@ -450,7 +450,7 @@ def people_csv(engine: Engine) -> str:
     return out.getvalue()
 
 
-def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
+def import_people_csv(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
     import csv
     import io
@@ -479,7 +479,7 @@ def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
             person["roles"].append({k: v for k, v in {"role": row["role"].strip(), "unit": row.get("unit") or None,
                                                       "from": row.get("from") or None,
                                                       "to": row.get("to") or None}.items() if v})
-    return import_data(engine, {"people": list(people.values())})
+    return import_data(engine, {"people": list(people.values())}, actor)
 
 
 # -- where cases belong -----------------------------------------------------------------------

@@ -347,3 +347,18 @@ def test_the_tokens_page_creates_shows_once_and_revokes(engine: Engine, client: 
     assert pages.post(f"/tokens/{token_id}/revoke", data={"csrf": csrf}).status_code == 302
     assert client.get("/api/me", headers={"Authorization": f"Bearer {value}"}).status_code == 401
     assert "Återkallad av hanna" in pages.get("/tokens").get_data(as_text=True)
+
+
+def test_a_role_change_by_import_is_logged_under_the_importer(engine: Engine, client: Any,
+                                                               people: dict[str, Person]) -> None:
+    body = "name;role\ngreta;Handläggare\n".encode()
+    r = client.put("/api/org", data=body, headers={**people["admin"].headers, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.get_json()
+    with engine.db.read() as s:
+        entry = s.execute(sa.select(SecurityEvent).where(SecurityEvent.type == "roles_changed",
+                                                         SecurityEvent.subject == "greta")).scalars().all()[-1]
+    assert entry.actor == "admin" and entry.data == {"added": ["Handläggare"], "removed": ["granskare"]}
+    # importing the same again changes no role, and logs nothing
+    count = len(_log(engine))
+    client.put("/api/org", data=body, headers={**people["admin"].headers, "Content-Type": "text/csv"})
+    assert len(_log(engine)) == count

@@ -81,7 +81,7 @@ def import_org() -> Response:
     if not actor.is_admin:
         raise Forbidden("Bara administratörer kan läsa in organisationen.")
     if request.mimetype == "text/csv":
-        return jsonify(org.import_people_csv(_engine(), _text_body()))
+        return jsonify(org.import_people_csv(_engine(), _text_body(), actor))
     if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
         data = yaml_object(_text_body())
     else:
