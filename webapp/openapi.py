@@ -177,6 +177,10 @@ def spec() -> dict[str, Any]:
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"].setdefault("400", PROBLEM)
+            # Who holds no role, and an integration's token outside starting cases, are refused
+            # with 403 wherever a token is needed (webapp.auth).
+            if operation.get("security") != []:
+                operation["responses"].setdefault("403", PROBLEM)
     return document
 
 

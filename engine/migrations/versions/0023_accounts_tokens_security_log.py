@@ -14,7 +14,7 @@ Create Date: 2026-12-07
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,10 +35,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('start_only', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('created_by', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('revoked_by', sa.String(length=120), nullable=True))
+    from engine.clock import SystemClock
+
     days = int(os.environ.get("RUTIN_TOKEN_DAYS") or 90)
     tokens = sa.table("api_tokens", sa.column("expires_at", sa.DateTime(timezone=True)))
     op.execute(sa.update(tokens).where(tokens.c.expires_at.is_(None))
-               .values(expires_at=datetime.now(UTC) + timedelta(days=days)))
+               .values(expires_at=SystemClock().now() + timedelta(days=days)))
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.alter_column('expires_at', existing_type=sa.DateTime(timezone=True), nullable=False)
     op.create_table(
