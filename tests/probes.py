@@ -14,6 +14,9 @@ from engine.core import Engine
 # Rows that a refused request may legitimately touch without being an effect of the attack: none
 # today. A probe that must ignore a table (a sign-in counter, a request log) passes `ignore`.
 _VOLATILE: frozenset[str] = frozenset({"alembic_version"})
+# Columns likewise: a token's last use is written when a request authenticates with it, whether
+# or not what it then asks for is refused (a use of the credential, not an effect of the request).
+_VOLATILE_COLUMNS: dict[str, frozenset[str]] = {"api_tokens": frozenset({"last_used_at"})}
 
 
 def db_state(engine: Engine, *, ignore: frozenset[str] | set[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
@@ -26,7 +29,8 @@ def db_state(engine: Engine, *, ignore: frozenset[str] | set[str] = frozenset())
             if name in skip:
                 continue
             table = sa.Table(name, sa.MetaData(), autoload_with=conn)
-            out[name] = sorted(tuple(repr(v) for v in row) for row in conn.execute(sa.select(table)))
+            columns = [c for c in table.columns if c.name not in _VOLATILE_COLUMNS.get(name, frozenset())]
+            out[name] = sorted(tuple(repr(v) for v in row) for row in conn.execute(sa.select(*columns)))
     return out
 
 

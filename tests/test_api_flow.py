@@ -163,7 +163,9 @@ def test_case_visibility(client: Any, people: dict[str, Person], engine: Engine)
     assert client.get(f"/api/cases/{case['id']}", headers=people["stina"].headers).status_code == 403
     assert client.get(f"/api/cases/{case['id']}", headers=people["hugo"].headers).status_code == 200
     assert client.get(f"/api/cases/{case['id']}", headers=people["admin"].headers).status_code == 200
-    assert client.get("/api/cases", headers=people["stina"].headers).get_json()["total"] == 0
+    # stina holds no role at all: she is told so, and shown nothing (issue 16)
+    refused = client.get("/api/cases", headers=people["stina"].headers)
+    assert refused.status_code == 403 and refused.get_json()["detail"] == identity.NO_ROLE
     assert client.get("/api/cases", headers=people["hugo"].headers).get_json()["total"] == 1
     # stina handles cases in another unit: she starts her own there, and sees it, not hanna's
     org.import_data(engine, {"units": [{"id": "norr", "name": "Norr"}],

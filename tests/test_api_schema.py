@@ -28,8 +28,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks
 
+from engine.authority import identity
 from engine.core import Engine
-from engine.routing import notifications
+from engine.routing import accounts, notifications
 
 EXAMPLES = int(os.environ.get("RUTIN_SCHEMA_EXAMPLES", "6"))
 CONTRACT = [checks.status_code_conformance, checks.content_type_conformance]
@@ -52,7 +53,10 @@ def _seed(client: Any, people: dict[str, Person], engine: Engine) -> dict[str, s
         notifications.notify(s.connection(), engine.clock.now(), ["hanna", "admin"], kind="reminder",
                              subject="Påminnelse", body="Steg ett väntar", dedupe="schema-test")
         notification = s.execute(sa.text("SELECT min(id) FROM notifications")).scalar_one()
-    return {"key": "seq3", "number": "1", "case_id": case["id"], "task_id": case["open_tasks"][0]["id"],
+    # someone else's token (revoking the caller's own would end the run's authentication)
+    identity.issue_token(engine, "hugo", label="schema")
+    token = accounts.list_tokens(engine, identity.SYSTEM, user="hugo")["items"][0]["id"]
+    return {"token_id": str(token), "key": "seq3", "number": "1", "case_id": case["id"], "task_id": case["open_tasks"][0]["id"],
             "unit_id": "bygglov", "absence_id": str(absence["id"]), "item_id": str(item.get_json()["id"]),
             "notification_id": str(notification), "name": "svar"}
 

@@ -167,10 +167,14 @@ def test_one_starts_cases_only_with_a_starter_role_in_units_one_holds_it_in(
         r = start(who, unit)
         assert r.status_code == 403, (who, unit)
         assert r.get_json()["detail"].startswith("Du har") and "starta ärenden" in r.get_json()["detail"], who
-    stranger = {"Authorization": f"Bearer {identity.issue_token(engine, identity.add_user(engine, 'sam', []).name)}"}
+    # a person with no role in the unit is told so; one with no role at all, only that (issue 16)
+    stranger = {"Authorization": f"Bearer {identity.issue_token(engine, identity.add_user(engine, 'sam', ['Miljöinspektör'], unit='miljo').name)}"}
     r = client.post("/api/processes/bygglov_test/cases", json={"org_unit": "bygglov"}, headers=stranger)
     assert r.status_code == 403 and "Bygglovsenheten" in r.get_json()["detail"]
     assert client.post("/api/processes/bygglov_test/cases", json={}, headers=stranger).status_code == 403
+    nobody = {"Authorization": f"Bearer {identity.issue_token(engine, identity.add_user(engine, 'sixten', []).name)}"}
+    r = client.post("/api/processes/bygglov_test/cases", json={"org_unit": "bygglov"}, headers=nobody)
+    assert r.status_code == 403 and r.get_json()["detail"] == identity.NO_ROLE
     with engine.db.read() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one() == before
 

@@ -3,7 +3,9 @@
 Kinds: a case handler of the case's unit, a handler of the same role in another unit (the IDOR
 probe), the unit's manager, a manager of another unit, a committee secretary (nämndsekreterare)
 of another committee, a process designer, the process owner, the owner of another process, an
-auditor, an admin, a stranger with no roles, and no one at all (no token). Tasks are probed
+auditor, an admin, a stranger with no roles (who may learn only that), a handler whose account was
+deactivated (their token revoked with it), an integration account whose token may only start cases
+of one process (the e-service platform), and no one at all (no token). Tasks are probed
 unclaimed, claimed by another handler, and as decisions under the ordinance. Each operation says
 who gets through (2xx), and for whom the answer is about state or content (409/422), where that
 is expected and only there; everyone else is refused with 401/403 (or 404 where even the
@@ -26,12 +28,14 @@ from engine.authority import identity, org
 from engine.authority.identity import SYSTEM
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.routing import absence, delegation, notifications
+from engine.routing import absence, accounts, delegation, notifications
 from engine.service import cases, tasks
 
 KINDS = ["handler", "other_unit", "manager", "other_manager", "secretary", "designer", "owner", "other_owner",
-         "auditor", "admin", "stranger", "anonymous"]
-EVERYONE = set(KINDS) - {"anonymous"}
+         "auditor", "admin", "stranger", "deactivated", "integration", "anonymous"]
+# Everyone who holds a role and acts with their full standing; who holds none reads only /api/me,
+# an integration's token only starts cases (and reads /api/me), a deactivated account nothing.
+EVERYONE = set(KINDS) - {"anonymous", "stranger", "deactivated", "integration"}
 WORKERS = {"handler", "admin"}
 SEERS = {"handler", "manager", "auditor", "admin"}
 ACTORS_ON_CASE = {"handler", "manager", "admin"}
@@ -78,6 +82,13 @@ def world(engine: Engine, client: Any) -> World:
         if roles is not None:
             identity.add_user(engine, name, roles)
         tokens[kind] = identity.issue_token(engine, name)
+    # a handler of the unit who has left: her token was issued, then her account ended
+    identity.add_user(engine, "doris", ["Bygglovshandläggare"], unit="bygglov")
+    tokens["deactivated"] = identity.issue_token(engine, "doris")
+    accounts.deactivate(engine, SYSTEM, "doris")
+    # the e-service platform: a starter role in the unit, a token that starts bygglov_test cases only
+    identity.add_user(engine, "etjanst", ["Bygglovshandläggare"], unit="bygglov")
+    tokens["integration"] = identity.issue_token(engine, "etjanst", start_only=["bygglov_test"])
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
@@ -131,6 +142,22 @@ def _item(w: World) -> str:
     return f"/api/delegation/items/{draft['id']}/approve"
 
 
+def _account(w: World, *, ended: bool = False) -> str:
+    """A fresh account (deactivated if `ended`) for an operation to end or reopen."""
+    name = f"p{uuid.uuid4().hex[:10]}"
+    identity.add_user(w.engine, name, ["Bygglovshandläggare"], unit="bygglov")
+    if ended:
+        accounts.deactivate(w.engine, SYSTEM, name)
+    return name
+
+
+def _bea_token(w: World) -> str:
+    """A live token of bea's (the handler), other than the one she calls with."""
+    identity.issue_token(w.engine, "bea", label=uuid.uuid4().hex)
+    newest = accounts.list_tokens(w.engine, SYSTEM, user="bea")["items"][0]
+    return f"/api/tokens/{newest['id']}"
+
+
 XML = {"Content-Type": "application/xml"}
 # (operation[#variant], kinds let through, how to call it: (world) -> (method, path, kwargs), and the
 # kinds among them for whom the answer is about the task's or case's state or the request's
@@ -140,7 +167,7 @@ NONE: set[str] = set()
 OPERATIONS: list[Op] = [
     ("GET /api/health", set(KINDS), lambda w: ("GET", "/api/health", {}), NONE),
     ("GET /api/openapi.json", set(KINDS), lambda w: ("GET", "/api/openapi.json", {}), NONE),
-    ("GET /api/me", EVERYONE, lambda w: ("GET", "/api/me", {}), NONE),
+    ("GET /api/me", EVERYONE | {"stranger", "integration"}, lambda w: ("GET", "/api/me", {}), NONE),
     ("GET /api/processes", EVERYONE, lambda w: ("GET", "/api/processes", {}), NONE),
     ("POST /api/processes", {"designer", "admin"},
      lambda w: ("POST", "/api/processes", {"data": fixture_bytes("seq3.bpmn"), "headers": dict(XML)}), NONE),
@@ -161,7 +188,7 @@ OPERATIONS: list[Op] = [
      lambda w: ("PUT", "/api/processes/bygglov_test/unit", {"json": {"unit": "bygglov"}}), NONE),
     # in a unit: who holds a starter role (the start's lane) there or above it, or across the
     # group, and admins; a manager, an owner, an auditor do not start cases of the unit's handlers
-    ("POST /api/processes/{key}/cases", {"handler", "admin"},
+    ("POST /api/processes/{key}/cases", {"handler", "admin", "integration"},
      lambda w: ("POST", "/api/processes/bygglov_test/cases", {"json": {"data": {"area": 1}, "org_unit": "bygglov"}}),
      NONE),
     # without a unit (the process has none of its own): the starter role across the group, which
@@ -247,6 +274,21 @@ OPERATIONS: list[Op] = [
      lambda w: ("GET", "/api/delegation/decisions?committee=Kommunstyrelsen", {}), NONE),
     # a process's measures are for its owners (each of their own), auditors and admins
     ("GET /api/measures", {*OWNERS, "auditor", "admin"}, lambda w: ("GET", "/api/measures", {}), NONE),
+    # accounts, tokens and the security log
+    ("GET /api/users", {"auditor", "admin"}, lambda w: ("GET", "/api/users", {}), NONE),
+    ("POST /api/users/{name}/deactivate", {"admin"},
+     lambda w: ("POST", f"/api/users/{_account(w)}/deactivate", {"json": {"reason": "Slutat"}}), NONE),
+    ("POST /api/users/{name}/reactivate", {"admin"},
+     lambda w: ("POST", f"/api/users/{_account(w, ended=True)}/reactivate", {"json": {}}), NONE),
+    ("GET /api/tokens", EVERYONE, lambda w: ("GET", "/api/tokens", {}), NONE),
+    ("GET /api/tokens#all", {"auditor", "admin"}, lambda w: ("GET", "/api/tokens?all=true", {}), NONE),
+    ("POST /api/tokens", EVERYONE, lambda w: ("POST", "/api/tokens", {"json": {"name": "Skript", "days": 30}}), NONE),
+    ("POST /api/tokens#other", {"admin"},
+     lambda w: ("POST", "/api/tokens", {"json": {"name": "E-tjänst", "user": "bo", "processes": ["bygglov_test"]}}),
+     NONE),
+    ("DELETE /api/tokens/{token_id}", {"handler", "admin"}, lambda w: ("DELETE", _bea_token(w), {}), NONE),
+    ("GET /api/security-log", {"auditor", "admin"}, lambda w: ("GET", "/api/security-log", {}), NONE),
+    ("GET /api/security-log#csv", {"auditor", "admin"}, lambda w: ("GET", "/api/security-log?format=csv", {}), NONE),
     ("GET /api/measures#own", {"owner", "auditor", "admin"},
      lambda w: ("GET", "/api/measures?process=bygglov_test", {}), NONE),
     # the evidence: public keys for anyone; its state and a live check for auditors and admins;

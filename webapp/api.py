@@ -60,10 +60,17 @@ def openapi() -> Response:
 
 @bp.get("/me")
 def me() -> Response:
-    """Who the token belongs to and which roles they hold."""
+    """Who the token belongs to and which roles they hold (who holds none is told so, and that is all)."""
+    from engine.authority.identity import NO_ROLE
+
     actor = current_actor()
-    return jsonify({"name": actor.name, "display_name": actor.display_name, "roles": list(actor.role_names),
-                    "admin": actor.is_admin, "designer": actor.is_designer})
+    out: dict[str, Any] = {"name": actor.name, "display_name": actor.display_name, "roles": list(actor.role_names),
+                           "admin": actor.is_admin, "designer": actor.is_designer}
+    if not actor.has_role:
+        out["message"] = NO_ROLE
+    if actor.start_only is not None:
+        out["start_only"] = sorted(actor.start_only)
+    return jsonify(out)
 
 
 # -- processes --------------------------------------------------------------------------------

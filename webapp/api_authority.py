@@ -58,10 +58,10 @@ def export_org() -> Response:
         raise Forbidden("Bara administratörer och revisorer kan exportera organisationen.")
     wanted = choice_arg("format", ("json", "yaml", "csv"))
     if wanted == "yaml":
-        return Response(org.export_yaml(_engine()), mimetype="application/yaml")
+        return Response(org.export_yaml(_engine(), include_inactive=True), mimetype="application/yaml")
     if wanted == "csv":
         return Response(org.people_csv(_engine()), mimetype="text/csv")
-    return jsonify(org.export_data(_engine()))
+    return jsonify(org.export_data(_engine(), include_inactive=True))
 
 
 def _text_body() -> str:
@@ -83,7 +83,7 @@ def import_org() -> Response:
     if not actor.is_admin:
         raise Forbidden("Bara administratörer kan läsa in organisationen.")
     if request.mimetype == "text/csv":
-        return jsonify(org.import_people_csv(_engine(), _text_body()))
+        return jsonify(org.import_people_csv(_engine(), _text_body(), actor))
     if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
         data = yaml_object(_text_body())
     else:

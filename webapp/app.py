@@ -77,6 +77,9 @@ def create_app(engine: Engine | None = None) -> Flask:
     from .api_authority import bp as authority_bp
 
     app.register_blueprint(authority_bp)
+    from .api_accounts import bp as accounts_bp
+
+    app.register_blueprint(accounts_bp)
     from .pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)

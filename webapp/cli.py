@@ -252,18 +252,85 @@ def users_list() -> None:
         click.echo(f"{actor.name:20} {', '.join(actor.role_names)}")
 
 
+@users.command("deactivate")
+@click.argument("name")
+@click.option("--reason", default=None, help="Varför (sparas i säkerhetsloggen).")
+def users_deactivate(name: str, reason: str | None) -> None:
+    """End an account at once: its sessions and tokens stop working, its claimed tasks go back to their roles."""
+    from engine.authority.identity import SYSTEM
+    from engine.routing import accounts
+    try:
+        done = accounts.deactivate(_engine(), SYSTEM, name, reason)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    returned = len(done["returned_tasks"])
+    click.echo(f"Kontot {name} är avaktiverat; {returned} tagna uppgifter gick tillbaka till sina roller.")
+
+
+@users.command("reactivate")
+@click.argument("name")
+@click.option("--reason", default=None, help="Varför (sparas i säkerhetsloggen).")
+def users_reactivate(name: str, reason: str | None) -> None:
+    """Let a deactivated account sign in again (its old tokens stay revoked)."""
+    from engine.authority.identity import SYSTEM
+    from engine.routing import accounts
+    try:
+        accounts.reactivate(_engine(), SYSTEM, name, reason)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Kontot {name} är återaktiverat.")
+
+
+# `rutin user deactivate NAME` reads as well as `rutin users deactivate NAME`: both work.
+main.add_command(users, "user")
+
+
 @main.command()
 @click.argument("name")
-def token(name: str) -> None:
+@click.option("--name", "label", default="token", show_default=True, help="Vad token används till.")
+@click.option("--days", default=None, type=int, help="Hur många dagar den gäller (standard RUTIN_TOKEN_DAYS).")
+@click.option("--process", "processes", multiple=True,
+              help="Bara starta ärenden i den här processen (upprepa för flera): en integrations token.")
+def token(name: str, label: str, days: int | None, processes: tuple[str, ...]) -> None:
     """Issue a new bearer token for a user (printed as the last line)."""
     from engine.authority import identity
     engine = _engine()
     try:
-        value = identity.issue_token(engine, name)
+        value = identity.issue_token(engine, name, label=label, days=days, start_only=list(processes) or None,
+                                     by="system")
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"Ny token för {name} (visas bara nu):")
     click.echo(value)
+
+
+@main.group("tokens")
+def tokens_cmd() -> None:
+    """List and revoke bearer tokens."""
+
+
+@tokens_cmd.command("list")
+@click.option("--user", default=None, help="Bara den här personens tokens.")
+def tokens_list(user: str | None) -> None:
+    """List tokens: id, owner, name, state, expiry, last use."""
+    from engine.authority.identity import SYSTEM
+    from engine.routing import accounts
+    for t in accounts.list_tokens(_engine(), SYSTEM, user=user, everyone=user is None)["items"]:
+        click.echo(f"{t['id']:>5} {t['user']:20} {t['name']:24} {t['state']:8} {t['expires_at'][:10]} "
+                   f"{(t['last_used_at'] or '-')[:16]}")
+
+
+@tokens_cmd.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke one token."""
+    from engine.authority.identity import SYSTEM
+    from engine.routing import accounts
+    try:
+        accounts.revoke_token(_engine(), SYSTEM, token_id)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Token {token_id} är återkallad.")
 
 
 @main.command("demo")

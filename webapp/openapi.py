@@ -177,6 +177,10 @@ def spec() -> dict[str, Any]:
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"].setdefault("400", PROBLEM)
+            # Who holds no role, and an integration's token outside starting cases, are refused
+            # with 403 wherever a token is needed (webapp.auth).
+            if operation.get("security") != []:
+                operation["responses"].setdefault("403", PROBLEM)
     return document
 
 
@@ -419,6 +423,45 @@ def _spec() -> dict[str, Any]:
                                                                "application/yaml": {"schema": {"type": "string"}},
                                                                "text/csv": {"schema": {"type": "string"}}}},
                            errors=("400", "401", "403", "422")),
+            },
+            "/api/users": {"get": _op("Alla konton, aktiva och avaktiverade (administratörer och revisorer)",
+                                      errors=("401", "403"))},
+            "/api/users/{name}/deactivate": {
+                "post": _op("Avaktivera ett konto: sessioner och tokens slutar gälla direkt, tagna uppgifter går "
+                            "tillbaka till sin roll (administratörer)", params=[_path("name", "Användarnamnet")],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/users/{name}/reactivate": {
+                "post": _op("Återaktivera ett avaktiverat konto (administratörer)",
+                            params=[_path("name", "Användarnamnet")],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tokens": {
+                "get": _op("Mina tokens (administratörer och revisorer: user= eller all=true)",
+                           params=[_query("user", "Den här personens tokens"),
+                                   _query("all", "true = allas tokens", "boolean")], errors=("401", "403", "422")),
+                "post": _op("Skapa en token (visas bara i svaret); administratörer kan skapa åt andra, och en "
+                            "integrations token som bara får starta ärenden i de processer som anges", ok="201",
+                            body=_json({"type": "object", "properties": {
+                                "name": {"type": "string"}, "days": {"type": "integer"}, "user": {"type": "string"},
+                                "processes": {"type": "array", "items": {"type": "string"}}},
+                                "required": ["name"]}, required=True),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/tokens/{token_id}": {
+                "delete": _op("Återkalla en token (ägaren eller en administratör)",
+                              params=[_id("token_id", "Tokens id")]),
+            },
+            "/api/security-log": {
+                "get": _op("Säkerhetsloggen, senaste först (JSON, eller CSV med format=csv); administratörer "
+                           "och revisorer",
+                           params=[_query("format", "json eller csv", enum=["json", "csv"]),
+                                   _query("user", "Bara händelser av eller om den här personen"),
+                                   _query("limit", "Högst så många", "integer", minimum=1, maximum=1000),
+                                   _query("offset", "Hoppa över så många", "integer", minimum=0)],
+                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
             },
             "/api/org/units": {"get": _op("Koncernens enheter", errors=("401",))},
             "/api/org/units/{unit_id}": {"get": _op("En enhet, dess chefer och medarbetare",

@@ -7,11 +7,12 @@ the system itself: ``admin`` (everything) and ``designer`` (uploads processes).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..core import Engine
 from ..store.models import ApiToken, User, UserRole
+from . import security_log
 from .roles import ADMIN, AUDITOR, DESIGNER, SYSTEM_ROLES, role_key, scoped
 
 __all__ = ["ADMIN", "AUDITOR", "DESIGNER", "SYSTEM", "SYSTEM_ROLES", "Actor", "role_key"]
@@ -38,6 +40,14 @@ class Actor:
     role_names: tuple[str, ...] = ()
     manages: frozenset[str] = field(default_factory=frozenset)
     units: frozenset[str] = field(default_factory=frozenset)
+    # Acting through an integration's token: the process keys it may start cases of, and nothing
+    # else (None: the holder's full standing).
+    start_only: frozenset[str] | None = None
+
+    @property
+    def has_role(self) -> bool:
+        """Holds any role now: who holds none may sign in and learn that, and nothing more."""
+        return bool(self.roles)
 
     @property
     def is_admin(self) -> bool:
@@ -73,6 +83,8 @@ class Actor:
         return None
 
 
+NO_ROLE = "Du har ingen roll i Rutin och kan därför inte se eller göra något här. Be en administratör om en roll."
+
 SYSTEM = Actor(name="system", display_name="Rutin", roles=frozenset({ADMIN}))
 
 READ_ONLY = ("Du har rollen revisor och kan läsa allt i Rutin men inte ändra något: inte kommentera, ta, "
@@ -90,8 +102,12 @@ def require_writer(actor: Actor) -> None:
         raise Forbidden(READ_ONLY)
 
 
-def _hash_token(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256 (a token is 256 random bits, so no slow hash is needed)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_hash_token = token_hash
 
 
 def _actor(engine: Engine, session: Session, user: User) -> Actor:
@@ -123,8 +139,10 @@ def _actor(engine: Engine, session: Session, user: User) -> Actor:
 
 
 def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str | None = None,
-             email: str | None = None, replace_roles: bool = False, unit: str | None = None) -> Actor:
-    """Create a user with roles (group-wide, or in `unit`), or add roles to an existing one."""
+             email: str | None = None, replace_roles: bool = False, unit: str | None = None,
+             by: str = "system") -> Actor:
+    """Create a user with roles (group-wide, or in `unit`), or add roles to an existing one; a
+    change of roles is entered in the security log as done by `by`."""
     name = name.strip()
     if not name or len(name) > 120 or any(c.isspace() for c in name):
         raise InvalidInput("Användarnamnet måste vara 1–120 tecken utan blanksteg.")
@@ -140,10 +158,10 @@ def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str |
                 user.display_name = display_name
             if email:
                 user.email = email
+        before = held_roles(s, user.id)
         if replace_roles:
             s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
             s.flush()
-        forget_tokens(engine)
         held = {(k, u) for k, u in s.execute(
             sa.select(UserRole.role_key, UserRole.org_unit_id).where(UserRole.user_id == user.id)).all()}
         for role in roles:
@@ -156,7 +174,21 @@ def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str |
                 s.add(UserRole(user_id=user.id, role=role, role_key=key, org_unit_id=role_unit))
                 held.add((key, role_unit))
         s.flush()
+        log_role_change(s, engine.clock.now(), by, user.name, before, held_roles(s, user.id))
         return _actor(engine, s, user)
+
+
+def held_roles(s: Session, user_id: int) -> list[str]:
+    """A user's roles as the security log names them: ``role`` or ``role@unit``, sorted."""
+    return sorted(f"{r}@{u}" if u else r for r, u in s.execute(
+        sa.select(UserRole.role, UserRole.org_unit_id).where(UserRole.user_id == user_id)).all())
+
+
+def log_role_change(s: Session, now: datetime, by: str, name: str, before: list[str], after: list[str]) -> None:
+    """Enter a change of a user's roles in the security log (nothing when they are the same)."""
+    if before != after:
+        security_log.record(s, now, security_log.ROLES_CHANGED, by, subject=name,
+                            added=[r for r in after if r not in before], removed=[r for r in before if r not in after])
 
 
 def get_actor(engine: Engine, name: str) -> Actor:
@@ -175,73 +207,94 @@ def list_users(engine: Engine) -> list[Actor]:
         return [_actor(engine, s, u) for u in users]
 
 
-def issue_token(engine: Engine, name: str) -> str:
-    """Create a new bearer token for a user and return it (it is shown only this once)."""
-    token = "rtn_" + secrets.token_urlsafe(32)
+TOKEN_PREFIX = "rtn_"  # noqa: S105 (a prefix that tells a Rutin token apart, not a secret)
+# A token's last use is written when it is older than this, so a busy integration does not turn
+# every request it makes into a write.
+LAST_USE_EVERY = timedelta(minutes=1)
+
+
+def issue_token(engine: Engine, name: str, *, label: str = "token", days: int | None = None,
+                start_only: list[str] | None = None, by: str | None = None) -> str:
+    """Create a new bearer token for a user and return it (it is shown only this once; only its
+    SHA-256 hash is stored). It expires after `days` (`RUTIN_TOKEN_DAYS` by default, at most
+    `RUTIN_TOKEN_MAX_DAYS`); `start_only` limits it to starting cases of those processes."""
+    settings = engine.settings
+    days = settings.token_days if days is None else days
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= settings.token_max_days:
+        raise InvalidInput(f"En token gäller 1–{settings.token_max_days} dagar.", field="days")
+    label = " ".join(str(label).split())
+    if not label or len(label) > 120:
+        raise InvalidInput("Ge token ett namn på 1–120 tecken.", field="name")
+    if start_only is not None:
+        if (not isinstance(start_only, list) or not start_only
+                or not all(isinstance(k, str) and 0 < len(k) <= 200 for k in start_only)):
+            raise InvalidInput("processes ska vara en lista med processnycklar.", field="processes")
+        start_only = sorted(set(start_only))
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = engine.clock.now()
     with engine.db.write() as s:
         user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"Användaren {name!r} finns inte.")
-        s.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), created_at=engine.clock.now()))
+        if not user.active:
+            raise Conflict(f"Kontot {name} är avaktiverat; återaktivera det först.")
+        row = ApiToken(user_id=user.id, token_hash=_hash_token(token), created_at=now, name=label,
+                       expires_at=now + timedelta(days=days), start_only=start_only, created_by=by or name)
+        s.add(row)
+        s.flush()
+        data: dict[str, Any] = {"token": row.id, "name": label, "expires": row.expires_at.isoformat()}
+        if start_only:
+            data["processes"] = start_only
+        security_log.record(s, now, security_log.TOKEN_CREATED, by or name, subject=name, **data)
     return token
 
 
-# Who a token belongs to is asked on every request; the answer is kept this long, so a revoked
-# token or a changed role takes effect within it (at once in the process that made the change).
-AUTH_CACHE_S = 10.0
-_token_cache: dict[tuple[int, str], tuple[float, Actor]] = {}
-_token_lock = threading.Lock()
-
-
-def forget_tokens(engine: Engine) -> None:
-    """Drop cached token lookups (after tokens are revoked or roles change)."""
-    with _token_lock:
-        for key in [k for k in _token_cache if k[0] == id(engine)]:
-            del _token_cache[key]
-
-
 def authenticate(engine: Engine, token: str) -> Actor:
-    """The actor a bearer token belongs to; `Unauthorized` when it is unknown or revoked."""
-    key = (id(engine), _hash_token(token))
-    now = time.monotonic()
-    with _token_lock:
-        hit = _token_cache.get(key)
-        if hit is not None and now - hit[0] < AUTH_CACHE_S:
-            return hit[1]
-    actor = _authenticate(engine, token)
-    with _token_lock:
-        if len(_token_cache) > 10_000:
-            _token_cache.clear()
-        _token_cache[key] = (now, actor)
+    """The actor a bearer token belongs to; `Unauthorized` when it is unknown, revoked or expired,
+    or its holder deactivated.
+
+    Asked of the database on every request, never of a cache: a token revoked or an account
+    deactivated in one web process stops working in every other one at their next request."""
+    now = engine.clock.now()
+    digest = _hash_token(token)
+    with engine.db.read() as s:
+        found = s.execute(
+            sa.select(User, ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at, ApiToken.start_only)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
+        ).one_or_none()
+        if found is None:
+            raise Unauthorized("Ogiltig eller återkallad token.")
+        user, token_id, expires_at, last_used_at, start_only = found
+        if expires_at <= now:
+            raise Unauthorized("Token har gått ut; skapa en ny.")
+        actor = _actor(engine, s, user)
+    if last_used_at is None or now - last_used_at >= LAST_USE_EVERY:
+        with engine.db.write() as s:
+            s.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    if start_only is not None:
+        actor = dataclasses.replace(actor, start_only=frozenset(start_only))
     return actor
 
 
-def _authenticate(engine: Engine, token: str) -> Actor:
-    with engine.db.read() as s:
-        row = s.execute(
-            sa.select(User)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-        ).scalar_one_or_none()
-        if row is None:
-            raise Unauthorized("Ogiltig eller återkallad token.")
-        return _actor(engine, s, row)
-
-
-def revoke_tokens(engine: Engine, name: str) -> int:
+def revoke_tokens(engine: Engine, name: str, *, by: str = "system") -> int:
     """Revoke every token of a user; return how many were revoked."""
     with engine.db.write() as s:
         user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"Användaren {name!r} finns inte.")
-        result = s.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=engine.clock.now())
-        )
-        count = int(getattr(result, "rowcount", 0) or 0)
-    forget_tokens(engine)
-    return count
+        return revoke_all(s, engine.clock.now(), user, by)
+
+
+def revoke_all(s: Session, now: datetime, user: User, by: str, **why: Any) -> int:
+    """Revoke every live token of `user` in the caller's transaction, each entered in the log."""
+    ids = list(s.execute(sa.select(ApiToken.id).where(ApiToken.user_id == user.id,
+                                                      ApiToken.revoked_at.is_(None))).scalars())
+    if ids:
+        s.execute(sa.update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=now, revoked_by=by))
+    for token_id in ids:
+        security_log.record(s, now, security_log.TOKEN_REVOKED, by, subject=user.name, token=token_id, **why)
+    return len(ids)
 
 
 def ensure_unique(engine: Engine, name: str) -> None:

@@ -87,12 +87,9 @@ def tree(engine: Engine) -> Tree:
 
 
 def invalidate(engine: Engine) -> None:
-    """Forget the cached tree and who holds which role (after a change)."""
-    from .identity import forget_tokens
-
+    """Forget the cached tree (after a change)."""
     with _cache_lock:
         _cache.pop(id(engine), None)
-    forget_tokens(engine)
 
 
 def role_active(now: datetime) -> Any:
@@ -253,6 +250,8 @@ def _check_document(data: dict[str, Any]) -> None:
         _text(p, "name", label, _users.c.name, required=True)
         _text(p, "display_name", label, _users.c.display_name)
         _text(p, "email", label, _users.c.email)
+        if "active" in p and not isinstance(p["active"], bool):
+            raise InvalidInput(f"{label}: active ska vara true eller false.", field="active")
         roles = p.get("roles")
         if roles is not None and not isinstance(roles, list):
             raise InvalidInput(f"{label}: roles ska vara en lista.", field="roles")
@@ -281,8 +280,13 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
     if not isinstance(data, dict):
         raise InvalidInput("Organisationsdata ska vara ett objekt med units, people, aliases och absences.")
     _check_document(data)
+    from ..routing.accounts import end_account, restore_account, return_work
+    from .identity import held_roles, log_role_change
+
     now = engine.clock.now()
-    counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0}
+    by = getattr(actor, "name", None) or "system"
+    counts = {"units": 0, "people": 0, "roles": 0, "aliases": 0, "absences": 0, "deactivated": 0, "reactivated": 0}
+    ended: list[str] = []
     with engine.db.write() as s:
         units = data.get("units") or []
         parents: dict[str, str | None] = dict(s.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all())
@@ -322,6 +326,7 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
             else:
                 user.display_name = display_name or user.display_name
                 user.email = email or user.email
+            before = held_roles(s, user.id)
             s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
             for r in p.get("roles") or []:
                 spec = {"role": r} if isinstance(r, str) else r
@@ -332,6 +337,17 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
                 s.add(UserRole(user_id=user.id, role=role, role_key=role_key(role), org_unit_id=unit_id,
                                valid_from=read_instant(spec.get("from")), valid_to=read_instant(spec.get("to"))))
                 counts["roles"] += 1
+            s.flush()
+            log_role_change(s, now, by, name, before, held_roles(s, user.id))
+            # `active` absent leaves the account as it is (an HR list need not say it); false ends
+            # it as `accounts.deactivate` does, true opens it again.
+            if p.get("active") is False and user.active:
+                end_account(s, now, user, by, "organisationsimport")
+                ended.append(name)
+                counts["deactivated"] += 1
+            elif p.get("active") is True and not user.active:
+                restore_account(s, now, user, by, "organisationsimport")
+                counts["reactivated"] += 1
             counts["people"] += 1
         s.flush()
         begun: list[str] = []
@@ -354,7 +370,8 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
                     begun.append(user.name)
             counts["absences"] += 1
     invalidate(engine)
-    by = getattr(actor, "name", None) or "system"
+    for name in ended:
+        return_work(engine, name, by)
     for name in dict.fromkeys(begun):
         absences.hand_on(engine, name, by, role="admin" if getattr(actor, "is_admin", True) else None)
     return counts
@@ -369,11 +386,13 @@ def import_yaml(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     return import_data(engine, data, actor)
 
 
-def export_data(engine: Engine) -> dict[str, Any]:
-    """The whole organisation as one document (the same shape `import_data` reads)."""
+def export_data(engine: Engine, *, include_inactive: bool = False) -> dict[str, Any]:
+    """The whole organisation as one document (the same shape `import_data` reads); deactivated
+    people only with `include_inactive`, marked ``active: false`` (so importing it again keeps them so)."""
     with engine.db.read() as s:
         units = s.execute(sa.select(OrgUnit).order_by(OrgUnit.id)).scalars().all()
-        users = s.execute(sa.select(User).where(User.active.is_(True)).order_by(User.name)).scalars().all()
+        people = sa.select(User) if include_inactive else sa.select(User).where(User.active.is_(True))
+        users = s.execute(people.order_by(User.name)).scalars().all()
         roles = s.execute(sa.select(UserRole).order_by(UserRole.id)).scalars().all()
         aliases = s.execute(sa.select(RoleAlias).order_by(RoleAlias.alias_key)).scalars().all()
         absences = s.execute(sa.select(Absence, User.name).join(User, User.id == Absence.user_id)).all()
@@ -393,15 +412,16 @@ def export_data(engine: Engine) -> dict[str, Any]:
                    if v is not None} for u in units],
         "aliases": [{"alias": a.alias, "role": a.role} for a in aliases],
         "people": [{k: v for k, v in {"name": u.name, "display_name": u.display_name, "email": u.email,
-                                      "roles": by_user.get(u.id, [])}.items() if v is not None} for u in users],
+                                      "roles": by_user.get(u.id, []),
+                                      "active": None if u.active else False}.items() if v is not None} for u in users],
         "absences": [{"name": name, "from": a.starts_at.isoformat(), "to": a.ends_at.isoformat(),
                       **({"reason": a.reason} if a.reason else {})} for a, name in absences],
     }
 
 
-def export_yaml(engine: Engine) -> str:
+def export_yaml(engine: Engine, *, include_inactive: bool = False) -> str:
     """The organisation as YAML."""
-    return yaml.safe_dump(export_data(engine), allow_unicode=True, sort_keys=False)
+    return yaml.safe_dump(export_data(engine, include_inactive=include_inactive), allow_unicode=True, sort_keys=False)
 
 
 def unit_json(t: Tree, unit_id: str) -> dict[str, Any]:
@@ -432,7 +452,7 @@ def people_csv(engine: Engine) -> str:
     return out.getvalue()
 
 
-def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
+def import_people_csv(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
     import csv
     import io
@@ -461,7 +481,7 @@ def import_people_csv(engine: Engine, text: str) -> dict[str, int]:
             person["roles"].append({k: v for k, v in {"role": row["role"].strip(), "unit": row.get("unit") or None,
                                                       "from": row.get("from") or None,
                                                       "to": row.get("to") or None}.items() if v})
-    return import_data(engine, {"people": list(people.values())})
+    return import_data(engine, {"people": list(people.values())}, actor)
 
 
 # -- where cases belong -----------------------------------------------------------------------

@@ -48,6 +48,10 @@ class Settings:
     fixed_now: str = ""
     secret_key: str = field(default="", repr=False)
     session_hours: float = 8.0
+    # Personal access tokens: the lifetime one gets unless its creator asks for less, and the
+    # longest anyone may ask for (`engine.routing.accounts`).
+    token_days: int = 90
+    token_max_days: int = 365
     trusted_proxies: int = 0
     # The budget of one script or expression from a diagram, enforced on its evaluator process
     # (`bpmn.evaluator`): wall-clock seconds, and megabytes it may allocate.
@@ -90,6 +94,8 @@ class Settings:
             "fixed_now": e.get("RUTIN_FIXED_NOW", ""),
             "secret_key": e.get("RUTIN_SECRET_KEY", ""),
             "session_hours": _float(e, "RUTIN_SESSION_HOURS", 8.0),
+            "token_days": _int(e, "RUTIN_TOKEN_DAYS", 90),
+            "token_max_days": _int(e, "RUTIN_TOKEN_MAX_DAYS", 365),
             "trusted_proxies": _int(e, "RUTIN_TRUSTED_PROXIES", 0),
             "script_timeout_s": _float(e, "RUTIN_SCRIPT_TIMEOUT_S", 1.0),
             "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),

@@ -29,6 +29,9 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
                business_key: str | None = None, org_unit: str | None = None) -> dict[str, Any]:
     """Start a case of the latest published version of `key`; run it until it waits."""
     require_writer(actor)
+    if actor.start_only is not None and key not in actor.start_only:
+        # An integration's token starts cases of the processes it names, whatever roles its account holds.
+        raise Forbidden(f"Den här token får inte starta ärenden i processen {key!r}.")
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("data ska vara ett JSON-objekt.")
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..authority import identity
+from ..authority import identity, security_log
 from ..authority.identity import Actor
 from ..base.errors import TooManyAttempts, Unauthorized
 from ..core import Engine
@@ -62,13 +62,20 @@ def sign_in(engine: Engine, name: str, password: str, *, address: str | None,
     from before (the pages keep it in a signed cookie), if the request brought one. Raises
     `Unauthorized` for a wrong name or password, `TooManyAttempts` while a key is locked."""
     limits = _keys(name, address, browser)
-    _reserve(engine, limits)
+    try:
+        _reserve(engine, limits)
+    except TooManyAttempts:
+        security_log.record_now(engine, security_log.SIGN_IN_FAILED, name, address=address, reason="spärrad")
+        raise
     try:
         actor = identity.check_password(engine, name, password)
     except Unauthorized:
         _failed(engine, limits)
+        security_log.record_now(engine, security_log.SIGN_IN_FAILED, name, address=address,
+                                reason="fel namn eller lösenord")
         raise
     _succeeded(engine, name, limits)
+    security_log.record_now(engine, security_log.SIGN_IN, name, subject=name, address=address, method="lösenord")
     return actor
 
 

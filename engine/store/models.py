@@ -83,6 +83,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
     # Bumped when the person signs out: page sessions signed in under an earlier value are ended.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When an administrator ended the account (`active` false): its sessions and tokens stopped then.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class UserRole(Base):
@@ -144,6 +146,15 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    name: Mapped[str] = mapped_column(sa.String(120), server_default="token")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Updated at most once a minute (`identity.LAST_USE_EVERY`), so reading does not write each time.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An integration's token: the process keys it may start cases of, and nothing else; None: the
+    # holder's full standing.
+    start_only: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    created_by: Mapped[str | None] = mapped_column(sa.String(120))
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(120))
 
 
 class BpmnDocument(Base):
@@ -511,3 +522,16 @@ class AuditSchedule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+class SecurityEvent(Base):
+    """The append-only security log: sign-ins and failed ones, tokens created and revoked, accounts
+    deactivated and reactivated, roles changed (a trigger refuses UPDATE and DELETE). `actor` is
+    who did it (for a failed sign-in: the name as typed), `subject` whom it concerns."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    type: Mapped[str] = mapped_column(sa.String(40))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    address: Mapped[str | None] = mapped_column(sa.String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -84,6 +84,8 @@ API: list[tuple[str, dict[str, Any]]] = [
     # a check that is recorded, or a seal, writes: an auditor checks live instead (GET /api/audit/verify)
     ("POST /api/audit/verify", {}),
     ("POST /api/audit/checkpoints", {}),
+    ("POST /api/users/<name>/deactivate", {"json": {}}),
+    ("POST /api/users/<name>/reactivate", {"json": {}}),
 ]
 # Every writing page route, with the form someone allowed would send (the CSRF token is added).
 PAGES: list[tuple[str, dict[str, Any]]] = [
@@ -101,7 +103,10 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
 ]
 # Routes the web layer refuses before the engine is asked (only administrators import the organisation).
 REFUSED_BEFORE_THE_ENGINE = {"PUT /api/org"}
-NOT_WRITES = {"POST /login", "POST /logout"}  # signing in and out is one's own session, not the record
+# Signing in and out is one's own session, not the record; a token of one's own, made or revoked,
+# is one's own credential likewise (an auditor reads through the API with one).
+NOT_WRITES = {"POST /login", "POST /logout", "POST /api/tokens", "DELETE /api/tokens/<int:token_id>", "POST /tokens",
+              "POST /tokens/<int:token_id>/revoke"}
 
 
 def _path(rule: str, ids: dict[str, str]) -> str:

@@ -24,7 +24,9 @@ from engine.base.clock import ManualClock
 from engine.base.settings import Settings
 from engine.core import Engine
 
-COUNTERS = frozenset({"sign_in_throttle"})
+# A refused sign-in counts against guessing and is entered in the security log: both are the
+# record of the attempt, not an effect it achieved.
+COUNTERS = frozenset({"sign_in_throttle", "security_events"})
 LOCKED = re.compile(r"För många misslyckade inloggningsförsök\. Försök igen om \d+ minut(er)?\.")
 
 

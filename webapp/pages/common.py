@@ -107,6 +107,9 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
                 flash("Sessionen har gått ut eller avslutats; logga in igen.")
             return redirect(url_for("pages.signin.login", next=request.full_path.rstrip("?")))
         g.actor = actor
+        if not actor.has_role:
+            # Signed in, but holding no role (all removed, or none given yet): told so, and nothing else.
+            return error_page("Ingen roll", identity.NO_ROLE, 403)
         return view(*args, **kwargs)
 
     return wrapper
