@@ -21,9 +21,8 @@ from click.testing import CliRunner
 from conftest import Person, fixture_bytes, publish
 
 from engine.base.clock import ManualClock
-from engine.catalogue import processes
 from engine.core import Engine
-from engine.records import history
+from engine.records import chain
 from engine.service import audit
 from engine.store.models import Case, CaseEvent, HumanTask, ProcessEvent, ProcessHead, ProcessVersion
 
@@ -79,7 +78,7 @@ def _rechain_case(engine: Engine, case_id: str, change: Callable[[list[dict[str,
             prev = None
             for n, row in enumerate(rows, start=1):
                 row["seq"], row["prev_hash"] = n, prev
-                row["hash"] = history.event_hash(prev, row)
+                row["hash"] = chain.case_event_hash(prev, row)
                 prev = row["hash"]
             s.execute(sa.delete(CaseEvent).where(CaseEvent.case_id == case_id))
             s.execute(sa.insert(CaseEvent), rows)
@@ -101,7 +100,7 @@ def _rechain_process(engine: Engine, key: str, change: Callable[[list[dict[str, 
             prev = None
             for n, row in enumerate(rows, start=1):
                 row["seq"], row["prev_hash"] = n, prev
-                row["hash"] = processes.event_hash(prev, ProcessEvent(**row))
+                row["hash"] = chain.process_event_hash(prev, ProcessEvent(**row))
                 prev = row["hash"]
             s.execute(sa.delete(ProcessEvent).where(ProcessEvent.process_key == key))
             s.execute(sa.insert(ProcessEvent), rows)

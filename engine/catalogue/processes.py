@@ -19,11 +19,9 @@ deployed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -48,6 +46,7 @@ from ..base import labels
 from ..base.errors import Conflict, DiagramInvalid, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from ..base.state import restore_spec, spec_json
 from ..core import Engine
+from ..records import chain
 from ..store.models import BpmnDocument, Case, ProcessEvent, ProcessHead, ProcessVersion
 from ..store.prepared import Prepared
 from .starting import starters_json
@@ -319,18 +318,10 @@ def record(s: Session, key: str, type: str, actor: str, at: Any, version: int | 
     seq, prev = head.event_count + 1, head.last_event_hash
     event = ProcessEvent(process_key=key, seq=seq, type=type, actor=actor, version=version, data=data or {},
                          at=at, prev_hash=prev)
-    event.hash = event_hash(prev, event)
+    event.hash = chain.process_event_hash(prev, event)
     head.event_count, head.last_event_hash = seq, event.hash
     s.add(event)
     s.flush()
-
-
-def event_hash(prev: str | None, e: ProcessEvent) -> str:
-    """What chains a process's history: the event's content and the previous event's hash."""
-    body = {"process_key": e.process_key, "seq": e.seq, "type": e.type, "actor": e.actor, "version": e.version,
-            "data": e.data, "at": e.at.astimezone(UTC).isoformat()}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(((prev or "") + text).encode()).hexdigest()
 
 
 def history(s: Session, key: str, version: int | None = None) -> list[dict[str, Any]]:

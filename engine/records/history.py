@@ -8,8 +8,6 @@ chain, and `verify` finds it. The database refuses UPDATE and DELETE on the tabl
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,27 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import Case, CaseEvent
 from ..store.prepared import Prepared
-
-
-def _digest(prev: str | None, body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(((prev or "") + text).encode()).hexdigest()
-
-
-_BODY = ("case_id", "seq", "type", "actor", "role", "task_id", "element_id", "process_version_id", "data")
-
-
-def _body(e: Any) -> dict[str, Any]:
-    """What an event's hash covers: its content, not its own hash (an event row or a dict)."""
-    row: dict[str, Any] = e if isinstance(e, dict) else {k: getattr(e, k) for k in (*_BODY, "at")}
-    body = {k: row[k] for k in _BODY}
-    body["at"] = row["at"].isoformat()
-    return body
-
-
-def event_hash(prev: str | None, e: Any) -> str:
-    """What chains a case's history: the hash of an event (a row or a dict) after `prev`."""
-    return _digest(prev, _body(e))
+from . import chain
 
 
 def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None = None,
@@ -53,7 +31,7 @@ def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None 
         "task_id": task_id, "element_id": element_id, "process_version_id": case.process_version_id,
         "data": data or {}, "at": at, "prev_hash": case.last_event_hash,
     }
-    event["hash"] = _digest(event["prev_hash"], _body(event))
+    event["hash"] = chain.case_event_hash(event["prev_hash"], event)
     case.event_count = event["seq"]
     case.last_event_hash = event["hash"]
     return event
@@ -79,7 +57,7 @@ def verify(session: Session, case: Case) -> bool:
     """Whether the case's stored events form an unbroken chain ending at the case's last hash."""
     prev = None
     for n, e in enumerate(events(session, case.id), start=1):
-        if e.seq != n or e.prev_hash != prev or _digest(prev, _body(e)) != e.hash:
+        if e.seq != n or e.prev_hash != prev or chain.case_event_hash(prev, e) != e.hash:
             return False
         prev = e.hash
     return prev == case.last_event_hash

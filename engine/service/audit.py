@@ -48,9 +48,9 @@ from sqlalchemy.exc import IntegrityError
 from ..authority.identity import Actor, require_writer
 from ..base.errors import Conflict, Forbidden
 from ..base.settings import Settings
-from ..catalogue.processes import event_hash
 from ..core import Engine
 from ..records import history
+from ..records.chain import case_event_hash, process_event_hash
 from ..store.models import (
     AuditRun,
     AuditSchedule,
@@ -460,7 +460,7 @@ def _check_chain(report: Report, kind: str, ref: str, label: str, rows: list[tup
 def case_findings(s: Any, case: Case) -> list[dict[str, Any]]:
     """A single case's chain findings, without checkpoints (the case page's quick check)."""
     report = Report(started_at=case.created_at)
-    rows = [(e.seq, e.prev_hash, e.hash, history.event_hash(e.prev_hash, e), e.at, e.type, e.actor)
+    rows = [(e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
             for e in history.events(s, case.id)]
     _check_chain(report, "case", case.id, f"Ärende {case.id}", rows, (case.event_count, case.last_event_hash), [],
                  None)
@@ -481,7 +481,8 @@ def process_findings(s: Any, key: str) -> list[dict[str, Any]]:
                             .order_by(ProcessEvent.seq)).scalars())
     head = s.execute(sa.select(ProcessHead.event_count, ProcessHead.last_event_hash)
                      .where(ProcessHead.process_key == key)).first()
-    rows = [(e.seq, e.prev_hash, e.hash, event_hash(e.prev_hash, e), e.at, e.type, e.actor) for e in events]
+    rows = [(e.seq, e.prev_hash, e.hash, process_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
+            for e in events]
     _check_chain(report, "process", key, f"Process {key}", rows, (head[0], head[1]) if head else (0, None), [], None)
     return report.findings
 
@@ -583,8 +584,8 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
                 if current is not None:
                     check_case(current, rows)
                 current, rows = e.case_id, []
-            rows.append((e.seq, e.prev_hash, e.hash, history.event_hash(e.prev_hash, e), e.at, e.type,
-                         e.actor))
+            rows.append((e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at,
+                         e.type, e.actor))
         if current is not None:
             check_case(current, rows)
         for cid, head in heads.items():
@@ -598,7 +599,7 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
         by_key: dict[str, list[Any]] = {}
         for pe in s.execute(sa.select(ProcessEvent).order_by(ProcessEvent.process_key, ProcessEvent.seq)).scalars():
             by_key.setdefault(pe.process_key, []).append(
-                (pe.seq, pe.prev_hash, pe.hash, event_hash(pe.prev_hash, pe), pe.at, pe.type, pe.actor))
+                (pe.seq, pe.prev_hash, pe.hash, process_event_hash(pe.prev_hash, pe), pe.at, pe.type, pe.actor))
         for key in sorted(set(by_key) | set(pheads)):
             seen.add(f"process:{key}")
             _check_chain(report, "process", key, f"Process {key}", by_key.get(key, []), pheads.get(key, (0, None)),
