@@ -18,7 +18,8 @@ there, each with its reason):
     core        the Engine object: settings, database, clock and caches, created once
     store       connections, transactions, writer lock, models, migrations, the SQLite fast path
     base        settings, errors, the clock, and the rules for case data (plain data, limits,
-                scripting, forms, saved state)
+                scripting, forms, saved state); `base.spiff`, the one module that patches
+                SpiffWorkflow or touches its private attributes
 
 `tools/engine_moves.txt` maps the flat module names used before this cut to these.
 """

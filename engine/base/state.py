@@ -26,6 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from bpmn.deep import with_deep_stack
 
+from . import spiff
 from .plain_data import CaseDataRegistry, escape
 from .scripting import SCRIPT_ENGINE
 
@@ -164,13 +165,13 @@ def new_workflow(spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
 def dump(workflow: BpmnWorkflow) -> str:
     """Serialize a workflow's state (no spec) after compacting it."""
     compact(workflow)
-    _registry._encoder_mode = True
+    spiff.encoder_mode(_registry, True)
     try:
         dct = _converter.to_dict(workflow)
         dct["serializer_version"] = VERSION
-        return json.dumps(dct, cls=_serializer._encoder_cls, separators=(",", ":"))
+        return json.dumps(dct, cls=spiff.encoder_class(_serializer), separators=(",", ":"))
     finally:
-        _registry._encoder_mode = False
+        spiff.encoder_mode(_registry, False)
 
 
 def load(state: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
@@ -234,7 +235,7 @@ def _join_tokens(order: list[Any]) -> tuple[set[UUID], list[Any]]:
                 continue
             ancestors = _ancestor_ids(task)
             if any(done.id not in ancestors for done in completed):
-                if _finished(task) and not task._children:
+                if _finished(task) and not spiff.child_ids(task):
                     spent.append(task)
             elif any_open:
                 keep.add(task.parent.id)
@@ -254,14 +255,14 @@ def _prune_spent_branches(workflow: Any, top: BpmnWorkflow, root: Any, spent: li
     for task in spent:
         path = [task]
         up = task.parent
-        while (up is not None and up is not root and _finished(up) and len(up._children) == 1
+        while (up is not None and up is not root and _finished(up) and len(spiff.child_ids(up)) == 1
                and up.id not in keep):
             path.append(up)
             up = up.parent
         # Only cut a branch off a fork; a lone chain is left to the splicing below.
-        if up is None or len(up._children) < 2:
+        if up is None or len(spiff.child_ids(up)) < 2:
             continue
-        up._children.remove(path[-1].id)
+        spiff.child_ids(up).remove(path[-1].id)
         for dead in path:
             if workflow.last_task is dead:
                 workflow.last_task = up
@@ -287,16 +288,16 @@ def _compact_tree(workflow: Any, top: BpmnWorkflow) -> int:
             best = min(best, distance[child.id] + 1)
         distance[task.id] = best
     for task in order:
-        if task is root or task.parent is None or len(task._children) != 1:
+        if task is root or task.parent is None or len(spiff.child_ids(task)) != 1:
             continue
         if not _finished(task) or distance[task.id] <= KEEP_DISTANCE or task.id in keep:
             continue
         parent = task.parent
-        child_id = task._children[0]
+        child_id = spiff.child_ids(task)[0]
         child = workflow.tasks[child_id]
-        index = parent._children.index(task.id)
-        parent._children[index] = child_id
-        child._parent = parent.id
+        index = spiff.child_ids(parent).index(task.id)
+        spiff.child_ids(parent)[index] = child_id
+        spiff.set_parent_id(child, parent.id)
         if workflow.last_task is task:
             workflow.last_task = child
         _drop(workflow, top, task)

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 
+from ..base import spiff
 from ..base.clock import Clock, SystemClock
 
 _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("rutin_clock", default=None)
@@ -54,7 +55,7 @@ class _ClockDatetime(datetime):
         return instant.astimezone(tz) if tz is not None else instant.astimezone(UTC).replace(tzinfo=None)
 
 
-_timer.datetime = _ClockDatetime
+spiff.patch(_timer, "datetime", _ClockDatetime)
 
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -68,7 +69,7 @@ def _get_datetime(expression: str) -> datetime:
     return dt.astimezone(UTC)
 
 
-_timer.TimerEventDefinition.get_datetime = staticmethod(_get_datetime)
+spiff.patch(_timer.TimerEventDefinition, "get_datetime", staticmethod(_get_datetime))
 
 
 def _calendar_timedelta(parsed_duration: dict[str, Any], start: datetime | None = None) -> timedelta:
@@ -99,9 +100,9 @@ def _calendar_timedelta(parsed_duration: dict[str, Any], start: datetime | None 
     return end - start.astimezone(UTC)
 
 
-_timer.TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)
+spiff.patch(_timer.TimerEventDefinition, "get_timedelta_from_start", staticmethod(_calendar_timedelta))
 
-_stock_cycle_complete = _timer.CycleTimerEventDefinition.cycle_complete
+_stock_cycle_complete = spiff.stock(_timer.CycleTimerEventDefinition, "cycle_complete")
 
 
 def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
@@ -110,7 +111,7 @@ def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
     ``cycles`` and ``next`` that SpiffWorkflow and `engine.clocks.timers.due_bpmn_timers` read."""
     from .timers import cycle_at, parse_cycle
 
-    event_value = my_task._get_internal_data("event_value")
+    event_value = spiff.get_internal_data(my_task, "event_value")
     if event_value is None:
         from ..records.run_limits import check_cycle
 
@@ -134,11 +135,11 @@ def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
     else:
         my_task.internal_data.pop("event_value", None)
         my_task.internal_data["event_fired"] = True
-    my_task._set_internal_data(event_value=event_value)
+    spiff.set_internal_data(my_task, event_value=event_value)
     return ready
 
 
-_timer.CycleTimerEventDefinition.cycle_complete = _calendar_cycle_complete
+spiff.patch(_timer.CycleTimerEventDefinition, "cycle_complete", _calendar_cycle_complete)
 
 
 @contextmanager

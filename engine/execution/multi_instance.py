@@ -42,6 +42,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from bpmn import limits
 
+from ..base import spiff
 from ..records import run_limits
 from ..records.incidents import StepError, is_infrastructure
 
@@ -89,7 +90,7 @@ def check_instances(spec: MultiInstanceTask, my_task: Any) -> None:
 def _update_hook(self: MultiInstanceTask, my_task: Any) -> Any:
     # Between the step's own hook and the one it calls first (which takes over the data of the
     # task before it): the check sees the data the instances will be made from.
-    result = super(MultiInstanceTask, self)._update_hook(my_task)
+    result = spiff.parent_update_hook(MultiInstanceTask, self, my_task)
     check_instances(self, my_task)
     return result
 
@@ -121,7 +122,7 @@ def _create_children(self: ParallelMultiInstanceTask, my_task: Any) -> None:
                 raise
             failure = failure or exc
     if failure is not None:
-        my_task._set_state(TaskState.STARTED)  # what the step's own update does once its instances exist
+        spiff.set_state(my_task, TaskState.STARTED)  # what the step's own update does once its instances exist
         raise failure
 
 
@@ -177,16 +178,16 @@ def _loop_merge_child(self: StandardLoopTask, workflow: Any, child: Any) -> None
         DeepMerge.merge(my_task.data, child.data)
         merged.append(str(child.id))
     if self.loop_complete(my_task):
-        my_task._set_state(TaskState.READY)
+        spiff.set_state(my_task, TaskState.READY)
     else:
         self.create_child(my_task)
 
 
-MultiInstanceTask._update_hook = _update_hook
-MultiInstanceTask.create_child = _create_child
-ParallelMultiInstanceTask.create_children = _create_children
-MultiInstanceTask.merge_child = _merge_child
-MultiInstanceTask.init_data_output_with_cardinality = _init_data_output_with_cardinality
-MultiInstanceTask.check_completion_condition = _check_completion_condition
-StandardLoopTask.merge_child = _loop_merge_child
+spiff.patch(MultiInstanceTask, "_update_hook", _update_hook)
+spiff.patch(MultiInstanceTask, "create_child", _create_child)
+spiff.patch(ParallelMultiInstanceTask, "create_children", _create_children)
+spiff.patch(MultiInstanceTask, "merge_child", _merge_child)
+spiff.patch(MultiInstanceTask, "init_data_output_with_cardinality", _init_data_output_with_cardinality)
+spiff.patch(MultiInstanceTask, "check_completion_condition", _check_completion_condition)
+spiff.patch(StandardLoopTask, "merge_child", _loop_merge_child)
 

@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bpmn import sandbox
 
+from ..base import spiff
 from ..base.errors import RutinError
 from ..store.optimistic import Stale
 
@@ -81,13 +82,11 @@ def _locate(exc: BaseException, task: Any) -> bool:
     return True
 
 
-_stock_update = TaskSpec._update
-_stock_run = TaskSpec._run
 
 
 def _update(self: TaskSpec, my_task: Any) -> None:
     try:
-        _stock_update(self, my_task)
+        spiff.stock(TaskSpec, "_update")(self, my_task)
     except Exception as exc:
         if _locate(exc, my_task):
             my_task.internal_data[NOTE] = UPDATE
@@ -96,7 +95,7 @@ def _update(self: TaskSpec, my_task: Any) -> None:
 
 def _run(self: TaskSpec, my_task: Any) -> Any:
     try:
-        return _stock_run(self, my_task)
+        return spiff.stock(TaskSpec, "_run")(self, my_task)
     except Exception as exc:  # SpiffWorkflow has put the task in ERROR
         _locate(exc, my_task)
         raise
@@ -106,29 +105,29 @@ def _on_complete(self: TaskSpec, my_task: Any) -> None:
     """SpiffWorkflow's `TaskSpec._on_complete`, with a failing successor no longer keeping the
     others from being updated, nor the workflow from learning that the task completed."""
     try:
-        self._on_complete_hook(my_task)
+        spiff.on_complete_hook(self, my_task)
     except Exception as exc:
         if _locate(exc, my_task):
-            my_task._set_state(TaskState.ERROR)
+            spiff.set_state(my_task, TaskState.ERROR)
             my_task.internal_data[NOTE] = COMPLETE
         raise
     failure: Exception | None = None
     for child in my_task.children:
         if not child.has_state(TaskState.FINISHED_MASK):
             try:
-                child.task_spec._update(child)
+                spiff.update(child)
             except Exception as exc:
                 if is_infrastructure(exc):
                     raise
                 failure = failure or exc
-    my_task.workflow._task_completed_notify(my_task)
+    spiff.notify_completed(my_task)
     if failure is not None:
         raise failure
 
 
-TaskSpec._update = _update
-TaskSpec._run = _run
-TaskSpec._on_complete = _on_complete
+spiff.patch(TaskSpec, "_update", _update)
+spiff.patch(TaskSpec, "_run", _run)
+spiff.patch(TaskSpec, "_on_complete", _on_complete)
 
 
 def failed_tasks(workflow: Any) -> list[Any]:
@@ -150,13 +149,13 @@ def redo(workflow: Any, patch: dict[str, Any] | None = None) -> None:
                 if target is not None:
                     target.data.update(copy.deepcopy(patch))
         if what == COMPLETE:
-            task._set_state(TaskState.COMPLETED)
-            task.task_spec._on_complete(task)
+            spiff.set_state(task, TaskState.COMPLETED)
+            spiff.complete(task)
         else:
             _drop_unfinished_instances(task)
-            task.task_spec._update(task)
+            spiff.update(task)
     for task in failed_runs:
-        task._set_state(TaskState.READY)
+        spiff.set_state(task, TaskState.READY)
         if task.task_spec.manual:  # a person completed it already; nobody would run it again
             task.run()
 
@@ -168,7 +167,7 @@ def _drop_unfinished_instances(task: Any) -> None:
         return
     for child in list(task.children):
         if child.task_spec.name == spec.task_spec and not child.has_state(TaskState.FINISHED_MASK):
-            task.workflow._remove_task(child.id)
+            spiff.remove_task(task.workflow, child.id)
 
 
 # -- what went wrong, in Swedish -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..authority import org
 from ..authority.identity import Actor, require_writer
-from ..base import data_limits, forms, state
+from ..base import data_limits, forms, spiff, state
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..catalogue import processes, starting
 from ..clocks import case_clock
@@ -109,8 +109,8 @@ def _release_timer_start(workflow: Any) -> bool:
         if isinstance(task.task_spec, StartEvent) and isinstance(task.task_spec.event_definition,
                                                                  TimerEventDefinition):
             task.internal_data.pop("event_value", None)
-            task._set_internal_data(event_fired=True)
-            task.task_spec._update(task)
+            spiff.set_internal_data(task, event_fired=True)
+            spiff.update(task)
             released = True
     return released
 
