@@ -1,4 +1,4 @@
-"""Optimistic writes on SQLite (engine/optimistic.py): a change is computed on a snapshot and
+"""Optimistic writes on SQLite (engine/store/optimistic.py): a change is computed on a snapshot and
 written under the lock only if what it read still holds; otherwise it runs again the ordinary way.
 
 SQLite only: on PostgreSQL a case's row lock lets processes overlap already, and the engine never

@@ -1,4 +1,4 @@
-"""SQLite writers of several processes queue on a file lock beside the database (engine/writer_lock.py)."""
+"""SQLite writers of several processes queue on a file lock beside the database (engine/store/writer_lock.py)."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
 
     There is one web process per core by default (at most four): a process runs Python on one
     core at a time. On SQLite they share the database well because a change is computed outside
-    SQLite's write lock and only written inside it (`engine/optimistic.py`): on the two-core
+    SQLite's write lock and only written inside it (`engine/store/optimistic.py`): on the two-core
     benchmark machine two web processes did 1.3 to 1.7 times what one did (`bench/README.md`). A web
     process runs four Python threads, but on SQLite lets only one request at a time into the app
     (`webapp.admission`): threads running at once only fought over the GIL (four clients did 125

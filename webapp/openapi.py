@@ -15,7 +15,7 @@ from . import params
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 MAX_TEXT, MAX_ID, MAX_OFFSET = params.MAX_TEXT, params.MAX_ID, params.MAX_OFFSET
 
-# What each way into a case accepts (engine/declared.py); anything else is a 422 naming the field.
+# What each way into a case accepts (engine/service/declared.py); anything else is a 422 naming the field.
 START_DATA = {
     "type": "object",
     "description": "Startformulärets fält (starthändelsens formulär och utmappning) och de dokumenterade "

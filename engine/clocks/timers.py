@@ -95,7 +95,7 @@ def sync(conn: sa.Connection, case_id: str, kind: str, desired: dict[str, dateti
     value, however often the case changes afterwards.
     """
     key_column = "task_id" if kind == "bpmn" else "ref"
-    part = f"timers:{kind}"  # rows of this kind only, read and written (engine/optimistic.py)
+    part = f"timers:{kind}"  # rows of this kind only, read and written (engine/store/optimistic.py)
     scope = (part,)
     with optimistic.reading(part):
         existing = {getattr(r, key_column): r
@@ -133,8 +133,8 @@ CANCEL_TASK = (
 )
 
 
-# The writes on the DB-API cursor on SQLite (engine/prepared.py), which an optimistic unit of
-# work keeps until its check (engine/optimistic.py); the reads stay ordinary statements.
+# The writes on the DB-API cursor on SQLite (engine/store/prepared.py), which an optimistic unit of
+# work keeps until its check (engine/store/optimistic.py); the reads stay ordinary statements.
 P_INSERT, P_CANCEL, P_RESCHEDULE, P_SET_DATA, P_CANCEL_TASK = map(
     Prepared, (INSERT, CANCEL, RESCHEDULE, SET_DATA, CANCEL_TASK))
 

@@ -101,7 +101,7 @@ UPDATE_TASK = (
     sa.update(_tasks).where(_tasks.c.id == sa.bindparam("b_id"))
     .values({k: sa.bindparam(k) for k in _TASK_MUTABLE})
 )
-# The same statements, run on the DB-API cursor on SQLite (engine/prepared.py says why).
+# The same statements, run on the DB-API cursor on SQLite (engine/store/prepared.py says why).
 _P_CASE_OF_TASK, _P_LOCK_CASE, _P_TASK_BY_ID, _P_CASE_TASKS = map(
     Prepared, (CASE_OF_TASK, LOCK_CASE, TASK_BY_ID, CASE_TASKS))
 _P_DELETE_CANDIDATES, _P_INSERT_TASKS, _P_INSERT_CANDIDATES = map(

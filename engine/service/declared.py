@@ -15,7 +15,7 @@ manager's review. So:
   area or amount that decides which ordinance item a decision falls under. Variables that say
   who does a step (``camunda:assignee="${ansvarig}"``) are not among them: who works on a case
   is never chosen through undeclared data; a start form that asks for it declares it.
-  `engine/measures.py` reads nothing from case data.
+  `engine/service/measures.py` reads nothing from case data.
 - **A message** carries what its catching element maps (its output mapping, plus what the
   message's correlation reads); an element that maps nothing takes any field except those a
   human step's form fills in and the documented case fields, so a message cannot decide in a
@@ -58,13 +58,13 @@ class CaseField:
 
 # The one list of documented case fields (the OpenAPI description and the README list these).
 CASE_FIELDS: tuple[CaseField, ...] = (
-    CaseField("rutin:caseDeadlineFrom", "engine/case_clock.py",
+    CaseField("rutin:caseDeadlineFrom", "engine/clocks/case_clock.py",
               "dagen ärendet kom in (t.ex. inkom, ÅÅÅÅ-MM-DD), som den lagstadgade tidsfristen räknas från"),
     CaseField("rutin:due, rutin:followUp, camunda:dueDate, camunda:followUpDate (en variabel, ${svarsdatum})",
-              "engine/deadlines.py", "ett datum som ett steg ska vara klart eller följas upp senast"),
-    CaseField("delegationsordningens limit för processens beslut (area <= 200)", "engine/delegation.py",
+              "engine/clocks/deadlines.py", "ett datum som ett steg ska vara klart eller följas upp senast"),
+    CaseField("delegationsordningens limit för processens beslut (area <= 200)", "engine/routing/delegation.py",
               "uppgifter som avgör under vilken punkt i delegationsordningen ett beslut fattas"),
-    CaseField("camunda:priority, zeebe:priorityDefinition (en variabel, ${prio})", "engine/runtime.py",
+    CaseField("camunda:priority, zeebe:priorityDefinition (en variabel, ${prio})", "engine/execution/runtime.py",
               "ett stegs prioritet (0–100)"),
 )
 

@@ -7,7 +7,7 @@ on a stale read). Readers never take the write lock; SQLite runs in WAL mode so 
 blocked by writers.
 
 On SQLite, writers also queue ahead of ``BEGIN IMMEDIATE``: threads of one process on a lock of
-the process, processes on one database on an advisory file lock beside it (``engine/writer_lock.py``).
+the process, processes on one database on an advisory file lock beside it (``engine/store/writer_lock.py``).
 SQLite's own busy handler polls with sleeps of up to 100 ms, so two writers contending for
 SQLite's lock would each wait far longer than the transaction ahead of them takes (about a
 millisecond); the queues hand over the moment the lock is released.
@@ -55,7 +55,7 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints run in the background (engine/checkpoint.py); the commit-time one is a safety net.
+        # Checkpoints run in the background (engine/store/checkpoint.py); the commit-time one is a safety net.
         cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         # SQLite's default page cache is 2 MB per connection; the inbox over 100,000 tasks reads
@@ -195,7 +195,7 @@ class Database:
 
     def optimistic(self, unit: Callable[[D], T], data: D) -> T:
         """Run `unit(data)`, a unit of work whose first write transaction is optimistic
-        (``engine/optimistic.py``): computed on a read snapshot and written under the lock only if
+        (``engine/store/optimistic.py``): computed on a read snapshot and written under the lock only if
         what it read still holds; otherwise, or on PostgreSQL, or with
         ``RUTIN_OPTIMISTIC_WRITES=0``, the ordinary way.
 

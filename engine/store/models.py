@@ -477,7 +477,7 @@ class ProcessEvent(Base):
 
 class SignInThrottle(Base):
     """Failed sign-ins counted per key: a user name, a client address or a browser the name has
-    signed in from before (``engine/signin.py`` says how they lock and unlock)."""
+    signed in from before (``engine/service/signin.py`` says how they lock and unlock)."""
 
     __tablename__ = "sign_in_throttle"
     key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)

@@ -4,7 +4,7 @@ SQLite lets one connection write at a time. A unit of work that takes the write 
 then runs SpiffWorkflow, makes the state's JSON and builds the projections keeps every other
 process of the same database waiting for all of that: two web processes on one database did
 less than one (bench/README.md). Here a unit of work marked optimistic runs on a read snapshot
-instead; the hot path's writes (``engine/prepared.py``) are kept, not executed; and only at the
+instead; the hot path's writes (``engine/store/prepared.py``) are kept, not executed; and only at the
 end does it take the write lock, check that what it read is still what the database holds, write
 what it kept and commit. The lock is then held for the writes, not for the work.
 

@@ -8,7 +8,7 @@ only that: statements are still built with SQLAlchemy Core and compiled once by 
 SQLite dialect, and every value still goes through its column type's own bind and result
 processors (UTC datetimes, JSON, booleans), so what is stored is byte for byte what SQLAlchemy
 would store. The statements run inside the caller's transaction, on the connection SQLAlchemy
-checked out for it; during an optimistic unit of work (``engine/optimistic.py``) reads are also
+checked out for it; during an optimistic unit of work (``engine/store/optimistic.py``) reads are also
 recorded, to be checked, and writes kept, to be run after the check.
 
 On PostgreSQL the same statements go through SQLAlchemy as usual: psycopg's adaptation differs,
@@ -159,7 +159,7 @@ class Prepared:
         """Execute a statement (many times when given a list of parameter sets).
 
         `scope`: the parts of its table the statement changes, for an optimistic attempt that keeps
-        it (``engine/optimistic.py``: ``Attempt.write``)."""
+        it (``engine/store/optimistic.py``: ``Attempt.write``)."""
         if params is None:
             params = {}
         batch = [params] if isinstance(params, Mapping) else list(params)
