@@ -7,14 +7,15 @@ Its sub-packages, each importing only those below it (the order the import-linte
 there, each with its reason):
 
     service     the operations the web app and the CLI call: cases, tasks, messages, transfer,
-                the scheduler's rounds, measures, the task views, sign-in, the demo
+                the scheduler's rounds, measures, the task views, sign-in, the demo, the audit
+                (checkpoints and verification) and backups
     routing     who holds a running task and when it moves: delegation, absence, escalation,
-                deadline policies, notifications
+                deadline policies, notifications, accounts that end
     catalogue   process versions (deploy, approval, review) and who may start a case
     execution   the unit of work around SpiffWorkflow (runtime) and multi-instance steps
     clocks      timers, deadlines, the case clock, SpiffWorkflow's view of now
-    records     the hash-chained history, incidents, run limits
-    authority   the unit tree, people, roles, process ownership
+    records     the hash chain and the case history, incidents, run limits
+    authority   the unit tree, people, roles, process ownership, the security log
     core        the Engine object: settings, database, clock and caches, created once
     store       connections, transactions, writer lock, models, migrations, the SQLite fast path
     base        settings, errors, the clock, and the rules for case data (plain data, limits,
