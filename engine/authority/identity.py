@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -162,6 +164,7 @@ def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str |
         if replace_roles:
             s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
             s.flush()
+        forget_tokens(engine)
         held = {(k, u) for k, u in s.execute(
             sa.select(UserRole.role_key, UserRole.org_unit_id).where(UserRole.user_id == user.id)).all()}
         for role in roles:
@@ -249,26 +252,59 @@ def issue_token(engine: Engine, name: str, *, label: str = "token", days: int | 
     return token
 
 
+# Who a token's holder is and what roles they hold, per web process, for a few seconds: building
+# it takes the roles and the unit tree. Whether the token still works (revoked, expired, its holder
+# deactivated) is never taken from here but asked of the database on every request.
+AUTH_CACHE_S = 10.0
+_actor_cache: dict[tuple[int, int], tuple[float, Actor]] = {}
+_actor_lock = threading.Lock()
+
+
+# Whether a token works, asked on every request: a Core statement built once (the ORM's select
+# cost three times as much per request on the hot path; bench/README.md).
+_TOKENS, _USERS = cast(sa.Table, ApiToken.__table__), cast(sa.Table, User.__table__)
+_LIVE_TOKEN = (
+    sa.select(_TOKENS.c.user_id, _TOKENS.c.id, _TOKENS.c.expires_at, _TOKENS.c.last_used_at, _TOKENS.c.start_only)
+    .select_from(_TOKENS.join(_USERS, _TOKENS.c.user_id == _USERS.c.id))
+    .where(_TOKENS.c.token_hash == sa.bindparam("digest"), _TOKENS.c.revoked_at.is_(None), _USERS.c.active.is_(True))
+)
+
+
+def forget_tokens(engine: Engine) -> None:
+    """Drop the cached holders of tokens (after roles change)."""
+    with _actor_lock:
+        for key in [k for k in _actor_cache if k[0] == id(engine)]:
+            del _actor_cache[key]
+
+
 def authenticate(engine: Engine, token: str) -> Actor:
     """The actor a bearer token belongs to; `Unauthorized` when it is unknown, revoked or expired,
     or its holder deactivated.
 
-    Asked of the database on every request, never of a cache: a token revoked or an account
-    deactivated in one web process stops working in every other one at their next request."""
+    That the token still works is asked of the database on every request (one indexed query),
+    never of a cache: a token revoked or an account deactivated in one web process stops working
+    in every other one at their next request. The holder's roles are kept per process for up to
+    `AUTH_CACHE_S` (forgotten at once in the process that changes them)."""
     now = engine.clock.now()
     digest = _hash_token(token)
     with engine.db.read() as s:
-        found = s.execute(
-            sa.select(User, ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at, ApiToken.start_only)
-            .join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
-        ).one_or_none()
+        found = s.connection().execute(_LIVE_TOKEN, {"digest": digest}).one_or_none()
         if found is None:
             raise Unauthorized("Ogiltig eller återkallad token.")
-        user, token_id, expires_at, last_used_at, start_only = found
+        user_id, token_id, expires_at, last_used_at, start_only = found
         if expires_at <= now:
             raise Unauthorized("Token har gått ut; skapa en ny.")
-        actor = _actor(engine, s, user)
+        key, tick = (id(engine), user_id), time.monotonic()
+        with _actor_lock:
+            hit = _actor_cache.get(key)
+        if hit is not None and tick - hit[0] < AUTH_CACHE_S:
+            actor = hit[1]
+        else:
+            actor = _actor(engine, s, s.get_one(User, user_id))
+            with _actor_lock:
+                if len(_actor_cache) > 10_000:
+                    _actor_cache.clear()
+                _actor_cache[key] = (tick, actor)
     if last_used_at is None or now - last_used_at >= LAST_USE_EVERY:
         with engine.db.write() as s:
             s.execute(sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))

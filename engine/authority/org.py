@@ -87,9 +87,12 @@ def tree(engine: Engine) -> Tree:
 
 
 def invalidate(engine: Engine) -> None:
-    """Forget the cached tree (after a change)."""
+    """Forget the cached tree and who holds which role (after a change)."""
+    from .identity import forget_tokens  # identity reads the tree when it builds an actor
+
     with _cache_lock:
         _cache.pop(id(engine), None)
+    forget_tokens(engine)
 
 
 def role_active(now: datetime) -> Any:
