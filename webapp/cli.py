@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
 
 def _engine() -> Engine:
+    from engine.base.settings import SettingsError
     from engine.core import Engine
-    engine = Engine()
+    try:
+        engine = Engine()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     engine.migrate()
     return engine
 

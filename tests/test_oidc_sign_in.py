@@ -1,0 +1,227 @@
+"""Signing in through an OpenID Connect provider: a real one (npm's certified oidc-provider) on
+loopback, Rutin served beside it, the whole redirect dance done over HTTP as a browser does it
+(and once in Chromium). Users are created and matched on both databases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import oidc_helpers
+import pytest
+import requests
+import sqlalchemy as sa
+from conftest import Person
+
+from engine.authority import identity, idp, security_log
+from engine.core import Engine
+from engine.routing import accounts
+from engine.store.models import User, UserSubject
+
+ANNA = {"preferred_username": "anna", "name": "Anna Andersson", "email": "anna@kommun.test",
+        "groups": ["socialtjanst", "bygglov"]}
+BERIT = {"preferred_username": "berit", "name": "Berit Berg", "email": "berit@kommun.test", "groups": ["bygglov"]}
+ACCOUNTS = {"sub-anna-1": ANNA, "sub-berit-2": BERIT}
+MAPPING = [{"group": "socialtjanst", "role": "Handläggare"}, {"group": "bygglov", "role": "granskare"}]
+
+
+@dataclass
+class Site:
+    """Rutin and the provider it trusts, both on loopback."""
+
+    base: str
+    engine: Engine
+    provider: oidc_helpers.Provider
+    admin: Person
+    app: Any
+
+    def sign_in(self, login: str) -> tuple[requests.Session, requests.Response]:
+        """A fresh browser signed in (or refused) as the provider's `login`."""
+        http = requests.Session()
+        return http, oidc_helpers.sign_in(http, self.base, login)
+
+    def user(self, name: str) -> User | None:
+        with self.engine.db.read() as s:
+            return s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+
+    def log(self, kind: str) -> list[dict[str, Any]]:
+        items = security_log.entries(self.engine, identity.SYSTEM, limit=1000)["items"]
+        return [e for e in items if e["type"] == kind]
+
+
+def _site(engine: Engine, tmp_path: Path, people: dict[str, Person], **settings: Any) -> Iterator[Site]:
+    from webapp import create_app
+
+    with oidc_helpers.served(None) as (base, holder), \
+            oidc_helpers.provider(tmp_path, base, ACCOUNTS) as provider:
+        oidc_helpers.configure(engine, provider.issuer, **settings)
+        holder["app"] = create_app(engine)
+        idp.replace_group_roles(engine, people["admin"].actor, MAPPING)
+        yield Site(base, engine, provider, people["admin"], holder["app"])
+
+
+@pytest.fixture
+def site(engine: Engine, tmp_path: Path, people: dict[str, Person]) -> Iterator[Site]:
+    """Rutin with OpenID Connect sign-in, the group mapping set, local passwords still on."""
+    yield from _site(engine, tmp_path, people)
+
+
+def _signed_in(http: requests.Session, base: str) -> str | None:
+    """Who Rutin's start page says is signed in (None: it sends the browser to sign in)."""
+    answer = http.get(f"{base}/", allow_redirects=False)
+    if answer.status_code == 302:
+        return None
+    found = re.search(r'name="csrf" value="([^"]+)"', answer.text)
+    assert answer.status_code == 200 and found, answer.status_code
+    return found.group(1)
+
+
+def test_the_login_page_offers_the_provider(site: Site) -> None:
+    page = requests.get(f"{site.base}/login")
+    assert "Logga in med kommunens inloggning" in page.text
+    assert 'name="password"' in page.text  # local passwords are still on
+    start = requests.get(f"{site.base}/login/oidc", allow_redirects=False)
+    query = parse_qs(urlsplit(start.headers["Location"]).query)
+    assert start.headers["Location"].startswith(site.provider.issuer)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
+    assert query["state"][0] and query["nonce"][0] and query["scope"] == ["openid profile email"]
+
+
+def test_first_sign_in_creates_the_user_matched_by_subject_with_mapped_roles(site: Site) -> None:
+    http, answer = site.sign_in("sub-anna-1")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert _signed_in(http, site.base)
+    anna = site.user("anna")
+    assert anna is not None and anna.display_name == "Anna Andersson" and anna.email == "anna@kommun.test"
+    assert set(identity.get_actor(site.engine, "anna").roles) == {"handläggare", "granskare"}
+    with site.engine.db.read() as s:
+        links = s.execute(sa.select(UserSubject.issuer, UserSubject.subject, UserSubject.user_id)).all()
+    assert links == [(site.provider.issuer, "sub-anna-1", anna.id)]
+    signed = site.log(security_log.SIGN_IN)
+    assert signed[0]["subject"] == "anna" and signed[0]["data"]["method"] == "oidc"
+
+    # Renamed at the provider: still the same person in Rutin, found by subject, not by name;
+    # the display name and e-mail follow the provider.
+    site.provider.set_accounts({"sub-anna-1": {**ANNA, "preferred_username": "anna.a", "name": "Anna Ek",
+                                               "email": "anna.ek@kommun.test"}})
+    http, answer = site.sign_in("sub-anna-1")
+    assert answer.status_code == 302
+    assert site.user("anna.a") is None
+    anna = site.user("anna")
+    assert anna is not None and anna.display_name == "Anna Ek" and anna.email == "anna.ek@kommun.test"
+    with site.engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(UserSubject)).scalar_one() == 1
+
+
+def test_a_removed_group_removes_the_role_it_gave_and_no_other(site: Site) -> None:
+    site.sign_in("sub-anna-1")
+    # a role given by hand, which no group mapping touches
+    identity.add_user(site.engine, "anna", ["Processägare"], by="admin")
+    site.provider.set_accounts({"sub-anna-1": {**ANNA, "groups": ["bygglov"]}})
+    _, answer = site.sign_in("sub-anna-1")
+    assert answer.status_code == 302
+    assert set(identity.get_actor(site.engine, "anna").roles) == {"granskare", "processägare"}
+    changes = [e for e in site.log(security_log.ROLES_CHANGED) if e["subject"] == "anna"]
+    assert changes[0]["actor"] == idp.BY_MAPPING and changes[0]["data"]["removed"] == ["Handläggare"]
+    # out of every mapped group: only the hand-given role is left
+    site.provider.set_accounts({"sub-anna-1": {**ANNA, "groups": []}})
+    site.sign_in("sub-anna-1")
+    assert set(identity.get_actor(site.engine, "anna").roles) == {"processägare"}
+
+
+def test_a_tampered_state_is_refused_with_no_session_and_no_user(site: Site) -> None:
+    http = requests.Session()
+    back = oidc_helpers.to_return(http, site.base, "sub-anna-1")
+    tampered = re.sub(r"state=[^&]+", "state=forfalskad", back)
+    answer = http.get(tampered, allow_redirects=False)
+    assert answer.status_code == 401
+    assert "ogiltigt state" in answer.text
+    assert _signed_in(http, site.base) is None
+    assert site.user("anna") is None
+    failed = site.log(security_log.SIGN_IN_FAILED)
+    assert failed and "ogiltigt state" in failed[0]["data"]["reason"] and failed[0]["data"]["method"] == "oidc"
+    # the real return, once the state was spent on nothing, is no good either (the state is used once)
+    assert http.get(back, allow_redirects=False).status_code in (302, 401)
+
+
+def test_a_code_is_refused_in_another_browser(site: Site) -> None:
+    back = oidc_helpers.to_return(requests.Session(), site.base, "sub-anna-1")
+    thief = requests.Session()
+    answer = thief.get(back, allow_redirects=False)
+    assert answer.status_code == 401 and "ogiltigt state" in answer.text
+    assert _signed_in(thief, site.base) is None and site.user("anna") is None
+
+
+def test_a_deactivated_user_is_refused(site: Site) -> None:
+    site.sign_in("sub-berit-2")
+    accounts.deactivate(site.engine, site.admin.actor, "berit", "slutat")
+    http, answer = site.sign_in("sub-berit-2")
+    assert answer.status_code == 401
+    assert idp.DEACTIVATED in answer.text
+    assert _signed_in(http, site.base) is None
+    berit = site.user("berit")
+    assert berit is not None and berit.active is False
+    failed = [e for e in site.log(security_log.SIGN_IN_FAILED) if e["actor"] == "berit"]
+    assert failed and failed[0]["data"]["reason"] == idp.DEACTIVATED
+    assert not [e for e in site.log(security_log.SIGN_IN) if e["subject"] == "berit"][1:]  # only the first
+
+
+def test_a_name_already_linked_to_another_subject_is_refused(site: Site) -> None:
+    site.sign_in("sub-anna-1")
+    site.provider.set_accounts({**ACCOUNTS, "sub-impostor": {**ANNA, "groups": ["socialtjanst"]}})
+    http, answer = site.sign_in("sub-impostor")
+    assert answer.status_code == 401 and "hör redan till en annan person" in answer.text
+    assert _signed_in(http, site.base) is None
+    with site.engine.db.read() as s:
+        subjects = s.execute(sa.select(UserSubject.subject)).scalars().all()
+    assert subjects == ["sub-anna-1"]
+
+
+def test_sign_out_ends_the_session_and_goes_to_the_provider(site: Site) -> None:
+    http, _ = site.sign_in("sub-anna-1")
+    csrf = _signed_in(http, site.base)
+    assert csrf
+    answer = http.post(f"{site.base}/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert answer.status_code == 302
+    where = urlsplit(answer.headers["Location"])
+    metadata = requests.get(f"{site.provider.issuer}/.well-known/openid-configuration").json()
+    assert f"{where.scheme}://{where.netloc}{where.path}" == metadata["end_session_endpoint"]
+    query = parse_qs(where.query)
+    assert query["post_logout_redirect_uri"] == [f"{site.base}/login"] and query["id_token_hint"][0].count(".") == 2
+    assert _signed_in(http, site.base) is None
+    # the provider's own sign-out page takes the hint (a valid ID token of this client)
+    assert http.get(answer.headers["Location"]).status_code == 200
+
+
+@pytest.fixture
+def site_without_passwords(engine: Engine, tmp_path: Path, people: dict[str, Person]) -> Iterator[Site]:
+    """Rutin with OpenID Connect sign-in and local passwords switched off."""
+    yield from _site(engine, tmp_path, people, local_passwords=False)
+
+
+def test_local_passwords_off_hides_the_form_and_refuses_it(site_without_passwords: Site) -> None:
+    site = site_without_passwords
+    identity.set_password(site.engine, "hanna", "hemligt-lösen-1")
+    page = requests.get(f"{site.base}/login")
+    assert 'name="password"' not in page.text and "Logga in med kommunens inloggning" in page.text
+    # The right name and password, with the session's CSRF token (the page shows no form to take it from).
+    client = site.app.test_client()
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    answer = client.post("/login", data={"csrf": csrf, "name": "hanna", "password": "hemligt-lösen-1"})
+    assert answer.status_code == 403
+    assert "Inloggning med lösenord är avstängd här. Logga in med kommunens inloggning." in answer.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user" not in session
+    assert client.get("/").status_code == 302
+    assert not site.log(security_log.SIGN_IN) and not site.log(security_log.SIGN_IN_FAILED)
+    with site.engine.db.read() as s:
+        assert s.execute(sa.text("select count(*) from sign_in_throttle")).scalar_one() == 0
+    # signing in through the provider still works
+    http, answer = site.sign_in("sub-anna-1")
+    assert answer.status_code == 302 and _signed_in(http, site.base)
