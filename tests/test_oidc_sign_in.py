@@ -84,6 +84,8 @@ def test_the_login_page_offers_the_provider(site: Site) -> None:
     page = requests.get(f"{site.base}/login")
     assert "Logga in med kommunens inloggning" in page.text
     assert 'name="password"' in page.text  # local passwords are still on
+    # signing out posts to Rutin, which sends the browser on to the provider: forms may lead there
+    assert f"form-action 'self' {site.provider.issuer};" in page.headers["Content-Security-Policy"]
     start = requests.get(f"{site.base}/login/oidc", allow_redirects=False)
     query = parse_qs(urlsplit(start.headers["Location"]).query)
     assert start.headers["Location"].startswith(site.provider.issuer)
@@ -225,3 +227,96 @@ def test_local_passwords_off_hides_the_form_and_refuses_it(site_without_password
     # signing in through the provider still works
     http, answer = site.sign_in("sub-anna-1")
     assert answer.status_code == 302 and _signed_in(http, site.base)
+
+
+def _session_cookie(site: Site, http: requests.Session) -> tuple[Any, dict[str, Any]]:
+    serializer = site.app.session_interface.get_signing_serializer(site.app)
+    return serializer, serializer.loads(http.cookies.get("session", domain="127.0.0.1"))
+
+
+def test_a_wrong_nonce_is_refused(site: Site) -> None:
+    """The ID token's nonce must be the one this browser's sign-in sent: here the nonce kept in
+    the (signed) session is another one, as it is when an ID token from someone else's sign-in
+    is replayed into this browser's."""
+    http = requests.Session()
+    back = oidc_helpers.to_return(http, site.base, "sub-anna-1")
+    serializer, data = _session_cookie(site, http)
+    [key] = [k for k in data if k.startswith("_state_")]
+    data[key]["data"]["nonce"] = "en-annan-nonce"
+    http.cookies.set("session", serializer.dumps(data), domain="127.0.0.1", path="/")
+    answer = http.get(back, allow_redirects=False)
+    assert answer.status_code == 401 and "ID-token är ogiltig" in answer.text and "nonce" in answer.text
+    assert _signed_in(http, site.base) is None and site.user("anna") is None
+    failed = site.log(security_log.SIGN_IN_FAILED)
+    assert failed and "nonce" in failed[0]["data"]["reason"]
+
+
+def test_an_id_token_not_signed_by_the_providers_key_is_refused(site: Site) -> None:
+    """Rutin's copy of the provider's keys is swapped for another key under the same key id: the
+    real token's signature then does not verify, as a forged token's would not."""
+    from joserfc.jwk import RSAKey
+
+    http = requests.Session()
+    back = oidc_helpers.to_return(http, site.base, "sub-anna-1")
+    real = requests.get(f"{site.provider.issuer}/jwks").json()["keys"][0]
+    forged = {**RSAKey.generate_key(2048).as_dict(private=False), "kid": real["kid"], "alg": "RS256", "use": "sig"}
+    client = site.app.extensions["rutin_oidc"].create_client("rutin_oidc")
+    client.load_server_metadata()
+    client.server_metadata["jwks"] = {"keys": [forged]}
+    answer = http.get(back, allow_redirects=False)
+    assert answer.status_code == 401 and "ID-token är ogiltig" in answer.text
+    assert _signed_in(http, site.base) is None and site.user("anna") is None
+    assert site.log(security_log.SIGN_IN_FAILED)
+
+
+@pytest.fixture
+def site_of_another_issuer(engine: Engine, tmp_path: Path, people: dict[str, Person]) -> Iterator[Site]:
+    """Rutin configured with an issuer the provider's discovery document does not name (the
+    provider answers at it, but says it is http://127.0.0.1:<port>)."""
+    from webapp import create_app
+
+    with oidc_helpers.served(None) as (base, holder), \
+            oidc_helpers.provider(tmp_path, base, ACCOUNTS) as provider:
+        oidc_helpers.configure(engine, provider.issuer.replace("127.0.0.1", "localhost"))
+        holder["app"] = create_app(engine)
+        yield Site(base, engine, provider, people["admin"], holder["app"])
+
+
+def test_a_provider_naming_another_issuer_is_refused(site_of_another_issuer: Site) -> None:
+    site = site_of_another_issuer
+    answer = requests.get(f"{site.base}/login/oidc", allow_redirects=False)
+    assert answer.status_code == 502 and "annan utfärdare" in answer.text
+    assert "Location" not in answer.headers
+
+
+def test_signing_in_and_out_in_a_browser(browser: Any, site: Site) -> None:
+    """In Chromium, through the real redirects: Rutin's button, the provider's login and consent
+    pages, back signed in with the mapped role; signing out passes through the provider's sign-out
+    and lands on Rutin's login page, signed out."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=site.base, locale="sv-SE")
+    # loopback only: the provider's development pages ask for a web font from elsewhere
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+        page.get_by_role("link", name="Logga in med kommunens inloggning").click()
+        page.locator('input[name="login"]').fill("sub-anna-1")
+        page.locator('input[name="password"]').fill("vad-som-helst")
+        page.get_by_role("button", name="Sign-in").click()
+        page.get_by_role("button", name="Continue").click()
+        expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
+        assert page.url == f"{site.base}/"
+        assert "handläggare" in identity.get_actor(site.engine, "anna").roles
+        page.get_by_role("button", name="Logga ut").click()
+        expect(page).to_have_url(re.compile("^" + re.escape(site.provider.issuer)))
+        page.get_by_role("button", name="Yes, sign me out").click()
+        expect(page).to_have_url(re.compile("^" + re.escape(f"{site.base}/login") + r"(\?|$)"))
+        expect(page.get_by_role("heading", name="Logga in")).to_be_visible()
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login\?next="))
+    finally:
+        context.close()

@@ -43,6 +43,8 @@ STATE = ("Inloggningen kunde inte slutföras: svaret från inloggningstjänsten 
 INVALID_TOKEN = "Inloggningen kunde inte slutföras: inloggningstjänstens ID-token är ogiltig ({why}). Försök igen."  # noqa: S105 (a message)
 PROVIDER_ERROR = "Inloggningstjänsten avbröt inloggningen ({why})."
 UNREACHABLE = "Inloggningstjänsten svarar inte just nu. Försök igen om en stund."
+WRONG_ISSUER = ("Inloggningstjänsten uppger en annan utfärdare ({found}) än den Rutin är inställd på "
+                "(RUTIN_OIDC_ISSUER). Kontakta en administratör.")
 
 
 def install(app: Flask, settings: Settings) -> None:
@@ -61,6 +63,17 @@ def install(app: Flask, settings: Settings) -> None:
                                                       else "none")},
     )
     app.extensions["rutin_oidc"] = oauth
+    app.extensions["rutin_oidc_issuer"] = settings.oidc_issuer
+
+
+def _checked_issuer(client: Any) -> str:
+    """The provider's issuer from its discovery document, which must be the one configured
+    (OpenID Connect Discovery 1.0, section 4.3): a document naming another would let that other
+    issuer's tokens in."""
+    found = str(client.load_server_metadata().get("issuer") or "")
+    if found.rstrip("/") != str(current_app.extensions["rutin_oidc_issuer"]).rstrip("/"):
+        raise SignInRefused(WRONG_ISSUER.format(found=_short(found) or "ingen"))
+    return found
 
 
 def _client() -> Any:
@@ -74,8 +87,10 @@ def enabled() -> bool:
 
 def start(redirect_uri: str) -> Response:
     """Send the browser to the provider (state, nonce and the PKCE verifier kept in the session)."""
+    client = _client()
     try:
-        return _client().authorize_redirect(redirect_uri)
+        _checked_issuer(client)
+        return client.authorize_redirect(redirect_uri)
     except (requests.RequestException, ValueError, AuthlibBaseError) as exc:
         raise SignInRefused(UNREACHABLE) from exc
 
@@ -85,6 +100,7 @@ def finish() -> tuple[str, dict[str, Any], str]:
     token itself (kept for signing out). `SignInRefused` when anything does not hold."""
     client = _client()
     try:
+        issuer = _checked_issuer(client)
         token = client.authorize_access_token()
     except MismatchingStateError as exc:
         raise SignInRefused(STATE) from exc
@@ -97,7 +113,7 @@ def finish() -> tuple[str, dict[str, Any], str]:
     claims = token.get("userinfo")
     if not isinstance(token.get("id_token"), str) or not claims:
         raise SignInRefused(INVALID_TOKEN.format(why="ingen ID-token"))
-    return str(client.load_server_metadata()["issuer"]), dict(claims), str(token["id_token"])
+    return issuer, dict(claims), str(token["id_token"])
 
 
 def _short(text: Any) -> str:
