@@ -320,3 +320,43 @@ def test_signing_in_and_out_in_a_browser(browser: Any, site: Site) -> None:
         expect(page).to_have_url(re.compile(r"/login\?next="))
     finally:
         context.close()
+
+
+def test_a_replayed_code_is_refused(site: Site) -> None:
+    """The browser's state as it was before the return (its session cookie), replayed with the
+    same code after the code was used: the provider refuses the code a second time."""
+    http = requests.Session()
+    back = oidc_helpers.to_return(http, site.base, "sub-anna-1")
+    before = http.cookies.get("session", domain="127.0.0.1")
+    assert http.get(back, allow_redirects=False).status_code == 302
+    replay = requests.Session()
+    replay.cookies.set("session", before, domain="127.0.0.1", path="/")
+    answer = replay.get(back, allow_redirects=False)
+    assert answer.status_code == 401 and "Inloggningstjänsten avbröt inloggningen" in answer.text
+    assert _signed_in(replay, site.base) is None
+    assert len(site.log(security_log.SIGN_IN)) == 1 and site.log(security_log.SIGN_IN_FAILED)
+
+
+def test_without_a_provider_there_is_no_provider_sign_in(client: Any) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    assert "Logga in med" not in page and 'name="password"' in page
+    assert client.get("/login/oidc").status_code == 404
+    assert client.get("/login/oidc/return?code=x&state=y").status_code == 404
+    assert "form-action 'self';" in client.get("/login").headers["Content-Security-Policy"]
+
+
+def test_the_organisation_import_leaves_mapped_roles_to_the_provider(engine: Engine, people: dict[str, Person]) -> None:
+    from engine.authority import org
+
+    idp.replace_group_roles(engine, people["admin"].actor, MAPPING)
+    claims = idp.read_claims("https://idp.test", {"sub": "s-1", **ANNA}, username_claim="preferred_username",
+                             groups_claim="groups")
+    idp.sign_in(engine, claims, username_claim="preferred_username", address=None)
+    org.import_data(engine, {"people": [{"name": "anna", "roles": ["Processägare"]}]})
+    assert set(identity.get_actor(engine, "anna").roles) == {"handläggare", "granskare", "processägare"}
+    [anna] = [p for p in org.export_data(engine)["people"] if p["name"] == "anna"]
+    assert anna["roles"] == [{"role": "Processägare"}]
+    # a group left at the provider: its role goes, the imported one stays
+    idp.sign_in(engine, idp.Claims(**{**claims.__dict__, "groups": frozenset({"bygglov"})}),
+                username_claim="preferred_username", address=None)
+    assert set(identity.get_actor(engine, "anna").roles) == {"granskare", "processägare"}
