@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import select
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -45,6 +46,9 @@ def provider(tmp: Path, rutin_base: str, accounts: dict[str, dict[str, Any]]) ->
     """Start the provider for a Rutin served at `rutin_base`; stopped (and waited for) on leaving."""
     accounts_file, log = tmp / "oidc_accounts.json", tmp / "oidc_provider.log"
     accounts_file.write_text(json.dumps(accounts), encoding="utf-8")
+    if shutil.which("node") is None or not (ROOT / "node_modules" / "oidc-provider").is_dir():
+        raise RuntimeError("The OpenID Connect tests need Node.js and npm's oidc-provider: run `make .venv/.installed` "
+                           "(it runs npm ci) or `npm ci`.")
     with log.open("wb") as err:
         proc = subprocess.Popen(["node", str(SCRIPT), str(accounts_file), rutin_base], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=err)
