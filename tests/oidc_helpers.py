@@ -5,6 +5,7 @@ pages with `requests`, as a browser would: every redirect real, every cookie kep
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import shutil
@@ -42,16 +43,19 @@ class Provider:
 
 
 @contextmanager
-def provider(tmp: Path, rutin_base: str, accounts: dict[str, dict[str, Any]]) -> Iterator[Provider]:
-    """Start the provider for a Rutin served at `rutin_base`; stopped (and waited for) on leaving."""
+def provider(tmp: Path, rutin_base: str, accounts: dict[str, dict[str, Any]], *,
+             end_session: bool = True) -> Iterator[Provider]:
+    """Start the provider for a Rutin served at `rutin_base` (`end_session`: whether it offers
+    RP-initiated sign-out); stopped (and waited for) on leaving."""
     accounts_file, log = tmp / "oidc_accounts.json", tmp / "oidc_provider.log"
     accounts_file.write_text(json.dumps(accounts), encoding="utf-8")
     if shutil.which("node") is None or not (ROOT / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("The OpenID Connect tests need Node.js and npm's oidc-provider: run `make .venv/.installed` "
                            "(it runs npm ci) or `npm ci`.")
     with log.open("wb") as err:
+        env = {**os.environ, "OIDC_NO_END_SESSION": "0" if end_session else "1"}
         proc = subprocess.Popen(["node", str(SCRIPT), str(accounts_file), rutin_base], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=err)
+                                stdout=subprocess.PIPE, stderr=err, env=env)
         try:
             assert proc.stdout is not None
             ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)

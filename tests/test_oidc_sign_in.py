@@ -53,11 +53,12 @@ class Site:
         return [e for e in items if e["type"] == kind]
 
 
-def _site(engine: Engine, tmp_path: Path, people: dict[str, Person], **settings: Any) -> Iterator[Site]:
+def _site(engine: Engine, tmp_path: Path, people: dict[str, Person], *, end_session: bool = True,
+          **settings: Any) -> Iterator[Site]:
     from webapp import create_app
 
     with oidc_helpers.served(None) as (base, holder), \
-            oidc_helpers.provider(tmp_path, base, ACCOUNTS) as provider:
+            oidc_helpers.provider(tmp_path, base, ACCOUNTS, end_session=end_session) as provider:
         oidc_helpers.configure(engine, provider.issuer, **settings)
         holder["app"] = create_app(engine)
         idp.replace_group_roles(engine, people["admin"].actor, MAPPING)
@@ -197,6 +198,24 @@ def test_sign_out_ends_the_session_and_goes_to_the_provider(site: Site) -> None:
     assert _signed_in(http, site.base) is None
     # the provider's own sign-out page takes the hint (a valid ID token of this client)
     assert http.get(answer.headers["Location"]).status_code == 200
+
+
+@pytest.fixture
+def site_without_end_session(engine: Engine, tmp_path: Path, people: dict[str, Person]) -> Iterator[Site]:
+    """Rutin with a provider that offers no RP-initiated sign-out."""
+    yield from _site(engine, tmp_path, people, end_session=False)
+
+
+def test_sign_out_without_the_providers_end_session_ends_rutins_session(site_without_end_session: Site) -> None:
+    site = site_without_end_session
+    metadata = requests.get(f"{site.provider.issuer}/.well-known/openid-configuration").json()
+    assert "end_session_endpoint" not in metadata
+    http, _ = site.sign_in("sub-anna-1")
+    csrf = _signed_in(http, site.base)
+    assert csrf
+    answer = http.post(f"{site.base}/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/login"
+    assert _signed_in(http, site.base) is None
 
 
 @pytest.fixture

@@ -94,9 +94,11 @@ def sign_in(engine: Engine, claims: Claims, *, username_claim: str, address: str
 
     Every sign-in and every refusal is entered in the security log; a refusal changes nothing
     else (no user created, no role changed)."""
+    who = claims.name or claims.subject
     try:
         with engine.db.write() as s:
             user = _match(engine, s, claims, username_claim)
+            who = user.name  # (the log names the person as Rutin knows them, renamed at the IdP or not)
             if not user.active:
                 raise Unauthorized(DEACTIVATED)
             if claims.display_name:
@@ -108,7 +110,7 @@ def sign_in(engine: Engine, claims: Claims, *, username_claim: str, address: str
                                 address=address, method=METHOD, issuer=claims.issuer)
             return actor_for(engine, s, user)
     except Unauthorized as exc:
-        refused(engine, claims.name or claims.subject, exc.detail, address=address)
+        refused(engine, who, exc.detail, address=address)
         raise
 
 
