@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from conftest import Person
 
 from engine.authority import identity, idp, security_log
+from engine.base.errors import Unauthorized
 from engine.core import Engine
 from engine.routing import accounts
 from engine.store.models import User, UserSubject
@@ -364,6 +365,20 @@ def test_without_a_provider_there_is_no_provider_sign_in(client: Any) -> None:
     assert "form-action 'self';" in client.get("/login").headers["Content-Security-Policy"]
 
 
+def test_claims_are_read_with_care() -> None:
+    claims = idp.read_claims("https://idp.test", {"sub": "s", "preferred_username": " anna ", "given_name": "Anna",
+                                                  "family_name": "Ek", "email": "a@x.test", "email_verified": False,
+                                                  "groups": "ensam-grupp"},
+                             username_claim="preferred_username", groups_claim="groups")
+    assert claims.name == "anna" and claims.display_name == "Anna Ek" and claims.email is None
+    assert claims.groups == frozenset({"ensam-grupp"})
+    odd = idp.read_claims("https://idp.test", {"sub": "s", "groups": [1, None, "", "a" * 256, "ok"]},
+                          username_claim="preferred_username", groups_claim="groups")
+    assert odd.groups == frozenset({"ok"}) and odd.name is None
+    with pytest.raises(Unauthorized):
+        idp.read_claims("https://idp.test", {"sub": ""}, username_claim="u", groups_claim="g")
+
+
 def test_the_organisation_import_leaves_mapped_roles_to_the_provider(engine: Engine, people: dict[str, Person]) -> None:
     from engine.authority import org
 
@@ -379,3 +394,17 @@ def test_the_organisation_import_leaves_mapped_roles_to_the_provider(engine: Eng
     idp.sign_in(engine, idp.Claims(**{**claims.__dict__, "groups": frozenset({"bygglov"})}),
                 username_claim="preferred_username", address=None)
     assert set(identity.get_actor(engine, "anna").roles) == {"granskare", "processägare"}
+
+
+def test_a_first_sign_in_without_a_usable_name_is_refused(engine: Engine) -> None:
+    for name in (None, "två ord", "x" * 121):
+        claims = idp.Claims(issuer="https://idp.test", subject="s-9", name=name, display_name="Nomen Nescio",
+                            email=None, groups=frozenset())
+        with pytest.raises(Unauthorized, match="giltigt användarnamn"):
+            idp.sign_in(engine, claims, username_claim="preferred_username", address="192.0.2.7")
+    with engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(UserSubject)).scalar_one() == 0
+        assert s.execute(sa.select(User).where(User.display_name == "Nomen Nescio")).first() is None
+    failed = [e for e in security_log.entries(engine, identity.SYSTEM)["items"]
+              if e["type"] == security_log.SIGN_IN_FAILED]
+    assert len(failed) == 3 and failed[0]["address"] == "192.0.2.7"

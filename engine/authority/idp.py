@@ -7,7 +7,7 @@ Who a person is comes from the IdP; what they may do from Rutin's organisation. 
   the first sign-in a user of the name the IdP gives (`RUTIN_OIDC_USERNAME_CLAIM`) is created, or
   one that already exists under that name (from the organisation import, say) is linked, unless
   it is already linked to another subject of the same issuer: that is refused;
-- display name and e-mail follow the IdP's claims;
+- display name and e-mail follow the IdP's claims (an e-mail it marks unverified is not taken);
 - a deactivated account is refused (and the refusal entered in the security log);
 - the roles the group mapping (`oidc_group_roles`, kept by administrators) gives for the
   person's groups are granted, and those it gave for a group the person is no longer in are
@@ -80,8 +80,11 @@ def read_claims(issuer: str, claims: dict[str, Any], *, username_claim: str, gro
     display = _text(claims.get("name"), 200) or _text(
         " ".join(str(claims.get(k) or "") for k in ("given_name", "family_name") if isinstance(claims.get(k), str)),
         200)
-    return Claims(issuer=issuer, subject=subject, name=name or None, display_name=display,
-                  email=_text(claims.get("email"), 254), groups=groups)
+    # An address the IdP says is unverified (a person may type any there) is not taken:
+    # notifications about cases go to it. Entra ID sends no `email_verified`; Keycloak does.
+    email = _text(claims.get("email"), 254) if claims.get("email_verified") is not False else None
+    return Claims(issuer=issuer, subject=subject, name=name or None, display_name=display, email=email,
+                  groups=groups)
 
 
 def _valid_name(name: str | None) -> bool:
