@@ -408,3 +408,18 @@ def test_a_first_sign_in_without_a_usable_name_is_refused(engine: Engine) -> Non
     failed = [e for e in security_log.entries(engine, identity.SYSTEM)["items"]
               if e["type"] == security_log.SIGN_IN_FAILED]
     assert len(failed) == 3 and failed[0]["address"] == "192.0.2.7"
+
+
+def test_a_provider_that_does_not_answer_is_told_in_swedish(engine: Engine, tmp_path: Path) -> None:
+    import socket
+
+    from webapp import create_app
+
+    with socket.socket() as closed:  # a loopback port nobody listens on (bound, never listening)
+        closed.bind(("127.0.0.1", 0))
+        oidc_helpers.configure(engine, f"http://127.0.0.1:{closed.getsockname()[1]}")
+        client = create_app(engine).test_client()
+        answer = client.get("/login/oidc")
+    assert answer.status_code == 502 and "Inloggningstjänsten svarar inte just nu" in answer.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user" not in session and "oidc_next" not in session
