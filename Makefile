@@ -18,6 +18,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
 NPM ?= npm
+# The service alone (LOCK=requirements.lock, the Dockerfile) needs no test tools from npm either:
+# the OpenID provider the tests run (oidc-provider) is a dev dependency.
+NPM_OMIT := $(if $(filter requirements.lock,$(LOCK)),--omit=dev,)
 CHROMIUM ?= chromium
 
 # Set-up: the virtualenv; the pages' front-end libraries (bpmn-js, htmx) from npm, exactly as
@@ -33,7 +36,7 @@ $(STAMP): pyproject.toml $(LOCK) $(wildcard package.json package-lock.json)
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; \
 	  else echo "npm is missing: the pages need bpmn-js and htmx from npm. Install Node.js and npm" \
 	    "(e.g. sudo apt-get install -y nodejs npm) and run make again."; exit 1; fi; fi
-	@if [ -f package-lock.json ]; then echo "$(NPM) ci"; $(NPM) ci --no-audit --no-fund; \
+	@if [ -f package-lock.json ]; then echo "$(NPM) ci $(NPM_OMIT)"; $(NPM) ci --no-audit --no-fund $(NPM_OMIT); \
 	elif [ -f package.json ]; then echo "$(NPM) install"; $(NPM) install --no-audit --no-fund; fi
 	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -15,7 +15,8 @@ there, each with its reason):
     execution   the unit of work around SpiffWorkflow (runtime) and multi-instance steps
     clocks      timers, deadlines, the case clock, SpiffWorkflow's view of now
     records     the hash chain and the case history, incidents, run limits
-    authority   the unit tree, people, roles, process ownership, the security log
+    authority   the unit tree, people, roles, process ownership, the security log, people
+                signing in through the municipality's OpenID Connect provider (`idp`)
     core        the Engine object: settings, database, clock and caches, created once
     store       connections, transactions, writer lock, models, migrations, the SQLite fast path
     base        settings, errors, the clock, and the rules for case data (plain data, limits,

@@ -289,6 +289,10 @@ OPERATIONS: list[Op] = [
     ("DELETE /api/tokens/{token_id}", {"handler", "admin"}, lambda w: ("DELETE", _bea_token(w), {}), NONE),
     ("GET /api/security-log", {"auditor", "admin"}, lambda w: ("GET", "/api/security-log", {}), NONE),
     ("GET /api/security-log#csv", {"auditor", "admin"}, lambda w: ("GET", "/api/security-log?format=csv", {}), NONE),
+    ("GET /api/oidc/group-roles", {"auditor", "admin"}, lambda w: ("GET", "/api/oidc/group-roles", {}), NONE),
+    ("PUT /api/oidc/group-roles", {"admin"},
+     lambda w: ("PUT", "/api/oidc/group-roles", {"json": {"mappings": [{"group": "g", "role": "Handläggare"}]}}),
+     NONE),
     ("GET /api/measures#own", {"owner", "auditor", "admin"},
      lambda w: ("GET", "/api/measures?process=bygglov_test", {}), NONE),
     # the evidence: public keys for anyone; its state and a live check for auditors and admins;

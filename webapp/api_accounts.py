@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from engine.authority import security_log
+from engine.authority import idp, security_log
 from engine.base.errors import InvalidInput
 from engine.core import Engine
 from engine.routing import accounts
@@ -85,3 +85,23 @@ def security_events() -> Response:
         return csv_download(security_log.as_csv(_engine(), actor, user=user), "sakerhetslogg.csv")
     limit = int_arg("limit", 100, minimum=1, maximum=1000)
     return jsonify(security_log.entries(_engine(), actor, user=user, limit=limit, offset=int_arg("offset", 0)))
+
+
+@bp.get("/oidc/group-roles")
+def group_roles() -> Response:
+    """Which roles the identity provider's groups give (administrators and auditors)."""
+    return jsonify({"mappings": idp.group_roles(_engine(), current_actor())})
+
+
+@bp.put("/oidc/group-roles")
+def replace_group_roles() -> Response:
+    """Replace the whole mapping: {mappings: [{group, role, unit?}]} (administrators); applied to
+    each person at their next sign-in."""
+    actor = current_actor()
+    body = json_body(required=True)
+    unknown = set(body) - {"mappings"}
+    if unknown:
+        raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
+    if "mappings" not in body:
+        raise InvalidInput("Ange mappings: en lista med {group, role, unit}.", field="mappings")
+    return jsonify({"mappings": idp.replace_group_roles(_engine(), actor, body["mappings"])})

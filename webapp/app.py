@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 
 from engine.core import Engine
 
-from . import headers, params, problems
+from . import headers, oidc, params, problems
 from .api import bp as api_bp
 
 
@@ -71,7 +71,8 @@ def create_app(engine: Engine | None = None) -> Flask:
         n = engine.settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     problems.install(app)
-    headers.install(app)
+    headers.install(app, provider=engine.settings.oidc_issuer)
+    oidc.install(app, engine.settings)
     params.install(app)
     app.register_blueprint(api_bp)
     from .api_authority import bp as authority_bp

@@ -21,15 +21,26 @@ from bpmn.diagnostics import DiagramRejected
 from engine.base import labels
 from engine.base.errors import RutinError
 
+from .cli_oidc import oidc_cmd
+
 if TYPE_CHECKING:
     from engine.core import Engine
 
 
-def _engine() -> Engine:
+def engine_from_env() -> Engine:
+    """The engine of the environment's settings, its database migrated; a clear error (no
+    traceback) for settings Rutin cannot start under."""
+    from engine.base.settings import SettingsError
     from engine.core import Engine
-    engine = Engine()
+    try:
+        engine = Engine()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     engine.migrate()
     return engine
+
+
+_engine = engine_from_env
 
 
 @click.group()
@@ -208,6 +219,9 @@ def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
         for d in diags:
             click.echo(f"  {_format_diag(d)}")
     sys.exit(1 if failed else 0)
+
+
+main.add_command(oidc_cmd)
 
 
 @main.group()

@@ -9,8 +9,11 @@
 - ``Content-Security-Policy``: on a page (``text/html``), everything only from Rutin's own
   files: no inline script, no event-handler attributes, no ``eval``, no inline style either
   (bpmn-js sets its styles through the DOM, which the policy allows; htmx is told not to inject
-  its indicator style: ``base.html``); no plugins, no ``<base>``, forms post only to Rutin, and
-  nothing may frame it. On every other response nothing is allowed to load or run at all
+  its indicator style: ``base.html``); no plugins, no ``<base>``, forms post only to Rutin (and,
+  where sign-in goes through an OpenID Connect provider, to the provider's origin: signing out
+  posts to Rutin, which redirects the browser to the provider's sign-out, and a form's redirects
+  are held to ``form-action`` too), and nothing may frame it. On every other response nothing is
+  allowed to load or run at all
   (``default-src 'none'`` and ``sandbox``: were it ever opened as a document, it would be one
   without script, in an origin of its own). A response that set its own policy keeps it (a
   download: `webapp.downloads`).
@@ -26,7 +29,9 @@ a glance.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app
 
 PAGE_POLICY = "; ".join([
     "default-src 'self'",
@@ -56,10 +61,21 @@ def secure(response: Response) -> Response:
         response.headers[name] = value
     if "Content-Security-Policy" not in response.headers:
         page = response.mimetype == "text/html"
-        response.headers["Content-Security-Policy"] = PAGE_POLICY if page else NON_PAGE_POLICY
+        page_policy = current_app.config.get("RUTIN_PAGE_POLICY", PAGE_POLICY)
+        response.headers["Content-Security-Policy"] = page_policy if page else NON_PAGE_POLICY
     return response
 
 
-def install(app: Flask) -> None:
-    """Set the security headers on every response the app sends (pages, API, errors, static files)."""
+def page_policy(form_origin: str | None) -> str:
+    """The pages' policy, letting forms lead to `form_origin` too (the sign-in provider's)."""
+    if not form_origin:
+        return PAGE_POLICY
+    return PAGE_POLICY.replace("form-action 'self'", f"form-action 'self' {form_origin}")
+
+
+def install(app: Flask, *, provider: str = "") -> None:
+    """Set the security headers on every response the app sends (pages, API, errors, static files);
+    `provider` is the OpenID Connect issuer, if sign-in goes through one."""
+    parts = urlsplit(provider)
+    app.config["RUTIN_PAGE_POLICY"] = page_policy(f"{parts.scheme}://{parts.netloc}" if parts.netloc else None)
     app.after_request(secure)

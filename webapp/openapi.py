@@ -463,6 +463,21 @@ def _spec() -> dict[str, Any]:
                                    _query("offset", "Hoppa över så många", "integer", minimum=0)],
                            errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
             },
+            "/api/oidc/group-roles": {
+                "get": _op("Vilka roller inloggningstjänstens grupper ger (administratörer och revisorer)",
+                           errors=("401", "403")),
+                "put": _op("Ersätt hela listan över grupproller; gäller var och en från nästa inloggning "
+                           "(administratörer)",
+                           body=_json({"type": "object", "properties": {"mappings": {
+                               "type": "array", "maxItems": 2000, "items": {
+                                   "type": "object", "properties": {
+                                       "group": {"type": "string", "minLength": 1, "maxLength": 255},
+                                       "role": {"type": "string", "minLength": 1, "maxLength": 200},
+                                       "unit": {"type": ["string", "null"]}},
+                                   "required": ["group", "role"], "additionalProperties": False}}},
+                               "required": ["mappings"], "additionalProperties": False}, required=True),
+                           errors=("400", "401", "403", "422")),
+            },
             "/api/org/units": {"get": _op("Koncernens enheter", errors=("401",))},
             "/api/org/units/{unit_id}": {"get": _op("En enhet, dess chefer och medarbetare",
                                                     params=[_path("unit_id", "Enhetens id")])},

@@ -140,6 +140,11 @@ def _actor(engine: Engine, session: Session, user: User) -> Actor:
     )
 
 
+def actor_for(engine: Engine, session: Session, user: User) -> Actor:
+    """The actor a user row is, with the roles it holds now, read in the caller's transaction."""
+    return _actor(engine, session, user)
+
+
 def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str | None = None,
              email: str | None = None, replace_roles: bool = False, unit: str | None = None,
              by: str = "system") -> Actor:

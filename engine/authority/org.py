@@ -330,7 +330,8 @@ def import_data(engine: Engine, data: dict[str, Any], actor: Any = None) -> dict
                 user.display_name = display_name or user.display_name
                 user.email = email or user.email
             before = held_roles(s, user.id)
-            s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
+            # (roles an identity provider's group gave stay: the next sign-in settles those)
+            s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id, UserRole.from_group.is_(None)))
             for r in p.get("roles") or []:
                 spec = {"role": r} if isinstance(r, str) else r
                 role = str(_text(spec, "role", "", _roles.c.role))
@@ -396,7 +397,8 @@ def export_data(engine: Engine, *, include_inactive: bool = False) -> dict[str, 
         units = s.execute(sa.select(OrgUnit).order_by(OrgUnit.id)).scalars().all()
         people = sa.select(User) if include_inactive else sa.select(User).where(User.active.is_(True))
         users = s.execute(people.order_by(User.name)).scalars().all()
-        roles = s.execute(sa.select(UserRole).order_by(UserRole.id)).scalars().all()
+        roles = s.execute(sa.select(UserRole).where(UserRole.from_group.is_(None))
+                          .order_by(UserRole.id)).scalars().all()
         aliases = s.execute(sa.select(RoleAlias).order_by(RoleAlias.alias_key)).scalars().all()
         absences = s.execute(sa.select(Absence, User.name).join(User, User.id == Absence.user_id)).all()
     by_user: dict[int, list[dict[str, Any]]] = {}

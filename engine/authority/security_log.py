@@ -25,6 +25,7 @@ _events = cast(sa.Table, SecurityEvent.__table__)
 SIGN_IN, SIGN_IN_FAILED = "sign_in", "sign_in_failed"
 TOKEN_CREATED, TOKEN_REVOKED = "token_created", "token_revoked"
 DEACTIVATED, REACTIVATED, ROLES_CHANGED = "deactivated", "reactivated", "roles_changed"
+GROUP_ROLES_CHANGED = "group_roles_changed"
 
 LABELS = {
     SIGN_IN: "Inloggning",
@@ -34,6 +35,7 @@ LABELS = {
     DEACTIVATED: "Konto avaktiverat",
     REACTIVATED: "Konto återaktiverat",
     ROLES_CHANGED: "Roller ändrade",
+    GROUP_ROLES_CHANGED: "Grupproller ändrade",
 }
 
 

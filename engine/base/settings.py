@@ -20,6 +20,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+class SettingsError(ValueError):
+    """A configuration Rutin cannot start under (the message, in Swedish, says what to change)."""
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off", "nej")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about a Rutin process."""
@@ -61,6 +72,16 @@ class Settings:
     # directory), and how often the chain heads are sealed and every history verified.
     audit_signing_key: str = field(default="", repr=False)
     audit_interval_s: float = 3600.0
+    # Sign-in through the municipality's OpenID Connect provider (`webapp.oidc`): off while
+    # `oidc_issuer` is empty. Local passwords can be switched off only when it is on.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_name: str = "kommunens inloggning"
+    local_passwords: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -101,9 +122,35 @@ class Settings:
             "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
             "audit_signing_key": e.get("RUTIN_AUDIT_SIGNING_KEY", ""),
             "audit_interval_s": _float(e, "RUTIN_AUDIT_INTERVAL_S", 3600.0),
+            "oidc_issuer": e.get("RUTIN_OIDC_ISSUER", "").strip(),
+            "oidc_client_id": e.get("RUTIN_OIDC_CLIENT_ID", "").strip(),
+            "oidc_client_secret": e.get("RUTIN_OIDC_CLIENT_SECRET", ""),
+            "oidc_scopes": " ".join((e.get("RUTIN_OIDC_SCOPES") or "openid profile email").split()),
+            "oidc_username_claim": (e.get("RUTIN_OIDC_USERNAME_CLAIM") or "preferred_username").strip(),
+            "oidc_groups_claim": (e.get("RUTIN_OIDC_GROUPS_CLAIM") or "groups").strip(),
+            "oidc_name": (e.get("RUTIN_OIDC_NAME") or "kommunens inloggning").strip(),
+            "local_passwords": _flag(e, "RUTIN_LOCAL_PASSWORDS", True),
         }
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check_sign_in()
+        return settings
+
+    @property
+    def oidc_configured(self) -> bool:
+        """Whether sign-in through an OpenID Connect provider is set up (issuer and client id)."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    def check_sign_in(self) -> None:
+        """Refuse, at start-up, a configuration nobody could sign in under: local passwords off
+        without an OpenID Connect provider, or half a provider's settings."""
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise SettingsError("RUTIN_OIDC_ISSUER och RUTIN_OIDC_CLIENT_ID måste anges tillsammans.")
+        if self.oidc_issuer and "openid" not in self.oidc_scopes.split():
+            raise SettingsError("RUTIN_OIDC_SCOPES måste innehålla openid.")
+        if not self.local_passwords and not self.oidc_configured:
+            raise SettingsError("RUTIN_LOCAL_PASSWORDS=0 stänger av lösenordsinloggningen, men ingen annan "
+                             "inloggning är inställd: ange RUTIN_OIDC_ISSUER och RUTIN_OIDC_CLIENT_ID.")
 
     @property
     def is_sqlite(self) -> bool:

@@ -103,6 +103,36 @@ class UserRole(Base):
     org_unit_id: Mapped[str | None] = mapped_column(sa.ForeignKey("org_units.id"))
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The identity provider's group whose mapping gave this role (`engine.authority.idp`): such a
+    # role goes when the group does. NULL: given by hand or by the organisation import.
+    from_group: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class UserSubject(Base):
+    """Who a user is at an OpenID Connect provider: its issuer and the stable subject (`sub`) it
+    gives the person, by which a later sign-in finds the same user whatever their name there."""
+
+    __tablename__ = "user_subjects"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(sa.String(500))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GroupRole(Base):
+    """A role the members of an identity provider's group hold: group-wide (no unit) or in one
+    unit. Administrators keep the list (`PUT /api/oidc/group-roles`, `rutin oidc group-roles`)."""
+
+    __tablename__ = "oidc_group_roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idp_group: Mapped[str] = mapped_column(sa.String(255), index=True)
+    role: Mapped[str] = mapped_column(sa.String(200))
+    role_key: Mapped[str] = mapped_column(sa.String(200))
+    # No foreign key: a unit the organisation import removes leaves the mapping, which then gives nothing.
+    org_unit_id: Mapped[str | None] = mapped_column(sa.String(60))
 
 
 class OrgUnit(Base):
