@@ -17,7 +17,7 @@ from engine.authority import identity, org
 from engine.service import cases, demo
 
 WORKFLOWS = ROOT / "workflows"
-REFLOW: tuple[int, ...] = ()
+REFLOW = (390, 320)
 
 
 def _world(web: Web) -> dict[str, Any]:
@@ -69,3 +69,20 @@ def test_every_page_of_every_main_role_passes_axe_and_reflows(web: Web) -> None:
     _visit(web, "revisor", ["/granskning", "/sakerhetslogg", "/cases"], problems)
     assert problems == [], "\n".join(problems)
     assert web.errors == []
+
+
+def test_the_checks_see_a_violation_and_a_page_wider_than_the_phone(web: Web) -> None:
+    """The two checks above can fail: an image without a text alternative is a critical axe
+    violation, and an element wider than the viewport makes the page scroll sideways."""
+    from page_checks import axe_violations, overflow
+
+    page = web.page
+    page.goto("/login")
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert axe_violations(page) == [] and overflow(page) == 0
+    page.evaluate("""() => { const i = document.createElement('img'); i.src = '/static/rutin.css';
+                             document.querySelector('main').append(i);
+                             const d = document.createElement('div'); d.style.width = '900px';
+                             d.textContent = 'bred'; document.querySelector('main').append(d); }""")
+    assert any("image-alt" in v for v in axe_violations(page))
+    assert overflow(page) > 500

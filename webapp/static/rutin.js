@@ -10,4 +10,24 @@
       field.form.submit();
     }
   });
+
+  // On a phone a list table shows one card per row (rutin.css); each cell is labelled there with
+  // its column's heading, copied from the table's <thead> into the cell's data-label.
+  function labelCells(root) {
+    var tables = root.querySelectorAll("table.list");
+    for (var i = 0; i < tables.length; i++) {
+      var heads = tables[i].querySelectorAll("thead th");
+      if (!heads.length) { continue; }
+      var rows = tables[i].querySelectorAll("tbody tr");
+      for (var r = 0; r < rows.length; r++) {
+        var cells = rows[r].children;
+        for (var c = 0; c < cells.length && c < heads.length; c++) {
+          var label = heads[c].textContent.trim();
+          if (label && !cells[c].hasAttribute("data-label")) { cells[c].setAttribute("data-label", label); }
+        }
+      }
+    }
+  }
+  labelCells(document);
+  document.addEventListener("htmx:afterSwap", function (event) { labelCells(event.target); });
 }());
