@@ -86,3 +86,71 @@ def test_the_checks_see_a_violation_and_a_page_wider_than_the_phone(web: Web) ->
                              d.textContent = 'bred'; document.querySelector('main').append(d); }""")
     assert any("image-alt" in v for v in axe_violations(page))
     assert overflow(page) > 500
+
+
+def test_the_skip_link_is_the_first_stop_and_every_focus_is_visible(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    web.user("hanna", ["Handläggare"])
+    page = web.sign_in("hanna")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    expect(skip).to_have_text("Hoppa till innehållet")
+    expect(skip).to_be_in_viewport()
+    ring = skip.evaluate("e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth, s.boxShadow]; }")
+    assert ring[0] == "solid" and float(ring[1].removesuffix("px")) >= 3 and ring[2] != "none", ring
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_id("innehall")
+    page.keyboard.press("Tab")  # onwards from the content, not from the menu
+    assert page.locator(":focus").evaluate("e => e.closest('main') !== null")
+    # the menu's links on the dark header: their own ring too
+    page.locator("header.top nav a").first.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.locator(":focus").evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+
+
+def test_a_form_in_error_has_a_focused_summary_linking_to_each_field(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    from engine.authority.identity import SYSTEM
+    from engine.catalogue import processes
+
+    processes.deploy(web.engine, SYSTEM, (WORKFLOWS / "avvikelsehantering.bpmn").read_bytes(), "avvikelsehantering.bpmn")
+    web.user("maja", ["Medarbetare"])
+    started = cases.start_case(web.engine, SYSTEM, "avvikelsehantering", {}, "AVV-2026-17")
+    task_id = started["open_tasks"][0]["id"]
+    page = web.sign_in("maja", start=f"/tasks/{task_id}")
+    # the title names the case, on the task's page and the case's
+    expect(page).to_have_title(re.compile(r"^Rapportera avvikelse – Ärende AVV-2026-17 – Rutin$"))
+    # required fields: in markup and in words
+    what = page.locator("#f-beskrivning")
+    expect(what).to_have_attribute("required", "")
+    expect(page.locator('label[for="f-beskrivning"]')).to_contain_text("(obligatoriskt)")
+    expect(page.locator("#f-plats")).not_to_have_attribute("required", "")
+    expect(page.locator('label[for="f-plats"]')).not_to_contain_text("obligatoriskt")
+    expect(page.locator(".error-summary")).to_have_count(0)
+    expect(what).not_to_have_attribute("aria-invalid", "true")
+
+    page.get_by_role("button", name="Slutför").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("heading")).to_have_text("Det finns fel i formuläret")
+    expect(summary.locator("#task-error")).to_have_text("Formuläret är inte korrekt ifyllt.")
+    expect(summary.get_by_role("link")).to_have_count(3)  # what, when discovered (the date, the time)
+    expect(what).to_have_attribute("aria-invalid", "true")
+    expect(what).to_have_attribute("aria-describedby", "f-beskrivning-error")
+    expect(page.locator("#f-beskrivning-error")).to_have_text("Vad har hänt? måste fyllas i")
+    expect(page.locator("#f-plats")).not_to_have_attribute("aria-invalid", "true")
+    problems: list[str] = []
+    audit(page, "the task page with errors", problems, reflow=REFLOW)
+    assert problems == [], "\n".join(problems)
+
+    summary.get_by_role("link", name="Upptäckt datum måste fyllas i").click()
+    expect(page.locator("#f-upptackt_datum")).to_be_focused()
+    summary.get_by_role("link", name="Vad har hänt? måste fyllas i").click()
+    expect(what).to_be_focused()
+
+    page.goto(f"/cases/{started['id']}")
+    expect(page).to_have_title(re.compile(r"^Ärende AVV-2026-17 – Rutin$"))
+    assert web.errors == []

@@ -29,5 +29,23 @@
     }
   }
   labelCells(document);
+
+  // The error summary (GOV.UK pattern) takes focus when the page comes back with errors, so that a
+  // screen reader reads it first; each of its links moves focus to its field, showing the field's
+  // label (or a group's legend) above it rather than the bare input at the window's top edge.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target instanceof Element ? event.target.closest("a[href^='#']") : null;
+      var field = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+      if (!field) { return; }
+      event.preventDefault();
+      var group = field.closest("fieldset");
+      var caption = group ? group.querySelector("legend") : document.querySelector("label[for='" + field.id + "']");
+      (caption || field).scrollIntoView();
+      field.focus({preventScroll: true});
+    });
+  }
   document.addEventListener("htmx:afterSwap", function (event) { labelCells(event.target); });
 }());
