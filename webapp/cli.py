@@ -336,14 +336,16 @@ def tokens_revoke(token_id: int) -> None:
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Gör ingenting om databasen redan har användare.")
 @click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
-def demo_cmd(if_empty: bool, directory: Path | None) -> None:
-    """Deploy the shipped process library and load the demo users."""
-    from engine.service import demo
+@click.option("--utan-arenden", "without_cases", is_flag=True, help="Ladda inte demoärendena (demo-cases.yaml).")
+def demo_cmd(if_empty: bool, directory: Path | None, without_cases: bool) -> None:
+    """Deploy the shipped process library, load the demo users and seed the demo cases."""
+    from engine.service import demo, demo_cases
     engine = _engine()
     if if_empty and not demo.is_empty(engine):
         click.echo("Databasen har redan användare; demodata laddas inte igen.")
         return
-    result = demo.load(engine, directory or engine.settings.workflows_dir)
+    directory = directory or engine.settings.workflows_dir
+    result = demo.load(engine, directory)
     for p in result["processes"]:
         click.echo(f"process {p['key']} version {p['version']}")
     tokens_file = engine.settings.data_dir / "demo-tokens.json"
@@ -352,6 +354,12 @@ def demo_cmd(if_empty: bool, directory: Path | None) -> None:
     tokens_file.chmod(0o600)
     click.echo(f"{len(result['tokens'])} demoanvändare; deras tokens finns i {tokens_file}; "
                f"lösenordet till sidorna är {result['password']!r}")
+    if not without_cases:
+        seeded = demo_cases.seed(engine, directory)
+        total = sum(sum(states.values()) for states in seeded.values())
+        finished = sum(states.get("completed", 0) for states in seeded.values())
+        click.echo(f"{total} demoärenden i {len(seeded)} processer: {finished} avslutade, "
+                   f"{total - finished} pågår (några med försenade och eskalerade steg)")
 
 
 @main.group("org")

@@ -73,7 +73,7 @@ def load(engine: Engine, directory: Path) -> dict[str, Any]:
         delegation.import_yaml(engine, identity.get_actor(engine, "admin"), identity.get_actor(engine, "admin2"),
                                ordinance.read_text(encoding="utf-8"))
     set_process_units(engine, directory / "roles.yaml")
-    for name in names:
-        identity.set_password(engine, name, DEMO_PASSWORD)
+    if names:
+        identity.set_shared_password(engine, names, DEMO_PASSWORD)
     tokens = {name: identity.issue_token(engine, name) for name in names}
     return {"processes": [d.to_json() for d in deployed], "tokens": tokens, "password": DEMO_PASSWORD}
