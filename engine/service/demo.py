@@ -54,6 +54,27 @@ def set_process_units(engine: Engine, roles_file: Path) -> dict[str, str]:
     return done
 
 
+def people_table(directory: Path) -> str:
+    """The demo people of ``demo-org.yaml`` as the README's Markdown table: login, name, roles and
+    units (a role held in a unit is followed by the unit's id). The README's table is this text,
+    which a test checks, so that it never drifts from the people `rutin demo` loads."""
+    data = yaml.safe_load((directory / "demo-org.yaml").read_text(encoding="utf-8")) or {}
+    unit_names = {u["id"]: u["name"] for u in data.get("units") or []}
+    lines = ["| Inloggning | Namn | Roller | Enhet |", "| --- | --- | --- | --- |"]
+    for person in data.get("people") or []:
+        roles, units = [], []
+        for role in person.get("roles") or []:
+            if isinstance(role, dict):
+                roles.append(f"{role['role']} ({role['unit']})")
+                if unit_names[role["unit"]] not in units:
+                    units.append(unit_names[role["unit"]])
+            else:
+                roles.append(str(role))
+        lines.append(f"| `{person['name']}` | {person.get('display_name') or person['name']} | "
+                     f"{', '.join(roles)} | {', '.join(units) or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
 def is_empty(engine: Engine) -> bool:
     """Whether the database has no users yet (first start)."""
     with engine.db.read() as s:
