@@ -164,3 +164,34 @@ def test_a_form_in_error_has_a_focused_summary_linking_to_each_field(web: Web) -
     page.goto(f"/cases/{started['id']}")
     expect(page).to_have_title(re.compile(r"^Ärende AVV-2026-17 – Rutin$"))
     assert web.errors == []
+
+
+def test_the_sort_control_does_not_navigate_on_arrow_keys(web: Web) -> None:
+    """Arrow keys move through the sort orders without leaving the page; Enter (or the button)
+    sends the choice; a choice made with the pointer is sent at once (test_pages.py)."""
+    from conftest import fixture_bytes
+    from playwright.sync_api import expect
+
+    from engine.authority.identity import SYSTEM
+    from engine.catalogue import processes
+
+    processes.deploy(web.engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    for n in (1, 2):
+        cases.start_case(web.engine, SYSTEM, "seq3", {}, f"SEQ-{n}")
+    web.user("hanna", [])
+    page = web.sign_in("hanna")
+    sort = page.locator("select[name=sortera]")
+    first = sort.input_value()
+    sort.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    chosen = sort.input_value()
+    assert chosen != first
+    expect(sort).to_be_focused()  # still here: the page did not go anywhere
+    assert "sortera" not in page.url
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"sortera={chosen}"))
+    expect(page.locator("select[name=sortera]")).to_have_value(chosen)
+    expect(page.get_by_role("button", name="Sortera")).to_be_visible()
+    assert web.errors == []
