@@ -234,10 +234,25 @@ def users() -> None:
 @click.option("--role", "roles", multiple=True, help="En roll (upprepa för flera). admin och designer är systemroller.")
 @click.option("--display-name", default=None)
 @click.option("--email", default=None)
-def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None) -> None:
-    """Create a user, or add roles to an existing one."""
+@click.option("--add-roles", "add_roles", is_flag=True,
+              help="Ge en befintlig användare fler roller (utan flaggan vägras ett namn som finns).")
+def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None, add_roles: bool) -> None:
+    """Create a user; with --add-roles, add roles to an existing one instead.
+
+    Adding roles to someone who exists is asked for by name: without the flag a mistyped or reused
+    login (the demo's municipal director is `anna`) is refused, not silently given new roles."""
     from engine.authority import identity
     engine = _engine()
+    try:
+        if add_roles:
+            identity.get_actor(engine, name)  # NotFound: --add-roles is for someone who exists
+        else:
+            identity.ensure_unique(engine, name)
+    except RutinError as exc:
+        hint = "lägg till roller med --add-roles" if not add_roles else "skapa användaren utan --add-roles"
+        raise click.ClickException(f"{exc.detail.rstrip('.')}; {hint}.") from None
+    if add_roles and not roles:
+        raise click.ClickException(f"Ange minst en --role att ge {name}.")
     try:
         actor = identity.add_user(engine, name, list(roles), display_name=display_name, email=email)
     except RutinError as exc:
@@ -350,14 +365,16 @@ def tokens_revoke(token_id: int) -> None:
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Gör ingenting om databasen redan har användare.")
 @click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
-def demo_cmd(if_empty: bool, directory: Path | None) -> None:
-    """Deploy the shipped process library and load the demo users."""
-    from engine.service import demo
+@click.option("--no-cases", "without_cases", is_flag=True, help="Ladda inte demoärendena (demo-cases.yaml).")
+def demo_cmd(if_empty: bool, directory: Path | None, without_cases: bool) -> None:
+    """Deploy the shipped process library, load the demo users and seed the demo cases."""
+    from engine.service import demo, demo_cases
     engine = _engine()
     if if_empty and not demo.is_empty(engine):
         click.echo("Databasen har redan användare; demodata laddas inte igen.")
         return
-    result = demo.load(engine, directory or engine.settings.workflows_dir)
+    directory = directory or engine.settings.workflows_dir
+    result = demo.load(engine, directory)
     for p in result["processes"]:
         click.echo(f"process {p['key']} version {p['version']}")
     tokens_file = engine.settings.data_dir / "demo-tokens.json"
@@ -366,6 +383,12 @@ def demo_cmd(if_empty: bool, directory: Path | None) -> None:
     tokens_file.chmod(0o600)
     click.echo(f"{len(result['tokens'])} demoanvändare; deras tokens finns i {tokens_file}; "
                f"lösenordet till sidorna är {result['password']!r}")
+    if not without_cases:
+        seeded = demo_cases.seed(engine, directory)
+        total = sum(sum(states.values()) for states in seeded.values())
+        finished = sum(states.get("completed", 0) for states in seeded.values())
+        click.echo(f"{total} demoärenden i {len(seeded)} processer: {finished} avslutade, "
+                   f"{total - finished} pågår (några med försenade och eskalerade steg)")
 
 
 @main.group("org")

@@ -360,6 +360,24 @@ def set_password(engine: Engine, name: str, password: str) -> None:
         user.session_generation = (user.session_generation or 0) + 1
 
 
+def set_shared_password(engine: Engine, names: list[str], password: str) -> None:
+    """Give several people one password, hashed once: the demo's documented password (argon2
+    takes half a second a hash by design, which for every demo person made `rutin demo` slow)."""
+    from argon2 import PasswordHasher
+
+    if len(password) < 8:
+        raise InvalidInput("Lösenordet ska ha minst 8 tecken.")
+    hashed = PasswordHasher().hash(password)
+    with engine.db.write() as s:
+        users = s.execute(sa.select(User).where(User.name.in_(names))).scalars().all()
+        missing = set(names) - {u.name for u in users}
+        if missing:
+            raise NotFound(f"Användaren {sorted(missing)[0]!r} finns inte.")
+        for user in users:
+            user.password_hash = hashed
+            user.session_generation = (user.session_generation or 0) + 1
+
+
 def check_password(engine: Engine, name: str, password: str) -> Actor:
     """The actor whose name and password these are; `Unauthorized` otherwise (same message either
     way, and the same time: without such a user the password is verified against a dummy hash).

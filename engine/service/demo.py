@@ -54,6 +54,27 @@ def set_process_units(engine: Engine, roles_file: Path) -> dict[str, str]:
     return done
 
 
+def people_table(directory: Path) -> str:
+    """The demo people of ``demo-org.yaml`` as the README's Markdown table: login, name, roles and
+    units (a role held in a unit is followed by the unit's id). The README's table is this text,
+    which a test checks, so that it never drifts from the people `rutin demo` loads."""
+    data = yaml.safe_load((directory / "demo-org.yaml").read_text(encoding="utf-8")) or {}
+    unit_names = {u["id"]: u["name"] for u in data.get("units") or []}
+    lines = ["| Inloggning | Namn | Roller | Enhet |", "| --- | --- | --- | --- |"]
+    for person in data.get("people") or []:
+        roles, units = [], []
+        for role in person.get("roles") or []:
+            if isinstance(role, dict):
+                roles.append(f"{role['role']} ({role['unit']})")
+                if unit_names[role["unit"]] not in units:
+                    units.append(unit_names[role["unit"]])
+            else:
+                roles.append(str(role))
+        lines.append(f"| `{person['name']}` | {person.get('display_name') or person['name']} | "
+                     f"{', '.join(roles)} | {', '.join(units) or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
 def is_empty(engine: Engine) -> bool:
     """Whether the database has no users yet (first start)."""
     with engine.db.read() as s:
@@ -73,7 +94,7 @@ def load(engine: Engine, directory: Path) -> dict[str, Any]:
         delegation.import_yaml(engine, identity.get_actor(engine, "admin"), identity.get_actor(engine, "admin2"),
                                ordinance.read_text(encoding="utf-8"))
     set_process_units(engine, directory / "roles.yaml")
-    for name in names:
-        identity.set_password(engine, name, DEMO_PASSWORD)
+    if names:
+        identity.set_shared_password(engine, names, DEMO_PASSWORD)
     tokens = {name: identity.issue_token(engine, name) for name in names}
     return {"processes": [d.to_json() for d in deployed], "tokens": tokens, "password": DEMO_PASSWORD}
