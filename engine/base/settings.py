@@ -61,6 +61,14 @@ class Settings:
     # directory), and how often the chain heads are sealed and every history verified.
     audit_signing_key: str = field(default="", repr=False)
     audit_interval_s: float = 3600.0
+    # Copies of each checkpoint outside the machine: e-mail addresses (comma-separated) and a
+    # syslog receiver (``udp://host:port``, ``tcp://host:port`` or ``unix:/dev/log``).
+    audit_mail_to: str = ""
+    audit_syslog: str = ""
+    # The operators' view (`/metrics`): a bearer token that opens it; without one it answers
+    # loopback clients only. JSON logs when `log_format` is "json".
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "text"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -101,6 +109,10 @@ class Settings:
             "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
             "audit_signing_key": e.get("RUTIN_AUDIT_SIGNING_KEY", ""),
             "audit_interval_s": _float(e, "RUTIN_AUDIT_INTERVAL_S", 3600.0),
+            "audit_mail_to": e.get("RUTIN_AUDIT_MAIL_TO", "").strip(),
+            "audit_syslog": e.get("RUTIN_AUDIT_SYSLOG", "").strip(),
+            "metrics_token": e.get("RUTIN_METRICS_TOKEN", ""),
+            "log_format": (e.get("RUTIN_LOG_FORMAT") or "text").strip().lower(),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ from ..store.models import (
     ProcessEvent,
     ProcessHead,
 )
+from . import checkpoint_copies
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ def rotate_key(engine: Engine, actor: str) -> dict[str, Any]:
             out.write(_pem(new))
         os.replace(staging, path)
     log.info("audit signing key rotated from %s to %s by %s", old_id, new_id, actor)
+    _copy(engine, record)
     return {"n": record["n"], "old_key_id": old_id, "key_id": new_id, "at": now.isoformat()}
 
 
@@ -286,6 +288,12 @@ def _earliest_after(s: Any, chain: str, seq: int) -> datetime | None:
     return cast(datetime | None, at)
 
 
+def _copy(engine: Engine, record: dict[str, Any]) -> None:
+    """Send the copies of a record just written (the line is what `_append` wrote, re-made)."""
+    line = canonical(record)
+    checkpoint_copies.send(engine, record, line, hashlib.sha256(line).hexdigest())
+
+
 def seal(engine: Engine, actor: str = "system", *, force: bool = False) -> dict[str, Any] | None:
     """Write a checkpoint of the chain heads that moved since the last one (None when nothing
     moved, unless `force`). A head that no longer extends what was sealed for its chain (its
@@ -323,6 +331,7 @@ def seal(engine: Engine, actor: str = "system", *, force: bool = False) -> dict[
             return None
         record = _append(settings, f, {"type": "checkpoint", "at": now.isoformat(), "key_id": kid,
                                        "actor": actor, "heads": changed}, key)
+    _copy(engine, record)
     if refused:
         log.warning("checkpoint %s left out %s chain(s) that no longer extend their seal", record["n"], len(refused))
     return {"n": record["n"], "at": record["at"], "key_id": kid, "sealed": len(changed), "refused": refused}
