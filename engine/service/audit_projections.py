@@ -33,17 +33,18 @@ HOLDER_EVENTS = ("task_created", "task_claimed", "task_unclaimed", "task_assigne
                  "case_transferred")
 
 
-def check_projections(s: Any, add: Finding) -> None:
-    """Who completed a step and who approved a version, as the rows say, against the chain events
+def check_projections(s: Any, add: Finding, only: str | None = None) -> None:
+    """Who completed a step, holds it, decided under which delegation and approved a version, as the
+    rows say (`only`: that case's steps alone), against the chain events
     that say the same: a row changed without its event (or an event without its row) is a finding."""
     done: dict[str, tuple[str, str, str | None, int, dict[str, Any] | None]] = {}
     for case_id, task_id, actor, role, seq, data in s.execute(
             sa.select(CaseEvent.case_id, CaseEvent.task_id, CaseEvent.actor, CaseEvent.role, CaseEvent.seq,
-                      CaseEvent.data).where(CaseEvent.type == "task_completed")):
+                      CaseEvent.data).where(CaseEvent.type == "task_completed", *_of(CaseEvent.case_id, only))):
         done[task_id] = (case_id, actor, role, seq, (data or {}).get("delegation"))
     for task_id, case_id, by, role, name in s.execute(
             sa.select(HumanTask.id, HumanTask.case_id, HumanTask.completed_by, HumanTask.completed_role, HumanTask.name)
-            .where(HumanTask.completed_by.is_not(None))):
+            .where(HumanTask.completed_by.is_not(None), *_of(HumanTask.case_id, only))):
         event = done.get(task_id)
         if event is None:
             add("case", case_id, None, f"Ärende {case_id}, steget ”{name}”: slutfört av {by} enligt "
@@ -52,8 +53,10 @@ def check_projections(s: Any, add: Finding) -> None:
             add("case", case_id, event[3], f"Ärende {case_id}, händelse {event[3]}: steget ”{name}” slutfördes "
                                            f"av {event[1]} ({event[2] or 'utan roll'}) enligt historiken, "
                                            f"men uppgiften anger {by} ({role or 'utan roll'}).")
-    _check_delegated(s, add, done)
-    _check_assignees(s, add)
+    _check_delegated(s, add, done, only)
+    _check_assignees(s, add, only)
+    if only is not None:
+        return
     approved: dict[tuple[str, int], tuple[str, str | None, int]] = {}
     version_event: tuple[str, str | None, int] | None
     uploaded: set[tuple[str, int]] = set()
@@ -82,13 +85,20 @@ def check_projections(s: Any, add: Finding) -> None:
 
 
 
+def _of(column: Any, only: str | None) -> list[Any]:
+    """The condition narrowing a query to one case (none for all)."""
+    return [] if only is None else [column == only]
+
+
 def _check_delegated(s: Any, add: Finding,
-                     done: dict[str, tuple[str, str, str | None, int, dict[str, Any] | None]]) -> None:
+                     done: dict[str, tuple[str, str, str | None, int, dict[str, Any] | None]],
+                     only: str | None) -> None:
     """The committee's report of decisions taken under delegation (who, under which role and
     delegation item) against the completion event that records the same decision."""
     for task_id, case_id, by, role, number, name in s.execute(
             sa.select(DelegatedDecision.task_id, DelegatedDecision.case_id, DelegatedDecision.decided_by,
-                      DelegatedDecision.role, DelegatedDecision.item_number, DelegatedDecision.task_name)):
+                      DelegatedDecision.role, DelegatedDecision.item_number, DelegatedDecision.task_name)
+            .where(*_of(DelegatedDecision.case_id, only))):
         event = done.get(task_id)
         used = event[4] if event is not None else None
         if event is None or not isinstance(used, dict):
@@ -102,7 +112,7 @@ def _check_delegated(s: Any, add: Finding,
                 f"{role} enligt punkt {number}.")
 
 
-def _check_assignees(s: Any, add: Finding) -> None:
+def _check_assignees(s: Any, add: Finding, only: str | None) -> None:
     """Who holds each step, as its row says, against the last event that moved or stated it
     (creation, claim, hand-over, assignment, reassignment, escalation, jäv, transfer, completion).
     An event of such a kind that does not state the holder (written before events did) leaves the
@@ -111,7 +121,8 @@ def _check_assignees(s: Any, add: Finding) -> None:
     expected: dict[str, tuple[Any, str, int, str]] = {}
     for case_id, task_id, seq, type_, data in s.execute(
             sa.select(CaseEvent.case_id, CaseEvent.task_id, CaseEvent.seq, CaseEvent.type, CaseEvent.data)
-            .where(CaseEvent.type.in_(HOLDER_EVENTS)).order_by(CaseEvent.case_id, CaseEvent.seq)):
+            .where(CaseEvent.type.in_(HOLDER_EVENTS), *_of(CaseEvent.case_id, only))
+            .order_by(CaseEvent.case_id, CaseEvent.seq)):
         data = data or {}
         if type_ == "case_transferred":
             for moved in data.get("tasks") or []:
@@ -120,7 +131,8 @@ def _check_assignees(s: Any, add: Finding) -> None:
         elif task_id is not None:
             expected[task_id] = (data.get("assignee", unknown), case_id, seq, type_)
     for task_id, case_id, holder, name in s.execute(
-            sa.select(HumanTask.id, HumanTask.case_id, HumanTask.assignee, HumanTask.name)):
+            sa.select(HumanTask.id, HumanTask.case_id, HumanTask.assignee, HumanTask.name)
+            .where(*_of(HumanTask.case_id, only))):
         said = expected.get(task_id)
         if said is None or said[0] is unknown or said[0] == holder:
             continue

@@ -153,6 +153,29 @@ def case_findings(s: Any, case: Case) -> list[dict[str, Any]]:
     return report.findings
 
 
+def verify_case(engine: Engine, case_id: str) -> dict[str, Any]:
+    """One case, as `verify_all` checks it: its chain and stored head, every point sealed for it in
+    the checkpoint log (and the log's own chain and signatures), and its projections. For the
+    case record an auditor prints; nothing is recorded."""
+    settings = engine.settings
+    report = Report(started_at=engine.clock.now())
+    records = read_log(settings)
+    _check_log(settings, records, report)
+    checkpoints = [r for r in records if r.get("type") == "checkpoint"]
+    latest = (int(checkpoints[-1]["n"]), datetime.fromisoformat(checkpoints[-1]["at"])) if checkpoints else None
+    sealed = sealed_points(records).get(f"case:{case_id}", [])
+    with engine.db.read() as s:
+        head = s.execute(sa.select(Case.event_count, Case.last_event_hash).where(Case.id == case_id)).one()
+        rows = [(e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
+                for e in history.events(s, case_id)]
+        _check_chain(report, "case", case_id, f"Ärende {case_id}", rows, (head[0], head[1]), sealed, latest)
+        check_projections(s, report.add, case_id)
+    return {"clean": not report.findings, "at": report.started_at.isoformat(), "events": len(rows),
+            "sealed_to": max((p[0] for p in sealed), default=0),
+            "checkpoint": None if latest is None else {"n": latest[0], "at": latest[1].isoformat()},
+            "findings": report.findings}
+
+
 def verify_process_history(engine: Engine, key: str) -> bool:
     """Whether a process's stored history is an unbroken hash chain ending at its stored head."""
     with engine.db.read() as s:

@@ -10,4 +10,11 @@
       field.form.submit();
     }
   });
+  // The case record's "Skriv ut" button; the browser's own print command works without it.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLElement && target.classList.contains("print-button")) {
+      window.print();
+    }
+  });
 }());
