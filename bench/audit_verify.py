@@ -1,6 +1,6 @@
 """Benchmark `audit`: `rutin audit verify` and the auditor's pages over many cases.
 
-One real case of the review process (started, reviewed, handed over, decided: ten chained events,
+One real case of the review process (started, reviewed, handed over, decided: nine chained events,
 two steps) is run through the engine; it is then cloned N-1 times straight into the tables, each
 clone's history re-chained with the engine's own hash (`engine.records.chain`) under a new case
 id, so every clone verifies exactly as a real case does. A checkpoint seals all heads, then:

@@ -11,7 +11,7 @@ import base64
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ..base.settings import Settings
 from ..core import Engine
 from ..records import history
-from ..records.chain import case_event_hash, process_event_hash
+from ..records.chain import CASE_FIELDS, case_event_hash, process_event_hash
 from ..store.models import (
     AuditRun,
     Case,
@@ -227,14 +227,18 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
 
         current: str | None = None
         rows: list[Any] = []
-        query = sa.select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq).execution_options(yield_per=2000)
-        for e in s.execute(query).scalars():
-            if e.case_id != current:
+        # Plain rows, not ORM objects: building 90,000 of them was half of a verification's time.
+        table = cast(sa.Table, CaseEvent.__table__)
+        query = (sa.select(*[table.c[k] for k in (*CASE_FIELDS, "at", "prev_hash", "hash")])
+                 .order_by(table.c.case_id, table.c.seq).execution_options(yield_per=2000))
+        for m in s.execute(query).mappings():
+            e = dict(m)
+            if e["case_id"] != current:
                 if current is not None:
                     check_case(current, rows)
-                current, rows = e.case_id, []
-            rows.append((e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at,
-                         e.type, e.actor))
+                current, rows = e["case_id"], []
+            rows.append((e["seq"], e["prev_hash"], e["hash"], case_event_hash(e["prev_hash"], e), e["at"],
+                         e["type"], e["actor"]))
         if current is not None:
             check_case(current, rows)
         for cid, head in heads.items():
