@@ -31,6 +31,8 @@ DUE_CHANGES = ("task_updated", "task_due_moved")
 DEADLINE_EVENTS = ("case_clock_started", "case_clock_extended", "case_clock_not_extended", "case_clock_paused",
                    "case_clock_resumed", "case_clock_stopped", "case_clock_restarted", "case_clock_recounted",
                    "case_deadline_passed")
+# A timer that fired this much after its instant fired late (after downtime), as escalation counts it.
+LATE_AFTER_S = 120
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -106,7 +108,7 @@ def case_record(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
         "deadline_events": [e for e in events if e["type"] in DEADLINE_EVENTS],
         "case_events": [e for e in events if not e["task_id"]],
         "late_timers": [e for e in events if e["type"] in ("timer_fired", "scheduled_start_late")
-                        and (e["data"].get("late") or e["data"].get("late_by_s"))],
+                        and (e["data"].get("late_by_s") or 0) > LATE_AFTER_S],
         "names": names,
         "verification": verify_case(engine, case_id),
         "printed_at": now.isoformat(),
