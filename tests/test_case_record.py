@@ -107,3 +107,18 @@ def test_the_record_is_not_for_everyone(app: Any, client: Any, people: dict[str,
         r = browser.get(path)
         assert r.status_code == 403 and "Greta" not in r.get_data(as_text=True)
     assert _signed_in(app, engine, "admin").get("/cases/finns-inte/akt").status_code == 404
+
+
+def test_the_record_sees_a_checkpoint_log_changed_after_it_was_read(
+        app: Any, client: Any, people: dict[str, Person], engine: Engine, clock: ManualClock) -> None:
+    from engine.service import audit
+
+    case_id, _ = _late_reviewed_case(client, people, engine, clock)
+    assert audit.seal(engine, "test") is not None
+    browser = _signed_in(app, engine, "admin")
+    assert "Historiken stämmer: 10 händelser" in _text(browser.get(f"/cases/{case_id}/akt").get_data(as_text=True))
+    path = audit.audit_dir(engine.settings) / audit.LOG_FILE
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"actor":"test"', b'"actor":"tset"'))  # same size, new content
+    text = _text(browser.get(f"/cases/{case_id}/akt").get_data(as_text=True))
+    assert "Historiken stämmer inte" in text and "signaturen stämmer inte" in text

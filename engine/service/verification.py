@@ -29,7 +29,7 @@ from ..store.models import (
     ProcessHead,
 )
 from .audit_projections import check_projections
-from .checkpoints import GRACE, canonical, public_keys, read_log, sealed_points
+from .checkpoints import GRACE, LOG_FILE, PUBLIC_FILE, audit_dir, canonical, public_keys, read_log, sealed_points
 
 # -- verification -----------------------------------------------------------------------------
 
@@ -153,17 +153,46 @@ def case_findings(s: Any, case: Case) -> list[dict[str, Any]]:
     return report.findings
 
 
-def verify_case(engine: Engine, case_id: str) -> dict[str, Any]:
-    """One case, as `verify_all` checks it: its chain and stored head, every point sealed for it in
-    the checkpoint log (and the log's own chain and signatures), and its projections. For the
-    case record an auditor prints; nothing is recorded."""
-    settings = engine.settings
-    report = Report(started_at=engine.clock.now())
+# The checkpoint log as last read and checked, by the files' identity: a case record reads it on
+# every view, and it changes only when a checkpoint is written (hourly). Parsing and checking the
+# signature of a line sealing 10,000 heads took most of a case record's time.
+# `verify_all` (the scheduled run, `rutin audit verify`) never uses it: it always reads the files.
+_LOG_CACHE: dict[tuple[Any, ...], tuple[list[dict[str, Any]], dict[str, list[tuple[int, str, int, str]]],
+                                        tuple[int, datetime] | None]] = {}
+
+
+def _checked_log(settings: Settings) -> tuple[list[dict[str, Any]], dict[str, list[tuple[int, str, int, str]]],
+                                               tuple[int, datetime] | None]:
+    """The log's own findings, every sealed point per chain, and the latest checkpoint."""
+    key: tuple[Any, ...] = (str(settings.data_dir.resolve()),)
+    for name in (LOG_FILE, PUBLIC_FILE):
+        try:
+            st = (audit_dir(settings) / name).stat()
+            key += (st.st_size, st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            key += (None,)
+    cached = _LOG_CACHE.get(key)
+    if cached is not None:
+        return cached
+    report = Report(started_at=datetime.min)
     records = read_log(settings)
     _check_log(settings, records, report)
     checkpoints = [r for r in records if r.get("type") == "checkpoint"]
     latest = (int(checkpoints[-1]["n"]), datetime.fromisoformat(checkpoints[-1]["at"])) if checkpoints else None
-    sealed = sealed_points(records).get(f"case:{case_id}", [])
+    result = (report.findings, sealed_points(records), latest)
+    _LOG_CACHE.clear()  # one log per process is the usual case; never grows
+    _LOG_CACHE[key] = result
+    return result
+
+
+def verify_case(engine: Engine, case_id: str) -> dict[str, Any]:
+    """One case, as `verify_all` checks it: its chain and stored head, every point sealed for it in
+    the checkpoint log (and the log's own chain and signatures), and its projections. For the
+    case record an auditor prints; nothing is recorded."""
+    report = Report(started_at=engine.clock.now())
+    log_findings, points, latest = _checked_log(engine.settings)
+    report.findings.extend(log_findings)
+    sealed = points.get(f"case:{case_id}", [])
     with engine.db.read() as s:
         head = s.execute(sa.select(Case.event_count, Case.last_event_hash).where(Case.id == case_id)).one()
         rows = [(e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
