@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import PASSWORD, Person, publish
+from conftest import PASSWORD, Person, Web, fixture_bytes, publish
 from signin_helpers import login_csrf
 from test_authority_reporting import _decide, town  # noqa: F401 (town is a fixture)
 
@@ -122,3 +122,26 @@ def test_the_record_sees_a_checkpoint_log_changed_after_it_was_read(
     path.write_bytes(data.replace(b'"actor":"test"', b'"actor":"tset"'))  # same size, new content
     text = _text(browser.get(f"/cases/{case_id}/akt").get_data(as_text=True))
     assert "Historiken stämmer inte" in text and "signaturen stämmer inte" in text
+
+
+def test_in_the_browser_the_record_is_reached_from_the_case_and_prints_without_the_menu(web: Web) -> None:
+    from playwright.sync_api import expect
+
+    from engine.authority.identity import SYSTEM
+    from engine.catalogue import processes
+    from engine.service import cases
+
+    processes.deploy(web.engine, SYSTEM, fixture_bytes("review.bpmn"))
+    case = cases.start_case(web.engine, SYSTEM, "granskning", {"belopp": 1}, "GR-2026-1")
+    identity.set_password(web.engine, "admin", PASSWORD)
+    page = web.sign_in("admin", start=f"/cases/{case['id']}")
+    page.get_by_role("link", name="Ärendeakt (utskrift för granskning)").click()
+    expect(page.get_by_role("heading", name="Ärendeakt: GR-2026-1")).to_be_visible()
+    expect(page.locator("tr.step")).to_contain_text("Granska")
+    expect(page.locator("header.top")).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.get_by_role("button", name="Skriv ut")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Steg för steg")).to_be_visible()
+    expect(page.locator("section.verification")).to_contain_text("Historiken stämmer")
+    assert web.errors == []
