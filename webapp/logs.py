@@ -54,6 +54,9 @@ def configure(log_format: str) -> None:
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    # APScheduler tells of every job it adds and runs at INFO: a line every few seconds that says
+    # nothing an operator acts on. Its warnings (a job missed, one still running) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def install(app: Flask) -> None:
