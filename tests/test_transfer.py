@@ -55,7 +55,7 @@ def test_the_units_manager_hands_the_case_over_and_its_step_goes_to_the_new_unit
     [event] = [e for e in cases.get_case(engine, SYSTEM, case["id"])["history"] if e["type"] == "case_transferred"]
     assert (event["actor"], event["data"]["from"], event["data"]["to"], event["data"]["reason"]) == (
         "bert", "bygglov", "miljo", "Gäller strandskydd")
-    assert event["data"]["tasks"] == [{"task_id": task_id, "name": "Granska ansökan", "unit": "miljo",
+    assert event["data"]["tasks"] == [{"task_id": task_id, "name": "Granska ansökan", "unit": "miljo", "assignee": None,
                                        "released_from": "bea"}]
     # Now Miljöenheten's manager answers for it, and Bygglovsenheten's no longer does.
     with pytest.raises(Forbidden):

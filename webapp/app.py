@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 
 from engine.core import Engine
 
-from . import headers, oidc, params, problems
+from . import headers, logs, metrics, oidc, params, problems
 from .api import bp as api_bp
 
 
@@ -70,6 +70,10 @@ def create_app(engine: Engine | None = None) -> Flask:
 
         n = engine.settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    if engine.settings.log_format == "json":
+        logs.configure("json")
+    logs.install(app)
+    metrics.install(app)
     problems.install(app)
     headers.install(app, provider=engine.settings.oidc_issuer)
     oidc.install(app, engine.settings)

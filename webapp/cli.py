@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from bpmn.diagnostics import DiagramRejected
 from engine.base import labels
 from engine.base.errors import RutinError
 
+from . import logs
 from .cli_oidc import oidc_cmd
 
 if TYPE_CHECKING:
@@ -94,6 +96,14 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
         raise click.ClickException(f"Porten {port} på {host} används redan; stoppa den som lyssnar där eller "
                                    "välj en annan med --port eller RUTIN_PORT.")
     multiprocessing.set_start_method("spawn", force=True)
+    logs.configure(engine.settings.log_format)
+    if workers > 1:
+        # Each web process writes its request timings here, and a scrape of any of them adds all
+        # up (`webapp.metrics`); emptied first, so a stopped server's samples are not counted.
+        shared = engine.settings.data_dir / "metrics"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
     server = Server("webapp.admission:create_served_app", factory=True, address=host, port=port,
                     interface=Interfaces.WSGI, workers=workers,
                     blocking_threads=threads, websockets=False, log_access=False,
@@ -692,6 +702,7 @@ def worker(once: bool, interval: float | None) -> None:
         return
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    logs.configure(engine.settings.log_format)
     blocking = BlockingScheduler(timezone=UTC)
     add_jobs(blocking, engine, interval or engine.settings.scheduler_interval_s)
     click.echo(f"Rutins schemaläggare körs ({engine.scheduler.name})")

@@ -370,7 +370,10 @@ def _spec() -> dict[str, Any]:
                 "patch": _op("Ändra prioritet, förfallodatum eller uppföljningsdatum", params=[task_id],
                              body=_json({"type": "object", "properties": {
                                  "priority": {"type": "integer"}, "due": {"type": ["string", "null"]},
-                                 "follow_up": {"type": ["string", "null"]}}}, required=True),
+                                 "follow_up": {"type": ["string", "null"]},
+                                 "reason": {"type": "string", "maxLength": 500,
+                                            "description": "Varför datumet ändras (sparas i historiken)"}}},
+                                   required=True),
                              errors=("400", "401", "403", "404", "409", "422")),
             },
             "/api/tasks/{task_id}/claim": {"post": _op("Ta uppgiften", params=[task_id],

@@ -56,6 +56,9 @@ ESCALATION_ACTIONS = {
 }
 # Who acted, where it was not a person.
 ACTOR_LABELS = {"scheduler": "systemet", "system": "systemet"}
+
+# How a process version was approved (`ProcessVersion.approved_via`).
+APPROVAL_VIA = {"owner": "av processägaren", "admin": "av en administratör"}
 # Every status a person is shown: a case's (active, completed, incident), a task's (open,
 # completed, cancelled) and a process version's (draft, published, superseded, rejected).
 STATUS_LABELS = {

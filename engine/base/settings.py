@@ -82,6 +82,14 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_name: str = "kommunens inloggning"
     local_passwords: bool = True
+    # Copies of each checkpoint outside the machine: e-mail addresses (comma-separated) and a
+    # syslog receiver (``udp://host:port``, ``tcp://host:port`` or ``unix:/dev/log``).
+    audit_mail_to: str = ""
+    audit_syslog: str = ""
+    # The operators' view (`/metrics`): a bearer token that opens it; without one it answers
+    # loopback clients only. JSON logs when `log_format` is "json".
+    metrics_token: str = field(default="", repr=False)
+    log_format: str = "text"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -130,6 +138,10 @@ class Settings:
             "oidc_groups_claim": (e.get("RUTIN_OIDC_GROUPS_CLAIM") or "groups").strip(),
             "oidc_name": (e.get("RUTIN_OIDC_NAME") or "kommunens inloggning").strip(),
             "local_passwords": _flag(e, "RUTIN_LOCAL_PASSWORDS", True),
+            "audit_mail_to": e.get("RUTIN_AUDIT_MAIL_TO", "").strip(),
+            "audit_syslog": e.get("RUTIN_AUDIT_SYSLOG", "").strip(),
+            "metrics_token": e.get("RUTIN_METRICS_TOKEN", ""),
+            "log_format": (e.get("RUTIN_LOG_FORMAT") or "text").strip().lower(),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

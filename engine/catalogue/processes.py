@@ -305,7 +305,7 @@ def record(s: Session, key: str, type: str, actor: str, at: Any, version: int | 
            data: dict[str, Any] | None = None) -> None:
     """Append an event to a process's history (inside the caller's transaction), moving its stored
     head on with it, so that removing the last events afterwards is seen
-    (`engine.service.audit.verify_process_history`)."""
+    (`engine.service.verification.verify_process_history`)."""
     head = s.execute(sa.select(ProcessHead).where(ProcessHead.process_key == key).with_for_update()
                      ).scalar_one_or_none()
     if head is None:

@@ -5,7 +5,7 @@ first) followed by the event's body as canonical JSON (sorted keys, no spaces, U
 history keeps its own body shape (`case_body`, `process_body`), because the hashes already stored
 were made from exactly those shapes and must still verify; what a body holds is the event's
 content, never its own hash. The writers (`engine.records.history.append`,
-`engine.catalogue.processes.record`) and the verifier (`engine.service.audit`) all call the
+`engine.catalogue.processes.record`) and the verifier (`engine.service.verification`) all call the
 functions here, so the chain cannot drift between who writes it and who checks it.
 """
 

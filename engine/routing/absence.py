@@ -176,7 +176,7 @@ def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by:
     # administrator, or the scheduler when an absence registered ahead of time began.
     work.event("task_reassigned", actor=by, role=role or (row.role if by == user else None) or "system",
                task_id=row.id, element_id=row.element_id,
-               data={"name": row.name, "from": user, "to": target, "reason": "frånvaro"})
+               data={"name": row.name, "from": user, "to": target, "assignee": target, "reason": "frånvaro"})
 
 
 def fire_absence(engine: Engine, s: Session, row: Any, case: Case | None, now: datetime) -> str:

@@ -110,7 +110,8 @@ def return_work(engine: Engine, name: str, by: str) -> list[str]:
             work.touch(row)
             work.event("task_reassigned", actor=by, role="admin" if by != "system" else "system", task_id=row.id,
                        element_id=row.element_id,
-                       data={"name": row.name, "from": name, "to": None, "reason": DEACTIVATED_REASON})
+                       data={"name": row.name, "from": name, "to": None, "assignee": None,
+                             "reason": DEACTIVATED_REASON})
             case.revision += 1
             moved.append(task_id)
     return moved

@@ -252,12 +252,13 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
                 case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
                 body=f"{actor.display_name} har anmält jäv i beslutet {row.name!r} i {what}, och ingen ersättare "
                      "enligt delegationsordningen är på plats. Se till att någon med delegation fattar beslutet.")
-        work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
-                   element_id=row.element_id,
-                   data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified})
         if reroute:
             row.assignee = target
             work.touch(row)
+        work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
+                   element_id=row.element_id,
+                   data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified,
+                         "assignee": row.assignee})
         return task_json(engine, row, actor)
 
 

@@ -342,7 +342,8 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
         work.touch(row)
         outcome["priority"] = row.priority
     work.event("escalation_step", actor="scheduler", task_id=row.id, element_id=row.element_id,
-               data={**outcome, "name": row.name, "due": row.due_at.isoformat() if row.due_at else None,
+               data={**outcome, "name": row.name, "assignee": row.assignee,
+                     "due": row.due_at.isoformat() if row.due_at else None,
                      "step_due": timer["due_at"].isoformat()})
     return "fired"
 

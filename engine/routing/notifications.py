@@ -69,6 +69,29 @@ def notify(conn: sa.Connection, now: datetime, recipients: list[str], *, kind: s
     return len(rows)
 
 
+def queue_mail(conn: sa.Connection, now: datetime, addresses: list[str], *, kind: str, subject: str, body: str,
+               dedupe: str) -> int:
+    """Queue e-mail to addresses that are no person's (an archive mailbox, a copy for auditors):
+    delivered by the same outbox after commit, shown in no one's in-app list. An address that is
+    not one (no "@", or a line break that would forge headers) is left out and logged."""
+    rows = []
+    for address in dict.fromkeys(addresses):
+        if "@" not in address or any(c in address for c in "\r\n,;<> ") or len(address) > 254:
+            log.error("not an e-mail address, no copy sent to it: %r", address[:80])
+            continue
+        key = f"{dedupe}:{address}"[:200]
+        if conn.execute(sa.select(_n.c.id).where(_n.c.dedupe_key == key)).first() is not None:
+            continue
+        rows.append({
+            "dedupe_key": key, "recipient": f"mailto:{address}"[:120], "kind": kind, "subject": subject[:300],
+            "body": body, "case_id": None, "task_id": None, "created_at": now, "email": address,
+            "email_status": "pending", "email_attempts": 0, "next_attempt_at": now,
+        })
+    if rows:
+        conn.execute(sa.insert(_n), rows)
+    return len(rows)
+
+
 def _json(n: Any) -> dict[str, Any]:
     return {
         "id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "case_id": n.case_id, "task_id": n.task_id,

@@ -33,6 +33,8 @@ SORTS = {
     "priority": (HumanTask.priority, HumanTask.id),
 }
 MAX_LIMIT = 500
+# A deadline change says why in at most this many characters (it goes into the case history).
+REASON_MAX = 500
 
 
 def _candidate_ids(actor: Actor, roles: list[str] | None = None) -> sa.Select[Any]:
@@ -294,7 +296,7 @@ def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
         row.assignee = actor.name
         work.touch(row)
         work.event("task_claimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
-                   element_id=row.element_id, data={"name": row.name})
+                   element_id=row.element_id, data={"name": row.name, "assignee": row.assignee})
         case.revision += 1
         return task_json(engine, row, actor)
 
@@ -315,7 +317,7 @@ def unclaim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
         row.assignee = None
         work.touch(row)
         work.event("task_unclaimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
-                   element_id=row.element_id, data={"name": row.name, "previous_assignee": previous})
+                   element_id=row.element_id, data={"name": row.name, "previous_assignee": previous, "assignee": None})
         case.revision += 1
         return task_json(engine, row, actor)
 
@@ -397,6 +399,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         row.completed_by = actor.name
         row.completed_role = role
         row.result = result
+        event_data["assignee"] = row.assignee
         work.touch(row)
         drop_candidates(work.conn, row.id)
         if row.due_at is not None or row.follow_up_at is not None:  # only these have timer rows
@@ -464,7 +467,8 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         previous, row.assignee = row.assignee, user
         work.touch(row)
         work.event("task_assigned", actor=actor.name, role=_overseer_role(engine, actor, row.org_unit_id) or "chef",
-                   task_id=row.id, element_id=row.element_id, data={"name": row.name, "from": previous, "to": user})
+                   task_id=row.id, element_id=row.element_id,
+                   data={"name": row.name, "from": previous, "to": user, "assignee": user})
         escalation.schedule(work, row, reassigned=previous != user)
         return task_json(engine, row, actor)
 
@@ -506,7 +510,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         row.assignee = user
         work.touch(row)
         work.event("task_handed_over", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
-                   element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user})
+                   element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user, "assignee": user})
         escalation.schedule(work, row, reassigned=True)
         return task_json(engine, row, actor)
 
@@ -516,10 +520,14 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
     require_writer(actor)
     from ..routing import escalation
 
-    allowed = {"priority", "due", "follow_up"}
+    allowed = {"priority", "due", "follow_up", "reason"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Okända fält: {', '.join(sorted(unknown))}.")
+    reason = changes.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > REASON_MAX):
+        raise InvalidInput(f"reason ska vara en text på högst {REASON_MAX} tecken.")
+    reason = reason.strip() if reason else None
     with locked_task_case(engine, task_id) as (s, case):
         row = _open_for_action(s, task_id, actor)
         if row.assignee != actor.name and not oversees(actor, row):
@@ -542,7 +550,8 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
         mine = row.assignee == actor.name
         role = _acting_role(actor, row) if mine else _overseer_role(engine, actor, row.org_unit_id)
         work.event("task_updated", actor=actor.name, role=role, task_id=row.id,
-                   element_id=row.element_id, data={"name": row.name, "before": before, "after": after})
+                   element_id=row.element_id, data={"name": row.name, "before": before, "after": after,
+                         **({"reason": reason} if reason else {})})
         if before["due"] != after["due"] or before["follow_up"] != after["follow_up"]:
             escalation.schedule(work, row)
         return task_json(engine, row, actor)

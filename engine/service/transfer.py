@@ -65,7 +65,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
             drop_candidates(work.conn, row.id)
             work.add_candidates(row.id, candidates)
             work.touch(row)
-            moved.append({"task_id": row.id, "name": row.name, "unit": row.org_unit_id,
+            moved.append({"task_id": row.id, "name": row.name, "unit": row.org_unit_id, "assignee": row.assignee,
                           **({"released_from": released} if released and row.assignee is None else {})})
         work.event("case_transferred", actor=actor.name,
                    data={"from": previous_unit, "to": unit, "to_name": tree.units[unit].name, "reason": reason,

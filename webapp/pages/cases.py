@@ -3,14 +3,16 @@ unit."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.authority import org
 from engine.base.errors import Conflict, Forbidden, InvalidInput
-from engine.service import cases, transfer
+from engine.service import case_record, cases, transfer
 
+from ..downloads import attachment
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
 
 bp = Blueprint("cases", __name__)
@@ -48,6 +50,24 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,
                            fields=FieldNames(data["process_version_id"])), status
+
+
+@bp.get("/cases/<case_id>/akt")
+@signed_in
+def record(case_id: str) -> str:
+    """The case record for an auditor: every step, who, under which authority, on time or not,
+    and the history's verification; laid out for printing."""
+    data = case_record.case_record(current_engine(), g.actor, case_id)
+    return render_template("case_record.html", r=data)
+
+
+@bp.get("/cases/<case_id>/akt.json")
+@signed_in
+def record_json(case_id: str) -> Any:
+    """The same record as a JSON file to keep beside the printout."""
+    data = case_record.case_record(current_engine(), g.actor, case_id)
+    name = f"arendeakt-{data['case']['business_key'] or case_id}.json"
+    return attachment(json.dumps(data, ensure_ascii=False, indent=2), name, "application/json")
 
 
 @bp.post("/cases/<case_id>/lamna-over")

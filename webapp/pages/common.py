@@ -37,6 +37,7 @@ from engine.authority.identity import Actor
 from engine.base.errors import RutinError
 from engine.base.labels import (
     ACTOR_LABELS,
+    APPROVAL_VIA,
     ESCALATION_ACTIONS,
     EVENT_LABELS,
     HTTP_PROBLEMS,
@@ -168,7 +169,8 @@ def _globals() -> dict[str, Any]:
     return {"actor": actor, "csrf": session.get("csrf", ""), "unread": unread, "status_label": STATUS_LABELS,
             "reads_decisions": reads_decisions, "reads_measures": reads_measures,
             "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
-            "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS}
+            "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS,
+            "approval_via": APPROVAL_VIA}
 
 
 # (handlers of the outer blueprint answer for the areas nested in it too)

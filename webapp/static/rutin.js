@@ -63,4 +63,11 @@
     });
   }
   document.addEventListener("htmx:afterSwap", function (event) { labelCells(event.target); });
+  // The case record's "Skriv ut" button; the browser's own print command works without it.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLElement && target.classList.contains("print-button")) {
+      window.print();
+    }
+  });
 }());
