@@ -319,7 +319,7 @@ def _spec() -> dict[str, Any]:
             "/api/cases": {
                 "get": _op("Ärenden du kan se", params=[
                     _query("process", "Processnyckel"), _query("status", "Status", enum=["active", "completed",
-                                                                                         "incident"]),
+                                                                                         "incident", "culled"]),
                     _query("business_key", "Ärendenummer"), _query("started_by", "Startad av (eller me)"),
                     _query("unit", "Enhet (mine = enheter du arbetar i eller leder)"),
                     *paging], errors=("401", "422")),

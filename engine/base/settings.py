@@ -61,6 +61,8 @@ class Settings:
     # directory), and how often the chain heads are sealed and every history verified.
     audit_signing_key: str = field(default="", repr=False)
     audit_interval_s: float = 3600.0
+    # How often the culling job looks for closed cases whose retention period has run out.
+    culling_interval_s: float = 86400.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -101,6 +103,7 @@ class Settings:
             "script_memory_mb": _int(e, "RUTIN_SCRIPT_MEMORY_MB", 256),
             "audit_signing_key": e.get("RUTIN_AUDIT_SIGNING_KEY", ""),
             "audit_interval_s": _float(e, "RUTIN_AUDIT_INTERVAL_S", 3600.0),
+            "culling_interval_s": _float(e, "RUTIN_CULLING_INTERVAL_S", 86400.0),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

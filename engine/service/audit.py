@@ -49,8 +49,8 @@ from ..authority.identity import Actor, require_writer
 from ..base.errors import Conflict, Forbidden
 from ..base.settings import Settings
 from ..core import Engine
-from ..records import history
-from ..records.chain import case_event_hash, process_event_hash
+from ..records import history, redaction
+from ..records.chain import process_event_hash
 from ..store.models import (
     AuditRun,
     AuditSchedule,
@@ -457,11 +457,17 @@ def _check_chain(report: Report, kind: str, ref: str, label: str, rows: list[tup
                 break
 
 
+def _case_rows(events: list[CaseEvent]) -> list[tuple[int, str | None, str, str, datetime, str, str]]:
+    """A case's events as `_check_chain` reads them; a culled case's removed events are expected
+    to keep their stored hash where its culling event vouches for them (`redaction`)."""
+    return [(e.seq, e.prev_hash, e.hash, expected, e.at, e.type, e.actor)
+            for e, expected in zip(events, redaction.expected_hashes(events), strict=True)]
+
+
 def case_findings(s: Any, case: Case) -> list[dict[str, Any]]:
     """A single case's chain findings, without checkpoints (the case page's quick check)."""
     report = Report(started_at=case.created_at)
-    rows = [(e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
-            for e in history.events(s, case.id)]
+    rows = _case_rows(history.events(s, case.id))
     _check_chain(report, "case", case.id, f"Ärende {case.id}", rows, (case.event_count, case.last_event_hash), [],
                  None)
     return report.findings
@@ -568,13 +574,14 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
         heads = {cid: (count, h) for cid, count, h in
                  s.execute(sa.select(Case.id, Case.event_count, Case.last_event_hash))}
 
-        def check_case(cid: str, rows: list[Any]) -> None:
+        def check_case(cid: str, events: list[Any]) -> None:
             chain = f"case:{cid}"
             seen.add(chain)
             if cid not in heads:
                 report.add("case", cid, None, f"Ärende {cid}: historiken finns men ärendet saknas.")
                 return
-            _check_chain(report, "case", cid, f"Ärende {cid}", rows, heads[cid], sealed.get(chain, []), latest)
+            _check_chain(report, "case", cid, f"Ärende {cid}", _case_rows(events), heads[cid],
+                         sealed.get(chain, []), latest)
 
         current: str | None = None
         rows: list[Any] = []
@@ -584,8 +591,7 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
                 if current is not None:
                     check_case(current, rows)
                 current, rows = e.case_id, []
-            rows.append((e.seq, e.prev_hash, e.hash, case_event_hash(e.prev_hash, e), e.at,
-                         e.type, e.actor))
+            rows.append(e)
         if current is not None:
             check_case(current, rows)
         for cid, head in heads.items():

@@ -607,6 +607,8 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
     with locked_case(engine, case_id) as (s, case):
         if not may_see_case(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        if case.status == "culled":
+            raise Conflict("Ärendet är gallrat; det tar inte emot kommentarer.")
         work = CaseWork(engine, s, case)
         work.event("comment", actor=actor.name, role=_case_role(engine, s, case, actor), data={"text": text.strip()})
         return {"case_id": case.id, "task_id": None, "author": actor.name, "text": text.strip(),
