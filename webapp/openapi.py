@@ -529,6 +529,53 @@ def _spec() -> dict[str, Any]:
                 "post": _op("Försegla kedjornas huvuden nu i en signerad kontrollpunkt (administratörer)", ok="201",
                             errors=("401", "403")),
             },
+            "/api/retention/rules": {
+                "get": _op("Gallringsreglerna som gäller (alla versioner med all=true)", params=[
+                    _query("process", "Processnyckel"), _query("all", "true = alla versioner, även förslag",
+                                                               "boolean")], errors=("401", "403", "422")),
+                "post": _op("Föreslå en gallringsregel: process_key, action (bevaras/gallras), years/months, "
+                            "decision_ref, decision_body, decision_date; valfritt outcome_field/outcome_value, note",
+                            ok="201", body=_json({"type": "object"}, required=True),
+                            errors=("400", "401", "403", "422")),
+            },
+            "/api/retention/rules/{rule_id}/approve": {
+                "post": _op("Godkänn en gallringsregel (inte av den som föreslog den)",
+                            params=[_id("rule_id", "Regelns id")], errors=("401", "403", "404", "409")),
+            },
+            "/api/retention/rules/{rule_id}/reject": {
+                "post": _op("Avvisa ett förslag till gallringsregel", params=[_id("rule_id", "Regelns id")],
+                            errors=("401", "403", "404", "409")),
+            },
+            "/api/cases/{case_id}/retention": {
+                "get": _op("Gallringsregeln som gäller ärendet, undantag och gallringsuppgift",
+                           params=[_path("case_id", "Ärendets id")]),
+            },
+            "/api/cases/{case_id}/hold": {
+                "post": _op("Undanta ärendet från gallring (reason)", ok="201",
+                            params=[_path("case_id", "Ärendets id")],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/cases/{case_id}/hold/release": {
+                "post": _op("Häv undantaget från gallring (reason)", params=[_path("case_id", "Ärendets id")],
+                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "404", "422")),
+            },
+            "/api/retention/holds": {
+                "get": _op("Ärenden undantagna från gallring", params=[
+                    _query("all", "true = även hävda undantag", "boolean")], errors=("401", "403", "422")),
+            },
+            "/api/retention/cull": {
+                "get": _op("Provkörning: vad gallringen skulle ta bort nu (inget ändras)", errors=("401", "403")),
+                "post": _op("Gallra de ärenden vars gallringsfrist har gått ut", errors=("401", "403")),
+            },
+            "/api/retention/culled": {
+                "get": _op("Gallringsrapport: gallrade ärenden under en period, med gallringsbeslut (CSV med "
+                           "format=csv)", params=[_instant("from", "Från (ISO 8601)"),
+                                                  _instant("to", "Till (ISO 8601)"),
+                                                  _query("format", "json eller csv", enum=["json", "csv"])],
+                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
+            },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
                             body=_json({"type": "object", "properties": {

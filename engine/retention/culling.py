@@ -223,8 +223,13 @@ def record_json(r: CullingRecord) -> dict[str, Any]:
 
 
 def culling_record(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any] | None:
-    """What remains of a culled case (None: not culled)."""
+    """What remains of a culled case (None: not culled), for who reads culling."""
     _require_reader(actor)
+    return record_of(engine, case_id)
+
+
+def record_of(engine: Engine, case_id: str) -> dict[str, Any] | None:
+    """A case's culling record (None: not culled); the caller has checked that the case may be seen."""
     with engine.db.read() as s:
         r = s.execute(sa.select(CullingRecord).where(CullingRecord.case_id == case_id)).scalar_one_or_none()
         return record_json(r) if r is not None else None

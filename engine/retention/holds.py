@@ -43,6 +43,13 @@ def held_case_ids(s: Session) -> set[str]:
     return set(s.execute(sa.select(RetentionHold.case_id).where(RetentionHold.released_at.is_(None))).scalars())
 
 
+def current(engine: Engine, case_id: str) -> dict[str, Any] | None:
+    """The hold in force on a case, in its API form (None: not held)."""
+    with engine.db.read() as s:
+        row = active(s, case_id)
+        return hold_json(row) if row is not None else None
+
+
 def hold_json(h: RetentionHold) -> dict[str, Any]:
     """The API form of a hold."""
     return {"id": h.id, "case_id": h.case_id, "reason": h.reason, "held_by": h.held_by,
