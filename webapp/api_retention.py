@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from engine.core import Engine
-from engine.retention import culling, holds, rules
+from engine.retention import culling, eark, holds, rules
 from engine.service import cases
 
 from .auth import current_actor
-from .downloads import csv_download
+from .downloads import attachment, csv_download
 from .params import bool_arg, choice_arg, instant_arg, json_body, text_arg
 
 bp = Blueprint("retention", __name__, url_prefix="/api")
@@ -95,3 +95,19 @@ def culled() -> Response:
     if choice_arg("format", ("json", "csv")) == "csv":
         return csv_download(culling.report_csv(rows), "gallringsrapport.csv")
     return jsonify({"items": rows})
+
+
+@bp.post("/cases/<case_id>/archive-package")
+def archive_package(case_id: str) -> Response:
+    """Export a closed case kept under its rule as an E-ARK package (a zip), and record the delivery."""
+    objid, data, delivery = eark.export(_engine(), current_actor(), case_id)
+    response = attachment(data, f"{objid}.zip", "application/zip")
+    response.headers["X-Rutin-Delivery"] = str(delivery["id"])
+    return response
+
+
+@bp.post("/retention/deliveries/<int:delivery_id>/receipt")
+def receipt(delivery_id: int) -> Response:
+    """Record the e-archive's receipt of a package ({"receipt_ref": ...}); the case may then be culled."""
+    actor = current_actor()
+    return jsonify(eark.confirm_receipt(_engine(), actor, delivery_id, json_body(required=True).get("receipt_ref")))

@@ -8,6 +8,7 @@ at once. Each command calls the same engine function as the API; who acts is nam
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -190,3 +191,53 @@ def report_cmd(since: str | None, until: str | None, as_csv: bool) -> None:
                    f"{r['business_key'] or r['case_id'][:8]}, öppnat {r['opened_at'][:10]}, "
                    f"avslutat {r['closed_at'][:10]}")
     click.echo(f"{len(rows)} gallrade ärenden")
+
+
+@retention_cmd.command("export")
+@click.argument("case_id")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Mappen paketet skrivs till (som zip).")
+@click.option("--by", "by", required=True, help="Administratören eller arkivansvarige som levererar.")
+def export_cmd(case_id: str, out: Path, by: str) -> None:
+    """Export one closed case kept under its rule as an E-ARK package (zip) and record the delivery."""
+    from engine.retention import eark
+
+    engine = _engine()
+    try:
+        objid, data, delivery = eark.export(engine, _person(engine, by), case_id)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{objid}.zip").write_bytes(data)
+    click.echo(f"{out / (objid + '.zip')} (leverans {delivery['id']}, sha256 {delivery['sha256']})")
+
+
+@retention_cmd.command("export-due")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def export_due_cmd(out: Path) -> None:
+    """The batch job: every closed case kept under its rule and not yet delivered, as zips in --out."""
+    from engine.retention import eark
+
+    try:
+        made = eark.export_due(_engine(), out)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    for d in made:
+        click.echo(f"{d['package_id']}.zip (leverans {d['id']})")
+    click.echo(f"{len(made)} paket")
+
+
+@retention_cmd.command("receipt")
+@click.argument("delivery_id", type=click.IntRange(min=1))
+@click.option("--ref", "ref", required=True, help="E-arkivets kvittens (diarienummer, leverans-id).")
+@click.option("--by", "by", required=True)
+def receipt_cmd(delivery_id: int, ref: str, by: str) -> None:
+    """Record the e-archive's receipt of a delivered package: the case may then be culled."""
+    from engine.retention import eark
+
+    engine = _engine()
+    try:
+        eark.confirm_receipt(engine, _person(engine, by), delivery_id, ref)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"Leverans {delivery_id} kvitterad ({ref}).")

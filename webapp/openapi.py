@@ -538,14 +538,10 @@ def _spec() -> dict[str, Any]:
                             ok="201", body=_json({"type": "object"}, required=True),
                             errors=("400", "401", "403", "422")),
             },
-            "/api/retention/rules/{rule_id}/approve": {
-                "post": _op("Godkänn en gallringsregel (inte av den som föreslog den)",
-                            params=[_id("rule_id", "Regelns id")], errors=("401", "403", "404", "409")),
-            },
-            "/api/retention/rules/{rule_id}/reject": {
-                "post": _op("Avvisa ett förslag till gallringsregel", params=[_id("rule_id", "Regelns id")],
-                            errors=("401", "403", "404", "409")),
-            },
+            **{f"/api/retention/rules/{{rule_id}}/{verb}": {"post": _op(
+                summary, params=[_id("rule_id", "Regelns id")], errors=("401", "403", "404", "409"))}
+               for verb, summary in (("approve", "Godkänn en gallringsregel (inte av den som föreslog den)"),
+                                     ("reject", "Avvisa ett förslag till gallringsregel"))},
             "/api/cases/{case_id}/retention": {
                 "get": _op("Gallringsregeln som gäller ärendet, undantag och gallringsuppgift",
                            params=[_path("case_id", "Ärendets id")]),
@@ -575,6 +571,17 @@ def _spec() -> dict[str, Any]:
                                                   _instant("to", "Till (ISO 8601)"),
                                                   _query("format", "json eller csv", enum=["json", "csv"])],
                            errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
+            },
+            "/api/cases/{case_id}/archive-package": {
+                "post": _op("Leverera ett avslutat ärende som bevaras som E-ARK-paket (zip), registrerat",
+                            params=[_path("case_id", "Ärendets id")], errors=("401", "403", "404", "409"),
+                            ok_content="application/zip"),
+            },
+            "/api/retention/deliveries/{delivery_id}/receipt": {
+                "post": _op("Registrera e-arkivets kvittens på ett paket (receipt_ref); ärendet får sedan gallras",
+                            params=[_id("delivery_id", "Leveransens id")],
+                            body=_json({"type": "object", "properties": {"receipt_ref": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "404", "409", "422")),
             },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],

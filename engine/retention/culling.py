@@ -45,7 +45,7 @@ from ..execution.runtime import CaseWork, locked_case
 from ..records import history, redaction
 from ..service import audit
 from ..store.models import Case, CaseEvent, HumanTask, Notification, ProcessVersion
-from ..store.retention_models import CullingRecord, RetentionRule, RetentionSchedule
+from ..store.retention_models import ArchiveDelivery, CullingRecord, RetentionRule, RetentionSchedule
 from . import holds, rules
 
 log = logging.getLogger(__name__)
@@ -92,18 +92,31 @@ def due(s: Session, now: datetime) -> list[tuple[Case, RetentionRule, datetime]]
         shortest[key] = int(months or 0)
     out: list[tuple[Case, RetentionRule, datetime]] = []
     culled = sa.select(CullingRecord.case_id)
-    for key, months in sorted(shortest.items()):
-        q = (sa.select(Case).where(Case.process_key == key, Case.status == "completed",
-                                   Case.completed_at.is_not(None),
-                                   Case.completed_at <= rules.add_months(now, -months), Case.id.not_in(culled))
-             .order_by(Case.completed_at, Case.id))
-        for case in s.execute(q).scalars():
+    queries = [sa.select(Case).where(Case.process_key == key, Case.completed_at <= rules.add_months(now, -months))
+               for key, months in sorted(shortest.items())]
+    # Cases kept for ever go once the e-archive has confirmed receiving them.
+    queries.append(sa.select(Case).where(Case.id.in_(sa.select(ArchiveDelivery.case_id).where(
+        ArchiveDelivery.received_at.is_not(None)))))
+    seen: set[str] = set()
+    for q in queries:
+        q = q.where(Case.status == "completed", Case.completed_at.is_not(None), Case.id.not_in(culled))
+        for case in s.execute(q.order_by(Case.completed_at, Case.id)).scalars():
             rule = rules.rule_for_case(s, case)
-            after = rules.cull_after(rule, case) if rule is not None else None
-            if rule is not None and after is not None and after <= now:
+            after = cull_at(s, rule, case) if rule is not None else None
+            if rule is not None and after is not None and after <= now and case.id not in seen:
+                seen.add(case.id)
                 out.append((case, rule, after))
     out.sort(key=lambda t: (t[2], t[0].id))
     return out
+
+
+def cull_at(s: Session, rule: RetentionRule, case: Case) -> datetime | None:
+    """When a closed case may be culled: its period after closing under a rule of culling, or,
+    under a rule of keeping, once the e-archive has confirmed receiving its package (None: not)."""
+    if rule.action == "gallras":
+        return rules.cull_after(rule, case)
+    return s.execute(sa.select(sa.func.min(ArchiveDelivery.received_at)).where(
+        ArchiveDelivery.case_id == case.id, ArchiveDelivery.received_at.is_not(None))).scalar()
 
 
 def dry_run(engine: Engine, actor: Actor) -> dict[str, Any]:
@@ -169,7 +182,7 @@ def cull_case(engine: Engine, case_id: str, actor: str, points: dict[str, list[t
     with locked_case(engine, case_id) as (s, case):
         now = engine.clock.now()
         rule = rules.rule_for_case(s, case)
-        after = rules.cull_after(rule, case) if rule is not None and case.status == "completed" else None
+        after = cull_at(s, rule, case) if rule is not None and case.status == "completed" else None
         if rule is None or after is None or after > now:
             return {"case_id": case_id, "skipped": "Ärendet ska inte gallras nu."}
         if s.execute(sa.select(CullingRecord.id).where(CullingRecord.case_id == case.id)).first() is not None:

@@ -88,3 +88,20 @@ class RetentionSchedule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class ArchiveDelivery(Base):
+    """A case exported to the e-archive as an E-ARK package, and the archive's receipt of it.
+    Once received, a case whose rule says ``bevaras`` may be culled from Rutin (it lives on in
+    the e-archive)."""
+
+    __tablename__ = "archive_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    package_id: Mapped[str] = mapped_column(sa.String(100))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    exported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    exported_by: Mapped[str] = mapped_column(sa.String(120))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_by: Mapped[str | None] = mapped_column(sa.String(120))
+    receipt_ref: Mapped[str | None] = mapped_column(sa.String(200))

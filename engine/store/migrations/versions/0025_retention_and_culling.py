@@ -1,5 +1,5 @@
 """records management: retention rules under culling decisions, holds, culling records, the
-culling job's schedule; case events may have their data removed by culling (redacted_at)
+culling job's schedule, deliveries to the e-archive and their receipts; case events may have their data removed by culling (redacted_at)
 
 The case history stays append-only with one exception, which the triggers spell out: an event of
 a case that has a culling record may have its `data` emptied and `redacted_at` set, every other
@@ -115,6 +115,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_retention_schedule')),
     )
     op.execute("INSERT INTO retention_schedule (id) VALUES (1)")
+    op.create_table(
+        'archive_deliveries',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('case_id', sa.String(length=36), nullable=False),
+        sa.Column('package_id', sa.String(length=100), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('exported_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('exported_by', sa.String(length=120), nullable=False),
+        sa.Column('received_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('received_by', sa.String(length=120), nullable=True),
+        sa.Column('receipt_ref', sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_archive_deliveries')),
+    )
+    with op.batch_alter_table('archive_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_archive_deliveries_case_id'), ['case_id'], unique=False)
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         # ALTER TABLE ADD COLUMN leaves the triggers alone (no batch copy of the table).
@@ -140,6 +155,9 @@ def downgrade() -> None:
         op.execute("CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
                    "$$ BEGIN RAISE EXCEPTION 'case_events is append-only'; END $$")
         op.drop_column('case_events', 'redacted_at')
+    with op.batch_alter_table('archive_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_archive_deliveries_case_id'))
+    op.drop_table('archive_deliveries')
     op.drop_table('retention_schedule')
     with op.batch_alter_table('culling_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_culling_records_culled_at'))
