@@ -1,4 +1,5 @@
-"""The API of records management: retention rules, holds, culling (dry run, run, report)."""
+"""The API of records management: retention rules, holds, culling (dry run, run, report), delivery
+to the e-archive, and a person's data request."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from engine.core import Engine
 from engine.retention import culling, eark, holds, rules
+from engine.retention import personal_data as personal_data_search
 from engine.service import cases
 
 from .auth import current_actor
@@ -111,3 +113,12 @@ def receipt(delivery_id: int) -> Response:
     """Record the e-archive's receipt of a package ({"receipt_ref": ...}); the case may then be culled."""
     actor = current_actor()
     return jsonify(eark.confirm_receipt(_engine(), actor, delivery_id, json_body(required=True).get("receipt_ref")))
+
+
+@bp.post("/personal-data/search")
+def personal_data() -> Response:
+    """A person's data request (GDPR art. 15): {"query": name or identity}; ?format=csv; administrators."""
+    result = personal_data_search.search(_engine(), current_actor(), json_body(required=True).get("query"))
+    if choice_arg("format", ("json", "csv")) == "csv":
+        return csv_download(personal_data_search.to_csv(result), "registerutdrag.csv")
+    return jsonify(result)

@@ -241,3 +241,21 @@ def receipt_cmd(delivery_id: int, ref: str, by: str) -> None:
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"Leverans {delivery_id} kvitterad ({ref}).")
+
+
+@retention_cmd.command("personal-data")
+@click.argument("query")
+@click.option("--csv", "as_csv", is_flag=True, help="Som CSV med svenska rubriker.")
+def personal_data_cmd(query: str, as_csv: bool) -> None:
+    """A person's data request (GDPR art. 15): every case and event naming QUERY (JSON, or CSV)."""
+    from engine.authority.identity import SYSTEM
+    from engine.retention import personal_data
+
+    try:
+        result = personal_data.search(_engine(), SYSTEM, query)
+    except RutinError as exc:
+        raise click.ClickException(exc.detail) from None
+    if as_csv:
+        click.echo(personal_data.to_csv(result), nl=False)
+    else:
+        _print(result)

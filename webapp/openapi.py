@@ -546,17 +546,12 @@ def _spec() -> dict[str, Any]:
                 "get": _op("Gallringsregeln som gäller ärendet, undantag och gallringsuppgift",
                            params=[_path("case_id", "Ärendets id")]),
             },
-            "/api/cases/{case_id}/hold": {
-                "post": _op("Undanta ärendet från gallring (reason)", ok="201",
-                            params=[_path("case_id", "Ärendets id")],
-                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}},
-                                       required=True), errors=("400", "401", "403", "404", "409", "422")),
-            },
-            "/api/cases/{case_id}/hold/release": {
-                "post": _op("Häv undantaget från gallring (reason)", params=[_path("case_id", "Ärendets id")],
-                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}},
-                                       required=True), errors=("400", "401", "403", "404", "422")),
-            },
+            **{f"/api/cases/{{case_id}}/{path}": {"post": _op(
+                summary, ok=ok, params=[_path("case_id", "Ärendets id")],
+                errors=("400", "401", "403", "404", "409", "422"),
+                body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}, required=True))}
+               for path, ok, summary in (("hold", "201", "Undanta ärendet från gallring (reason)"),
+                                         ("hold/release", "200", "Häv undantaget från gallring (reason)"))},
             "/api/retention/holds": {
                 "get": _op("Ärenden undantagna från gallring", params=[
                     _query("all", "true = även hävda undantag", "boolean")], errors=("401", "403", "422")),
@@ -582,6 +577,14 @@ def _spec() -> dict[str, Any]:
                             params=[_id("delivery_id", "Leveransens id")],
                             body=_json({"type": "object", "properties": {"receipt_ref": {"type": "string"}}},
                                        required=True), errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/personal-data/search": {
+                "post": _op("Registerutdrag (GDPR art. 15): ärenden och händelser som nämner en person (query); "
+                            "CSV med format=csv; administratörer", params=[_query("format", "json eller csv",
+                                                                                  enum=["json", "csv"])],
+                            body=_json({"type": "object", "properties": {"query": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "422"),
+                            ok_content=("application/json", "text/csv")),
             },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
