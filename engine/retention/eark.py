@@ -114,7 +114,7 @@ class _Files:
 
 
 def _mime(path: str) -> str:
-    return "application/xml" if path.endswith(".xml") else "application/json"
+    return "application/xml" if path.endswith((".xml", ".xsd")) else "application/json"
 
 
 def _mets_root(objid: str, label: str, at: str) -> Any:
