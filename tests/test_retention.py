@@ -309,3 +309,52 @@ def test_an_outcome_rule_applies_before_the_general_one(engine: Engine, people: 
     assert rules.applies(engine, large)["action"] == "bevaras"  # type: ignore[index]
     clock.advance(timedelta(days=800))
     assert [c["case_id"] for c in culling.cull_due(engine)["culled"]] == [small]
+
+
+def test_a_culled_case_takes_no_comment(engine: Engine, people: dict[str, Person], archivist: identity.Actor,
+                                        client: Any, clock: ManualClock) -> None:
+    publish(client, people, "review.bpmn")
+    case_id = _run_case(client, people)
+    _approved_rule(engine, people, archivist)
+    clock.advance(timedelta(days=800))
+    culling.cull_due(engine)
+    with engine.db.read() as s:
+        count = s.get(Case, case_id).event_count  # type: ignore[union-attr]
+        task_id = s.execute(sa.select(HumanTask.id).where(HumanTask.case_id == case_id,
+                                                          HumanTask.completed_by == "greta")).scalar_one()
+    r = client.post(f"/api/cases/{case_id}/comments", json={"text": "Sven igen"}, headers=people["admin"].headers)
+    assert r.status_code == 409 and "gallrat" in r.get_json()["detail"]
+    r = client.post(f"/api/tasks/{task_id}/comments", json={"text": "Sven igen"}, headers=people["greta"].headers)
+    assert r.status_code == 409
+    with engine.db.read() as s:
+        assert s.get(Case, case_id).event_count == count  # type: ignore[union-attr]
+
+
+def test_two_workers_culling_at_once_cull_each_case_once(engine: Engine, people: dict[str, Person],
+                                                         archivist: identity.Actor, client: Any,
+                                                         clock: ManualClock) -> None:
+    import threading
+
+    publish(client, people, "review.bpmn")
+    ids = {_run_case(client, people, n) for n in (100, 200, 300)}
+    _approved_rule(engine, people, archivist)
+    clock.advance(timedelta(days=800))
+    results: list[dict[str, Any]] = []
+    start = threading.Barrier(2)
+
+    def work() -> None:
+        start.wait()
+        results.append(culling.cull_due(engine))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    culled = [c["case_id"] for r in results for c in r["culled"]]
+    assert sorted(culled) == sorted(ids)  # each once, between them
+    assert _count(engine, CullingRecord) == 3
+    with engine.db.read() as s:
+        for case_id in ids:
+            assert [e.type for e in history.events(s, case_id)].count("case_culled") == 1
+    assert audit.verify_all(engine, trigger="test", actor="test")["clean"]

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..authority.identity import Actor, require_writer
-from ..base.errors import Forbidden, InvalidInput
+from ..base.errors import Busy, Forbidden, InvalidInput
 from ..core import Engine
 from ..execution.runtime import CaseWork, locked_case
 from ..records import history, redaction
@@ -170,6 +170,8 @@ def cull_due(engine: Engine, actor: Actor | str = JOB_ACTOR, *, limit: int | Non
             outcome = cull_case(engine, case_id, name, points)
         except IntegrityError:  # another worker culled it between our look and our lock
             outcome = {"case_id": case_id, "skipped": "Ärendet har redan gallrats."}
+        except Busy:  # someone holds the case longer than the lock timeout: the next round takes it
+            outcome = {"case_id": case_id, "skipped": "Ärendet var upptaget; det gallras vid nästa körning."}
         (result.skipped if "skipped" in outcome else result.culled).append(outcome)
     for item in result.skipped:
         log.warning("case %s not culled: %s", item["case_id"], item["skipped"])
