@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Person, publish
-from test_retention import RULE, _run_case
+from test_retention import RULE, run_case
 
 from engine.authority import identity
 from engine.base.clock import ManualClock
@@ -57,7 +57,7 @@ def archivist(engine: Engine, people: dict[str, Person]) -> identity.Actor:
 
 def _kept_case(engine: Engine, client: Any, people: dict[str, Person], archivist: identity.Actor) -> str:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     rules.approve(engine, archivist, rules.propose(engine, people["admin"].actor, KEEP)["id"])
     audit.seal(engine, "test")
     return case_id
@@ -130,7 +130,7 @@ def test_export_receipt_then_culling_under_the_rule(engine: Engine, client: Any,
 def test_only_a_kept_closed_case_is_exported(engine: Engine, client: Any, people: dict[str, Person],
                                              archivist: identity.Actor) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     with pytest.raises(Conflict, match="bevaras"):
         eark.package_files(engine, case_id)
     rules.approve(engine, archivist, rules.propose(engine, people["admin"].actor, RULE)["id"])

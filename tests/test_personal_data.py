@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import Person, publish
-from test_retention import RULE, _run_case
+from test_retention import RULE, run_case
 
 from engine.authority import identity
 from engine.base.clock import ManualClock
@@ -28,11 +28,11 @@ def test_every_case_and_event_naming_a_person_is_found_and_marked(
         engine: Engine, client: Any, people: dict[str, Person], archivist: identity.Actor,
         clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    old = _run_case(client, people)
+    old = run_case(client, people)
     rules.approve(engine, archivist, rules.propose(engine, people["admin"].actor, RULE)["id"])
     clock.advance(timedelta(days=400))
-    recent = _run_case(client, people, 500)
-    held = _run_case(client, people, 700)
+    recent = run_case(client, people, 500)
+    held = run_case(client, people, 700)
     holds.hold(engine, archivist, held, "Begäran om utlämnande")
     clock.advance(timedelta(days=400))  # old: past two years; recent and held: not yet
     result = personal_data.search(engine, people["admin"].actor, "sven svensson")
@@ -79,7 +79,7 @@ def test_through_the_api_and_the_command(engine: Engine, client: Any, people: di
     from webapp.cli import main
 
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     r = client.post("/api/personal-data/search", json={"query": "Sven Svensson"}, headers=people["admin"].headers)
     assert r.status_code == 200 and [c["case_id"] for c in r.get_json()["cases"]] == [case_id]
     r = client.post("/api/personal-data/search?format=csv", json={"query": "Sven Svensson"},

@@ -25,7 +25,7 @@ RULE = {"process_key": "granskning", "action": "gallras", "years": 2, "decision_
         "decision_body": "Kommunstyrelsen", "decision_date": "2025-06-10"}
 
 
-def _run_case(client: Any, people: dict[str, Person], amount: int = 100) -> str:
+def run_case(client: Any, people: dict[str, Person], amount: int = 100) -> str:
     """A closed granskning case: started with data, reviewed (greta, a form answer), decided (hugo)."""
     r = client.post("/api/processes/granskning/cases", json={"data": {"belopp": amount}},
                     headers=people["hanna"].headers)
@@ -137,7 +137,7 @@ def test_a_case_is_culled_exactly_once_when_its_period_runs_out(engine: Engine, 
                                                                 archivist: identity.Actor, client: Any,
                                                                 clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     _approved_rule(engine, people, archivist)
     clock.advance(timedelta(days=365 + 300))  # under two years: not yet
     first = culling.run_due(engine, "worker-a")
@@ -176,7 +176,7 @@ def test_what_culling_kept_cannot_be_changed_unnoticed(engine: Engine, people: d
                                                        archivist: identity.Actor, client: Any,
                                                        clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     _approved_rule(engine, people, archivist)
     clock.advance(timedelta(days=800))
     assert len(culling.cull_due(engine)["culled"]) == 1
@@ -198,7 +198,7 @@ def _switch_trigger(engine: Engine, *, on: bool) -> None:
     migration = import_module("engine.store.migrations.versions.0025_retention_and_culling")
     with engine.db.write() as s:
         if engine.db.is_sqlite:
-            s.execute(sa.text(migration._SQLITE_UPDATE if on else "DROP TRIGGER case_events_no_update"))
+            s.execute(sa.text(migration.SQLITE_UPDATE if on else "DROP TRIGGER case_events_no_update"))
         else:
             s.execute(sa.text(f"ALTER TABLE case_events {'ENABLE' if on else 'DISABLE'} TRIGGER "
                               "case_events_append_only"))
@@ -207,7 +207,7 @@ def _switch_trigger(engine: Engine, *, on: bool) -> None:
 def test_the_history_of_a_case_not_culled_stays_append_only(engine: Engine, people: dict[str, Person],
                                                             client: Any, clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     with pytest.raises(sa.exc.DBAPIError), engine.db.write() as s:
         s.execute(sa.update(CaseEvent).where(CaseEvent.case_id == case_id)
                   .values(data={}, redacted_at=clock.now()))
@@ -219,8 +219,8 @@ def test_a_held_case_is_not_culled_until_released(engine: Engine, people: dict[s
                                                   archivist: identity.Actor, client: Any,
                                                   clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    held_id = _run_case(client, people)
-    other_id = _run_case(client, people, 200)
+    held_id = run_case(client, people)
+    other_id = run_case(client, people, 200)
     _approved_rule(engine, people, archivist)
     with pytest.raises(InvalidInput):
         holds.hold(engine, archivist, held_id, "  ")
@@ -249,7 +249,7 @@ def test_a_dry_run_lists_what_would_go_and_changes_nothing(engine: Engine, peopl
                                                            archivist: identity.Actor, client: Any,
                                                            clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     _approved_rule(engine, people, archivist)
     clock.advance(timedelta(days=800))
     log = engine.settings.data_dir / "audit" / "checkpoints.jsonl"
@@ -267,7 +267,7 @@ def test_the_report_lists_what_was_culled_under_which_decision(engine: Engine, p
                                                                archivist: identity.Actor, client: Any,
                                                                clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     _approved_rule(engine, people, archivist)
     start = clock.now()
     clock.advance(timedelta(days=800))
@@ -289,7 +289,7 @@ def test_a_case_without_a_rule_or_kept_for_ever_is_never_culled(engine: Engine, 
                                                                 archivist: identity.Actor, client: Any,
                                                                 clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    _run_case(client, people)
+    run_case(client, people)
     clock.advance(timedelta(days=365 * 50))
     assert culling.cull_due(engine)["culled"] == []
     _approved_rule(engine, people, archivist, action="bevaras", years=0)
@@ -301,8 +301,8 @@ def test_an_outcome_rule_applies_before_the_general_one(engine: Engine, people: 
                                                         archivist: identity.Actor, client: Any,
                                                         clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    small = _run_case(client, people, 100)
-    large = _run_case(client, people, 900)
+    small = run_case(client, people, 100)
+    large = run_case(client, people, 900)
     _approved_rule(engine, people, archivist)
     _approved_rule(engine, people, archivist, outcome_field="belopp", outcome_value="900", action="bevaras",
                    years=0)
@@ -314,7 +314,7 @@ def test_an_outcome_rule_applies_before_the_general_one(engine: Engine, people: 
 def test_a_culled_case_takes_no_comment(engine: Engine, people: dict[str, Person], archivist: identity.Actor,
                                         client: Any, clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     _approved_rule(engine, people, archivist)
     clock.advance(timedelta(days=800))
     culling.cull_due(engine)
@@ -336,7 +336,7 @@ def test_two_workers_culling_at_once_cull_each_case_once(engine: Engine, people:
     import threading
 
     publish(client, people, "review.bpmn")
-    ids = {_run_case(client, people, n) for n in (100, 200, 300)}
+    ids = {run_case(client, people, n) for n in (100, 200, 300)}
     _approved_rule(engine, people, archivist)
     clock.advance(timedelta(days=800))
     results: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import PASSWORD, Person, publish
-from test_retention import RULE, _run_case
+from test_retention import RULE, run_case
 
 from engine.authority import identity
 from engine.base.clock import ManualClock
@@ -82,7 +82,7 @@ def test_a_bad_rule_through_the_api_is_a_problem_and_stores_nothing(body: dict[s
 def test_hold_dry_run_cull_and_report_through_the_api(client: Any, people: dict[str, Person], archivist: Person,
                                                       engine: Engine, clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    held, culled = _run_case(client, people), _run_case(client, people, 300)
+    held, culled = run_case(client, people), run_case(client, people, 300)
     rule_id = client.post("/api/retention/rules", json=RULE, headers=people["admin"].headers).get_json()["id"]
     client.post(f"/api/retention/rules/{rule_id}/approve", headers=archivist.headers)
     r = client.post(f"/api/cases/{held}/hold", json={"reason": ""}, headers=archivist.headers)
@@ -120,7 +120,7 @@ def test_the_commands(client: Any, people: dict[str, Person], archivist: Person,
     from webapp.cli import main
 
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     monkeypatch.setattr(cli_retention, "_engine", lambda: engine)
     runner = CliRunner()
     args = ["retention", "propose", "--by", "admin", "--process", "granskning", "--action", "gallras",
@@ -154,7 +154,7 @@ def test_the_commands(client: Any, people: dict[str, Person], archivist: Person,
 def test_the_pages_show_the_rule_that_applies(app: Any, client: Any, people: dict[str, Person],
                                               archivist: Person, engine: Engine, clock: ManualClock) -> None:
     publish(client, people, "review.bpmn")
-    case_id = _run_case(client, people)
+    case_id = run_case(client, people)
     browser = _signed_in(app, engine, "admin")
     assert "Ingen gallringsregel" in browser.get("/processes/granskning").get_data(as_text=True)
     rule_id = client.post("/api/retention/rules", json=RULE, headers=people["admin"].headers).get_json()["id"]

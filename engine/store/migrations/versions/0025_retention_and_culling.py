@@ -23,19 +23,19 @@ depends_on = None
 
 # What an update of a case event must leave alone for the trigger to let it through. The triggers'
 # text is built from these constant column names only (hence the noqa on S608).
-_KEPT = ("id", "case_id", "seq", "type", "actor", "role", "task_id", "element_id", "process_version_id", "at",
+KEPT_COLUMNS = ("id", "case_id", "seq", "type", "actor", "role", "task_id", "element_id", "process_version_id", "at",
          "prev_hash", "hash")
-_PG_FUNCTION = (
+PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "  # noqa: S608
     "IF TG_OP = 'UPDATE' AND OLD.redacted_at IS NULL AND NEW.redacted_at IS NOT NULL AND NEW.data::text = '{}' "
-    + "".join(f"AND NEW.{c} IS NOT DISTINCT FROM OLD.{c} " for c in _KEPT)
+    + "".join(f"AND NEW.{c} IS NOT DISTINCT FROM OLD.{c} " for c in KEPT_COLUMNS)
     + "AND EXISTS (SELECT 1 FROM culling_records r WHERE r.case_id = OLD.case_id) THEN RETURN NEW; END IF; "
     "RAISE EXCEPTION 'case_events is append-only'; END $$"
 )
-_SQLITE_UPDATE = (
+SQLITE_UPDATE = (
     "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events WHEN NOT ("  # noqa: S608
     "OLD.redacted_at IS NULL AND NEW.redacted_at IS NOT NULL AND NEW.data = '{}' "
-    + "".join(f"AND NEW.{c} IS OLD.{c} " for c in _KEPT)
+    + "".join(f"AND NEW.{c} IS OLD.{c} " for c in KEPT_COLUMNS)
     + "AND EXISTS (SELECT 1 FROM culling_records r WHERE r.case_id = OLD.case_id)) "
     "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END"
 )
@@ -135,10 +135,10 @@ def upgrade() -> None:
         # ALTER TABLE ADD COLUMN leaves the triggers alone (no batch copy of the table).
         op.execute("DROP TRIGGER case_events_no_update")
         op.add_column('case_events', sa.Column('redacted_at', sa.DateTime(timezone=True), nullable=True))
-        op.execute(_SQLITE_UPDATE)
+        op.execute(SQLITE_UPDATE)
     else:
         op.add_column('case_events', sa.Column('redacted_at', sa.DateTime(timezone=True), nullable=True))
-        op.execute(_PG_FUNCTION)
+        op.execute(PG_FUNCTION)
 
 
 def downgrade() -> None:
