@@ -46,6 +46,15 @@ $(STAMP): pyproject.toml $(LOCK) $(wildcard package.json package-lock.json)
 	    "Install it with: sudo apt-get install -y chromium"; fi; }
 	touch $(STAMP)
 
+# The E-ARK validator the tests run on every package Rutin writes, in a virtualenv of its own: it
+# pins an lxml other than Rutin's (tools/eark-validator.in says why).
+EARK_VENV := .venv-eark
+EARK_STAMP := $(EARK_VENV)/.installed
+$(EARK_STAMP): tools/eark-validator.lock
+	test -x $(EARK_VENV)/bin/python || $(PYTHON) -m venv $(EARK_VENV)
+	$(EARK_VENV)/bin/python -m pip install --quiet --require-hashes -r tools/eark-validator.lock $(PIP_QUIET)
+	touch $(EARK_STAMP)
+
 run: $(STAMP)
 	$(BIN)/rutin db upgrade
 	$(BIN)/rutin demo --if-empty
@@ -61,7 +70,7 @@ typecheck: $(STAMP)
 
 # Coverage of bpmn/, engine/ and webapp/ is measured on every run; under the floor in
 # pyproject.toml ([tool.coverage.report] fail_under) the run fails.
-unit: $(STAMP)
+unit: $(STAMP) $(EARK_STAMP)
 	$(BIN)/pytest -q --cov --cov-report=term
 
 test: lint typecheck unit
@@ -80,6 +89,8 @@ lock: $(STAMP)
 	  --no-emit-find-links --extra dev -o requirements-dev.lock pyproject.toml $(PIP_QUIET)
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	  --no-emit-find-links -o requirements.lock pyproject.toml $(PIP_QUIET)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o tools/eark-validator.lock tools/eark-validator.in $(PIP_QUIET)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EARK_VENV) var .pytest_cache .mypy_cache .ruff_cache

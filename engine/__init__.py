@@ -6,6 +6,8 @@ Its sub-packages, each importing only those below it (the order the import-linte
 "Engine sub-packages" in pyproject.toml enforces; the few upward imports it allows are listed
 there, each with its reason):
 
+    retention   records management: retention rules under culling decisions, holds, the culling
+                job and its report (above service: culling seals and verifies with the audit)
     service     the operations the web app and the CLI call: cases, tasks, messages, transfer,
                 the scheduler's rounds, measures, the task views, sign-in, the demo, the audit
                 (checkpoints and verification) and backups

@@ -49,6 +49,10 @@ def _seed(client: Any, people: dict[str, Person], engine: Engine) -> dict[str, s
     item = client.post("/api/delegation/items", json={"number": "1.1", "title": "Beslut", "delegate_role":
                                                       "Handläggare", "process_key": "seq3"}, headers=admin)
     assert item.status_code == 201, item.get_json()
+    rule = client.post("/api/retention/rules", json={
+        "process_key": "seq3", "action": "gallras", "years": 2, "decision_ref": "KS 2025/117",
+        "decision_body": "Kommunstyrelsen", "decision_date": "2025-06-10"}, headers=admin)
+    assert rule.status_code == 201, rule.get_json()
     with engine.db.write() as s:
         notifications.notify(s.connection(), engine.clock.now(), ["hanna", "admin"], kind="reminder",
                              subject="Påminnelse", body="Steg ett väntar", dedupe="schema-test")
@@ -58,7 +62,8 @@ def _seed(client: Any, people: dict[str, Person], engine: Engine) -> dict[str, s
     token = accounts.list_tokens(engine, identity.SYSTEM, user="hugo")["items"][0]["id"]
     return {"token_id": str(token), "key": "seq3", "number": "1", "case_id": case["id"], "task_id": case["open_tasks"][0]["id"],
             "unit_id": "bygglov", "absence_id": str(absence["id"]), "item_id": str(item.get_json()["id"]),
-            "notification_id": str(notification), "name": "svar"}
+            "notification_id": str(notification), "name": "svar",
+            "rule_id": str(rule.get_json()["id"]), "delivery_id": "999"}
 
 
 def _fuzz(strategy: Any, check: Callable[[Any], None]) -> None:

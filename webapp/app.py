@@ -85,6 +85,9 @@ def create_app(engine: Engine | None = None) -> Flask:
     from .api_accounts import bp as accounts_bp
 
     app.register_blueprint(accounts_bp)
+    from .api_retention import bp as retention_bp
+
+    app.register_blueprint(retention_bp)
     from .pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)

@@ -680,6 +680,11 @@ def add_jobs(scheduler: Any, engine: Engine, interval: float) -> None:
 
     scheduler.add_job(audit.run_due, "interval", args=[engine], id="audit", seconds=max(interval, AUDIT_POLL_S),
                       max_instances=1, coalesce=True, next_run_time=started)
+    from engine.retention import culling
+
+    # Asked as often as the audit; runs once per RUTIN_CULLING_INTERVAL_S across all workers.
+    scheduler.add_job(culling.run_due, "interval", args=[engine], id="culling",
+                      seconds=max(interval, AUDIT_POLL_S), max_instances=1, coalesce=True, next_run_time=started)
 
 
 @main.command()
@@ -708,6 +713,10 @@ def worker(once: bool, interval: float | None) -> None:
     click.echo(f"Rutins schemaläggare körs ({engine.scheduler.name})")
     blocking.start()
 
+
+from .cli_retention import retention_cmd  # noqa: E402  (its commands, in a module of their own)
+
+main.add_command(retention_cmd)
 
 if __name__ == "__main__":
     main()

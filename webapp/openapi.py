@@ -319,7 +319,7 @@ def _spec() -> dict[str, Any]:
             "/api/cases": {
                 "get": _op("Ärenden du kan se", params=[
                     _query("process", "Processnyckel"), _query("status", "Status", enum=["active", "completed",
-                                                                                         "incident"]),
+                                                                                         "incident", "culled"]),
                     _query("business_key", "Ärendenummer"), _query("started_by", "Startad av (eller me)"),
                     _query("unit", "Enhet (mine = enheter du arbetar i eller leder)"),
                     *paging], errors=("401", "422")),
@@ -546,6 +546,63 @@ def _spec() -> dict[str, Any]:
             "/api/audit/checkpoints": {
                 "post": _op("Försegla kedjornas huvuden nu i en signerad kontrollpunkt (administratörer)", ok="201",
                             errors=("401", "403")),
+            },
+            "/api/retention/rules": {
+                "get": _op("Gallringsreglerna som gäller (alla versioner med all=true)", params=[
+                    _query("process", "Processnyckel"), _query("all", "true = alla versioner, även förslag",
+                                                               "boolean")], errors=("401", "403", "422")),
+                "post": _op("Föreslå en gallringsregel: process_key, action (bevaras/gallras), years/months, "
+                            "decision_ref, decision_body, decision_date; valfritt outcome_field/outcome_value, note",
+                            ok="201", body=_json({"type": "object"}, required=True),
+                            errors=("400", "401", "403", "422")),
+            },
+            **{f"/api/retention/rules/{{rule_id}}/{verb}": {"post": _op(
+                summary, params=[_id("rule_id", "Regelns id")], errors=("401", "403", "404", "409"))}
+               for verb, summary in (("approve", "Godkänn en gallringsregel (inte av den som föreslog den)"),
+                                     ("reject", "Avvisa ett förslag till gallringsregel"))},
+            "/api/cases/{case_id}/retention": {
+                "get": _op("Gallringsregeln som gäller ärendet, undantag och gallringsuppgift",
+                           params=[_path("case_id", "Ärendets id")]),
+            },
+            **{f"/api/cases/{{case_id}}/{path}": {"post": _op(
+                summary, ok=ok, params=[_path("case_id", "Ärendets id")],
+                errors=("400", "401", "403", "404", "409", "422"),
+                body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}, required=True))}
+               for path, ok, summary in (("hold", "201", "Undanta ärendet från gallring (reason)"),
+                                         ("hold/release", "200", "Häv undantaget från gallring (reason)"))},
+            "/api/retention/holds": {
+                "get": _op("Ärenden undantagna från gallring", params=[
+                    _query("all", "true = även hävda undantag", "boolean")], errors=("401", "403", "422")),
+            },
+            "/api/retention/cull": {
+                "get": _op("Provkörning: vad gallringen skulle ta bort nu (inget ändras)", errors=("401", "403")),
+                "post": _op("Gallra de ärenden vars gallringsfrist har gått ut", errors=("401", "403")),
+            },
+            "/api/retention/culled": {
+                "get": _op("Gallringsrapport: gallrade ärenden under en period, med gallringsbeslut (CSV med "
+                           "format=csv)", params=[_instant("from", "Från (ISO 8601)"),
+                                                  _instant("to", "Till (ISO 8601)"),
+                                                  _query("format", "json eller csv", enum=["json", "csv"])],
+                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
+            },
+            "/api/cases/{case_id}/archive-package": {
+                "post": _op("Leverera ett avslutat ärende som bevaras som E-ARK-paket (zip), registrerat",
+                            params=[_path("case_id", "Ärendets id")], errors=("401", "403", "404", "409"),
+                            ok_content="application/zip"),
+            },
+            "/api/retention/deliveries/{delivery_id}/receipt": {
+                "post": _op("Registrera e-arkivets kvittens på ett paket (receipt_ref); ärendet får sedan gallras",
+                            params=[_id("delivery_id", "Leveransens id")],
+                            body=_json({"type": "object", "properties": {"receipt_ref": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "404", "409", "422")),
+            },
+            "/api/personal-data/search": {
+                "post": _op("Registerutdrag (GDPR art. 15): ärenden och händelser som nämner en person (query); "
+                            "CSV med format=csv; administratörer", params=[_query("format", "json eller csv",
+                                                                                  enum=["json", "csv"])],
+                            body=_json({"type": "object", "properties": {"query": {"type": "string"}}},
+                                       required=True), errors=("400", "401", "403", "422"),
+                            ok_content=("application/json", "text/csv")),
             },
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],

@@ -47,6 +47,9 @@ EVENT_LABELS = {
     "case_deadline_warning": "Varning inför tidsfristen",
     "follow_up_reminder": "Påminnelse om uppföljning",
     "scheduled_start_late": "Schemalagd start skedde sent",
+    "case_culled": "Ärendet gallrades",
+    "culling_hold_placed": "Ärendet undantogs från gallring",
+    "culling_hold_released": "Undantaget från gallring hävdes",
 }
 # What an escalation step did, as the case's history tells an auditor.
 ESCALATION_ACTIONS = {
@@ -64,7 +67,7 @@ APPROVAL_VIA = {"owner": "av processägaren", "admin": "av en administratör"}
 STATUS_LABELS = {
     "active": "Pågår", "completed": "Avslutat", "incident": "Incident", "open": "Öppen",
     "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
-    "rejected": "Avvisad",
+    "rejected": "Avvisad", "culled": "Gallrat", "approved": "Godkänd", "replaced": "Ersatt",
 }
 SEVERITY_LABELS = {"error": "Fel", "warning": "Varning", "info": "Information"}
 

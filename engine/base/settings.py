@@ -90,6 +90,8 @@ class Settings:
     # loopback clients only. JSON logs when `log_format` is "json".
     metrics_token: str = field(default="", repr=False)
     log_format: str = "text"
+    # How often the culling job looks for closed cases whose retention period has run out.
+    culling_interval_s: float = 86400.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -142,6 +144,7 @@ class Settings:
             "audit_syslog": e.get("RUTIN_AUDIT_SYSLOG", "").strip(),
             "metrics_token": e.get("RUTIN_METRICS_TOKEN", ""),
             "log_format": (e.get("RUTIN_LOG_FORMAT") or "text").strip().lower(),
+            "culling_interval_s": _float(e, "RUTIN_CULLING_INTERVAL_S", 86400.0),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import Case, CaseEvent
 from ..store.prepared import Prepared
-from . import chain
+from . import chain, redaction
 
 
 def append(case: Case, type: str, *, actor: str, at: datetime, role: str | None = None,
@@ -54,10 +54,12 @@ def events(session: Session, case_id: str) -> list[CaseEvent]:
 
 
 def verify(session: Session, case: Case) -> bool:
-    """Whether the case's stored events form an unbroken chain ending at the case's last hash."""
+    """Whether the case's stored events form an unbroken chain ending at the case's last hash
+    (a culled case's removed events by their kept hashes, `redaction`)."""
     prev = None
-    for n, e in enumerate(events(session, case.id), start=1):
-        if e.seq != n or e.prev_hash != prev or chain.case_event_hash(prev, e) != e.hash:
+    stored = events(session, case.id)
+    for n, (e, expected) in enumerate(zip(stored, redaction.expected_hashes(stored), strict=True), start=1):
+        if e.seq != n or e.prev_hash != prev or expected != e.hash:
             return False
         prev = e.hash
     return prev == case.last_event_hash

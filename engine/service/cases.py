@@ -22,7 +22,7 @@ from ..store.models import Case, HumanTask, ProcessVersion, TaskCandidate, trans
 from . import declared
 from .views import task_json
 
-CASE_STATUSES = ("active", "completed", "incident")
+CASE_STATUSES = ("active", "completed", "incident", "culled")
 
 
 def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | None = None,

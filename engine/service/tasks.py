@@ -605,6 +605,8 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
             if not (is_candidate(actor, row) or actor.name in (row.assignee, row.completed_by)
                     or oversees(actor, row)):
                 raise Forbidden("Bara de som arbetar med uppgiften, deras chef eller en administratör kan kommentera.")
+            if case.status == "culled":
+                raise Conflict("Ärendet är gallrat; det tar inte emot kommentarer.")
             work = CaseWork(engine, s, case)
             working = is_candidate(actor, row)
             role = _acting_role(actor, row) if working else _overseer_role(engine, actor, row.org_unit_id)
@@ -616,6 +618,8 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
     with locked_case(engine, case_id) as (s, case):
         if not may_see_case(s, case, actor, acting=True):
             raise Forbidden("Du har ingen uppgift eller roll i det här ärendet.")
+        if case.status == "culled":
+            raise Conflict("Ärendet är gallrat; det tar inte emot kommentarer.")
         work = CaseWork(engine, s, case)
         work.event("comment", actor=actor.name, role=_case_role(engine, s, case, actor), data={"text": text.strip()})
         return {"case_id": case.id, "task_id": None, "author": actor.name, "text": text.strip(),

@@ -348,6 +348,8 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    # When culling removed the event's data (its hash kept; `engine.records.redaction`).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Timer(Base):
@@ -565,3 +567,8 @@ class SecurityEvent(Base):
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     address: Mapped[str | None] = mapped_column(sa.String(100))
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+# The records-management tables live beside this module; importing them here puts them in the one
+# metadata that migrations, tests and `create_all` read.
+from . import retention_models  # noqa: E402,F401

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.authority import org
 from engine.base.errors import Conflict, Forbidden, InvalidInput
+from engine.retention import culling, holds, rules
 from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
@@ -49,7 +50,10 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     names = {u.id: u.name for u in tree.units.values()}
     return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,
-                           fields=FieldNames(data["process_version_id"])), status
+                           fields=FieldNames(data["process_version_id"]),
+                           retention=rules.applies(current_engine(), case_id),
+                           hold=holds.current(current_engine(), case_id),
+                           culled=culling.record_of(current_engine(), case_id)), status
 
 
 @bp.get("/cases/<case_id>/akt")

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from engine.authority import org, ownership
 from engine.base.errors import RutinError
 from engine.catalogue import processes, starting
+from engine.retention import rules
 from engine.service import cases
 
 from ..downloads import diagram_download
@@ -68,7 +69,8 @@ def process(key: str) -> str:
     default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
     return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
                            default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
-                           start_form=_start_form(key))
+                           start_form=_start_form(key),
+                           retention=rules.list_rules(engine, g.actor, process_key=key))
 
 
 def _start_form(key: str) -> list[dict[str, Any]]:
