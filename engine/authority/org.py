@@ -8,6 +8,8 @@ above) are the route of escalation. All of it is data, imported and exported as 
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 from dataclasses import dataclass, field
@@ -441,8 +443,6 @@ CSV_FIELDS = ["name", "display_name", "email", "role", "unit", "from", "to"]
 
 def people_csv(engine: Engine) -> str:
     """People and their roles as CSV (one row per role held), as HR systems exchange them."""
-    import csv
-    import io
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, delimiter=";")
@@ -457,8 +457,6 @@ def people_csv(engine: Engine) -> str:
 
 def import_people_csv(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
-    import csv
-    import io
 
     # Excel's "CSV UTF-8" begins with a byte-order mark, which would otherwise be part of the first column's name.
     text = text.removeprefix("\ufeff")

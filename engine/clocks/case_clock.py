@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.orm import Session
 
+from ..authority import org
+from ..store.models import HumanTask
 from . import deadlines, timers
 
 if TYPE_CHECKING:  # runtime imports this module: a runtime import here would be a cycle
@@ -366,7 +368,6 @@ def _current(timer: Any, case: Any) -> bool:
 
 def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: the statutory deadline has passed; tell the case's handlers and managers once."""
-    from ..authority import org
     from ..execution.runtime import CaseWork
     from ..routing import notifications
 
@@ -389,7 +390,6 @@ def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
 
 def fire_warning(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: a warning before the case deadline (its handlers, or its unit's managers)."""
-    from ..authority import org
     from ..execution.runtime import CaseWork
     from ..routing import notifications
 
@@ -439,7 +439,6 @@ def _working_days_left(now: datetime, deadline: datetime) -> int:
 def _open(s: Session, case_id: str) -> list[Any]:
     import sqlalchemy as sa
 
-    from ..store.models import HumanTask
 
     return list(s.execute(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open")
                           ).scalars())

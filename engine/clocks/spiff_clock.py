@@ -38,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 
 from ..base import spiff
 from ..base.clock import Clock, SystemClock
+from ..records.run_limits import check_cycle
 
 _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("rutin_clock", default=None)
 _SYSTEM = SystemClock()
@@ -113,7 +114,6 @@ def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
 
     event_value = spiff.get_internal_data(my_task, "event_value")
     if event_value is None:
-        from ..records.run_limits import check_cycle
 
         expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
         check_cycle(expression)  # a cycle the case's data computes: held to the limit

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
 
@@ -315,7 +316,6 @@ class CaseWork:
 
     def policy(self, element_id: str) -> Any:
         """The process owner's deadline policy for a step (empty when there is none)."""
-        from types import SimpleNamespace
 
         from ..routing import policies
 

@@ -27,10 +27,12 @@ from bpmn import sandbox
 
 from ..authority import org
 from ..authority.identity import SYSTEM, Actor, require_writer
+from ..authority.org import read_instant
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..catalogue.processes import DEFAULT_OWNER_ROLE
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_task_case
-from ..store.models import DelegatedDecision, DelegationItem, HumanTask
+from ..store.models import CaseEvent, DelegatedDecision, DelegationItem, HumanTask, ProcessVersion
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
@@ -187,7 +189,6 @@ def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationI
 
 def declared_conflict(work: CaseWork, row: HumanTask) -> set[str]:
     """Who has declared a conflict of interest (jäv) on this task."""
-    from ..store.models import CaseEvent
 
     return set(work.s.execute(
         sa.select(CaseEvent.actor).where(CaseEvent.case_id == work.case.id, CaseEvent.task_id == row.id,
@@ -340,7 +341,6 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
     _check_spec(spec)
     superior_may_decide = flag(spec.get("superior_may_decide"), "superior_may_decide")
     reporting = spec.get("reporting", "anmals")
-    from ..authority.org import read_instant
 
     with engine.db.write() as s:
         latest = s.execute(sa.select(sa.func.max(DelegationItem.version)).where(
@@ -405,8 +405,6 @@ def _sees_drafts(engine: Engine, actor: Actor) -> bool:
     """Admins, auditors and process owners read proposed (not yet approved) items."""
     if actor.is_admin or actor.is_auditor:
         return True
-    from ..catalogue.processes import DEFAULT_OWNER_ROLE
-    from ..store.models import ProcessVersion
 
     with engine.db.read() as s:
         # The owners of processes as published: a draft's proposed owner is nobody's authority yet.

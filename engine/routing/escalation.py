@@ -36,11 +36,11 @@ from sqlalchemy.orm import Session
 from bpmn import dates
 
 from ..authority import org
-from ..authority.roles import scoped
+from ..authority.roles import ADMIN, scoped
 from ..clocks import deadlines, timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task
-from ..store.models import Case, HumanTask, TaskCandidate
+from ..store.models import Case, HumanTask, TaskCandidate, User, UserRole
 from . import notifications
 
 DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
@@ -459,15 +459,12 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
 
 
 def _admins(conn: sa.Connection) -> list[str]:
-    from ..authority.roles import ADMIN
-    from ..store.models import User, UserRole
 
     return sorted(set(conn.execute(sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
                                    .where(UserRole.role_key == ADMIN, User.active.is_(True))).scalars()))
 
 
 def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:
-    from ..store.models import User, UserRole
 
     people: list[str] = []
     for c in row.candidates or []:

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..authority.identity import Actor, require_writer
+from ..authority.ownership import governing_owner, holds_role
 from ..base import forms
 from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..clocks import deadlines
@@ -71,7 +72,6 @@ def get(engine: Engine, key: str) -> dict[str, Any]:
 def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[str, Any]:
     """Replace a process's policy; the process owner role (or an admin) may."""
     require_writer(actor)
-    from ..authority.ownership import governing_owner, holds_role
 
     if not isinstance(tasks, dict):
         raise InvalidInput("tasks ska vara ett objekt: elementets id -> {due, follow_up, escalation}.")

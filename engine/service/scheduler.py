@@ -37,10 +37,10 @@ from ..authority.roles import ADMIN
 from ..base.clock import Clock
 from ..base.errors import RutinError
 from ..catalogue import processes
-from ..clocks import spiff_clock, timers
+from ..clocks import case_clock, spiff_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork
-from ..routing import notifications
+from ..execution.runtime import CaseWork, lock_case
+from ..routing import absence, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,6 @@ class Scheduler:
     def __init__(self, engine: Engine, name: str | None = None):
         self.engine = engine
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        from ..clocks import case_clock
-        from ..routing import absence, escalation
 
         self.handlers = {
             "bpmn": self._fire_bpmn,
@@ -213,7 +211,6 @@ class Scheduler:
     def _note_on_case(self, s: Session, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
         the case must see why a reminder, an escalation or a timer never happened."""
-        from ..execution.runtime import lock_case
 
         case = lock_case(s, row["case_id"])
         if case is None:
