@@ -15,6 +15,9 @@ Every version records who uploaded, approved or rejected it, when, and what chan
 version before; the process's own history (`process_events`, append-only and hash-chained like a
 case's) says the same in order. Nothing is stored unless every process of the document can be
 deployed.
+
+Imports inside functions: a yearly review starts a case (`engine.service.cases.start_in`, a
+layer above); it is imported where the review fires, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +95,6 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
     system account and off for everyone else: a person, administrators too, never approves what
     they uploaded.
     """
-
     require_writer(actor)
     if not actor.is_designer:
         raise Forbidden("Bara processdesigners får ladda upp processer.")
@@ -238,7 +246,6 @@ def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, An
     approved it and how (``approved_via``: ``owner`` or ``admin``). A draft older than the version
     published since is refused (409): publishing it would undo that version's changes.
     """
-
     require_writer(actor)
     now = engine.clock.now()
     try:
@@ -340,7 +347,6 @@ BUILTIN = Path(__file__).parent / "builtin"
 
 def schedule_review(engine: Engine, conn: sa.Connection, version: ProcessVersion) -> None:
     """The process's next yearly review, replacing any scheduled for earlier versions."""
-
     if version.key == REVIEW_PROCESS or version.review_due_at is None:
         return
     conn.execute(
@@ -355,7 +361,6 @@ def schedule_review(engine: Engine, conn: sa.Connection, version: ProcessVersion
 
 def ensure_builtin(engine: Engine) -> None:
     """Deploy Rutin's own processes (the yearly review) if they are not there yet."""
-
     with engine.db.read() as s:
         present = s.execute(sa.select(ProcessVersion.id).where(ProcessVersion.key == REVIEW_PROCESS)).first()
     if present is None:
@@ -391,12 +396,6 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
     "missed" before the version existed, and publishing a new version never repeats a start the
     previous one made. A start event whose timer is unchanged keeps its pending start as it is.
     """
-    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-        CycleTimerEventDefinition,
-        DurationTimerEventDefinition,
-        TimerEventDefinition,
-    )
-    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 
 
 
@@ -455,7 +454,6 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
 
 
 def _version_json(v: ProcessVersion) -> dict[str, Any]:
-
     starters = v.model.get("starters")  # None: stored before Rutin read who may start
     return {
         "id": v.id, "key": v.key, "version": v.version, "name": v.name, "status": v.status,

@@ -9,6 +9,9 @@ needs the role across the group. A diagram that lets every employee start (``*``
 holding a role in the organisation, in or near the unit (`org.may_start_in`). Scheduled starts and
 the yearly review start as the system and are not asked. An auditor holding no other role starts
 nothing.
+
+Imports inside functions: `processes` imports this module to check who may start a version, so
+`offer` reaches `processes.latest_version` at call time.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ def starters(engine: Engine, version_id: int) -> Starters:
 
 
 def _read_again(engine: Engine, version_id: int) -> Starters:
-
     with engine.db.read() as s:
         key, xml = s.execute(sa.select(ProcessVersion.key, BpmnDocument.xml)
                              .join(BpmnDocument, BpmnDocument.hash == ProcessVersion.document_hash)

@@ -36,6 +36,10 @@ Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation
 ``notify_manager``, the case unit's managers). The deadline and each warning are timer rows,
 fired once per deadline value: a late case's notice is sent once, not after every change. The
 case view shows time left, or how late the case is and how many weeks have started.
+
+Imports inside functions: a case clock's firing runs a case's work and tells people
+(`engine.execution`, `engine.routing`, layers above) and caps its warnings by the escalation
+ladder; those are imported where they fire, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..authority import org
@@ -437,7 +442,6 @@ def _working_days_left(now: datetime, deadline: datetime) -> int:
 
 
 def _open(s: Session, case_id: str) -> list[Any]:
-    import sqlalchemy as sa
 
 
     return list(s.execute(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open")

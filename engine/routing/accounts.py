@@ -132,7 +132,6 @@ def create_token(engine: Engine, actor: Actor, *, label: str, days: int | None =
                  processes: list[str] | None = None) -> dict[str, Any]:
     """A new token for oneself, or (administrators) for another account, such as an integration's
     limited to starting cases of `processes`. The token itself is in the answer, and only there."""
-
     # Not `require_writer`: an auditor reads through the API too, and a token of one's own changes
     # nothing in Rutin but one's own credentials.
     if actor.start_only is not None:

@@ -8,6 +8,10 @@ present, or a superior where the item allows it. The completed decision records 
 their role, the item and the confirmation that no conflict of interest (jäv) exists, and lands
 in the committee's report. A refusal signed by someone without delegation is not a valid
 decision (HFD 2012 not 76), so the check happens before anything is written.
+
+Imports inside functions: a jäv declaration hands the task on and tells the new holder, which
+needs the task's view (`engine.service`, the layer above) and `notifications` (which imports
+this module for the ordinance's wording); both are imported where a declaration is made.
 """
 
 from __future__ import annotations
@@ -189,7 +193,6 @@ def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationI
 
 def declared_conflict(work: CaseWork, row: HumanTask) -> set[str]:
     """Who has declared a conflict of interest (jäv) on this task."""
-
     return set(work.s.execute(
         sa.select(CaseEvent.actor).where(CaseEvent.case_id == work.case.id, CaseEvent.task_id == row.id,
                                          CaseEvent.type == "conflict_of_interest_declared")

@@ -24,7 +24,7 @@ from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..clocks import deadlines
 from ..core import Engine
 from ..store.models import DeadlinePolicy, ProcessVersion
-from . import escalation
+from . import delegation, escalation
 
 EVERY_STEP = "*"
 
@@ -161,8 +161,6 @@ def _check_ladder(where: str, ladder: list[escalation.Step], now: datetime) -> N
 def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]:
     """The steps that are decisions under the delegation ordinance: marked so in the diagram, or
     named by an approved ordinance item that is, or will be, in force."""
-    from . import delegation
-
     now = engine.clock.now()
     named = {i.element_id for i in delegation.approved_items(engine, key)
              if i.element_id and (i.valid_to is None or i.valid_to > now)}

@@ -42,6 +42,7 @@ from ..core import Engine
 from ..execution.runtime import CaseWork, lock_case
 from ..routing import absence, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
+from .cases import start_in
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,6 @@ class Scheduler:
     def _note_on_case(self, s: Session, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
         the case must see why a reminder, an escalation or a timer never happened."""
-
         case = lock_case(s, row["case_id"])
         if case is None:
             return
@@ -246,8 +246,6 @@ class Scheduler:
         return "fired"
 
     def _fire_start(self, s: Session, row: Any, case: Case | None, now: datetime) -> str:
-        from .cases import start_in
-
         conn = s.connection()
         try:
             version = processes.latest_version(conn, row["process_key"])

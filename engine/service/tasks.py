@@ -25,6 +25,7 @@ from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task,
 from ..routing import delegation, escalation
 from ..store.models import HumanTask, TaskCandidate
 from . import declared
+from .cases import may_see_case
 from .views import candidates_of, is_candidate, oversees, task_json
 
 SORTS = {
@@ -469,7 +470,6 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
 
 def _check_present_and_free(work: CaseWork, row: HumanTask, person: Actor) -> None:
     """An absent person gets no new tasks, and one who declared jäv on a decision gets it no more."""
-
     if org.absent(work.conn, [person.name], work.now):
         raise InvalidInput(f"{person.name} är frånvarande och kan inte få nya uppgifter; välj någon annan.")
     if person.name in delegation.declared_conflict(work, row):
@@ -545,7 +545,6 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
 def _overseer_role(engine: Engine, actor: Actor, unit_id: str | None) -> str | None:
     """The role of someone acting on a unit's task or case as its manager (as the org names that
     role, in the unit or above), or as an administrator."""
-
     t = org.tree(engine)
     for unit in t.chain(unit_id):
         role = t.units[unit].manager_role
@@ -578,7 +577,6 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
             task_id: str | None = None) -> dict[str, Any]:
     """A comment on a case or a task, kept in the case's history."""
     require_writer(actor)
-    from .cases import may_see_case
 
     if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
         raise InvalidInput("Kommentaren ska vara text (1–10 000 tecken).")

@@ -127,7 +127,6 @@ def missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def message_names(data: bytes) -> list[str]:
     """The names of the messages a document defines (to deliver when a case waits for one)."""
-
     try:
         root = parse_document(data)
     except DiagramRejected:
