@@ -1,4 +1,9 @@
-"""The engine object the web app and the CLI share: settings, database, clock and caches."""
+"""The engine object the web app and the CLI share: settings, database, clock and caches.
+
+Imports inside functions: the engine object is what every layer receives, so it imports
+nothing above it at module level; the scheduler and the shipped processes' loader (the top
+layers) are imported when they are first asked for.
+"""
 
 from __future__ import annotations
 

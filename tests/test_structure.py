@@ -104,3 +104,90 @@ def test_the_check_sees_each_way_of_reaching_a_private_name() -> None:
     for fine in ("_mine = 1\n_mine", "from .timers import TIMERS", "from . import timers\ntimers.TIMERS",
                  "from engine import cases\ncases._own", "self._x", "work._x", "etree._Element"):
         assert private_uses(fine, "engine.service.cases", modules) == [], fine
+
+
+def _function_imports(tree: ast.Module) -> list[ast.stmt]:
+    return [node for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def test_imports_inside_functions_say_why() -> None:
+    """An import inside a function hides a dependency from the reader and from the import contracts;
+    in engine/ it is allowed only where the module's docstring says why ("Imports inside
+    functions: ...")."""
+    unexplained = []
+    for name, path in _our_modules().items():
+        if not name.startswith("engine.") or ".migrations." in name:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        inside = _function_imports(tree)
+        if inside and "Imports inside functions" not in (ast.get_docstring(tree) or ""):
+            unexplained.append(f"{name}:{inside[0].lineno}")
+    assert unexplained == [], "Move these imports to the module's top, or say why in its docstring:\n" + \
+        "\n".join(unexplained)
+
+
+def module_level_cycles(modules: dict[str, Path]) -> list[list[str]]:
+    """The import cycles among `modules` through their module-level imports (``TYPE_CHECKING``
+    blocks aside): each as the sorted names of one strongly connected group."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        deps: set[str] = set()
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _imported_from(node, name, path.name == "__init__.py")
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target not in modules and "." in target:
+                    target = target.rsplit(".", 1)[0]
+                if target in modules and target != name:
+                    deps.add(target)
+        graph[name] = deps
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """import-linter keeps the layers one-way; this keeps modules within a layer from importing
+    each other in a loop at module level."""
+    assert module_level_cycles(_our_modules()) == []
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("from . import b\n")
+    (tmp_path / "b.py").write_text("from .a import x\n")
+    (tmp_path / "c.py").write_text("from . import a\n")
+    found = module_level_cycles({"pkg.a": tmp_path / "a.py", "pkg.b": tmp_path / "b.py", "pkg.c": tmp_path / "c.py"})
+    assert found == [["pkg.a", "pkg.b"]]

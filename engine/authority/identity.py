@@ -3,6 +3,11 @@
 Role names are free text as diagrams write them ("Handläggare", "parkeringshandlaggare"); they
 match case-insensitively and ignoring surrounding and repeated whitespace. Two roles belong to
 the system itself: ``admin`` (everything) and ``designer`` (uploads processes).
+
+Imports inside functions: `org` imports this module (a person's roles are read through the
+unit tree, and the tree forgets cached holders here), so `_actor` reaches `org` at call time;
+argon2 is loaded at the first password hashed or checked, which token-only API requests and
+most CLI commands never do.
 """
 
 from __future__ import annotations

@@ -4,10 +4,17 @@ role aliases, and who manages whom.
 A role named in a diagram resolves to the people holding it in the case's unit, then up the tree
 where that unit has none. Each unit names its manager role; its holders (and those of the units
 above) are the route of escalation. All of it is data, imported and exported as YAML.
+
+Imports inside functions: `identity` and `ownership` import this module for the unit tree, so
+the calls back to them are made at call time; the organisation import also ends accounts and
+replaces absences, which `engine.routing` owns (a layer above): those are imported where the
+import runs, and pyproject's import contract lists them as the known upward calls.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +30,10 @@ from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..core import Engine
 from ..store.models import Absence, OrgUnit, ProcessUnit, ProcessVersion, RoleAlias, User, UserRole
 from ..store.prepared import Prepared
-from .identity import require_writer
+from .identity import (
+    forget_tokens,  # identity reads the tree when it builds an actor
+    require_writer,
+)
 from .roles import SYSTEM_ROLES, role_key
 
 _roles = cast(sa.Table, UserRole.__table__)
@@ -88,8 +98,6 @@ def tree(engine: Engine) -> Tree:
 
 def invalidate(engine: Engine) -> None:
     """Forget the cached tree and who holds which role (after a change)."""
-    from .identity import forget_tokens  # identity reads the tree when it builds an actor
-
     with _cache_lock:
         _cache.pop(id(engine), None)
     forget_tokens(engine)
@@ -443,9 +451,6 @@ CSV_FIELDS = ["name", "display_name", "email", "role", "unit", "from", "to"]
 
 def people_csv(engine: Engine) -> str:
     """People and their roles as CSV (one row per role held), as HR systems exchange them."""
-    import csv
-    import io
-
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, delimiter=";")
     writer.writeheader()
@@ -459,9 +464,6 @@ def people_csv(engine: Engine) -> str:
 
 def import_people_csv(engine: Engine, text: str, actor: Any = None) -> dict[str, int]:
     """Load people and their roles from CSV (the columns `people_csv` writes; ; or , separated)."""
-    import csv
-    import io
-
     # Excel's "CSV UTF-8" begins with a byte-order mark, which would otherwise be part of the first column's name.
     text = text.removeprefix("\ufeff")
     sample = text[:2048]

@@ -19,14 +19,13 @@ from bpmn.model import ProcessModel
 from ..core import Engine
 from ..store.models import ProcessVersion
 from .identity import Actor
+from .org import tree
 
 DEFAULT_OWNER_ROLE = "Processägare"
 
 
 def holds_role(engine: Engine, actor: Actor, role: str) -> bool:
     """Whether the actor holds `role` (in any unit, or across the group)."""
-    from .org import tree
-
     key = tree(engine).canonical(role)
     return key in actor.roles or any(r.startswith(key + "@") for r in actor.roles)
 
@@ -53,8 +52,6 @@ def governing_owner(s: Session, key: str) -> str | None:
 def proposed_owner(engine: Engine, current: str | None, declared: str | None) -> str | None:
     """The owner role a draft would install where it is not `current`: the declared one when it
     names another role, the declared one (or the default) for a process never published."""
-    from .org import tree
-
     if current is None:
         return declared or DEFAULT_OWNER_ROLE
     if declared and tree(engine).canonical(declared) != tree(engine).canonical(current):

@@ -15,6 +15,9 @@ Every version records who uploaded, approved or rejected it, when, and what chan
 version before; the process's own history (`process_events`, append-only and hash-chained like a
 case's) says the same in order. Nothing is stored unless every process of the document can be
 deployed.
+
+Imports inside functions: a yearly review starts a case (`engine.service.cases.start_in`, a
+layer above); it is imported where the review fires, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -27,13 +30,21 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bpmn import limits, sandbox
 from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
+from bpmn.starters import describe
 
-from ..authority.identity import Actor
+from ..authority.identity import SYSTEM, Actor, require_writer
 from ..authority.ownership import (
     DEFAULT_OWNER_ROLE,
     approval_rule,
@@ -45,6 +56,7 @@ from ..authority.ownership import (
 from ..base import labels
 from ..base.errors import Conflict, DiagramInvalid, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from ..base.state import restore_spec, spec_json
+from ..clocks import spiff_clock, timers
 from ..core import Engine
 from ..records import chain
 from ..store.models import BpmnDocument, Case, ProcessEvent, ProcessHead, ProcessVersion
@@ -83,8 +95,6 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
     system account and off for everyone else: a person, administrators too, never approves what
     they uploaded.
     """
-    from ..authority.identity import SYSTEM, require_writer
-
     require_writer(actor)
     if not actor.is_designer:
         raise Forbidden("Bara processdesigners får ladda upp processer.")
@@ -236,8 +246,6 @@ def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, An
     approved it and how (``approved_via``: ``owner`` or ``admin``). A draft older than the version
     published since is refused (409): publishing it would undo that version's changes.
     """
-    from ..authority.identity import require_writer
-
     require_writer(actor)
     now = engine.clock.now()
     try:
@@ -280,7 +288,6 @@ def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> 
         raise InvalidInput("Ange varför versionen avvisas (reason).")
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"Motiveringen får vara högst {MAX_REASON} tecken.")
-    from ..authority.identity import require_writer
 
     require_writer(actor)
     now = engine.clock.now()
@@ -340,8 +347,6 @@ BUILTIN = Path(__file__).parent / "builtin"
 
 def schedule_review(engine: Engine, conn: sa.Connection, version: ProcessVersion) -> None:
     """The process's next yearly review, replacing any scheduled for earlier versions."""
-    from ..clocks import timers
-
     if version.key == REVIEW_PROCESS or version.review_due_at is None:
         return
     conn.execute(
@@ -356,8 +361,6 @@ def schedule_review(engine: Engine, conn: sa.Connection, version: ProcessVersion
 
 def ensure_builtin(engine: Engine) -> None:
     """Deploy Rutin's own processes (the yearly review) if they are not there yet."""
-    from ..authority.identity import SYSTEM
-
     with engine.db.read() as s:
         present = s.execute(sa.select(ProcessVersion.id).where(ProcessVersion.key == REVIEW_PROCESS)).first()
     if present is None:
@@ -367,7 +370,6 @@ def ensure_builtin(engine: Engine) -> None:
 
 def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any) -> str:
     """Scheduler handler: a process's review date has passed; its owner role gets a review task."""
-    from ..authority.identity import SYSTEM
     from ..service.cases import start_in
 
     conn = s.connection()
@@ -394,16 +396,8 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
     "missed" before the version existed, and publishing a new version never repeats a start the
     previous one made. A start event whose timer is unchanged keeps its pending start as it is.
     """
-    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-        CycleTimerEventDefinition,
-        DurationTimerEventDefinition,
-        TimerEventDefinition,
-    )
-    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 
-    from bpmn import limits, sandbox
 
-    from ..clocks import spiff_clock, timers
 
     t = timers.TIMERS
     now = engine.clock.now()
@@ -460,8 +454,6 @@ def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersio
 
 
 def _version_json(v: ProcessVersion) -> dict[str, Any]:
-    from bpmn.starters import describe
-
     starters = v.model.get("starters")  # None: stored before Rutin read who may start
     return {
         "id": v.id, "key": v.key, "version": v.version, "name": v.name, "status": v.status,

@@ -9,6 +9,9 @@ needs the role across the group. A diagram that lets every employee start (``*``
 holding a role in the organisation, in or near the unit (`org.may_start_in`). Scheduled starts and
 the yearly review start as the system and are not asked. An auditor holding no other role starts
 nothing.
+
+Imports inside functions: `processes` imports this module to check who may start a version, so
+`offer` reaches `processes.latest_version` at call time.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bpmn.diagnostics import DiagramRejected
+from bpmn.document import read_document
 from bpmn.model import Starters
 from bpmn.starters import describe
 
 from ..authority import org
 from ..authority.identity import Actor, require_writer
 from ..authority.roles import SYSTEM_ROLES, scoped
-from ..base.errors import Forbidden
+from ..base.errors import Conflict, Forbidden, NotFound
 from ..core import Engine
 from ..store.models import BpmnDocument, ProcessVersion
 
@@ -38,9 +43,6 @@ def starters(engine: Engine, version_id: int) -> Starters:
 
 
 def _read_again(engine: Engine, version_id: int) -> Starters:
-    from bpmn.diagnostics import DiagramRejected
-    from bpmn.document import read_document
-
     with engine.db.read() as s:
         key, xml = s.execute(sa.select(ProcessVersion.key, BpmnDocument.xml)
                              .join(BpmnDocument, BpmnDocument.hash == ProcessVersion.document_hash)
@@ -126,7 +128,6 @@ def offer(engine: Engine, actor: Actor, key: str) -> dict[str, Any] | None:
     """What a page offers the actor for starting a case of `key`: whether in the process's own
     unit (`default_unit`, `default_allowed`), and in which units they may choose; None when they
     may start none (or nothing is published), so that no "Starta" is shown."""
-    from ..base.errors import Conflict, NotFound
     from .processes import latest_version
 
     with engine.db.read() as s:

@@ -36,6 +36,10 @@ Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation
 ``notify_manager``, the case unit's managers). The deadline and each warning are timer rows,
 fired once per deadline value: a late case's notice is sent once, not after every change. The
 case view shows time left, or how late the case is and how many weeks have started.
+
+Imports inside functions: a case clock's firing runs a case's work and tells people
+(`engine.execution`, `engine.routing`, layers above) and caps its warnings by the escalation
+ladder; those are imported where they fire, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..authority import org
+from ..store.models import HumanTask
 from . import deadlines, timers
 
 if TYPE_CHECKING:  # runtime imports this module: a runtime import here would be a cycle
@@ -366,7 +373,6 @@ def _current(timer: Any, case: Any) -> bool:
 
 def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: the statutory deadline has passed; tell the case's handlers and managers once."""
-    from ..authority import org
     from ..execution.runtime import CaseWork
     from ..routing import notifications
 
@@ -389,7 +395,6 @@ def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
 
 def fire_warning(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
     """Scheduler handler: a warning before the case deadline (its handlers, or its unit's managers)."""
-    from ..authority import org
     from ..execution.runtime import CaseWork
     from ..routing import notifications
 
@@ -437,9 +442,7 @@ def _working_days_left(now: datetime, deadline: datetime) -> int:
 
 
 def _open(s: Session, case_id: str) -> list[Any]:
-    import sqlalchemy as sa
 
-    from ..store.models import HumanTask
 
     return list(s.execute(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open")
                           ).scalars())

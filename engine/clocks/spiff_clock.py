@@ -23,6 +23,9 @@ by a fixed number of seconds from one occurrence to the next, so a daily 08:00 r
 is n periods after the first on the calendar, as for scheduled starts (``engine.clocks.timers.cycle_at``):
 08:00 stays 08:00. A cycle stored by the stock code (a case that waited over an upgrade) runs on
 as it began.
+
+Imports inside functions: `timers` imports this module for SpiffWorkflow's clock, so the cycle
+helpers are reached at call time.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 
 from ..base import spiff
 from ..base.clock import Clock, SystemClock
+from ..records.run_limits import check_cycle
+from .deadlines import add_months
 
 _current: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("rutin_clock", default=None)
 _SYSTEM = SystemClock()
@@ -75,8 +80,6 @@ spiff.patch(_timer.TimerEventDefinition, "get_datetime", staticmethod(_get_datet
 def _calendar_timedelta(parsed_duration: dict[str, Any], start: datetime | None = None) -> timedelta:
     """How long a parsed ISO duration runs from `start` (now when not given): years, months, weeks
     and days on the Swedish calendar, the time parts exact."""
-    from .deadlines import add_months
-
     start = start if start is not None else _ClockDatetime.now(UTC)
     if start.tzinfo is None:
         start = start.replace(tzinfo=_STOCKHOLM)
@@ -113,8 +116,6 @@ def _calendar_cycle_complete(self: Any, my_task: Any) -> bool:
 
     event_value = spiff.get_internal_data(my_task, "event_value")
     if event_value is None:
-        from ..records.run_limits import check_cycle
-
         expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
         check_cycle(expression)  # a cycle the case's data computes: held to the limit
         try:

@@ -30,6 +30,7 @@ from ..store import optimistic
 from ..store.models import Timer
 from ..store.prepared import Prepared
 from . import (
+    deadlines,
     spiff_clock,  # noqa: F401  (SpiffWorkflow reads zone-less times as Swedish time from here on)
 )
 
@@ -179,8 +180,6 @@ def parse_cycle(expression: str, now: datetime) -> dict[str, Any]:
 def _add(start: datetime, period: str, n: int) -> datetime:
     """`start` plus n times an ISO period: years, months, weeks and days on the Swedish calendar
     (same wall-clock time, whatever the daylight saving), hours and smaller exactly."""
-    from . import deadlines
-
     p = deadlines.parse_period(period)
     if p is None or p.working_days is not None:
         raise ValueError(f"ingen period: {period!r}")

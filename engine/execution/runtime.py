@@ -5,6 +5,10 @@ through `CaseWork` inside one database transaction that holds the case lock, so 
 one case cannot both win and nothing is half-written. The serialized workflow is the source of
 truth; the human task rows, candidate rows and the case summary are projections rebuilt here in
 the same transaction; the history gets one event per change.
+
+Imports inside functions: a new task's deadline policy, escalation ladder and substitute are
+the routing layer's (above this one), which imports `CaseWork` from here; they are imported
+where a task is created, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
 
@@ -315,8 +320,6 @@ class CaseWork:
 
     def policy(self, element_id: str) -> Any:
         """The process owner's deadline policy for a step (empty when there is none)."""
-        from types import SimpleNamespace
-
         from ..routing import policies
 
         found = policies.for_process(self.engine, self.case.process_key).get(element_id)

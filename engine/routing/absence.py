@@ -22,6 +22,7 @@ from ..clocks import timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_case
 from ..store.models import Absence, Case, HumanTask, Timer, User, UserRole
+from .delegation import substitute_for
 
 _absences = cast(sa.Table, Absence.__table__)
 _user_roles = cast(sa.Table, UserRole.__table__)
@@ -167,8 +168,6 @@ def hand_on(engine: Engine, user: str, by: str, *, role: str | None = None) -> l
 
 
 def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by: str, role: str | None) -> None:
-    from .delegation import substitute_for
-
     target = substitute_for(engine, work, row, exclude={user}) if work.is_decision(row) else None
     row.assignee = target
     work.touch(row)

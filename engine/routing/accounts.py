@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..authority import security_log
-from ..authority.identity import Actor, require_writer, revoke_all, token_hash
+from ..authority.identity import Actor, issue_token, require_writer, revoke_all, token_hash
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_case
@@ -133,8 +133,6 @@ def create_token(engine: Engine, actor: Actor, *, label: str, days: int | None =
                  processes: list[str] | None = None) -> dict[str, Any]:
     """A new token for oneself, or (administrators) for another account, such as an integration's
     limited to starting cases of `processes`. The token itself is in the answer, and only there."""
-    from ..authority.identity import issue_token
-
     # Not `require_writer`: an auditor reads through the API too, and a token of one's own changes
     # nothing in Rutin but one's own credentials.
     if actor.start_only is not None:

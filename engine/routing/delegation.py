@@ -8,6 +8,10 @@ present, or a superior where the item allows it. The completed decision records 
 their role, the item and the confirmation that no conflict of interest (jäv) exists, and lands
 in the committee's report. A refusal signed by someone without delegation is not a valid
 decision (HFD 2012 not 76), so the check happens before anything is written.
+
+Imports inside functions: a jäv declaration hands the task on and tells the new holder, which
+needs the task's view (`engine.service`, the layer above) and `notifications` (which imports
+this module for the ordinance's wording); both are imported where a declaration is made.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from bpmn import sandbox
 
 from ..authority import org
 from ..authority.identity import SYSTEM, Actor, require_writer
+from ..authority.org import read_instant
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..catalogue.processes import DEFAULT_OWNER_ROLE
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_task_case
-from ..store.models import DelegatedDecision, DelegationItem, HumanTask
+from ..store.models import CaseEvent, DelegatedDecision, DelegationItem, HumanTask, ProcessVersion
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
@@ -187,8 +193,6 @@ def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationI
 
 def declared_conflict(work: CaseWork, row: HumanTask) -> set[str]:
     """Who has declared a conflict of interest (jäv) on this task."""
-    from ..store.models import CaseEvent
-
     return set(work.s.execute(
         sa.select(CaseEvent.actor).where(CaseEvent.case_id == work.case.id, CaseEvent.task_id == row.id,
                                          CaseEvent.type == "conflict_of_interest_declared")
@@ -341,7 +345,6 @@ def propose(engine: Engine, actor: Actor, spec: dict[str, Any]) -> dict[str, Any
     _check_spec(spec)
     superior_may_decide = flag(spec.get("superior_may_decide"), "superior_may_decide")
     reporting = spec.get("reporting", "anmals")
-    from ..authority.org import read_instant
 
     with engine.db.write() as s:
         latest = s.execute(sa.select(sa.func.max(DelegationItem.version)).where(
@@ -406,8 +409,6 @@ def _sees_drafts(engine: Engine, actor: Actor) -> bool:
     """Admins, auditors and process owners read proposed (not yet approved) items."""
     if actor.is_admin or actor.is_auditor:
         return True
-    from ..catalogue.processes import DEFAULT_OWNER_ROLE
-    from ..store.models import ProcessVersion
 
     with engine.db.read() as s:
         # The owners of processes as published: a draft's proposed owner is nobody's authority yet.

@@ -22,6 +22,9 @@ therefore get their own default ladder (substitute, then superior where the ordi
 and the manager-chain actions are refused on them. A task that became a decision after its ladder
 was made (an ordinance item naming its step approved since) is asked again when a step fires: a
 ``reassign_manager`` step then goes along the ordinance instead.
+
+Imports inside functions: `policies` checks the ladders it stores with this module's parser,
+so `ladder_for` reaches `policies` at call time.
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ from sqlalchemy.orm import Session
 from bpmn import dates
 
 from ..authority import org
-from ..authority.roles import scoped
+from ..authority.roles import ADMIN, scoped
 from ..clocks import deadlines, timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task
-from ..store.models import Case, HumanTask, TaskCandidate
+from ..store.models import Case, HumanTask, TaskCandidate, User, UserRole
 from . import notifications
+from .delegation import item_for, substitute_for
 
 DEFAULT_LADDER = "-1WD:remind; 0:notify_manager; +3WD:reassign_manager"
 DECISION_LADDER = "-1WD:remind; 0:substitute; +3WD:superior"
@@ -130,7 +134,7 @@ def default_ladder(row: HumanTask, *, decision: bool) -> str:
 
 def ladder_for(work: CaseWork, row: HumanTask) -> list[Step]:
     """The task's ladder: the first of its sources that holds one valid for the task's kind."""
-    from . import policies
+    from . import policies  # policies checks ladders with this module's parser: a cycle otherwise
 
     step = work.step(row)
     decision = work.is_decision(row)
@@ -293,7 +297,6 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
         # the task a decision, over which the manager chain has no authority. It goes, as on the
         # decision ladder, to a substitute, else is left to a superior where the item allows, else
         # someone who can see to it hears that no one with delegation has it.
-        from .delegation import item_for
 
         outcome["as_decision"] = True
         if not _to_substitute(ctx):
@@ -330,8 +333,6 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
         if not _to_substitute(ctx):
             _no_substitute(ctx)
     elif action == "superior":
-        from .delegation import item_for
-
         item = item_for(work, row)
         if item is None or not item.superior_may_decide:
             _superior_may_not(ctx)
@@ -368,8 +369,6 @@ class _Firing:
 
 def _to_substitute(f: _Firing) -> bool:
     """Route a late decision to the ordinance's substitute and tell them; False when there is none."""
-    from .delegation import substitute_for
-
     row = f.row
     target = substitute_for(f.engine, f.work, row, exclude={row.assignee} if row.assignee else set())
     f.outcome["routed_to"] = target
@@ -460,16 +459,11 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
 
 
 def _admins(conn: sa.Connection) -> list[str]:
-    from ..authority.roles import ADMIN
-    from ..store.models import User, UserRole
-
     return sorted(set(conn.execute(sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
                                    .where(UserRole.role_key == ADMIN, User.active.is_(True))).scalars()))
 
 
 def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:
-    from ..store.models import User, UserRole
-
     people: list[str] = []
     for c in row.candidates or []:
         kind, _, key = c.partition(":")

@@ -18,12 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..authority.identity import Actor, require_writer
+from ..authority.ownership import governing_owner, holds_role
 from ..base import forms
 from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..clocks import deadlines
 from ..core import Engine
 from ..store.models import DeadlinePolicy, ProcessVersion
-from . import escalation
+from . import delegation, escalation
 
 EVERY_STEP = "*"
 
@@ -71,7 +72,6 @@ def get(engine: Engine, key: str) -> dict[str, Any]:
 def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[str, Any]:
     """Replace a process's policy; the process owner role (or an admin) may."""
     require_writer(actor)
-    from ..authority.ownership import governing_owner, holds_role
 
     if not isinstance(tasks, dict):
         raise InvalidInput("tasks ska vara ett objekt: elementets id -> {due, follow_up, escalation}.")
@@ -161,8 +161,6 @@ def _check_ladder(where: str, ladder: list[escalation.Step], now: datetime) -> N
 def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]:
     """The steps that are decisions under the delegation ordinance: marked so in the diagram, or
     named by an approved ordinance item that is, or will be, in force."""
-    from . import delegation
-
     now = engine.clock.now()
     named = {i.element_id for i in delegation.approved_items(engine, key)
              if i.element_id and (i.valid_to is None or i.valid_to > now)}

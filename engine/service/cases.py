@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
@@ -99,9 +101,6 @@ def _release_timer_start(workflow: Any) -> bool:
     in a subprocess workflow and must keep its own clock (releasing it starts the event
     subprocess at once, and a non-interrupting one then keeps the case from ever completing).
     """
-    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-    from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-
     released = False
     for task in workflow.get_tasks(state=TaskState.WAITING):
         if task.workflow is not workflow:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..authority.identity import Actor
+from ..authority.ownership import holds_owner_role
 from ..base.errors import Forbidden, InvalidInput
 from ..clocks import case_clock
 from ..core import Engine
@@ -42,7 +43,6 @@ def readable_processes(engine: Engine, actor: Actor) -> set[str] | None:
     """
     if actor.is_admin or actor.is_auditor:
         return None
-    from ..authority.ownership import holds_owner_role
 
     with engine.db.read() as s:
         # The owner of the process as published: a draft naming another owner role grants nothing.

@@ -37,11 +37,12 @@ from ..authority.roles import ADMIN
 from ..base.clock import Clock
 from ..base.errors import RutinError
 from ..catalogue import processes
-from ..clocks import spiff_clock, timers
+from ..clocks import case_clock, spiff_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork
-from ..routing import notifications
+from ..execution.runtime import CaseWork, lock_case
+from ..routing import absence, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
+from .cases import start_in
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,6 @@ class Scheduler:
     def __init__(self, engine: Engine, name: str | None = None):
         self.engine = engine
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        from ..clocks import case_clock
-        from ..routing import absence, escalation
 
         self.handlers = {
             "bpmn": self._fire_bpmn,
@@ -213,8 +212,6 @@ class Scheduler:
     def _note_on_case(self, s: Session, row: dict[str, Any], attempts: int, error: str, now: datetime) -> None:
         """The case's own history says that a step of its clock was given up: an auditor reading
         the case must see why a reminder, an escalation or a timer never happened."""
-        from ..execution.runtime import lock_case
-
         case = lock_case(s, row["case_id"])
         if case is None:
             return
@@ -249,8 +246,6 @@ class Scheduler:
         return "fired"
 
     def _fire_start(self, s: Session, row: Any, case: Case | None, now: datetime) -> str:
-        from .cases import start_in
-
         conn = s.connection()
         try:
             version = processes.latest_version(conn, row["process_key"])

@@ -14,17 +14,18 @@ import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from ..authority import org
+from ..authority import identity, org
 from ..authority.identity import Actor, require_writer
 from ..authority.roles import role_key
 from ..base import data_limits, forms
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..clocks import case_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task, locked_task_case
-from ..routing import delegation
+from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task, locked_case, locked_task_case
+from ..routing import delegation, escalation
 from ..store.models import HumanTask, TaskCandidate
 from . import declared
+from .cases import may_see_case
 from .views import candidates_of, is_candidate, oversees, task_json
 
 SORTS = {
@@ -451,8 +452,6 @@ def _choose(step: Any, choice: Any) -> list[str]:
 def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
     """Assign a task to a person (managers of its unit and admins); pending escalation steps are cancelled."""
     require_writer(actor)
-    from ..authority import identity
-    from ..routing import escalation
 
     target = identity.get_actor(engine, user)
     with locked_task_case(engine, task_id) as (s, case):
@@ -475,8 +474,6 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
 
 def _check_present_and_free(work: CaseWork, row: HumanTask, person: Actor) -> None:
     """An absent person gets no new tasks, and one who declared jäv on a decision gets it no more."""
-    from ..authority import org
-
     if org.absent(work.conn, [person.name], work.now):
         raise InvalidInput(f"{person.name} är frånvarande och kan inte få nya uppgifter; välj någon annan.")
     if person.name in delegation.declared_conflict(work, row):
@@ -494,8 +491,6 @@ def _can_decide(work: CaseWork, row: HumanTask, person: Actor) -> bool:
 def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, Any]:
     """Hand one's task over to another holder of the same role."""
     require_writer(actor)
-    from ..authority import identity
-    from ..routing import escalation
 
     target = identity.get_actor(engine, user)
     with locked_task_case(engine, task_id) as (s, case):
@@ -518,7 +513,6 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
 def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change a task's priority, due date or follow-up date (its assignee, a manager, an admin)."""
     require_writer(actor)
-    from ..routing import escalation
 
     allowed = {"priority", "due", "follow_up", "reason"}
     unknown = set(changes) - allowed
@@ -560,8 +554,6 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
 def _overseer_role(engine: Engine, actor: Actor, unit_id: str | None) -> str | None:
     """The role of someone acting on a unit's task or case as its manager (as the org names that
     role, in the unit or above), or as an administrator."""
-    from ..authority import org
-
     t = org.tree(engine)
     for unit in t.chain(unit_id):
         role = t.units[unit].manager_role
@@ -594,8 +586,6 @@ def comment(engine: Engine, actor: Actor, *, text: str, case_id: str | None = No
             task_id: str | None = None) -> dict[str, Any]:
     """A comment on a case or a task, kept in the case's history."""
     require_writer(actor)
-    from ..execution.runtime import locked_case
-    from .cases import may_see_case
 
     if not isinstance(text, str) or not text.strip() or len(text) > 10_000:
         raise InvalidInput("Kommentaren ska vara text (1–10 000 tecken).")

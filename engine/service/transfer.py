@@ -21,6 +21,7 @@ from ..authority.identity import Actor, require_writer
 from ..base.errors import Conflict, Forbidden, InvalidInput
 from ..core import Engine
 from ..execution.runtime import CaseWork, drop_candidates, locked_case, open_task_rows
+from .cases import case_json
 
 OPEN = ("active", "incident")
 
@@ -73,6 +74,5 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         # Not `finish`: no `sync`, as the rows were moved above and the workflow did not move.
         work.save()  # the revision moves on, and the workflow loaded above goes back to the cache
         work.write()  # before the answer reads the rows back
-        from .cases import case_json
 
         return case_json(engine, s, case, actor)

@@ -17,6 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bpmn.diagnostics import DiagramRejected
+from bpmn.xml import parse_document, q
+
 from ..authority.identity import Actor
 from ..base.errors import RutinError
 from ..core import Engine
@@ -124,9 +127,6 @@ def missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def message_names(data: bytes) -> list[str]:
     """The names of the messages a document defines (to deliver when a case waits for one)."""
-    from bpmn.diagnostics import DiagramRejected
-    from bpmn.xml import parse_document, q
-
     try:
         root = parse_document(data)
     except DiagramRejected:
