@@ -567,8 +567,3 @@ class SecurityEvent(Base):
     subject: Mapped[str | None] = mapped_column(sa.String(200))
     address: Mapped[str | None] = mapped_column(sa.String(100))
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-
-
-# The records-management tables live beside this module; importing them here puts them in the one
-# metadata that migrations, tests and `create_all` read.
-from . import retention_models  # noqa: E402,F401

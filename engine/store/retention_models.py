@@ -1,6 +1,6 @@
 """The tables of records management: retention rules (resting on culling decisions), holds
 that keep a case from culling, the culling record each culled case leaves, and when the culling
-job is next due. Kept beside `models` (imported at its end, so one metadata holds every table)."""
+job is next due. Kept beside `models` (imported by the package, so one metadata holds every table)."""
 
 from __future__ import annotations
 
