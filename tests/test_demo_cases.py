@@ -87,8 +87,10 @@ def _readme_commands(*subcommands: str) -> list[list[str]]:
         if not line.startswith(".venv/bin/rutin "):
             continue
         for command in re.sub(r"\s+#.*$", "", line).split("; "):
+            if command.split()[1:2] and command.split()[1] not in subcommands:
+                continue  # other commands' examples may continue on the next line (a trailing "\\")
             words = shlex.split(re.sub(r"\s*\[[^]]*\]", "", command))[1:]
-            if words and words[0] in subcommands:
+            if words:
                 found.append(words)
     return found
 
