@@ -93,10 +93,10 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
             result.steps += 1
             result.path.append(task["name"])
             continue
-        if any(_deliver(engine, actor, case_id, name) for name in message_names or []):
+        if any(deliver(engine, actor, case_id, name) for name in message_names or []):
             result.steps += 1
             continue
-        if not _next_timer(engine, case_id):
+        if not next_timer(engine, case_id):
             result.status, result.reason = "stuck", "ärendet väntar på något som inte kan inträffa här"
             return result
     result.status, result.reason = "too-long", f"mer än {max_steps} steg"
@@ -134,7 +134,8 @@ def message_names(data: bytes) -> list[str]:
     return [m.get("name") or "" for m in root.iter(q("message")) if m.get("name")]
 
 
-def _deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
+def deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
+    """Deliver the message `name` to the case with no payload; False if it was not waiting for it."""
     try:
         messages.send_message(engine, actor, case_id, name, {})
     except RutinError:
@@ -142,7 +143,7 @@ def _deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
     return True
 
 
-def _next_timer(engine: Engine, case_id: str) -> bool:
+def next_timer(engine: Engine, case_id: str) -> bool:
     """Move a manual clock to the case's next timer and fire it; False if it has none (or no clock)."""
     with engine.db.read() as s:
         due = s.execute(sa.select(sa.func.min(Timer.due_at)).where(
