@@ -41,7 +41,7 @@ MISSING = HEAD + '''<process id="q" isExecutable="true">
 
 
 def test_form_data_sends_defaults_choices_and_typed_required_samples() -> None:
-    form = [{"id": "a", "type": "long", "required": True}, {"id": "b", "type": "string", "default": "x"},
+    form: list[dict[str, Any]] = [{"id": "a", "type": "long", "required": True}, {"id": "b", "type": "string", "default": "x"},
             {"id": "c", "type": "enum", "options": [{"id": "ja", "name": "Ja"}]},
             {"id": "d", "type": "string"}, {"id": "r", "type": "string", "required": True,
                                             "constraints": {"readonly": True}}]
