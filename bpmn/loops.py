@@ -141,9 +141,9 @@ class LoopChecks:
                 self._name(mi.get(f"{{{ns}}}elementVariable") or "", f"Elementvariabeln ({prefix}:elementVariable)",
                            el)
         for z in mi.iter(f"{{{ZEEBE_NS}}}loopCharacteristics"):
-            self.zeebe(z, el)
+            self.zeebe(z, el, mi)
 
-    def zeebe(self, z: etree._Element, el: etree._Element) -> None:
+    def zeebe(self, z: etree._Element, el: etree._Element, mi: etree._Element) -> None:
         """Camunda 8's ``zeebe:loopCharacteristics``: input and output collections and elements."""
         if (z.get("inputCollection") or "").strip():
             self._collection(z.get("inputCollection") or "", "Samlingen (inputCollection)", el)
@@ -156,10 +156,14 @@ class LoopChecks:
         if element:
             self.n.expression(self.rw, element, None, "Utelementet (outputElement)", el, self.pid,
                               report=not self.descriptive)
-        if output or element:
+        from .repairs import zeebe_output
+
+        if (output or element) and zeebe_output(mi) is None:
+            # (a plain name in both is gathered: `repairs.zeebe_output`)
             self._warn("loop-output-not-collected",
-                       "Flerinstansens utsamling (outputCollection/outputElement) samlas inte in; varje instans "
-                       "skriver sina variabler direkt i ärendets data.", el)
+                       "Flerinstansens utsamling (outputCollection/outputElement) samlas inte in när utelementet är "
+                       "ett uttryck; varje instans skriver sina variabler direkt i ärendets data. Skriv "
+                       "outputElement som en variabel (=resultat) så samlas värdena i utsamlingen.", el)
 
     def _collection(self, text: str, what: str, el: etree._Element) -> None:
         """A dialect's collection: a variable (its name checked), or an expression (checked as
