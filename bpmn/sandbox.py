@@ -213,6 +213,8 @@ def plan(source: str, mode: str) -> Plan:
     code = _compile(source, mode)
     names = inline.code_names(code)
     runs_here = mode == "eval" and inline.runs_inline(ast.parse(source, mode="eval"))
+    if "rutin_value" in names:  # the variables a null-safe condition reads are its calls' arguments
+        names |= inline.value_names(ast.parse(source, mode=mode))
     return Plan(code, None if "rutin_variable" in names else frozenset(names), runs_here)
 
 
@@ -282,6 +284,8 @@ def _guarded_getitem(obj: Any, index: Any) -> Any:
 
 
 def _guarded_getiter(obj: Any) -> Any:
+    if isinstance(obj, _Null):
+        return iter(())  # a FEEL quantifier over a missing list: over nothing
     if not isinstance(obj, (*_DATA_TYPES, range, map, filter, zip, enumerate, reversed)):
         raise SandboxError(f"iteration över {type(obj).__name__} är inte tillåten")
     return iter(obj)  # type: ignore[call-overload]
@@ -394,6 +398,71 @@ _HELPERS: dict[str, Any] = {
 }
 
 
+class _Null:
+    """A variable a JUEL or FEEL condition reads that the case does not hold: null, as those
+    languages read it (Camunda 8's FEEL, Camunda 7's and Flowable's JUEL): equal only to null,
+    every ordering comparison false, a path into it null again, false as a condition, empty."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, _Null)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def _false(self, other: object) -> bool:
+        return False
+
+    __lt__ = __le__ = __gt__ = __ge__ = _false
+
+    def __getitem__(self, key: object) -> _Null:
+        return self
+
+    def _null(self, *other: object) -> _Null:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _null
+    __mod__ = __rmod__ = __neg__ = __pos__ = _null
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+
+
+def _truth(value: Any) -> Any:
+    """``rutin_truth(condition)``: a JUEL or FEEL condition's value, null read as false."""
+    return False if isinstance(value, _Null) else value
+
+
+def _value_reader(data: dict[str, Any]) -> Callable[[str], Any]:
+    """``rutin_value(name)``: a variable a JUEL or FEEL condition reads, null when the case does
+    not hold it (`bpmn.expressions.null_safe` writes the calls)."""
+    def rutin_value(name: str) -> Any:
+        if not isinstance(name, str) or name.startswith("_") or name not in data:
+            return NULL
+        return data[name]
+
+    return rutin_value
+
+
 def _variable_reader(data: dict[str, Any]) -> Callable[[str], Any]:
     """``rutin_variable(name)``: a case variable whose name is not an identifier ("Vacation
     Approval", from a FEEL condition or a form). It reads only what the expression could already
@@ -415,6 +484,8 @@ def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
             data[key] = value
     # Set last, so a variable of the same name cannot replace it.
     g["rutin_variable"] = _variable_reader(data)
+    g["rutin_value"] = _value_reader(data)
+    g["rutin_truth"] = _truth
     return g
 
 
@@ -531,7 +602,7 @@ def run_script(source: str, context: dict[str, Any], *, timeout: float | None = 
         raise ResourceLimit("för mycket minne") from None
     finally:
         sys.settrace(previous)
-    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable"}
+    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable", "rutin_value", "rutin_truth"}
     for key, value in scope.items():
         if key in reserved or key.startswith("_"):
             continue
