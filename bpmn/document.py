@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 
+from . import dataflow
 from .deep import with_deep_stack
 from .diagnostics import Diagnostic, DiagramRejected
 from .limits import DEFAULT_MAX_MULTI_INSTANCE, DEFAULT_MIN_TIMER_CYCLE_S, Limits
@@ -179,6 +180,8 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
                                           element_id=pid, process_id=pid, line=proc.sourceline))
             continue
         model, step_diags = read_steps(proc, rw, work, participant_names.get(pid), forms or {})
+        original = next((p for p in root.iter(q("process")) if p.get("id") == pid), None)
+        step_diags.extend(dataflow.unwritten(proc, model, original))
         diagnostics.extend(step_diags)
         deployable.append(
             DeployableProcess(

@@ -241,6 +241,9 @@ def _spiff(message: str) -> str:
     found = re.match(r"The (?:called process|subprocess) '(.+)' was not found", message)
     if found:
         return f"processen '{found.group(1)}' som steget anropar finns inte"
+    if message.startswith("No conditions satisfied"):
+        return ("inget av villkoren på grindens utgående flöden är uppfyllt och grinden har inget standardflöde; "
+                "ange data som uppfyller ett av villkoren, eller rita ett standardflöde")
     return "motorn kunde inte köra steget"
 
 
