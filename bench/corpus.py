@@ -59,14 +59,23 @@ def _new_row() -> dict[str, Any]:
             "unpredicted": 0, "krasch": 0, "kinds": collections.Counter()}
 
 
+# Warnings on nearly every element of an export (who does a step): they say nothing of where a
+# case stops, so they never count as having foretold it.
+_NOT_PREDICTING = {"no-role", "lane-unnamed", "role-source"}
 _WORD = re.compile(r"[^\W\d]\w*")
 
 
-def predicted(diagnostics: list[dict[str, Any]], element_id: str | None, reason: str | None) -> bool:
-    """Whether an upload warning foretold this stop: one on the element where the walk stopped,
-    or one naming (in quotes) a variable the stop's message names."""
-    warnings = [d for d in diagnostics if d.get("severity") == "warning"]
-    if element_id and any(d.get("element_id") == element_id for d in warnings):
+def predicted(diagnostics: list[dict[str, Any]], element_id: str | None, reason: str | None,
+              visited: set[str] | None = None, waiting: set[str] | None = None) -> bool:
+    """Whether an upload warning foretold this stop: one on the element where the walk stopped
+    (or, stuck, where the case waits), one naming (in quotes) a variable the stop's message
+    names, or, for a walk that goes round without end, a data-flow warning on an element it
+    passed (a condition reading what nothing writes never changes its mind)."""
+    warnings = [d for d in diagnostics if d.get("severity") == "warning" and d.get("code") not in _NOT_PREDICTING]
+    at = ({element_id} if element_id else set()) | (waiting or set())
+    if any(d.get("element_id") in at for d in warnings):
+        return True
+    if any(d.get("element_id") in (visited or set()) for d in warnings if d.get("code") == "unwritten-variable"):
         return True
     words = set(_WORD.findall(reason or ""))
     for d in warnings:
@@ -145,7 +154,7 @@ def run(corpus: Path, walk: bool = True) -> dict[str, Any]:
                 row["krasch"] += 1
                 crashes.append((name, d.key, stop.reason or ""))
             else:
-                hit = predicted(d.diagnostics, stop.element_id, stop.reason)
+                hit = predicted(d.diagnostics, stop.element_id, stop.reason, stop.visited, stop.waiting)
                 row["predicted" if hit else "unpredicted"] += 1
                 stops.append((name, d.key, stop, hit))
     engine.close()

@@ -37,6 +37,9 @@ class Stop:
     reason: str | None = None
     steps: int = 0
     path: list[str] = field(default_factory=list)
+    # For a walk that loops or waits: the elements its history names, and those it waits at.
+    visited: set[str] = field(default_factory=set)
+    waiting: set[str] = field(default_factory=set)
 
 
 def form_data(form: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,7 +137,33 @@ def walk(engine: Engine, people: People, key: str, message_names: list[str], sta
             continue
         if not walkthrough.next_timer(engine, case_id):
             stop.status, stop.reason = "stuck", "ärendet väntar på något som inte kan inträffa här"
+            stop.visited, stop.waiting = _visited(case), elements(engine, case_id, "WAITING")
             return stop
     stop.status, stop.reason = "too-long", f"mer än {max_steps} steg"
+    stop.visited = _visited(cases.get_case(engine, SYSTEM, case_id)) | elements(engine, case_id, "COMPLETED")
     return stop
+
+
+def elements(engine: Engine, case_id: str, state_name: str) -> set[str]:
+    """The elements of a case's workflow in a SpiffWorkflow task state, read from the stored
+    state: WAITING (where a stuck case waits: a join, a catch event), COMPLETED (what it passed,
+    gateways too)."""
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.base import state
+    from engine.store.models import Case
+
+    with engine.db.read() as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            return set()
+        spec, subs = engine.spec(case.process_version_id)
+        workflow = state.load(case.state_json, spec, subs)
+    return {str(t.task_spec.bpmn_id) for t in workflow.get_tasks(state=getattr(TaskState, state_name))
+            if getattr(t.task_spec, "bpmn_id", None)}
+
+
+def _visited(case: dict[str, Any]) -> set[str]:
+    return {str(e["element_id"]) for e in case.get("history") or [] if e.get("element_id")} | \
+        {str(t["element_id"]) for t in case.get("tasks") or [] if t.get("element_id")}
 
