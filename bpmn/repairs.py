@@ -364,6 +364,14 @@ class Repairs:
                 self._to_human(ev, "Registrera", "Händelsen har ingen utlösare; en handläggare registrerar att "
                                                  "den har inträffat.")
                 continue
+            if kind == "boundaryEvent" and not defs:
+                # Nothing says what happens on the border: no case can ever leave through it.
+                ev.getparent().remove(ev)
+                self.removed.add(ev.get("id") or "")
+                self.warn("boundary-ignored", "Gränshändelsen har ingen utlösare och kan inte inträffa; flödet efter "
+                                              "den nås inte. Ge den en utlösare (en timer, ett meddelande, ett fel) "
+                                              "om den ska kunna inträffa.", ev)
+                continue
             if not broken:
                 continue
             if kind == "intermediateCatchEvent":
