@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .expressions import ExpressionError, to_python
+from .loops import gather_zeebe_output
 from .normalize import EVENT_TYPES, FLOW_NODE_TYPES, GATEWAY_TYPES, ISO_TIME_LITERAL, flow_elements, is_bpmn, local
 from .xml import q
 
@@ -69,29 +70,6 @@ def _dialect_collection(mi: etree._Element) -> tuple[str | None, str | None]:
         if m:
             return m.group(1), (element or "").strip() or None
     return None, None
-
-
-def zeebe_output(mi: etree._Element) -> tuple[str, str] | None:
-    """Camunda 8's output collection and the variable each instance adds to it, when both are
-    plain names (``outputCollection="results" outputElement="=result"``), else None."""
-    for z in mi.iter(f"{{{ZEEBE_NS}}}loopCharacteristics"):
-        collection = (z.get("outputCollection") or "").strip().lstrip("=").strip()
-        element = plain_variable(z.get("outputElement") or "")
-        if collection.isidentifier() and element and element.isidentifier():
-            return collection, element
-    return None
-
-
-def _zeebe_output(mi: etree._Element) -> None:
-    """Gather the instances' results as Camunda 8 does: each instance's output element, in the
-    order of the input collection, into the output collection (SpiffWorkflow's
-    ``loopDataOutputRef``/``outputDataItem`` do exactly that)."""
-    found = zeebe_output(mi)
-    if found is None or mi.find(q("loopDataOutputRef")) is not None:
-        return
-    collection, element = found
-    etree.SubElement(mi, q("loopDataOutputRef")).text = collection
-    etree.SubElement(mi, q("outputDataItem"), id=element, name=element)
 
 
 def _xsd_type(ref: str) -> str:
@@ -304,7 +282,7 @@ class Repairs:
                             etree.SubElement(mi, q("inputDataItem"), id=element, name=element)
                         self.warn("loop-collection", f"Flerinstansen körs en gång per element i {collection!r}.",
                                   el, "info")
-                        _zeebe_output(mi)
+                        gather_zeebe_output(mi)
                     else:
                         el.remove(mi)
                         self.warn("loop-ignored", "Flerinstansen saknar antal och en samling Rutin kan läsa; "

@@ -52,7 +52,7 @@ from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from . import inline, wire
+from . import inline, nulls, wire
 
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
@@ -284,7 +284,7 @@ def _guarded_getitem(obj: Any, index: Any) -> Any:
 
 
 def _guarded_getiter(obj: Any) -> Any:
-    if isinstance(obj, _Null):
+    if isinstance(obj, nulls.Null):
         return iter(())  # a FEEL quantifier over a missing list: over nothing
     if not isinstance(obj, (*_DATA_TYPES, range, map, filter, zip, enumerate, reversed)):
         raise SandboxError(f"iteration över {type(obj).__name__} är inte tillåten")
@@ -398,71 +398,6 @@ _HELPERS: dict[str, Any] = {
 }
 
 
-class _Null:
-    """A variable a JUEL or FEEL condition reads that the case does not hold: null, as those
-    languages read it (Camunda 8's FEEL, Camunda 7's and Flowable's JUEL): equal only to null,
-    every ordering comparison false, a path into it null again, false as a condition, empty."""
-
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __eq__(self, other: object) -> bool:
-        return other is None or isinstance(other, _Null)
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    def __hash__(self) -> int:
-        return 0
-
-    def _false(self, other: object) -> bool:
-        return False
-
-    __lt__ = __le__ = __gt__ = __ge__ = _false
-
-    def __getitem__(self, key: object) -> _Null:
-        return self
-
-    def _null(self, *other: object) -> _Null:
-        return self
-
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _null
-    __mod__ = __rmod__ = __neg__ = __pos__ = _null
-
-    def __contains__(self, item: object) -> bool:
-        return False
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __repr__(self) -> str:
-        return "null"
-
-
-NULL = _Null()
-
-
-def _truth(value: Any) -> Any:
-    """``rutin_truth(condition)``: a JUEL or FEEL condition's value, null read as false."""
-    return False if isinstance(value, _Null) else value
-
-
-def _value_reader(data: dict[str, Any]) -> Callable[[str], Any]:
-    """``rutin_value(name)``: a variable a JUEL or FEEL condition reads, null when the case does
-    not hold it (`bpmn.expressions.null_safe` writes the calls)."""
-    def rutin_value(name: str) -> Any:
-        if not isinstance(name, str) or name.startswith("_") or name not in data:
-            return NULL
-        return data[name]
-
-    return rutin_value
-
-
 def _variable_reader(data: dict[str, Any]) -> Callable[[str], Any]:
     """``rutin_variable(name)``: a case variable whose name is not an identifier ("Vacation
     Approval", from a FEEL condition or a form). It reads only what the expression could already
@@ -484,8 +419,8 @@ def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
             data[key] = value
     # Set last, so a variable of the same name cannot replace it.
     g["rutin_variable"] = _variable_reader(data)
-    g["rutin_value"] = _value_reader(data)
-    g["rutin_truth"] = _truth
+    g["rutin_value"] = nulls.value_reader(data)
+    g["rutin_truth"] = nulls.truth
     return g
 
 
