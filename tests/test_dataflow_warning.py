@@ -80,3 +80,8 @@ def test_a_gateway_with_no_condition_true_and_no_default_says_so_in_swedish(engi
     case = cases.get_case(engine, SYSTEM, case["id"])
     assert case["status"] == "incident" and case["incident"]["element_id"] == "g"
     assert "Inget av villkoren" in case["incident"]["message"] and "standardflöde" in case["incident"]["message"]
+    assert "«clarified == 'yes'»; «clarified == 'no'»" in case["incident"]["message"]
+    # the designer's smoke walk (not the corpus measure) supplies what the first condition asks
+    from engine.service import walkthrough
+
+    assert walkthrough.missing_variables(case["incident"]["message"], {}) == {"clarified": "yes"}

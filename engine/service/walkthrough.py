@@ -9,6 +9,7 @@ want to know whether their map runs from start to end.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -110,10 +111,20 @@ _KNOWN = {"and", "or", "not", "True", "False", "None", "in", "is", "if", "else",
           "rutin_variable"}
 
 
+_CONDITIONS = re.compile(r"«(.*?)»")
+_COMPARED = re.compile(r"([^\W\d]\w*)\s*==\s*('[^']*'|\"[^\"]*\"|\d+(?:\.\d+)?)")
+
+
 def missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
     """What a handler supplies when a condition asks for data the map never collects: each name
     the failed expression reads (outside its string literals) or the error says is undefined,
-    that the case does not hold; a list where the expression iterates over it, else True."""
+    that the case does not hold; a list where the expression iterates over it, the value the
+    first of a gateway's conditions compares it to (none of them held), else True."""
+    conditions = _CONDITIONS.findall(message)
+    if conditions:
+        compared = {name: ast.literal_eval(value) for name, value in _COMPARED.findall(conditions[0])}
+        names = {n for c in conditions for n in _NAME.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", c))} - _KNOWN
+        return {n: compared.get(n, True) for n in sorted(names) if n not in data and not n.startswith("_")}
     names = set(_UNDEFINED.findall(message))
     m = _QUOTED.search(message)
     text = m.group(1) if m else ""
