@@ -79,8 +79,7 @@ def written(proc: etree._Element, model: ProcessModel, original: etree._Element 
         if step.form_key:
             names.add(f"form_{step.form_key}_outcome")  # Flowable's and Activiti's outcome buttons
     if original is not None:
-        names |= {(el.get("name") or el.get("id") or "").strip() for el in original.iter()
-                  if isinstance(el.tag, str) and local(el) in {"dataObject", "dataObjectReference"}}
+        names |= _data_objects_written(original)
     for el in proc.iter():
         if not isinstance(el.tag, str):
             continue
@@ -101,6 +100,25 @@ def written(proc: etree._Element, model: ProcessModel, original: etree._Element 
             tree = _tree(el.text or "", "exec")
             if tree is not None:
                 names |= _names_written(tree)
+    return names
+
+
+def _data_objects_written(original: etree._Element) -> set[str]:
+    """The names of the data objects a step writes (a ``dataOutputAssociation`` to the object or
+    to a reference to it): a declared object nothing writes holds nothing in a case."""
+    by_id = {el.get("id"): el for el in original.iter() if isinstance(el.tag, str)
+             and local(el) in {"dataObject", "dataObjectReference"} and el.get("id")}
+    names: set[str] = set()
+    for assoc in original.iter():
+        if not isinstance(assoc.tag, str) or local(assoc) != "dataOutputAssociation":
+            continue
+        for target in assoc:
+            if not isinstance(target.tag, str) or local(target) != "targetRef":
+                continue
+            found = by_id.get((target.text or "").strip())
+            while found is not None:
+                names |= {v.strip() for v in (found.get("name"), found.get("id")) if v and v.strip()}
+                found = by_id.get(found.get("dataObjectRef")) if local(found) == "dataObjectReference" else None
     return names
 
 

@@ -54,8 +54,13 @@ def test_what_the_diagram_writes_is_not_warned_about(task: str) -> None:
     assert unwritten(doc(task, condition)) == []
 
 
-def test_a_declared_data_object_is_written() -> None:
-    assert unwritten(doc(PLAIN, "${approved}", '<dataObject id="d" name="approved"/>')) == []
+def test_a_data_object_a_step_writes_is_written_and_one_nothing_writes_is_not() -> None:
+    writer = ('<userTask id="t" name="Granska"><dataOutputAssociation id="a"><targetRef>r</targetRef>'
+              '</dataOutputAssociation></userTask>')
+    objects = '<dataObject id="d" name="approved"/><dataObjectReference id="r" dataObjectRef="d"/>'
+    assert unwritten(doc(writer, "${approved}", objects)) == []
+    (warning,) = unwritten(doc(PLAIN, "${approved}", objects))
+    assert "'approved'" in str(warning["message"])
 
 
 def test_a_script_reading_what_nothing_writes_is_warned() -> None:
