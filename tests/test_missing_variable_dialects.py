@@ -62,3 +62,13 @@ def test_a_present_variable_is_read_as_it_is() -> None:
     assert sandbox.evaluate(python, {"amount": 10}) is False
     assert sandbox.evaluate(python, {}) is False
     assert sandbox.evaluate(null_safe(to_python("${customer == null}")), {}) is True
+
+
+def test_a_retry_may_supply_what_a_juel_gateway_reads(engine: Engine) -> None:
+    # No condition holds on null and there is no default: an incident, which the handler ends by
+    # supplying the variable the conditions read (the retry accepts it as read by the gateway).
+    (d,) = processes.deploy(engine, SYSTEM, gateway("retry", "${clarified == 'yes'}", "${clarified == 'no'}"),
+                            "r.bpmn")
+    case = cases.start_case(engine, SYSTEM, d.key)
+    assert case["status"] == "incident" and case["incident"]["element_id"] == "g"
+    assert cases.retry_case(engine, SYSTEM, case["id"], {"clarified": "yes"})["status"] == "completed"
