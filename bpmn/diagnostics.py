@@ -77,6 +77,8 @@ ASSUMPTIONS: dict[str, str] = {
     "script-not-run": "Skriptet körs inte.",
     "start-added": "En starthändelse läggs till före de steg som inget flöde leder till.",
     "start-simplified": "En handläggare (eller API:t) startar ärendet.",
+    "unwritten-variable": "Ett villkor i FEEL eller JUEL läser variabeln som null (standardflödet tas); ett "
+                          "Python-villkor, en timer, en flerinstans eller ett skript stoppar ärendet med en incident.",
     "unreachable": "Steget som inget flöde leder till nås aldrig i ett ärende.",
     "unreadable-due-date": "Steget får inget förfallodatum från diagrammet; processens tidsfristpolicy gäller.",
     "unreadable-follow-up-date": "Steget får inget uppföljningsdatum från diagrammet; processens policy gäller.",

@@ -19,8 +19,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 
+from . import dataflow
 from .deep import with_deep_stack
 from .diagnostics import Diagnostic, DiagramRejected
+from .engine_messages import explain
 from .limits import DEFAULT_MAX_MULTI_INSTANCE, DEFAULT_MIN_TIMER_CYCLE_S, Limits
 from .model import ProcessModel
 from .normalize import FLOW_NODE_TYPES, Normalizer, flow_elements, is_bpmn, local
@@ -115,6 +117,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
     document_level.extend(duplicate_ids(root))
     diagnostics: list[Diagnostic] = list(document_level)
     work = copy.deepcopy(root)
+    _inline_event_definitions(work)
     normalizer = Normalizer(work, upload_limits)
 
     processes = list(work.iter(q("process")))
@@ -158,7 +161,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
         diag = _from_validation(exc, None, root)
         raise DiagramRejected(diag.message, [*diagnostics, diag]) from None
     except (TypeError, KeyError, AttributeError, ValueError, NotImplementedError) as exc:
-        diag = Diagnostic("error", "engine-parse", f"Diagrammet kunde inte tolkas: {exc}")
+        diag = Diagnostic("error", "engine-parse", explain(str(exc)))
         raise DiagramRejected(diag.message, [*diagnostics, diag]) from None
 
     registry = spec_registry()
@@ -175,10 +178,12 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
             diagnostics.append(_from_validation(exc, pid, root))
             continue
         except (TypeError, KeyError, AttributeError, ValueError, NotImplementedError) as exc:
-            diagnostics.append(Diagnostic("error", "engine-parse", f"Processen kunde inte tolkas: {exc}",
+            diagnostics.append(Diagnostic("error", "engine-parse", explain(str(exc)),
                                           element_id=pid, process_id=pid, line=proc.sourceline))
             continue
         model, step_diags = read_steps(proc, rw, work, participant_names.get(pid), forms or {})
+        original = next((p for p in root.iter(q("process")) if p.get("id") == pid), None)
+        step_diags.extend(dataflow.unwritten(proc, model, original))
         diagnostics.extend(step_diags)
         deployable.append(
             DeployableProcess(
@@ -251,6 +256,23 @@ def _summary(errors: list[Diagnostic]) -> str:
     return f"Diagrammet kan inte driftsättas: {first.message}{where}{more}."
 
 
+def _inline_event_definitions(root: etree._Element) -> None:
+    """An event that names its definition by reference (``<eventDefinitionRef>td</eventDefinitionRef>``
+    to a definition at the top of the document, as BPMN allows) gets a copy of it in place, as if
+    nested: SpiffWorkflow reads nested definitions only. A reference to nothing is dropped (the
+    event then has no trigger, and is repaired as such an event is)."""
+    definitions = {el.get("id"): el for el in root if isinstance(el.tag, str) and local(el).endswith("EventDefinition")
+                   and el.get("id")}
+    for ref in list(root.iter(q("eventDefinitionRef"))):
+        event = ref.getparent()
+        found = definitions.get((ref.text or "").strip())
+        if event is None:
+            continue
+        if found is not None:
+            event.insert(event.index(ref), copy.deepcopy(found))
+        event.remove(ref)
+
+
 def _from_validation(exc: ValidationException, pid: str | None, root: etree._Element) -> Diagnostic:
     line = exc.line_number if isinstance(exc.line_number, int) else None
     if line is None and exc.id:
@@ -260,7 +282,7 @@ def _from_validation(exc: ValidationException, pid: str | None, root: etree._Ele
     return Diagnostic(
         "error",
         "engine-validation",
-        f"Diagrammet kan inte köras: {exc}",
+        explain(str(exc)),
         element_id=exc.id or None,
         element_name=exc.name or None,
         line=line,

@@ -298,6 +298,55 @@ def to_python(text: str, language: str | None = None) -> str:
     return python
 
 
+def dialect(text: str, language: str | None = None) -> str:
+    """The language an expression is written in, as `to_python` reads it: ``"juel"`` (``${...}``,
+    ``#{...}``, a JUEL language), ``"feel"`` (``= ...``, a FEEL language) or ``"python"``."""
+    source = (text or "").strip()
+    lang = (language or "").lower()
+    if _JUEL.match(source) or "juel" in lang or lang == "el":
+        return "juel"
+    if source.startswith("=") or "feel" in lang:
+        return "feel"
+    return "python"
+
+
+_NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, "rutin_value", "rutin_truth"}
+
+
+def null_safe(python: str) -> str:
+    """A translated JUEL or FEEL condition that reads a missing variable as null, as those
+    languages do: each variable it reads becomes ``rutin_value('name')`` (null when the case does
+    not hold it, `bpmn.sandbox`), and the whole is read as false when it is null
+    (``rutin_truth``). A variable a FEEL quantifier binds (``some x in xs``) stays itself.
+
+    Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
+    condition that is not true is not taken, so the default flow is); JUEL's null coerces to
+    false in a condition and is equal only to null. Python conditions keep SpiffWorkflow's reading:
+    a missing name stops the case with an incident."""
+    tree = ast.parse(python, mode="eval")
+    bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension)
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+
+    class Reads(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in _NULL_SAFE_SKIP or node.id in bound or not isinstance(node.ctx, ast.Load):
+                return node
+            return ast.copy_location(ast.Call(ast.Name("rutin_value", ast.Load()), [ast.Constant(node.id)], []), node)
+
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if isinstance(node.func, ast.Name) and node.func.id == VARIABLE_HELPER:
+                node.func = ast.Name("rutin_value", ast.Load())
+                return node
+            if isinstance(node.func, ast.Name):  # any/all of a FEEL quantifier: a function, not data
+                node.args = [self.visit(a) for a in node.args]
+                return node
+            return self.generic_visit(node)
+
+    body = Reads().visit(tree.body)
+    wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body], []))
+    return ast.unparse(ast.fix_missing_locations(wrapped))
+
+
 def multiword_comparison(text: str) -> str | None:
     """Python for a comparison that names variables with spaces and says nothing of its language
     (``Service Level == 'Premium'``), read as FEEL reads names; None unless it is such a

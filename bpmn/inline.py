@@ -35,7 +35,10 @@ def runs_inline(tree: ast.AST) -> bool:
         if isinstance(node, ast.Call):
             # `d.get('k')` and `rutin_variable('namn')`: a lookup, with constant arguments only
             lookup = (isinstance(node.func, ast.Attribute) and node.func.attr == "get") or \
-                (isinstance(node.func, ast.Name) and node.func.id == "rutin_variable")
+                (isinstance(node.func, ast.Name) and node.func.id in {"rutin_variable", "rutin_value"})
+            if isinstance(node.func, ast.Name) and node.func.id == "rutin_truth" and len(node.args) == 1 \
+                    and not node.keywords:
+                continue  # reads its one argument's value: the argument is walked as any node
             if not lookup or node.keywords or not all(isinstance(a, ast.Constant) for a in node.args):
                 return False
             continue
@@ -44,6 +47,13 @@ def runs_inline(tree: ast.AST) -> bool:
         if not isinstance(node, _ALLOWED):
             return False
     return True
+
+
+def value_names(tree: ast.AST) -> set[str]:
+    """The variables ``rutin_value('name')`` calls in a tree read (their constant arguments)."""
+    return {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rutin_value"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
 
 
 def code_names(code: Any) -> set[str]:

@@ -51,6 +51,31 @@ def data_name_problem(name: str) -> str | None:
     return None
 
 
+def zeebe_output(mi: etree._Element) -> tuple[str, str] | None:
+    """Camunda 8's output collection and the variable each instance adds to it, when both are
+    plain names (``outputCollection="results" outputElement="=result"``), else None."""
+    from .repairs import plain_variable
+
+    for z in mi.iter(f"{{{ZEEBE_NS}}}loopCharacteristics"):
+        collection = (z.get("outputCollection") or "").strip().lstrip("=").strip()
+        element = plain_variable(z.get("outputElement") or "")
+        if collection.isidentifier() and element and element.isidentifier():
+            return collection, element
+    return None
+
+
+def gather_zeebe_output(mi: etree._Element) -> None:
+    """Gather the instances' results as Camunda 8 does: each instance's output element, in the
+    order of the input collection, into the output collection (SpiffWorkflow's
+    ``loopDataOutputRef``/``outputDataItem`` do exactly that)."""
+    found = zeebe_output(mi)
+    if found is None or mi.find(q("loopDataOutputRef")) is not None:
+        return
+    collection, element = found
+    etree.SubElement(mi, q("loopDataOutputRef")).text = collection
+    etree.SubElement(mi, q("outputDataItem"), id=element, name=element)
+
+
 class LoopChecks:
     """Checks (and translates, in the executable copy) the loops of one process."""
 
@@ -141,9 +166,9 @@ class LoopChecks:
                 self._name(mi.get(f"{{{ns}}}elementVariable") or "", f"Elementvariabeln ({prefix}:elementVariable)",
                            el)
         for z in mi.iter(f"{{{ZEEBE_NS}}}loopCharacteristics"):
-            self.zeebe(z, el)
+            self.zeebe(z, el, mi)
 
-    def zeebe(self, z: etree._Element, el: etree._Element) -> None:
+    def zeebe(self, z: etree._Element, el: etree._Element, mi: etree._Element) -> None:
         """Camunda 8's ``zeebe:loopCharacteristics``: input and output collections and elements."""
         if (z.get("inputCollection") or "").strip():
             self._collection(z.get("inputCollection") or "", "Samlingen (inputCollection)", el)
@@ -156,10 +181,12 @@ class LoopChecks:
         if element:
             self.n.expression(self.rw, element, None, "Utelementet (outputElement)", el, self.pid,
                               report=not self.descriptive)
-        if output or element:
+        if (output or element) and zeebe_output(mi) is None:
+            # (a plain name in both is gathered: `gather_zeebe_output`)
             self._warn("loop-output-not-collected",
-                       "Flerinstansens utsamling (outputCollection/outputElement) samlas inte in; varje instans "
-                       "skriver sina variabler direkt i ärendets data.", el)
+                       "Flerinstansens utsamling (outputCollection/outputElement) samlas inte in när utelementet är "
+                       "ett uttryck; varje instans skriver sina variabler direkt i ärendets data. Skriv "
+                       "outputElement som en variabel (=resultat) så samlas värdena i utsamlingen.", el)
 
     def _collection(self, text: str, what: str, el: etree._Element) -> None:
         """A dialect's collection: a variable (its name checked), or an expression (checked as

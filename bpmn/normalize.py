@@ -27,7 +27,7 @@ from lxml import etree
 
 from . import limits, sandbox
 from .diagnostics import Diagnostic
-from .expressions import ExpressionError, check_length, multiword_comparison, shown, to_python
+from .expressions import ExpressionError, check_length, dialect, multiword_comparison, null_safe, shown, to_python
 from .xml import BPMN_NS, XSI_NS, q
 
 RESERVED_IDS = {"Start", "End", "Root"}
@@ -482,6 +482,8 @@ class Normalizer:
             return
         try:
             cond.text = self.python(text, cond.get("language"))
+            if dialect(text, cond.get("language")) != "python" and "getDataObject" not in text:
+                cond.text = null_safe(cond.text)
         except ExpressionError as exc:
             lenient = multiword_comparison(text) if not cond.get("language") or "xpath" in (
                 cond.get("language") or "").lower() else None

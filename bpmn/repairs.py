@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .expressions import ExpressionError, to_python
+from .loops import gather_zeebe_output
 from .normalize import EVENT_TYPES, FLOW_NODE_TYPES, GATEWAY_TYPES, ISO_TIME_LITERAL, flow_elements, is_bpmn, local
 from .xml import q
 
@@ -281,6 +282,7 @@ class Repairs:
                             etree.SubElement(mi, q("inputDataItem"), id=element, name=element)
                         self.warn("loop-collection", f"Flerinstansen körs en gång per element i {collection!r}.",
                                   el, "info")
+                        gather_zeebe_output(mi)
                     else:
                         el.remove(mi)
                         self.warn("loop-ignored", "Flerinstansen saknar antal och en samling Rutin kan läsa; "
@@ -339,6 +341,14 @@ class Repairs:
                 # A catch event says "wait until this happens"; with no trigger, a handler records it.
                 self._to_human(ev, "Registrera", "Händelsen har ingen utlösare; en handläggare registrerar att "
                                                  "den har inträffat.")
+                continue
+            if kind == "boundaryEvent" and not defs:
+                # Nothing says what happens on the border: no case can ever leave through it.
+                ev.getparent().remove(ev)
+                self.removed.add(ev.get("id") or "")
+                self.warn("boundary-ignored", "Gränshändelsen har ingen utlösare och kan inte inträffa; flödet efter "
+                                              "den nås inte. Ge den en utlösare (en timer, ett meddelande, ett fel) "
+                                              "om den ska kunna inträffa.", ev)
                 continue
             if not broken:
                 continue

@@ -52,7 +52,7 @@ from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from . import inline, wire
+from . import inline, nulls, wire
 
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
@@ -213,6 +213,8 @@ def plan(source: str, mode: str) -> Plan:
     code = _compile(source, mode)
     names = inline.code_names(code)
     runs_here = mode == "eval" and inline.runs_inline(ast.parse(source, mode="eval"))
+    if "rutin_value" in names:  # the variables a null-safe condition reads are its calls' arguments
+        names |= inline.value_names(ast.parse(source, mode=mode))
     return Plan(code, None if "rutin_variable" in names else frozenset(names), runs_here)
 
 
@@ -282,6 +284,8 @@ def _guarded_getitem(obj: Any, index: Any) -> Any:
 
 
 def _guarded_getiter(obj: Any) -> Any:
+    if isinstance(obj, nulls.Null):
+        return iter(())  # a FEEL quantifier over a missing list: over nothing
     if not isinstance(obj, (*_DATA_TYPES, range, map, filter, zip, enumerate, reversed)):
         raise SandboxError(f"iteration över {type(obj).__name__} är inte tillåten")
     return iter(obj)  # type: ignore[call-overload]
@@ -415,6 +419,8 @@ def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
             data[key] = value
     # Set last, so a variable of the same name cannot replace it.
     g["rutin_variable"] = _variable_reader(data)
+    g["rutin_value"] = nulls.value_reader(data)
+    g["rutin_truth"] = nulls.truth
     return g
 
 
@@ -531,7 +537,7 @@ def run_script(source: str, context: dict[str, Any], *, timeout: float | None = 
         raise ResourceLimit("för mycket minne") from None
     finally:
         sys.settrace(previous)
-    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable"}
+    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable", "rutin_value", "rutin_truth"}
     for key, value in scope.items():
         if key in reserved or key.startswith("_"):
             continue

@@ -461,10 +461,12 @@ def _condition_reads(proc: etree._Element) -> dict[str, list[Any]]:
 
 
 def _variable_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name) and node.id not in {"True", "False", "None", "rutin_beslut"}:
+    if isinstance(node, ast.Name) and node.id not in {"True", "False", "None", "rutin_beslut", "rutin_value",
+                                                      "rutin_truth", "rutin_variable"}:
         return node.id
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rutin_variable" and \
-            node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+            node.func.id in {"rutin_variable", "rutin_value"} and node.args and \
+            isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
         return node.args[0].value
     return None
 

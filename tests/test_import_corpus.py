@@ -111,13 +111,15 @@ def test_corpus_table_runs(tmp_path: Path) -> None:
 
     sample = tmp_path / "sample"
     sample.mkdir()
-    for name in ("A.1.0.bpmn", "C.1.0.bpmn"):
-        (sample / name).write_bytes((REFERENCE / name).read_bytes())
+    (sample / "A.1.0.bpmn").write_bytes((REFERENCE / "A.1.0.bpmn").read_bytes())
     (sample / "A.1.0-copy.bpmn").write_bytes((REFERENCE / "A.1.0.bpmn").read_bytes())
+    # Flowable's and Activiti's file name is read too.
+    (sample / "A.2.0.bpmn20.xml").write_bytes((REFERENCE / "A.2.0.bpmn").read_bytes())
     result = run(sample)
     row = result["table"]["."]
     assert row["files"] == 3 and row["deployed"] == 3 and row["walked"] == row["processes"] > 0
     assert row["kinds"]["info:descriptive-model"] >= 3 and not result["refusals"]
+    assert row["krasch"] == 0 and not result["crashes"]
 
 
 def test_corpus_table_prints_deploy_and_walk_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -131,6 +133,7 @@ def test_corpus_table_prints_deploy_and_walk_rates(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr("sys.argv", ["corpus", str(sample)])
     bench.corpus.main()
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["folder", "files", "deploy", "refuse", "deploy%", "procs", "walked", "walk%"]
+    assert lines[0].split() == ["folder", "files", "deploy", "refuse", "procs", "walked", "stop+warn", "stop-warn",
+                                "krasch", "walk%"]
     row = next(line for line in lines if line.startswith("ALL")).split()
-    assert row[1:5] == ["2", "1", "1", "50.0"] and row[-1] == "100.0", row
+    assert row[1:4] == ["2", "1", "1"] and row[-1] == "100.0", row

@@ -16,6 +16,9 @@
   item says so in Swedish.
 - SpiffWorkflow 3.2's check of an output collection beside a cardinality reads an undefined name
   (``data_ouput``); it is replaced by the check it means.
+- The instances' results are gathered in the order of the instances (of the input collection),
+  as Camunda 8 defines its output collection, not in the order they complete; a Camunda 8
+  ``outputCollection``/``outputElement`` pair of plain names is gathered so (`bpmn.repairs`).
 - A completion condition can count the instances as Camunda 7 and Flowable
   (``${nrOfCompletedInstances/nrOfInstances >= 0.6}``, also ``nrOfActiveInstances``) and Camunda 8
   (``numberOfCompletedInstances``, ``numberOfInstances``, ``numberOfActiveInstances``) write it;
@@ -142,6 +145,22 @@ def _merge_child(self: MultiInstanceTask, workflow: Any, child: Any) -> None:
         raise StepError(f"Instansen lämnade inget värde i '{self.output_item.bpmn_id}', som flerinstanssteget samlar "
                         f"i '{self.data_output.bpmn_id}'. Ange värdet och försök igen.")
     _stock_merge_child(self, workflow, child)
+    _keep_input_order(self, my_task, child)
+
+
+def _keep_input_order(self: MultiInstanceTask, my_task: Any, child: Any) -> None:
+    """Keep a gathered list in the order of the instances (of the input collection), as Camunda 8
+    defines its output collection; SpiffWorkflow appends in the order the instances complete."""
+    index = child.internal_data.get("key_or_index")
+    if self.data_output is None or self.output_item is None or not isinstance(index, int):
+        return
+    output = self.data_output.get(my_task)
+    order = my_task.internal_data.setdefault("output_order", [])
+    if not isinstance(output, list) or len(output) != len(order) + 1:
+        return  # gathered in place (into the input collection itself), or not by appending
+    pairs = sorted(zip([*order, index], output, strict=True), key=lambda pair: pair[0])
+    my_task.internal_data["output_order"] = [i for i, _ in pairs]
+    self.data_output.set(my_task, [item for _, item in pairs])
 
 
 def _init_data_output_with_cardinality(self: MultiInstanceTask, my_task: Any) -> None:

@@ -212,8 +212,29 @@ def _explain(exc: BaseException | None) -> str:
             return f"skriptet stoppade{line}: {_explain(inner)}"
         return _spiff(message)
     if isinstance(exc, WorkflowException):
-        return _spiff(str(exc.args[0]) if exc.args else "")
+        message = str(exc.args[0]) if exc.args else ""
+        if message.startswith("No conditions satisfied"):
+            return _no_condition(getattr(exc, "task_spec", None))
+        return _spiff(message)
     return _python(exc)
+
+
+_VALUE_CALL = re.compile(r"rutin_value\('([^']*)'\)")
+_TRUTH = re.compile(r"^rutin_truth\((.*)\)$", re.DOTALL)
+
+
+def _no_condition(spec: Any) -> str:
+    """A gateway none of whose conditions held and that has no default flow, with its conditions
+    as the designer reads them (the translation's helpers taken out)."""
+    shown = []
+    for condition, _ in getattr(spec, "cond_task_specs", None) or []:
+        args = getattr(condition, "args", None)  # SpiffWorkflow's condition operator holds the expression
+        text = _VALUE_CALL.sub(r"\1", str(args[0] if args else condition))
+        found = _TRUTH.match(text)
+        shown.append(f"«{found.group(1) if found else text}»")
+    listed = f" ({'; '.join(shown)})" if shown else ""
+    return (f"inget av villkoren på grindens utgående flöden är uppfyllt{listed} och grinden har inget "
+            "standardflöde; ange data som uppfyller ett av villkoren, eller rita ett standardflöde")
 
 
 def _data(exc: WorkflowDataException) -> str:
@@ -241,6 +262,8 @@ def _spiff(message: str) -> str:
     found = re.match(r"The (?:called process|subprocess) '(.+)' was not found", message)
     if found:
         return f"processen '{found.group(1)}' som steget anropar finns inte"
+    if message.startswith("No conditions satisfied"):
+        return _no_condition(None)
     return "motorn kunde inte köra steget"
 
 

@@ -111,7 +111,8 @@ def _date_variable(spec: str | None) -> str | None:
 
 
 def expression_names(source: str | None) -> set[str]:
-    """The variables a (Python) expression or script reads: its names, and ``rutin_variable("x")``."""
+    """The variables a (Python) expression or script reads: its names, and ``rutin_variable("x")``
+    (``rutin_value("x")`` in a condition translated from JUEL or FEEL)."""
     if not source:
         return set()
     try:
@@ -124,8 +125,9 @@ def expression_names(source: str | None) -> set[str]:
         if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in called
                 and node.id not in {"True", "False", "None"}):
             names.add(node.id)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rutin_variable"
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in {"rutin_variable", "rutin_value"} and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             names.add(node.args[0].value)
     return names
 

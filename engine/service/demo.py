@@ -28,10 +28,10 @@ DEMO_PASSWORD = "rutin-demo"  # noqa: S105 - the documented password of the demo
 
 
 def deploy_library(engine: Engine, directory: Path) -> list[processes.Deployed]:
-    """Deploy every ``.bpmn`` file of a directory, in name order, published as set-up by an
-    administrator (each version records ``approved_via="admin"``)."""
+    """Deploy every ``.bpmn`` (and Flowable's ``.bpmn20.xml``) file of a directory, in name order,
+    published as set-up by an administrator (each version records ``approved_via="admin"``)."""
     deployed = []
-    for path in sorted(directory.glob("*.bpmn")):
+    for path in sorted([*directory.glob("*.bpmn"), *directory.glob("*.bpmn20.xml")]):
         deployed.extend(processes.deploy(engine, SYSTEM, path.read_bytes(), path.name, approve_as_admin=True))
     return deployed
 

@@ -9,6 +9,7 @@ want to know whether their map runs from start to end.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,10 +97,10 @@ def walk(engine: Engine, actor: Actor, case_id: str, *, message_names: list[str]
             result.steps += 1
             result.path.append(task["name"])
             continue
-        if any(_deliver(engine, actor, case_id, name) for name in message_names or []):
+        if any(deliver(engine, actor, case_id, name) for name in message_names or []):
             result.steps += 1
             continue
-        if not _next_timer(engine, case_id):
+        if not next_timer(engine, case_id):
             result.status, result.reason = "stuck", "ärendet väntar på något som inte kan inträffa här"
             return result
     result.status, result.reason = "too-long", f"mer än {max_steps} steg"
@@ -113,10 +114,20 @@ _KNOWN = {"and", "or", "not", "True", "False", "None", "in", "is", "if", "else",
           "rutin_variable"}
 
 
+_CONDITIONS = re.compile(r"«(.*?)»")
+_COMPARED = re.compile(r"([^\W\d]\w*)\s*==\s*('[^']*'|\"[^\"]*\"|\d+(?:\.\d+)?)")
+
+
 def missing_variables(message: str, data: dict[str, Any]) -> dict[str, Any]:
     """What a handler supplies when a condition asks for data the map never collects: each name
     the failed expression reads (outside its string literals) or the error says is undefined,
-    that the case does not hold; a list where the expression iterates over it, else True."""
+    that the case does not hold; a list where the expression iterates over it, the value the
+    first of a gateway's conditions compares it to (none of them held), else True."""
+    conditions = _CONDITIONS.findall(message)
+    if conditions:
+        compared = {name: ast.literal_eval(value) for name, value in _COMPARED.findall(conditions[0])}
+        names = {n for c in conditions for n in _NAME.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", c))} - _KNOWN
+        return {n: compared.get(n, True) for n in sorted(names) if n not in data and not n.startswith("_")}
     names = set(_UNDEFINED.findall(message))
     m = _QUOTED.search(message)
     text = m.group(1) if m else ""
@@ -134,7 +145,8 @@ def message_names(data: bytes) -> list[str]:
     return [m.get("name") or "" for m in root.iter(q("message")) if m.get("name")]
 
 
-def _deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
+def deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
+    """Deliver the message `name` to the case with no payload; False if it was not waiting for it."""
     try:
         messages.send_message(engine, actor, case_id, name, {})
     except RutinError:
@@ -142,7 +154,7 @@ def _deliver(engine: Engine, actor: Actor, case_id: str, name: str) -> bool:
     return True
 
 
-def _next_timer(engine: Engine, case_id: str) -> bool:
+def next_timer(engine: Engine, case_id: str) -> bool:
     """Move a manual clock to the case's next timer and fire it; False if it has none (or no clock)."""
     with engine.db.read() as s:
         due = s.execute(sa.select(sa.func.min(Timer.due_at)).where(
