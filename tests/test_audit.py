@@ -313,10 +313,10 @@ def test_the_page_shows_the_state_and_checks_live(app: Any, client: Any, people:
 
 def test_the_command_exits_nonzero_on_findings(client: Any, people: dict[str, Person], engine: Engine,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from webapp import cli
+    from webapp import cli, cli_engine
 
     case_id = _run_case(client, people)
-    monkeypatch.setattr(cli, "_engine", lambda: engine)
+    monkeypatch.setattr(cli_engine, "engine_from_env", lambda: engine)
     runner = CliRunner()
     sealed = runner.invoke(cli.main, ["audit", "seal"])
     assert sealed.exit_code == 0 and "Kontrollpunkt 1" in sealed.output

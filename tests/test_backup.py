@@ -119,10 +119,10 @@ def test_a_damaged_backup_is_refused(backend: str, engine: Engine, tmp_path: Pat
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_commands_back_up_and_restore(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from webapp import cli
+    from webapp import cli, cli_engine
 
     audit.seal(engine, "test")
-    monkeypatch.setattr(cli, "_engine", lambda: engine)
+    monkeypatch.setattr(cli_engine, "engine_from_env", lambda: engine)
     runner = CliRunner()
     made = runner.invoke(cli.main, ["backup", str(tmp_path / "b")])
     assert made.exit_code == 0 and "Säkerhetskopia (sqlite)" in made.output, made.output

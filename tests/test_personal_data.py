@@ -75,7 +75,7 @@ def test_only_administrators_search_and_a_bad_query_is_refused(engine: Engine, c
 
 def test_through_the_api_and_the_command(engine: Engine, client: Any, people: dict[str, Person],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from webapp import cli_retention
+    from webapp import cli_engine
     from webapp.cli import main
 
     publish(client, people, "review.bpmn")
@@ -85,6 +85,6 @@ def test_through_the_api_and_the_command(engine: Engine, client: Any, people: di
     r = client.post("/api/personal-data/search?format=csv", json={"query": "Sven Svensson"},
                     headers=people["admin"].headers)
     assert r.mimetype == "text/csv" and case_id in r.get_data(as_text=True)
-    monkeypatch.setattr(cli_retention, "_engine", lambda: engine)
+    monkeypatch.setattr(cli_engine, "engine_from_env", lambda: engine)
     out = CliRunner().invoke(main, ["retention", "personal-data", "Sven Svensson", "--csv"])
     assert out.exit_code == 0 and case_id in out.output and "Ska bevaras" in out.output

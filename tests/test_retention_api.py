@@ -116,12 +116,12 @@ def test_hold_dry_run_cull_and_report_through_the_api(client: Any, people: dict[
 
 def test_the_commands(client: Any, people: dict[str, Person], archivist: Person, engine: Engine,
                       clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    from webapp import cli_retention
+    from webapp import cli_engine
     from webapp.cli import main
 
     publish(client, people, "review.bpmn")
     case_id = run_case(client, people)
-    monkeypatch.setattr(cli_retention, "_engine", lambda: engine)
+    monkeypatch.setattr(cli_engine, "engine_from_env", lambda: engine)
     runner = CliRunner()
     args = ["retention", "propose", "--by", "admin", "--process", "granskning", "--action", "gallras",
             "--years", "1", "--decision-ref", "KS 2025/117", "--decision-body", "Kommunstyrelsen",
@@ -144,9 +144,9 @@ def test_the_commands(client: Any, people: dict[str, Person], archivist: Person,
     assert done.exit_code == 0 and f"gallrat: {case_id}" in done.output, done.output
     report = runner.invoke(main, ["retention", "report", "--csv"])
     assert report.output.startswith("Gallrat;Gallringsbeslut") and case_id in report.output
-    from webapp import cli
+    from webapp import cli_engine
 
-    monkeypatch.setattr(cli, "_engine", lambda: engine)
+    monkeypatch.setattr(cli_engine, "engine_from_env", lambda: engine)
     verified = runner.invoke(main, ["audit", "verify"])
     assert verified.exit_code == 0 and "inga avvikelser" in verified.output, verified.output
 

@@ -22,27 +22,15 @@ from bpmn.diagnostics import DiagramRejected
 from engine.base import labels
 from engine.base.errors import RutinError
 
-from . import logs
+from . import cli_engine, logs
+from .cli_accounts import token, tokens_cmd, users
+from .cli_audit import audit_cmd, backup_cmd, restore_cmd
 from .cli_oidc import oidc_cmd
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
 
-def engine_from_env() -> Engine:
-    """The engine of the environment's settings, its database migrated; a clear error (no
-    traceback) for settings Rutin cannot start under."""
-    from engine.base.settings import SettingsError
-    from engine.core import Engine
-    try:
-        engine = Engine()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    engine.migrate()
-    return engine
-
-
-_engine = engine_from_env
 
 
 @click.group()
@@ -86,7 +74,7 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     from granian.constants import Interfaces
     from granian.server import Server
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     host = host or engine.settings.host
     port = port or engine.settings.port
     threads = threads or 4
@@ -181,7 +169,7 @@ def deploy(files: tuple[Path, ...], forms: tuple[Path, ...], approve: bool) -> N
     from engine.authority.identity import SYSTEM
     from engine.catalogue import processes
     diagrams, form_bytes = _split_files(files, forms)
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     failed = False
     for path in diagrams:
         try:
@@ -234,144 +222,6 @@ def lint(files: tuple[Path, ...], forms: tuple[Path, ...]) -> None:
 main.add_command(oidc_cmd)
 
 
-@main.group()
-def users() -> None:
-    """Manage users and their roles."""
-
-
-@users.command("add")
-@click.argument("name")
-@click.option("--role", "roles", multiple=True, help="En roll (upprepa för flera). admin och designer är systemroller.")
-@click.option("--display-name", default=None)
-@click.option("--email", default=None)
-@click.option("--add-roles", "add_roles", is_flag=True,
-              help="Ge en befintlig användare fler roller (utan flaggan vägras ett namn som finns).")
-def users_add(name: str, roles: tuple[str, ...], display_name: str | None, email: str | None, add_roles: bool) -> None:
-    """Create a user; with --add-roles, add roles to an existing one instead.
-
-    Adding roles to someone who exists is asked for by name: without the flag a mistyped or reused
-    login (the demo's municipal director is `anna`) is refused, not silently given new roles."""
-    from engine.authority import identity
-    engine = _engine()
-    try:
-        if add_roles:
-            identity.get_actor(engine, name)  # NotFound: --add-roles is for someone who exists
-        else:
-            identity.ensure_unique(engine, name)
-    except RutinError as exc:
-        hint = "lägg till roller med --add-roles" if not add_roles else "skapa användaren utan --add-roles"
-        raise click.ClickException(f"{exc.detail.rstrip('.')}; {hint}.") from None
-    if add_roles and not roles:
-        raise click.ClickException(f"Ange minst en --role att ge {name}.")
-    try:
-        actor = identity.add_user(engine, name, list(roles), display_name=display_name, email=email)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"{actor.name}: {', '.join(actor.role_names) or '(inga roller)'}")
-
-
-@users.command("password")
-@click.argument("name")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def users_password(name: str, password: str) -> None:
-    """Set a user's password for signing in to the pages."""
-    from engine.authority import identity
-    try:
-        identity.set_password(_engine(), name, password)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Lösenordet för {name} är satt.")
-
-
-@users.command("list")
-def users_list() -> None:
-    """List users and their roles."""
-    from engine.authority import identity
-    for actor in identity.list_users(_engine()):
-        click.echo(f"{actor.name:20} {', '.join(actor.role_names)}")
-
-
-@users.command("deactivate")
-@click.argument("name")
-@click.option("--reason", default=None, help="Varför (sparas i säkerhetsloggen).")
-def users_deactivate(name: str, reason: str | None) -> None:
-    """End an account at once: its sessions and tokens stop working, its claimed tasks go back to their roles."""
-    from engine.authority.identity import SYSTEM
-    from engine.routing import accounts
-    try:
-        done = accounts.deactivate(_engine(), SYSTEM, name, reason)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    returned = len(done["returned_tasks"])
-    click.echo(f"Kontot {name} är avaktiverat; {returned} tagna uppgifter gick tillbaka till sina roller.")
-
-
-@users.command("reactivate")
-@click.argument("name")
-@click.option("--reason", default=None, help="Varför (sparas i säkerhetsloggen).")
-def users_reactivate(name: str, reason: str | None) -> None:
-    """Let a deactivated account sign in again (its old tokens stay revoked)."""
-    from engine.authority.identity import SYSTEM
-    from engine.routing import accounts
-    try:
-        accounts.reactivate(_engine(), SYSTEM, name, reason)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Kontot {name} är återaktiverat.")
-
-
-# `rutin user deactivate NAME` reads as well as `rutin users deactivate NAME`: both work.
-main.add_command(users, "user")
-
-
-@main.command()
-@click.argument("name")
-@click.option("--name", "label", default="token", show_default=True, help="Vad token används till.")
-@click.option("--days", default=None, type=int, help="Hur många dagar den gäller (standard RUTIN_TOKEN_DAYS).")
-@click.option("--process", "processes", multiple=True,
-              help="Bara starta ärenden i den här processen (upprepa för flera): en integrations token.")
-def token(name: str, label: str, days: int | None, processes: tuple[str, ...]) -> None:
-    """Issue a new bearer token for a user (printed as the last line)."""
-    from engine.authority import identity
-    engine = _engine()
-    try:
-        value = identity.issue_token(engine, name, label=label, days=days, start_only=list(processes) or None,
-                                     by="system")
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Ny token för {name} (visas bara nu):")
-    click.echo(value)
-
-
-@main.group("tokens")
-def tokens_cmd() -> None:
-    """List and revoke bearer tokens."""
-
-
-@tokens_cmd.command("list")
-@click.option("--user", default=None, help="Bara den här personens tokens.")
-def tokens_list(user: str | None) -> None:
-    """List tokens: id, owner, name, state, expiry, last use."""
-    from engine.authority.identity import SYSTEM
-    from engine.routing import accounts
-    for t in accounts.list_tokens(_engine(), SYSTEM, user=user, everyone=user is None)["items"]:
-        click.echo(f"{t['id']:>5} {t['user']:20} {t['name']:24} {t['state']:8} {t['expires_at'][:10]} "
-                   f"{(t['last_used_at'] or '-')[:16]}")
-
-
-@tokens_cmd.command("revoke")
-@click.argument("token_id", type=int)
-def tokens_revoke(token_id: int) -> None:
-    """Revoke one token."""
-    from engine.authority.identity import SYSTEM
-    from engine.routing import accounts
-    try:
-        accounts.revoke_token(_engine(), SYSTEM, token_id)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Token {token_id} är återkallad.")
-
-
 @main.command("demo")
 @click.option("--if-empty", is_flag=True, help="Gör ingenting om databasen redan har användare.")
 @click.option("--directory", default=None, type=click.Path(file_okay=False, path_type=Path))
@@ -379,7 +229,7 @@ def tokens_revoke(token_id: int) -> None:
 def demo_cmd(if_empty: bool, directory: Path | None, without_cases: bool) -> None:
     """Deploy the shipped process library, load the demo users and seed the demo cases."""
     from engine.service import demo, demo_cases
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     if if_empty and not demo.is_empty(engine):
         click.echo("Databasen har redan användare; demodata laddas inte igen.")
         return
@@ -412,7 +262,7 @@ def org_import(file: Path) -> None:
     """Load a YAML/JSON organisation file, or a CSV of people and their roles."""
     from engine.authority import org
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     text = file.read_text(encoding="utf-8")
     try:
         counts = org.import_people_csv(engine, text) if file.suffix.lower() == ".csv" else org.import_yaml(engine, text)
@@ -427,7 +277,7 @@ def org_export(fmt: str) -> None:
     """Print the organisation (YAML), or people and their roles (CSV)."""
     from engine.authority import org
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     click.echo(org.people_csv(engine) if fmt == "csv" else org.export_yaml(engine), nl=False)
 
 
@@ -453,7 +303,7 @@ def delegation_import(file: Path, proposed_by: str | None, approve: bool) -> Non
     from engine.authority.identity import SYSTEM
     from engine.routing import delegation
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     if approve and proposed_by:
         raise click.UsageError("--approve godkänner som systemet; ange inte --proposed-by samtidigt.")
     if not approve and not proposed_by:
@@ -480,7 +330,7 @@ def delegation_report(committee: str | None, since: str | None, until: str | Non
     from engine.base import forms
     from engine.routing import delegation
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         rows = delegation.report(engine, SYSTEM, committee=committee, reporting=reporting,
                                  since=forms.instant(since, "from") if since else None,
@@ -509,7 +359,7 @@ def absences_list(user: str | None, include_past: bool) -> None:
     from engine.authority.identity import SYSTEM
     from engine.routing import absence
 
-    for a in absence.list_absences(_engine(), SYSTEM, user=user, include_past=include_past):
+    for a in absence.list_absences(cli_engine.engine_from_env(), SYSTEM, user=user, include_past=include_past):
         click.echo(f"{a['id']:6} {a['user']:20} {a['from']} – {a['to']}{'  pågår' if a['current'] else ''}"
                    f"{'  ' + a['reason'] if a['reason'] else ''}")
 
@@ -526,8 +376,8 @@ def absences_add(user: str, since: str, until: str, reason: str | None) -> None:
     from engine.routing import absence
 
     try:
-        result = absence.register(_engine(), SYSTEM, user, forms.instant(since, "from"), forms.instant(until, "to"),
-                                  reason)
+        result = absence.register(cli_engine.engine_from_env(), SYSTEM, user, forms.instant(since, "from"),
+                                  forms.instant(until, "to"), reason)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"frånvaro {result['id']} för {user}; {len(result['handed_on'])} uppgifter lämnade vidare")
@@ -541,7 +391,7 @@ def absences_cancel(absence_id: int) -> None:
     from engine.routing import absence
 
     try:
-        result = absence.cancel(_engine(), SYSTEM, absence_id)
+        result = absence.cancel(cli_engine.engine_from_env(), SYSTEM, absence_id)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     done = "borttagen" if result["outcome"] == "cancelled" else "avslutad"
@@ -556,99 +406,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations."""
-    _engine()
+    cli_engine.engine_from_env()
     click.echo("Databasen är uppdaterad.")
-
-
-@main.group("audit")
-def audit_cmd() -> None:
-    """Tamper evidence: sealed chain heads and verification of every history."""
-
-
-def _print_findings(result: dict[str, Any]) -> None:
-    for finding in result["findings"]:
-        click.echo(finding["message"])
-
-
-@audit_cmd.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Resultatet som JSON.")
-def audit_verify(as_json: bool) -> None:
-    """Check every case and process history against its chain and the signed checkpoints; exits
-    with 1 when anything is found."""
-    from engine.service import audit
-
-    result = audit.verify_all(_engine(), trigger="cli", actor="cli")
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        _print_findings(result)
-        checkpoint = f"kontrollpunkt {result['checkpoint']} ({result['checkpoint_at']})" if result["checkpoint"] \
-            else "ingen kontrollpunkt ännu"
-        verdict = "inga avvikelser" if result["clean"] else f"{len(result['findings'])} avvikelser"
-        click.echo(f"{result['cases']} ärenden och {result['processes']} processer kontrollerade mot {checkpoint}: "
-                   f"{verdict}. Senast utan avvikelser: {result['last_clean_at'] or 'aldrig'}.")
-    if not result["clean"]:
-        sys.exit(1)
-
-
-@audit_cmd.command("seal")
-def audit_seal() -> None:
-    """Seal the chain heads now into a signed checkpoint."""
-    from engine.service import audit
-
-    done = audit.seal(_engine(), "cli", force=True)
-    assert done is not None
-    click.echo(f"Kontrollpunkt {done['n']} ({done['at']}) signerad med nyckel {done['key_id']}: "
-               f"{done['sealed']} kedjor förseglade.")
-
-
-@audit_cmd.command("rotate-key")
-def audit_rotate_key() -> None:
-    """Replace the signing key; the change is recorded in the checkpoint log."""
-    from engine.service import audit
-
-    try:
-        done = audit.rotate_key(_engine(), "cli")
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Ny signeringsnyckel {done['key_id']} ersätter {done['old_key_id']} (loggrad {done['n']}).")
-
-
-@audit_cmd.command("public-key")
-def audit_public_key() -> None:
-    """Print the published public keys (JSON), for an auditor to keep."""
-    from engine.base.settings import Settings
-    from engine.service import audit
-
-    click.echo(json.dumps(audit.public_keys(Settings.from_env()), ensure_ascii=False, indent=2))
-
-
-@main.command("backup")
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-def backup_cmd(dest: Path) -> None:
-    """Back up the database, the public keys and the checkpoint log into DEST (new or empty)."""
-    from engine.service import backup
-
-    try:
-        manifest = backup.backup(_engine(), dest)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Säkerhetskopia ({manifest['database']}) skriven till {dest}: {', '.join(manifest['files'])}.")
-
-
-@main.command("restore")
-@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def restore_cmd(source: Path) -> None:
-    """Restore a backup into the empty data directory RUTIN_DATA_DIR names."""
-    from engine.base.settings import Settings
-    from engine.service import backup
-
-    try:
-        manifest = backup.restore(Settings.from_env(), source)
-    except RutinError as exc:
-        raise click.ClickException(exc.detail) from None
-    click.echo(f"Säkerhetskopian från {manifest['created_at']} är återställd. Kontrollera den med "
-               "`rutin audit verify`.")
 
 
 # How often a scheduler asks whether the scheduled seal and verification is due (it runs once per
@@ -692,7 +451,7 @@ def add_jobs(scheduler: Any, engine: Engine, interval: float) -> None:
 @click.option("--interval", default=None, type=float, help="Sekunder mellan varven.")
 def worker(once: bool, interval: float | None) -> None:
     """Run the scheduler alone: fire due timers, deadlines and escalations."""
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     if once:
         total = 0
         while True:
@@ -717,6 +476,10 @@ def worker(once: bool, interval: float | None) -> None:
 from .cli_retention import retention_cmd  # noqa: E402  (its commands, in a module of their own)
 
 main.add_command(retention_cmd)
+for command in (users, token, tokens_cmd, audit_cmd, backup_cmd, restore_cmd):
+    main.add_command(command)
+# `rutin user deactivate NAME` reads as well as `rutin users deactivate NAME`: both work.
+main.add_command(users, "user")
 
 if __name__ == "__main__":
     main()

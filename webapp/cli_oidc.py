@@ -12,6 +12,8 @@ import click
 
 from engine.base.errors import RutinError
 
+from . import cli_engine
+
 
 @click.group("oidc")
 def oidc_cmd() -> None:
@@ -29,9 +31,7 @@ def group_roles_list() -> None:
     from engine.authority import idp
     from engine.authority.identity import SYSTEM
 
-    from .cli import engine_from_env
-
-    mappings = idp.group_roles(engine_from_env(), SYSTEM)
+    mappings = idp.group_roles(cli_engine.engine_from_env(), SYSTEM)
     click.echo(json.dumps({"mappings": mappings}, ensure_ascii=False, indent=2))
 
 
@@ -45,8 +45,6 @@ def group_roles_set(file: Path) -> None:
     from engine.authority import idp
     from engine.authority.identity import SYSTEM
 
-    from .cli import engine_from_env
-
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -54,7 +52,7 @@ def group_roles_set(file: Path) -> None:
     if isinstance(data, dict) and set(data) == {"mappings"}:
         data = data["mappings"]
     try:
-        mappings = idp.replace_group_roles(engine_from_env(), SYSTEM, data)
+        mappings = idp.replace_group_roles(cli_engine.engine_from_env(), SYSTEM, data)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(f"{len(mappings)} grupproller.")

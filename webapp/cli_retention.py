@@ -15,17 +15,11 @@ import click
 
 from engine.base.errors import RutinError
 
+from . import cli_engine
+
 if TYPE_CHECKING:
     from engine.authority.identity import Actor
     from engine.core import Engine
-
-
-def _engine() -> Engine:
-    from engine.core import Engine
-
-    engine = Engine()
-    engine.migrate()
-    return engine
 
 
 def _person(engine: Engine, name: str) -> Actor:
@@ -52,7 +46,7 @@ def rules_cmd(process: str | None, include_all: bool) -> None:
     from engine.retention import rules
 
     try:
-        items = rules.list_rules(_engine(), SYSTEM, process_key=process, include_all=include_all)
+        items = rules.list_rules(cli_engine.engine_from_env(), SYSTEM, process_key=process, include_all=include_all)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     for r in items:
@@ -79,7 +73,7 @@ def propose_cmd(by: str, process: str, action: str, years: int, months: int, dec
     """Propose a retention rule; another administrator or archive officer approves it."""
     from engine.retention import rules
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     spec = {"process_key": process, "action": action, "years": years, "months": months,
             "decision_ref": decision_ref, "decision_body": decision_body, "decision_date": decision_date,
             "outcome_field": outcome_field, "outcome_value": outcome_value, "note": note}
@@ -98,7 +92,7 @@ def approve_cmd(rule_id: int, by: str) -> None:
     """Approve a proposed rule."""
     from engine.retention import rules
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         rule = rules.approve(engine, _person(engine, by), rule_id)
     except RutinError as exc:
@@ -114,7 +108,7 @@ def hold_cmd(case_id: str, by: str, reason: str) -> None:
     """Hold a case from culling."""
     from engine.retention import holds
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         holds.hold(engine, _person(engine, by), case_id, reason)
     except RutinError as exc:
@@ -130,7 +124,7 @@ def release_cmd(case_id: str, by: str, reason: str) -> None:
     """Release a case's hold: its rule applies again."""
     from engine.retention import holds
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         holds.release(engine, _person(engine, by), case_id, reason)
     except RutinError as exc:
@@ -146,7 +140,7 @@ def cull_cmd(dry_run: bool, as_json: bool) -> None:
     from engine.authority.identity import SYSTEM
     from engine.retention import culling
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         result = culling.dry_run(engine, SYSTEM) if dry_run else culling.cull_due(engine)
     except RutinError as exc:
@@ -177,7 +171,7 @@ def report_cmd(since: str | None, until: str | None, as_csv: bool) -> None:
     from engine.base import forms
     from engine.retention import culling
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         rows = culling.report(engine, SYSTEM, since=forms.instant(since, "from") if since else None,
                               until=forms.instant(until, "to") if until else None)
@@ -202,7 +196,7 @@ def export_cmd(case_id: str, out: Path, by: str) -> None:
     """Export one closed case kept under its rule as an E-ARK package (zip) and record the delivery."""
     from engine.retention import eark
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         objid, data, delivery = eark.export(engine, _person(engine, by), case_id)
     except RutinError as exc:
@@ -219,7 +213,7 @@ def export_due_cmd(out: Path) -> None:
     from engine.retention import eark
 
     try:
-        made = eark.export_due(_engine(), out)
+        made = eark.export_due(cli_engine.engine_from_env(), out)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     for d in made:
@@ -235,7 +229,7 @@ def receipt_cmd(delivery_id: int, ref: str, by: str) -> None:
     """Record the e-archive's receipt of a delivered package: the case may then be culled."""
     from engine.retention import eark
 
-    engine = _engine()
+    engine = cli_engine.engine_from_env()
     try:
         eark.confirm_receipt(engine, _person(engine, by), delivery_id, ref)
     except RutinError as exc:
@@ -252,7 +246,7 @@ def personal_data_cmd(query: str, as_csv: bool) -> None:
     from engine.retention import personal_data
 
     try:
-        result = personal_data.search(_engine(), SYSTEM, query)
+        result = personal_data.search(cli_engine.engine_from_env(), SYSTEM, query)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     if as_csv:
