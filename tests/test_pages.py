@@ -450,7 +450,7 @@ def test_a_step_the_ordinance_names_asks_for_the_jav_confirmation_too(web: Web) 
     page = web.sign_in("hanna", start=f"/tasks/{step['id']}")
     # the diagram does not mark the step a decision; the ordinance does, and the page says so at once
     expect(page.locator("h1 .tag")).to_have_text("beslut")
-    expect(page.locator("dd.delegation")).to_have_text("Beslut enligt delegationsordningen, punkt 3.2")
+    expect(page.locator("dd.delegation")).to_have_text("Beslut enligt delegationsordningen, punkt 3.2: Beslut i steg ett")
     jav = page.get_by_label("Jag är inte jävig i ärendet")
     expect(jav).not_to_be_checked()
     expect(page.get_by_text("Anmäl jäv", exact=True)).to_be_visible()

@@ -8,14 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, ROOT, Person, sign_in
+from conftest import FIXTURES, PASSWORD, ROOT, Person, fixture_bytes, sign_in
+from test_pages import BIDRAG
 
-from engine.authority import identity
+from engine.authority import identity, org
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases
+from engine.routing import delegation
+from engine.service import cases, tasks
+from engine.store.models import Case
 
 WORKFLOWS = ROOT / "workflows"
 
@@ -39,6 +42,11 @@ def _csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found
     return found.group(1)
+
+
+def _beside(page: str) -> str:
+    start = page.index('class="case-beside"')
+    return page[start:page.index("</section>", start)]
 
 
 # -- 1. the deadline does not depend on the door ------------------------------------------------------
@@ -72,3 +80,67 @@ def test_a_bygglov_registered_through_the_pages_has_the_deadline_of_one_started_
     history = cases.get_case(engine, SYSTEM, case_id)["history"]
     assert "case_clock_recounted" in {e["type"] for e in history}
     assert "case_clock_not_recounted" not in {e["type"] for e in history}
+
+
+# -- 2. the case beside every task ----------------------------------------------------------------------
+
+DECISION_ITEM = {
+    "number": "F.1.5", "title": "Bygglov inom detaljplan, högst 200 m²", "process_key": "bygglov_test",
+    "element_id": "beslut", "legal_basis": "PBL 9 kap. 30–32 §§", "delegate_role": "Bygglovshandläggare",
+    "substitute_role": "Bygglovschef", "superior_may_decide": True, "limit": "area <= 200",
+    "reporting": "anmals", "committee": "Byggnadsnämnden"}
+
+
+def _town(engine: Engine) -> None:
+    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    identity.add_user(engine, "alice", ["admin"])
+    identity.add_user(engine, "adam", ["admin"])
+    delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"),
+                            [DECISION_ITEM])
+    processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
+
+
+def test_the_decision_page_shows_the_case_its_steps_the_delegation_item_and_the_jav_declaration(
+        engine: Engine, client: Any) -> None:
+    _town(engine)
+    bea = identity.get_actor(engine, "bea")
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 150}, "BN-150", org_unit="bygglov")
+    first = case["open_tasks"][0]
+    tasks.comment(engine, bea, task_id=first["id"], text="Ritningarna saknar fasad mot öster.")
+    [decision] = tasks.complete(engine, bea, first["id"], {"granskat": True})["case"]["open_tasks"]
+    delegation.declare_conflict(engine, bea, decision["id"], "Sökanden är min granne")
+
+    identity.set_password(engine, "bert", PASSWORD)
+    sign_in(client, "bert")
+    page = client.get(f"/tasks/{decision['id']}").get_data(as_text=True)
+    beside = _beside(page)
+    # the case's data, by the labels of the forms that collected it
+    assert re.search(r"Byggnadsarea \(m²\)</dt><dd>150</dd>", beside)
+    assert re.search(r"Ansökan är granskad</dt><dd>Ja</dd>", beside)
+    # the earlier step: who by name, when, on time
+    step = re.search(r'<li data-task-id="[^"]+"><strong>Granska ansökan</strong>(.*?)</li>', beside, re.S)
+    assert step and "Bea Bygg" in step.group(1) and "i tid" in step.group(1) and "2026-12-07" in step.group(1)
+    # the comment made at the earlier step, by name
+    assert "Ritningarna saknar fasad mot öster." in page and "Bea Bygg, 2026-12-07" in page
+    # the delegation item, and who declared jäv: the reader decides as substitute
+    assert "punkt F.1.5: Bygglov inom detaljplan, högst 200 m²" in page
+    assert re.search(r"Jäv anmält av Bea Bygg .*Sökanden är min granne.*\s*Du beslutar som ersättare", page)
+    # never a login where a person is meant
+    assert not re.search(r"\bbea\b", page.replace("bea@", ""))
+
+
+def test_the_case_beside_a_task_never_shows_the_engines_own_variables(engine: Engine, people: dict[str, Person],
+                                                                       client: Any) -> None:
+    processes.deploy(engine, SYSTEM, BIDRAG, "bidrag.bpmn")
+    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    case = cases.start_case(engine, SYSTEM, "bidrag", {}, "BID-7")
+    with engine.db.write() as s:  # what the engine keeps beside the forms' data
+        row = s.get(Case, case["id"])
+        row.data = {**(row.data or {}), "rutin_beslut": {"beslut": "f_ja"}, "sokande": "Föreningen Exempel",
+                    "bilagor": ["plan.pdf", "budget.pdf"]}
+    identity.set_password(engine, "hanna", PASSWORD)
+    sign_in(client)
+    page = client.get(f"/tasks/{case['open_tasks'][0]['id']}").get_data(as_text=True)
+    beside = _beside(page)
+    assert "rutin_beslut" not in beside and "f_ja" not in beside and "{" not in beside
+    assert "Föreningen Exempel" in beside and "plan.pdf, budget.pdf" in beside and "[" not in beside

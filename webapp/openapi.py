@@ -160,6 +160,10 @@ TASK = {
             "type": "array", "items": {"type": "string"},
             "description": "Alla gällande punkter som avser steget, den mest specifika först.",
         },
+        "delegation_item_title": {
+            "type": ["string", "null"],
+            "description": "Rubriken på den punkten (delegation_item), som sidorna visar vid beslutet.",
+        },
         "actions": {
             "type": "object",
             "properties": {k: {"type": "boolean"} for k in ("claim", "unclaim", "complete", "assign", "comment")},

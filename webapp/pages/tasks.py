@@ -12,6 +12,7 @@ from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
 from engine.service import cases, tasks
 
+from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
 
 bp = Blueprint("tasks", __name__)
@@ -71,14 +72,15 @@ def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | 
     """One task: what to do, its form or options, and the case it belongs to."""
     row = tasks.get_task(current_engine(), g.actor, task_id)
     case = cases.get_case(current_engine(), g.actor, row["case_id"])
-    comments = [e for e in case.get("history", []) if e["type"] == "comment"
-                and e.get("task_id") in (None, task_id)]
+    # every comment on the case: what was said at an earlier step is part of the case beside this one
+    comments = [e for e in case.get("history", []) if e["type"] == "comment"]
     return render_template(
         "task.html", task=row, case=case, error=error, comments=comments, fields=FieldNames(case["process_version_id"]),
         errors={e["field"]: e["message"] for e in errors or []},
         values=values if values is not None else _defaults(row),
         chosen=request.form.getlist("choice") if request.method == "POST" else [],
         ask_jav=bool(row.get("decision_under_ordinance")),
+        earlier=earlier_steps(case, task_id), jav=conflict_declared(case, task_id),
     ), status
 
 
