@@ -12,8 +12,6 @@ decision (HFD 2012 not 76), so the check happens before anything is written.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
@@ -505,18 +503,6 @@ def report(engine: Engine, actor: Actor, *, committee: str | None = None, since:
             "grounds": d.grounds, "committee": d.committee, "reporting": d.reporting,
             "decided_at": d.decided_at.isoformat(),
         } for d in s.execute(q).scalars()]
-
-
-def report_csv(rows: list[dict[str, Any]]) -> str:
-    """The report as CSV (semicolon-separated, as Swedish spreadsheets expect)."""
-    out = io.StringIO()
-    fields = ["decided_at", "item", "decision", "business_key", "case_id", "outcome", "decided_by", "role",
-              "grounds", "committee", "reporting"]
-    writer = csv.DictWriter(out, fieldnames=fields, delimiter=";", extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "outcome": ", ".join(f"{k}={v}" for k, v in (r["outcome"] or {}).items())})
-    return out.getvalue()
 
 
 def import_yaml(engine: Engine, actor: Actor, approver: Actor | None, text: str) -> int:
