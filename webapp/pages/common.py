@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from bpmn.dates import spec_in_words
@@ -304,6 +306,37 @@ def _due_in_words(text: Any, fields: FieldNames | None = None) -> str:
         return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
     return spec_in_words(str(text), name)
+
+
+# An expression of the diagram quoted in a message for its designer ('${ansvarig}', #{x}).
+_EXPRESSION = re.compile(r"[$#]\{[^{}]*\}")
+
+
+@bp.app_template_filter("uttryck")
+def _expressions_as_code(text: Any) -> Markup:
+    """A message to a process designer with the diagram's expressions it quotes marked as code
+    (shown as what they wrote, apart from the sentence around them)."""
+    text = str(text or "")
+    parts: list[Markup] = []
+    at = 0
+    for m in _EXPRESSION.finditer(text):
+        parts += [escape(text[at:m.start()]), Markup("<code>{}</code>").format(m.group(0))]
+        at = m.end()
+    parts.append(escape(text[at:]))
+    return Markup("").join(parts)
+
+
+@bp.app_template_filter("stegroll")
+def _step_role(role: Any, fields: FieldNames | None = None) -> str:
+    """A step's role as the process page lists it: a role by name; one the case's data gives
+    (``${agare}``) as that, by the field's label."""
+    if not role:
+        return "–"
+    m = re.fullmatch(r"\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*", str(role))
+    if m is None:
+        return str(role)
+    name = fields.label(m.group(1)) if fields is not None else m.group(1)
+    return f"den som ärendets uppgift ”{name}” anger"
 
 
 @bp.app_template_filter("roll")
