@@ -174,6 +174,11 @@ def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
     expect(tabs.locator('[data-view="overdue"] .count')).to_have_text("1")
 
     rows = page.locator("table.tasks tbody tr")
+    # the inbox opens on what is hers
+    expect(tabs.locator('[data-view="mine"]')).to_have_attribute("aria-current", "page")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("SEQ-03")
+    tabs.get_by_role("link", name=re.compile("Alla")).click()
     expect(rows).to_have_count(25)
     expect(rows.first).to_contain_text("SEQ-01")
     expect(page.locator(".pager")).to_contain_text("Sida 1 av 2 (27 uppgifter)")
@@ -189,13 +194,20 @@ def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
     expect(rows.nth(1)).to_contain_text("SEQ-27")
     expect(page.locator(".pager")).to_contain_text("Sida 2 av 2")
 
-    page.get_by_label("Sortera").select_option(label="Förfaller först")
+    # sorted by a column's header: a link (arrow keys do not follow it), its order said by aria-sort
+    header = page.locator("table.tasks thead")
+    header.get_by_role("link", name="Förfaller").click()
     expect(page).to_have_url(re.compile(r"sortera=due"))
+    expect(header.locator('th[aria-sort="ascending"]')).to_contain_text("Förfaller")
     expect(rows.nth(0)).to_contain_text("SEQ-05")
     expect(rows.nth(1)).to_contain_text("SEQ-10")
     expect(rows.nth(1).locator(".late")).to_have_count(0)
-    page.get_by_label("Sortera").select_option(label="Högst prioritet först")
+    header.get_by_role("link", name="Prioritet").click()
+    expect(header.locator('th[aria-sort="descending"]')).to_contain_text("Prioritet")
     expect(rows.first).to_contain_text("SEQ-07")
+    header.get_by_role("link", name=re.compile("Prioritet")).click()  # again: the other way
+    expect(header.locator('th[aria-sort="ascending"]')).to_contain_text("Prioritet")
+    expect(rows.first).not_to_contain_text("SEQ-07")
 
     tabs.get_by_role("link", name=re.compile("Försenade")).click()
     expect(rows).to_have_count(1)

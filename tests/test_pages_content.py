@@ -144,3 +144,66 @@ def test_the_case_beside_a_task_never_shows_the_engines_own_variables(engine: En
     beside = _beside(page)
     assert "rutin_beslut" not in beside and "f_ja" not in beside and "{" not in beside
     assert "Föreningen Exempel" in beside and "plan.pdf, budget.pdf" in beside and "[" not in beside
+
+
+# -- 5. the inbox and the case list: search, filters, sorting, current step and deadline ------------------
+
+
+def _rows(page: str, attr: str) -> list[str]:
+    """The ids a list's rows carry (`attr`), in order."""
+    return re.findall(rf'<tr (?:class="[^"]*" )?{attr}="([^"]+)"', page)
+
+
+def test_the_inbox_opens_on_mine_and_searches_the_key_the_data_and_the_step(
+        engine: Engine, people: dict[str, Person], client: Any) -> None:
+    processes.deploy(engine, SYSTEM, BIDRAG, "bidrag.bpmn")
+    processes.deploy(engine, SYSTEM, (WORKFLOWS / "bygglov.bpmn").read_bytes(), "bygglov.bpmn")
+    hanna = people["hanna"].actor
+    plain = cases.start_case(engine, SYSTEM, "bidrag", {}, "BID-1")["open_tasks"][0]["id"]
+    mine = cases.start_case(engine, SYSTEM, "bidrag", {}, "BID-2")["open_tasks"][0]["id"]
+    tasks.claim(engine, hanna, mine)
+    permit = cases.start_case(engine, SYSTEM, "bygglov", {"inkom": "2026-12-01"}, "BN-9")
+    identity.set_password(engine, "hanna", PASSWORD)
+    sign_in(client)
+
+    opened = client.get("/").get_data(as_text=True)
+    assert re.search(r'aria-current="page" data-view="mine"', opened)
+    assert _rows(opened, "data-task-id") == [mine]
+    every = client.get("/?visa=all").get_data(as_text=True)
+    assert set(_rows(every, "data-task-id")) == {plain, mine}  # the permit's step is not her role's
+    assert _rows(client.get("/?visa=all&q=bid-1").get_data(as_text=True), "data-task-id") == [plain]
+    assert _rows(client.get("/?visa=all&q=bevilja bidraget").get_data(as_text=True), "data-task-id") == [plain, mine]
+    assert _rows(client.get("/?visa=all&q=finns-inte").get_data(as_text=True), "data-task-id") == []
+    assert _rows(client.get("/?visa=all&process=bygglov").get_data(as_text=True), "data-task-id") == []
+    # as the administrator sees it: the permit's step by its case's data, and by process
+    identity.set_password(engine, "admin", PASSWORD)
+    admin = client.application.test_client()
+    sign_in(admin, "admin")
+    [step] = permit["open_tasks"]
+    assert _rows(admin.get("/?visa=all&q=2026-12-01").get_data(as_text=True), "data-task-id") == [step["id"]]
+    assert _rows(admin.get("/?visa=all&process=bygglov").get_data(as_text=True), "data-task-id") == [step["id"]]
+    # sorted by a column's header, a link that says the next order
+    due = admin.get("/?visa=all&sortera=due").get_data(as_text=True)
+    assert re.search(r'<th scope="col" aria-sort="ascending">\s*<a href="[^"]*ordning=desc[^"]*" class="sort" '
+                     r'data-sort="due">Förfaller', due)
+
+
+def test_the_case_list_searches_filters_and_shows_the_current_step_and_the_deadline(
+        engine: Engine, people: dict[str, Person], client: Any) -> None:
+    processes.deploy(engine, SYSTEM, (WORKFLOWS / "bygglov.bpmn").read_bytes(), "bygglov.bpmn")
+    processes.deploy(engine, SYSTEM, BIDRAG, "bidrag.bpmn")
+    late = cases.start_case(engine, SYSTEM, "bygglov", {"inkom": "2026-09-01"}, "BN-SEN")
+    fresh = cases.start_case(engine, SYSTEM, "bygglov", {"inkom": "2026-12-04"}, "BN-NY")
+    grant = cases.start_case(engine, SYSTEM, "bidrag", {}, "BID-5")
+    identity.set_password(engine, "admin", PASSWORD)
+    sign_in(client, "admin")
+    page = client.get("/cases").get_data(as_text=True)
+    row = re.search(rf'<tr data-case-id="{late["id"]}" class="overdue">(.*?)</tr>', page, re.S)
+    assert row and "Registrera ansökan" in row.group(1) and "2026-11-10" in row.group(1) and "Passerad" in row.group(1)
+    row = re.search(rf'<tr data-case-id="{fresh["id"]}" class="">(.*?)</tr>', page, re.S)
+    assert row and "2027-02-12" in row.group(1) and "Passerad" not in row.group(1)
+    assert _rows(client.get("/cases?forfaller=forsenad").get_data(as_text=True), "data-case-id") == [late["id"]]
+    assert _rows(client.get("/cases?q=bevilja").get_data(as_text=True), "data-case-id") == [grant["id"]]
+    assert _rows(client.get("/cases?q=2026-12-04").get_data(as_text=True), "data-case-id") == [fresh["id"]]
+    assert set(_rows(client.get("/cases?process=bygglov").get_data(as_text=True), "data-case-id")) == {
+        late["id"], fresh["id"]}
