@@ -207,3 +207,15 @@ def test_the_case_list_searches_filters_and_shows_the_current_step_and_the_deadl
     assert _rows(client.get("/cases?q=2026-12-04").get_data(as_text=True), "data-case-id") == [fresh["id"]]
     assert set(_rows(client.get("/cases?process=bygglov").get_data(as_text=True), "data-case-id")) == {
         late["id"], fresh["id"]}
+
+
+def test_handing_a_task_to_someone_says_their_name_not_their_login(engine: Engine, client: Any) -> None:
+    _town(engine)
+    case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 150}, "BN-151", org_unit="bygglov")
+    step = case["open_tasks"][0]["id"]
+    identity.set_password(engine, "bert", PASSWORD)  # the unit's manager
+    token = sign_in(client, "bert")
+    done = client.post(f"/tasks/{step}/assign", data={"csrf": token, "user": "bea"}, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "Uppgiften är tilldelad Bea Bygg." in page
+    assert re.search(r'class="assignee">Bea Bygg</dd>', page)

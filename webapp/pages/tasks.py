@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from engine.authority import identity
 from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
 from engine.service import cases, tasks
@@ -128,7 +129,8 @@ def assign(task_id: str) -> Any:
         if not user:
             raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
         tasks.assign(current_engine(), g.actor, task_id, user)
-        flash(f"Uppgiften är tilldelad {user}.")
+        shown = identity.display_names(current_engine(), {user}).get(user, user)
+        flash(f"Uppgiften är tilldelad {shown}.")
         return redirect(url_for("pages.tasks.task", task_id=task_id))
 
     return _act(task_id, run)
