@@ -81,13 +81,16 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
 
     page = web.sign_in("maja")
     expect(page.get_by_role("heading", name="Mina uppgifter")).to_be_visible()
+    # the inbox opens on her own tasks (none yet), and offers those of her roles
+    expect(page.locator("p.empty")).to_contain_text("Inga uppgifter i det här urvalet.")
+    page.get_by_role("link", name="Se otagna uppgifter i dina roller").click()
     row = page.locator(f'tr[data-task-id="{first["id"]}"]')
     expect(row).to_contain_text("Rapportera avvikelse")
     expect(row).to_contain_text("AVV-2026-17")
     expect(row).to_contain_text("Avvikelsehantering")
     expect(row).to_contain_text("Medarbetare")
     expect(row).to_contain_text("ingen")  # nobody has it yet
-    expect(row.locator("time")).to_have_text("2026-03-03 23:59")  # P1D: end of the next day, Swedish time
+    expect(row.locator("time").first).to_have_text("2026-03-03 23:59")  # P1D: end of the next day, Swedish time
 
     row.get_by_role("link", name="Rapportera avvikelse").click()
     expect(page.get_by_role("heading", name="Rapportera avvikelse")).to_be_visible()
@@ -542,7 +545,7 @@ def test_the_units_manager_hands_a_case_over_on_its_page(web: Web) -> None:
     expect(page).to_have_url(re.compile(r"/cases$"))
     page.get_by_role("button", name="Logga ut").click()
 
-    page = web.sign_in("mia", start="/")
+    page = web.sign_in("mia", start="/?visa=all")
     expect(page.get_by_text("Granska ansökan").first).to_be_visible()
     page.goto(f"/cases/{case['id']}")
     expect(page.get_by_text("Från Bygglovsenheten till Miljöenheten. Skäl: Gäller strandskydd")).to_be_visible()
