@@ -23,6 +23,7 @@ number of days ends at the end of the day, on a working day). Anything else rais
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -264,3 +265,57 @@ def check_ladder(text: str, actions: frozenset[str]) -> str | None:
     except DateSyntaxError as exc:
         return str(exc)
     return None
+
+
+# -- in words ---------------------------------------------------------------------------------------
+
+_WORDS = {"Y": ("år", "år"), "M": ("månad", "månader"), "W": ("vecka", "veckor"), "D": ("dag", "dagar"),
+          "H": ("timme", "timmar"), "TM": ("minut", "minuter"), "S": ("sekund", "sekunder"),
+          "WD": ("arbetsdag", "arbetsdagar")}
+
+
+def _counted(n: float, unit: str) -> str:
+    one, many = _WORDS[unit]
+    shown = int(n) if float(n).is_integer() else str(n).replace(".", ",")
+    return f"{shown} {one if n == 1 else many}"
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " och " + parts[-1]
+
+
+def period_in_words(text: str) -> str | None:
+    """A period as a person reads it: ``P14D`` "14 dagar", ``2WD`` "2 arbetsdagar", ``P1Y2M``
+    "1 år och 2 månader", ``P0D`` "samma dag"; None for text that is no period."""
+    text = text.strip().strip("'\"").strip()
+    m = PERIOD_WORKING.match(text)
+    if m:
+        n = int(m.group(1))
+        return "samma dag" if n == 0 else _counted(n, "WD")
+    m = PERIOD_ISO.match(text.upper())
+    if not m:
+        return None
+    parts = [_counted(float(v), unit) for v, unit in zip(m.groups(), ("Y", "M", "W", "D", "H", "TM", "S"), strict=True)
+             if v and float(v)]
+    return _joined(parts) if parts else "samma dag"
+
+
+def spec_in_words(text: str, name: Callable[[str], str] = str) -> str:
+    """A diagram's due or follow-up date as a person reads it, never as the diagram writes it:
+    ``P14D`` "14 dagar", ``=inkom + duration("10WD")`` "senast 10 arbetsdagar efter inkom",
+    ``${svarsdatum}`` "senast svarsdatum", an instant "senast 2026-04-01 12:00". `name` gives a
+    case variable's name as the forms call it. A date in no form Rutin reads: "enligt diagrammet"."""
+    try:
+        spec = parse(text)
+    except DateSyntaxError:
+        return "enligt diagrammet"
+    if spec.kind == "now":
+        return "genast"
+    if spec.kind == "period":
+        return period_in_words(spec.value) or "enligt diagrammet"
+    if spec.kind == "instant":
+        return f"senast {spec.value.replace('T', ' ')[:16]}"
+    after = period_in_words(spec.plus) if spec.plus else None
+    if after is None or after == "samma dag":
+        return f"senast {name(spec.value)}"
+    return f"senast {after} efter {name(spec.value)}"

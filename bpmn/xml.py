@@ -22,6 +22,7 @@ import re
 from lxml import etree
 
 from .diagnostics import Diagnostic, DiagramRejected
+from .xml_messages import in_swedish
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -93,7 +94,7 @@ def parse_document(
             except (etree.XMLSyntaxError, ValueError):
                 pass
         line = getattr(exc, "lineno", None) or None
-        message = f"Filen är inte giltig XML: {exc.msg}"
+        message = f"Filen är inte giltig XML: {in_swedish(str(exc.msg))}."
         if "depth" in str(exc.msg).lower() or "huge" in str(exc.msg).lower():
             # libxml2's own advice (an option that lifts its safety limits) is not for designers.
             message = ("Filen är för djupt nästlad: element i fler än 256 nivåer tillåts inte (ett BPMN-diagram "
@@ -101,8 +102,8 @@ def parse_document(
         raise DiagramRejected(message, [Diagnostic("error", "not-xml", message, line=line)]) from None
     except ValueError as exc:  # e.g. unicode strings with an encoding declaration
         raise DiagramRejected(
-            f"Filen är inte giltig XML: {exc}",
-            [Diagnostic("error", "not-xml", f"Filen är inte giltig XML: {exc}")],
+            f"Filen är inte giltig XML: {in_swedish(str(exc))}.",
+            [Diagnostic("error", "not-xml", f"Filen är inte giltig XML: {in_swedish(str(exc))}.")],
         ) from None
     return _check(root, max_elements)
 

@@ -14,7 +14,7 @@ from engine.authority.identity import SYSTEM
 from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.routing import absence, delegation
+from engine.routing import absence, decision_report, delegation
 from engine.service import cases, tasks
 
 ITEMS = [
@@ -87,8 +87,12 @@ def test_only_the_delegate_decides_and_says_no_jav(engine: Engine, town: dict[st
     assert event["data"]["no_conflict_of_interest"] is True
     [row] = delegation.report(engine, town["rut"], committee="Byggnadsnämnden")
     assert (row["item"], row["decided_by"], row["business_key"]) == ("F.1.5", "bea", "BN-120")
-    csv = delegation.report_csv([row])
-    assert csv.splitlines()[0].startswith("decided_at;item;decision") and "F.1.5" in csv
+    csv = decision_report.report_csv(engine, [row])
+    lines = csv.splitlines()
+    assert lines[0] == "Beslutsdatum;Delegationspunkt;Beslut;Ärende;Utfall;Beslutsfattare;Roll;Grund;Nämnd;Anmälan;Ärende-id"
+    assert lines[1].split(";")[1:10] == ["F.1.5", "Beslut om lov", "BN-120", "beslut: bifall", "Bea Bygg",
+                                         "Bygglovshandläggare", "delegat", "Byggnadsnämnden", "Anmäls till nämnden"]
+    assert "{" not in csv and "anmals" not in csv
 
 
 def test_limits_pick_the_item_and_superiors_decide_where_allowed(engine: Engine, town: dict[str, Any]) -> None:

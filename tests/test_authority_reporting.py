@@ -110,8 +110,8 @@ def test_cli_imports_an_ordinance_as_drafts_or_as_set_up_and_prints_the_report(t
         engine.close()
     report = rutin(tmp_path, "delegation", "report", "--committee", "Byggnadsnämnden", "--from",
                    "2026-01-01T00:00:00Z", "--csv").stdout
-    assert report.splitlines() == ["decided_at;item;decision;business_key;case_id;outcome;decided_by;role;grounds;"
-                                   "committee;reporting"]
+    assert report.splitlines() == ["Beslutsdatum;Delegationspunkt;Beslut;Ärende;Utfall;Beslutsfattare;Roll;Grund;"
+                                   "Nämnd;Anmälan;Ärende-id"]
     assert "0 beslut" in rutin(tmp_path, "delegation", "report").stdout
 
 
@@ -272,7 +272,7 @@ def test_a_secretary_picks_the_period_in_the_browser_and_downloads_the_list(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("bygglov_test-fia")
     expect(rows.first).to_contain_text("Anmäls till nämnden")
-    expect(rows.first).to_contain_text("fia (överordnad)")  # the grounds are not said twice
+    expect(rows.first).to_contain_text("Fia Förvaltningschef (överordnad)")  # by name; the grounds not said twice
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("Ladda ner listan")).click()
     text = Path(download.value.path()).read_text(encoding="utf-8")

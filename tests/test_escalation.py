@@ -329,5 +329,5 @@ def test_the_case_page_tells_an_auditor_where_each_escalation_took_a_decision(
     assert client.post("/login", data={"csrf": token, "name": "revisor",
                                        "password": "revisorns-lösenord-1"}).status_code == 302
     page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
-    assert "till ersättaren enligt delegationsordningen: bert" in page
+    assert "till ersättaren enligt delegationsordningen: Bert Chef" in page  # by name
     assert "systemet" in page and ">scheduler<" not in page and " scheduler" not in page

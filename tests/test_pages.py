@@ -81,13 +81,16 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
 
     page = web.sign_in("maja")
     expect(page.get_by_role("heading", name="Mina uppgifter")).to_be_visible()
+    # the inbox opens on her own tasks (none yet), and offers those of her roles
+    expect(page.locator("p.empty")).to_contain_text("Inga uppgifter i det här urvalet.")
+    page.get_by_role("link", name="Se otagna uppgifter i dina roller").click()
     row = page.locator(f'tr[data-task-id="{first["id"]}"]')
     expect(row).to_contain_text("Rapportera avvikelse")
     expect(row).to_contain_text("AVV-2026-17")
     expect(row).to_contain_text("Avvikelsehantering")
     expect(row).to_contain_text("Medarbetare")
     expect(row).to_contain_text("ingen")  # nobody has it yet
-    expect(row.locator("time")).to_have_text("2026-03-03 23:59")  # P1D: end of the next day, Swedish time
+    expect(row.locator("time").first).to_have_text("2026-03-03 23:59")  # P1D: end of the next day, Swedish time
 
     row.get_by_role("link", name="Rapportera avvikelse").click()
     expect(page.get_by_role("heading", name="Rapportera avvikelse")).to_be_visible()
@@ -174,6 +177,11 @@ def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
     expect(tabs.locator('[data-view="overdue"] .count')).to_have_text("1")
 
     rows = page.locator("table.tasks tbody tr")
+    # the inbox opens on what is hers
+    expect(tabs.locator('[data-view="mine"]')).to_have_attribute("aria-current", "page")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("SEQ-03")
+    tabs.get_by_role("link", name=re.compile("Alla")).click()
     expect(rows).to_have_count(25)
     expect(rows.first).to_contain_text("SEQ-01")
     expect(page.locator(".pager")).to_contain_text("Sida 1 av 2 (27 uppgifter)")
@@ -189,13 +197,20 @@ def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
     expect(rows.nth(1)).to_contain_text("SEQ-27")
     expect(page.locator(".pager")).to_contain_text("Sida 2 av 2")
 
-    page.get_by_label("Sortera").select_option(label="Förfaller först")
+    # sorted by a column's header: a link (arrow keys do not follow it), its order said by aria-sort
+    header = page.locator("table.tasks thead")
+    header.get_by_role("link", name="Förfaller").click()
     expect(page).to_have_url(re.compile(r"sortera=due"))
+    expect(header.locator('th[aria-sort="ascending"]')).to_contain_text("Förfaller")
     expect(rows.nth(0)).to_contain_text("SEQ-05")
     expect(rows.nth(1)).to_contain_text("SEQ-10")
     expect(rows.nth(1).locator(".late")).to_have_count(0)
-    page.get_by_label("Sortera").select_option(label="Högst prioritet först")
+    header.get_by_role("link", name="Prioritet").click()
+    expect(header.locator('th[aria-sort="descending"]')).to_contain_text("Prioritet")
     expect(rows.first).to_contain_text("SEQ-07")
+    header.get_by_role("link", name=re.compile("Prioritet")).click()  # again: the other way
+    expect(header.locator('th[aria-sort="ascending"]')).to_contain_text("Prioritet")
+    expect(rows.first).not_to_contain_text("SEQ-07")
 
     tabs.get_by_role("link", name=re.compile("Försenade")).click()
     expect(rows).to_have_count(1)
@@ -450,7 +465,7 @@ def test_a_step_the_ordinance_names_asks_for_the_jav_confirmation_too(web: Web) 
     page = web.sign_in("hanna", start=f"/tasks/{step['id']}")
     # the diagram does not mark the step a decision; the ordinance does, and the page says so at once
     expect(page.locator("h1 .tag")).to_have_text("beslut")
-    expect(page.locator("dd.delegation")).to_have_text("Beslut enligt delegationsordningen, punkt 3.2")
+    expect(page.locator("dd.delegation")).to_have_text("Beslut enligt delegationsordningen, punkt 3.2: Beslut i steg ett")
     jav = page.get_by_label("Jag är inte jävig i ärendet")
     expect(jav).not_to_be_checked()
     expect(page.get_by_text("Anmäl jäv", exact=True)).to_be_visible()
@@ -530,7 +545,7 @@ def test_the_units_manager_hands_a_case_over_on_its_page(web: Web) -> None:
     expect(page).to_have_url(re.compile(r"/cases$"))
     page.get_by_role("button", name="Logga ut").click()
 
-    page = web.sign_in("mia", start="/")
+    page = web.sign_in("mia", start="/?visa=all")
     expect(page.get_by_text("Granska ansökan").first).to_be_visible()
     page.goto(f"/cases/{case['id']}")
     expect(page.get_by_text("Från Bygglovsenheten till Miljöenheten. Skäl: Gäller strandskydd")).to_be_visible()

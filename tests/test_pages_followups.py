@@ -107,7 +107,7 @@ def test_a_browser_gets_the_swedish_error_page_for_an_unknown_address_or_method(
     missing = client.get("/nonexistent", headers={"Accept": BROWSER})
     assert missing.status_code == 404 and missing.mimetype == "text/html"
     body = missing.get_data(as_text=True)
-    assert "<h1>Finns inte</h1>" in body and "Sidan finns inte." in body and "Felkod 404" in body
+    assert "<h1>Finns inte</h1>" in body and "Sidan finns inte." in body and "Felkod" not in body
     assert "Accept" in missing.headers.get("Vary", "")
 
     wrong = client.get("/logout", headers={"Accept": BROWSER})  # sign-out is a POST

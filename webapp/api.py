@@ -191,8 +191,8 @@ def list_cases() -> Response:
     return jsonify(cases.list_cases(
         _engine(), actor, process=text_arg("process"), status=choice_arg("status", cases.CASE_STATUSES),
         business_key=text_arg("business_key"), started_by=text_arg("started_by"),
-        unit=text_arg("unit"), limit=int_arg("limit", 50, minimum=1, maximum=500),
-        offset=int_arg("offset", 0),
+        unit=text_arg("unit"), search=text_arg("q"), overdue=bool_arg("overdue"),
+        limit=int_arg("limit", 50, minimum=1, maximum=500), offset=int_arg("offset", 0),
     ))
 
 

@@ -8,7 +8,7 @@ from engine.authority import org
 from engine.base import forms
 from engine.base.errors import BadRequest, Forbidden, InvalidInput
 from engine.core import Engine
-from engine.routing import absence, delegation
+from engine.routing import absence, decision_report, delegation
 
 from .auth import current_actor
 from .downloads import csv_download
@@ -143,7 +143,7 @@ def decisions() -> Response:
                              since=instant_arg("from"), until=instant_arg("to"),
                              reporting=choice_arg("reporting", ("anmals", "protokollfors", "none")))
     if choice_arg("format", ("json", "csv")) == "csv":
-        return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
+        return csv_download(decision_report.report_csv(_engine(), rows), "delegationsbeslut.csv")
     return jsonify({"items": rows})
 
 

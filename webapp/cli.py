@@ -328,7 +328,7 @@ def delegation_report(committee: str | None, since: str | None, until: str | Non
     """Print the delegated decisions to report to the committee (anmälan av delegationsbeslut)."""
     from engine.authority.identity import SYSTEM
     from engine.base import forms
-    from engine.routing import delegation
+    from engine.routing import decision_report, delegation
 
     engine = cli_engine.engine_from_env()
     try:
@@ -338,7 +338,7 @@ def delegation_report(committee: str | None, since: str | None, until: str | Non
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     if as_csv:
-        click.echo(delegation.report_csv(rows), nl=False)
+        click.echo(decision_report.report_csv(engine, rows), nl=False)
         return
     for r in rows:
         click.echo(f"{r['decided_at'][:16]}  {r['item']:8} {r['committee'] or '-':20} {r['decision']} "

@@ -220,6 +220,16 @@ def list_users(engine: Engine) -> list[Actor]:
         return [_actor(engine, s, u) for u in users]
 
 
+def display_names(engine: Engine, names: set[str]) -> dict[str, str]:
+    """The display names of users by login name (inactive ones too: the history names them), in
+    one query; a name no user has is left out."""
+    if not names:
+        return {}
+    with engine.db.read() as s:
+        rows = s.execute(sa.select(User.name, User.display_name).where(User.name.in_(sorted(names)))).all()
+    return {name: shown for name, shown in rows if shown}
+
+
 TOKEN_PREFIX = "rtn_"  # noqa: S105 (a prefix that tells a Rutin token apart, not a secret)
 # A token's last use is written when it is older than this, so a busy integration does not turn
 # every request it makes into a write.

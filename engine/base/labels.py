@@ -69,6 +69,9 @@ STATUS_LABELS = {
     "cancelled": "Avbruten", "published": "Publicerad", "draft": "Utkast", "superseded": "Ersatt",
     "rejected": "Avvisad", "culled": "Gallrat", "approved": "Godkänd", "replaced": "Ersatt",
 }
+# How the delegation ordinance says a decision is reported to the committee.
+REPORTING_LABELS = {"anmals": "Anmäls till nämnden", "protokollfors": "Protokollförs särskilt",
+                    "none": "Anmäls inte (verkställighet)"}
 SEVERITY_LABELS = {"error": "Fel", "warning": "Varning", "info": "Information"}
 
 # What happened to a process's versions, as its history tells it.

@@ -77,7 +77,10 @@ def start(work: CaseWork) -> None:
         return
     field = work.model.properties.get("rutin:caseDeadlineFrom")
     received = _received((work.case.data or {}).get(field) if field else None)
-    origin = receipt_day(received) or work.now
+    # Without a receipt date the clock counts from the case's own start instant (not this
+    # moment's reading of the clock, a little later): a receipt date entered later recognises
+    # a clock still counted from the start by that instant (`_received_later`).
+    origin = receipt_day(received) or work.case.created_at
     _count_from(work.case, origin, received, period)
     assert work.case.deadline_at is not None  # just counted
     work.event("case_clock_started", actor="system",
@@ -120,7 +123,7 @@ def _received_later(work: CaseWork, actor: str) -> None:
     if received is None or received == case.deadline_from_value:
         return
     period = deadlines.parse_period(_period(work.model) or "")
-    counted_from_entry = case.deadline_from_at == (receipt_day(case.deadline_from_value) or case.created_at)
+    counted_from_entry = _counted_from_entry(case)
     untouched = (period is not None and not case.deadline_extended and case.deadline_paused_at is None
                  and counted_from_entry
                  and case.deadline_period_end_at == deadlines.period_end(case.deadline_from_at, period))
@@ -139,6 +142,15 @@ def _received_later(work: CaseWork, actor: str) -> None:
     work.event("case_clock_recounted", actor=actor,
                data={"received": received, "from": origin.isoformat(), "before": before.isoformat(),
                      "deadline": case.deadline_at.isoformat(), **_period_end_note(case)})
+
+
+def _counted_from_entry(case: Any) -> bool:
+    """Whether the clock still counts from what the case started with: its receipt date, or its
+    start (cases started before the start instant was the origin were counted from a reading of
+    the clock a few milliseconds later: within a second is the start)."""
+    if case.deadline_from_value is not None:
+        return bool(case.deadline_from_at == receipt_day(case.deadline_from_value))
+    return abs(case.deadline_from_at - case.created_at) < timedelta(seconds=1)
 
 
 DEFAULT_WARNINGS = "-3WD:notify_manager"

@@ -16,8 +16,6 @@ this module for the ordinance's wording); both are imported where a declaration 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
@@ -246,11 +244,19 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
         reroute = row.assignee in (None, actor.name)
         target = substitute_for(engine, work, row, exclude={actor.name}) if reroute else None
         notified: list[str] = []
+        what = f"ärende {case.business_key or case.id[:8]}"
+        if target is not None:
+            # The substitute is told why the decision is theirs now, and in which capacity.
+            notifications.notify(
+                work.conn, work.now, [target], kind="conflict_of_interest",
+                dedupe=f"jav-ersattare:{row.id}:{actor.name}", case_id=case.id, task_id=row.id,
+                subject=f"Du beslutar som ersättare: {row.name} ({what})",
+                body=f"{actor.display_name} har anmält jäv i beslutet ”{row.name}” i {what}. Beslutet har gått "
+                     "till dig som ersättare enligt delegationsordningen; du fattar det i den egenskapen.")
         if reroute and target is None:
             tree = org.tree(engine)
             _, _, notified = org.managers(work.conn, tree, row.org_unit_id or case.org_unit_id, work.now,
                                           exclude={actor.name})
-            what = f"ärende {case.business_key or case.id[:8]}"
             notifications.notify(
                 work.conn, work.now, notified, kind="conflict_of_interest", dedupe=f"jav:{row.id}:{actor.name}",
                 case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
@@ -507,18 +513,6 @@ def report(engine: Engine, actor: Actor, *, committee: str | None = None, since:
             "grounds": d.grounds, "committee": d.committee, "reporting": d.reporting,
             "decided_at": d.decided_at.isoformat(),
         } for d in s.execute(q).scalars()]
-
-
-def report_csv(rows: list[dict[str, Any]]) -> str:
-    """The report as CSV (semicolon-separated, as Swedish spreadsheets expect)."""
-    out = io.StringIO()
-    fields = ["decided_at", "item", "decision", "business_key", "case_id", "outcome", "decided_by", "role",
-              "grounds", "committee", "reporting"]
-    writer = csv.DictWriter(out, fieldnames=fields, delimiter=";", extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "outcome": ", ".join(f"{k}={v}" for k, v in (r["outcome"] or {}).items())})
-    return out.getvalue()
 
 
 def import_yaml(engine: Engine, actor: Actor, approver: Actor | None, text: str) -> int:

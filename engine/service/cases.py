@@ -22,6 +22,7 @@ from ..execution.runtime import CaseWork, json_safe, locked_case
 from ..records import history, incidents
 from ..store.models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
 from . import declared
+from . import search as search_in
 from .views import task_json
 
 CASE_STATUSES = ("active", "completed", "incident", "culled")
@@ -181,12 +182,15 @@ def get_case(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
 
 def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, status: str | None = None,
                business_key: str | None = None, started_by: str | None = None, unit: str | None = None,
-               limit: int = 50, offset: int = 0) -> dict[str, Any]:
+               search: str | None = None, overdue: bool = False, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """Cases the actor may see, newest first, with filters and paging.
 
     Admins and auditors see every case; a manager the cases of the units they manage (and the
     units below); everyone the cases they started or hold, did or could take a task in.
-    `unit` narrows to one unit's cases, or with ``mine`` to the units one works in or manages.
+    `unit` narrows to one unit's cases, or with ``mine`` to the units one works in or manages;
+    `search` to those whose business key, data or an open step's name holds the text; `overdue`
+    to open cases past their statutory deadline. Each case comes with its open steps' names
+    (``current_steps``) and its deadline, read from the task rows and the case row.
     """
     if status is not None and status not in CASE_STATUSES:
         raise InvalidInput(f"status ska vara en av {', '.join(CASE_STATUSES)}.")
@@ -220,18 +224,35 @@ def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, stat
         q = q.where(Case.business_key == business_key)
     if started_by:
         q = q.where(Case.started_by == (actor.name if started_by == "me" else started_by))
+    if search:
+        q = q.where(search_in.case_matches(engine, search))
+    if overdue:
+        q = q.where(Case.status != "completed", Case.deadline_at < engine.clock.now())
     with engine.db.read() as s:
         total = s.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
         rows = s.execute(q.order_by(Case.created_at.desc(), Case.id).limit(limit).offset(offset)).scalars().all()
-        items = [
+        items: list[dict[str, Any]] = [
             {
                 "id": c.id, "process_key": c.process_key, "process_name": engine.model(c.process_version_id).name,
                 "business_key": c.business_key, "status": c.status, "started_by": c.started_by,
                 "org_unit": c.org_unit_id, "created": c.created_at.isoformat(), "updated": c.updated_at.isoformat(),
                 "completed": c.completed_at.isoformat() if c.completed_at else None,
+                "deadline": c.deadline_at.isoformat() if c.deadline_at else None,
+                "overdue": bool(c.status != "completed" and c.deadline_at is not None
+                                and c.deadline_at < engine.clock.now()),
             }
             for c in rows
         ]
+        steps: dict[str, list[str]] = {}
+        if rows:
+            for case_id, name in s.execute(
+                sa.select(HumanTask.case_id, HumanTask.name)
+                .where(HumanTask.case_id.in_([c.id for c in rows]), HumanTask.status == "open")
+                .order_by(HumanTask.created_at, HumanTask.id)
+            ):
+                steps.setdefault(case_id, []).append(name)
+        for item in items:
+            item["current_steps"] = steps.get(item["id"], [])
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

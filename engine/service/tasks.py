@@ -25,6 +25,7 @@ from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task,
 from ..routing import delegation, escalation
 from ..store.models import HumanTask, TaskCandidate
 from . import declared
+from . import search as search_in
 from .cases import may_see_case
 from .views import candidates_of, is_candidate, oversees, task_json
 
@@ -109,14 +110,8 @@ def list_tasks(
         conditions.append(HumanTask.due_at < due_before)
     if follow_up_before is not None:  # "to follow up": the tasks whose follow-up date has come by then
         conditions.append(HumanTask.follow_up_at < follow_up_before)
-    if search:
-        # The text is searched for as written: % and _ are escaped, not wildcards, and case does
-        # not matter on any backend (LIKE is case-sensitive on PostgreSQL).
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        if engine.db.is_sqlite:  # whose LIKE folds ASCII only: compare casefolded text (engine.db.fold)
-            conditions.append(sa.func.rutin_fold(HumanTask.business_key).like(f"%{escaped.casefold()}%", escape="\\"))
-        else:
-            conditions.append(HumanTask.business_key.ilike(f"%{escaped}%", escape="\\"))
+    if search:  # the business key, the step's name, the case's data
+        conditions.append(search_in.task_matches(engine, search))
     columns = SORTS[sort]
     ordering: list[Any] = [c.desc() if order == "desc" else c.asc() for c in columns]
     if sort == "due":

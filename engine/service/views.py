@@ -65,6 +65,7 @@ def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, bri
     out["decision_under_ordinance"] = explicit or any(i.element_id == row.element_id for i in items)
     out["delegation_item"] = items[0].number if items else None
     out["delegation_items"] = [i.number for i in items]
+    out["delegation_item_title"] = items[0].title if items else None
     if row.result is not None:
         out["result"] = row.result
     if actor is not None:

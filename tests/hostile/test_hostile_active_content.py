@@ -399,7 +399,7 @@ def shown(app: Any, engine: Engine, people: dict[str, Person]) -> dict[str, Any]
 @pytest.mark.parametrize("page", ["processes", "process", "task", "case", "inbox"])
 def test_uploaded_names_are_text_on_the_pages(engine: Engine, shown: dict[str, Any], page: str) -> None:
     url = {"processes": "/processes", "process": f"/processes/{KEY}", "task": f"/tasks/{shown['task']}",
-           "case": f"/cases/{shown['done']}", "inbox": "/"}[page]
+           "case": f"/cases/{shown['done']}", "inbox": "/?visa=all"}[page]
     browser = shown["lena"] if page == "inbox" else shown["browser"]
     before = db_state(engine)
     body = browser.get(url).get_data(as_text=True)

@@ -15,6 +15,7 @@ from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
+from .list_filters import filter_choices, list_filters
 
 bp = Blueprint("cases", __name__)
 
@@ -22,15 +23,19 @@ bp = Blueprint("cases", __name__)
 @bp.get("/cases")
 @signed_in
 def case_list() -> str:
-    """Cases the signed-in person may see, newest first."""
+    """Cases the signed-in person may see, newest first; searched and filtered as the inbox is."""
     page = page_number()
     status = request.args.get("status") or None
     if status not in (None, *cases.CASE_STATUSES):
         status = None
-    listing = cases.list_cases(current_engine(), g.actor, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    chosen = list_filters()
+    listing = cases.list_cases(current_engine(), g.actor, status=status, search=chosen["q"] or None,
+                               process=chosen["process"] or None, unit=chosen["enhet"] or None,
+                               overdue=chosen["forfaller"] == "forsenad",
+                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = page_count(listing["total"])
-    return render_template("cases.html", listing=listing, status=status, page=page, pages=pages)
-
+    return render_template("cases.html", listing=listing, status=status, page=page, pages=pages, chosen=chosen,
+                           choices=filter_choices())
 
 
 @bp.get("/cases/<case_id>")

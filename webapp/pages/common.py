@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,8 +31,10 @@ from flask import (
     session,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from bpmn.dates import spec_in_words
 from engine.authority import identity
 from engine.authority.identity import Actor
 from engine.base.errors import RutinError
@@ -277,12 +280,73 @@ def _duration(seconds: Any) -> str:
         return ""
 
 
+@bp.app_template_filter("namn")
+def _person(name: Any) -> str:
+    """A person as others know them: by display name, never by login (the system as "systemet");
+    a name no user has, as it is. Looked up once per request and name."""
+    if not name:
+        return ""
+    name = str(name)
+    if name in ACTOR_LABELS:
+        return ACTOR_LABELS[name]
+    known: dict[str, str] = g.setdefault("display_names", {})
+    if name not in known:
+        known.update(identity.display_names(current_engine(), {name}))
+        known.setdefault(name, name)
+    return known[name]
+
+
+@bp.app_template_filter("frist")
+def _due_in_words(text: Any, fields: FieldNames | None = None) -> str:
+    """A step's due or follow-up date as the diagram writes it, in words ("2 arbetsdagar",
+    "senast 10 veckor efter inkom"); a case variable by its form label when `fields` are given."""
+    if not text:
+        return "–"
+
+    def name(variable: str) -> str:
+        label = fields.label(variable) if fields is not None else variable
+        return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+    return spec_in_words(str(text), name)
+
+
+# An expression of the diagram quoted in a message for its designer ('${ansvarig}', #{x}).
+_EXPRESSION = re.compile(r"[$#]\{[^{}]*\}")
+
+
+@bp.app_template_filter("uttryck")
+def _expressions_as_code(text: Any) -> Markup:
+    """A message to a process designer with the diagram's expressions it quotes marked as code
+    (shown as what they wrote, apart from the sentence around them)."""
+    text = str(text or "")
+    parts: list[Markup] = []
+    at = 0
+    for m in _EXPRESSION.finditer(text):
+        parts += [escape(text[at:m.start()]), Markup("<code>{}</code>").format(m.group(0))]
+        at = m.end()
+    parts.append(escape(text[at:]))
+    return Markup("").join(parts)
+
+
+@bp.app_template_filter("stegroll")
+def _step_role(role: Any, fields: FieldNames | None = None) -> str:
+    """A step's role as the process page lists it: a role by name; one the case's data gives
+    (``${agare}``) as that, by the field's label."""
+    if not role:
+        return "–"
+    m = re.fullmatch(r"\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*", str(role))
+    if m is None:
+        return str(role)
+    name = fields.label(m.group(1)) if fields is not None else m.group(1)
+    return f"den som ärendets uppgift ”{name}” anger"
+
+
 @bp.app_template_filter("roll")
 def _role(candidate: str) -> str:
     """A task candidate ('role:registrator@kansli', 'user:anna') as a person reads it."""
     kind, _, key = candidate.partition(":")
     if kind == "user":
-        return key
+        return _person(key)
     name, _, unit = key.partition("@")
     return f"{name} ({unit})" if unit else name
 
@@ -346,8 +410,9 @@ class FieldNames:
         self.labels: dict[str, str] = {}
         self.choices: dict[str, dict[str, str]] = {}
         self.booleans: set[str] = set()
-        for step in current_engine().model(version_id).steps.values():
-            for f in step.form:
+        model = current_engine().model(version_id)
+        for form in [model.start_form, *(step.form for step in model.steps.values())]:
+            for f in form:
                 if f.label and f.id not in self.labels:
                     self.labels[f.id] = f.label
                 if f.options and f.id not in self.choices:
@@ -360,12 +425,30 @@ class FieldNames:
         return self.labels.get(key, key)
 
     def value(self, key: str, value: Any) -> Any:
-        """A value as the form shows it: a choice by its name, yes/no in Swedish; else as it is."""
+        """A value as the form shows it: a choice by its name, yes/no in Swedish, a list as its
+        values separated by commas; else as it is."""
         if isinstance(value, bool) and (key in self.booleans or key not in self.choices):
             return "Ja" if value else "Nej"
-        names = self.choices.get(key)
-        if names is None:
-            return value
+        names = self.choices.get(key, {})
         if isinstance(value, list):
-            return ", ".join(names.get(str(v), str(v)) for v in value)
-        return names.get(str(value), value)
+            return ", ".join(str(names.get(str(v), v)) for v in value)
+        return names.get(str(value), value) if names else value
+
+    def shown(self, data: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
+        """A case's (or a step's) data as a person reads it: (key, label, value) of each field a
+        form collected or the case was given, never the engine's own variables (``rutin_…``, the
+        choices it records by gateway and flow id) nor values that are structures."""
+        rows = []
+        for key, value in (data or {}).items():
+            if is_internal(key, value):
+                continue
+            rows.append((key, self.label(key), self.value(key, value)))
+        return rows
+
+
+def is_internal(key: str, value: Any) -> bool:
+    """Whether a data entry is the engine's own, not something a form or the start data gave:
+    its name marks it (``rutin_``, ``_``), or it is a structure no form field holds."""
+    if key.startswith(("rutin_", "_")) or isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)

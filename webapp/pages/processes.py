@@ -16,7 +16,7 @@ from engine.service import cases
 
 from ..downloads import diagram_download
 from ..params import upload_filename
-from .common import START_CONTROLS, current_engine, form_data, signed_in
+from .common import START_CONTROLS, FieldNames, current_engine, form_data, signed_in
 
 bp = Blueprint("processes", __name__)
 
@@ -69,7 +69,7 @@ def process(key: str) -> str:
     default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
     return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
                            default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
-                           start_form=_start_form(key),
+                           start_form=_start_form(key), fields_of=FieldNames,
                            retention=rules.list_rules(engine, g.actor, process_key=key))
 
 

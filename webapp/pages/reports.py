@@ -11,15 +11,14 @@ from flask import Blueprint, g, render_template, request, url_for
 from engine.authority import org
 from engine.base.errors import InvalidInput
 from engine.base.forms import EARLIEST_YEAR, LATEST_YEAR
-from engine.routing import delegation
+from engine.base.labels import REPORTING_LABELS
+from engine.routing import decision_report, delegation
 from engine.service import audit, measures
 
 from ..downloads import csv_download
 from .common import STOCKHOLM, current_engine, signed_in
 
 bp = Blueprint("reports", __name__)
-REPORTING_LABELS = {"anmals": "Anmäls till nämnden", "protokollfors": "Protokollförs särskilt",
-                    "none": "Anmäls inte (verkställighet)"}
 
 
 def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
@@ -49,11 +48,12 @@ def delegation_report() -> Any:
     rows = delegation.report(engine, g.actor, committee=filters["namnd"] or None, since=_local_day("fran"),
                              until=_local_day("till", next_day=True), reporting=filters["rapportering"] or None)
     if request.args.get("format") == "csv":
-        return csv_download(delegation.report_csv(rows), "delegationsbeslut.csv")
+        return csv_download(decision_report.report_csv(engine, rows), "delegationsbeslut.csv")
     readable = delegation.readable_committees(engine, g.actor)
     committees = sorted(readable) if readable is not None else sorted(
         {u.committee for u in org.tree(engine).units.values() if u.committee})
-    return render_template("delegation_report.html", rows=rows, committees=committees, filters=filters,
+    return render_template("delegation_report.html", rows=decision_report.described(engine, rows),
+                           committees=committees, filters=filters,
                            reporting_label=REPORTING_LABELS,
                            csv_url=url_for("pages.reports.delegation_report", format="csv",
                                            namnd=filters["namnd"] or None, fran=filters["fran"] or None,

@@ -4,40 +4,48 @@ jäv, comment, complete)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from engine.authority import identity
 from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
 from engine.service import cases, tasks
 
+from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
+from .list_filters import filter_choices, list_filters
 
 bp = Blueprint("tasks", __name__)
 VIEWS = {"mine": "Mina", "unclaimed": "Otagna i mina roller", "overdue": "Försenade", "all": "Alla"}
 # Shown to managers only: the open tasks of the units they manage (and the units below them).
 UNIT_VIEW = {"unit": "Min enhet"}
-# The inbox's sort choices: (engine sort column, order, label).
-SORTINGS = {
-    "created": ("created", "asc", "Äldst först"),
-    "due": ("due", "asc", "Förfaller först"),
-    "priority": ("priority", "desc", "Högst prioritet först"),
-}
+# The columns the inbox sorts by (their headers are links): the engine's sort column, and the
+# order a first click asks for.
+SORTINGS = {"created": ("created", "asc"), "due": ("due", "asc"), "priority": ("priority", "desc")}
+# The due states the inbox and the case list filter by.
+DUE_STATES = {"forsenad": "Försenade", "snart": "Förfaller inom tre dagar eller är försenade"}
+DUE_SOON = timedelta(days=3)
 JAV_MISSING = "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren."
 
 
 @bp.get("/")
 @signed_in
 def inbox() -> str:
-    """The handler's inbox."""
+    """The handler's inbox: opens on what is theirs; searched, filtered and sorted by column."""
     views = {**VIEWS, **UNIT_VIEW} if g.actor.manages else VIEWS
-    view = request.args.get("visa", "all")
+    view = request.args.get("visa", "mine")
     if view not in views:
-        view = "all"
+        view = "mine"
     sort = request.args.get("sortera", "created")
     if sort not in SORTINGS:
         sort = "created"
+    column, first_order = SORTINGS[sort]
+    order = request.args.get("ordning", first_order)
+    if order not in ("asc", "desc"):
+        order = first_order
     page = page_number()
     filters: dict[str, Any] = {}
     if view == "mine":
@@ -48,12 +56,26 @@ def inbox() -> str:
         filters["overdue"] = True
     elif view == "unit":
         filters["unit"] = "mine"
-    column, order, _ = SORTINGS[sort]
+    chosen = list_filters()
+    if chosen["q"]:
+        filters["search"] = chosen["q"]
+    if chosen["process"]:
+        filters["process"] = chosen["process"]
+    if chosen["roll"]:
+        filters["role"] = chosen["roll"]
+    if chosen["enhet"] and "unit" not in filters:
+        filters["unit"] = chosen["enhet"]
+    if chosen["forfaller"] == "forsenad":
+        filters["overdue"] = True
+    elif chosen["forfaller"] == "snart":
+        filters["due_before"] = current_engine().clock.now() + DUE_SOON
     listing = tasks.list_tasks(current_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, **filters)
     pages = page_count(listing["total"])
-    return render_template("inbox.html", listing=listing, view=view, views=views, sort=sort, sortings=SORTINGS,
-                           page=page, pages=pages)
+    roles = sorted({r.split("@", 1)[0] for r in g.actor.roles})
+    return render_template("inbox.html", listing=listing, view=view, views=views, sort=sort, order=order,
+                           sortings=SORTINGS, page=page, pages=pages, chosen=chosen, due_states=DUE_STATES,
+                           choices=filter_choices(), roles=roles)
 
 
 def _defaults(row: dict[str, Any]) -> dict[str, Any]:
@@ -71,14 +93,15 @@ def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | 
     """One task: what to do, its form or options, and the case it belongs to."""
     row = tasks.get_task(current_engine(), g.actor, task_id)
     case = cases.get_case(current_engine(), g.actor, row["case_id"])
-    comments = [e for e in case.get("history", []) if e["type"] == "comment"
-                and e.get("task_id") in (None, task_id)]
+    # every comment on the case: what was said at an earlier step is part of the case beside this one
+    comments = [e for e in case.get("history", []) if e["type"] == "comment"]
     return render_template(
         "task.html", task=row, case=case, error=error, comments=comments, fields=FieldNames(case["process_version_id"]),
         errors={e["field"]: e["message"] for e in errors or []},
         values=values if values is not None else _defaults(row),
         chosen=request.form.getlist("choice") if request.method == "POST" else [],
         ask_jav=bool(row.get("decision_under_ordinance")),
+        earlier=earlier_steps(case, task_id), jav=conflict_declared(case, task_id),
     ), status
 
 
@@ -106,7 +129,8 @@ def assign(task_id: str) -> Any:
         if not user:
             raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
         tasks.assign(current_engine(), g.actor, task_id, user)
-        flash(f"Uppgiften är tilldelad {user}.")
+        shown = identity.display_names(current_engine(), {user}).get(user, user)
+        flash(f"Uppgiften är tilldelad {shown}.")
         return redirect(url_for("pages.tasks.task", task_id=task_id))
 
     return _act(task_id, run)

@@ -1,0 +1,29 @@
+"""The case beside a task: what the person deciding or doing a step needs to see of the case it
+belongs to, read from the case's JSON (projections only): the earlier steps with who did them,
+when and whether on time, and a jäv declaration on the task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import parse_instant
+
+
+def earlier_steps(case: dict[str, Any], task_id: str) -> list[dict[str, Any]]:
+    """The case's steps done before this one, oldest first: name, who did it, when, its due date,
+    and whether it was done on time (None when it had no due date)."""
+    steps = []
+    for t in case.get("tasks", []):
+        if t["id"] == task_id or t["status"] != "completed":
+            continue
+        done, due = parse_instant(t.get("completed")), parse_instant(t.get("due"))
+        steps.append({**t, "on_time": None if done is None or due is None else done <= due})
+    steps.sort(key=lambda t: t.get("completed") or "")
+    return steps
+
+
+def conflict_declared(case: dict[str, Any], task_id: str) -> dict[str, Any] | None:
+    """The last jäv declaration on the task (who declared it, when, to whom it went), if any."""
+    found = [e for e in case.get("history", [])
+             if e["type"] == "conflict_of_interest_declared" and e.get("task_id") == task_id]
+    return found[-1] if found else None
