@@ -10,10 +10,16 @@ from typing import Any
 
 from engine.service.declared import CASE_FIELDS
 
-from . import params
+from . import openapi_accounts, openapi_records, params
+from .openapi_ops import PROBLEM
+from .openapi_ops import id_param as _id
+from .openapi_ops import instant as _instant
+from .openapi_ops import json_body as _json
+from .openapi_ops import op as _op
+from .openapi_ops import path as _path
+from .openapi_ops import query as _query
 
-PROBLEM = {"$ref": "#/components/responses/Problem"}
-MAX_TEXT, MAX_ID, MAX_OFFSET = params.MAX_TEXT, params.MAX_ID, params.MAX_OFFSET
+MAX_OFFSET = params.MAX_OFFSET
 
 # What each way into a case accepts (engine/service/declared.py); anything else is a 422 naming the field.
 START_DATA = {
@@ -32,53 +38,6 @@ MESSAGE_DATA = {"type": "object", "description": "Det som det mottagande element
                                                  "ärendefälten."}
 RETRY_DATA = {"type": "object", "description": "Rättade värden för variabler som ärendet redan har eller som det "
                                                "felande elementet läser; annat ger 422."}
-
-
-def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None, params: list[Any] | None = None,
-        errors: tuple[str, ...] = ("401", "403", "404"), ok_schema: dict[str, Any] | None = None,
-        public: bool = False, ok_content: str | tuple[str, ...] = "application/json") -> dict[str, Any]:
-    types = (ok_content,) if isinstance(ok_content, str) else ok_content
-    # JSON and YAML carry the same object; CSV is text
-    content = {t: {"schema": ok_schema or ({"type": "string"} if t == "text/csv" else {"type": "object"})}
-               for t in types}
-    op: dict[str, Any] = {"summary": summary, "responses": {ok: {"description": "OK", "content": content}}}
-    for code in errors:
-        op["responses"][code] = PROBLEM
-    if body is not None:
-        op["requestBody"] = body
-    if params:
-        op["parameters"] = params
-    if public:
-        op["security"] = []
-    return op
-
-
-def _path(name: str, desc: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": desc, "schema": {"type": "string"}}
-
-
-def _query(name: str, desc: str, type_: str = "string", enum: list[str] | None = None,
-           **bounds: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": type_, **bounds}
-    if enum:
-        schema["enum"] = enum
-    elif type_ == "string" and "format" not in bounds:
-        schema["maxLength"] = MAX_TEXT
-    # given once: a repeated argument (?unit=a&unit=b) is refused, not read as its first value
-    return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema}
-
-
-def _id(name: str, desc: str) -> dict[str, Any]:
-    """A number in a path: an id or a version number, as large as the database holds."""
-    return {**_path(name, desc), "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
-
-
-def _instant(name: str, desc: str) -> dict[str, Any]:
-    return _query(name, desc, format="date-time")
-
-
-def _json(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
 STARTERS = {
@@ -434,60 +393,7 @@ def _spec() -> dict[str, Any]:
                                                                "text/csv": {"schema": {"type": "string"}}}},
                            errors=("400", "401", "403", "422")),
             },
-            "/api/users": {"get": _op("Alla konton, aktiva och avaktiverade (administratörer och revisorer)",
-                                      errors=("401", "403"))},
-            "/api/users/{name}/deactivate": {
-                "post": _op("Avaktivera ett konto: sessioner och tokens slutar gälla direkt, tagna uppgifter går "
-                            "tillbaka till sin roll (administratörer)", params=[_path("name", "Användarnamnet")],
-                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}),
-                            errors=("400", "401", "403", "404", "409", "422")),
-            },
-            "/api/users/{name}/reactivate": {
-                "post": _op("Återaktivera ett avaktiverat konto (administratörer)",
-                            params=[_path("name", "Användarnamnet")],
-                            body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}),
-                            errors=("400", "401", "403", "404", "409", "422")),
-            },
-            "/api/tokens": {
-                "get": _op("Mina tokens (administratörer och revisorer: user= eller all=true)",
-                           params=[_query("user", "Den här personens tokens"),
-                                   _query("all", "true = allas tokens", "boolean")], errors=("401", "403", "422")),
-                "post": _op("Skapa en token (visas bara i svaret); administratörer kan skapa åt andra, och en "
-                            "integrations token som bara får starta ärenden i de processer som anges", ok="201",
-                            body=_json({"type": "object", "properties": {
-                                "name": {"type": "string"}, "days": {"type": "integer"}, "user": {"type": "string"},
-                                "processes": {"type": "array", "items": {"type": "string"}}},
-                                "required": ["name"]}, required=True),
-                            errors=("400", "401", "403", "404", "409", "422")),
-            },
-            "/api/tokens/{token_id}": {
-                "delete": _op("Återkalla en token (ägaren eller en administratör)",
-                              params=[_id("token_id", "Tokens id")]),
-            },
-            "/api/security-log": {
-                "get": _op("Säkerhetsloggen, senaste först (JSON, eller CSV med format=csv); administratörer "
-                           "och revisorer",
-                           params=[_query("format", "json eller csv", enum=["json", "csv"]),
-                                   _query("user", "Bara händelser av eller om den här personen"),
-                                   _query("limit", "Högst så många", "integer", minimum=1, maximum=1000),
-                                   _query("offset", "Hoppa över så många", "integer", minimum=0)],
-                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
-            },
-            "/api/oidc/group-roles": {
-                "get": _op("Vilka roller inloggningstjänstens grupper ger (administratörer och revisorer)",
-                           errors=("401", "403")),
-                "put": _op("Ersätt hela listan över grupproller; gäller var och en från nästa inloggning "
-                           "(administratörer)",
-                           body=_json({"type": "object", "properties": {"mappings": {
-                               "type": "array", "maxItems": 2000, "items": {
-                                   "type": "object", "properties": {
-                                       "group": {"type": "string", "minLength": 1, "maxLength": 255},
-                                       "role": {"type": "string", "minLength": 1, "maxLength": 200},
-                                       "unit": {"type": ["string", "null"]}},
-                                   "required": ["group", "role"], "additionalProperties": False}}},
-                               "required": ["mappings"], "additionalProperties": False}, required=True),
-                           errors=("400", "401", "403", "422")),
-            },
+            **openapi_accounts.paths(),
             "/api/org/units": {"get": _op("Koncernens enheter", errors=("401",))},
             "/api/org/units/{unit_id}": {"get": _op("En enhet, dess chefer och medarbetare",
                                                     params=[_path("unit_id", "Enhetens id")])},
@@ -554,63 +460,7 @@ def _spec() -> dict[str, Any]:
                 "post": _op("Försegla kedjornas huvuden nu i en signerad kontrollpunkt (administratörer)", ok="201",
                             errors=("401", "403")),
             },
-            "/api/retention/rules": {
-                "get": _op("Gallringsreglerna som gäller (alla versioner med all=true)", params=[
-                    _query("process", "Processnyckel"), _query("all", "true = alla versioner, även förslag",
-                                                               "boolean")], errors=("401", "403", "422")),
-                "post": _op("Föreslå en gallringsregel: process_key, action (bevaras/gallras), years/months, "
-                            "decision_ref, decision_body, decision_date; valfritt outcome_field/outcome_value, note",
-                            ok="201", body=_json({"type": "object"}, required=True),
-                            errors=("400", "401", "403", "422")),
-            },
-            **{f"/api/retention/rules/{{rule_id}}/{verb}": {"post": _op(
-                summary, params=[_id("rule_id", "Regelns id")], errors=("401", "403", "404", "409"))}
-               for verb, summary in (("approve", "Godkänn en gallringsregel (inte av den som föreslog den)"),
-                                     ("reject", "Avvisa ett förslag till gallringsregel"))},
-            "/api/cases/{case_id}/retention": {
-                "get": _op("Gallringsregeln som gäller ärendet, undantag och gallringsuppgift",
-                           params=[_path("case_id", "Ärendets id")]),
-            },
-            **{f"/api/cases/{{case_id}}/{path}": {"post": _op(
-                summary, ok=ok, params=[_path("case_id", "Ärendets id")],
-                errors=("400", "401", "403", "404", "409", "422"),
-                body=_json({"type": "object", "properties": {"reason": {"type": "string"}}}, required=True))}
-               for path, ok, summary in (("hold", "201", "Undanta ärendet från gallring (reason)"),
-                                         ("hold/release", "200", "Häv undantaget från gallring (reason)"))},
-            "/api/retention/holds": {
-                "get": _op("Ärenden undantagna från gallring", params=[
-                    _query("all", "true = även hävda undantag", "boolean")], errors=("401", "403", "422")),
-            },
-            "/api/retention/cull": {
-                "get": _op("Provkörning: vad gallringen skulle ta bort nu (inget ändras)", errors=("401", "403")),
-                "post": _op("Gallra de ärenden vars gallringsfrist har gått ut", errors=("401", "403")),
-            },
-            "/api/retention/culled": {
-                "get": _op("Gallringsrapport: gallrade ärenden under en period, med gallringsbeslut (CSV med "
-                           "format=csv)", params=[_instant("from", "Från (ISO 8601)"),
-                                                  _instant("to", "Till (ISO 8601)"),
-                                                  _query("format", "json eller csv", enum=["json", "csv"])],
-                           errors=("401", "403", "422"), ok_content=("application/json", "text/csv")),
-            },
-            "/api/cases/{case_id}/archive-package": {
-                "post": _op("Leverera ett avslutat ärende som bevaras som E-ARK-paket (zip), registrerat",
-                            params=[_path("case_id", "Ärendets id")], errors=("401", "403", "404", "409"),
-                            ok_content="application/zip"),
-            },
-            "/api/retention/deliveries/{delivery_id}/receipt": {
-                "post": _op("Registrera e-arkivets kvittens på ett paket (receipt_ref); ärendet får sedan gallras",
-                            params=[_id("delivery_id", "Leveransens id")],
-                            body=_json({"type": "object", "properties": {"receipt_ref": {"type": "string"}}},
-                                       required=True), errors=("400", "401", "403", "404", "409", "422")),
-            },
-            "/api/personal-data/search": {
-                "post": _op("Registerutdrag (GDPR art. 15): ärenden och händelser som nämner en person (query); "
-                            "CSV med format=csv; administratörer", params=[_query("format", "json eller csv",
-                                                                                  enum=["json", "csv"])],
-                            body=_json({"type": "object", "properties": {"query": {"type": "string"}}},
-                                       required=True), errors=("400", "401", "403", "422"),
-                            ok_content=("application/json", "text/csv")),
-            },
+            **openapi_records.paths(),
             "/api/tasks/{task_id}/complete": {
                 "post": _op("Slutför uppgiften med data, eller ett beslut med choice", params=[task_id],
                             body=_json({"type": "object", "properties": {
