@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .expressions import ExpressionError, to_python
+from .graph_repairs import GraphRepairs
 from .loops import gather_zeebe_output
 from .normalize import EVENT_TYPES, FLOW_NODE_TYPES, GATEWAY_TYPES, ISO_TIME_LITERAL, flow_elements, is_bpmn, local
 from .xml import q
 
 if TYPE_CHECKING:
-    from .normalize import Normalizer, Rewrite
+    pass
 
 DATA_ELEMENTS = {
     "dataStore", "dataStoreReference", "dataObject", "dataObjectReference", "dataInputAssociation",
@@ -41,7 +42,6 @@ _MI_DIALECTS = {
     "http://activiti.org/bpmn": ("collection", "elementVariable"),
 }
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-_SEQUENCE_FLOW = q("sequenceFlow")
 # No two unbounded runs of spaces side by side: "x" and a long run of spaces would backtrack.
 _VARIABLE = re.compile(r"^\s*(?:=\s*|[$#]\{\s*)?([^\W\d]\w*)(?:\s*\})?\s*$")
 
@@ -86,70 +86,8 @@ def _xsd_type(ref: str) -> str:
     return "string"
 
 
-class Repairs:
+class Repairs(GraphRepairs):
     """Repairs one process (and the subprocesses in it) of the executable copy."""
-
-    def __init__(self, n: Normalizer, rw: Rewrite, pid: str, descriptive: bool):
-        self.n, self.rw, self.pid, self.descriptive = n, rw, pid, descriptive
-        root = n.root
-        # SpiffWorkflow matches messages and signals by name: one without a name cannot be caught.
-        self.defined = {
-            kind: {el.get("id") for el in root.iter(q(kind))
-                   if el.get("id") and (kind in {"error", "escalation"} or (el.get("name") or "").strip())}
-            for kind in ("message", "signal", "error", "escalation")
-        }
-        self.processes = {el.get("id") for el in root.iter(q("process")) if el.get("id")}
-        # A pool drawn without content (a black box, or a tool's placeholder for a collapsed
-        # subprocess) has nothing to call.
-        self.empty_processes = {
-            el.get("id") for el in root.iter(q("process"))
-            if not any(local(c) in FLOW_NODE_TYPES for c in flow_elements(el))
-        }
-        self.removed: set[str] = set()
-        # Targets of flows from elements a repair left out: what follows them is lost by Rutin's
-        # doing, not the designer's, and goes too, also in an executable model.
-        self.orphaned: set[str] = set()
-        self.link_catches: set[str] = set()
-        self.thrown_signals: set[str] = set()
-
-    def warn(self, code: str, msg: str, el: etree._Element | None, severity: str = "warning") -> None:
-        """Leave a diagnostic on the element the repair touched."""
-        self.n.diag(self.rw, severity, code, msg, el, self.pid)
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _new_node(self, container: etree._Element, tag: str, base: str, near: etree._Element,
-                  name: str | None = None) -> etree._Element:
-        new_id = self.n.new_id(base)
-        el = etree.SubElement(container, q(tag), id=new_id)
-        if name:
-            el.set("name", name)
-        el.sourceline = near.sourceline
-        self.n.add_to_lanes_of(near.get("id") or "", new_id)
-        return el
-
-    def _flow(self, container: etree._Element, source: str, target: str) -> etree._Element:
-        return etree.SubElement(container, q("sequenceFlow"), id=self.n.new_id(f"Flow_rutin_{source}"),
-                                sourceRef=source, targetRef=target)
-
-    @staticmethod
-    def _flows(container: etree._Element) -> list[etree._Element]:
-        return [el for el in container if el.tag == _SEQUENCE_FLOW]
-
-    def _to_human(self, el: etree._Element, verb: str, why: str) -> None:
-        """Turn an element into a user task that a handler completes to record what happened."""
-        name = el.get("name") or el.get("id") or ""
-        kind = local(el)
-        for child in list(el):
-            if local(child) not in {"incoming", "outgoing", "documentation", "extensionElements"}:
-                el.remove(child)
-        for attr in ("messageRef", "implementation", "instantiate", "calledElement", "cancelActivity",
-                     "attachedToRef", "parallelMultiple", "eventGatewayType"):
-            el.attrib.pop(attr, None)
-        el.tag = q("userTask")
-        el.set("name", f"{verb}: {name}")
-        self.rw.converted[el.get("id") or ""] = kind
-        self.warn("converted-to-human-task", f"{why} Det blir en mänsklig uppgift: \"{verb}: {name}\".", el)
 
     # -- the repairs -----------------------------------------------------------------------
 
@@ -525,146 +463,3 @@ class Repairs:
                 home.append(flow)
             self.warn("boundary-moved", "Gränshändelsen låg inuti steget den sitter på; den flyttas ut till "
                                         "stegets kant.", ev, "info")
-
-    def _entries(self, container: etree._Element) -> set[str]:
-        """Where tokens come from in a container: its start events, boundary events and event
-        subprocesses (and, in an ad hoc subprocess, every step)."""
-        nodes = [el for el in flow_elements(container) if local(el) in FLOW_NODE_TYPES]
-        if local(container) == "adHocSubProcess":
-            return {el.get("id") or "" for el in nodes}
-        return {el.get("id") or "" for el in nodes
-                if local(el) in {"startEvent", "boundaryEvent"} or el.get("triggeredByEvent") == "true"}
-
-    def unreachable(self, container: etree._Element) -> None:
-        """Steps no path reaches: in a map, left out (a join must not wait for them); in an
-        executable model, pointed out."""
-        entries = self._entries(container)
-        if not any(local(el) == "startEvent" for el in flow_elements(container)):
-            return  # a process without a start is refused elsewhere; an event subprocess starts itself
-        flows = self._flows(container)
-        out: dict[str, list[str]] = {}
-        for f in flows:
-            out.setdefault(f.get("sourceRef") or "", []).append(f.get("targetRef") or "")
-        seen, todo = set(entries), list(entries)
-        while todo:
-            for nxt in out.get(todo.pop(), []):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        lost = [el for el in flow_elements(container) if local(el) in FLOW_NODE_TYPES and el.get("id") not in seen]
-        # A boundary event on a lost step is lost with it.
-        lost_ids = {el.get("id") for el in lost}
-        lost += [el for el in flow_elements(container) if local(el) == "boundaryEvent"
-                 and el.get("attachedToRef") in lost_ids and el not in lost]
-        # What is lost only because a repair left out what led to it.
-        ours, todo = set(), [t for t in self.orphaned if t in lost_ids]
-        while todo:
-            nid = todo.pop()
-            if nid in ours or nid not in lost_ids:
-                continue
-            ours.add(nid)
-            todo.extend(out.get(nid, []))
-        dropped = False
-        for el in lost:
-            if not self.descriptive and el.get("id") not in ours and el.get("attachedToRef") not in ours:
-                self.warn("unreachable", "Inget flöde leder hit; steget kan aldrig nås.", el)
-                continue
-            container.remove(el)
-            dropped = True
-            self.removed.add(el.get("id") or "")
-            self.warn("unreachable", "Inget flöde leder hit (eller det som ledde hit kan inte inträffa här); "
-                                     "steget utelämnas.", el)
-        if dropped:
-            for f in flows:
-                if {f.get("sourceRef"), f.get("targetRef")} & self.removed:
-                    container.remove(f)
-
-    def joins(self, container: etree._Element) -> None:
-        """In a map, a parallel join after a choice would wait for ever for the path not chosen: it
-        waits for the paths actually taken instead (an inclusive join, the same when all come). In
-        an executable model the designer is told."""
-        flows = self._flows(container)
-        nodes = {el.get("id"): el for el in flow_elements(container) if local(el) in FLOW_NODE_TYPES}
-        into: dict[str, list[str]] = {}
-        outof: dict[str, list[str]] = {}
-        leaving: dict[str, list[etree._Element]] = {}
-        for f in flows:
-            into.setdefault(f.get("targetRef") or "", []).append(f.get("sourceRef") or "")
-            outof.setdefault(f.get("sourceRef") or "", []).append(f.get("targetRef") or "")
-            leaving.setdefault(f.get("sourceRef") or "", []).append(f)
-        for gid, gw in nodes.items():
-            if local(gw) != "parallelGateway" or len(into.get(gid or "", [])) < 2:
-                continue
-            if not self._after_a_choice(gid or "", nodes, into, outof):
-                continue
-            if not self.descriptive:
-                self.warn("join-after-choice", "Den parallella grinden väntar på alla vägar in, men några av dem "
-                                               "kommer efter ett val; ärendet fastnar här om inte alla väljs.", gw)
-                continue
-            outgoing = leaving.get(gid or "", [])
-            if len(outgoing) > 1:
-                # The gateway also splits: the split stays parallel, in a gateway of its own.
-                split = self._new_node(container, "parallelGateway", f"Gateway_rutin_split_{gid}", gw)
-                for f in outgoing:
-                    f.set("sourceRef", split.get("id") or "")
-                self._flow(container, gid or "", split.get("id") or "")
-            gw.tag = q("inclusiveGateway")
-            self.warn("join-as-inclusive", "Alla vägar in till den parallella grinden tas inte alltid; Rutin "
-                                           "väntar bara på de vägar som faktiskt tagits.", gw)
-
-    @staticmethod
-    def _after_a_choice(gid: str, nodes: dict[str | None, etree._Element], into: dict[str, list[str]],
-                        outof: dict[str, list[str]]) -> bool:
-        """Whether a path into the join may carry no token: walking back from each incoming flow,
-        it meets a boundary event or a choice (a decision, an event race) some of whose branches
-        cannot come back to that flow. A choice closed again before the join (an exclusive split
-        and its merge inside a parallel branch) is no such choice."""
-
-        def reaches(start: str, goal: str) -> bool:
-            seen, todo = {gid}, [start]
-            while todo:
-                nid = todo.pop()
-                if nid == goal:
-                    return True
-                if nid in seen:
-                    continue
-                seen.add(nid)
-                todo.extend(outof.get(nid, []))
-            return False
-
-        for source in into.get(gid, []):
-            seen: set[str] = set()
-            todo = [source]
-            while todo:
-                nid = todo.pop()
-                if nid in seen or nid == gid:
-                    continue
-                seen.add(nid)
-                el = nodes.get(nid)
-                if el is None or local(el) == "boundaryEvent":
-                    return True
-                kind = local(el)
-                branches = outof.get(nid, [])
-                if kind in {"exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"} and \
-                        len(branches) > 1 and not all(reaches(b, source) for b in branches):
-                    return True
-                if kind == "startEvent" or (kind == "parallelGateway" and len(branches) > 1):
-                    continue
-                todo.extend(into.get(nid, []))
-        return False
-
-    def ends(self, container: etree._Element) -> None:
-        """A path that stops without an end event ends there (BPMN's implicit end), made explicit:
-        SpiffWorkflow would otherwise wait for ever for that path to reach the end."""
-        if local(container) == "adHocSubProcess":
-            return
-        sources = {f.get("sourceRef") for f in self._flows(container)}
-        for el in list(flow_elements(container)):
-            kind = local(el)
-            if kind not in FLOW_NODE_TYPES or kind == "endEvent" or el.get("id") in sources:
-                continue
-            if el.get("triggeredByEvent") == "true" or el.get("isForCompensation") == "true":
-                continue
-            end = self._new_node(container, "endEvent", f"EndEvent_rutin_{el.get('id')}", el)
-            self._flow(container, el.get("id") or "", end.get("id") or "")
-            self.warn("implicit-end", "Inget flöde leder vidare härifrån; vägen slutar här.", el, "info")
