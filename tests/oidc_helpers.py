@@ -31,11 +31,13 @@ START_TIMEOUT_S = 30
 
 @dataclass
 class Provider:
-    """The running test provider: its issuer, and the accounts file it reads at every sign-in."""
+    """The running test provider: its issuer, the accounts file it reads at every sign-in, and
+    its throwaway signing key (a private JWK, for the hostile proxy of tests/oidc_proxy.py)."""
 
     issuer: str
     accounts_file: Path
     log: Path
+    key_file: Path
 
     def set_accounts(self, accounts: dict[str, dict[str, Any]]) -> None:
         """Who may sign in (login → claims); read by the provider at the next sign-in."""
@@ -47,13 +49,14 @@ def provider(tmp: Path, rutin_base: str, accounts: dict[str, dict[str, Any]], *,
              end_session: bool = True) -> Iterator[Provider]:
     """Start the provider for a Rutin served at `rutin_base` (`end_session`: whether it offers
     RP-initiated sign-out); stopped (and waited for) on leaving."""
-    accounts_file, log = tmp / "oidc_accounts.json", tmp / "oidc_provider.log"
+    accounts_file, log, key_file = tmp / "oidc_accounts.json", tmp / "oidc_provider.log", tmp / "oidc_key.json"
     accounts_file.write_text(json.dumps(accounts), encoding="utf-8")
     if shutil.which("node") is None or not (ROOT / "node_modules" / "oidc-provider").is_dir():
         raise RuntimeError("The OpenID Connect tests need Node.js and npm's oidc-provider: run `make .venv/.installed` "
                            "(it runs npm ci) or `npm ci`.")
     with log.open("wb") as err:
-        env = {**os.environ, "OIDC_NO_END_SESSION": "0" if end_session else "1"}
+        env = {**os.environ, "OIDC_NO_END_SESSION": "0" if end_session else "1",
+               "OIDC_KEY_FILE": str(key_file)}
         proc = subprocess.Popen(["node", str(SCRIPT), str(accounts_file), rutin_base], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=err, env=env)
         try:
@@ -62,7 +65,7 @@ def provider(tmp: Path, rutin_base: str, accounts: dict[str, dict[str, Any]], *,
             line = proc.stdout.readline() if ready else b""
             if not line:
                 raise RuntimeError(f"the test OpenID provider did not start: {log.read_text(errors='replace')}")
-            yield Provider(json.loads(line)["issuer"], accounts_file, log)
+            yield Provider(json.loads(line)["issuer"], accounts_file, log, key_file)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

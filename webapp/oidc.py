@@ -7,6 +7,10 @@ and at the return exchanges the code for tokens and validates the ID token: its 
 the provider's published keys (JWKS), issuer, audience (our client id), expiry and nonce. Only
 then are its claims handed to `engine.authority.idp`, which decides who the person is in Rutin.
 
+Expiry (`exp`) and issue time (`iat`) are checked against the real time, with `LEEWAY_S` for
+clocks that differ, not against the engine's clock: Authlib reads the time itself, and the ID
+token's times are the provider's, on the real clock.
+
 Authlib keeps the state, nonce and PKCE verifier in Flask's session (the signed cookie) while the
 browser is at the provider; they are used once.
 """
@@ -20,13 +24,16 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, Response, current_app
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
 
 from engine.base.settings import Settings
 
 _CLIENT = "rutin_oidc"
 # The provider's HTTP calls (discovery, keys, the token exchange) may take this long.
 TIMEOUT_S = 10
+# How far the provider's clock may differ from ours when the ID token's exp and iat are checked
+# (Authlib's default, said here so the tests can count on it).
+LEEWAY_S = 120
 
 
 class SignInRefused(Exception):
@@ -43,6 +50,11 @@ STATE = ("Inloggningen kunde inte slutföras: svaret från inloggningstjänsten 
 INVALID_TOKEN = "Inloggningen kunde inte slutföras: inloggningstjänstens ID-token är ogiltig ({why}). Försök igen."  # noqa: S105 (a message)
 PROVIDER_ERROR = "Inloggningstjänsten avbröt inloggningen ({why})."
 UNREACHABLE = "Inloggningstjänsten svarar inte just nu. Försök igen om en stund."
+# Why an ID token is refused, in the person's words (the claim's name kept for the security log).
+WRONG_AUDIENCE = "den är utfärdad till en annan tjänst än Rutin (aud)"
+EXPIRED = "den har gått ut (exp)"
+BAD_SIGNATURE = "signaturen stämmer inte med innehållet"
+BAD_CLAIM = "anspråket {claim} stämmer inte"
 WRONG_ISSUER = ("Inloggningstjänsten uppger en annan utfärdare ({found}) än den Rutin är inställd på "
                 "(RUTIN_OIDC_ISSUER). Kontakta en administratör.")
 
@@ -76,6 +88,14 @@ def _checked_issuer(client: Any) -> str:
     return found
 
 
+def _claims_options(issuer: str, client_id: str) -> dict[str, Any]:
+    """What the ID token's claims must say: our issuer, and us (the client id) among its audience.
+    Authlib checks the audience only when told to: without this a token another client of the
+    provider was given, naming Rutin as its authorized party (`azp`), would be let in."""
+    return {"iss": {"essential": True, "values": [issuer]},
+            "aud": {"essential": True, "values": [client_id]}}
+
+
 def _client() -> Any:
     return current_app.extensions["rutin_oidc"].create_client(_CLIENT)
 
@@ -101,19 +121,30 @@ def finish() -> tuple[str, dict[str, Any], str]:
     client = _client()
     try:
         issuer = _checked_issuer(client)
-        token = client.authorize_access_token()
+        token = client.authorize_access_token(leeway=LEEWAY_S, claims_options=_claims_options(issuer, client.client_id))
     except MismatchingStateError as exc:
         raise SignInRefused(STATE) from exc
     except OAuthError as exc:
         raise SignInRefused(PROVIDER_ERROR.format(why=_short(exc.description or exc.error))) from exc
     except (AuthlibBaseError, JoseError, ValueError) as exc:
-        raise SignInRefused(INVALID_TOKEN.format(why=_short(str(exc) or type(exc).__name__))) from exc
+        raise SignInRefused(INVALID_TOKEN.format(why=_why(exc))) from exc
     except requests.RequestException as exc:
         raise SignInRefused(UNREACHABLE) from exc
     claims = token.get("userinfo")
     if not isinstance(token.get("id_token"), str) or not claims:
         raise SignInRefused(INVALID_TOKEN.format(why="ingen ID-token"))
     return issuer, dict(claims), str(token["id_token"])
+
+
+def _why(exc: Exception) -> str:
+    """Why the ID token was refused, in Swedish where the library's error is one we know."""
+    if isinstance(exc, ExpiredTokenError):
+        return EXPIRED
+    if isinstance(exc, BadSignatureError):
+        return BAD_SIGNATURE
+    if isinstance(exc, ClaimError):
+        return WRONG_AUDIENCE if exc.claim == "aud" else BAD_CLAIM.format(claim=_short(exc.claim))
+    return _short(str(exc) or type(exc).__name__)
 
 
 def _short(text: Any) -> str:
