@@ -30,7 +30,7 @@ from ..base.errors import Forbidden, InvalidInput, Unauthorized
 from ..core import Engine
 from ..store.models import GroupRole, User, UserRole, UserSubject
 from . import org, security_log
-from .identity import Actor, actor_for, forget_tokens, held_roles, log_role_change
+from .identity import Actor, actor_for, forget_tokens, held_roles, log_role_change, require_writer
 from .roles import SYSTEM_ROLES, role_key
 
 DEACTIVATED = "Ditt konto i Rutin är avaktiverat. Kontakta en administratör om du ska ha tillgång igen."
@@ -219,6 +219,7 @@ def _entry(engine: Engine, i: int, item: Any) -> tuple[str, str, str | None]:
 def replace_group_roles(engine: Engine, actor: Any, items: Any) -> list[dict[str, Any]]:
     """Replace the whole mapping with `items` ([{group, role, unit?}]; administrators). Applied
     to each person at their next sign-in. The change is entered in the security log."""
+    require_writer(actor)
     if not actor.is_admin:
         raise Forbidden("Bara administratörer kan ändra grupproller.")
     if not isinstance(items, list):
