@@ -1,7 +1,8 @@
 """Process versions: deploying uploaded diagrams, approving them, reading what is deployed.
 
 A document becomes one version per process it contains (key = process id). Re-uploading the
-same bytes returns the versions that already exist. Every new version is a draft, used for
+same bytes returns the versions that already exist; the bytes of a superseded version (or of a
+draft the version published since has overtaken) are a new draft, recorded as restoring it. Every new version is a draft, used for
 nothing until someone other than its uploader approves it (four eyes, ISO 9001 7.5), or rejects
 it with a reason. Who may is decided by the process as published, never by the draft: a holder of
 the published version's owner role, or an administrator. A draft of a process never published,
@@ -129,6 +130,15 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                         ProcessVersion.status.in_(("draft", "published")),
                     )
                 ).scalar_one_or_none()
+                if existing is not None and existing.status == "draft" and _newer_published(s, existing):
+                    # A draft older than the version published since can never be approved (409):
+                    # its bytes uploaded again are a new draft instead, and the stale one is retired.
+                    newer = _newer_published(s, existing)
+                    existing.status = "superseded"
+                    s.flush()
+                    record(s, existing.key, "version_superseded", actor.name, now, existing.version,
+                           {"by_version": newer, "never_published": True})
+                    existing = None
                 if existing is not None:
                     if approve_as_admin and existing.status == "draft" and _newer_published(s, existing) is None:
                         _publish(engine, s, existing, actor, "admin", now)
@@ -153,6 +163,10 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                 s.flush()
                 record(s, version.key, "version_uploaded", actor.name, now, version.version,
                        {"filename": filename, "content_hash": doc.content_hash, "changes": version.changes})
+                restored = _restored_from(s, proc.key, doc.content_hash, version.version)
+                if restored is not None:
+                    record(s, version.key, "version_restored", actor.name, now, version.version,
+                           {"restores_version": restored})
                 if approve_as_admin:
                     _publish(engine, s, version, actor, "admin", now)
                 results.append(Deployed(version.key, version.version, version.name, version.id, True, diags,
@@ -205,6 +219,17 @@ def _newer_published(s: Session, v: ProcessVersion) -> int | None:
     return cast(int | None, s.execute(
         sa.select(ProcessVersion.version).where(ProcessVersion.key == v.key, ProcessVersion.status == "published",
                                                 ProcessVersion.version > v.version)
+    ).scalar())
+
+
+def _restored_from(s: Session, key: str, content_hash: str, number: int) -> int | None:
+    """The latest earlier version of the key with these bytes that was once published: the version a
+    new draft of the same bytes restores (None when the bytes were never published)."""
+    return cast(int | None, s.execute(
+        sa.select(ProcessVersion.version).where(
+            ProcessVersion.key == key, ProcessVersion.content_hash == content_hash,
+            ProcessVersion.version < number, ProcessVersion.approved_at.is_not(None))
+        .order_by(ProcessVersion.version.desc()).limit(1)
     ).scalar())
 
 
