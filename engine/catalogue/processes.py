@@ -2,10 +2,10 @@
 
 A document becomes one version per process it contains (key = process id). Re-uploading the
 same bytes returns the versions that already exist; the bytes of a superseded version (or of a
-draft the version published since has overtaken) are a new draft, recorded as restoring it. Every new version is a draft, used for
-nothing until someone other than its uploader approves it (four eyes, ISO 9001 7.5), or rejects
-it with a reason. Who may is decided by the process as published, never by the draft: a holder of
-the published version's owner role, or an administrator. A draft of a process never published,
+draft the version published since has overtaken) are a new draft, recorded as restoring it. Every
+new version is a draft, used for nothing until someone other than its uploader approves it (four
+eyes, ISO 9001 7.5), or rejects it with a reason. Who may is decided by the process as published,
+never by the draft: a holder of the published version's owner role, or an administrator. A draft of a process never published,
 or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
 administrator approves: the person a rule binds does not choose who applies it. Approval
 publishes it: new cases start on it, running cases stay on theirs, the owner it proposes takes
@@ -62,6 +62,7 @@ from ..core import Engine
 from ..records import chain
 from ..store.models import BpmnDocument, Case, ProcessEvent, ProcessHead, ProcessVersion
 from ..store.prepared import Prepared
+from .changes import change_summary
 from .starting import starters_json
 
 log = logging.getLogger(__name__)
@@ -177,33 +178,6 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
 
 
 REVIEW_INTERVAL = timedelta(days=365)
-
-
-def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
-    """What changed between two versions' models: elements, human steps, their roles and deadlines,
-    and the authority the diagram declares (who may start cases, the unit cases go to), so that
-    whoever approves sees it."""
-    if before is None:
-        return {"first_version": True}
-    old_names, new_names = before.get("element_names", {}), after.get("element_names", {})
-    old_steps = {st["element_id"]: st for st in before.get("steps", {}).values()}
-    new_steps = {st["element_id"]: st for st in after.get("steps", {}).values()}
-    return {
-        "added": sorted(set(new_names) - set(old_names)),
-        "removed": sorted(set(old_names) - set(new_names)),
-        "renamed": [{"id": k, "from": old_names[k], "to": new_names[k]}
-                    for k in sorted(set(old_names) & set(new_names)) if old_names[k] != new_names[k]],
-        "roles_changed": [{"id": k, "from": old_steps[k].get("role"), "to": new_steps[k].get("role")}
-                          for k in sorted(set(old_steps) & set(new_steps))
-                          if old_steps[k].get("role") != new_steps[k].get("role")],
-        "deadlines_changed": [{"id": k, "from": old_steps[k].get("due"), "to": new_steps[k].get("due")}
-                              for k in sorted(set(old_steps) & set(new_steps))
-                              if old_steps[k].get("due") != new_steps[k].get("due")],
-        **{f"{name}_changed": {"from": was, "to": now} for name, was, now in (
-            ("starters", before.get("starters"), after.get("starters")),
-            ("unit", (before.get("properties") or {}).get("rutin:unit"),
-             (after.get("properties") or {}).get("rutin:unit"))) if was != now},
-    }
 
 
 def _version(s: Session, key: str, number: int) -> ProcessVersion:
