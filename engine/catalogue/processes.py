@@ -5,8 +5,8 @@ same bytes returns the versions that already exist; the bytes of a superseded ve
 draft the version published since has overtaken) are a new draft, recorded as restoring it. Every
 new version is a draft, used for nothing until someone other than its uploader approves it (four
 eyes, ISO 9001 7.5), or rejects it with a reason. Who may is decided by the process as published,
-never by the draft: a holder of the published version's owner role, or an administrator. A draft of a process never published,
-or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
+never by the draft: a holder of the published version's owner role, or an administrator. A draft of a
+process never published, or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
 administrator approves: the person a rule binds does not choose who applies it. Approval
 publishes it: new cases start on it, running cases stay on theirs, the owner it proposes takes
 effect, and the version published before it is superseded (a key has one published version at a
