@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import publish
 
 from engine.authority.identity import SYSTEM
 from engine.base.errors import InvalidInput
@@ -98,3 +99,17 @@ def test_an_omitted_start_form_field_takes_its_default(engine: Engine) -> None:
     xml = model("startdef", "").replace(b'type="long"/>', b'type="long" defaultValue="4"/>', 1)
     case = started(engine, xml, {})
     assert case["data"]["belopp"] == 4
+
+
+def test_through_the_api_a_failing_default_is_a_422_naming_the_field(client: Any, people: dict[str, Any]) -> None:
+    form = camunda('<camunda:formField id="dubbelt" label="Dubbelt" type="long" defaultValue="${saknas * 2}"/>')
+    assert publish(client, people, model("api", form)).status_code == 201
+    admin = people["admin"]
+    started = client.post("/api/processes/api/cases", json={"data": {"belopp": 1}}, headers=admin.headers)
+    assert started.status_code == 201, started.get_json()
+    case = started.get_json()
+    r = client.post(f"/api/tasks/{case['open_tasks'][0]['id']}/complete", json={"data": {}}, headers=admin.headers)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["errors"][0]["field"] == "dubbelt" and "Dubbelt" in r.get_json()["detail"]
+    after = client.get(f"/api/cases/{case['id']}", headers=admin.headers).get_json()
+    assert after["status"] == "active" and "dubbelt" not in after["data"]
