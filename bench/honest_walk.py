@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.authority import identity
 from engine.authority.identity import SYSTEM, Actor
+from engine.base import form_defaults
 from engine.base.errors import RutinError
 from engine.core import Engine
 from engine.service import cases, tasks, walkthrough
@@ -49,6 +50,8 @@ def form_data(form: list[dict[str, Any]]) -> dict[str, Any]:
     for f in form or []:
         if (f.get("constraints") or {}).get("readonly"):
             continue
+        if form_defaults.is_expression(f.get("default")):
+            continue  # as the task page does: the engine computes it when the field is omitted
         if f.get("default") not in (None, ""):
             data[f["id"]] = f["default"]
         elif f.get("type") == "enum" and f.get("options"):

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from . import script_builtins
 from .diagnostics import Diagnostic
 from .model import ProcessModel
 from .normalize import CHOICE_VARIABLE, local
@@ -30,7 +31,7 @@ from .normalize import CHOICE_VARIABLE, local
 _KNOWN = set(dir(builtins)) | {"rutin_variable", "rutin_value", "rutin_truth", "floor", "ceil", CHOICE_VARIABLE,
                                "nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances",
                                "numberOfInstances", "numberOfCompletedInstances", "numberOfActiveInstances",
-                               "loopCounter"}
+                               "loopCounter"} | set(script_builtins.helpers(None))
 # Attributes (any namespace) whose value names a variable the element writes.
 _WRITING_ATTRIBUTES = {"resultVariable", "resultVariableName", "elementVariable", "inputElement",
                        "outputCollection", "variableName", "messageVariable"}

@@ -52,7 +52,7 @@ from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from . import inline, nulls, wire
+from . import inline, nulls, script_builtins, script_words, wire
 
 MAX_SEQUENCE = 100_000
 MAX_INT_BITS = 4096
@@ -137,10 +137,10 @@ def _check_tree(tree: ast.AST, *, expression: bool) -> None:
     for node in ast.walk(tree):
         if isinstance(node, _FORBIDDEN_NODES):
             raise PolicyViolation(
-                f"{type(node).__name__} är inte tillåtet (rad {getattr(node, 'lineno', '?')})"
+                f"{script_words.word(node)} är inte tillåtet (rad {getattr(node, 'lineno', '?')})"
             )
         if expression and isinstance(node, _LOOP_NODES):
-            raise PolicyViolation(f"{type(node).__name__} är inte tillåtet i ett uttryck")
+            raise PolicyViolation(f"{script_words.word(node)} är inte tillåtet i ett uttryck")
         if isinstance(node, ast.Name) and (node.id in _FORBIDDEN_NAMES or node.id.startswith("_")):
             raise PolicyViolation(f"namnet {node.id!r} är inte tillåtet")
         if isinstance(node, ast.Attribute) and (
@@ -234,6 +234,11 @@ def check_script(source: str) -> None:
 def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     if not isinstance(name, str) or name.startswith("_") or name in _FORBIDDEN_ATTRIBUTES:
         raise SandboxError(f"attributet {name!r} är inte tillåtet")
+    if isinstance(obj, script_builtins.Namespace):  # datetime.now, date.today: only the members it lists
+        try:
+            return obj.member(name)
+        except script_builtins.BuiltinError as exc:
+            raise SandboxError(str(exc)) from None
     if not isinstance(obj, _DATA_TYPES):
         raise SandboxError(f"attribut på {type(obj).__name__} är inte tillåtna")
     value = getattr(obj, name)
@@ -411,7 +416,9 @@ def _variable_reader(data: dict[str, Any]) -> Callable[[str], Any]:
 
 
 def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
-    g: dict[str, Any] = {"__builtins__": _BUILTINS, **_GUARDS, **_HELPERS}
+    # The scripting built-ins first: a case variable of the same name (a form field "date") wins.
+    g: dict[str, Any] = {"__builtins__": _BUILTINS, **_GUARDS, **_HELPERS,
+                         **script_builtins.helpers(context.get(script_builtins.ENV_KEY), SandboxError)}
     data: dict[str, Any] = {}
     for key, value in context.items():
         if isinstance(key, str) and not key.startswith("_"):
@@ -488,9 +495,11 @@ def execute(source: str, context: dict[str, Any], *, timeout: float | None = Non
 def _readable(source: str, mode: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """The part of `context` the code can read: only it is sent to the evaluator process."""
     names = plan(source, mode).names
+    env = {script_builtins.ENV_KEY: context[script_builtins.ENV_KEY]} if script_builtins.ENV_KEY in context else {}
     if names is None:  # any variable, through `rutin_variable`: what is not data stays behind
-        return {k: v for k, v in context.items() if isinstance(k, str) and not k.startswith("_") and wire.sendable(v)}
-    return {k: context[k] for k in names if k in context and not k.startswith("_")}
+        return {**env, **{k: v for k, v in context.items()
+                          if isinstance(k, str) and not k.startswith("_") and wire.sendable(v)}}
+    return {**env, **{k: context[k] for k in names if k in context and not k.startswith("_")}}
 
 
 def run_expression(source: str, context: Mapping[str, Any]) -> Any:

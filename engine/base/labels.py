@@ -79,6 +79,7 @@ PROCESS_EVENT_LABELS = {
     "version_uploaded": "Version uppladdad",
     "version_approved": "Version godkänd och publicerad",
     "version_superseded": "Version ersatt av en senare",
+    "version_restored": "Tidigare version återställd som nytt utkast",
     "version_rejected": "Version avvisad",
 }
 

@@ -14,9 +14,9 @@ from typing import Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from bpmn import evaluator, sandbox
+from bpmn import evaluator, sandbox, script_builtins
 
-from . import data_limits
+from . import data_limits, script_world
 from .settings import Settings
 
 
@@ -25,18 +25,26 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
         scope = {**(external_context or {}), **context}
+        env = script_world.env_for(expression)
+        if env is not None:
+            scope[script_builtins.ENV_KEY] = env
         return sandbox.evaluate(expression, scope)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         settings = data_limits.current()
-        if settings is None:
+        env = script_world.env_for(script)
+        if settings is None and env is None:
             sandbox.execute(script, context)
             return True
         # On a copy, kept only within the case's limits: a script that grows the case too far
-        # fails its step (an incident, retried once fixed) and leaves the data as it was.
-        scratch = copy.deepcopy(context)
+        # fails its step (an incident, retried once fixed) and leaves the data as it was. The
+        # world's answers travel beside the data and never become part of it.
+        scratch = copy.deepcopy(context) if settings is not None else dict(context)
+        if env is not None:
+            scratch[script_builtins.ENV_KEY] = env
         sandbox.execute(script, scratch)
-        problem = data_limits.script_problem(settings, scratch)
+        scratch.pop(script_builtins.ENV_KEY, None)
+        problem = data_limits.script_problem(settings, scratch) if settings is not None else None
         if problem is not None:
             raise sandbox.ResourceLimit(problem)
         context.clear()

@@ -1,11 +1,12 @@
 """Process versions: deploying uploaded diagrams, approving them, reading what is deployed.
 
 A document becomes one version per process it contains (key = process id). Re-uploading the
-same bytes returns the versions that already exist. Every new version is a draft, used for
-nothing until someone other than its uploader approves it (four eyes, ISO 9001 7.5), or rejects
-it with a reason. Who may is decided by the process as published, never by the draft: a holder of
-the published version's owner role, or an administrator. A draft of a process never published,
-or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
+same bytes returns the versions that already exist; the bytes of a superseded version (or of a
+draft the version published since has overtaken) are a new draft, recorded as restoring it. Every
+new version is a draft, used for nothing until someone other than its uploader approves it (four
+eyes, ISO 9001 7.5), or rejects it with a reason. Who may is decided by the process as published,
+never by the draft: a holder of the published version's owner role, or an administrator. A draft of a
+process never published, or one whose diagram names another owner role (``rutin:owner`` in any dialect), only an
 administrator approves: the person a rule binds does not choose who applies it. Approval
 publishes it: new cases start on it, running cases stay on theirs, the owner it proposes takes
 effect, and the version published before it is superseded (a key has one published version at a
@@ -61,6 +62,7 @@ from ..core import Engine
 from ..records import chain
 from ..store.models import BpmnDocument, Case, ProcessEvent, ProcessHead, ProcessVersion
 from ..store.prepared import Prepared
+from .changes import change_summary
 from .starting import starters_json
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,15 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                         ProcessVersion.status.in_(("draft", "published")),
                     )
                 ).scalar_one_or_none()
+                if existing is not None and existing.status == "draft" and _newer_published(s, existing):
+                    # A draft older than the version published since can never be approved (409):
+                    # its bytes uploaded again are a new draft instead, and the stale one is retired.
+                    newer = _newer_published(s, existing)
+                    existing.status = "superseded"
+                    s.flush()
+                    record(s, existing.key, "version_superseded", actor.name, now, existing.version,
+                           {"by_version": newer, "never_published": True})
+                    existing = None
                 if existing is not None:
                     if approve_as_admin and existing.status == "draft" and _newer_published(s, existing) is None:
                         _publish(engine, s, existing, actor, "admin", now)
@@ -153,6 +164,10 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                 s.flush()
                 record(s, version.key, "version_uploaded", actor.name, now, version.version,
                        {"filename": filename, "content_hash": doc.content_hash, "changes": version.changes})
+                restored = _restored_from(s, proc.key, doc.content_hash, version.version)
+                if restored is not None:
+                    record(s, version.key, "version_restored", actor.name, now, version.version,
+                           {"restores_version": restored})
                 if approve_as_admin:
                     _publish(engine, s, version, actor, "admin", now)
                 results.append(Deployed(version.key, version.version, version.name, version.id, True, diags,
@@ -163,33 +178,6 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
 
 
 REVIEW_INTERVAL = timedelta(days=365)
-
-
-def change_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
-    """What changed between two versions' models: elements, human steps, their roles and deadlines,
-    and the authority the diagram declares (who may start cases, the unit cases go to), so that
-    whoever approves sees it."""
-    if before is None:
-        return {"first_version": True}
-    old_names, new_names = before.get("element_names", {}), after.get("element_names", {})
-    old_steps = {st["element_id"]: st for st in before.get("steps", {}).values()}
-    new_steps = {st["element_id"]: st for st in after.get("steps", {}).values()}
-    return {
-        "added": sorted(set(new_names) - set(old_names)),
-        "removed": sorted(set(old_names) - set(new_names)),
-        "renamed": [{"id": k, "from": old_names[k], "to": new_names[k]}
-                    for k in sorted(set(old_names) & set(new_names)) if old_names[k] != new_names[k]],
-        "roles_changed": [{"id": k, "from": old_steps[k].get("role"), "to": new_steps[k].get("role")}
-                          for k in sorted(set(old_steps) & set(new_steps))
-                          if old_steps[k].get("role") != new_steps[k].get("role")],
-        "deadlines_changed": [{"id": k, "from": old_steps[k].get("due"), "to": new_steps[k].get("due")}
-                              for k in sorted(set(old_steps) & set(new_steps))
-                              if old_steps[k].get("due") != new_steps[k].get("due")],
-        **{f"{name}_changed": {"from": was, "to": now} for name, was, now in (
-            ("starters", before.get("starters"), after.get("starters")),
-            ("unit", (before.get("properties") or {}).get("rutin:unit"),
-             (after.get("properties") or {}).get("rutin:unit"))) if was != now},
-    }
 
 
 def _version(s: Session, key: str, number: int) -> ProcessVersion:
@@ -205,6 +193,17 @@ def _newer_published(s: Session, v: ProcessVersion) -> int | None:
     return cast(int | None, s.execute(
         sa.select(ProcessVersion.version).where(ProcessVersion.key == v.key, ProcessVersion.status == "published",
                                                 ProcessVersion.version > v.version)
+    ).scalar())
+
+
+def _restored_from(s: Session, key: str, content_hash: str, number: int) -> int | None:
+    """The latest earlier version of the key with these bytes that was once published: the version a
+    new draft of the same bytes restores (None when the bytes were never published)."""
+    return cast(int | None, s.execute(
+        sa.select(ProcessVersion.version).where(
+            ProcessVersion.key == key, ProcessVersion.content_hash == content_hash,
+            ProcessVersion.version < number, ProcessVersion.approved_at.is_not(None))
+        .order_by(ProcessVersion.version.desc()).limit(1)
     ).scalar())
 
 

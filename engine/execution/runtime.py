@@ -37,6 +37,7 @@ from ..authority import org
 from ..authority.roles import scoped
 from ..base import (
     data_limits,
+    script_world,
     state,
 )
 from ..base.errors import InvalidInput, NotFound
@@ -58,6 +59,7 @@ from ..store.prepared import Prepared
 from . import (
     multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
 )
+from .case_world import CaseWorld
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,10 @@ class CaseWork:
         """Mark a task row as changed, to be written back."""
         self._dirty[row.id] = row
 
+    def pending_rows(self) -> list[HumanTask]:
+        """Task rows changed in this unit of work, not yet written."""
+        return list(self._dirty.values())
+
     def write(self) -> None:
         """Write the case, its changed and new task rows and its events (also run before commit)."""
         conn = self.conn
@@ -271,6 +277,7 @@ class CaseWork:
             if steps_run % COMPACT_EVERY == 0:
                 state.compact(self.workflow)
 
+        script_world.use(CaseWorld(self, actor))  # what its scripts ask: the clock, who acts, the roles
         try:
             result = action() if action is not None else None
             if steps:

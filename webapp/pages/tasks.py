@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.authority import identity
+from engine.base import form_defaults
 from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
 from engine.service import cases, tasks
@@ -81,7 +82,8 @@ def inbox() -> str:
 def _defaults(row: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for f in row.get("form") or []:
-        if f.get("default") is not None:
+        # a default written as an expression is left empty here: the engine computes it on completion
+        if f.get("default") is not None and not form_defaults.is_expression(f["default"]):
             values[f["id"]] = f["default"]
     return values
 
