@@ -314,15 +314,16 @@ _NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, "ru
 
 
 def null_safe(python: str) -> str:
-    """A translated JUEL or FEEL condition that reads a missing variable as null, as those
-    languages do: each variable it reads becomes ``rutin_value('name')`` (null when the case does
-    not hold it, `bpmn.sandbox`), and the whole is read as false when it is null
-    (``rutin_truth``). A variable a FEEL quantifier binds (``some x in xs``) stays itself.
+    """A translated FEEL condition that reads a missing variable as null, as FEEL does: each
+    variable it reads becomes ``rutin_value('name')`` (null when the case does not hold it,
+    `bpmn.sandbox`), and the whole is read as false when it is null (``rutin_truth``). A variable a
+    FEEL quantifier binds (``some x in xs``) stays itself.
 
     Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
-    condition that is not true is not taken, so the default flow is); JUEL's null coerces to
-    false in a condition and is equal only to null. Python conditions keep SpiffWorkflow's reading:
-    a missing name stops the case with an incident."""
+    condition that is not true is not taken, so the default flow is). JUEL does not: Camunda 7,
+    Flowable and Activiti refuse an identifier the case does not hold ("Unknown property used in
+    expression ... Cannot resolve identifier"), so JUEL and Python conditions are not passed
+    through here and a missing name stops the case with an incident naming it."""
     tree = ast.parse(python, mode="eval")
     bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension)
              for n in ast.walk(c.target) if isinstance(n, ast.Name)}

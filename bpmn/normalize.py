@@ -482,7 +482,10 @@ class Normalizer:
             return
         try:
             cond.text = self.python(text, cond.get("language"))
-            if dialect(text, cond.get("language")) != "python" and "getDataObject" not in text:
+            # FEEL reads a missing variable as null; JUEL (Camunda 7, Flowable, Activiti) refuses it
+            # ("Unknown property used in expression ... Cannot resolve identifier"), which Rutin
+            # makes an incident at the gateway, as Python conditions are.
+            if dialect(text, cond.get("language")) == "feel" and "getDataObject" not in text:
                 cond.text = null_safe(cond.text)
         except ExpressionError as exc:
             lenient = multiword_comparison(text) if not cond.get("language") or "xpath" in (

@@ -1,7 +1,8 @@
 """A condition that reads a variable the case does not hold, in each dialect's own semantics:
 FEEL (Camunda 8) reads it as null, a comparison with null is not true and the default flow is
-taken; JUEL (Camunda 7, Flowable) reads it as null too (false as a condition, equal only to
-null); a Python condition (SpiffWorkflow) stops the case with an incident at the gateway."""
+taken; JUEL (Camunda 7, Flowable, Activiti) refuses it ("Unknown property used in expression ...
+Cannot resolve identifier"), and so does a Python condition (SpiffWorkflow): the case stops with
+an incident at the gateway naming the variable, which a retry may supply."""
 
 from __future__ import annotations
 
@@ -37,13 +38,14 @@ def test_feel_reads_a_missing_variable_as_null_and_takes_the_default_flow(engine
     assert case["status"] == "completed", case.get("incident")
 
 
-def test_juel_reads_a_missing_variable_as_null(engine: Engine) -> None:
-    # ${approved} is null, false as a condition; ${!approved} is then true: the second flow.
+def test_juel_stops_at_a_missing_variable_as_camunda_7_does(engine: Engine) -> None:
     (d,) = processes.deploy(engine, SYSTEM, gateway("juel", "${approved}", "${!approved}"), "juel.bpmn")
     case = cases.start_case(engine, SYSTEM, d.key)
-    assert case["status"] == "completed", case.get("incident")
+    assert case["status"] == "incident"
+    assert case["incident"]["element_id"] == "g" and "approved" in case["incident"]["message"]
     (d,) = processes.deploy(engine, SYSTEM, gateway("juel2", "${amount &gt; 5 &amp;&amp; kanal == 'post'}"), "j.bpmn")
-    assert cases.start_case(engine, SYSTEM, d.key)["status"] == "completed"
+    case = cases.start_case(engine, SYSTEM, d.key)
+    assert case["status"] == "incident" and "amount" in case["incident"]["message"]
 
 
 def test_a_python_condition_keeps_spiffworkflows_reading_an_incident(engine: Engine) -> None:
@@ -65,8 +67,8 @@ def test_a_present_variable_is_read_as_it_is() -> None:
 
 
 def test_a_retry_may_supply_what_a_juel_gateway_reads(engine: Engine) -> None:
-    # No condition holds on null and there is no default: an incident, which the handler ends by
-    # supplying the variable the conditions read (the retry accepts it as read by the gateway).
+    # The conditions read a variable the case does not hold: an incident, which the handler ends by
+    # supplying it (the retry accepts it as read by the gateway).
     (d,) = processes.deploy(engine, SYSTEM, gateway("retry", "${clarified == 'yes'}", "${clarified == 'no'}"),
                             "r.bpmn")
     case = cases.start_case(engine, SYSTEM, d.key)
