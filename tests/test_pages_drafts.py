@@ -1,0 +1,112 @@
+"""The designer's and the owner's workbench, over HTTP (Flask's test client): drafts waiting for
+approval are listed and their owners told; a draft's page shows what it changes and asks for a
+confirmation before publishing; a rejection takes a reason, is shown, and tells the uploader."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from conftest import PASSWORD, Person, fixture_bytes, sign_in
+
+from engine.authority import identity
+from engine.authority.identity import SYSTEM
+from engine.catalogue import processes
+from engine.core import Engine
+from engine.routing import notifications
+from engine.store.models import Notification, ProcessEvent
+
+CHANGED = fixture_bytes("seq3.bpmn").replace(b"Steg tre", b"Steg tre (ny)")
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def _draft(engine: Engine, client: Any, people: dict[str, Person]) -> str:
+    """seq3 published by the system, a changed version uploaded through the page by the designer;
+    the designer's CSRF token."""
+    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
+    for name in ("designer", "owner", "admin", "hanna"):
+        identity.set_password(engine, name, PASSWORD)
+    token = sign_in(client, "designer")
+    from io import BytesIO
+    r = client.post("/processes", data={"csrf": token, "file": (BytesIO(CHANGED), "seq3.bpmn")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return token
+
+
+def _sign_in_as(client: Any, name: str) -> str:
+    client.post("/logout", data={"csrf": _csrf(client.get("/").get_data(as_text=True))})
+    return sign_in(client, name)
+
+
+def test_a_new_draft_is_listed_and_its_owners_are_told(engine: Engine, client: Any,
+                                                        people: dict[str, Person]) -> None:
+    _draft(engine, client, people)
+    owner = notifications.list_for(engine, people["owner"].actor)["items"]
+    assert [n["subject"] for n in owner] == ["Ny version av Tre steg väntar på godkännande"]
+    assert notifications.list_for(engine, people["designer"].actor)["items"] == []  # not the uploader
+    assert notifications.list_for(engine, people["hanna"].actor)["items"] == []  # not who holds no owner role
+    page = client.get("/processes/drafts").get_data(as_text=True)
+    assert "Väntar på godkännande" in page and "Tre steg" in page and 'data-version="2"' in page
+    assert "Visa ändringarna" in page and "Granska och godkänn" not in page  # the uploader may not approve
+    _sign_in_as(client, "owner")
+    page = client.get("/processes/drafts").get_data(as_text=True)
+    assert 'data-version="2"' in page and "Granska och godkänn" in page
+    _sign_in_as(client, "hanna")
+    assert 'data-version="2"' not in client.get("/processes/drafts").get_data(as_text=True)
+
+
+def test_the_draft_page_shows_the_changes_and_publishing_asks_for_a_confirmation(
+        engine: Engine, client: Any, people: dict[str, Person]) -> None:
+    _draft(engine, client, people)
+    page = client.get("/processes/seq3/versions/2").get_data(as_text=True)
+    assert "Steget Steg tre heter nu Steg tre (ny)" in page
+    assert "Godkänn och publicera" not in page  # never offered to the uploader
+    token = _sign_in_as(client, "owner")
+    page = client.get("/processes/seq3/versions/2").get_data(as_text=True)
+    assert "Jag har granskat ändringarna" in page and "Godkänn och publicera" in page
+    refused = client.post("/processes/seq3/versions/2/approve", data={"csrf": token})
+    assert refused.status_code == 400 and "Kryssa i att du har granskat" in refused.get_data(as_text=True)
+    assert processes.get_version(engine, "seq3", 2)["status"] == "draft"
+    forged = client.post("/processes/seq3/versions/2/approve", data={"csrf": "x", "reviewed": "ja"})
+    assert forged.status_code in (400, 403)
+    assert processes.get_version(engine, "seq3", 2)["status"] == "draft"
+    done = client.post("/processes/seq3/versions/2/approve", data={"csrf": token, "reviewed": "ja"})
+    assert done.status_code == 302
+    assert processes.get_version(engine, "seq3", 2)["status"] == "published"
+
+
+def test_a_rejection_takes_a_reason_is_shown_and_tells_the_uploader(
+        engine: Engine, client: Any, people: dict[str, Person]) -> None:
+    _draft(engine, client, people)
+    token = _sign_in_as(client, "owner")
+
+    def events() -> int:
+        with engine.db.read() as s:
+            return int(s.execute(sa.select(sa.func.count()).select_from(ProcessEvent)).scalar_one())
+
+    before = events()
+    for reason, message in (("  ", "Skriv varför versionen avvisas."),
+                            ("x" * (processes.MAX_REASON + 1), f"högst {processes.MAX_REASON} tecken")):
+        r = client.post("/processes/seq3/versions/2/reject", data={"csrf": token, "reason": reason})
+        assert r.status_code == 400 and message in r.get_data(as_text=True)
+    assert client.post("/processes/seq3/versions/2/reject",
+                       data={"csrf": "forged", "reason": "Fel"}).status_code in (400, 403)
+    assert processes.get_version(engine, "seq3", 2)["status"] == "draft" and events() == before
+    with engine.db.read() as s:
+        assert s.execute(sa.select(Notification).where(Notification.kind == "draft_rejected")).first() is None
+
+    r = client.post("/processes/seq3/versions/2/reject", data={"csrf": token, "reason": "Steg tre saknar roll."},
+                    follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Avvisad" in page and "Steg tre saknar roll." in page
+    assert processes.get_version(engine, "seq3", 2)["history"][-1]["data"] == {"reason": "Steg tre saknar roll."}
+    told = notifications.list_for(engine, people["designer"].actor)["items"]
+    assert told[0]["subject"] == "Version 2 av Tre steg avvisades" and "Steg tre saknar roll." in told[0]["body"]
+    assert 'data-version="2"' not in client.get("/processes/drafts").get_data(as_text=True)
