@@ -110,3 +110,58 @@ def test_a_rejection_takes_a_reason_is_shown_and_tells_the_uploader(
     told = notifications.list_for(engine, people["designer"].actor)["items"]
     assert told[0]["subject"] == "Version 2 av Tre steg avvisades" and "Steg tre saknar roll." in told[0]["body"]
     assert 'data-version="2"' not in client.get("/processes/drafts").get_data(as_text=True)
+
+
+def test_an_upload_warns_first_of_roles_nobody_holds_assignees_who_are_no_one_and_unused_forms(
+        engine: Engine, client: Any, people: dict[str, Person]) -> None:
+    from io import BytesIO
+
+    from conftest import FIXTURES
+
+    data = (fixture_bytes("seq3.bpmn").replace(b'name="Handl\xc3\xa4ggare"', b'name="Bygglovsarkitekt"')
+            .replace(b'<bpmn:userTask id="b" name="Steg tv\xc3\xa5">', b'<bpmn:userTask id="b" name="Steg tv\xc3\xa5" '
+                     b'camunda:assignee="nisse">')
+            .replace(b'<bpmn:userTask id="c" name="Steg tre">', b'<bpmn:userTask id="c" name="Steg tre" '
+                     b'camunda:candidateUsers="hanna">'))
+    assert b"Bygglovsarkitekt" in data and b'"nisse"' in data and b'candidateUsers="hanna"' in data
+    identity.set_password(engine, "designer", PASSWORD)
+    token = sign_in(client, "designer")
+    form = (FIXTURES / "import_task-form.form").read_bytes()
+    r = client.post("/processes", data={"csrf": token, "file": (BytesIO(data), "seq3.bpmn"),
+                                        "forms": (BytesIO(form), "ansokan.form")}, content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 201, page
+    start = page.index('class="upload-warnings')
+    warnings = re.sub(r"\s+", " ", page[start:page.index("</div>", start)])
+    assert "Ingen i organisationen har rollen Bygglovsarkitekt; steget Steg ett kan inte tas av någon." in warnings
+    assert "Steget Steg två tilldelas nisse, som inte finns som användare." in warnings
+    assert "hanna" not in warnings  # a user who exists
+    assert "Formuläret ansokan.form laddades upp men används inte av något steg." in warnings
+    assert page.index("upload-warnings") < page.index("Vad Rutin hittade")  # first, above the diagnostics
+    # the unchanged diagram, by a designer in an organisation where all is in place: no warnings
+    r = client.post("/processes", data={"csrf": token, "file": (BytesIO(fixture_bytes("seq3.bpmn")), "seq3.bpmn")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201 and "upload-warnings" not in r.get_data(as_text=True)
+
+
+def test_diagnostics_are_grouped_per_process_and_element() -> None:
+    from bpmn.diagnostics import grouped
+
+    found = [
+        {"severity": "warning", "code": "a", "message": "Ett", "element_id": "x", "element_name": "X", "process_id": "p"},
+        {"severity": "error", "code": "b", "message": "Två", "element_id": "x", "line": 7, "process_id": "p"},
+        {"severity": "warning", "code": "a", "message": "Ett", "element_id": "x", "process_id": "p"},
+        {"severity": "info", "code": "c", "message": "Tre", "element_id": "y", "process_id": "q"},
+        {"severity": "warning", "code": "d", "message": "Dokumentet", "process_id": "p"},
+    ]
+    assert grouped(found) == [
+        {"process_id": "p", "elements": [
+            {"element_id": "x", "element_name": "X", "line": 7, "severity": "error",
+             "messages": [{"severity": "warning", "code": "a", "message": "Ett"},
+                          {"severity": "error", "code": "b", "message": "Två"}]},
+            {"element_id": None, "element_name": None, "line": None, "severity": "warning",
+             "messages": [{"severity": "warning", "code": "d", "message": "Dokumentet"}]}]},
+        {"process_id": "q", "elements": [
+            {"element_id": "y", "element_name": None, "line": None, "severity": "info",
+             "messages": [{"severity": "info", "code": "c", "message": "Tre"}]}]},
+    ]

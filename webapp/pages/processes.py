@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
+from bpmn.diagnostics import grouped
 from engine.authority import org, ownership
 from engine.base.errors import RutinError
-from engine.catalogue import processes, starting, version_diff
+from engine.catalogue import processes, starting, upload_warnings, version_diff
 from engine.retention import rules
 from engine.routing import drafts
 from engine.service import cases
@@ -28,6 +29,12 @@ def process_list() -> str:
     """Deployed processes, and the upload form for designers."""
     return render_template("processes.html", items=processes.list_processes(current_engine()), result=None,
                            startable=_startable())
+
+
+@bp.app_template_filter("per_element")
+def _per_element(diagnostics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Diagnostics grouped per process and element (one row per element with its messages)."""
+    return grouped(diagnostics)
 
 
 def _startable() -> set[str]:
@@ -55,6 +62,7 @@ def upload() -> Any:
                                startable=_startable()), exc.status
     drafts.notify_new_drafts(engine, g.actor, deployed)
     result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
+              "warnings": upload_warnings.warnings(engine, deployed, forms),
               "diagnostics": [x for d in deployed for x in d.diagnostics]}
     return render_template("processes.html", items=processes.list_processes(engine), result=result,
                            startable=_startable()), 201
