@@ -5,14 +5,16 @@ confirmation before publishing; a rejection takes a reason, is shown, and tells 
 from __future__ import annotations
 
 import re
+from io import BytesIO
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import PASSWORD, Person, fixture_bytes, sign_in
+from conftest import FIXTURES, PASSWORD, Person, fixture_bytes, sign_in
 
+from bpmn.diagnostics import grouped
 from engine.authority import identity
 from engine.authority.identity import SYSTEM
-from engine.catalogue import processes
+from engine.catalogue import processes, version_diff
 from engine.core import Engine
 from engine.routing import notifications
 from engine.store.models import Notification, ProcessEvent
@@ -33,7 +35,6 @@ def _draft(engine: Engine, client: Any, people: dict[str, Person]) -> str:
     for name in ("designer", "owner", "admin", "hanna"):
         identity.set_password(engine, name, PASSWORD)
     token = sign_in(client, "designer")
-    from io import BytesIO
     r = client.post("/processes", data={"csrf": token, "file": (BytesIO(CHANGED), "seq3.bpmn")},
                     content_type="multipart/form-data")
     assert r.status_code == 201, r.get_data(as_text=True)
@@ -114,10 +115,6 @@ def test_a_rejection_takes_a_reason_is_shown_and_tells_the_uploader(
 
 def test_an_upload_warns_first_of_roles_nobody_holds_assignees_who_are_no_one_and_unused_forms(
         engine: Engine, client: Any, people: dict[str, Person]) -> None:
-    from io import BytesIO
-
-    from conftest import FIXTURES
-
     data = (fixture_bytes("seq3.bpmn").replace(b'name="Handl\xc3\xa4ggare"', b'name="Bygglovsarkitekt"')
             .replace(b'<bpmn:userTask id="b" name="Steg tv\xc3\xa5">', b'<bpmn:userTask id="b" name="Steg tv\xc3\xa5" '
                      b'camunda:assignee="nisse">')
@@ -145,8 +142,6 @@ def test_an_upload_warns_first_of_roles_nobody_holds_assignees_who_are_no_one_an
 
 
 def test_diagnostics_are_grouped_per_process_and_element() -> None:
-    from bpmn.diagnostics import grouped
-
     found = [
         {"severity": "warning", "code": "a", "message": "Ett", "element_id": "x", "element_name": "X", "process_id": "p"},
         {"severity": "error", "code": "b", "message": "Två", "element_id": "x", "line": 7, "process_id": "p"},
@@ -165,3 +160,37 @@ def test_diagnostics_are_grouped_per_process_and_element() -> None:
             {"element_id": "y", "element_name": None, "line": None, "severity": "info",
              "messages": [{"severity": "info", "code": "c", "message": "Tre"}]}]},
     ]
+
+
+def test_the_diff_comes_from_the_models_and_names_changed_conditions_roles_and_forms(
+        engine: Engine, client: Any, people: dict[str, Person]) -> None:
+    processes.deploy(engine, SYSTEM, fixture_bytes("manager_review.bpmn"))
+    changed = fixture_bytes("manager_review.bpmn").replace(b"${godkand == true}", b"${godkand == false}")
+    [d] = processes.deploy(engine, people["designer"].actor, changed)
+    [key] = {d.key}
+    before = engine.model(processes.get_version(engine, key, 1)["id"]).to_json()
+    after = engine.model(d.id).to_json()
+    changes = version_diff.diff(before, after)
+    assert [(c.kind, c.step) for c in changes] == [("condition", "Ja")]
+    assert "false" in str(changes[0].after) and "true" in str(changes[0].before)
+    assert version_diff.diff(before, before) == []
+    # a version stored before conditions were kept is compared on its steps only
+    assert version_diff.diff({**before, "conditions": None}, after) == []
+    identity.set_password(engine, "admin", PASSWORD)
+    sign_in(client, "admin")
+    page = re.sub(r"\s+", " ", client.get(f"/processes/{key}/versions/2").get_data(as_text=True))
+    assert "Villkoret på flödet Ja: <code>${godkand == true}</code> blir <code>${godkand == false}</code>" in page
+    # renamed step, role and form
+    seq = processes.get_version(engine, key, 1)
+    assert seq["status"] == "published"
+    seq3 = fixture_bytes("seq3.bpmn")
+    processes.deploy(engine, SYSTEM, seq3)
+    other = (seq3.replace(b'name="Handl\xc3\xa4ggare"', b'name="Granskare"').replace(b"Steg tre", b"Steg 3")
+             .replace(b'<camunda:formField id="klar" label="Klar" type="boolean"/>\n    </camunda:formData>'
+                      b'</bpmn:extensionElements>\n    </bpmn:userTask>\n    <bpmn:sequenceFlow id="f4"',
+                      b'</camunda:formData></bpmn:extensionElements>\n    </bpmn:userTask>\n'
+                      b'    <bpmn:sequenceFlow id="f4"'))
+    [d3] = processes.deploy(engine, people["designer"].actor, other)
+    kinds = {(c.kind, c.step) for c in version_diff.diff(
+        engine.model(processes.get_version(engine, "seq3", 1)["id"]).to_json(), engine.model(d3.id).to_json())}
+    assert {("role", "Steg ett"), ("renamed", "Steg 3"), ("form", "Steg 3")} <= kinds
