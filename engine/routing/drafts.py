@@ -36,12 +36,6 @@ def owner_holders(engine: Engine, conn: sa.Connection, role: str) -> list[str]:
         .distinct().order_by(_users.c.name)).scalars())
 
 
-def sees_drafts(actor: Actor) -> bool:
-    """Whether the list of drafts is for the actor: designers, administrators and anyone holding
-    a process owner role (checked per draft by `waiting`)."""
-    return actor.is_designer or actor.is_admin or bool(actor.roles)
-
-
 def waiting(engine: Engine, actor: Actor) -> list[dict[str, Any]]:
     """The drafts waiting for approval that the actor may see: all of them for designers and
     administrators, those of processes whose owner role the actor holds for anyone else. Each says
