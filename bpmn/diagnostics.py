@@ -95,3 +95,25 @@ class DiagramRejected(Exception):
         super().__init__(message)
         self.message = message
         self.diagnostics = diagnostics
+
+
+_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def grouped(diagnostics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Diagnostics (their JSON form) grouped per process and, within it, per element: one entry per
+    element with its messages (the same message once), its most serious severity first, in the
+    order the elements were first found. A finding about no element is an entry of its own."""
+    processes: dict[str | None, dict[tuple[Any, ...], dict[str, Any]]] = {}
+    for d in diagnostics:
+        elements = processes.setdefault(d.get("process_id"), {})
+        where = (d.get("element_id"),) if d.get("element_id") else ("", d.get("message"))
+        entry = elements.setdefault(where, {"element_id": d.get("element_id"), "element_name": d.get("element_name"),
+                                            "line": d.get("line"), "severity": d.get("severity"), "messages": []})
+        if _RANK.get(str(d.get("severity")), 3) < _RANK.get(str(entry["severity"]), 3):
+            entry["severity"] = d.get("severity")
+        entry["line"] = entry["line"] or d.get("line")
+        message = {k: d[k] for k in ("severity", "code", "message", "assumption") if d.get(k) is not None}
+        if all(m.get("message") != message.get("message") for m in entry["messages"]):
+            entry["messages"].append(message)
+    return [{"process_id": pid, "elements": list(elements.values())} for pid, elements in processes.items()]

@@ -126,6 +126,9 @@ class ProcessModel:
     start_form: list[FormField] = field(default_factory=list)
     start_outputs: list[str] = field(default_factory=list)
     message_outputs: dict[str, list[str]] = field(default_factory=dict)
+    # The conditions on sequence flows by flow id ({"flow": what it is called, "condition"}); None
+    # only in models stored before Rutin kept them.
+    conditions: dict[str, dict[str, str]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the model."""

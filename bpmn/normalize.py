@@ -480,6 +480,8 @@ class Normalizer:
         if not text:
             flow.remove(cond)
             return
+        # What the designer wrote, for the comparison of versions (`bpmn.steps` keeps it in the model).
+        cond.set("rutinOriginal", text)
         try:
             cond.text = self.python(text, cond.get("language"))
             # FEEL reads a missing variable as null; JUEL (Camunda 7, Flowable, Activiti) refuses it

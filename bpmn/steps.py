@@ -216,6 +216,7 @@ def read_steps(
                 walk(el)
 
     walk(proc)
+    model.conditions = _conditions(flows, by_id, set(rw.decisions))
 
     def warn(code: str, msg: str, el: etree._Element, severity: str = "warning") -> None:
         original = rw.spec_ids.get(el.get("id") or "", el.get("id"))
@@ -292,6 +293,24 @@ def read_steps(
     model.starters, starter_diags = read_starters(proc, process_props, lanes, model, rw, flows)
     diagnostics.extend(starter_diags)
     return model, diagnostics
+
+
+def _conditions(flows: list[etree._Element], by_id: dict[str, etree._Element],
+                decisions: set[str]) -> dict[str, dict[str, str]]:
+    """The conditions on the process's sequence flows, by flow id: what the flow is called (its
+    name, or where it leads from and to) and its condition as the designer wrote it. The flows of a
+    decision (a gateway a person decides) are left out: their conditions are Rutin's own."""
+    out = {}
+    for f in flows:
+        cond = f.find(q("conditionExpression"))
+        if cond is None or not cond.get("rutinOriginal") or f.get("sourceRef") in decisions:
+            continue  # none, or one Rutin made
+        names = [(by_id[r].get("name") or "").strip() if r in by_id else ""
+                 for r in (f.get("sourceRef") or "", f.get("targetRef") or "")]
+        label = (f.get("name") or "").strip() or f"från {names[0] or 'ett namnlöst element'} till " \
+                                                   f"{names[1] or 'ett namnlöst element'}"
+        out[f.get("id") or ""] = {"flow": label, "condition": cond.get("rutinOriginal") or ""}
+    return out
 
 
 def _route(step: HumanStep, ext: TaskExtensions, exts: list[TaskExtensions], res: Resources,

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from conftest import ROOT, Web
 from page_checks import audit
 
+from engine.authority import identity
+from engine.catalogue import processes
 from engine.service import cases, demo, demo_cases
 from engine.store.models import Case, HumanTask
 
@@ -28,6 +30,11 @@ def _world(web: Web) -> dict[str, Any]:
     engine = web.engine
     demo.load(engine, WORKFLOWS)
     demo_cases.seed(engine, WORKFLOWS)
+    # a draft waiting for approval, uploaded by the designer: the drafts list and the draft's page
+    draft = processes.deploy(engine, identity.get_actor(engine, "designer"),
+                             (WORKFLOWS / "bygglov.bpmn").read_bytes().replace(b"Beslut om lov", b"Beslut om bygglov"),
+                             "bygglov.bpmn")[0]
+    assert draft.status == "draft"
     now = engine.clock.now()
     with engine.db.read() as s:
         def case(key: str, status: str) -> str:
@@ -43,7 +50,7 @@ def _world(web: Web) -> dict[str, Any]:
         return {"registrar_task": registrar, "allman_done": case("begaran_allman_handling", "completed"),
                 "allman_open": case("begaran_allman_handling", "active"),
                 "bygglov_open": case("bygglov", "active"), "bygglov_done": case("bygglov", "completed"),
-                "late_task": late}
+                "late_task": late, "draft": f"/processes/bygglov/versions/{draft.version}"}
 
 
 def _visit(web: Web, who: str, paths: list[str], problems: list[str]) -> None:
@@ -80,7 +87,8 @@ def test_every_page_of_every_main_role_passes_axe_and_reflows(web: Web) -> None:
                          "/?visa=unit"], problems)
     _visit(web, "petra", ["/processes", "/processes/avvikelsehantering", "/matetal"], problems)
     _visit(web, "designer", ["/processes", "/processes/bygglov"], problems)
-    _visit(web, "admin", ["/processes", "/delegationsbeslut", "/tokens", f"/cases/{world['allman_done']}"], problems)
+    _visit(web, "designer", ["/processes/drafts", world["draft"]], problems)
+    _visit(web, "admin", ["/processes", "/processes/drafts", world["draft"], "/delegationsbeslut", "/tokens", f"/cases/{world['allman_done']}"], problems)
     _visit(web, "revisor", ["/granskning", "/sakerhetslogg", "/cases", "/delegationsbeslut",
                             f"/cases/{world['bygglov_done']}"], problems)
     assert problems == [], "\n".join(problems)

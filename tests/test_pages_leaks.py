@@ -31,7 +31,7 @@ from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.routing import delegation
+from engine.routing import delegation, drafts
 from engine.service import cases, tasks
 
 TEMPLATES = ROOT / "webapp" / "templates"
@@ -131,6 +131,13 @@ def town(engine: Engine, people: dict[str, Person], clock: ManualClock) -> dict[
     processes.deploy(engine, SYSTEM, BIDRAG, "bidrag.bpmn")
     processes.deploy(engine, SYSTEM, FEL, "fel.bpmn")
     identity.add_user(engine, "admin2", ["admin"])
+    # drafts: one waiting (a step renamed, a due time changed), one rejected with its reason
+    synpunkter = (ROOT / "workflows" / "synpunkter.bpmn").read_bytes()
+    processes.deploy(engine, people["designer"].actor, synpunkter.replace(b'value="P1D"', b'value="P3D"')
+                     .replace(b"Ta emot och registrera", b"Ta emot, registrera"), "synpunkter.bpmn")
+    drafts.reject(engine, people["admin"].actor, "synpunkter_klagomal", 2, "Fel tid i första steget.")
+    processes.deploy(engine, people["designer"].actor, synpunkter.replace(b'value="P1D"', b'value="P2D"'),
+                     "synpunkter.bpmn")
     delegation.import_items(engine, people["admin"].actor, identity.get_actor(engine, "admin2"), [BIDRAG_ITEM])
     for name in ("admin", "designer", "hanna"):
         identity.set_password(engine, name, PASSWORD)
@@ -161,7 +168,7 @@ def test_no_page_shows_internals(engine: Engine, town: dict[str, Any], app: Any,
     client = app.test_client()
     signin = client.get("/login").get_data(as_text=True)
     token = sign_in(client, who)
-    pages = _walk(client, ["/", "/cases", "/processes", "/notifications", "/notifications/badge", "/tokens",
+    pages = _walk(client, ["/", "/cases", "/processes", "/processes/drafts", "/notifications", "/notifications/badge", "/tokens",
                            "/sakerhetslogg", "/delegationsbeslut", "/matetal", "/granskning",
                            "/granskning?kontrollera=1", f"/cases/{town['incident']}", "/finns-inte"])
     pages["/login"] = signin

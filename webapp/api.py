@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.routing import delegation, notifications, policies
+from engine.routing import delegation, drafts, notifications, policies
 from engine.service import audit, cases, measures, messages, tasks, transfer
 
 from .auth import current_actor
@@ -94,6 +94,7 @@ def deploy() -> tuple[Response, int]:
     else:
         raise BadRequest("Skicka BPMN som application/xml eller som multipart-fältet file.")
     deployed = processes.deploy(_engine(), actor, data, filename, forms)
+    drafts.notify_new_drafts(_engine(), actor, deployed)
     status = 201 if any(d.created for d in deployed) else 200
     body: dict[str, Any] = {"processes": [d.to_json() for d in deployed]}
     first = deployed[0]
@@ -149,7 +150,7 @@ def approve_version(key: str, number: int) -> Response:
 def reject_version(key: str, number: int) -> Response:
     """Reject a draft version with a reason (process owner)."""
     actor = current_actor()
-    return jsonify(processes.reject(_engine(), actor, key, number, _json_body(required=True).get("reason")))
+    return jsonify(drafts.reject(_engine(), actor, key, number, _json_body(required=True).get("reason")))
 
 
 @bp.get("/processes/<key>/policy")

@@ -8,10 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
+from bpmn.diagnostics import grouped
 from engine.authority import org, ownership
 from engine.base.errors import RutinError
-from engine.catalogue import processes, starting
+from engine.catalogue import processes, starting, upload_warnings, version_diff
 from engine.retention import rules
+from engine.routing import drafts
 from engine.service import cases
 
 from ..downloads import diagram_download
@@ -27,6 +29,12 @@ def process_list() -> str:
     """Deployed processes, and the upload form for designers."""
     return render_template("processes.html", items=processes.list_processes(current_engine()), result=None,
                            startable=_startable())
+
+
+@bp.app_template_filter("per_element")
+def _per_element(diagnostics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Diagnostics grouped per process and element (one row per element with its messages)."""
+    return grouped(diagnostics)
 
 
 def _startable() -> set[str]:
@@ -52,7 +60,9 @@ def upload() -> Any:
                   "diagnostics": exc.extra.get("diagnostics", [])}
         return render_template("processes.html", items=processes.list_processes(engine), result=result,
                                startable=_startable()), exc.status
+    drafts.notify_new_drafts(engine, g.actor, deployed)
     result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
+              "warnings": upload_warnings.warnings(engine, deployed, forms),
               "diagnostics": [x for d in deployed for x in d.diagnostics]}
     return render_template("processes.html", items=processes.list_processes(engine), result=result,
                            startable=_startable()), 201
@@ -79,13 +89,57 @@ def _start_form(key: str) -> list[dict[str, Any]]:
     return [asdict(f) for f in current_engine().model(published[0]["id"]).start_form] if published else []
 
 
+@bp.get("/processes/drafts")
+@signed_in
+def draft_list() -> str:
+    """The drafts waiting for approval, for designers, owners and administrators."""
+    return render_template("drafts.html", items=drafts.waiting(current_engine(), g.actor))
+
+
+@bp.get("/processes/<key>/versions/<int:number>")
+@signed_in
+def version(key: str, number: int) -> str:
+    """One version: what it changes against the version published, approve or reject it."""
+    return _version_page(key, number, {})
+
+
+def _version_page(key: str, number: int, errors: dict[str, str], reason: str = "", status: int = 200) -> Any:
+    engine = current_engine()
+    v = processes.get_version(engine, key, number)
+    published = [p for p in processes.get_process(engine, key)["versions"] if p["status"] == "published"]
+    before = processes.get_version(engine, key, published[0]["version"]) if published else None
+    changes = version_diff.diff(current_engine().model(before["id"]).to_json() if before else None,
+                                engine.model(v["id"]).to_json()) if v["status"] == "draft" else []
+    return render_template("version.html", v=v, before=before, changes=changes, errors=errors, reason=reason,
+                           approvable=number in ownership.approvable(engine, g.actor, key),
+                           fields_of=FieldNames, max_reason=processes.MAX_REASON), status
+
+
 @bp.post("/processes/<key>/versions/<int:number>/approve")
 @signed_in
-def approve(key: str, number: int) -> Response:
-    """Approve a draft version."""
+def approve(key: str, number: int) -> Any:
+    """Approve a draft version, once the approver says they have reviewed its changes."""
+    if request.form.get("reviewed") != "ja":
+        return _version_page(key, number, {"reviewed": "Kryssa i att du har granskat ändringarna innan du godkänner."},
+                             status=400)
     processes.approve(current_engine(), g.actor, key, number)
     flash(f"Version {number} är godkänd och publicerad.")
-    return redirect(url_for("pages.processes.process", key=key))  # type: ignore[return-value]
+    return redirect(url_for("pages.processes.process", key=key))
+
+
+@bp.post("/processes/<key>/versions/<int:number>/reject")
+@signed_in
+def reject(key: str, number: int) -> Any:
+    """Reject a draft version with a reason; its uploader is told."""
+    reason = request.form.get("reason", "")
+    if not reason.strip():
+        return _version_page(key, number, {"reason": "Skriv varför versionen avvisas."}, reason, 400)
+    if len(reason) > processes.MAX_REASON:
+        return _version_page(key, number, {"reason": f"Motiveringen får vara högst {processes.MAX_REASON} tecken."},
+                             reason[:processes.MAX_REASON], 400)
+    drafts.reject(current_engine(), g.actor, key, number, reason)
+    flash(f"Version {number} är avvisad.")
+    return redirect(url_for("pages.processes.version", key=key, number=number))
 
 
 @bp.post("/processes/<key>/cases")
