@@ -96,6 +96,40 @@ def world(engine: Engine, client: Any) -> World:
     return World(engine, client, tokens)
 
 
+RULE = {"process_key": "bygglov_test", "action": "gallras", "years": 10, "decision_ref": "BN 2025/117",
+        "decision_body": "Byggnadsnämnden", "decision_date": "2025-06-10"}
+
+
+def _rule(w: World) -> str:
+    """A retention rule adam (an administrator) proposed: alice may approve or reject it."""
+    from engine.retention import rules
+
+    return str(rules.propose(w.engine, identity.get_actor(w.engine, "adam"), RULE)["id"])
+
+
+def _held(w: World) -> str:
+    """A fresh case adam held from culling."""
+    from engine.retention import holds
+
+    case_id = str(w.fresh_case()["id"])
+    holds.hold(w.engine, identity.get_actor(w.engine, "adam"), case_id, "Överklagat")
+    return case_id
+
+
+def _delivery(w: World) -> str:
+    """A package of a case recorded as delivered to the e-archive and not yet confirmed (as an
+    export leaves it; what the archive answers is what is probed)."""
+    from engine.store.retention_models import ArchiveDelivery
+
+    case_id = str(w.fresh_case()["id"])
+    with w.engine.db.write() as s:
+        row = ArchiveDelivery(case_id=case_id, package_id=f"rutin-{case_id}", sha256="0" * 64,
+                              exported_at=w.engine.clock.now(), exported_by="adam")
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+
 def _task(w: World) -> str:
     return str(w.fresh_case()["open_tasks"][0]["id"])
 
@@ -302,6 +336,34 @@ OPERATIONS: list[Op] = [
     ("GET /api/audit/verify", {"auditor", "admin"}, lambda w: ("GET", "/api/audit/verify", {}), NONE),
     ("POST /api/audit/verify", {"admin"}, lambda w: ("POST", "/api/audit/verify", {}), NONE),
     ("POST /api/audit/checkpoints", {"admin"}, lambda w: ("POST", "/api/audit/checkpoints", {}), NONE),
+    # records management: rules in force for everyone, their drafts and history, holds and culling
+    # for administrators (and archive officers) with auditors reading; a personal data search is
+    # an administrator's. An open case cannot be delivered (409) nor a delivery that is not there.
+    ("GET /api/retention/rules", EVERYONE, lambda w: ("GET", "/api/retention/rules", {}), NONE),
+    ("GET /api/retention/rules#all", {"auditor", "admin"}, lambda w: ("GET", "/api/retention/rules?all=true", {}),
+     NONE),
+    ("POST /api/retention/rules", {"admin"}, lambda w: ("POST", "/api/retention/rules", {"json": RULE}), NONE),
+    ("POST /api/retention/rules/{rule_id}/approve", {"admin"},
+     lambda w: ("POST", f"/api/retention/rules/{_rule(w)}/approve", {}), NONE),
+    ("POST /api/retention/rules/{rule_id}/reject", {"admin"},
+     lambda w: ("POST", f"/api/retention/rules/{_rule(w)}/reject", {}), NONE),
+    ("GET /api/cases/{case_id}/retention", SEERS,
+     lambda w: ("GET", f"/api/cases/{w.fresh_case()['id']}/retention", {}), NONE),
+    ("POST /api/cases/{case_id}/hold", {"admin"},
+     lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/hold", {"json": {"reason": "Överklagat"}}), NONE),
+    ("POST /api/cases/{case_id}/hold/release", {"admin"},
+     lambda w: ("POST", f"/api/cases/{_held(w)}/hold/release", {"json": {"reason": "Avgjort"}}), NONE),
+    ("GET /api/retention/holds", {"auditor", "admin"}, lambda w: ("GET", "/api/retention/holds", {}), NONE),
+    ("GET /api/retention/cull", {"auditor", "admin"}, lambda w: ("GET", "/api/retention/cull", {}), NONE),
+    ("POST /api/retention/cull", {"admin"}, lambda w: ("POST", "/api/retention/cull", {}), NONE),
+    ("GET /api/retention/culled", {"auditor", "admin"}, lambda w: ("GET", "/api/retention/culled", {}), NONE),
+    ("POST /api/cases/{case_id}/archive-package", {"admin"},
+     lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/archive-package", {}), {"admin"}),
+    ("POST /api/retention/deliveries/{delivery_id}/receipt", {"admin"},
+     lambda w: ("POST", f"/api/retention/deliveries/{_delivery(w)}/receipt", {"json": {"receipt_ref": "RA-1"}}),
+     NONE),
+    ("POST /api/personal-data/search", {"admin"},
+     lambda w: ("POST", "/api/personal-data/search", {"json": {"query": "Bea"}}), NONE),
 ]
 
 
