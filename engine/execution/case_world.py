@@ -5,12 +5,15 @@ completed a task of the case."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..authority import org
 from ..store.models import HumanTask
+
+if TYPE_CHECKING:
+    from .runtime import CaseWork
 
 
 class CaseWorld:
@@ -19,7 +22,7 @@ class CaseWorld:
     `work` is the unit of work (`engine.execution.runtime.CaseWork`, which imports this module).
     """
 
-    def __init__(self, work: Any, actor: str | None):
+    def __init__(self, work: CaseWork, actor: str | None):
         self.work = work
         self.user = actor
         self.initiator: str | None = work.case.started_by

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..base import labels
 from ..store.models import (
@@ -33,7 +34,7 @@ HOLDER_EVENTS = ("task_created", "task_claimed", "task_unclaimed", "task_assigne
                  "case_transferred")
 
 
-def check_projections(s: Any, add: Finding, only: str | None = None) -> None:
+def check_projections(s: Session, add: Finding, only: str | None = None) -> None:
     """Who completed a step, holds it, decided under which delegation and approved a version, as the
     rows say (`only`: that case's steps alone), against the chain events
     that say the same: a row changed without its event (or an event without its row) is a finding."""
@@ -90,7 +91,7 @@ def _of(column: Any, only: str | None) -> list[Any]:
     return [] if only is None else [column == only]
 
 
-def _check_delegated(s: Any, add: Finding,
+def _check_delegated(s: Session, add: Finding,
                      done: dict[str, tuple[str, str, str | None, int, dict[str, Any] | None]],
                      only: str | None) -> None:
     """The committee's report of decisions taken under delegation (who, under which role and
@@ -112,7 +113,7 @@ def _check_delegated(s: Any, add: Finding,
                 f"{role} enligt punkt {number}.")
 
 
-def _check_assignees(s: Any, add: Finding, only: str | None) -> None:
+def _check_assignees(s: Session, add: Finding, only: str | None) -> None:
     """Who holds each step, as its row says, against the last event that moved or stated it
     (creation, claim, hand-over, assignment, reassignment, escalation, jäv, transfer, completion).
     An event of such a kind that does not state the holder (written before events did) leaves the

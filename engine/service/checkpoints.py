@@ -33,6 +33,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.orm import Session
 
 from ..base.errors import Conflict
 from ..base.settings import Settings
@@ -254,7 +255,7 @@ def sealed_points(records: list[dict[str, Any]]) -> dict[str, list[tuple[int, st
     return points
 
 
-def _heads(s: Any) -> dict[str, tuple[int, str | None]]:
+def _heads(s: Session) -> dict[str, tuple[int, str | None]]:
     """Every chain's stored head, read in one snapshot."""
     out: dict[str, tuple[int, str | None]] = {}
     for cid, count, h in s.execute(sa.select(Case.id, Case.event_count, Case.last_event_hash)):
@@ -265,7 +266,7 @@ def _heads(s: Any) -> dict[str, tuple[int, str | None]]:
     return out
 
 
-def _hash_at(s: Any, chain: str, seq: int) -> str | None:
+def _hash_at(s: Session, chain: str, seq: int) -> str | None:
     kind, _, ref = chain.partition(":")
     if kind == "case":
         q = sa.select(CaseEvent.hash).where(CaseEvent.case_id == ref, CaseEvent.seq == seq)
@@ -274,7 +275,7 @@ def _hash_at(s: Any, chain: str, seq: int) -> str | None:
     return s.execute(q).scalar()
 
 
-def _earliest_after(s: Any, chain: str, seq: int) -> datetime | None:
+def _earliest_after(s: Session, chain: str, seq: int) -> datetime | None:
     kind, _, ref = chain.partition(":")
     if kind == "case":
         q = sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.case_id == ref, CaseEvent.seq > seq)

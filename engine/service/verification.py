@@ -16,6 +16,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.orm import Session
 
 from ..base.settings import Settings
 from ..core import Engine
@@ -152,7 +153,7 @@ def case_rows(events: list[Any]) -> list[tuple[int, str | None, str, str, dateti
             for e, expected in zip(events, redaction.expected_hashes(events), strict=True)]
 
 
-def case_findings(s: Any, case: Case) -> list[dict[str, Any]]:
+def case_findings(s: Session, case: Case) -> list[dict[str, Any]]:
     """A single case's chain findings, without checkpoints (the case page's quick check)."""
     report = Report(started_at=case.created_at)
     rows = case_rows(history.events(s, case.id))
@@ -218,7 +219,7 @@ def verify_process_history(engine: Engine, key: str) -> bool:
         return not process_findings(s, key)
 
 
-def process_findings(s: Any, key: str) -> list[dict[str, Any]]:
+def process_findings(s: Session, key: str) -> list[dict[str, Any]]:
     """A single process history's chain findings against its stored head, without checkpoints."""
 
     report = Report(started_at=datetime.min)
