@@ -21,7 +21,7 @@ from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation, notifications
-from engine.service import cases, tasks
+from engine.service import cases, inbox, tasks
 from engine.store.models import Case
 
 KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
@@ -129,7 +129,7 @@ def test_a_process_has_a_unit_of_its_own(engine: Engine, client: Any, town: dict
     # ... and a holder of its starter role (bea, in that unit) starts one there without naming it
     case = cases.start_case(engine, town["actors"]["bea"], "bygglov_test", {"area": 10})
     assert case["org_unit"] == "bygglov"
-    assert case["open_tasks"][0]["id"] in {t["id"] for t in tasks.list_tasks(engine, town["actors"]["bea"])["items"]}
+    assert case["open_tasks"][0]["id"] in {t["id"] for t in inbox.list_tasks(engine, town["actors"]["bea"])["items"]}
     # ... and the process owner chooses it
     assert client.put("/api/processes/bygglov_test/unit", json={"unit": "bygglov-norr"},
                       headers=http["bert"]).status_code == 403

@@ -15,7 +15,7 @@ from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, tasks
+from engine.service import cases, inbox, tasks
 
 
 @pytest.fixture
@@ -152,14 +152,14 @@ def test_the_inbox_counts_match_the_filters_and_a_role_filters_by_the_name_a_tas
         cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, f"BN-C{i}", org_unit="bygglov")
     for name in ("bert", "fia", "bea"):  # managers of the unit (no candidates of its tasks), and a handler
         actor = identity.get_actor(engine, name)
-        counts = tasks.list_tasks(engine, actor)["counts"]
-        assert counts["unclaimed"] == tasks.list_tasks(engine, actor, candidate="me")["total"], name
-        assert counts["mine"] == tasks.list_tasks(engine, actor, assignee="me")["total"], name
+        counts = inbox.list_tasks(engine, actor)["counts"]
+        assert counts["unclaimed"] == inbox.list_tasks(engine, actor, candidate="me")["total"], name
+        assert counts["mine"] == inbox.list_tasks(engine, actor, assignee="me")["total"], name
     bea = identity.get_actor(engine, "bea")
-    shown = tasks.list_tasks(engine, bea)["items"][0]["role"]
+    shown = inbox.list_tasks(engine, bea)["items"][0]["role"]
     assert shown == "Handläggare bygglov"  # the lane's name, an alias of the role
     for name in (shown, "handläggare bygglov", "Bygglovshandläggare"):
-        assert tasks.list_tasks(engine, bea, role=name)["total"] == 3, name
+        assert inbox.list_tasks(engine, bea, role=name)["total"] == 3, name
 
 
 def test_a_user_or_text_that_is_not_text_is_a_422(engine: Engine, client: Any, town: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from engine.base.errors import Conflict, Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, tasks, transfer
+from engine.service import cases, inbox, tasks, transfer
 
 
 @pytest.fixture
@@ -43,11 +43,11 @@ def test_the_units_manager_hands_the_case_over_and_its_step_goes_to_the_new_unit
     # The role is now offered in Miljöenheten: its handler takes the step, Bygglovsenheten's no longer can.
     with pytest.raises(Forbidden):
         tasks.claim(engine, _actor(engine, "bo"), task_id)
-    assert [t["id"] for t in tasks.list_tasks(engine, _actor(engine, "mia"))["items"]] == [task_id]
-    assert tasks.list_tasks(engine, _actor(engine, "bea"))["items"] == []
+    assert [t["id"] for t in inbox.list_tasks(engine, _actor(engine, "mia"))["items"]] == [task_id]
+    assert inbox.list_tasks(engine, _actor(engine, "bea"))["items"] == []
     # Miljöenheten's manager sees it among the unit's tasks; Bygglovsenheten's no longer does.
-    assert [t["id"] for t in tasks.list_tasks(engine, _actor(engine, "emil"), unit="mine")["items"]] == [task_id]
-    assert tasks.list_tasks(engine, _actor(engine, "bert"), unit="mine")["items"] == []
+    assert [t["id"] for t in inbox.list_tasks(engine, _actor(engine, "emil"), unit="mine")["items"]] == [task_id]
+    assert inbox.list_tasks(engine, _actor(engine, "bert"), unit="mine")["items"] == []
     done = tasks.complete(engine, _actor(engine, "mia"), task_id, {})
     # The next step is created in the new unit too.
     [nxt] = done["case"]["open_tasks"]

@@ -17,7 +17,7 @@ from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import audit, cases, tasks
+from engine.service import audit, cases, inbox, tasks
 
 
 def test_review_date_passing_gives_the_owner_role_a_review_task(client: Any, people: dict[str, Person],
@@ -30,7 +30,7 @@ def test_review_date_passing_gives_the_owner_role_a_review_task(client: Any, peo
     clock.advance(timedelta(days=2))
     assert engine.scheduler.tick().kinds == {"review": 1}
     owner = identity.get_actor(engine, "owner")
-    [task] = tasks.list_tasks(engine, owner)["items"]
+    [task] = inbox.list_tasks(engine, owner)["items"]
     assert task["name"] == "Granska processen" and task["role"] == "Processägare"
     case = cases.get_case(engine, owner, task["case_id"])
     assert case["data"]["process"] == "seq3" and case["business_key"].startswith("Granskning seq3")

@@ -10,7 +10,7 @@ from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, drafts, notifications, policies
-from engine.service import audit, cases, measures, messages, tasks, transfer
+from engine.service import audit, cases, inbox, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -242,7 +242,7 @@ def transfer_case(case_id: str) -> Response:
 def list_tasks() -> Response:
     """Open tasks the caller may act on."""
     actor = current_actor()
-    return jsonify(tasks.list_tasks(
+    return jsonify(inbox.list_tasks(
         _engine(), actor, assignee=text_arg("assignee"), candidate=text_arg("candidate"),
         role=text_arg("role"), process=text_arg("process"), case=text_arg("case"),
         overdue=bool_arg("overdue"), due_before=instant_arg("due_before"), search=text_arg("q"),
