@@ -10,7 +10,7 @@ from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, notifications, policies
-from engine.service import audit, cases, measures, messages, tasks, transfer
+from engine.service import audit, cases, measure_targets, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -164,6 +164,23 @@ def put_policy(key: str) -> Response:
     """Replace the deadline policy: {"tasks": {element_id: {due, follow_up, escalation}}}."""
     actor = current_actor()
     return jsonify(policies.put(_engine(), actor, key, optional_object(_json_body(required=True), "tasks") or {}))
+
+
+@bp.get("/processes/<key>/measure-targets")
+def get_measure_targets(key: str) -> Response:
+    """The process's targets per measure ({measure: target}; a share in percent, a lead time in days)."""
+    current_actor()
+    return jsonify({"process_key": key, "targets": measure_targets.targets(_engine(), [key]).get(key, {})})
+
+
+@bp.put("/processes/<key>/measure-targets/<measure>")
+def put_measure_target(key: str, measure: str) -> Response:
+    """Set a measure's target ({"target": 95}; null removes it): the process owner or an administrator."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    if "target" not in body:
+        raise InvalidInput("Ange målet i fältet target (null tar bort det).")
+    return jsonify(measure_targets.set_target(_engine(), actor, key, measure, body["target"]))
 
 
 @bp.post("/processes/<key>/cases")

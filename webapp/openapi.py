@@ -260,6 +260,18 @@ def _spec() -> dict[str, Any]:
                            params=[key], body=_json({"type": "object", "properties": {"tasks": {"type": "object"}}},
                                                     required=True), errors=("400", "401", "403", "404", "422")),
             },
+            "/api/processes/{key}/measure-targets": {
+                "get": _op("Processens mål per mätetal (andel i procent, ledtid i dagar)", params=[key]),
+            },
+            "/api/processes/{key}/measure-targets/{measure}": {
+                "put": _op("Sätt ett mätetals mål (processägaren eller en administratör); null tar bort målet",
+                           params=[key, _path("measure", "Mätetal: within_deadline_share, lead_time_days_p90 "
+                                                         "eller lead_time_days_median")],
+                           body=_json({"type": "object", "properties": {
+                               "target": {"type": ["number", "string", "null"]}}, "required": ["target"]},
+                               required=True),
+                           errors=("400", "401", "403", "404", "422")),
+            },
             "/api/processes/{key}/unit": {
                 "get": _op("Enheten som processens nya ärenden hör till (processägarens val, annars diagrammets "
                            "rutin:unit)", params=[key]),
