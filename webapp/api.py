@@ -10,7 +10,7 @@ from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, notifications, policies
-from engine.service import audit, cases, measure_targets, measures, messages, tasks, transfer
+from engine.service import audit, cases, deviations, measure_targets, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -223,6 +223,23 @@ def process_measures() -> Response:
     if choice_arg("format", ("json", "csv")) == "csv":
         return csv_download(measures.as_csv(found), "matetal.csv")
     return jsonify(found)
+
+
+@bp.post("/cases/<case_id>/deviations")
+def report_deviation(case_id: str) -> tuple[Response, int]:
+    """Start a deviation case about this case ({"task_id": the step, optional}); its first step is
+    the reporter's."""
+    actor = current_actor()
+    body = _json_body()
+    return jsonify(deviations.report(_engine(), actor, case_id, body.get("task_id"))), 201
+
+
+@bp.get("/cases/<case_id>/deviations")
+def case_deviations(case_id: str) -> Response:
+    """The case and step this deviation concerns (about), and the deviations reported from this case."""
+    actor = current_actor()
+    cases.get_case(_engine(), actor, case_id)  # who may not see the case learns nothing of it
+    return jsonify(deviations.links(_engine(), actor, case_id))
 
 
 @bp.get("/cases/<case_id>")

@@ -1,5 +1,6 @@
 """measure targets per process and measure (measure_targets), and the follow-up case opened once
-per process, measure and closed period out of target (measure_follow_ups)
+per process, measure and closed period out of target (measure_follow_ups); the link from a
+deviation case to the case and step it was reported from (deviation_links)
 
 Revision ID: 0029
 Revises: 0025
@@ -46,9 +47,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('measure_follow_ups', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_measure_follow_ups_case_id'), ['case_id'], unique=False)
+    op.create_table(
+        'deviation_links',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('case_id', sa.String(length=36), nullable=False),
+        sa.Column('source_case_id', sa.String(length=36), nullable=False),
+        sa.Column('source_task_id', sa.String(length=36), nullable=True),
+        sa.Column('source_step', sa.String(length=300), nullable=True),
+        sa.Column('reported_by', sa.String(length=120), nullable=False),
+        sa.Column('reported_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_deviation_links_case_id_cases')),
+        sa.ForeignKeyConstraint(['source_case_id'], ['cases.id'],
+                                name=op.f('fk_deviation_links_source_case_id_cases')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_deviation_links')),
+        sa.UniqueConstraint('case_id', name=op.f('uq_deviation_links_case_id')),
+    )
+    with op.batch_alter_table('deviation_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deviation_links_source_case_id'), ['source_case_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('deviation_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deviation_links_source_case_id'))
+    op.drop_table('deviation_links')
     with op.batch_alter_table('measure_follow_ups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_measure_follow_ups_case_id'))
     op.drop_table('measure_follow_ups')
