@@ -182,7 +182,7 @@ def test_workers_racing_open_the_follow_up_once(engine: Engine, clock: ManualClo
 
 
 def test_the_yearly_review_reads_the_measures_of_the_year_it_reviews(
-        engine: Engine, clock: ManualClock, march: dict[str, Any], people: dict[str, Person]) -> None:
+        client: Any, engine: Engine, clock: ManualClock, march: dict[str, Any], people: dict[str, Person]) -> None:
     measure_targets.set_target(engine, people["owner"].actor, "matt", "within_deadline_share", 95)
     clock.set(march["t0"] + timedelta(days=366))
     assert engine.scheduler.tick().kinds.get("review") == 1
@@ -192,3 +192,8 @@ def test_the_yearly_review_reads_the_measures_of_the_year_it_reviews(
     assert (data["matetal"]["avslutade"], data["matetal"]["andel_inom_tidsfristen"]) == (2, 50.0)
     assert data["mal"] == [{"matetal": "Andel klara inom tidsfristen", "mal": "minst 95 %", "utfall": 50.0,
                             "bedomning": "Utanför målet"}]
+    assert data["Mål och utfall"] == "Andel klara inom tidsfristen: mål minst 95 %, utfall 50 % – Utanför målet"
+    identity.set_password(engine, "owner", PASSWORD)
+    sign_in(client, "owner")
+    page = client.get(f"/cases/{task['case_id']}").get_data(as_text=True)
+    assert "2 avslutade; ledtid median 11,5 dagar" in page and "utfall 50 % – Utanför målet" in page

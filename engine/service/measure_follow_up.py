@@ -136,7 +136,19 @@ def review_data(engine: Engine, s: Session, key: str, until: datetime) -> dict[s
     found = s.execute(sa.select(MeasureTarget.measure, MeasureTarget.target)
                       .where(MeasureTarget.process_key == key)).all()
     verdicts = measure_targets.verdicts(row, {r.measure: r.target for r in found})
-    return {"granskad_period": _period_text(since.astimezone(STOCKHOLM), until.astimezone(STOCKHOLM)
+
+    def num(value: float | None, unit: str) -> str:
+        return "–" if value is None else f"{value:g} {unit}".replace(".", ",")
+
+    # Said in words as well: the case page shows a case's plain values, not its nested ones.
+    summary = (f"{row['started']} startade, {row['completed']} avslutade; ledtid median "
+               f"{num(row['lead_time_days_median'], 'dagar')}, "
+               f"90 % klara inom {num(row['lead_time_days_p90'], 'dagar')}; "
+               f"inom tidsfristen {num(measure_targets.actual(row, 'within_deadline_share'), '%')}")
+    goals = "; ".join(f"{v['label']}: mål {v['target_text']}, utfall {num(v['actual'], v['unit'])} – {v['verdict']}"
+                      for v in verdicts) or "Inga mål satta"
+    return {"Mätetal under perioden": summary, "Mål och utfall": goals,
+            "granskad_period": _period_text(since.astimezone(STOCKHOLM), until.astimezone(STOCKHOLM)
                                             + timedelta(days=1)),
             "matetal": {"startade": row["started"], "avslutade": row["completed"],
                         "ledtid_median_dagar": row["lead_time_days_median"],
