@@ -63,7 +63,7 @@ def _seed(client: Any, people: dict[str, Person], engine: Engine) -> dict[str, s
     return {"token_id": str(token), "key": "seq3", "number": "1", "case_id": case["id"], "task_id": case["open_tasks"][0]["id"],
             "unit_id": "bygglov", "absence_id": str(absence["id"]), "item_id": str(item.get_json()["id"]),
             "notification_id": str(notification), "name": "svar",
-            "rule_id": str(rule.get_json()["id"]), "delivery_id": "999"}
+            "rule_id": str(rule.get_json()["id"]), "delivery_id": "999", "measure": "within_deadline_share"}
 
 
 def _fuzz(strategy: Any, check: Callable[[Any], None]) -> None:

@@ -10,7 +10,7 @@ from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, drafts, notifications, policies
-from engine.service import audit, cases, inbox, measures, messages, tasks, transfer
+from engine.service import audit, cases, deviations, inbox, measure_targets, measures, messages, tasks, transfer
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -167,6 +167,23 @@ def put_policy(key: str) -> Response:
     return jsonify(policies.put(_engine(), actor, key, optional_object(_json_body(required=True), "tasks") or {}))
 
 
+@bp.get("/processes/<key>/measure-targets")
+def get_measure_targets(key: str) -> Response:
+    """The process's targets per measure ({measure: target}; a share in percent, a lead time in days)."""
+    current_actor()
+    return jsonify({"process_key": key, "targets": measure_targets.targets(_engine(), [key]).get(key, {})})
+
+
+@bp.put("/processes/<key>/measure-targets/<measure>")
+def put_measure_target(key: str, measure: str) -> Response:
+    """Set a measure's target ({"target": 95}; null removes it): the process owner or an administrator."""
+    actor = current_actor()
+    body = _json_body(required=True)
+    if "target" not in body:
+        raise InvalidInput("Ange målet i fältet target (null tar bort det).")
+    return jsonify(measure_targets.set_target(_engine(), actor, key, measure, body["target"]))
+
+
 @bp.post("/processes/<key>/cases")
 def start_case(key: str) -> tuple[Response, int]:
     """Start a case of the latest version."""
@@ -207,6 +224,23 @@ def process_measures() -> Response:
     if choice_arg("format", ("json", "csv")) == "csv":
         return csv_download(measures.as_csv(found), "matetal.csv")
     return jsonify(found)
+
+
+@bp.post("/cases/<case_id>/deviations")
+def report_deviation(case_id: str) -> tuple[Response, int]:
+    """Start a deviation case about this case ({"task_id": the step, optional}); its first step is
+    the reporter's."""
+    actor = current_actor()
+    body = _json_body()
+    return jsonify(deviations.report(_engine(), actor, case_id, body.get("task_id"))), 201
+
+
+@bp.get("/cases/<case_id>/deviations")
+def case_deviations(case_id: str) -> Response:
+    """The case and step this deviation concerns (about), and the deviations reported from this case."""
+    actor = current_actor()
+    cases.get_case(_engine(), actor, case_id)  # who may not see the case learns nothing of it
+    return jsonify(deviations.links(_engine(), actor, case_id))
 
 
 @bp.get("/cases/<case_id>")

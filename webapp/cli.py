@@ -444,6 +444,11 @@ def add_jobs(scheduler: Any, engine: Engine, interval: float) -> None:
     # Asked as often as the audit; runs once per RUTIN_CULLING_INTERVAL_S across all workers.
     scheduler.add_job(culling.run_due, "interval", args=[engine], id="culling",
                       seconds=max(interval, AUDIT_POLL_S), max_instances=1, coalesce=True, next_run_time=started)
+    from engine.service import measure_follow_up
+
+    # Measures out of target in the last closed month: each follow-up opens once across all workers.
+    scheduler.add_job(measure_follow_up.run_due, "interval", args=[engine], id="measure_follow_up",
+                      seconds=max(interval, AUDIT_POLL_S), max_instances=1, coalesce=True, next_run_time=started)
 
 
 @main.command()

@@ -260,6 +260,18 @@ def _spec() -> dict[str, Any]:
                            params=[key], body=_json({"type": "object", "properties": {"tasks": {"type": "object"}}},
                                                     required=True), errors=("400", "401", "403", "404", "422")),
             },
+            "/api/processes/{key}/measure-targets": {
+                "get": _op("Processens mål per mätetal (andel i procent, ledtid i dagar)", params=[key]),
+            },
+            "/api/processes/{key}/measure-targets/{measure}": {
+                "put": _op("Sätt ett mätetals mål (processägaren eller en administratör); null tar bort målet",
+                           params=[key, _path("measure", "Mätetal: within_deadline_share, lead_time_days_p90 "
+                                                         "eller lead_time_days_median")],
+                           body=_json({"type": "object", "properties": {
+                               "target": {"type": ["number", "string", "null"]}}, "required": ["target"]},
+                               required=True),
+                           errors=("400", "401", "403", "404", "422")),
+            },
             "/api/processes/{key}/unit": {
                 "get": _op("Enheten som processens nya ärenden hör till (processägarens val, annars diagrammets "
                            "rutin:unit)", params=[key]),
@@ -291,6 +303,14 @@ def _spec() -> dict[str, Any]:
             },
             "/api/cases/{case_id}": {"get": _op("Ett ärende: status, data, öppna uppgifter, historik",
                                                 params=[case_id])},
+            "/api/cases/{case_id}/deviations": {
+                "get": _op("Avvikelserna: vilket ärende och steg avvikelsen gäller (about), och de avvikelser som "
+                           "rapporterats från ärendet (reported)", params=[case_id]),
+                "post": _op("Rapportera en avvikelse i ärendet (och steget task_id): startar ett avvikelseärende "
+                            "vars första steg är rapportörens", ok="201", params=[case_id],
+                            body=_json({"type": "object", "properties": {"task_id": {"type": ["string", "null"]}}}),
+                            errors=("400", "401", "403", "404", "409", "422")),
+            },
             "/api/cases/{case_id}/retry": {
                 "post": _op("Försök igen efter en incident, ev. med rättade data", params=[case_id],
                             body=_json({"type": "object", "properties": {"data": RETRY_DATA}}),

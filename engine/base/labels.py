@@ -81,6 +81,16 @@ PROCESS_EVENT_LABELS = {
     "version_superseded": "Version ersatt av en senare",
     "version_restored": "Tidigare version återställd som nytt utkast",
     "version_rejected": "Version avvisad",
+    "measure_target_set": "Mål för mätetal satt",
+    "measure_target_removed": "Mål för mätetal borttaget",
+}
+
+# The measures a process owner may set a target for: what it is called, which way is good
+# ("min": the actual should reach the target, "max": stay at or under it) and its unit.
+MEASURE_TARGET_LABELS = {
+    "within_deadline_share": {"label": "Andel klara inom tidsfristen", "direction": "min", "unit": "%"},
+    "lead_time_days_p90": {"label": "Ledtid, 90 % klara inom", "direction": "max", "unit": "dagar"},
+    "lead_time_days_median": {"label": "Ledtid, median", "direction": "max", "unit": "dagar"},
 }
 
 # The title of each problem type (RFC 9457), by the last part of its type URI.

@@ -367,8 +367,11 @@ def ensure_builtin(engine: Engine) -> None:
                approve_as_admin=True)
 
 
-def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any) -> str:
-    """Scheduler handler: a process's review date has passed; its owner role gets a review task."""
+def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any,
+                reading: Any = None) -> str:
+    """Scheduler handler: a process's review date has passed; its owner role gets a review task.
+    `reading(s, key, until)` gives what the review reads besides (the measures of the year up to
+    the review's due date, late or not), as case data."""
     from ..service.cases import start_in
 
     conn = s.connection()
@@ -378,7 +381,8 @@ def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any) -> st
     if v is None:
         return "cancelled"
     review = latest_version(conn, REVIEW_PROCESS)
-    start_in(engine, s, SYSTEM, review, {"process": v.key, "process_name": v.name, "version": v.version,
+    extra = reading(s, v.key, row["due_at"]) if reading is not None else {}
+    start_in(engine, s, SYSTEM, review, {**extra, "process": v.key, "process_name": v.name, "version": v.version,
                                          "agare": v.owner_role or DEFAULT_OWNER_ROLE},
              f"Granskning {v.key} {now.year}", via="review")
     v.review_due_at = row["due_at"] + REVIEW_INTERVAL

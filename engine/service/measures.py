@@ -30,6 +30,7 @@ from ..base.errors import Forbidden, InvalidInput
 from ..clocks import case_clock
 from ..core import Engine
 from ..store.models import Case, CaseEvent, HumanTask, ProcessVersion
+from . import measure_targets
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -91,13 +92,28 @@ def measures(engine: Engine, actor: Actor, *, since: datetime | None = None, unt
     now = engine.clock.now()
     keys = [process] if process else (sorted(allowed) if allowed is not None else None)
     with engine.db.read() as s:
-        out = {
+        out: dict[str, Any] = {
             "period": {"from": since.isoformat() if since else None, "until": until.isoformat() if until else None},
             "processes": _process_rows(s, keys, since, until, now),
         }
         if process:
             out["steps"] = _step_rows(s, process, since, until, now)
-        return out
+    with_targets(engine, out["processes"])
+    return out
+
+
+def with_targets(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each process row with its targets against the period's actuals (`targets`, empty without any)."""
+    found = measure_targets.targets(engine, [r["process_key"] for r in rows])
+    for r in rows:
+        r["targets"] = measure_targets.verdicts(r, found.get(r["process_key"], {}))
+    return rows
+
+
+def period_rows(s: Session, keys: list[str], since: datetime, until: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The measures of the processes `keys` over [since, until), read in the caller's session (for
+    the scheduler's follow-up and the yearly review, which read as the system)."""
+    return _process_rows(s, keys, since, until, now)
 
 
 def lead_time_origin(created: datetime, received: str | None) -> datetime:

@@ -42,6 +42,7 @@ from ..core import Engine
 from ..execution.runtime import CaseWork, lock_case
 from ..routing import absence, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
+from . import measure_follow_up
 from .cases import start_in
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class Scheduler:
             "case_deadline": lambda s, row, case, now: case_clock.fire(engine, s, row, case, now),
             "case_warning": lambda s, row, case, now: case_clock.fire_warning(engine, s, row, case, now),
             "follow_up": lambda s, row, case, now: escalation.fire_follow_up(engine, s, row, case, now),
-            "review": lambda s, row, case, now: processes.fire_review(engine, s, row, case, now),
+            "review": lambda s, row, case, now: processes.fire_review(
+                engine, s, row, case, now, lambda s, key, until: measure_follow_up.review_data(engine, s, key, until)),
         }
 
     def register(self, kind: str, handler: Any) -> None:

@@ -5,7 +5,7 @@ cookie carries who is signed in (checked against the database on each request); 
 carries a per-session CSRF token. Front-end libraries (bpmn-js, htmx) come from npm's
 ``node_modules`` and are served from an allow-list, never copied into the repository.
 
-One blueprint per area (sign-in, tasks, cases, processes, reports, notifications, accounts), nested in
+One blueprint per area (sign-in, tasks, cases, deviations, processes, reports, notifications, accounts), nested in
 the ``pages`` blueprint of `webapp.pages.common`, which holds what they share: the signed-in
 check, the CSRF check, the error pages and the template filters. An endpoint is named
 ``pages.<area>.<view>`` (``url_for("pages.tasks.task", task_id=...)``).
@@ -16,10 +16,10 @@ with the problem's Swedish detail; no stack trace reaches a person.
 
 from __future__ import annotations
 
-from . import accounts, cases, notifications, processes, reports, signin, tasks
+from . import accounts, cases, deviations, notifications, processes, reports, signin, tasks
 from .common import bp, http_error_page
 
-for _area in (signin, tasks, cases, processes, reports, notifications, accounts):
+for _area in (signin, tasks, cases, deviations, processes, reports, notifications, accounts):
     bp.register_blueprint(_area.bp)
 
 __all__ = ["bp", "http_error_page"]

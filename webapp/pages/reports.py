@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.authority import org
 from engine.base.errors import InvalidInput
 from engine.base.forms import EARLIEST_YEAR, LATEST_YEAR
-from engine.base.labels import REPORTING_LABELS
+from engine.base.labels import MEASURE_TARGET_LABELS, REPORTING_LABELS
 from engine.routing import decision_report, delegation
-from engine.service import audit, measures
+from engine.service import audit, measure_follow_up, measure_targets, measures
 
 from ..downloads import csv_download
 from .common import STOCKHOLM, current_engine, signed_in
@@ -73,11 +73,29 @@ def measure_report() -> Any:
         return csv_download(measures.as_csv(found), "matetal.csv")
     chosen = next((p for p in found["processes"] if p["process_key"] == filters["process"]), None)
     fran, till = filters["fran"] or None, filters["till"] or None
+    engine = current_engine()
     return render_template("measures.html", found=found, filters=filters, chosen=chosen,
+                           measure_labels=MEASURE_TARGET_LABELS,
+                           may_set=chosen is not None and measure_targets.may_set(engine, g.actor,
+                                                                                   chosen["process_key"]),
+                           current_targets=measure_targets.targets(engine, [chosen["process_key"]]).get(
+                               chosen["process_key"], {}) if chosen else {},
+                           follow_ups=measure_follow_up.follow_ups(engine, [p["process_key"]
+                                                                            for p in found["processes"]]),
                            csv_processes=url_for("pages.reports.measure_report", format="csv", fran=fran, till=till),
                            csv_steps=url_for("pages.reports.measure_report", format="csv",
                                              process=filters["process"] or None, fran=fran, till=till))
 
+
+@bp.post("/matetal/mal")
+@signed_in
+def set_measure_target() -> Any:
+    """Set (or with an empty value remove) a process's target for a measure, from the Mätetal page."""
+    key = (request.form.get("process") or "").strip()
+    measure_targets.set_target(current_engine(), g.actor, key, request.form.get("measure") or "",
+                               request.form.get("target"))
+    flash("Målet är sparat.")
+    return redirect(url_for("pages.reports.measure_report", process=key))
 
 
 @bp.get("/granskning")

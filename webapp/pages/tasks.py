@@ -13,7 +13,8 @@ from engine.authority import identity
 from engine.base import form_defaults
 from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
-from engine.service import cases, inbox, tasks
+from engine.service import cases, tasks
+from engine.service import inbox as task_lists
 
 from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
@@ -70,7 +71,7 @@ def inbox() -> str:
         filters["overdue"] = True
     elif chosen["forfaller"] == "snart":
         filters["due_before"] = current_engine().clock.now() + DUE_SOON
-    listing = inbox.list_tasks(current_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
+    listing = task_lists.list_tasks(current_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, **filters)
     pages = page_count(listing["total"])
     roles = sorted({r.split("@", 1)[0] for r in g.actor.roles})

@@ -1,0 +1,160 @@
+"""Follow-up of measures out of target (ISO 9001 9.1 → 10.2), and the measures a yearly review reads.
+
+After a calendar month has ended, each process target its actual missed in that month opens a
+follow-up case (Rutin's own process `rutin_matetalsuppfoljning`) whose one step goes to the
+process's owner role, naming the measure, the target, the actual and the period. It opens once:
+the case and its `measure_follow_ups` row are written in one transaction, and the row is unique
+per process, measure and period, so a second scheduler worker (or a second run) that gets as far
+as writing one is refused by the database and rolls its case back with it.
+
+The yearly review (`engine.catalogue.processes.fire_review`) gets the measures of the year it
+reviews, with their targets, as data on the review case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..authority.identity import SYSTEM
+from ..authority.ownership import DEFAULT_OWNER_ROLE, governing_version
+from ..base.clock import STOCKHOLM
+from ..base.errors import Conflict
+from ..base.labels import MEASURE_TARGET_LABELS
+from ..catalogue import processes
+from ..core import Engine
+from ..store.measure_models import MeasureFollowUp, MeasureTarget
+from ..store.models import ProcessVersion
+from . import measure_targets, measures
+from .cases import start_in
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_PROCESS = "rutin_matetalsuppfoljning"
+REVIEWED_PERIOD = timedelta(days=365)
+
+
+def closed_period(now: datetime) -> tuple[datetime, datetime]:
+    """The last calendar month (Swedish time) that has ended by `now`: [its first day, the next's)."""
+    local = now.astimezone(STOCKHOLM)
+    until = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    since = (until - timedelta(days=1)).replace(day=1)
+    return since, until
+
+
+def _ensure_process(engine: Engine) -> None:
+    with engine.db.read() as s:
+        present = s.execute(sa.select(ProcessVersion.id).where(ProcessVersion.key == FOLLOW_UP_PROCESS)).first()
+    if present is None:
+        # Another worker deploying it at the same moment: a conflict, and it is there now.
+        with contextlib.suppress(Conflict):
+            processes.deploy(engine, SYSTEM, (processes.BUILTIN / "matetalsuppfoljning.bpmn").read_bytes(),
+                             "matetalsuppfoljning.bpmn", approve_as_admin=True)
+
+
+def _period_text(since: datetime, until: datetime) -> str:
+    return f"{since.date().isoformat()} – {(until - timedelta(days=1)).date().isoformat()}"
+
+
+def run_due(engine: Engine) -> list[dict[str, Any]]:
+    """Open a follow-up case for each target missed in the last closed month that has none yet;
+    return those opened (a scheduler job: `rutin serve` and `rutin worker` run it)."""
+    now = engine.clock.now()
+    since, until = closed_period(now)
+    with engine.db.read() as s:
+        wanted = s.execute(sa.select(MeasureTarget.process_key, MeasureTarget.measure, MeasureTarget.target)).all()
+        done = {(k, m) for k, m in s.execute(sa.select(MeasureFollowUp.process_key, MeasureFollowUp.measure)
+                                              .where(MeasureFollowUp.period_from == since))}
+        keys = sorted({k for k, m, _ in wanted if (k, m) not in done})
+        rows = {r["process_key"]: r for r in measures.period_rows(s, keys, since, until, now)} if keys else {}
+    missed = []
+    for key, measure, target in wanted:
+        if (key, measure) in done or key not in rows:
+            continue
+        [verdict] = measure_targets.verdicts(rows[key], {measure: target})
+        if verdict["within"] is False:
+            missed.append((key, measure, verdict))
+    if not missed:
+        return []
+    _ensure_process(engine)
+    opened = []
+    for key, measure, verdict in missed:
+        try:
+            with engine.db.write() as s:
+                if s.execute(sa.select(MeasureFollowUp.id).where(
+                        MeasureFollowUp.process_key == key, MeasureFollowUp.measure == measure,
+                        MeasureFollowUp.period_from == since)).first() is not None:
+                    continue  # another worker opened it meanwhile
+                opened.append(_open(engine, s, key, measure, verdict, since, until, now))
+        except IntegrityError:
+            log.info("follow-up of %s %s for %s already opened by another worker", key, measure, since.date())
+    return opened
+
+
+def _open(engine: Engine, s: Session, key: str, measure: str, verdict: dict[str, Any], since: datetime,
+          until: datetime, now: datetime) -> dict[str, Any]:
+    v = governing_version(s, key)
+    owner = (v.owner_role if v is not None else None) or DEFAULT_OWNER_ROLE
+    follow_up = processes.latest_version(s.connection(), FOLLOW_UP_PROCESS)
+    period = _period_text(since, until)
+    unit = MEASURE_TARGET_LABELS[measure]["unit"]
+    data = {"process": key, "process_name": v.name if v is not None else key, "agare": owner,
+            "matetal": verdict["label"], "mal": verdict["target_text"],
+            "utfall": f"{verdict['actual']:g} {unit}".replace(".", ","), "period": period}
+    work = start_in(engine, s, SYSTEM, follow_up, data, f"Mätetal {key} {measure} {since.date().isoformat()}"[:200],
+                    via="measure_follow_up")
+    s.add(MeasureFollowUp(process_key=key, measure=measure, period_from=since, period_until=until,
+                          target=verdict["target"], actual=verdict["actual"], case_id=work.case.id, opened_at=now))
+    s.flush()  # the unique row: a second opening fails here, and its case goes with the rollback
+    return {"process_key": key, "measure": measure, "period": period, "case_id": work.case.id}
+
+
+def follow_ups(engine: Engine, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The follow-up cases opened for the processes `keys`, newest period first, for the page."""
+    with engine.db.read() as s:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in s.execute(sa.select(MeasureFollowUp).where(MeasureFollowUp.process_key.in_(keys))
+                           .order_by(MeasureFollowUp.period_from.desc())).scalars():
+            out.setdefault(r.process_key, []).append({
+                "measure": r.measure, "label": MEASURE_TARGET_LABELS.get(r.measure, {}).get("label", r.measure),
+                "period": _period_text(r.period_from.astimezone(STOCKHOLM), r.period_until.astimezone(STOCKHOLM)),
+                "case_id": r.case_id})
+        return out
+
+
+def review_data(engine: Engine, s: Session, key: str, until: datetime) -> dict[str, Any]:
+    """What a yearly review of `key` is given to read: the measures of the year up to `until` (its
+    due date), and each target against its actual (in the scheduler's transaction)."""
+    since = until - REVIEWED_PERIOD
+    [row] = measures.period_rows(s, [key], since, until, engine.clock.now())
+    found = s.execute(sa.select(MeasureTarget.measure, MeasureTarget.target)
+                      .where(MeasureTarget.process_key == key)).all()
+    verdicts = measure_targets.verdicts(row, {r.measure: r.target for r in found})
+
+    def num(value: float | None, unit: str) -> str:
+        return "–" if value is None else f"{value:g} {unit}".replace(".", ",")
+
+    # Said in words as well: the case page shows a case's plain values, not its nested ones.
+    summary = (f"{row['started']} startade, {row['completed']} avslutade; ledtid median "
+               f"{num(row['lead_time_days_median'], 'dagar')}, "
+               f"90 % klara inom {num(row['lead_time_days_p90'], 'dagar')}; "
+               f"inom tidsfristen {num(measure_targets.actual(row, 'within_deadline_share'), '%')}")
+    goals = "; ".join(f"{v['label']}: mål {v['target_text']}, utfall {num(v['actual'], v['unit'])} – {v['verdict']}"
+                      for v in verdicts) or "Inga mål satta"
+    return {"Mätetal under perioden": summary, "Mål och utfall": goals,
+            "granskad_period": _period_text(since.astimezone(STOCKHOLM), until.astimezone(STOCKHOLM)
+                                            + timedelta(days=1)),
+            "matetal": {"startade": row["started"], "avslutade": row["completed"],
+                        "ledtid_median_dagar": row["lead_time_days_median"],
+                        "ledtid_p90_dagar": row["lead_time_days_p90"],
+                        "andel_inom_tidsfristen": measure_targets.actual(row, "within_deadline_share"),
+                        "pagaende": row["active"], "efter_tidsfristen": row["past_deadline"],
+                        "incidenter": row["incidents"]},
+            "mal": [{"matetal": v["label"], "mal": v["target_text"], "utfall": v["actual"], "bedomning": v["verdict"]}
+                    for v in verdicts]}
