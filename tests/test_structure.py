@@ -191,3 +191,14 @@ def test_the_cycle_check_sees_a_cycle(tmp_path: Path) -> None:
     (tmp_path / "c.py").write_text("from . import a\n")
     found = module_level_cycles({"pkg.a": tmp_path / "a.py", "pkg.b": tmp_path / "b.py", "pkg.c": tmp_path / "c.py"})
     assert found == [["pkg.a", "pkg.b"]]
+
+
+MAX_LINES = 600
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module holds one concept; past this size it holds several (migrations aside, which are
+    written once and never read as code to change)."""
+    over = {name: n for name, path in _our_modules().items() if ".migrations." not in name
+            and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert over == {}, f"Split these by the concepts they hold: {over}"
