@@ -12,7 +12,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from engine.authority import identity
 from engine.base.errors import InvalidInput, RutinError
 from engine.routing import delegation
-from engine.service import cases, tasks
+from engine.service import assignees, cases, tasks
 
 from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
@@ -102,6 +102,8 @@ def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | 
         chosen=request.form.getlist("choice") if request.method == "POST" else [],
         ask_jav=bool(row.get("decision_under_ordinance")),
         earlier=earlier_steps(case, task_id), jav=conflict_declared(case, task_id),
+        people=assignees.assignable(current_engine(), g.actor, task_id) if (row.get("actions") or {}).get("assign")
+        else [],
     ), status
 
 
@@ -127,7 +129,7 @@ def assign(task_id: str) -> Any:
     def run() -> Any:
         user = request.form.get("user", "").strip()
         if not user:
-            raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
+            raise InvalidInput("Välj vem som ska få uppgiften.")
         tasks.assign(current_engine(), g.actor, task_id, user)
         shown = identity.display_names(current_engine(), {user}).get(user, user)
         flash(f"Uppgiften är tilldelad {shown}.")
