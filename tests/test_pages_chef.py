@@ -153,3 +153,93 @@ def test_an_escalated_task_is_handed_back_to_a_handlaggare_from_the_picker(
     # and she can do it
     tasks.complete(engine, identity.get_actor(engine, "hilda"), task)
     assert cases.get_case(engine, SYSTEM, case["id"])["status"] == "completed"
+
+
+# -- priority, due date and follow-up date on the page -----------------------------------------------
+
+
+def _updates(engine: Engine, task: str) -> list[dict[str, Any]]:
+    case_id = tasks.get_task(engine, SYSTEM, task)["case_id"]
+    return [e for e in cases.get_case(engine, SYSTEM, case_id)["history"] if e["type"] == "task_updated"]
+
+
+def _claimed(engine: Engine, key: str) -> str:
+    task = cases.start_case(engine, SYSTEM, "utred", {}, key, org_unit="bygg")["open_tasks"][0]["id"]
+    tasks.claim(engine, identity.get_actor(engine, "hans"), task)
+    return task
+
+
+def test_the_assignee_changes_priority_and_due_date_with_a_reason_on_the_page(
+        engine: Engine, town: None, client: Any) -> None:
+    task = _claimed(engine, "U-5")
+    sign_in(client, "hans")
+    page = client.get(f"/tasks/{task}").get_data(as_text=True)
+    assert "Ändra prioritet och datum" in page
+    done = client.post(f"/tasks/{task}/change", data={
+        "csrf": _csrf(page), "prioritet": "70", "forfaller": "2026-12-18", "bevakas": "2026-12-14",
+        "skal": "Väntar på komplettering"}, follow_redirects=True)
+    assert "Ändringen är sparad." in done.get_data(as_text=True)
+    now = tasks.get_task(engine, SYSTEM, task)
+    assert now["priority"] == 70
+    assert now["due"] == "2026-12-18T22:59:59+00:00"  # the end of the local day
+    assert now["follow_up"] == "2026-12-14T22:59:59+00:00"
+    [update] = _updates(engine, task)
+    assert update["data"]["reason"] == "Väntar på komplettering"
+
+
+def test_the_unit_manager_may_change_the_dates_too(engine: Engine, town: None, client: Any) -> None:
+    task = _claimed(engine, "U-6")
+    token = sign_in(client, "ebba")
+    answer = client.post(f"/tasks/{task}/change", data={"csrf": token, "prioritet": "90", "forfaller": "2026-03-02",
+                                                         "bevakas": "2026-12-20", "skal": ""})
+    assert answer.status_code == 302, re.findall(r'(?:error|alert)[^>]*>([^<]+)<', answer.get_data(as_text=True))
+    assert tasks.get_task(engine, SYSTEM, task)["priority"] == 90
+
+
+@pytest.mark.parametrize(("form", "field", "said"), [
+    ({"forfaller": "2026-12-20"}, "skal", "Skriv varför förfallodatumet ändras."),
+    ({"forfaller": "2026-03-01", "skal": "x"}, "forfaller", "Datumet har redan passerat; välj i dag eller senare."),
+    ({"forfaller": "imorgon", "skal": "x"}, "forfaller", "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2027-01-31."),
+    ({"bevakas": "2026-02-30"}, "bevakas", "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2027-01-31."),
+    ({"prioritet": "101"}, "prioritet", "Ange prioriteten som ett heltal från 0 till 100."),
+    ({"prioritet": "-1"}, "prioritet", "Ange prioriteten som ett heltal från 0 till 100."),
+    ({"prioritet": "50", "skal": "bara ett skäl"}, "prioritet", "Inget är ändrat."),
+    ({"forfaller": "2026-12-20", "skal": "x" * 501}, "skal", "Skriv skälet med högst 500 tecken."),
+])
+def test_a_bad_change_is_refused_inline_in_swedish_and_nothing_changes(
+        engine: Engine, town: None, client: Any, form: dict[str, str], field: str, said: str) -> None:
+    task = _claimed(engine, "U-7")
+    before = tasks.get_task(engine, SYSTEM, task)
+    token = sign_in(client, "hans")
+    answer = client.post(f"/tasks/{task}/change", data={"csrf": token, "prioritet": "50", "forfaller": "2026-03-02",
+                                                         **form})
+    page = html.unescape(answer.get_data(as_text=True))
+    assert answer.status_code == 400
+    assert f'<p class="field-error" id="andra-{field}-error">{said}</p>' in page
+    assert f'<a href="#andra-{field}">{said}</a>' in page  # the error summary links to the field
+    assert re.search(r'<details class="task-change" id="andra" open>', page)
+    after = tasks.get_task(engine, SYSTEM, task)
+    assert (after["priority"], after["due"], after["follow_up"]) == (before["priority"], before["due"],
+                                                                     before["follow_up"])
+    assert not _updates(engine, task)
+
+
+@pytest.mark.parametrize("who", ["hilda", "dan"])
+def test_someone_else_or_a_foreign_manager_cannot_change_the_dates(
+        engine: Engine, town: None, client: Any, who: str) -> None:
+    task = _claimed(engine, "U-8")
+    identity.set_password(engine, who, PASSWORD)
+    token = sign_in(client, who)
+    page = client.get(f"/tasks/{task}")
+    assert "Ändra prioritet och datum" not in page.get_data(as_text=True)
+    answer = client.post(f"/tasks/{task}/change", data={"csrf": token, "prioritet": "99"})
+    assert answer.status_code in (403, 404)
+    assert tasks.get_task(engine, SYSTEM, task)["priority"] == 50 and not _updates(engine, task)
+
+
+def test_a_change_without_the_forms_csrf_token_is_refused(engine: Engine, town: None, client: Any) -> None:
+    task = _claimed(engine, "U-9")
+    sign_in(client, "hans")
+    answer = client.post(f"/tasks/{task}/change", data={"csrf": "förfalskad", "prioritet": "99"})
+    assert answer.status_code == 400
+    assert tasks.get_task(engine, SYSTEM, task)["priority"] == 50 and not _updates(engine, task)
