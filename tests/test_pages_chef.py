@@ -243,3 +243,65 @@ def test_a_change_without_the_forms_csrf_token_is_refused(engine: Engine, town: 
     answer = client.post(f"/tasks/{task}/change", data={"csrf": "förfalskad", "prioritet": "99"})
     assert answer.status_code == 400
     assert tasks.get_task(engine, SYSTEM, task)["priority"] == 50 and not _updates(engine, task)
+
+
+# -- the unit overview ---------------------------------------------------------------------------------
+
+
+def _cell(page: str, unit: str, person: str, column: str) -> str:
+    section = re.search(rf'<section class="unit-overview" data-unit="{unit}">(.*?)</section>', page, re.S)
+    assert section, f"no section for {unit}"
+    row = re.search(rf'<tr data-person="{person}">(.*?)</tr>', section.group(1), re.S)
+    assert row, f"no row for {person!r} in {unit}"
+    cell = re.search(rf'<td class="{column}">(.*?)</td>', row.group(1), re.S)
+    assert cell
+    return cell.group(1)
+
+
+def test_the_unit_overview_counts_open_overdue_and_due_soon_steps_per_person_with_links(
+        engine: Engine, town: None, client: Any, clock: ManualClock) -> None:
+    hans, hilda = identity.get_actor(engine, "hans"), identity.get_actor(engine, "hilda")
+    late = _claimed(engine, "U-10")
+    clock.advance(timedelta(minutes=30))  # each step is due an hour after it opens
+    _claimed(engine, "U-11")
+    tasks.update(engine, hans, _claimed(engine, "U-12"), {"due": "2026-03-20T12:00:00+01:00", "reason": "väntar"})
+    mine = cases.start_case(engine, SYSTEM, "utred", {}, "U-13", org_unit="bygg")["open_tasks"][0]["id"]
+    tasks.claim(engine, hilda, mine)
+    cases.start_case(engine, SYSTEM, "utred", {}, "U-14", org_unit="bygg")  # not taken
+    cases.start_case(engine, SYSTEM, "utred", {}, "D-1", org_unit="drift")  # another manager's unit
+    clock.advance(timedelta(minutes=45))  # U-10 is now overdue, U-11 and the others due within the hour
+    token = sign_in(client, "ebba")
+    del token
+    page = client.get("/enhet").get_data(as_text=True)
+    assert "Enhetens ärenden" in page and "Drift" not in page
+    assert ">Hans Handläggare</th>" in page and ">Hilda Handläggare</th>" in page
+    assert ">3</a>" in _cell(page, "bygg", "hans", "open")
+    assert ">1</a>" in _cell(page, "bygg", "hans", "overdue")
+    assert ">2</a>" in _cell(page, "bygg", "hans", "due-soon")  # the late one and U-11; not U-12
+    assert _cell(page, "bygg", "", "open").strip() == "1"  # the step nobody has taken
+    link = re.search(r'href="([^"]+)"', _cell(page, "bygg", "hans", "overdue"))
+    assert link
+    inbox = client.get(html.unescape(link.group(1))).get_data(as_text=True)
+    assert re.findall(r'href="/tasks/([^"#]+)"', inbox) == [late]
+    assert ">5</a>" in _cell(page, "bygg", "totalt", "open")
+
+
+def test_the_unit_overview_is_for_managers_only(engine: Engine, town: None, client: Any) -> None:
+    cases.start_case(engine, SYSTEM, "utred", {}, "U-15", org_unit="bygg")
+    sign_in(client, "hans")
+    assert "Enhetens ärenden" not in client.get("/").get_data(as_text=True)
+    answer = client.get("/enhet")
+    assert answer.status_code == 403 and "Bygg" not in answer.get_data(as_text=True).replace("Byggenheten", "")
+    sign_in(client, "dan")  # a manager of another unit sees only his own
+    page = client.get("/enhet").get_data(as_text=True)
+    assert 'data-unit="bygg"' not in page
+
+
+def test_an_administrator_sees_every_unit(engine: Engine, town: None, client: Any) -> None:
+    cases.start_case(engine, SYSTEM, "utred", {}, "U-16", org_unit="bygg")
+    cases.start_case(engine, SYSTEM, "utred", {}, "D-2", org_unit="drift")
+    identity.add_user(engine, "ada", ["admin"])
+    identity.set_password(engine, "ada", PASSWORD)
+    sign_in(client, "ada")
+    page = client.get("/enhet").get_data(as_text=True)
+    assert 'data-unit="bygg"' in page and 'data-unit="drift"' in page

@@ -59,6 +59,10 @@ def inbox() -> str:
     elif view == "unit":
         filters["unit"] = "mine"
     chosen = list_filters()
+    # one person's open steps, as the unit overview links to them (visibility still decides what shows)
+    person = (request.args.get("handlaggare") or "").strip()[:120]
+    if person and "assignee" not in filters:
+        filters["assignee"] = person
     if chosen["q"]:
         filters["search"] = chosen["q"]
     if chosen["process"]:
