@@ -305,3 +305,56 @@ def test_an_administrator_sees_every_unit(engine: Engine, town: None, client: An
     sign_in(client, "ada")
     page = client.get("/enhet").get_data(as_text=True)
     assert 'data-unit="bygg"' in page and 'data-unit="drift"' in page
+
+
+# -- the case page: deadline changes and the history filter -----------------------------------------------
+
+
+def _timeline(page: str) -> list[str]:
+    return re.findall(r'<li class="event event-([a-z_]+)">', page)
+
+
+def test_the_case_history_lists_deadline_changes_with_old_and_new_date_and_the_reason(
+        engine: Engine, town: None, client: Any) -> None:
+    task = _claimed(engine, "U-20")
+    tasks.update(engine, identity.get_actor(engine, "hans"), task,
+                 {"due": "2026-03-20T12:00:00+01:00", "reason": "Väntar på yttrande"})
+    case_id = tasks.get_task(engine, SYSTEM, task)["case_id"]
+    sign_in(client, "ebba")
+    page = html.unescape(client.get(f"/cases/{case_id}").get_data(as_text=True))
+    change = re.search(r'<div class="change change-due">(.*?)</div>', page, re.S)
+    assert change and change.group(1) == "Förfaller: 2026-03-02 10:00 → 2026-03-20 12:00"
+    assert "Skäl: Väntar på yttrande" in page
+
+
+@pytest.mark.parametrize(("kind", "wanted"), [
+    ("kommentarer", {"comment"}),
+    ("tidsfrister", {"task_updated"}),
+    ("overlamningar", {"task_assigned"}),
+    ("steg", {"task_created", "task_claimed"}),
+])
+def test_the_case_history_is_filtered_by_kind_through_plain_links(
+        engine: Engine, town: None, client: Any, kind: str, wanted: set[str]) -> None:
+    case = cases.start_case(engine, SYSTEM, "utred", {}, "U-21", org_unit="bygg")
+    task = case["open_tasks"][0]["id"]
+    ebba, hans = identity.get_actor(engine, "ebba"), identity.get_actor(engine, "hans")
+    tasks.assign(engine, ebba, task, "hilda")
+    tasks.unclaim(engine, identity.get_actor(engine, "hilda"), task)
+    tasks.claim(engine, hans, task)
+    tasks.comment(engine, hans, task_id=task, text="Ringt sökanden.")
+    tasks.update(engine, hans, task, {"priority": 80})
+    sign_in(client, "ebba")
+    whole = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert f'href="/cases/{case["id"]}?visa={kind}#historik"' in whole  # a link, no script needed
+    page = client.get(f"/cases/{case['id']}?visa={kind}").get_data(as_text=True)
+    shown = set(_timeline(page))
+    assert shown and shown <= wanted | {"task_unclaimed"}
+    assert wanted <= shown
+    assert len(_timeline(page)) < len(_timeline(whole))
+
+
+def test_an_unknown_history_kind_shows_everything(engine: Engine, town: None, client: Any) -> None:
+    case = cases.start_case(engine, SYSTEM, "utred", {}, "U-22", org_unit="bygg")
+    sign_in(client, "ebba")
+    whole = _timeline(client.get(f"/cases/{case['id']}").get_data(as_text=True))
+    assert _timeline(client.get(f"/cases/{case['id']}?visa=<script>").get_data(as_text=True)) == whole

@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.authority import org
 from engine.base.errors import Conflict, Forbidden, InvalidInput
+from engine.base.labels import HISTORY_KINDS
 from engine.retention import culling, holds, rules
 from engine.service import case_record, cases, transfer
 
@@ -53,7 +54,12 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
                    key=lambda u: u[1].casefold()) if offered else []
     names = {u.id: u.name for u in tree.units.values()}
-    return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
+    # the history filtered by kind (?visa=steg...): plain links, so it works without JavaScript
+    kind = request.args.get("visa", "")
+    kind = kind if kind in HISTORY_KINDS else ""
+    history = [e for e in data["history"] if not kind or e["type"] in HISTORY_KINDS[kind][1]]
+    return render_template("case.html", case=data, history=history, history_kind=kind, history_kinds=HISTORY_KINDS,
+                           done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,
                            fields=FieldNames(data["process_version_id"]),
                            retention=rules.applies(current_engine(), case_id),
