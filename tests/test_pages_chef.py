@@ -11,7 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, sign_in
+from conftest import PASSWORD, Person, sign_in
+from test_pages_leaks import FEL
 
 from engine.authority import identity, org
 from engine.authority.identity import SYSTEM
@@ -358,3 +359,46 @@ def test_an_unknown_history_kind_shows_everything(engine: Engine, town: None, cl
     sign_in(client, "ebba")
     whole = _timeline(client.get(f"/cases/{case['id']}").get_data(as_text=True))
     assert _timeline(client.get(f"/cases/{case['id']}?visa=<script>").get_data(as_text=True)) == whole
+
+
+# -- the case page: retrying an incident ---------------------------------------------------------------
+
+
+def _incident(engine: Engine) -> str:
+    processes.deploy(engine, SYSTEM, FEL, "fel.bpmn")
+    fel = cases.start_case(engine, SYSTEM, "fel", {}, "FEL-1")
+    tasks.complete(engine, SYSTEM, fel["open_tasks"][0]["id"], {}, None)
+    assert cases.get_case(engine, SYSTEM, fel["id"])["status"] == "incident"
+    return str(fel["id"])
+
+
+def _retries(engine: Engine, case_id: str) -> int:
+    return len([e for e in cases.get_case(engine, SYSTEM, case_id)["history"] if e["type"] == "incident_retried"])
+
+
+def test_an_administrator_retries_an_incident_from_the_case_page_marked_in_the_diagram(
+        engine: Engine, people: dict[str, Person], client: Any) -> None:
+    case_id = _incident(engine)
+    identity.set_password(engine, "admin", PASSWORD)
+    sign_in(client, "admin")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'data-incident="Gateway_anonym"' in page and "stannat här" in page
+    done = client.post(f"/cases/{case_id}/retry", data={"csrf": _csrf(page)}, follow_redirects=True)
+    assert "Ärendet stannade igen på samma sak" in done.get_data(as_text=True)  # nothing was corrected
+    assert _retries(engine, case_id) == 1
+
+
+def test_no_retry_for_a_handler_or_a_case_without_an_incident(
+        engine: Engine, people: dict[str, Person], client: Any) -> None:
+    case_id = _incident(engine)
+    identity.set_password(engine, "hanna", PASSWORD)
+    token = sign_in(client, "hanna")
+    assert "Försök igen" not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    answer = client.post(f"/cases/{case_id}/retry", data={"csrf": token})
+    assert answer.status_code in (403, 404) and _retries(engine, case_id) == 0
+    fine = cases.start_case(engine, SYSTEM, "fel", {}, "FEL-2")["id"]
+    identity.set_password(engine, "admin", PASSWORD)
+    token = sign_in(client, "admin")
+    answer = client.post(f"/cases/{fine}/retry", data={"csrf": token})
+    assert answer.status_code == 409
+    assert "Ärendet har ingen incident att försöka igen." in html.unescape(answer.get_data(as_text=True))

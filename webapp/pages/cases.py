@@ -67,6 +67,21 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
                            culled=culling.record_of(current_engine(), case_id)), status
 
 
+@bp.post("/cases/<case_id>/retry")
+@signed_in
+def retry(case_id: str) -> Any:
+    """Retry a case in incident (administrators; as `POST /api/cases/{id}/retry` does)."""
+    if not g.actor.is_admin:
+        raise Forbidden("Bara en administratör kan låta ärendet försöka igen.")
+    try:
+        result = cases.retry_case(current_engine(), g.actor, case_id)
+    except (Conflict, InvalidInput) as exc:
+        return case(case_id, error=exc.detail, status=exc.status)
+    flash("Ärendet stannade igen på samma sak; rätta processen eller uppgifterna först."
+          if result.get("status") == "incident" else "Ärendet går vidare.")
+    return redirect(url_for("pages.cases.case", case_id=case_id))
+
+
 @bp.get("/cases/<case_id>/akt")
 @signed_in
 def record(case_id: str) -> str:
