@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from conftest import PASSWORD, Person, sign_in
 from test_pages_leaks import FEL
 
@@ -364,8 +365,8 @@ def test_an_unknown_history_kind_shows_everything(engine: Engine, town: None, cl
 # -- the case page: retrying an incident ---------------------------------------------------------------
 
 
-def _incident(engine: Engine) -> str:
-    processes.deploy(engine, SYSTEM, FEL, "fel.bpmn")
+def _incident(engine: Engine, bpmn: bytes = FEL) -> str:
+    processes.deploy(engine, SYSTEM, bpmn, "fel.bpmn")
     fel = cases.start_case(engine, SYSTEM, "fel", {}, "FEL-1")
     tasks.complete(engine, SYSTEM, fel["open_tasks"][0]["id"], {}, None)
     assert cases.get_case(engine, SYSTEM, fel["id"])["status"] == "incident"
@@ -402,3 +403,34 @@ def test_no_retry_for_a_handler_or_a_case_without_an_incident(
     answer = client.post(f"/cases/{fine}/retry", data={"csrf": token})
     assert answer.status_code == 409
     assert "Ärendet har ingen incident att försöka igen." in html.unescape(answer.get_data(as_text=True))
+
+
+# The incident process with a drawing (bpmn-js draws only what has diagram interchange).
+FEL_DRAWN = FEL.replace(b"</bpmn:definitions>", b"""
+  <bpmndi:BPMNDiagram id="dia" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+      xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI">
+    <bpmndi:BPMNPlane id="plane" bpmnElement="fel">
+      <bpmndi:BPMNShape id="s_di" bpmnElement="s"><dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="t_di" bpmnElement="t"><dc:Bounds x="180" y="78" width="100" height="80"/></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="g_di" bpmnElement="Gateway_anonym" isMarkerVisible="true">
+        <dc:Bounds x="330" y="93" width="50" height="50"/></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="e_di" bpmnElement="e"><dc:Bounds x="430" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1"><di:waypoint x="136" y="118"/><di:waypoint x="180" y="118"/></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2"><di:waypoint x="280" y="118"/><di:waypoint x="330" y="118"/></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="fj_di" bpmnElement="Flow_ja"><di:waypoint x="380" y="118"/><di:waypoint x="430" y="118"/></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="fn_di" bpmnElement="Flow_nej"><di:waypoint x="355" y="143"/><di:waypoint x="448" y="136"/></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>""")
+
+
+def test_the_stopped_element_is_marked_in_the_drawn_diagram_and_retried_in_the_browser(web: Any) -> None:
+    case_id = _incident(web.engine, FEL_DRAWN)
+    identity.set_password(web.engine, "admin", PASSWORD)
+    page = web.sign_in("admin", start=f"/cases/{case_id}")
+    diagram = page.locator("#diagram")
+    expect(diagram).to_have_attribute("data-state", "ready")
+    expect(diagram.locator('.djs-element.rutin-incident[data-element-id="Gateway_anonym"]')).to_have_count(1)
+    page.get_by_role("button", name="Försök igen").click()
+    expect(page.get_by_text("Ärendet stannade igen på samma sak")).to_be_visible()
+    assert _retries(web.engine, case_id) == 1
