@@ -1,6 +1,8 @@
-"""The manager's workbench on a task page (over HTTP, Flask's test client): "Tilldela" offers the
-people holding the step's role in its unit by name, with who is away, and an escalated task can be
-handed back to a handläggare from the same picker."""
+"""The manager's workbench (over HTTP, Flask's test client; one test in Chromium): "Tilldela" offers
+the people holding the step's role in its unit by name, with who is away, and an escalated task can
+be handed back to a handläggare from the same picker; priority, due and follow-up dates changed on
+the task page; the unit overview; and on the case page the deadline changes, the history filter and
+retrying an incident."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import expect
 from conftest import PASSWORD, Person, sign_in
+from playwright.sync_api import expect
 from test_pages_leaks import FEL
 
 from engine.authority import identity, org
