@@ -436,3 +436,29 @@ def test_the_stopped_element_is_marked_in_the_drawn_diagram_and_retried_in_the_b
     page.get_by_role("button", name="Försök igen").click()
     expect(page.get_by_text("Ärendet stannade igen på samma sak")).to_be_visible()
     assert _retries(web.engine, case_id) == 1
+
+
+def test_the_case_page_shows_each_steps_planned_and_actual_date_and_whether_on_time(
+        engine: Engine, town: None, client: Any, clock: ManualClock) -> None:
+    processes.deploy(engine, SYSTEM, _bpmn("0:remind").replace(b'<bpmn:flowNodeRef>t</bpmn:flowNodeRef>',
+                                                                b'<bpmn:flowNodeRef>t</bpmn:flowNodeRef>'
+                                                                b'<bpmn:flowNodeRef>t2</bpmn:flowNodeRef>')
+                     .replace(b'<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>',
+                              b'<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="t2"/>'
+                              b'<bpmn:userTask id="t2" name="Besluta"><bpmn:extensionElements><camunda:properties>'
+                              b'<camunda:property name="rutin:due" value="PT1H"/></camunda:properties>'
+                              b'</bpmn:extensionElements></bpmn:userTask>'
+                              b'<bpmn:sequenceFlow id="f3" sourceRef="t2" targetRef="e"/>'))
+    case = cases.start_case(engine, SYSTEM, "utred", {}, "U-30", org_unit="bygg")
+    hans = identity.get_actor(engine, "hans")
+    first = case["open_tasks"][0]["id"]
+    clock.advance(timedelta(minutes=30))
+    [second] = tasks.complete(engine, hans, first)["case"]["open_tasks"]
+    clock.advance(timedelta(hours=2))
+    tasks.complete(engine, hans, second["id"])
+    sign_in(client, "ebba")
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    rows = re.findall(r'<tr data-task-id="[^"]+">\s*<td>([^<]+)</td>\s*<td class="planned">([^<]+)</td>\s*'
+                      r'<td class="actual">([^<]+)</td>\s*<td class="verdict">(?:<span[^>]*>)?([^<]+)', page)
+    assert rows == [("Utred", "2026-03-02 10:00", "2026-03-02 09:30", "i tid"),
+                    ("Besluta", "2026-03-02 10:30", "2026-03-02 11:30", "sent")]
