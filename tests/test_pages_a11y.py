@@ -82,7 +82,7 @@ def test_every_page_of_every_main_role_passes_axe_and_reflows(web: Web) -> None:
                             f"/cases/{world['allman_open']}", f"/cases/{world['allman_done']}", "/cases",
                             "/notifications", "/tokens"], problems)
     # the kansli's manager, to whom the late step of a request for public documents has escalated
-    _visit(web, "karin", ["/", "/?visa=overdue", f"/tasks/{world['late_task']}"], problems)
+    _visit(web, "karin", ["/", "/?visa=overdue", f"/tasks/{world['late_task']}", "/enhet"], problems)
     _visit(web, "bert", ["/", "/cases", f"/cases/{world['bygglov_open']}", f"/cases/{world['bygglov_done']}",
                          "/?visa=unit"], problems)
     _visit(web, "petra", ["/processes", "/processes/avvikelsehantering", "/matetal"], problems)

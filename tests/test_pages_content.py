@@ -125,8 +125,8 @@ def test_the_decision_page_shows_the_case_its_steps_the_delegation_item_and_the_
     # the delegation item, and who declared jäv: the reader decides as substitute
     assert "punkt F.1.5: Bygglov inom detaljplan, högst 200 m²" in page
     assert re.search(r"Jäv anmält av Bea Bygg .*Sökanden är min granne.*\s*Du beslutar som ersättare", page)
-    # never a login where a person is meant
-    assert not re.search(r"\bbea\b", page.replace("bea@", ""))
+    # never a login where a person is meant (a picker's option values are the form's, not read)
+    assert not re.search(r"\bbea\b", re.sub(r'value="[^"]*"', "", page).replace("bea@", ""))
 
 
 def test_the_case_beside_a_task_never_shows_the_engines_own_variables(engine: Engine, people: dict[str, Person],

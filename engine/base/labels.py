@@ -51,6 +51,18 @@ EVENT_LABELS = {
     "culling_hold_placed": "Ärendet undantogs från gallring",
     "culling_hold_released": "Undantaget från gallring hävdes",
 }
+# The kinds a case's history is filtered by on the case page (?visa=...): the label, and the event types.
+HISTORY_KINDS = {
+    "steg": ("Steg", ("task_created", "task_claimed", "task_unclaimed", "task_completed", "task_cancelled")),
+    "kommentarer": ("Kommentarer", ("comment",)),
+    "tidsfrister": ("Tidsfrister", ("task_updated", "task_due_moved", "case_clock_started", "case_clock_paused",
+                                    "case_clock_resumed", "case_clock_extended", "case_clock_not_extended",
+                                    "case_deadline_passed", "case_clock_not_paused", "case_clock_stopped",
+                                    "case_clock_restarted", "case_clock_not_restarted", "case_clock_recounted",
+                                    "case_clock_not_recounted", "case_deadline_warning", "escalation_step")),
+    "overlamningar": ("Överlämningar", ("task_assigned", "task_reassigned", "task_handed_over", "case_transferred",
+                                        "conflict_of_interest_declared")),
+}
 # What an escalation step did, as the case's history tells an auditor.
 ESCALATION_ACTIONS = {
     "remind": "påminnelse", "notify_manager": "chefen underrättad", "reassign_manager": "flyttad till chefens roll",

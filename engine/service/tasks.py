@@ -25,6 +25,7 @@ from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task,
 from ..routing import delegation, escalation
 from ..store.models import HumanTask
 from . import declared
+from .assignees import holds_step_role
 from .cases import may_see_case
 from .views import candidates_of, is_candidate, oversees, task_json
 
@@ -302,8 +303,9 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         if not oversees(actor, row):
             raise Forbidden("Bara chefen för uppgiftens enhet (eller en administratör) kan tilldela den.")
         work = CaseWork(engine, s, case)
-        if not (is_candidate(target, row) or (work.is_decision(row) and _can_decide(work, row, target))):
-            raise InvalidInput(f"{user} har inte rollen som uppgiften kräver.")
+        if not (is_candidate(target, row) or holds_step_role(engine, row, target)
+                or (work.is_decision(row) and _can_decide(work, row, target))):
+            raise InvalidInput(f"{target.display_name or user} har inte rollen som uppgiften kräver.")
         _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
         previous, row.assignee = row.assignee, user
@@ -318,7 +320,8 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
 def _check_present_and_free(work: CaseWork, row: HumanTask, person: Actor) -> None:
     """An absent person gets no new tasks, and one who declared jäv on a decision gets it no more."""
     if org.absent(work.conn, [person.name], work.now):
-        raise InvalidInput(f"{person.name} är frånvarande och kan inte få nya uppgifter; välj någon annan.")
+        raise InvalidInput(f"{person.display_name or person.name} är frånvarande och kan inte få nya uppgifter; "
+                           "välj någon annan.")
     if person.name in delegation.declared_conflict(work, row):
         raise InvalidInput(f"{person.name} har anmält jäv i ärendet och kan inte få beslutet.")
 

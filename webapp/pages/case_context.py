@@ -22,6 +22,18 @@ def earlier_steps(case: dict[str, Any], task_id: str) -> list[dict[str, Any]]:
     return steps
 
 
+def step_dates(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step of the case, in the order they opened: its planned date (due), its actual date
+    (completed), and whether it was done on time (None when open, cancelled or without a due date)."""
+    steps = []
+    for t in case.get("tasks", []):
+        done, due = parse_instant(t.get("completed")), parse_instant(t.get("due"))
+        on_time = None if t["status"] != "completed" or done is None or due is None else done <= due
+        steps.append({**t, "on_time": on_time})
+    steps.sort(key=lambda t: t.get("created") or "")
+    return steps
+
+
 def conflict_declared(case: dict[str, Any], task_id: str) -> dict[str, Any] | None:
     """The last jäv declaration on the task (who declared it, when, to whom it went), if any."""
     found = [e for e in case.get("history", [])

@@ -10,10 +10,12 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.authority import org
 from engine.base.errors import Conflict, Forbidden, InvalidInput
+from engine.base.labels import HISTORY_KINDS
 from engine.retention import culling, holds, rules
 from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
+from .case_context import step_dates
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
 from .list_filters import filter_choices, list_filters
 
@@ -53,12 +55,33 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     units = sorted(((u.id, u.name) for u in tree.units.values() if u.id != data.get("org_unit")),
                    key=lambda u: u[1].casefold()) if offered else []
     names = {u.id: u.name for u in tree.units.values()}
-    return render_template("case.html", case=data, done=done, open_ids=open_ids, units=units, error=error,
+    # the history filtered by kind (?visa=steg...): plain links, so it works without JavaScript
+    kind = request.args.get("visa", "")
+    kind = kind if kind in HISTORY_KINDS else ""
+    history = [e for e in data["history"] if not kind or e["type"] in HISTORY_KINDS[kind][1]]
+    return render_template("case.html", case=data, steps=step_dates(data), history=history, history_kind=kind,
+                           history_kinds=HISTORY_KINDS,
+                           done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,
                            fields=FieldNames(data["process_version_id"]),
                            retention=rules.applies(current_engine(), case_id),
                            hold=holds.current(current_engine(), case_id),
                            culled=culling.record_of(current_engine(), case_id)), status
+
+
+@bp.post("/cases/<case_id>/retry")
+@signed_in
+def retry(case_id: str) -> Any:
+    """Retry a case in incident (administrators; as `POST /api/cases/{id}/retry` does)."""
+    if not g.actor.is_admin:
+        raise Forbidden("Bara en administratör kan låta ärendet försöka igen.")
+    try:
+        result = cases.retry_case(current_engine(), g.actor, case_id)
+    except (Conflict, InvalidInput) as exc:
+        return case(case_id, error=exc.detail, status=exc.status)
+    flash("Ärendet stannade igen på samma sak; rätta processen eller uppgifterna först."
+          if result.get("status") == "incident" else "Ärendet går vidare.")
+    return redirect(url_for("pages.cases.case", case_id=case_id))
 
 
 @bp.get("/cases/<case_id>/akt")

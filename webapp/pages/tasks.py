@@ -11,11 +11,13 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.authority import identity
 from engine.base import form_defaults
-from engine.base.errors import InvalidInput, RutinError
+from engine.base.clock import STOCKHOLM
+from engine.base.errors import Forbidden, InvalidInput, RutinError
 from engine.routing import delegation
-from engine.service import cases, tasks
+from engine.service import assignees, cases, tasks
 from engine.service import inbox as task_lists
 
+from . import task_changes
 from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
 from .list_filters import filter_choices, list_filters
@@ -59,6 +61,10 @@ def inbox() -> str:
     elif view == "unit":
         filters["unit"] = "mine"
     chosen = list_filters()
+    # one person's open steps, as the unit overview links to them (visibility still decides what shows)
+    person = (request.args.get("handlaggare") or "").strip()[:120]
+    if person and "assignee" not in filters:
+        filters["assignee"] = person
     if chosen["q"]:
         filters["search"] = chosen["q"]
     if chosen["process"]:
@@ -92,9 +98,11 @@ def _defaults(row: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/tasks/<task_id>")
 @signed_in
 def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | None = None,
-         status: int = 200, values: dict[str, Any] | None = None) -> Any:
+         status: int = 200, values: dict[str, Any] | None = None, changing: dict[str, Any] | None = None) -> Any:
     """One task: what to do, its form or options, and the case it belongs to."""
     row = tasks.get_task(current_engine(), g.actor, task_id)
+    may_assign = bool((row.get("actions") or {}).get("assign"))
+    may_change = row["status"] == "open" and (row["assignee"] == g.actor.name or may_assign)
     case = cases.get_case(current_engine(), g.actor, row["case_id"])
     # every comment on the case: what was said at an earlier step is part of the case beside this one
     comments = [e for e in case.get("history", []) if e["type"] == "comment"]
@@ -105,6 +113,9 @@ def task(task_id: str, error: str | None = None, errors: list[dict[str, str]] | 
         chosen=request.form.getlist("choice") if request.method == "POST" else [],
         ask_jav=bool(row.get("decision_under_ordinance")),
         earlier=earlier_steps(case, task_id), jav=conflict_declared(case, task_id),
+        people=assignees.assignable(current_engine(), g.actor, task_id) if may_assign else [],
+        may_change=may_change, changing=changing if changing is not None else task_changes.current_values(row),
+        today=current_engine().clock.now().astimezone(STOCKHOLM).date().isoformat(),
     ), status
 
 
@@ -130,13 +141,40 @@ def assign(task_id: str) -> Any:
     def run() -> Any:
         user = request.form.get("user", "").strip()
         if not user:
-            raise InvalidInput("Skriv användarnamnet på den som ska få uppgiften.")
+            raise InvalidInput("Välj vem som ska få uppgiften.")
         tasks.assign(current_engine(), g.actor, task_id, user)
         shown = identity.display_names(current_engine(), {user}).get(user, user)
         flash(f"Uppgiften är tilldelad {shown}.")
         return redirect(url_for("pages.tasks.task", task_id=task_id))
 
     return _act(task_id, run)
+
+
+@bp.post("/tasks/<task_id>/change")
+@signed_in
+def change(task_id: str) -> Any:
+    """Change the task's priority, due date or follow-up date (its assignee, its manager, an admin)."""
+    engine = current_engine()
+
+    def run() -> Any:
+        row = tasks.get_task(engine, g.actor, task_id)
+        if row["assignee"] != g.actor.name and not (row.get("actions") or {}).get("assign"):
+            # said before the form is judged: who may not change the task learns nothing of its fields
+            raise Forbidden("Bara den som har uppgiften, dess chef eller en administratör kan ändra den.")
+        today = engine.clock.now().astimezone(STOCKHOLM).date()
+        changes, errors = task_changes.read(request.form, row, today)
+        if errors:
+            return task(task_id, errors=[{"field": k, "message": v} for k, v in errors.items()], status=400,
+                        changing=request.form.to_dict())
+        tasks.update(engine, g.actor, task_id, changes)
+        flash("Ändringen är sparad.")
+        return redirect(url_for("pages.tasks.task", task_id=task_id))
+
+    try:
+        return run()
+    except RutinError as exc:
+        return task(task_id, error=exc.detail, errors=exc.extra.get("errors"), status=exc.status,
+                    changing=request.form.to_dict())
 
 
 @bp.post("/tasks/<task_id>/claim")

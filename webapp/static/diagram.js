@@ -17,6 +17,7 @@
   }
   var done = JSON.parse(box.getAttribute("data-done") || "[]");
   var open = JSON.parse(box.getAttribute("data-open") || "[]");
+  var incident = box.getAttribute("data-incident") || "";
   var viewer = new window.BpmnJS({ container: box });
 
   fetch(box.getAttribute("data-xml-url"), { credentials: "same-origin" })
@@ -31,6 +32,7 @@
       canvas.zoom("fit-viewport", "auto");
       done.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "rutin-done"); } });
       open.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "rutin-open"); } });
+      if (incident && registry.get(incident)) { canvas.addMarker(incident, "rutin-incident"); }
       say("Dra för att flytta, skrolla för att zooma.", "ready");
     })
     .catch(function (err) {
