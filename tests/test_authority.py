@@ -15,7 +15,7 @@ from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, decision_report, delegation
-from engine.service import cases, tasks
+from engine.service import cases, inbox, tasks
 
 ITEMS = [
     {"number": "F.1.5", "title": "Bygglov inom detaljplan, högst 200 m²", "process_key": "bygglov_test",
@@ -56,12 +56,12 @@ def test_roles_resolve_in_the_case_unit_then_up_the_tree(engine: Engine, town: d
     case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, org_unit="bygglov")
     [task] = case["open_tasks"]
     assert task["role"] == "Handläggare bygglov"  # the lane, an alias of Bygglovshandläggare
-    assert _ids(tasks.list_tasks(engine, town["bea"])) == [task["id"]]
-    assert _ids(tasks.list_tasks(engine, town["mia"])) == []  # same role, another unit
-    assert _ids(tasks.list_tasks(engine, town["kalle"])) == []
+    assert _ids(inbox.list_tasks(engine, town["bea"])) == [task["id"]]
+    assert _ids(inbox.list_tasks(engine, town["mia"])) == []  # same role, another unit
+    assert _ids(inbox.list_tasks(engine, town["kalle"])) == []
     # a sub-unit without handläggare of its own: the role resolves up to Bygglovsenheten
     north = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, org_unit="bygglov-norr")
-    assert north["open_tasks"][0]["id"] in _ids(tasks.list_tasks(engine, town["bo"]))
+    assert north["open_tasks"][0]["id"] in _ids(inbox.list_tasks(engine, town["bo"]))
     # managers see their units' tasks; the auditor reads everything but may not act
     assert tasks.get_task(engine, town["fia"], task["id"])["id"] == task["id"]
     assert tasks.get_task(engine, town["rut"], task["id"])["id"] == task["id"]
@@ -145,7 +145,7 @@ def test_absence_hands_work_back_to_the_role_and_decisions_to_the_substitute(eng
     assert sorted(result["handed_on"]) == sorted([work_task["id"], decision["id"]])
     assert tasks.get_task(engine, SYSTEM, work_task["id"])["assignee"] is None
     assert tasks.get_task(engine, SYSTEM, decision["id"])["assignee"] == "bert"
-    assert work_task["id"] in _ids(tasks.list_tasks(engine, town["bo"], candidate="me"))
+    assert work_task["id"] in _ids(inbox.list_tasks(engine, town["bo"], candidate="me"))
     # an absence registered ahead of time takes effect when it begins, through the scheduler
     tasks.claim(engine, town["bo"], work_task["id"])
     absence.register(engine, town["bo"], "bo", now + timedelta(days=1), now + timedelta(days=2))
@@ -190,8 +190,8 @@ def test_the_inbox_search_folds_swedish_letters(engine: Engine, town: dict[str, 
     appeal = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "ÖVERKLAGANDE-Å1", org_unit="bygglov")
     cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-2026-1", org_unit="bygglov")
     for text in ("överklagande-å", "ÖVERKLAGANDE", "Överklagande-Å1", "klagande"):
-        assert _ids(tasks.list_tasks(engine, town["bea"], search=text)) == [appeal["open_tasks"][0]["id"]], text
-    assert tasks.list_tasks(engine, town["bea"], search="ä")["total"] == 0
+        assert _ids(inbox.list_tasks(engine, town["bea"], search=text)) == [appeal["open_tasks"][0]["id"]], text
+    assert inbox.list_tasks(engine, town["bea"], search="ä")["total"] == 0
 
 
 def test_inbox_filters_counts_sorting_and_stable_paging(engine: Engine, town: dict[str, Any]) -> None:
@@ -205,20 +205,20 @@ def test_inbox_filters_counts_sorting_and_stable_paging(engine: Engine, town: di
     tasks.claim(engine, bea, ids[0])
     tasks.update(engine, bea, ids[0], {"priority": 90})
     tasks.claim(engine, town["bo"], ids[1])
-    listing = tasks.list_tasks(engine, bea)
+    listing = inbox.list_tasks(engine, bea)
     assert listing["counts"] == {"all": 7, "mine": 1, "unclaimed": 5, "overdue": 0, "unit": 7}
     assert listing["total"] == 7 and other["open_tasks"][0]["id"] not in _ids(listing)
-    assert _ids(tasks.list_tasks(engine, bea, assignee="me")) == [ids[0]]
-    assert _ids(tasks.list_tasks(engine, bea, candidate="me")) == ids[2:]
-    assert _ids(tasks.list_tasks(engine, bea, sort="priority", order="desc"))[0] == ids[0]
-    assert _ids(tasks.list_tasks(engine, bea, search="2026-03")) == [ids[3]]
-    assert _ids(tasks.list_tasks(engine, bea, unit="mine")) == ids
-    assert _ids(tasks.list_tasks(engine, town["mia"], unit="mine")) == [other["open_tasks"][0]["id"]]
-    pages = [_ids(tasks.list_tasks(engine, bea, limit=3, offset=o)) for o in (0, 3, 6)]
+    assert _ids(inbox.list_tasks(engine, bea, assignee="me")) == [ids[0]]
+    assert _ids(inbox.list_tasks(engine, bea, candidate="me")) == ids[2:]
+    assert _ids(inbox.list_tasks(engine, bea, sort="priority", order="desc"))[0] == ids[0]
+    assert _ids(inbox.list_tasks(engine, bea, search="2026-03")) == [ids[3]]
+    assert _ids(inbox.list_tasks(engine, bea, unit="mine")) == ids
+    assert _ids(inbox.list_tasks(engine, town["mia"], unit="mine")) == [other["open_tasks"][0]["id"]]
+    pages = [_ids(inbox.list_tasks(engine, bea, limit=3, offset=o)) for o in (0, 3, 6)]
     assert [i for page in pages for i in page] == ids  # stable order, no gaps or repeats
     engine.clock.advance(timedelta(days=10))  # type: ignore[attr-defined]
-    assert tasks.list_tasks(engine, bea, overdue=True)["total"] == 7
-    due_soon = tasks.list_tasks(engine, bea, due_before=engine.clock.now())
+    assert inbox.list_tasks(engine, bea, overdue=True)["total"] == 7
+    due_soon = inbox.list_tasks(engine, bea, due_before=engine.clock.now())
     assert due_soon["total"] == 7 and due_soon["counts"]["overdue"] == 7
 
 
@@ -246,6 +246,6 @@ def test_an_absent_person_gets_no_new_tasks(engine: Engine, town: dict[str, Any]
     absence.register(engine, town["bea"], "bea", now, now + timedelta(days=3))
     away = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 1}, org_unit="bygglov")
     assert away["open_tasks"][0]["assignee"] is None
-    assert away["open_tasks"][0]["id"] in _ids(tasks.list_tasks(engine, town["bo"], candidate="me"))
+    assert away["open_tasks"][0]["id"] in _ids(inbox.list_tasks(engine, town["bo"], candidate="me"))
     created = next(e for e in cases.get_case(engine, SYSTEM, away["id"])["history"] if e["type"] == "task_created")
     assert created["data"]["assignee_absent"] == "bea"

@@ -19,7 +19,7 @@ from test_cli_and_contract import rutin
 from engine.authority import identity
 from engine.base.clock import ManualClock
 from engine.core import Engine
-from engine.service import demo, demo_cases, tasks
+from engine.service import demo, demo_cases, inbox
 from engine.store.models import Case, CaseEvent, HumanTask
 
 WORKFLOWS = ROOT / "workflows"
@@ -57,7 +57,7 @@ def test_the_demo_seeds_open_finished_overdue_and_escalated_work_in_every_proces
 
     # a newcomer's inbox is not empty: those who work the processes have steps waiting
     for name in ("hanna", "bea", "rebecka", "kristina", "kalle"):
-        assert tasks.list_tasks(engine, identity.get_actor(engine, name))["total"] >= 1, name
+        assert inbox.list_tasks(engine, identity.get_actor(engine, name))["total"] >= 1, name
 
 
 def test_rutin_demo_says_what_it_seeded_and_can_leave_the_cases_out(tmp_path: Path) -> None:

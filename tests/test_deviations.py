@@ -17,7 +17,7 @@ from engine.authority.identity import SYSTEM
 from engine.base.errors import InvalidInput, NotFound
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, deviations, tasks
+from engine.service import cases, deviations, inbox, tasks
 from engine.store.deviation_models import DeviationLink
 from engine.store.models import Case
 
@@ -48,7 +48,7 @@ def test_a_deviation_from_a_step_is_the_reporters_and_both_cases_show_the_link(
     assert (task["name"], task["assignee"], task["case_id"]) == ("Rapportera avvikelse", "hanna", started["case_id"])
     # not a task every employee sees: no one else's inbox offers it
     for other in ("maja", "hugo"):
-        offered = tasks.list_tasks(engine, identity.get_actor(engine, other))["items"]
+        offered = inbox.list_tasks(engine, identity.get_actor(engine, other))["items"]
         assert started["task_id"] not in [t["id"] for t in offered]
     about = deviations.links(engine, hanna, started["case_id"])["about"]
     assert about == {"case_id": source["case_id"], "case": "A-17", "step": "Registrera ansökan",

@@ -14,7 +14,7 @@ from engine.authority.identity import SYSTEM
 from engine.base import state
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, tasks
+from engine.service import cases, inbox, tasks
 from engine.store.models import Case, CaseEvent
 
 
@@ -118,7 +118,7 @@ def test_camunda_form_is_validated_and_candidate_groups_all_count(engine: Engine
     assert task["name"] == "Camunda-steg" and task["due"] is not None
     assert [f["id"] for f in task["form"]] == ["belopp", "typ"]
     # Granskare is the second candidate group: greta sees and may complete the task.
-    assert [t["id"] for t in tasks.list_tasks(engine, greta)["items"]] == [task["id"]]
+    assert [t["id"] for t in inbox.list_tasks(engine, greta)["items"]] == [task["id"]]
     from engine.base.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as err:
@@ -154,7 +154,7 @@ def test_task_list_never_loads_a_workflow(engine: Engine, monkeypatch: pytest.Mo
         raise AssertionError("a list deserialized a workflow")
 
     monkeypatch.setattr(state, "load", refuse)
-    listed = tasks.list_tasks(engine, SYSTEM)
+    listed = inbox.list_tasks(engine, SYSTEM)
     assert listed["total"] == 3 and len(listed["items"]) == 3
     assert cases.list_cases(engine, SYSTEM)["total"] == 3
 

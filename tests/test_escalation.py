@@ -17,7 +17,7 @@ from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, escalation, notifications
-from engine.service import cases, tasks
+from engine.service import cases, inbox, tasks
 from engine.store.models import Notification, Timer
 
 
@@ -93,7 +93,7 @@ def test_default_ladder_reminds_notifies_and_reassigns_once(engine: Engine, town
     _tick(engine)
     moved = tasks.get_task(engine, SYSTEM, task["id"])
     assert moved["assignee"] is None and moved["role"] == "Bygglovschef" and moved["priority"] == 80
-    assert task["id"] in [t["id"] for t in tasks.list_tasks(engine, town["bert"])["items"]]
+    assert task["id"] in [t["id"] for t in inbox.list_tasks(engine, town["bert"])["items"]]
     steps_fired = _events(engine, case["id"], "escalation_step")
     assert [e["data"]["action"] for e in steps_fired] == ["remind", "notify_manager", "reassign_manager"]
     assert all(not e["data"]["late"] for e in steps_fired)

@@ -19,7 +19,7 @@ from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden, InvalidInput, NotFound
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, measure_follow_up, measure_targets, measures, tasks, verification
+from engine.service import cases, inbox, measure_follow_up, measure_targets, measures, tasks, verification
 from engine.store.measure_models import MeasureFollowUp, MeasureTarget
 from engine.store.models import Case, ProcessEvent
 
@@ -147,9 +147,9 @@ def test_a_target_missed_in_a_closed_month_opens_one_follow_up_for_the_owner(
         assert measure_follow_up.run_due(engine) == []
     [case] = _follow_up_cases(engine)
     assert case.data["mal"] == "minst 95 %" and case.data["utfall"] == "50 %" and case.data["process"] == "matt"
-    [task] = tasks.list_tasks(engine, people["owner"].actor)["items"]
+    [task] = inbox.list_tasks(engine, people["owner"].actor)["items"]
     assert task["name"] == "Följ upp mätetalet" and task["case_id"] == case.id
-    assert tasks.list_tasks(engine, people["hanna"].actor)["items"] == []
+    assert inbox.list_tasks(engine, people["hanna"].actor)["items"] == []
     shown = measure_follow_up.follow_ups(engine, ["matt"])["matt"]
     assert shown == [{"measure": "within_deadline_share", "label": "Andel klara inom tidsfristen",
                       "period": "2026-03-01 – 2026-03-31", "case_id": case.id}]
@@ -186,7 +186,7 @@ def test_the_yearly_review_reads_the_measures_of_the_year_it_reviews(
     measure_targets.set_target(engine, people["owner"].actor, "matt", "within_deadline_share", 95)
     clock.set(march["t0"] + timedelta(days=366))
     assert engine.scheduler.tick().kinds.get("review") == 1
-    [task] = [t for t in tasks.list_tasks(engine, people["owner"].actor)["items"] if t["name"] == "Granska processen"]
+    [task] = [t for t in inbox.list_tasks(engine, people["owner"].actor)["items"] if t["name"] == "Granska processen"]
     data = cases.get_case(engine, people["owner"].actor, task["case_id"])["data"]
     assert data["process"] == "matt" and data["granskad_period"] == "2026-03-02 – 2027-03-02"
     assert (data["matetal"]["avslutade"], data["matetal"]["andel_inom_tidsfristen"]) == (2, 50.0)
