@@ -51,7 +51,7 @@ def scene(engine: Engine, client: Any, people: dict[str, Person]) -> Scene:
     ids = {"key": "seq3", "number": "2", "case_id": case["id"], "task_id": task, "name": "svar",
            "notification_id": str(note), "absence_id": str(away), "item_id": str(item),
            # a proposed rule and a delivery need not exist: the auditor is refused before anything is looked up
-           "rule_id": "1", "delivery_id": "1"}
+           "rule_id": "1", "delivery_id": "1", "measure": "within_deadline_share"}
     return Scene(engine, client, rut, ids)
 
 
@@ -99,11 +99,14 @@ API: list[tuple[str, dict[str, Any]]] = [
     ("POST /api/retention/cull", {}),
     ("POST /api/cases/<case_id>/archive-package", {}),
     ("POST /api/retention/deliveries/<int:delivery_id>/receipt", {"json": {"receipt_ref": "RA-1"}}),
+    ("POST /api/cases/<case_id>/deviations", {"json": {"task_id": None}}),
+    ("PUT /api/processes/<key>/measure-targets/<measure>", {"json": {"target": 95}}),
 ]
 # Every writing page route, with the form someone allowed would send (the CSRF token is added).
 PAGES: list[tuple[str, dict[str, Any]]] = [
     ("POST /processes", {"file": (fixture_bytes("parallel.bpmn"), "parallel.bpmn")}),
-    ("POST /processes/<key>/versions/<int:number>/approve", {}),
+    ("POST /processes/<key>/versions/<int:number>/approve", {"reviewed": "ja"}),
+    ("POST /processes/<key>/versions/<int:number>/reject", {"reason": "Fel roll i steg 2"}),
     ("POST /processes/<key>/cases", {"business_key": "REV-1", "org_unit": "syd"}),
     ("POST /tasks/<task_id>/claim", {}),
     ("POST /tasks/<task_id>/unclaim", {}),
@@ -113,6 +116,10 @@ PAGES: list[tuple[str, dict[str, Any]]] = [
     ("POST /tasks/<task_id>/comments", {"text": "Revisorns anteckning"}),
     ("POST /cases/<case_id>/lamna-over", {"unit": "norr", "reason": "Fel enhet"}),
     ("POST /notifications/<int:notification_id>/read", {}),
+    ("POST /tasks/<task_id>/change", {"priority": "90"}),
+    ("POST /cases/<case_id>/avvikelse", {}),
+    ("POST /cases/<case_id>/retry", {}),
+    ("POST /matetal/mal", {"process": "seq3", "measure": "within_deadline_share", "target": "95"}),
 ]
 # Routes the web layer refuses before the engine is asked (only administrators import the organisation).
 REFUSED_BEFORE_THE_ENGINE = {"PUT /api/org"}

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from engine.authority import org
+from engine.authority import identity, org
 from engine.base.errors import Conflict, Forbidden, InvalidInput
 from engine.base.labels import HISTORY_KINDS
 from engine.retention import culling, holds, rules
@@ -73,6 +73,7 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
 @signed_in
 def retry(case_id: str) -> Any:
     """Retry a case in incident (administrators; as `POST /api/cases/{id}/retry` does)."""
+    identity.require_writer(g.actor)  # an auditor reads the one read-only refusal, as everywhere
     if not g.actor.is_admin:
         raise Forbidden("Bara en administratör kan låta ärendet försöka igen.")
     try:

@@ -157,6 +157,7 @@ def change(task_id: str) -> Any:
     engine = current_engine()
 
     def run() -> Any:
+        identity.require_writer(g.actor)  # an auditor reads the one read-only refusal, as everywhere
         row = tasks.get_task(engine, g.actor, task_id)
         if row["assignee"] != g.actor.name and not (row.get("actions") or {}).get("assign"):
             # said before the form is judged: who may not change the task learns nothing of its fields
