@@ -71,7 +71,7 @@ typecheck: $(STAMP)
 # Coverage of bpmn/, engine/ and webapp/ is measured on every run; under the floor in
 # pyproject.toml ([tool.coverage.report] fail_under) the run fails.
 unit: $(STAMP) $(EARK_STAMP)
-	$(BIN)/pytest -q --cov --cov-report=term
+	$(BIN)/pytest -q --cov --cov-report=term --durations=25
 
 test: lint typecheck unit
 

@@ -79,9 +79,17 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The database backend a test runs on."""
+    """The database backend a test runs on.
+
+    A browser test (one that drives pages through the `web` fixture) runs on SQLite only: what a
+    page shows does not depend on the database under it, and the engine's behaviour on each
+    database is held by the tests below the pages. A browser test whose behaviour does depend on
+    the database says so with ``@pytest.mark.both_databases``."""
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL variant: RUTIN_TEST_DATABASE_URL is not set")
+    if (request.param == "postgresql" and "web" in request.fixturenames
+            and request.node.get_closest_marker("both_databases") is None):
+        pytest.skip("PostgreSQL variant of a browser test: pages do not depend on the database")
     return str(request.param)
 
 
