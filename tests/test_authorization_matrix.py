@@ -93,6 +93,8 @@ def world(engine: Engine, client: Any) -> World:
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
     processes.deploy(engine, SYSTEM, OTHER_PROCESS)
+    # the shipped deviation process, which "Rapportera avvikelse" starts
+    processes.deploy(engine, SYSTEM, (FIXTURES.parent.parent / "workflows" / "avvikelsehantering.bpmn").read_bytes())
     return World(engine, client, tokens)
 
 
@@ -362,6 +364,15 @@ OPERATIONS: list[Op] = [
     ("POST /api/retention/deliveries/{delivery_id}/receipt", {"admin"},
      lambda w: ("POST", f"/api/retention/deliveries/{_delivery(w)}/receipt", {"json": {"receipt_ref": "RA-1"}}),
      NONE),
+    ("GET /api/processes/{key}/measure-targets", EVERYONE,
+     lambda w: ("GET", "/api/processes/bygglov_test/measure-targets", {}), NONE),
+    ("PUT /api/processes/{key}/measure-targets/{measure}", {"owner", "admin"},
+     lambda w: ("PUT", "/api/processes/bygglov_test/measure-targets/within_deadline_share", {"json": {"target": 95}}),
+     NONE),
+    ("GET /api/cases/{case_id}/deviations", SEERS,
+     lambda w: ("GET", f"/api/cases/{w.fresh_case()['id']}/deviations", {}), NONE),
+    ("POST /api/cases/{case_id}/deviations", ACTORS_ON_CASE,
+     lambda w: ("POST", f"/api/cases/{w.fresh_case()['id']}/deviations", {"json": {}}), NONE),
     ("POST /api/personal-data/search", {"admin"},
      lambda w: ("POST", "/api/personal-data/search", {"json": {"query": "Bea"}}), NONE),
 ]
