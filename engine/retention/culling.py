@@ -28,8 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -44,6 +42,7 @@ from ..core import Engine
 from ..execution.runtime import CaseWork, locked_case
 from ..records import history, redaction
 from ..service import audit
+from ..store.job_claim import claim_round
 from ..store.models import Case, CaseEvent, HumanTask, Notification, ProcessVersion
 from ..store.retention_models import ArchiveDelivery, CullingRecord, RetentionRule, RetentionSchedule
 from . import holds, rules
@@ -289,20 +288,7 @@ def run_due(engine: Engine, worker: str | None = None) -> dict[str, Any] | None:
     UPDATE, so exactly one of several polling workers runs it (the cases themselves are culled once
     whoever runs: a culling record per case)."""
     now = engine.clock.now()
-    table = cast(sa.Table, RetentionSchedule.__table__)
-    values = {"next_due_at": now + timedelta(seconds=engine.settings.culling_interval_s),
-              "claimed_by": worker or f"{socket.gethostname()}:{os.getpid()}"}
-    try:
-        with engine.db.write() as s:
-            claimed = cast(sa.CursorResult[Any], s.execute(
-                sa.update(table).where(table.c.id == 1,
-                                       sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
-                .values(**values))).rowcount
-            if not claimed and s.execute(sa.select(table.c.id).where(table.c.id == 1)).first() is None:
-                s.execute(sa.insert(table).values(id=1, **values))
-                claimed = 1
-    except IntegrityError:
-        return None
-    if not claimed:
+    if not claim_round(engine.db, cast(sa.Table, RetentionSchedule.__table__), now,
+                       timedelta(seconds=engine.settings.culling_interval_s), worker):
         return None
     return cull_due(engine, JOB_ACTOR)

@@ -10,17 +10,15 @@ once across workers).
 
 
 import logging
-import os
-import socket
 from datetime import timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from ..authority.identity import Actor, require_writer
 from ..base.errors import Forbidden
 from ..core import Engine
+from ..store.job_claim import claim_round
 from ..store.models import (
     AuditRun,
     AuditSchedule,
@@ -86,21 +84,7 @@ def run_due(engine: Engine, worker: str | None = None) -> dict[str, Any] | None:
     after claiming leaves it to the next round (an interval later)."""
     now = engine.clock.now()
     interval = timedelta(seconds=engine.settings.audit_interval_s)
-    table = cast(sa.Table, AuditSchedule.__table__)
-    values = {"next_due_at": now + interval, "claimed_by": worker or f"{socket.gethostname()}:{os.getpid()}"}
-    try:
-        with engine.db.write() as s:
-            claimed = cast(sa.CursorResult[Any], s.execute(
-                sa.update(table).where(table.c.id == 1,
-                                       sa.or_(table.c.next_due_at.is_(None), table.c.next_due_at <= now))
-                .values(**values))).rowcount
-            if not claimed and s.execute(sa.select(table.c.id).where(table.c.id == 1)).first() is None:
-                # the row the migration made is gone (a database emptied by hand): the first to put it back runs
-                s.execute(sa.insert(table).values(id=1, **values))
-                claimed = 1
-    except IntegrityError:
-        return None
-    if not claimed:
+    if not claim_round(engine.db, cast(sa.Table, AuditSchedule.__table__), now, interval, worker):
         return None
     sealed = seal(engine, "scheduler")
     result = verify_all(engine, trigger="schedule", actor="scheduler")
