@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,23 +100,124 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def engine(backend: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
-    """A migrated engine on a fresh database of the backend under test."""
+def _engine_env(data_dir: Path) -> dict[str, str]:
     # Tests move the clock by months and years (reviews, deadlines) and keep using the tokens they
     # issued at the start: those live ten years here; the tests of expiry ask for short ones.
-    env = {"RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_LOCK_TIMEOUT_S": "5",
-           "RUTIN_TOKEN_DAYS": "3650", "RUTIN_TOKEN_MAX_DAYS": "3650"}
+    return {"RUTIN_DATA_DIR": str(data_dir), "RUTIN_LOCK_TIMEOUT_S": "5",
+            "RUTIN_TOKEN_DAYS": "3650", "RUTIN_TOKEN_MAX_DAYS": "3650"}
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once, with Rutin's own processes deployed on the test clock's
+    start: each test starts from a copy of it. Migrating takes about a second; a suite of a
+    thousand and more engines spent most of its time there."""
+    data_dir = tmp_path_factory.mktemp("migrated") / "var"
+    eng = Engine(Settings.from_env(_engine_env(data_dir)), ManualClock())
+    eng.migrate()
+    eng.close()
+    leftovers = [p.name for p in data_dir.iterdir() if p.name.startswith("rutin.db-")]
+    assert not leftovers, f"the migrated template was not checkpointed: {leftovers}"
+    return data_dir / "rutin.db"
+
+
+class _PgSnapshot:
+    """The rows a migrated PostgreSQL test database holds (Rutin's own processes), taken once after
+    the first full migration; each later test truncates and puts them back in one transaction
+    instead of deploying them again. A database whose schema is not at the newest migration (a
+    migration test left it elsewhere) is migrated in full again and the snapshot retaken."""
+
+    def __init__(self) -> None:
+        self.head: str | None = None
+        self.rows: list[tuple[sa.Table, list[dict[str, Any]]]] = []
+        self.sequences: list[tuple[str, int]] = []
+
+    def _head(self) -> str:
+        if self.head is None:
+            from alembic.script import ScriptDirectory
+
+            from engine.store.db import alembic_config
+
+            self.head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+        return str(self.head)
+
+    def take(self, url: str) -> None:
+        eng = sa.create_engine(url)
+        with eng.connect() as conn:
+            self.rows = [(t, [dict(r) for r in conn.execute(sa.select(t)).mappings()])
+                         for t in Base.metadata.sorted_tables]
+            self.rows = [(t, rows) for t, rows in self.rows if rows]
+            self.sequences = [(name, int(value)) for name, value in conn.execute(sa.text(
+                "SELECT schemaname || '.' || sequencename, last_value FROM pg_sequences "
+                "WHERE last_value IS NOT NULL"))]
+        eng.dispose()
+
+    def restore(self, url: str) -> bool:
+        """Put the migrated state back; False when a full migration is needed instead."""
+        if not self.rows:
+            return False
+        eng = sa.create_engine(url)
+        try:
+            with eng.begin() as conn:
+                existing = set(sa.inspect(conn).get_table_names())
+                if "alembic_version" not in existing or conn.execute(
+                        sa.text("SELECT version_num FROM alembic_version")).scalar() != self._head():
+                    return False
+                tables = [t.name for t in Base.metadata.sorted_tables]
+                if not set(tables) <= existing:
+                    return False
+                # TRUNCATE costs a file per table, about a second for all of them; deleting the
+                # rows of the few tables a test wrote is quicker. Triggers (the append-only ones,
+                # foreign keys) are off for this transaction only, as for a restore.
+                conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                quote = conn.dialect.identifier_preparer.quote
+                written = conn.execute(sa.text(" UNION ALL ".join(
+                    f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {quote(name)})" for name in tables))).scalars().all()
+                for name in written:
+                    conn.execute(sa.text(f"DELETE FROM {quote(name)}"))
+                conn.execute(sa.text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                     "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
+                for table, rows in self.rows:
+                    conn.execute(table.insert(), rows)
+                for name, value in self.sequences:
+                    conn.execute(sa.text("SELECT setval(:name, :value)"), {"name": name, "value": value})
+            return True
+        finally:
+            eng.dispose()
+
+
+_PG_SNAPSHOT = _PgSnapshot()
+
+
+@pytest.fixture
+def engine(backend: str, tmp_path: Path, clock: ManualClock, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated engine on a fresh database of the backend under test (a copy of a database
+    migrated once per run; see `migrated_sqlite` and `_PgSnapshot`)."""
+    env = _engine_env(tmp_path / "var")
+    # The copies hold Rutin's own processes deployed at the default clock's start; a test whose
+    # clock starts elsewhere migrates in full, so what it deploys carries its own time.
+    copy = clock.now() == ManualClock().now()
     if backend == "postgresql":
         assert PG_URL
         env["RUTIN_DATABASE_URL"] = PG_URL
-    if backend == "postgresql":
-        assert PG_URL
-        # Empty the shared database before migrating: migrating deploys Rutin's own processes,
-        # which a later truncation would take away again.
-        _truncate_pg(PG_URL)
-    eng = Engine(Settings.from_env(env), clock)
-    eng.migrate()
+        if copy and _PG_SNAPSHOT.restore(PG_URL):
+            eng = Engine(Settings.from_env(env), clock)
+        else:
+            # Empty the shared database before migrating: migrating deploys Rutin's own
+            # processes, which a later truncation would take away again.
+            _truncate_pg(PG_URL)
+            eng = Engine(Settings.from_env(env), clock)
+            eng.migrate()
+            if copy:
+                _PG_SNAPSHOT.take(PG_URL)
+    elif not copy:
+        eng = Engine(Settings.from_env(env), clock)
+        eng.migrate()
+    else:
+        template = request.getfixturevalue("migrated_sqlite")
+        (tmp_path / "var").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, tmp_path / "var" / "rutin.db")
+        eng = Engine(Settings.from_env(env), clock)
     yield eng
     eng.close()
 
