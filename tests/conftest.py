@@ -82,15 +82,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def backend(request: pytest.FixtureRequest) -> str:
     """The database backend a test runs on.
 
-    A browser test (one that drives pages through the `web` fixture) runs on SQLite only: what a
-    page shows does not depend on the database under it, and the engine's behaviour on each
-    database is held by the tests below the pages. A browser test whose behaviour does depend on
-    the database says so with ``@pytest.mark.both_databases``."""
+    A page test (one that drives pages through the `web` fixture, or any in a test_pages file) runs
+    on SQLite only: what a page shows does not depend on the database under it, and the engine's
+    behaviour on each database is held by the tests below the pages. So does a hostile probe (tests/hostile) whose
+    refusal is decided above the database (authorization, parsing, the sandbox). A test whose
+    behaviour does depend on the database says so with ``@pytest.mark.both_databases``."""
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL variant: RUTIN_TEST_DATABASE_URL is not set")
-    if (request.param == "postgresql" and "web" in request.fixturenames
-            and request.node.get_closest_marker("both_databases") is None):
-        pytest.skip("PostgreSQL variant of a browser test: pages do not depend on the database")
+    if request.param == "postgresql" and request.node.get_closest_marker("both_databases") is None:
+        if "web" in request.fixturenames or Path(str(request.node.fspath)).name.startswith("test_pages"):
+            pytest.skip("PostgreSQL variant of a page test: pages do not depend on the database")
+        if Path(str(request.node.fspath)).parent.name == "hostile":
+            pytest.skip("PostgreSQL variant of a hostile probe whose refusal does not depend on the database")
     return str(request.param)
 
 

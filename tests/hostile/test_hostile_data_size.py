@@ -26,6 +26,9 @@ from engine.core import Engine
 from engine.service import cases
 from engine.store.models import Case
 
+# On both databases: size limits meet each database's own limits and transactions.
+pytestmark = pytest.mark.both_databases
+
 FIELD, CASE = 1024, 8192
 APPLICATION = {"sokande": "Sara Sökande", "inkom": "2026-03-02"}
 REVIEW = {"bedomning": "Uppfyller kraven", "rekommendation": "tillstyrk"}

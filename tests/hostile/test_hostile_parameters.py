@@ -18,6 +18,9 @@ from probes import assert_no_effect, db_state
 from engine.authority import identity
 from engine.core import Engine
 
+# On both databases: query parameters reach SQL (sorting, LIKE patterns) that each dialect writes differently.
+pytestmark = pytest.mark.both_databases
+
 PROBLEM = "application/problem+json"
 
 

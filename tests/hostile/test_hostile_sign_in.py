@@ -24,6 +24,9 @@ from engine.base.clock import ManualClock
 from engine.base.settings import Settings
 from engine.core import Engine
 
+# On both databases: throttling counts failures in the database, under concurrent requests.
+pytestmark = pytest.mark.both_databases
+
 # A refused sign-in counts against guessing and is entered in the security log: both are the
 # record of the attempt, not an effect it achieved.
 COUNTERS = frozenset({"sign_in_throttle", "security_events"})

@@ -21,6 +21,9 @@ from workflow_rows import assert_rows_match_workflow
 from engine.base.clock import ManualClock
 from engine.core import Engine
 
+# On both databases: a failing step must leave no half-written case, which is each database's transaction.
+pytestmark = pytest.mark.both_databases
+
 # kind -> (start data that makes the step fail, the step's name, words the Swedish message holds,
 #          data a retry corrects it with, the step names then open)
 KINDS: dict[str, tuple[dict[str, Any], str, tuple[str, ...], dict[str, Any], list[str]]] = {
