@@ -23,12 +23,12 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from . import script_builtins
+from . import nulls, script_builtins
 from .diagnostics import Diagnostic
 from .model import ProcessModel
 from .normalize import CHOICE_VARIABLE, local
 
-_KNOWN = set(dir(builtins)) | {"rutin_variable", "rutin_value", "rutin_truth", "floor", "ceil", CHOICE_VARIABLE,
+_KNOWN = set(dir(builtins)) | nulls.HELPERS | {"rutin_variable", "floor", "ceil", CHOICE_VARIABLE,
                                "nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances",
                                "numberOfInstances", "numberOfCompletedInstances", "numberOfActiveInstances",
                                "loopCounter"} | set(script_builtins.helpers(None))
