@@ -8,6 +8,9 @@ or script that reads a variable none of these writes cannot get it in any case: 
 Python condition, a timer, a script) or always reads null (FEEL and JUEL, so the default flow is
 taken). The designer gets a warning naming the variable and the element, with what to add.
 
+A call activity writes what its output mappings name and, when it brings back all the called
+process's data (`returns_all`), whatever that process (in the same upload) writes (`called_writes`).
+
 Dialect conventions are writes too: Flowable's and Activiti's ``form_<formKey>_outcome`` (the
 outcome button of a form), and Rutin's own decision variable.
 
@@ -23,12 +26,12 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from . import script_builtins
+from . import nulls, script_builtins
 from .diagnostics import Diagnostic
 from .model import ProcessModel
 from .normalize import CHOICE_VARIABLE, local
 
-_KNOWN = set(dir(builtins)) | {"rutin_variable", "rutin_value", "rutin_truth", "floor", "ceil", CHOICE_VARIABLE,
+_KNOWN = set(dir(builtins)) | nulls.HELPERS | {"rutin_variable", "floor", "ceil", CHOICE_VARIABLE,
                                "nrOfInstances", "nrOfCompletedInstances", "nrOfActiveInstances",
                                "numberOfInstances", "numberOfCompletedInstances", "numberOfActiveInstances",
                                "loopCounter"} | set(script_builtins.helpers(None))
@@ -39,6 +42,9 @@ _WRITING_ATTRIBUTES = {"resultVariable", "resultVariableName", "elementVariable"
 _WRITING_ELEMENTS = {"outputParameter": "name", "output": "target", "out": "target", "inputDataItem": "id",
                      "outputDataItem": "id", "dataObject": "name", "dataObjectReference": "name"}
 _TIMERS = {"timeDate", "timeDuration", "timeCycle"}
+_OUT = {"out"}  # camunda:out, flowable:out, activiti:out
+_IN = {"in"}
+_ZEEBE_CALLED = "{http://camunda.org/schema/zeebe/1.0}calledElement"
 _FIX = ("Lägg till ett formulärfält med det namnet i ett steg före, eller deklarera variabeln (som startdata, "
         "utmappning eller dataobjekt).")
 
@@ -152,10 +158,12 @@ def _reads(proc: etree._Element) -> Iterable[tuple[str, etree._Element, set[str]
                 yield "Skriptet", el.getparent(), names_read(tree)
 
 
-def unwritten(proc: etree._Element, model: ProcessModel, original: etree._Element | None = None) -> list[Diagnostic]:
+def unwritten(proc: etree._Element, model: ProcessModel, original: etree._Element | None = None,
+              returned: Iterable[str] = ()) -> list[Diagnostic]:
     """A warning for each variable a condition, timer, loop or script of the process reads that
-    nothing in the diagram writes: located at the element that reads it, naming the variable."""
-    writes = written(proc, model, original)
+    nothing in the diagram writes: located at the element that reads it, naming the variable.
+    `returned`: what its call activities bring back from the processes they call (`called_writes`)."""
+    writes = written(proc, model, original) | set(returned)
     out: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     pid = proc.get("id")
@@ -172,3 +180,40 @@ def unwritten(proc: etree._Element, model: ProcessModel, original: etree._Elemen
                 element_id=eid or None, element_name=model.element_names.get(eid) or el.get("name"),
                 line=el.sourceline, process_id=pid))
     return out
+
+
+def returns_all(call: etree._Element) -> bool:
+    """Whether a call activity brings back every variable its called process holds at its end:
+    Camunda 7's and Flowable's ``<out variables="all"/>``; Camunda 8 unless its
+    ``zeebe:calledElement`` sets ``propagateAllChildVariables="false"`` (the default is true);
+    and, with no in or out mapping of any dialect, SpiffWorkflow's call activity, which hands its
+    data to the called process and takes all of it back. Output mappings alone (``<out
+    target=...>``, ``zeebe:output``) bring back only what they name (`written` counts those)."""
+    mappings = [el for ext in call if isinstance(ext.tag, str) and local(ext) == "extensionElements"
+                for el in ext if isinstance(el.tag, str) and local(el) in _OUT | _IN]
+    if any(local(el) in _OUT and (el.get("variables") or "").strip() == "all" for el in mappings):
+        return True
+    zeebe = call.find(f".//{_ZEEBE_CALLED}")
+    if zeebe is not None:
+        return (zeebe.get("propagateAllChildVariables") or "true").strip().lower() != "false"
+    return not mappings
+
+
+def called_writes(processes: dict[str, etree._Element], own: dict[str, set[str]]) -> dict[str, set[str]]:
+    """For each process (by id), the variables its call activities bring back: everything the
+    called process (in the same upload) writes, through its own calls too, for a call that
+    returns all (`returns_all`). `own`: what each process writes itself (`written`)."""
+    returning = {pid: {call.get("calledElement") or "" for call in proc.iter()
+                       if isinstance(call.tag, str) and local(call) == "callActivity" and returns_all(call)}
+                 for pid, proc in processes.items()}
+    total = {pid: set(own.get(pid, set())) for pid in processes}
+    changed = True
+    while changed:  # to a fixed point: a call chain is as long as the upload has processes
+        changed = False
+        for pid, callees in returning.items():
+            for callee in callees:
+                extra = total.get(callee, set()) - total[pid]
+                if extra:
+                    total[pid] |= extra
+                    changed = True
+    return {pid: total[pid] - own.get(pid, set()) for pid in processes}

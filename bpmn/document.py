@@ -166,6 +166,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
 
     registry = spec_registry()
     deployable = []
+    flows: dict[str, tuple[etree._Element, ProcessModel, etree._Element | None]] = {}
     participant_names = {
         p.get("processRef"): p.get("name") for p in root.iter(q("participant")) if p.get("processRef")
     }
@@ -183,7 +184,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
             continue
         model, step_diags = read_steps(proc, rw, work, participant_names.get(pid), forms or {})
         original = next((p for p in root.iter(q("process")) if p.get("id") == pid), None)
-        step_diags.extend(dataflow.unwritten(proc, model, original))
+        flows[pid] = (proc, model, original)
         diagnostics.extend(step_diags)
         deployable.append(
             DeployableProcess(
@@ -195,6 +196,14 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
                 diagnostics=[*document_level, *rw.diagnostics, *step_diags],
             )
         )
+    # The data-flow check once every process is read: a call activity brings back what the
+    # process it calls writes.
+    returned = dataflow.called_writes({pid: f[0] for pid, f in flows.items()},
+                                      {pid: dataflow.written(*f) for pid, f in flows.items()})
+    for d in deployable:
+        found = dataflow.unwritten(*flows[d.key], returned=returned.get(d.key, set()))
+        d.diagnostics.extend(found)
+        diagnostics.extend(found)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
         raise DiagramRejected(_summary(errors), diagnostics)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from . import sandbox
+from . import nulls, sandbox
 
 _JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
 # A variable or a path into one, alone: ${initiator}, #{ansokan.handlaggare}, =user.name
@@ -310,14 +310,21 @@ def dialect(text: str, language: str | None = None) -> str:
     return "python"
 
 
-_NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, "rutin_value", "rutin_truth"}
+_NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, *nulls.HELPERS}
+_ORDERING = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def _call(name: str, args: list[ast.expr], node: ast.AST) -> ast.Call:
+    return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), args, []), node)
 
 
 def null_safe(python: str) -> str:
     """A translated FEEL condition that reads a missing variable as null, as FEEL does: each
     variable it reads becomes ``rutin_value('name')`` (null when the case does not hold it,
-    `bpmn.sandbox`), and the whole is read as false when it is null (``rutin_truth``). A variable a
-    FEEL quantifier binds (``some x in xs``) stays itself.
+    `bpmn.sandbox`), ``not``, ``and``, ``or`` and ordering comparisons become FEEL's three-valued
+    ones (`bpmn.nulls`: ``not(null)`` is null, ``null and false`` false, ``null or true`` true),
+    and the whole is read as false when it is null (``rutin_truth``). A variable a FEEL quantifier
+    binds (``some x in xs``) stays itself; ``=`` and ``!=`` stay comparisons (null equals only null).
 
     Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
     condition that is not true is not taken, so the default flow is). JUEL does not: Camunda 7,
@@ -342,6 +349,30 @@ def null_safe(python: str) -> str:
                 node.args = [self.visit(a) for a in node.args]
                 return node
             return self.generic_visit(node)
+
+        def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+            operand = self.visit(node.operand)
+            if isinstance(node.op, ast.Not):
+                return _call("rutin_not", [operand], node)
+            node.operand = operand
+            return node
+
+        def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+            values = [self.visit(v) for v in node.values]
+            return _call("rutin_and" if isinstance(node.op, ast.And) else "rutin_or", values, node)
+
+        def visit_Compare(self, node: ast.Compare) -> ast.AST:
+            left, rights = self.visit(node.left), [self.visit(c) for c in node.comparators]
+            if not all(type(op) in _ORDERING for op in node.ops):
+                node.left, node.comparators = left, rights
+                return node
+            # a < b < c is (a < b) and (b < c), each of FEEL's kind
+            parts: list[ast.expr] = []
+            prev = left
+            for op, right in zip(node.ops, rights, strict=True):
+                parts.append(_call("rutin_compare", [ast.Constant(_ORDERING[type(op)]), prev, right], node))
+                prev = right
+            return parts[0] if len(parts) == 1 else _call("rutin_and", parts, node)
 
     body = Reads().visit(tree.body)
     wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body], []))

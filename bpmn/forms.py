@@ -1,8 +1,12 @@
-"""Camunda Forms (the JSON schema of Camunda Modeler's form editor) read into form fields.
+"""Camunda Forms (the JSON schema of Camunda Modeler's form editor) and SpiffArena's JSON Schema
+forms read into form fields.
 
 Camunda 8 embeds them in the process (``zeebe:userTaskForm``); Camunda 7 refers to ``.form``
 files deployed alongside (``camunda:formRef``, ``camunda:formKey="camunda-forms:...:name.form"``),
-which Rutin takes as extra files of the same upload.
+which Rutin takes as extra files of the same upload. SpiffArena keeps a JSON Schema (the
+``*-schema.json`` a user task names in its ``formJsonSchemaFilename`` property) beside the diagram;
+it is taken the same way. SpiffArena renders that schema as a Jinja template over the task's data,
+so a default written ``{{ expression }}`` is an expression (`engine.base.form_defaults` evaluates it).
 
 Validation is read into the same constraint names Camunda 7's ``formData`` uses (``minlength``,
 ``maxlength``, ``min``, ``max``, ``readonly``, plus ``pattern``), so that every dialect's form
@@ -27,6 +31,8 @@ def fields(text: str | bytes) -> list[dict[str, Any]] | None:
         schema = json.loads(text)
     except ValueError:
         return None
+    if isinstance(schema, dict) and isinstance(schema.get("properties"), dict) and "components" not in schema:
+        return _schema_fields(schema)
     if not isinstance(schema, dict) or not isinstance(schema.get("components"), list):
         return None
     out: list[dict[str, Any]] = []
@@ -63,6 +69,41 @@ def _collect(components: list[Any], out: list[dict[str, Any]], depth: int) -> No
                         for v in c.get("values", []) if isinstance(v, dict)],
             "constraints": constraints,
         })
+
+
+_SCHEMA_TYPES = {"string": "string", "integer": "long", "number": "double", "boolean": "boolean", "array": "list"}
+_SCHEMA_VALIDATION = {"minLength": "minlength", "maxLength": "maxlength", "minimum": "min", "maximum": "max",
+                      "pattern": "pattern"}
+
+
+def _schema_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The top-level properties of a JSON Schema form (SpiffArena's react-jsonschema-form), as
+    fields; a nested object is one the form edits as a whole, so it is not one of them."""
+    required = schema.get("required")
+    needed = {str(r) for r in required} if isinstance(required, list) else set()
+    out: list[dict[str, Any]] = []
+    for key, prop in schema["properties"].items():
+        if not isinstance(prop, dict) or prop.get("type") == "object":
+            continue
+        options = [{"id": str(v), "name": str(v)} for v in prop.get("enum", []) if not isinstance(v, dict | list)] \
+            if isinstance(prop.get("enum"), list) else []
+        if not options and isinstance(prop.get("oneOf"), list):
+            options = [{"id": str(o.get("const")), "name": str(o.get("title") or o.get("const"))}
+                       for o in prop["oneOf"] if isinstance(o, dict) and "const" in o]
+        kind = "enum" if options else _SCHEMA_TYPES.get(str(prop.get("type")), "string")
+        if kind == "string" and prop.get("format") in ("date", "date-time"):
+            kind = "date"
+        constraints: dict[str, Any] = {
+            ours: prop[theirs] for theirs, ours in _SCHEMA_VALIDATION.items() if prop.get(theirs) not in (None, "")
+        }
+        if prop.get("readOnly") or prop.get("readonly"):
+            constraints["readonly"] = True
+        out.append({
+            "id": str(key), "label": str(prop.get("title") or key), "type": kind, "default": prop.get("default"),
+            "required": key in needed and not constraints.get("readonly"), "options": options,
+            "constraints": constraints,
+        })
+    return out
 
 
 def form_id(text: str | bytes) -> str | None:

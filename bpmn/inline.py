@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from . import nulls
+
 # Most AST nodes an expression evaluated in the calling process may have.
 INLINE_NODES = 48
 
@@ -36,9 +38,8 @@ def runs_inline(tree: ast.AST) -> bool:
             # `d.get('k')` and `rutin_variable('namn')`: a lookup, with constant arguments only
             lookup = (isinstance(node.func, ast.Attribute) and node.func.attr == "get") or \
                 (isinstance(node.func, ast.Name) and node.func.id in {"rutin_variable", "rutin_value"})
-            if isinstance(node.func, ast.Name) and node.func.id == "rutin_truth" and len(node.args) == 1 \
-                    and not node.keywords:
-                continue  # reads its one argument's value: the argument is walked as any node
+            if isinstance(node.func, ast.Name) and node.func.id in nulls.COMBINATORS and not node.keywords:
+                continue  # combines its arguments' values (FEEL's null logic): they are walked as any node
             if not lookup or node.keywords or not all(isinstance(a, ast.Constant) for a in node.args):
                 return False
             continue

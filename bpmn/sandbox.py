@@ -428,6 +428,8 @@ def _globals(context: Mapping[str, Any]) -> dict[str, Any]:
     g["rutin_variable"] = _variable_reader(data)
     g["rutin_value"] = nulls.value_reader(data)
     g["rutin_truth"] = nulls.truth
+    g["rutin_not"], g["rutin_and"], g["rutin_or"] = nulls.feel_not, nulls.feel_and, nulls.feel_or
+    g["rutin_compare"] = nulls.feel_compare
     return g
 
 
@@ -546,7 +548,7 @@ def run_script(source: str, context: dict[str, Any], *, timeout: float | None = 
         raise ResourceLimit("för mycket minne") from None
     finally:
         sys.settrace(previous)
-    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable", "rutin_value", "rutin_truth"}
+    reserved = set(_GUARDS) | set(_HELPERS) | {"__builtins__", "rutin_variable"} | nulls.HELPERS
     for key, value in scope.items():
         if key in reserved or key.startswith("_"):
             continue

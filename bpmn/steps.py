@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import dates
+from . import dates, nulls
 from .declared import message_outputs, start_form, start_outputs
 from .diagnostics import Diagnostic
 from .dialects import TaskExtensions, read_all
@@ -248,6 +248,9 @@ def read_steps(
             zeebe_form = el.find(f".//{{{_ZEEBE}}}formDefinition")
             if ref in by_form:
                 step.form = [FormField(**f) for f in by_form[ref]]
+            elif step.form_key.endswith(".json"):  # SpiffArena's JSON Schema, a file beside the diagram
+                warn("form-missing", f"Formuläret {ref!r} laddades inte upp med diagrammet; steget visas utan "
+                                     "formulärfält (ladda upp JSON-schemat tillsammans med diagrammet).", el)
             elif step.form_key.startswith("camunda-forms:") or el.get("{http://camunda.org/schema/1.0/bpmn}formRef") \
                     or (zeebe_form is not None and zeebe_form.get("formId")):
                 warn("form-missing", f"Formuläret {ref!r} laddades inte upp med diagrammet; steget visas utan "
@@ -480,8 +483,8 @@ def _condition_reads(proc: etree._Element) -> dict[str, list[Any]]:
 
 
 def _variable_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name) and node.id not in {"True", "False", "None", "rutin_beslut", "rutin_value",
-                                                      "rutin_truth", "rutin_variable"}:
+    if isinstance(node, ast.Name) and node.id not in {"True", "False", "None", "rutin_beslut", "rutin_variable",
+                                                      *nulls.HELPERS}:
         return node.id
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
             node.func.id in {"rutin_variable", "rutin_value"} and node.args and \

@@ -91,3 +91,70 @@ def test_a_gateway_with_no_condition_true_and_no_default_says_so_in_swedish(engi
     from engine.service import walkthrough
 
     assert walkthrough.missing_variables(case["incident"]["message"], {}) == {"clarified": "yes"}
+
+
+CALL_NS = NS + ' xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
+
+
+def calling(call_ext: str, sub_writer: str) -> bytes:
+    """Process `p` calls `sub` (whose step `sub_writer` may write `approved`), then a gateway reads `approved`."""
+    return f'''<?xml version="1.0"?><definitions {CALL_NS} targetNamespace="t">
+<process id="p" isExecutable="true">
+<startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<callActivity id="c" name="Utred" calledElement="sub">{call_ext}</callActivity>
+<sequenceFlow id="f2" sourceRef="c" targetRef="g"/><exclusiveGateway id="g" name="Godkänd?" default="f4"/>
+<sequenceFlow id="f3" sourceRef="g" targetRef="e"><conditionExpression>${{approved}}</conditionExpression></sequenceFlow>
+<sequenceFlow id="f4" sourceRef="g" targetRef="e"/><endEvent id="e"/></process>
+<process id="sub" isExecutable="true">
+<startEvent id="s2"/><sequenceFlow id="g1" sourceRef="s2" targetRef="w"/>{sub_writer}
+<sequenceFlow id="g2" sourceRef="w" targetRef="e2"/><endEvent id="e2"/></process></definitions>'''.encode()
+
+
+def unwritten_in(xml: bytes, key: str) -> list[str]:
+    [proc] = [p for p in read_document(xml).processes if p.key == key]
+    return [str(d.to_json()["message"]) for d in proc.diagnostics if d.code == "unwritten-variable"]
+
+
+SCRIPT = '<scriptTask id="w" scriptFormat="python"><script>approved = True</script></scriptTask>'
+FORM = ('<userTask id="w" name="Utred"><extensionElements><camunda:formData><camunda:formField id="approved" '
+        'label="OK" type="boolean"/></camunda:formData></extensionElements></userTask>')
+NESTED_SUB = '<callActivity id="w" calledElement="deep"/>'
+OUT_ALL = '<extensionElements><camunda:in variables="all"/><camunda:out variables="all"/></extensionElements>'
+
+
+@pytest.mark.parametrize(("call_ext", "writer"), [
+    ("", SCRIPT),  # SpiffWorkflow: a call activity with no mappings takes all the called process's data back
+    ("", FORM),  # what a form of the called process writes
+    (OUT_ALL, SCRIPT),  # Camunda 7: <camunda:out variables="all"/>
+    ('<extensionElements><flowable:out variables="all"/></extensionElements>', FORM),
+    ('<extensionElements><zeebe:calledElement processId="sub"/></extensionElements>', SCRIPT),  # Camunda 8's default
+    ('<extensionElements><camunda:in source="x" target="x"/><camunda:out source="ok" target="approved"/>'
+     '</extensionElements>', '<userTask id="w"/>'),  # an out mapping names what it brings back
+], ids=["spiff-script", "spiff-form", "camunda-all", "flowable-all", "zeebe-default", "camunda-out-target"])
+def test_what_a_called_process_writes_counts_as_written_by_the_call(call_ext: str, writer: str) -> None:
+    assert unwritten_in(calling(call_ext, writer), "p") == []
+
+
+def test_what_a_process_called_through_another_writes_counts_too() -> None:
+    deep_writer = SCRIPT.replace('id="w"', 'id="w3"')
+    xml = calling("", NESTED_SUB).replace(b"</definitions>", (
+        '<process id="deep" isExecutable="true"><startEvent id="s3"/><sequenceFlow id="h1" sourceRef="s3" '
+        f'targetRef="w3"/>{deep_writer}<sequenceFlow id="h2" sourceRef="w3" '
+        'targetRef="e3"/><endEvent id="e3"/></process></definitions>').encode())
+    assert unwritten_in(xml, "p") == []
+
+
+@pytest.mark.parametrize("call_ext", [
+    '<extensionElements><camunda:in variables="all"/></extensionElements>',  # Camunda 7 brings back only outs
+    '<extensionElements><camunda:out source="annat" target="annat"/></extensionElements>',
+    '<extensionElements><zeebe:calledElement processId="sub" propagateAllChildVariables="false"/>'
+    '</extensionElements>',
+], ids=["camunda-in-only", "camunda-other-out", "zeebe-no-propagation"])
+def test_a_call_that_brings_back_only_named_variables_does_not_write_the_rest(call_ext: str) -> None:
+    (message,) = unwritten_in(calling(call_ext, SCRIPT), "p")
+    assert "'approved'" in message
+
+
+def test_a_call_brings_back_only_what_the_called_process_writes() -> None:
+    (message,) = unwritten_in(calling("", '<userTask id="w" name="Utred"/>'), "p")
+    assert "'approved'" in message

@@ -113,3 +113,98 @@ def test_through_the_api_a_failing_default_is_a_422_naming_the_field(client: Any
     assert r.get_json()["errors"][0]["field"] == "dubbelt" and "Dubbelt" in r.get_json()["detail"]
     after = client.get(f"/api/cases/{case['id']}", headers=admin.headers).get_json()
     assert after["status"] == "active" and "dubbelt" not in after["data"]
+
+
+SPIFF_NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+            'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
+
+
+def spiff_model(pid: str) -> bytes:
+    """A SpiffArena process: a script sets `belopp`, the user task's form is a JSON Schema file."""
+    return f'''<?xml version="1.0"?><definitions {SPIFF_NS} targetNamespace="t"><process id="{pid}" isExecutable="true">
+<startEvent id="s"/><sequenceFlow id="f0" sourceRef="s" targetRef="sc"/>
+<scriptTask id="sc" name="Sätt belopp"><script>belopp = 10</script></scriptTask>
+<sequenceFlow id="f1" sourceRef="sc" targetRef="t"/>
+<userTask id="t" name="Granska"><extensionElements><spiffworkflow:properties>
+<spiffworkflow:property name="formJsonSchemaFilename" value="granska-schema.json"/>
+</spiffworkflow:properties></extensionElements></userTask>
+<sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>'''.encode()
+
+
+def spiff_schema(**properties: Any) -> bytes:
+    import json
+
+    return json.dumps({"title": "Granska", "type": "object", "properties": properties}).encode()
+
+
+def spiff_started(engine: Engine, pid: str, schema: bytes) -> dict[str, Any]:
+    (d,) = processes.deploy(engine, SYSTEM, spiff_model(pid), "d.bpmn", {"granska-schema.json": schema})
+    return cases.start_case(engine, SYSTEM, d.key, {})
+
+
+SPIFF_CASES = [
+    ("spiff_literal", {"type": "string", "title": "Kanal", "default": "post"}, "post"),
+    ("spiff_python", {"type": "integer", "title": "Dubbelt", "default": "{{ belopp * 2 }}"}, 20),
+    ("spiff_text", {"type": "string", "title": "Rubrik", "default": "Belopp: {{ belopp }} kr"}, "Belopp: 10 kr"),
+    ("spiff_ifexp", {"type": "string", "title": "Nivå", "default": "{{ 'hög' if belopp > 5 else 'låg' }}"}, "hög"),
+    # the engine's clock (Monday 2 March 2026), never the wall clock
+    ("spiff_date", {"type": "string", "format": "date", "title": "Datum",
+                    "default": "{{ (date.today() + timedelta(days=1)).isoformat() }}"}, "2026-03-03"),
+]
+
+
+@pytest.mark.parametrize(("pid", "prop", "expected"), SPIFF_CASES, ids=[c[0] for c in SPIFF_CASES])
+def test_a_spiffarena_schema_default_written_as_python_is_evaluated(engine: Engine, pid: str, prop: dict[str, Any],
+                                                                    expected: Any) -> None:
+    case = spiff_started(engine, pid, spiff_schema(falt=prop))
+    [task] = case["open_tasks"]
+    assert [f["id"] for f in task["form"]] == ["falt"]
+    done = tasks.complete(engine, SYSTEM, task["id"], {})
+    assert done["case"]["status"] == "completed", done
+    assert cases.get_case(engine, SYSTEM, case["id"])["data"]["falt"] == expected
+
+
+def test_a_spiffarena_default_reading_a_missing_variable_renders_empty(engine: Engine) -> None:
+    case = spiff_started(engine, "spiff_missing", spiff_schema(x={"type": "string", "default": "{{ saknas }}"}))
+    done = tasks.complete(engine, SYSTEM, case["open_tasks"][0]["id"], {})
+    assert done["case"]["status"] == "completed"
+    assert "x" not in cases.get_case(engine, SYSTEM, case["id"])["data"]
+
+
+@pytest.mark.parametrize("default", ["{{ belopp / 0 }}", "{{ __import__('os') }}", "{{ belopp + }}"])
+def test_a_spiffarena_default_that_cannot_be_computed_is_refused_naming_the_field(engine: Engine,
+                                                                                  default: str) -> None:
+    schema = spiff_schema(dubbelt={"type": "integer", "title": "Dubbelt", "default": default})
+    case = spiff_started(engine, "spiff_bad", schema)
+    task_id = case["open_tasks"][0]["id"]
+    with pytest.raises(InvalidInput) as refused:
+        tasks.complete(engine, SYSTEM, task_id, {})
+    assert "Standardvärdet för fältet Dubbelt" in str(refused.value)
+    assert refused.value.extra["errors"][0]["field"] == "dubbelt"
+    after = cases.get_case(engine, SYSTEM, case["id"])
+    assert after["status"] == "active" and "dubbelt" not in after["data"]
+
+
+def test_a_spiffarena_form_not_uploaded_is_named(engine: Engine) -> None:
+    (d,) = processes.deploy(engine, SYSTEM, spiff_model("spiff_alone"), "d.bpmn")
+    assert any(x["code"] == "form-missing" and "granska-schema.json" in x["message"] for x in d.diagnostics)
+
+
+def test_through_the_api_a_spiffarena_python_default_is_evaluated(client: Any, people: dict[str, Any]) -> None:
+    import io
+
+    schema = spiff_schema(dubbelt={"type": "integer", "title": "Dubbelt", "default": "{{ belopp * 2 }}"},
+                          noll={"type": "integer", "title": "Noll", "default": "{{ 1 // (belopp - 10) }}"})
+    designer, admin = people["designer"], people["admin"]
+    r = client.post("/api/processes", data={"file": (io.BytesIO(spiff_model("spiff_api")), "s.bpmn"),
+                                            "forms": (io.BytesIO(schema), "granska-schema.json")},
+                    headers=designer.headers, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    assert client.post("/api/processes/spiff_api/versions/1/approve", headers=admin.headers).status_code == 200
+    case = client.post("/api/processes/spiff_api/cases", json={}, headers=admin.headers).get_json()
+    task_id = case["open_tasks"][0]["id"]
+    refused = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}}, headers=admin.headers)
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "noll"
+    done = client.post(f"/api/tasks/{task_id}/complete", json={"data": {"noll": 0}}, headers=admin.headers)
+    assert done.status_code == 200, done.get_json()
+    assert client.get(f"/api/cases/{case['id']}", headers=admin.headers).get_json()["data"]["dubbelt"] == 20

@@ -1,4 +1,5 @@
-"""SpiffWorkflow's own extensions (``spiffworkflow:``): properties and instructions for the end user."""
+"""SpiffWorkflow's own extensions (``spiffworkflow:``): properties, instructions for the end user, and
+the JSON Schema form a user task names (``formJsonSchemaFilename``, a file of the same upload)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from lxml import etree
 from . import TaskExtensions
 
 NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+FORM_PROPERTY = "formJsonSchemaFilename"
 
 
 def read_task(el: etree._Element) -> TaskExtensions | None:
@@ -16,4 +18,5 @@ def read_task(el: etree._Element) -> TaskExtensions | None:
     instructions = (found.text or "").strip() if found is not None else ""
     if not props and not instructions:
         return None
-    return TaskExtensions(dialect="spiffworkflow", properties=props, instructions=instructions or None)
+    return TaskExtensions(dialect="spiffworkflow", properties=props, instructions=instructions or None,
+                          form_key=props.get(FORM_PROPERTY) or None)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
@@ -85,16 +86,17 @@ def step_fields(step: HumanStep | None) -> set[str]:
 
 
 def check_step(step: HumanStep | None, name: str, data: dict[str, Any], settings: Settings,
-               current: dict[str, Any] | None, scope: dict[str, Any] | None = None) -> dict[str, Any]:
+               current: dict[str, Any] | None, scope: dict[str, Any] | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
     """The completion's data, omitted fields filled in with their form defaults (an expression
     default evaluated over `scope`, the task's data, else `current`), typed by the step's form;
     `InvalidInput` naming every field the step does not declare, every form field in error, a
-    default that cannot be computed, or the field that takes the case (its `current` data) over
+    default that cannot be computed (its dates read `now`), or the field that takes the case (its `current` data) over
     its size limit."""
     accepted = step_fields(step)
     _reject({k: f"Fältet '{k}' finns inte i steget '{name}'." for k in data if k not in accepted}, accepted)
     if step is not None:
-        data = form_defaults.fill(step.form, data, scope if scope is not None else current)
+        data = form_defaults.fill(step.form, data, scope if scope is not None else current, now)
     cleaned = forms.validate(step.form if step is not None else [], data)
     data_limits.check_input(settings, cleaned, current)
     return cleaned
@@ -169,7 +171,7 @@ def check_start(engine: Engine, model: ProcessModel, data: dict[str, Any]) -> di
     receipt = CASE_FIELDS[0]
     form += [FormField(id=k, label=k, type="date") for k, kind in documented.items()
              if kind is receipt and k not in {f.id for f in form}]
-    return forms.validate(form, form_defaults.fill(list(model.start_form), data, data))
+    return forms.validate(form, form_defaults.fill(list(model.start_form), data, data, engine.clock.now()))
 
 
 def _human_fields(model: ProcessModel) -> dict[str, str]:

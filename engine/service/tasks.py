@@ -210,7 +210,8 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         event_data: dict[str, Any] = {"name": row.name}
         if step is not None and step.kind == "decision":
             chosen = _choose(step, choice)
-            data = declared.check_step(step, row.name, data, engine.settings, work.case.data, task.data)
+            data = declared.check_step(step, row.name, data, engine.settings, work.case.data, task.data,
+                                       now=engine.clock.now())
             gateway = step.element_id
             prior = task.data.get("rutin_beslut")  # the engine's own; never taken from a client
             decisions = dict(prior) if isinstance(prior, dict) else {}
@@ -226,7 +227,8 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         else:
             if choice is not None:
                 raise InvalidInput("Uppgiften är inget beslut; skicka data, inte choice.")
-            cleaned = declared.check_step(step, row.name, data, engine.settings, work.case.data, task.data)
+            cleaned = declared.check_step(step, row.name, data, engine.settings, work.case.data, task.data,
+                                       now=engine.clock.now())
             task.data.update(cleaned)
             event_data["data"] = cleaned
             result = {"data": cleaned}
