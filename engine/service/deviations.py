@@ -3,7 +3,8 @@ starts a case of the shipped deviation process linked to that case and step.
 
 The deviation process's first step ("Rapportera avvikelse") goes to the reporter: the engine puts
 their name in the new case's `rapportor` (the diagram assigns the step to ``${rapportor}``) and
-offers the step to them alone, not to every employee. `rapportor` is not a start field: start
+offers the step to them alone, not to every employee (`engine.service.first_step`, as for a
+deviation started by hand from the process page). `rapportor` is not a start field: start
 data cannot name someone else (`engine.service.declared`). The link is a row of its own
 (`deviation_links`), so that the deviation case says which case and step it concerns and the
 source case lists its deviations.
@@ -20,12 +21,10 @@ from ..authority.identity import Actor, require_writer
 from ..base.errors import InvalidInput, NotFound
 from ..catalogue import processes, starting
 from ..core import Engine
-from ..execution.runtime import drop_candidates
 from ..store.deviation_models import DeviationLink
-from ..store.models import Case, HumanTask, TaskCandidate
+from ..store.models import Case, HumanTask
 from .cases import may_see_case, start_in
-
-DEVIATION_PROCESS = "avvikelsehantering"
+from .first_step import DEVIATION_PROCESS, offer_only
 
 
 def _label(case: Case) -> str:
@@ -63,19 +62,8 @@ def report(engine: Engine, actor: Actor, case_id: Any, task_id: Any = None) -> d
         s.flush()
         mine = [r.id for r in work.open_rows if r.assignee == actor.name]
         for task in mine:
-            _reporter_only(s, task, actor.name, engine.clock.now())
+            offer_only(s, task, [("user", actor.name)], engine.clock.now())
         return {"case_id": work.case.id, "task_id": mine[0] if mine else None}
-
-
-def _reporter_only(s: Session, task_id: str, reporter: str, now: Any) -> None:
-    """Offer the reporter's step to the reporter alone. The diagram's lane (Medarbetare) stays the
-    pool for a deviation that arrives otherwise (an intake integration, a start by hand), but one
-    reported from a case is the reporter's own: no one else's inbox lists it. Candidates are
-    computed once, when a task is created, so this holds for the task's life."""
-    drop_candidates(s.connection(), task_id)
-    s.execute(sa.update(HumanTask).where(HumanTask.id == task_id).values(candidates=[f"user:{reporter}"]))
-    s.add(TaskCandidate(task_id=task_id, kind="user", key=reporter, created_at=now))
-    s.flush()
 
 
 def links(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
