@@ -12,16 +12,20 @@ source case lists its deviations.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..authority.identity import Actor, require_writer
+from ..base.clock import STOCKHOLM
 from ..base.errors import InvalidInput, NotFound
+from ..base.labels import MEASURE_TARGET_LABELS
 from ..catalogue import processes, starting
 from ..core import Engine
 from ..store.deviation_models import DeviationLink
+from ..store.measure_models import MeasureFollowUp
 from ..store.models import Case, HumanTask
 from .cases import may_see_case, start_in
 from .first_step import DEVIATION_PROCESS, offer_only
@@ -68,10 +72,23 @@ def report(engine: Engine, actor: Actor, case_id: Any, task_id: Any = None) -> d
 
 def links(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
     """What a case page shows of deviations: the case and step this deviation concerns (`about`,
-    None for a case that is no deviation), and the deviations reported from this case that the
+    None for a case that is no deviation), the measure and period out of target that opened it
+    (`measure`, None unless a measure did), and the deviations reported from this case that the
     actor may see (`reported`)."""
     with engine.db.read() as s:
-        return {"about": _about(s, actor, case_id), "reported": _reported(s, actor, case_id)}
+        return {"about": _about(s, actor, case_id), "measure": _measure(s, case_id),
+                "reported": _reported(s, actor, case_id)}
+
+
+def _measure(s: Session, case_id: str) -> dict[str, Any] | None:
+    row = s.execute(sa.select(MeasureFollowUp).where(MeasureFollowUp.case_id == case_id)).scalar_one_or_none()
+    if row is None:
+        return None
+    labels = MEASURE_TARGET_LABELS.get(row.measure, {})
+    return {"process_key": row.process_key, "measure": row.measure, "label": labels.get("label", row.measure),
+            "target": row.target, "actual": row.actual, "unit": labels.get("unit", ""),
+            "period_from": row.period_from.astimezone(STOCKHOLM).date().isoformat(),
+            "period_until": (row.period_until.astimezone(STOCKHOLM) - timedelta(days=1)).date().isoformat()}
 
 
 def _about(s: Session, actor: Actor, case_id: str) -> dict[str, Any] | None:
