@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..authority.identity import Actor, require_writer
 from ..base.clock import STOCKHOLM
-from ..base.errors import InvalidInput, NotFound
+from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..base.labels import MEASURE_TARGET_LABELS
 from ..catalogue import processes, starting
 from ..core import Engine
@@ -56,7 +56,12 @@ def report(engine: Engine, actor: Actor, case_id: Any, task_id: Any = None) -> d
             version = processes.latest_version(s.connection(), DEVIATION_PROCESS)
         except NotFound:
             raise NotFound("Avvikelseprocessen (avvikelsehantering) är inte publicerad.") from None
-        placed = starting.authorize(engine, s.connection(), actor, version, None)
+        # In the source case's unit, so that its unit's steps (the manager's immediate action) have
+        # someone; where the reporter may not start one there, where the process says.
+        try:
+            placed = starting.authorize(engine, s.connection(), actor, version, source.org_unit_id)
+        except Forbidden:
+            placed = starting.authorize(engine, s.connection(), actor, version, None)
         data = {"rapportor": actor.name, "galler_arende": _label(source),
                 **({"galler_steg": step} if step else {})}
         work = start_in(engine, s, actor, version, data, f"Avvikelse i {_label(source)}"[:200],

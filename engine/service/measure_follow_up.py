@@ -2,7 +2,8 @@
 
 After a calendar month has ended, each process target its actual missed in that month opens a
 nonconformity: a case of the shipped deviation process (`avvikelsehantering`, ISO 9001 10.2),
-placed in the measured process's unit, whose first step ("Rapportera avvikelse") goes to the
+placed in the measured process's unit (or, where it has none, the unit most of its cases are
+in, so that the unit manager's immediate action has someone), whose first step ("Rapportera avvikelse") goes to the
 measured process's owner role alone (`engine.service.first_step`) with the measure, the target,
 the actual and the period as its data and its description. From there it flows as any deviation
 does: classification, corrective action, the check that it was effective. Where the deviation
@@ -130,6 +131,10 @@ def _open(engine: Engine, s: Session, key: str, measure: str, verdict: dict[str,
                  "beskrivning": f"Mätetalet {verdict['label'].lower()} i processen {name} låg utanför målet "
                                 f"under {period}: mål {verdict['target_text']}, utfall {actual}."}
         placed = org.process_unit(engine, s.connection(), key, engine.model(v.id).properties if v is not None else {})
+        if placed is None:  # where the measured work was done: the unit most of the period's cases are in
+            placed = s.execute(sa.select(Case.org_unit_id).where(
+                Case.process_key == key, Case.org_unit_id.is_not(None), Case.created_at < until)
+                .group_by(Case.org_unit_id).order_by(sa.func.count().desc(), Case.org_unit_id).limit(1)).scalar()
         work = start_in(engine, s, SYSTEM, deviation, data, business_key, via="measure_follow_up", org_unit=placed)
         first = [r for r in work.open_rows if r.name == "Rapportera avvikelse"]
         for row in first:
