@@ -9,7 +9,7 @@ from the late one; Petra, the process owner, sets a target (at least 95 % within
 target (50 %) and Rutin opens a deviation for her. Both deviations are worked by the demo people
 who hold each step's role through classification, root cause, the corrective action plan, its
 implementation and the check that it was effective, to their end. A checkpoint then seals every
-history. `grow`, if given, is called with the first case's id while March is open (the benchmark
+history. `grow`, if given, is called with the late case's id while March is open (the benchmark
 clones it there).
 """
 
@@ -116,7 +116,7 @@ def build(engine: Engine, clock: ManualClock, grow: Callable[[str], None] | None
     walk(engine, clock, nonconformity)
     measure_targets.set_target(engine, petra, "matt", "within_deadline_share", 95)
     if grow is not None:
-        grow(a)
+        grow(b)
     clock.set(datetime(2026, 4, 1, 6, 0, tzinfo=UTC))  # April has begun in Stockholm
     [opened] = measure_follow_up.run_due(engine)
     measure_deviation = opened["case_id"]
