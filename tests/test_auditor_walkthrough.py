@@ -5,15 +5,19 @@ with the facts the walkthrough names, and the chain checked against the signed c
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
+import zipfile
 from typing import Any
 
-from auditor_trail import build
+from auditor_trail import WORKFLOWS, build
 from conftest import PASSWORD, sign_in
 
 from engine.authority import identity
 from engine.base.clock import ManualClock
 from engine.core import Engine
+from engine.service import demo, demo_cases
 
 
 def _get(client: Any, url: str, *facts: str) -> str:
@@ -67,6 +71,37 @@ def test_the_auditor_walks_the_four_traces_page_by_page(client: Any, engine: Eng
                           "Historiken stämmer")
     assert ids["measure_deviation"] in measure_record
 
+    # The record to keep: a bundle of the printable page (style inline, no scripts), the JSON, the
+    # verification and the public keys (not PDF/A)
+    bundle = client.get(_link(measure_record, "Ladda ner som paket"))
+    assert bundle.status_code == 200 and bundle.content_type == "application/zip"
+    assert "attachment" in bundle.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(bundle.get_data())) as z:
+        assert set(z.namelist()) == {"LASMIG.txt", "arendeakt.html", "arendeakt.json", "verifiering.json",
+                                     "publika-nycklar.json"}
+        page = z.read("arendeakt.html").decode()
+        assert "<style>" in page and "@media print" in page and "<script" not in page and "Verifiera effektivitet" in page
+        assert json.loads(z.read("verifiering.json"))["clean"] is True
+        assert json.loads(z.read("arendeakt.json"))["case"]["id"] == ids["measure_deviation"]
+        assert json.loads(z.read("publika-nycklar.json"))[0]["public_key"]
+
     # The chain: the checkpoints page, and a live check of every history (nothing recorded)
     _get(client, "/granskning", "Senaste kontrollpunkt: nummer", "Publik nyckel (Ed25519)")
     _get(client, "/granskning?kontrollera=1", "inga avvikelser")
+
+
+def test_the_demo_answers_the_case_and_the_nonconformity_traces_as_it_is(client: Any, engine: Engine) -> None:
+    """`make run`'s demo as loaded (`rutin demo`): BN 2026-021 and AVV 2026-001, found by search."""
+    demo.load(engine, WORKFLOWS)
+    demo_cases.seed(engine, WORKFLOWS)
+    identity.set_password(engine, "revisor", PASSWORD)
+    sign_in(client, "revisor")
+    for key, facts in (("BN 2026-021", ("Beslut om lov", "Bygglovshandläggare", "I tid")),
+                       ("AVV 2026-001", ("Orsaksanalys", "Fastställ åtgärdsplan", "Verifiera effektivitet",
+                                         "Var åtgärderna effektiva?", "Beslut: Ja", "Avsluta och arkivera"))):
+        found = _get(client, f"/cases?q={key}", key)
+        case = _get(client, _link(found, key), key, "Ärendeakt (utskrift för granskning)")
+        record = _get(client, _link(case, "Ärendeakt"), f"Ärendeakt: {key}", "Historiken stämmer", "Avslutat",
+                      *facts)
+        _get(client, _link(record, re.search(r">(\w+, version \d+)</a>", record).group(1)), "Godkänd",
+             "Versionens historik", "Processens historik är obruten")
