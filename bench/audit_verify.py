@@ -62,7 +62,7 @@ def _template(engine: Engine) -> str:
     return str(case["id"])
 
 
-def _clone(engine: Engine, template: str, n: int, batch: int = 500) -> None:
+def clone_case(engine: Engine, template: str, n: int, batch: int = 500) -> None:
     """n copies of the template case, tasks and re-chained history, in batches."""
     cases_t, tasks_t, events_t = (m.__table__ for m in (Case, HumanTask, CaseEvent))
     with engine.db.read() as s:
@@ -94,7 +94,7 @@ def _clone(engine: Engine, template: str, n: int, batch: int = 500) -> None:
         done += size
 
 
-def _timed(fn: Any, reps: int) -> dict[str, Any]:
+def timed(fn: Any, reps: int) -> dict[str, Any]:
     runs = []
     result = None
     for _ in range(reps):
@@ -120,18 +120,18 @@ def main() -> None:
         engine.migrate()
         t0 = time.perf_counter()
         template = _template(engine)
-        _clone(engine, template, args.cases - 1)
+        clone_case(engine, template, args.cases - 1)
         seeded = time.perf_counter() - t0
         with engine.db.read() as s:
             events = s.execute(sa.select(sa.func.count()).select_from(CaseEvent)).scalar_one()
         t0 = time.perf_counter()
         sealed = audit.seal(engine, "bench")
         seal_s = time.perf_counter() - t0
-        verify = _timed(lambda: audit.verify_all(engine, trigger="cli", actor="bench"), args.reps)
+        verify = timed(lambda: audit.verify_all(engine, trigger="cli", actor="bench"), args.reps)
         res = verify.pop("result")
         verify.update(clean=res["clean"], cases=res["cases"], findings=len(res["findings"]))
         admin = identity.get_actor(engine, "admin")
-        record = _timed(lambda: case_record.case_record(engine, admin, template), args.reps)
+        record = timed(lambda: case_record.case_record(engine, admin, template), args.reps)
         record["clean"] = record.pop("result")["verification"]["clean"]
 
         from webapp import create_app
@@ -144,8 +144,8 @@ def main() -> None:
 
         assert client.post("/login", data={"csrf": login_csrf(client), "name": "admin",
                                            "password": "hemligt-lösen-1"}).status_code == 302
-        page = _timed(lambda: client.get(f"/cases/{template}/akt").status_code, args.reps)
-        scrape = _timed(lambda: client.get("/metrics").status_code, args.reps)
+        page = timed(lambda: client.get(f"/cases/{template}/akt").status_code, args.reps)
+        scrape = timed(lambda: client.get("/metrics").status_code, args.reps)
         out = {"database": "sqlite" if engine.db.is_sqlite else "postgresql", "cases": args.cases,
                "events": events, "seed_s": round(seeded, 1), "seal_s": round(seal_s, 3),
                "sealed_heads": (sealed or {}).get("sealed"),

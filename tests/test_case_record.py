@@ -103,7 +103,7 @@ def test_the_record_is_not_for_everyone(app: Any, client: Any, people: dict[str,
                                         clock: ManualClock) -> None:
     case_id, _ = _late_reviewed_case(client, people, engine, clock)
     browser = _signed_in(app, engine, "stina")
-    for path in (f"/cases/{case_id}/akt", f"/cases/{case_id}/akt.json"):
+    for path in (f"/cases/{case_id}/akt", f"/cases/{case_id}/akt.json", f"/cases/{case_id}/akt.zip"):
         r = browser.get(path)
         assert r.status_code == 403 and "Greta" not in r.get_data(as_text=True)
     assert _signed_in(app, engine, "admin").get("/cases/finns-inte/akt").status_code == 404

@@ -103,3 +103,37 @@ def test_the_case_and_task_pages_report_a_deviation_and_show_the_links(
     api = client.post(f"/api/cases/{source['case_id']}/deviations", json={}, headers=people["greta"].headers)
     assert api.status_code == 404 and api.content_type == "application/problem+json"
     assert len(deviations.links(engine, people["hanna"].actor, source["case_id"])["reported"]) == 1
+
+
+def test_a_deviation_started_by_hand_from_the_process_page_is_the_reporters_alone(
+        client: Any, engine: Engine, source: dict[str, Any], people: dict[str, Person]) -> None:
+    identity.set_password(engine, "hanna", PASSWORD)
+    csrf = sign_in(client, "hanna")
+    answer = client.post("/processes/avvikelsehantering/cases", data={"csrf": csrf, "business_key": "AVV-HAND"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    case_id = answer.headers["Location"].rsplit("/", 1)[1]
+    [task] = cases.get_case(engine, people["hanna"].actor, case_id)["open_tasks"]
+    assert (task["name"], task["assignee"]) == ("Rapportera avvikelse", "hanna")
+    assert cases.get_case(engine, people["hanna"].actor, case_id)["data"]["rapportor"] == "hanna"
+    assert task["id"] in [t["id"] for t in inbox.list_tasks(engine, people["hanna"].actor)["items"]]
+    # maja is a Medarbetare, the diagram's lane: she is not offered it, in her inbox nor the API
+    maja = identity.get_actor(engine, "maja")
+    assert task["id"] not in [t["id"] for t in inbox.list_tasks(engine, maja)["items"]]
+    for other in ("hugo", "greta"):
+        listed = client.get("/api/tasks?limit=500", headers=people[other].headers).get_json()["items"]
+        assert task["id"] not in [t["id"] for t in listed]
+        assert client.get(f"/api/tasks/{task['id']}", headers=people[other].headers).status_code in (403, 404)
+    maja_token = identity.issue_token(engine, "maja")
+    listed = client.get("/api/tasks?limit=500", headers={"Authorization": f"Bearer {maja_token}"}).get_json()["items"]
+    assert task["id"] not in [t["id"] for t in listed]
+    # the API's start by hand is the same
+    api = client.post("/api/processes/avvikelsehantering/cases", json={}, headers=people["hugo"].headers)
+    assert api.status_code == 201, api.get_json()
+    [api_task] = api.get_json()["open_tasks"]
+    assert api_task["assignee"] == "hugo"
+    for other in (people["hanna"].actor, maja):
+        assert api_task["id"] not in [t["id"] for t in inbox.list_tasks(engine, other)["items"]]
+    # a start by the system (an intake) still goes to the lane's pool
+    pooled = cases.start_case(engine, SYSTEM, "avvikelsehantering", {}, "AVV-INTAG")
+    [open_task] = pooled["open_tasks"]
+    assert open_task["id"] in [t["id"] for t in inbox.list_tasks(engine, maja)["items"]]

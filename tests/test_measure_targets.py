@@ -1,11 +1,13 @@
 """Targets for process measures (ISO 9001 9.1 → 10.2): who sets them, hostile input refused with
 no effect, the process history records them, Mätetal shows target against actual, a target missed
-in a closed month opens one follow-up for the owner, and the yearly review reads the measures."""
+in a closed month opens one deviation for the owner (once across racing workers), and the yearly
+review reads the measures."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from engine.core import Engine
 from engine.service import cases, inbox, measure_follow_up, measure_targets, measures, tasks, verification
 from engine.store.measure_models import MeasureFollowUp, MeasureTarget
 from engine.store.models import Case, ProcessEvent
+
+DEVIATION_BPMN = Path(__file__).parent.parent / "workflows" / "avvikelsehantering.bpmn"
 
 
 def _finish(engine: Engine, case_id: str) -> None:
@@ -129,12 +133,19 @@ def test_the_api_and_the_page_set_targets_and_refuse_strangers(
 
 def _follow_up_cases(engine: Engine) -> list[Case]:
     with engine.db.read() as s:
-        return list(s.execute(sa.select(Case).where(Case.process_key == measure_follow_up.FOLLOW_UP_PROCESS))
-                    .scalars())
+        return list(s.execute(sa.select(Case).join(MeasureFollowUp, MeasureFollowUp.case_id == Case.id)).scalars())
 
 
-def test_a_target_missed_in_a_closed_month_opens_one_follow_up_for_the_owner(
-        engine: Engine, clock: ManualClock, march: dict[str, Any], people: dict[str, Person]) -> None:
+@pytest.fixture
+def deviations_published(engine: Engine) -> None:
+    """The shipped deviation process is published (as `rutin demo` and a real installation do)."""
+    processes.deploy(engine, SYSTEM, DEVIATION_BPMN.read_bytes(), "avvikelsehantering.bpmn")
+    identity.add_user(engine, "maja", ["Medarbetare"])
+
+
+def test_a_target_missed_in_a_closed_month_opens_one_deviation_for_the_owner(
+        client: Any, engine: Engine, clock: ManualClock, march: dict[str, Any], people: dict[str, Person],
+        deviations_published: None) -> None:
     measure_targets.set_target(engine, people["owner"].actor, "matt", "within_deadline_share", 95)
     measure_targets.set_target(engine, people["owner"].actor, "matt", "lead_time_days_p90", 56)  # kept
     assert measure_follow_up.run_due(engine) == []  # March has not ended; February had no cases
@@ -143,20 +154,48 @@ def test_a_target_missed_in_a_closed_month_opens_one_follow_up_for_the_owner(
     clock.set(datetime(2026, 3, 31, 22, 0, tzinfo=UTC))  # April has begun in Stockholm
     [opened] = measure_follow_up.run_due(engine)
     assert (opened["measure"], opened["period"]) == ("within_deadline_share", "2026-03-01 – 2026-03-31")
+    assert opened["process"] == "avvikelsehantering"  # a nonconformity (ISO 9001 10.2), not a plain case
     for _ in range(3):  # the scheduler's later rounds
         assert measure_follow_up.run_due(engine) == []
     [case] = _follow_up_cases(engine)
+    assert case.process_key == "avvikelsehantering"
     assert case.data["mal"] == "minst 95 %" and case.data["utfall"] == "50 %" and case.data["process"] == "matt"
-    [task] = inbox.list_tasks(engine, people["owner"].actor)["items"]
-    assert task["name"] == "Följ upp mätetalet" and task["case_id"] == case.id
-    assert inbox.list_tasks(engine, people["hanna"].actor)["items"] == []
+    assert "låg utanför målet under 2026-03-01 – 2026-03-31" in case.data["beskrivning"]
+    owner = people["owner"].actor
+    [task] = inbox.list_tasks(engine, owner)["items"]
+    assert task["name"] == "Rapportera avvikelse" and task["case_id"] == case.id
+    # the owner's alone: not pooled for Medarbetare, nor anyone else's
+    for other in ("maja", "hanna", "hugo"):
+        assert inbox.list_tasks(engine, identity.get_actor(engine, other))["items"] == []
     shown = measure_follow_up.follow_ups(engine, ["matt"])["matt"]
     assert shown == [{"measure": "within_deadline_share", "label": "Andel klara inom tidsfristen",
-                      "period": "2026-03-01 – 2026-03-31", "case_id": case.id}]
+                      "period": "2026-03-01 – 2026-03-31", "case_id": case.id, "deviation": True, "status": "active"}]
+    identity.set_password(engine, "owner", PASSWORD)
+    sign_in(client, "owner")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Gäller mätetal" in page and "Andel klara inom tidsfristen</a> i processen" in page
+    assert "2026-03-01 – 2026-03-31: mål 95 %, utfall 50 %" in page
+    matetal = client.get("/matetal?fran=2026-03-01&till=2026-03-31").get_data(as_text=True)
+    assert f"/cases/{case.id}" in matetal and "Avvikelse: Andel klara inom tidsfristen" in matetal
+    # on as any deviation: to the quality coordinator's classification
+    done = tasks.complete(engine, owner, task["id"], {"beskrivning": case.data["beskrivning"],
+                                                      "upptackt_datum": "2026-04-01", "allvarlighetsgrad": "medel"})
+    assert [t["name"] for t in done["case"]["open_tasks"]] == ["Registrera och klassificera"]
 
 
-def test_workers_racing_open_the_follow_up_once(engine: Engine, clock: ManualClock, march: dict[str, Any],
-                                               people: dict[str, Person]) -> None:
+def test_without_the_deviation_process_the_owner_gets_a_follow_up(
+        engine: Engine, clock: ManualClock, march: dict[str, Any], people: dict[str, Person]) -> None:
+    measure_targets.set_target(engine, people["owner"].actor, "matt", "within_deadline_share", 95)
+    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
+    [opened] = measure_follow_up.run_due(engine)
+    assert opened["process"] == measure_follow_up.FOLLOW_UP_PROCESS
+    [task] = inbox.list_tasks(engine, people["owner"].actor)["items"]
+    assert task["name"] == "Följ upp mätetalet" and task["case_id"] == opened["case_id"]
+    assert inbox.list_tasks(engine, people["hanna"].actor)["items"] == []
+
+
+def test_workers_racing_open_the_deviation_once(engine: Engine, clock: ManualClock, march: dict[str, Any],
+                                               people: dict[str, Person], deviations_published: None) -> None:
     measure_targets.set_target(engine, people["owner"].actor, "matt", "within_deadline_share", 95)
     clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
     start = threading.Barrier(4)
@@ -176,8 +215,10 @@ def test_workers_racing_open_the_follow_up_once(engine: Engine, clock: ManualClo
         t.join()
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sum(len(r) for r in results) == 1
-    assert len(_follow_up_cases(engine)) == 1
+    assert [c.process_key for c in _follow_up_cases(engine)] == ["avvikelsehantering"]
     with engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Case)
+                         .where(Case.process_key == "avvikelsehantering")).scalar() == 1
         assert s.execute(sa.select(sa.func.count()).select_from(MeasureFollowUp)).scalar() == 1
 
 

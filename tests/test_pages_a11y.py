@@ -90,7 +90,8 @@ def test_every_page_of_every_main_role_passes_axe_and_reflows(web: Web) -> None:
     _visit(web, "designer", ["/processes/drafts", world["draft"]], problems)
     _visit(web, "admin", ["/processes", "/processes/drafts", world["draft"], "/delegationsbeslut", "/tokens", f"/cases/{world['allman_done']}"], problems)
     _visit(web, "revisor", ["/granskning", "/sakerhetslogg", "/cases", "/delegationsbeslut",
-                            f"/cases/{world['bygglov_done']}"], problems)
+                            f"/cases/{world['bygglov_done']}", f"/cases/{world['bygglov_done']}/akt",
+                            "/processes/bygglov/versions/1"], problems)
     assert problems == [], "\n".join(problems)
     assert web.errors == []
 

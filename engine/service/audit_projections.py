@@ -56,22 +56,29 @@ def check_projections(s: Session, add: Finding, only: str | None = None) -> None
                                            f"men uppgiften anger {by} ({role or 'utan roll'}).")
     _check_delegated(s, add, done, only)
     _check_assignees(s, add, only)
-    if only is not None:
-        return
+    if only is None:
+        check_approvals(s, add)
+
+
+def check_approvals(s: Session, add: Finding, process: str | None = None) -> None:
+    """Who approved each version and how, as the versions say, against the process history's
+    `version_approved` events (`process`: that process's versions alone)."""
     approved: dict[tuple[str, int], tuple[str, str | None, int]] = {}
     version_event: tuple[str, str | None, int] | None
     uploaded: set[tuple[str, int]] = set()
     for key, version, type_, actor, data, seq in s.execute(
             sa.select(ProcessEvent.process_key, ProcessEvent.version, ProcessEvent.type, ProcessEvent.actor,
                       ProcessEvent.data, ProcessEvent.seq)
-            .where(ProcessEvent.type.in_(("version_approved", "version_uploaded")))):
+            .where(ProcessEvent.type.in_(("version_approved", "version_uploaded")),
+                   *_of(ProcessEvent.process_key, process))):
         if type_ == "version_uploaded":
             uploaded.add((key, version))
         else:
             approved[(key, version)] = (actor, (data or {}).get("via"), seq)
     for key, version, by, via in s.execute(
             sa.select(ProcessVersion.key, ProcessVersion.version, ProcessVersion.approved_by,
-                      ProcessVersion.approved_via).where(ProcessVersion.approved_by.is_not(None))):
+                      ProcessVersion.approved_via).where(ProcessVersion.approved_by.is_not(None),
+                                                         *_of(ProcessVersion.key, process))):
         version_event = approved.get((key, version))
         if version_event is None:
             if (key, version) in uploaded:  # versions from before the process history have no events
@@ -84,10 +91,8 @@ def check_projections(s: Session, add: Finding, only: str | None = None) -> None
                                                  f"{by} ({via}).")
 
 
-
-
 def _of(column: Any, only: str | None) -> list[Any]:
-    """The condition narrowing a query to one case (none for all)."""
+    """The condition narrowing a query to one case or process (none for all)."""
     return [] if only is None else [column == only]
 
 

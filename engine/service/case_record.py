@@ -6,7 +6,11 @@ finished after its due date was late, though it is no longer "overdue"), every c
 date (who, from, to, why), every change of who held it, comments and late timers. Around them: the
 process version the case ran on and who approved it how, the case's statutory deadline and its
 changes, and the chain verification of this case's history (`verification.verify_case`), so that
-what the page says is shown to be what the sealed history says.
+what the page says is shown to be what the sealed history says. What each step recorded (the
+form's values as its completion event holds them: a deviation's cause, its corrective action,
+whether it was effective) stands beside the step, and a deviation says what it concerns (the
+case and step it was reported from, or the measure and period out of target that opened it), so
+a nonconformity is followed to its corrective action and effectiveness check on this one page.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ..core import Engine
 from ..records import history
 from ..store.models import Case, DelegationItem, HumanTask, OrgUnit, ProcessVersion, User
 from .cases import may_see_case
+from .deviations import links as deviation_links
 from .verification import verify_case
 
 # Events that change who holds a step, and those that change its due date.
@@ -74,6 +79,7 @@ def case_record(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
                      "status": case.status, "started_by": case.started_by, "created": _iso(case.created_at),
                      "completed": _iso(case.completed_at), "org_unit": units.get(case.org_unit_id, case.org_unit_id),
                      "deadline": _iso(case.deadline_at), "deadline_extended": case.deadline_extended}
+    labels = {f.id: f.label or f.id for st in engine.model(version.id).steps.values() for f in st.form}
     by_task: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         if e["task_id"]:
@@ -92,6 +98,8 @@ def case_record(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
             "delegation": delegation if isinstance(delegation, dict) else None,
             "no_conflict_of_interest": bool((done or {}).get("data", {}).get("no_conflict_of_interest")),
             "choice": (done or {}).get("data", {}).get("choice_name"),
+            "entered": [{"field": k, "label": labels.get(k, k), "value": v}
+                        for k, v in ((done or {}).get("data", {}).get("data") or {}).items()],
             **_lateness(r.due_at, r.completed_at, now),
             "due_changes": [e for e in mine if e["type"] in DUE_CHANGES],
             "holders": [e for e in mine if e["type"] in HOLDER_CHANGES],
@@ -110,6 +118,7 @@ def case_record(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
         "late_timers": [e for e in events if e["type"] in ("timer_fired", "scheduled_start_late")
                         and (e["data"].get("late_by_s") or 0) > LATE_AFTER_S],
         "names": names,
+        "deviation": deviation_links(engine, actor, case_id),
         "verification": verify_case(engine, case_id),
         "printed_at": now.isoformat(),
         "printed_by": actor.name,

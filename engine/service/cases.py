@@ -21,8 +21,9 @@ from ..core import Engine
 from ..execution.runtime import CaseWork, json_safe, locked_case
 from ..records import history, incidents
 from ..store.models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
-from . import declared
+from . import declared, first_step
 from . import search as search_in
+from .first_step import DEVIATION_PROCESS
 from .views import task_json
 
 CASE_STATUSES = ("active", "completed", "incident", "culled")
@@ -57,7 +58,15 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
             # Starting is an authority: the starter roles of the version the case starts on, in its unit.
             placed = starting.authorize(engine, s.connection(), actor, version, org_unit)
             data = declared.check_start(engine, engine.model(version.id), data)
+            # A deviation started by hand is its reporter's: the first step is theirs alone.
+            reporter = actor.name if version.key == DEVIATION_PROCESS and first_step.is_person(actor) else None
+            if reporter is not None:
+                data = {**data, "rapportor": reporter}
             work = start_in(engine, s, actor, version, data, business_key, org_unit=placed)
+            for row in work.open_rows:
+                if reporter is not None and row.assignee == reporter:
+                    first_step.offer_only(s, row.id, [("user", reporter)], engine.clock.now())
+                    row.candidates = [f"user:{reporter}"]
             return case_json(engine, s, work.case, actor, with_history=False, tasks=work.open_rows,
                              version=version.version)
 

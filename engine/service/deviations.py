@@ -3,7 +3,8 @@ starts a case of the shipped deviation process linked to that case and step.
 
 The deviation process's first step ("Rapportera avvikelse") goes to the reporter: the engine puts
 their name in the new case's `rapportor` (the diagram assigns the step to ``${rapportor}``) and
-offers the step to them alone, not to every employee. `rapportor` is not a start field: start
+offers the step to them alone, not to every employee (`engine.service.first_step`, as for a
+deviation started by hand from the process page). `rapportor` is not a start field: start
 data cannot name someone else (`engine.service.declared`). The link is a row of its own
 (`deviation_links`), so that the deviation case says which case and step it concerns and the
 source case lists its deviations.
@@ -11,21 +12,23 @@ source case lists its deviations.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..authority.identity import Actor, require_writer
-from ..base.errors import InvalidInput, NotFound
+from ..base.clock import STOCKHOLM
+from ..base.errors import Forbidden, InvalidInput, NotFound
+from ..base.labels import MEASURE_TARGET_LABELS
 from ..catalogue import processes, starting
 from ..core import Engine
-from ..execution.runtime import drop_candidates
 from ..store.deviation_models import DeviationLink
-from ..store.models import Case, HumanTask, TaskCandidate
+from ..store.measure_models import MeasureFollowUp
+from ..store.models import Case, HumanTask
 from .cases import may_see_case, start_in
-
-DEVIATION_PROCESS = "avvikelsehantering"
+from .first_step import DEVIATION_PROCESS, offer_only
 
 
 def _label(case: Case) -> str:
@@ -53,7 +56,12 @@ def report(engine: Engine, actor: Actor, case_id: Any, task_id: Any = None) -> d
             version = processes.latest_version(s.connection(), DEVIATION_PROCESS)
         except NotFound:
             raise NotFound("Avvikelseprocessen (avvikelsehantering) är inte publicerad.") from None
-        placed = starting.authorize(engine, s.connection(), actor, version, None)
+        # In the source case's unit, so that its unit's steps (the manager's immediate action) have
+        # someone; where the reporter may not start one there, where the process says.
+        try:
+            placed = starting.authorize(engine, s.connection(), actor, version, source.org_unit_id)
+        except Forbidden:
+            placed = starting.authorize(engine, s.connection(), actor, version, None)
         data = {"rapportor": actor.name, "galler_arende": _label(source),
                 **({"galler_steg": step} if step else {})}
         work = start_in(engine, s, actor, version, data, f"Avvikelse i {_label(source)}"[:200],
@@ -63,27 +71,29 @@ def report(engine: Engine, actor: Actor, case_id: Any, task_id: Any = None) -> d
         s.flush()
         mine = [r.id for r in work.open_rows if r.assignee == actor.name]
         for task in mine:
-            _reporter_only(s, task, actor.name, engine.clock.now())
+            offer_only(s, task, [("user", actor.name)], engine.clock.now())
         return {"case_id": work.case.id, "task_id": mine[0] if mine else None}
-
-
-def _reporter_only(s: Session, task_id: str, reporter: str, now: Any) -> None:
-    """Offer the reporter's step to the reporter alone. The diagram's lane (Medarbetare) stays the
-    pool for a deviation that arrives otherwise (an intake integration, a start by hand), but one
-    reported from a case is the reporter's own: no one else's inbox lists it. Candidates are
-    computed once, when a task is created, so this holds for the task's life."""
-    drop_candidates(s.connection(), task_id)
-    s.execute(sa.update(HumanTask).where(HumanTask.id == task_id).values(candidates=[f"user:{reporter}"]))
-    s.add(TaskCandidate(task_id=task_id, kind="user", key=reporter, created_at=now))
-    s.flush()
 
 
 def links(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
     """What a case page shows of deviations: the case and step this deviation concerns (`about`,
-    None for a case that is no deviation), and the deviations reported from this case that the
+    None for a case that is no deviation), the measure and period out of target that opened it
+    (`measure`, None unless a measure did), and the deviations reported from this case that the
     actor may see (`reported`)."""
     with engine.db.read() as s:
-        return {"about": _about(s, actor, case_id), "reported": _reported(s, actor, case_id)}
+        return {"about": _about(s, actor, case_id), "measure": _measure(s, case_id),
+                "reported": _reported(s, actor, case_id)}
+
+
+def _measure(s: Session, case_id: str) -> dict[str, Any] | None:
+    row = s.execute(sa.select(MeasureFollowUp).where(MeasureFollowUp.case_id == case_id)).scalar_one_or_none()
+    if row is None:
+        return None
+    labels = MEASURE_TARGET_LABELS.get(row.measure, {})
+    return {"process_key": row.process_key, "measure": row.measure, "label": labels.get("label", row.measure),
+            "target": row.target, "actual": row.actual, "unit": labels.get("unit", ""),
+            "period_from": row.period_from.astimezone(STOCKHOLM).date().isoformat(),
+            "period_until": (row.period_until.astimezone(STOCKHOLM) - timedelta(days=1)).date().isoformat()}
 
 
 def _about(s: Session, actor: Actor, case_id: str) -> dict[str, Any] | None:

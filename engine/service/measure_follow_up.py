@@ -1,11 +1,19 @@
 """Follow-up of measures out of target (ISO 9001 9.1 → 10.2), and the measures a yearly review reads.
 
 After a calendar month has ended, each process target its actual missed in that month opens a
-follow-up case (Rutin's own process `rutin_matetalsuppfoljning`) whose one step goes to the
-process's owner role, naming the measure, the target, the actual and the period. It opens once:
-the case and its `measure_follow_ups` row are written in one transaction, and the row is unique
-per process, measure and period, so a second scheduler worker (or a second run) that gets as far
-as writing one is refused by the database and rolls its case back with it.
+nonconformity: a case of the shipped deviation process (`avvikelsehantering`, ISO 9001 10.2),
+placed in the measured process's unit (or, where it has none, the unit most of its cases are
+in, so that the unit manager's immediate action has someone), whose first step ("Rapportera avvikelse") goes to the
+measured process's owner role alone (`engine.service.first_step`) with the measure, the target,
+the actual and the period as its data and its description. From there it flows as any deviation
+does: classification, corrective action, the check that it was effective. Where the deviation
+process is not published, the follow-up is Rutin's own one-step process
+`rutin_matetalsuppfoljning` for the owner instead, so a missed target is never lost.
+
+It opens once: the case and its `measure_follow_ups` row (the link from the measure and period to
+the case) are written in one transaction, and the row is unique per process, measure and period,
+so a second scheduler worker (or a second run) that gets as far as writing one is refused by the
+database and rolls its case back with it.
 
 The yearly review (`engine.catalogue.processes.fire_review`) gets the measures of the year it
 reviews, with their targets, as data on the review case.
@@ -22,17 +30,21 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bpmn.model import HumanStep
+
+from ..authority import org
 from ..authority.identity import SYSTEM
 from ..authority.ownership import DEFAULT_OWNER_ROLE, governing_version
 from ..base.clock import STOCKHOLM
-from ..base.errors import Conflict
+from ..base.errors import Conflict, NotFound
 from ..base.labels import MEASURE_TARGET_LABELS
 from ..catalogue import processes
 from ..core import Engine
 from ..store.measure_models import MeasureFollowUp, MeasureTarget
-from ..store.models import ProcessVersion
-from . import measure_targets, measures
+from ..store.models import Case, ProcessVersion
+from . import first_step, measure_targets, measures
 from .cases import start_in
+from .first_step import DEVIATION_PROCESS
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +62,8 @@ def closed_period(now: datetime) -> tuple[datetime, datetime]:
 
 def _ensure_process(engine: Engine) -> None:
     with engine.db.read() as s:
-        present = s.execute(sa.select(ProcessVersion.id).where(ProcessVersion.key == FOLLOW_UP_PROCESS)).first()
+        present = s.execute(sa.select(ProcessVersion.id).where(
+            ProcessVersion.key.in_([DEVIATION_PROCESS, FOLLOW_UP_PROCESS]))).first()
     if present is None:
         # Another worker deploying it at the same moment: a conflict, and it is there now.
         with contextlib.suppress(Conflict):
@@ -63,7 +76,7 @@ def _period_text(since: datetime, until: datetime) -> str:
 
 
 def run_due(engine: Engine) -> list[dict[str, Any]]:
-    """Open a follow-up case for each target missed in the last closed month that has none yet;
+    """Open a deviation (or follow-up) case for each target missed in the last closed month that has none yet;
     return those opened (a scheduler job: `rutin serve` and `rutin worker` run it)."""
     now = engine.clock.now()
     since, until = closed_period(now)
@@ -101,30 +114,55 @@ def _open(engine: Engine, s: Session, key: str, measure: str, verdict: dict[str,
           until: datetime, now: datetime) -> dict[str, Any]:
     v = governing_version(s, key)
     owner = (v.owner_role if v is not None else None) or DEFAULT_OWNER_ROLE
-    follow_up = processes.latest_version(s.connection(), FOLLOW_UP_PROCESS)
     period = _period_text(since, until)
     unit = MEASURE_TARGET_LABELS[measure]["unit"]
-    data = {"process": key, "process_name": v.name if v is not None else key, "agare": owner,
-            "matetal": verdict["label"], "mal": verdict["target_text"],
-            "utfall": f"{verdict['actual']:g} {unit}".replace(".", ","), "period": period}
-    work = start_in(engine, s, SYSTEM, follow_up, data, f"Mätetal {key} {measure} {since.date().isoformat()}"[:200],
-                    via="measure_follow_up")
+    name = v.name if v is not None else key
+    actual = f"{verdict['actual']:g} {unit}".replace(".", ",")
+    data = {"process": key, "process_name": name, "agare": owner, "matetal": verdict["label"],
+            "mal": verdict["target_text"], "utfall": actual, "period": period}
+    business_key = f"Mätetal {key} {measure} {since.date().isoformat()}"[:200]
+    try:
+        deviation = processes.latest_version(s.connection(), DEVIATION_PROCESS)
+    except NotFound:
+        deviation = None
+    if deviation is not None:
+        data |= {"galler_matetal": f"{verdict['label']} i {name}, {period}", "kalla": "internt",
+                 "upptackt_datum": until.date().isoformat(),
+                 "beskrivning": f"Mätetalet {verdict['label'].lower()} i processen {name} låg utanför målet "
+                                f"under {period}: mål {verdict['target_text']}, utfall {actual}."}
+        placed = org.process_unit(engine, s.connection(), key, engine.model(v.id).properties if v is not None else {})
+        if placed is None:  # where the measured work was done: the unit most of the period's cases are in
+            placed = s.execute(sa.select(Case.org_unit_id).where(
+                Case.process_key == key, Case.org_unit_id.is_not(None), Case.created_at < until)
+                .group_by(Case.org_unit_id).order_by(sa.func.count().desc(), Case.org_unit_id).limit(1)).scalar()
+        work = start_in(engine, s, SYSTEM, deviation, data, business_key, via="measure_follow_up", org_unit=placed)
+        first = [r for r in work.open_rows if r.name == "Rapportera avvikelse"]
+        for row in first:
+            candidates, _ = work.route(HumanStep(element_id="", name=row.name, role=owner,
+                                                 candidate_groups=[owner]), data)
+            first_step.offer_only(s, row.id, candidates, now, role=owner)
+    else:
+        follow_up = processes.latest_version(s.connection(), FOLLOW_UP_PROCESS)
+        work = start_in(engine, s, SYSTEM, follow_up, data, business_key, via="measure_follow_up")
     s.add(MeasureFollowUp(process_key=key, measure=measure, period_from=since, period_until=until,
                           target=verdict["target"], actual=verdict["actual"], case_id=work.case.id, opened_at=now))
     s.flush()  # the unique row: a second opening fails here, and its case goes with the rollback
-    return {"process_key": key, "measure": measure, "period": period, "case_id": work.case.id}
+    return {"process_key": key, "measure": measure, "period": period, "case_id": work.case.id,
+            "process": work.case.process_key}
 
 
 def follow_ups(engine: Engine, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The follow-up cases opened for the processes `keys`, newest period first, for the page."""
+    """The cases opened for the processes `keys` by measures out of target, newest period first,
+    for the page: each a deviation (`deviation` true) or the owner's follow-up, with its status."""
     with engine.db.read() as s:
         out: dict[str, list[dict[str, Any]]] = {}
-        for r in s.execute(sa.select(MeasureFollowUp).where(MeasureFollowUp.process_key.in_(keys))
-                           .order_by(MeasureFollowUp.period_from.desc())).scalars():
+        for r, kind, status in s.execute(
+                sa.select(MeasureFollowUp, Case.process_key, Case.status).join(Case, Case.id == MeasureFollowUp.case_id)
+                .where(MeasureFollowUp.process_key.in_(keys)).order_by(MeasureFollowUp.period_from.desc())):
             out.setdefault(r.process_key, []).append({
                 "measure": r.measure, "label": MEASURE_TARGET_LABELS.get(r.measure, {}).get("label", r.measure),
                 "period": _period_text(r.period_from.astimezone(STOCKHOLM), r.period_until.astimezone(STOCKHOLM)),
-                "case_id": r.case_id})
+                "case_id": r.case_id, "deviation": kind == DEVIATION_PROCESS, "status": status})
         return out
 
 

@@ -29,7 +29,7 @@ from ..store.models import (
     ProcessEvent,
     ProcessHead,
 )
-from .audit_projections import check_projections
+from .audit_projections import check_approvals, check_projections
 from .checkpoints import GRACE, LOG_FILE, PUBLIC_FILE, audit_dir, canonical, public_keys, read_log, sealed_points
 
 # -- verification -----------------------------------------------------------------------------
@@ -221,17 +221,40 @@ def verify_process_history(engine: Engine, key: str) -> bool:
 
 def process_findings(s: Session, key: str) -> list[dict[str, Any]]:
     """A single process history's chain findings against its stored head, without checkpoints."""
-
     report = Report(started_at=datetime.min)
+    _check_process(s, report, key, [], None)
+    return report.findings
+
+
+def _check_process(s: Session, report: Report, key: str, sealed: list[tuple[int, str, int, str]],
+                   latest: tuple[int, datetime] | None) -> None:
     events = list(s.execute(sa.select(ProcessEvent).where(ProcessEvent.process_key == key)
                             .order_by(ProcessEvent.seq)).scalars())
     head = s.execute(sa.select(ProcessHead.event_count, ProcessHead.last_event_hash)
                      .where(ProcessHead.process_key == key)).first()
     rows = [(e.seq, e.prev_hash, e.hash, process_event_hash(e.prev_hash, e), e.at, e.type, e.actor)
             for e in events]
-    _check_chain(report, "process", key, f"Process {key}", rows, (head[0], head[1]) if head else (0, None), [], None)
-    return report.findings
+    _check_chain(report, "process", key, f"Process {key}", rows, (head[0], head[1]) if head else (0, None),
+                 sealed, latest)
 
+
+def verify_process(engine: Engine, key: str) -> dict[str, Any]:
+    """One process history, as `verify_all` checks it: its chain and stored head, every point sealed
+    for it in the checkpoint log (and the log's own chain and signatures), and who approved each
+    version and how against its events. For a version's page; nothing is recorded."""
+    report = Report(started_at=engine.clock.now())
+    log_findings, points, latest = _checked_log(engine.settings)
+    report.findings.extend(log_findings)
+    sealed = points.get(f"process:{key}", [])
+    with engine.db.read() as s:
+        _check_process(s, report, key, sealed, latest)
+        check_approvals(s, report.add, key)
+        events = s.execute(sa.select(sa.func.count()).select_from(ProcessEvent)
+                           .where(ProcessEvent.process_key == key)).scalar_one()
+    return {"clean": not report.findings, "at": report.started_at.isoformat(), "events": events,
+            "sealed_to": max((p[0] for p in sealed), default=0),
+            "checkpoint": None if latest is None else {"n": latest[0], "at": latest[1].isoformat()},
+            "findings": report.findings}
 
 
 def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", record: bool = True) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from engine.retention import culling, holds, rules
 from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
+from ..record_bundle import bundle as record_bundle_zip
 from .case_context import step_dates
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
 from .list_filters import filter_choices, list_filters
@@ -101,6 +102,18 @@ def record_json(case_id: str) -> Any:
     data = case_record.case_record(current_engine(), g.actor, case_id)
     name = f"arendeakt-{data['case']['business_key'] or case_id}.json"
     return attachment(json.dumps(data, ensure_ascii=False, indent=2), name, "application/json")
+
+
+@bp.get("/cases/<case_id>/akt.zip")
+@signed_in
+def record_bundle(case_id: str) -> Any:
+    """The record as one file to keep: the printable page with its style inline, the JSON, the
+    history's verification and the published public keys (`webapp.record_bundle`)."""
+    engine = current_engine()
+    data = case_record.case_record(engine, g.actor, case_id)
+    page = render_template("case_record.html", r=data)
+    name = f"arendeakt-{data['case']['business_key'] or case_id}.zip"
+    return attachment(record_bundle_zip(engine.settings, data, page), name, "application/zip")
 
 
 @bp.post("/cases/<case_id>/lamna-over")

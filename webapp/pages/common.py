@@ -45,6 +45,7 @@ from engine.base.labels import (
     EVENT_LABELS,
     HTTP_PROBLEMS,
     PROBLEM_TITLES,
+    PROCESS_EVENT_LABELS,
     SEVERITY_LABELS,
     STATUS_LABELS,
 )
@@ -173,7 +174,7 @@ def _globals() -> dict[str, Any]:
             "reads_decisions": reads_decisions, "reads_measures": reads_measures,
             "severity_label": SEVERITY_LABELS, "event_label": EVENT_LABELS,
             "escalation_action": ESCALATION_ACTIONS, "actor_label": ACTOR_LABELS,
-            "approval_via": APPROVAL_VIA}
+            "approval_via": APPROVAL_VIA, "process_event_labels": PROCESS_EVENT_LABELS}
 
 
 # (handlers of the outer blueprint answer for the areas nested in it too)

@@ -14,7 +14,7 @@ from engine.base.errors import RutinError
 from engine.catalogue import processes, starting, upload_warnings, version_diff
 from engine.retention import rules
 from engine.routing import drafts
-from engine.service import cases
+from engine.service import cases, verification
 
 from ..downloads import diagram_download
 from ..params import upload_filename
@@ -104,14 +104,22 @@ def version(key: str, number: int) -> str:
 
 
 def _version_page(key: str, number: int, errors: dict[str, str], reason: str = "", status: int = 200) -> Any:
+    """A version for its approver and its auditor: a draft against the version published now, any
+    other against the approved version before it; who uploaded and approved it and how, its events
+    and the process history checked against the signed checkpoints."""
     engine = current_engine()
     v = processes.get_version(engine, key, number)
-    published = [p for p in processes.get_process(engine, key)["versions"] if p["status"] == "published"]
-    before = processes.get_version(engine, key, published[0]["version"]) if published else None
-    changes = version_diff.diff(current_engine().model(before["id"]).to_json() if before else None,
-                                engine.model(v["id"]).to_json()) if v["status"] == "draft" else []
+    versions = processes.get_process(engine, key)["versions"]
+    if v["status"] == "draft":
+        earlier = [p for p in versions if p["status"] == "published"]
+    else:
+        earlier = [p for p in versions if p["version"] < number and p["status"] in ("published", "superseded")]
+    before = processes.get_version(engine, key, earlier[0]["version"]) if earlier else None
+    changes = version_diff.diff(engine.model(before["id"]).to_json() if before else None,
+                                engine.model(v["id"]).to_json()) if v["status"] != "rejected" else []
     return render_template("version.html", v=v, before=before, changes=changes, errors=errors, reason=reason,
                            approvable=number in ownership.approvable(engine, g.actor, key),
+                           verification=verification.verify_process(engine, key),
                            fields_of=FieldNames, max_reason=processes.MAX_REASON), status
 
 
