@@ -313,10 +313,11 @@ def dialect(text: str, language: str | None = None) -> str:
 _NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, "rutin_value", "rutin_truth"}
 
 
-def null_safe(python: str) -> str:
+def null_safe(python: str, condition: bool = True) -> str:
     """A translated FEEL condition that reads a missing variable as null, as FEEL does: each
     variable it reads becomes ``rutin_value('name')`` (null when the case does not hold it,
-    `bpmn.sandbox`), and the whole is read as false when it is null (``rutin_truth``). A variable a
+    `bpmn.sandbox`), and the whole is read as false when it is null (``rutin_truth``); not so for
+    a mapping (`condition` False), whose null value is the engine's to store as None. A variable a
     FEEL quantifier binds (``some x in xs``) stays itself.
 
     Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
@@ -344,6 +345,8 @@ def null_safe(python: str) -> str:
             return self.generic_visit(node)
 
     body = Reads().visit(tree.body)
+    if not condition:
+        return ast.unparse(ast.fix_missing_locations(ast.Expression(body)))
     wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body], []))
     return ast.unparse(ast.fix_missing_locations(wrapped))
 
