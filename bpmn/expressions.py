@@ -316,8 +316,8 @@ _NULL_SAFE_SKIP = {"True", "False", "None", "rutin_beslut", VARIABLE_HELPER, "ru
 def null_safe(python: str, condition: bool = True) -> str:
     """A translated FEEL condition that reads a missing variable as null, as FEEL does: each
     variable it reads becomes ``rutin_value('name')`` (null when the case does not hold it,
-    `bpmn.sandbox`), and the whole is read as false when it is null (``rutin_truth``); not so for
-    a mapping (`condition` False), whose null value is the engine's to store as None. A variable a
+    `bpmn.sandbox`), a path into a record that lacks the field is null too, and the whole is read
+    as false when it is null (``rutin_truth``); a mapping's (`condition` False) as None. A variable a
     FEEL quantifier binds (``some x in xs``) stays itself.
 
     Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
@@ -335,6 +335,16 @@ def null_safe(python: str, condition: bool = True) -> str:
                 return node
             return ast.copy_location(ast.Call(ast.Name("rutin_value", ast.Load()), [ast.Constant(node.id)], []), node)
 
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            # A path into a variable (``order.id``): null where a record on it lacks the field.
+            self.generic_visit(node)
+            value = node.value
+            if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant) and \
+                    isinstance(node.slice.value, str) and isinstance(value, ast.Call) and \
+                    isinstance(value.func, ast.Name) and value.func.id == "rutin_value":
+                return ast.copy_location(ast.Call(ast.Name("rutin_value", ast.Load()), [node.slice, value], []), node)
+            return node
+
         def visit_Call(self, node: ast.Call) -> ast.AST:
             if isinstance(node.func, ast.Name) and node.func.id == VARIABLE_HELPER:
                 node.func = ast.Name("rutin_value", ast.Load())
@@ -345,9 +355,8 @@ def null_safe(python: str, condition: bool = True) -> str:
             return self.generic_visit(node)
 
     body = Reads().visit(tree.body)
-    if not condition:
-        return ast.unparse(ast.fix_missing_locations(ast.Expression(body)))
-    wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body], []))
+    last = [] if condition else [ast.Constant(None)]
+    wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body, *last], []))
     return ast.unparse(ast.fix_missing_locations(wrapped))
 
 

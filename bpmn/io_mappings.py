@@ -203,6 +203,35 @@ def _spiff(el: etree._Element, local: str, at: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _start_event(el: etree._Element, out: Reading) -> Reading:
+    """A start event's mappings are not run: Camunda 7 refuses them there, and Rutin reads an
+    output that passes a variable on under its own name (``${belopp}`` to ``belopp``) as the
+    declaration of the data a case starts with (`bpmn.declared`). Any other is not run."""
+    _camunda(el, out)
+    _zeebe(el, out)
+    for step in out.steps:
+        if step["kind"] != "output" or variable_reference_python(step["source"]) != step["name"]:
+            out.refused.append(("mapping-not-applied",
+                                f"{step['what']} på starthändelsen körs inte; ärendet startar med de uppgifter "
+                                "som skickas, med variablernas egna namn."))
+    out.steps = []
+    return out
+
+
+def variable_reference_python(source: str) -> str | None:
+    """The variable a translated expression reads alone (``x`` for ``x`` or ``rutin_truth(rutin_value('x'), None)``)."""
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(tree, ast.Call) and getattr(tree.func, "id", None) == "rutin_truth" and tree.args:
+        tree = tree.args[0]
+    if isinstance(tree, ast.Call) and getattr(tree.func, "id", None) == "rutin_value" and len(tree.args) == 1 \
+            and isinstance(tree.args[0], ast.Constant):
+        return str(tree.args[0].value)
+    return tree.id if isinstance(tree, ast.Name) else None
+
+
 def read(el: etree._Element) -> Reading:
     """The steps `el` asks to run when it starts and ends, in the order they run: inputs, then
     start listeners and the pre-script; end listeners and the post-script, then outputs."""
@@ -212,6 +241,8 @@ def read(el: etree._Element) -> Reading:
     tag = el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
     if tag in {"process", "sequenceFlow"}:
         return out
+    if tag == "startEvent":
+        return _start_event(el, out)
     _camunda(el, out)
     _zeebe(el, out)
     listeners = _listeners(el, out)

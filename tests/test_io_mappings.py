@@ -51,3 +51,50 @@ def test_camunda7_input_output_and_listener_scripts_run(engine: Engine) -> None:
     assert data["godkant"] is True and data["sammanfattning"] == "Ada" and data["avslutad"] == "ja"
     # ...and the inputs, local to the task, are gone.
     assert not {"gransbelopp", "handlingstyp", "namn", "kanaler", "adress", "dubbelt"} & set(data), data
+
+
+def test_camunda8_io_mapping_reads_feel_with_its_nulls_and_paths(engine: Engine) -> None:
+    case = _start(engine, "io_zeebe.bpmn", {"order": {"id": "B-17"}})
+    assert case["status"] == "active", case.get("incident")
+    case = _complete(engine, case, {"kommentar": "Levereras tisdag"})
+    assert case["status"] == "completed", case.get("incident")
+    data = case["data"]
+    # A target path builds the record; a path to a field the record lacks is null, as FEEL reads it.
+    assert data["kontrollerad"] == {"id": "B-17"} and data["utanRabatt"] is True
+    assert data["ort"] == "Sundsvall" and data["anteckning"] == "Levereras tisdag"
+    # The inputs were the task's local variables.
+    assert not {"orderId", "leverans", "rabatt"} & set(data), data
+
+
+def test_spiff_pre_and_post_scripts_run_around_the_task(engine: Engine) -> None:
+    case = _start(engine, "io_spiff.bpmn", {})
+    assert case["status"] == "active", case.get("incident")
+    assert case["data"]["avgift"] == 750 and case["data"]["avgift_text"] == "750 kr"
+    # A post-script that fails is an incident at its element, in Swedish, which a retry ends.
+    case = _complete(engine, case, {})
+    incident = case["incident"]
+    assert case["status"] == "incident" and incident["element_id"] == "Activity_granska"
+    assert incident["message"].startswith("Skriptet efter steget i 'Granska avgiften' kunde inte köras"), incident
+    assert "divisor" in incident["message"]
+    case = cases.retry_case(engine, SYSTEM, case["id"], {"divisor": 2})
+    assert case["status"] == "completed", case.get("incident")
+    assert case["data"]["granskad"] is True
+
+
+def test_a_failing_camunda7_input_is_an_incident_naming_the_mapping_and_the_element(engine: Engine) -> None:
+    case = _start(engine, "io_camunda7.bpmn", {"belopp": 8000, "sokande": {"personnummer": "x"}, "kanal": "post"})
+    incident = case["incident"]
+    assert case["status"] == "incident" and incident["element_id"] == "Activity_granska", case
+    assert incident["message"].startswith("Inmappningen 'namn' i 'Granska ansökan' kunde inte utvärderas"), incident
+
+
+def test_upload_warns_only_about_what_does_not_run() -> None:
+    camunda = _codes(fixture_bytes("io_camunda7.bpmn"))
+    assert not {"mapping-not-applied", "mapping-unreadable", "script-not-run"} & set(camunda), camunda
+    [java] = camunda["listener-not-run"]  # the Java class listener; the Python scripts run
+    assert "se.kommun.NotifieraHandlaggare" in java.message and java.element_id == "Activity_granska"
+    zeebe = _codes(fixture_bytes("io_zeebe.bpmn"))
+    assert not {"mapping-not-applied", "mapping-unreadable"} & set(zeebe), zeebe
+    [job] = zeebe["listener-not-run"]  # a job worker's listener
+    assert "'notifiera'" in job.message and "jobbarbetare" in job.message
+    assert "script-not-run" not in _codes(fixture_bytes("io_spiff.bpmn"))
