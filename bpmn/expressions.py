@@ -338,6 +338,9 @@ def null_safe(python: str, condition: bool = True) -> str:
         def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
             # A path into a variable (``order.id``): null where a record on it lacks the field.
             self.generic_visit(node)
+            value = node.slice
+            if isinstance(value, ast.Constant) and type(value.value) is int and value.value > 0:
+                node.slice = ast.copy_location(ast.Constant(value.value - 1), value)  # FEEL counts from 1
             value = node.value
             if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant) and \
                     isinstance(node.slice.value, str) and isinstance(value, ast.Call) and \

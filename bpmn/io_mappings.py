@@ -73,6 +73,17 @@ class Unreadable(ValueError):
     """A mapping Rutin cannot evaluate; the message says why, in Swedish."""
 
 
+class Refused(Unreadable):
+    """A mapping whose script cannot run here: refused at upload (`bpmn.implementations`), so not
+    warned about again."""
+
+
+def _name(target: str) -> bool:
+    """Whether a Zeebe target is a variable, or a path into one (names may hold spaces in Camunda 8)."""
+    return all(part.strip() and not part.strip()[0].isdigit() and all(c.isalnum() or c in "_ " for c in part)
+               for part in target.split("."))
+
+
 def _juel_or_text(text: str | None) -> str:
     value = (text or "").strip()
     if value[:2] in {"${", "#{"}:
@@ -103,7 +114,7 @@ def _camunda_value(param: etree._Element) -> str:
 
 def _script_value(script: etree._Element) -> str:
     if not is_python(script.get("scriptFormat")) or script.get("resource"):
-        raise Unreadable(f"skriptet i {script.get('scriptFormat')!r} kan inte köras här")
+        raise Refused(f"skriptet i {script.get('scriptFormat')!r} kan inte köras här")
     source = (script.text or "").strip()
     try:
         ast.parse(source, mode="eval")
@@ -134,6 +145,8 @@ def _camunda(el: etree._Element, out: Reading) -> None:
                 continue
             try:
                 source = _camunda_value(param)
+            except Refused:
+                continue
             except Unreadable as exc:
                 out.refused.append(("mapping-unreadable", f"{what}: {exc}; mappningen körs inte."))
                 continue
@@ -146,7 +159,7 @@ def _zeebe(el: etree._Element, out: Reading) -> None:
         for m in own(el, ZEEBE_NS, local):
             target = (m.get("target") or "").strip()
             what = f"{direction} till {target!r}"
-            if not target or not all(part.isidentifier() for part in target.split(".")):
+            if not target or not _name(target):
                 out.refused.append(("mapping-unreadable", f"{what}: målet är inget variabelnamn; mappningen körs "
                                                           "inte."))
                 continue

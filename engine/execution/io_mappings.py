@@ -65,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
     """Set a variable, or a field at a path into one (Zeebe's ``order.id``), making the records on the way."""
-    *parents, last = path.split(".")
+    *parents, last = [part.strip() for part in path.split(".")]
     here = data
     for part in parents:
         if not isinstance(here.get(part), dict):
@@ -97,7 +97,7 @@ def start(task: Any) -> None:
     for step in found:
         if step["kind"] == "input":
             value = _evaluate(task, step)
-            top = step["name"].split(".", 1)[0]
+            top = step["name"].split(".", 1)[0].strip()
             if top not in held:
                 held[top] = [top in task.data, copy.deepcopy(task.data.get(top))]
             _set(task.data, step["name"], value)
