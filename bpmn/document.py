@@ -174,7 +174,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
         try:
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
-            io_mappings.attach(work, [spec, *subprocess_specs.values()])
+            io_mappings.attach(work, [spec, *subprocess_specs.values()], set(rw.converted))
         except ValidationException as exc:
             diagnostics.append(_from_validation(exc, pid, root))
             continue

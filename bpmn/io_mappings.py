@@ -150,8 +150,10 @@ def _camunda(el: etree._Element, out: Reading) -> None:
             except Unreadable as exc:
                 out.refused.append(("mapping-unreadable", f"{what}: {exc}; mappningen körs inte."))
                 continue
+            text = (param.text or "").strip()
+            shown_as = text if len(param) == 0 and text[:2] in {"${", "#{"} else None
             out.steps.append({"at": START if kind == "input" else END, "kind": kind, "name": name,
-                              "source": source, "what": what})
+                              "source": source, "what": what, "expression": shown(shown_as) if shown_as else None})
 
 
 def _zeebe(el: etree._Element, out: Reading) -> None:
@@ -168,8 +170,10 @@ def _zeebe(el: etree._Element, out: Reading) -> None:
             except Unreadable as exc:
                 out.refused.append(("mapping-unreadable", f"{what}: {exc}; mappningen körs inte."))
                 continue
+            written = (m.get("source") or "").strip()
             out.steps.append({"at": START if local == "input" else END, "kind": "input" if local == "input"
-                              else "output", "name": target, "source": source, "what": what})
+                              else "output", "name": target, "source": source, "what": what,
+                              "expression": shown(written) if written.startswith("=") else None})
 
 
 def _listeners(el: etree._Element, out: Reading) -> list[dict[str, Any]]:
@@ -266,12 +270,18 @@ def read(el: etree._Element) -> Reading:
     return out
 
 
-def attach(root: etree._Element, specs: list[Any]) -> None:
+def attach(root: etree._Element, specs: list[Any], converted: set[str] | frozenset[str] = frozenset()) -> None:
     """Put each element's steps on its engine task specs (``extensions``, kept by SpiffWorkflow's
     serializer), in the process specs `specs` parsed from `root`. A multi-instance step's steps
-    go on its instances, which are the element each time it runs."""
-    found = {el.get("id"): reading.steps for el in root.iter(f"{{{BPMN_NS}}}*")
-             if el.get("id") and el.find(EXTENSIONS) is not None and (reading := read(el)).steps}
+    go on its instances, which are the element each time it runs. An element a person does in
+    place of a service or decision (`converted`, by id) runs no output mapping: the person
+    records what the step produces under the outputs' own names (``form-from-outputs``)."""
+    found: dict[str | None, list[dict[str, Any]]] = {}
+    for el in root.iter(f"{{{BPMN_NS}}}*"):
+        if el.get("id") and el.find(EXTENSIONS) is not None:
+            steps = [s for s in read(el).steps if not (s["kind"] == "output" and el.get("id") in converted)]
+            if steps:
+                found[el.get("id")] = steps
     if not found:
         return
     for process in specs:

@@ -73,11 +73,11 @@ def value_reader(data: dict[str, Any]) -> Callable[..., Any]:
     """``rutin_value(name)``: a variable a JUEL or FEEL condition reads, null when the case does
     not hold it (`bpmn.expressions.null_safe` writes the calls); ``rutin_value(name, record)``:
     the field of a record on a path (FEEL's ``order.id``), null when the record lacks it or is
-    itself null, as FEEL reads a path."""
+    itself null (missing, or None in the case's data), as FEEL reads a path."""
     def rutin_value(name: str, *within: Any) -> Any:
         if within:
             record = within[0]
-            if isinstance(record, Null) or (isinstance(record, dict) and name not in record):
+            if record is None or isinstance(record, Null) or (isinstance(record, dict) and name not in record):
                 return NULL
             return record[name]
         if not isinstance(name, str) or name.startswith("_") or name not in data:

@@ -85,7 +85,8 @@ def test_a_failing_camunda7_input_is_an_incident_naming_the_mapping_and_the_elem
     case = _start(engine, "io_camunda7.bpmn", {"belopp": 8000, "sokande": {"personnummer": "x"}, "kanal": "post"})
     incident = case["incident"]
     assert case["status"] == "incident" and incident["element_id"] == "Activity_granska", case
-    assert incident["message"].startswith("Inmappningen 'namn' i 'Granska ansökan' kunde inte utvärderas"), incident
+    assert incident["message"] == ("Inmappningen 'namn' i 'Granska ansökan' ('${sokande.namn}') kunde inte "
+                                   "utvärderas: värdet 'namn' saknas."), incident
 
 
 def test_upload_warns_only_about_what_does_not_run() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 
 from bpmn import io_mappings
@@ -46,10 +47,15 @@ def _element(spec: Any) -> str:
 def _failed(step: dict[str, Any], spec: Any, exc: Exception) -> incidents.StepError:
     if incidents.is_infrastructure(exc):
         raise exc
-    cause = incidents.explain(exc).rstrip(".")
+    inner: BaseException = exc
+    if step["kind"] != "script" and isinstance(exc, WorkflowTaskException):
+        # The evaluation's own error, not SpiffWorkflow's wrapping (which quotes the translation).
+        inner = exc.__cause__ or exc.__context__ or exc
+    cause = incidents.explain(inner).rstrip(".")
     cause = cause[:1].lower() + cause[1:]
     verb = "kunde inte köras" if step["kind"] == "script" else "kunde inte utvärderas"
-    return incidents.StepError(f"{step['what']} i '{_element(spec)}' {verb}: {cause}.")
+    written = f" ({step['expression']})" if step.get("expression") else ""
+    return incidents.StepError(f"{step['what']} i '{_element(spec)}'{written} {verb}: {cause}.")
 
 
 def _plain(value: Any) -> Any:
