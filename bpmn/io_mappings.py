@@ -286,7 +286,7 @@ def attach(root: etree._Element, specs: list[Any], converted: set[str] | frozens
         return
     for process in specs:
         for task_spec in process.task_specs.values():
-            steps = found.get(getattr(task_spec, "bpmn_id", None))
-            if steps and not isinstance(task_spec, LoopTask):
+            own_steps = found.get(getattr(task_spec, "bpmn_id", None))
+            if own_steps and not isinstance(task_spec, LoopTask):
                 extensions = getattr(task_spec, "extensions", None)
-                task_spec.extensions = {**(extensions if isinstance(extensions, dict) else {}), KEY: steps}
+                task_spec.extensions = {**(extensions if isinstance(extensions, dict) else {}), KEY: own_steps}
