@@ -38,8 +38,10 @@ _KNOWN = set(dir(builtins)) | nulls.HELPERS | {"rutin_variable", "floor", "ceil"
 # Attributes (any namespace) whose value names a variable the element writes.
 _WRITING_ATTRIBUTES = {"resultVariable", "resultVariableName", "elementVariable", "inputElement",
                        "outputCollection", "variableName", "messageVariable"}
-# Elements (any namespace) that name a variable they write: in `name` or in `target`.
-_WRITING_ELEMENTS = {"outputParameter": "name", "output": "target", "out": "target", "inputDataItem": "id",
+# Elements (any namespace) that name a variable they write: in `name` or in `target` (an input
+# mapping's target is the element's own local variable, which its script and listeners read).
+_WRITING_ELEMENTS = {"outputParameter": "name", "output": "target", "out": "target", "inputParameter": "name",
+                     "input": "target", "inputDataItem": "id",
                      "outputDataItem": "id", "dataObject": "name", "dataObjectReference": "name"}
 _TIMERS = {"timeDate", "timeDuration", "timeCycle"}
 _OUT = {"out"}  # camunda:out, flowable:out, activiti:out
@@ -98,7 +100,8 @@ def written(proc: etree._Element, model: ProcessModel, original: etree._Element 
             if name == "formKey" and value.strip():
                 names.add(f"form_{value.strip()}_outcome")
         if tag in _WRITING_ELEMENTS and el.get(_WRITING_ELEMENTS[tag]):
-            names.add((el.get(_WRITING_ELEMENTS[tag]) or "").strip())
+            target = (el.get(_WRITING_ELEMENTS[tag]) or "").strip()
+            names |= {target, target.split(".", 1)[0]}  # Zeebe's target path ``order.id`` writes ``order``
         if tag in {"inputDataItem", "outputDataItem", "dataObject"} and el.get("name"):
             names.add((el.get("name") or "").strip())
         if tag == "loopDataOutputRef" and (el.text or "").strip():

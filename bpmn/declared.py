@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from .dialects import TaskExtensions, read_all
+from .expressions import variable_reference
 from .model import FormField
 from .normalize import flow_elements, local
 from .xml import q
@@ -70,12 +71,18 @@ def start_outputs(proc: etree._Element) -> list[str]:
 
 def message_outputs(proc: etree._Element) -> dict[str, list[str]]:
     """For each element that catches a message (by its id in the engine's spec), the variables
-    its output mapping declares; elements that map nothing are left out."""
+    its output mapping declares and those its outputs read from the message; elements that map
+    nothing are left out."""
     found: dict[str, list[str]] = {}
     for el in proc.iter(*(q(kind) for kind in _CATCHING)):
         if local(el) != "receiveTask" and el.find(q("messageEventDefinition")) is None:
             continue
-        names = _outputs(_merged(el))
+        ext = _merged(el)
+        names = _outputs(ext)
+        # The message's fields the outputs read (``=svar.text`` reads ``svar``): the mapping runs
+        # when the message is caught (`bpmn.io_mappings`), so those are what the message carries.
+        names += [ref.split(".", 1)[0].strip() for io in ext.io if io.get("direction") == "out"
+                  and (ref := variable_reference(io.get("source")))]
         if names and el.get("id"):
             found[el.get("id") or ""] = list(dict.fromkeys(names))
     return found

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 
-from . import dataflow
+from . import dataflow, io_mappings
 from .deep import with_deep_stack
 from .diagnostics import Diagnostic, DiagramRejected
 from .engine_messages import explain
@@ -175,6 +175,7 @@ def _read(root: etree._Element, data: bytes, forms: dict[str, bytes] | None, upl
         try:
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
+            io_mappings.attach(work, [spec, *subprocess_specs.values()], set(rw.converted))
         except ValidationException as exc:
             diagnostics.append(_from_validation(exc, pid, root))
             continue

@@ -318,13 +318,14 @@ def _call(name: str, args: list[ast.expr], node: ast.AST) -> ast.Call:
     return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), args, []), node)
 
 
-def null_safe(python: str) -> str:
+def null_safe(python: str, condition: bool = True) -> str:
     """A translated FEEL condition that reads a missing variable as null, as FEEL does: each
     variable it reads becomes ``rutin_value('name')`` (null when the case does not hold it,
-    `bpmn.sandbox`), ``not``, ``and``, ``or`` and ordering comparisons become FEEL's three-valued
-    ones (`bpmn.nulls`: ``not(null)`` is null, ``null and false`` false, ``null or true`` true),
-    and the whole is read as false when it is null (``rutin_truth``). A variable a FEEL quantifier
-    binds (``some x in xs``) stays itself; ``=`` and ``!=`` stay comparisons (null equals only null).
+    `bpmn.sandbox`), a path into a record that lacks the field is null too, ``not``, ``and``, ``or``
+    and ordering comparisons become FEEL's three-valued ones (`bpmn.nulls`: ``not(null)`` is null,
+    ``null and false`` false, ``null or true`` true), and the whole is read as false when it is null
+    (``rutin_truth``); a mapping's (`condition` False) as None. A variable a FEEL quantifier binds
+    (``some x in xs``) stays itself; ``=`` and ``!=`` stay comparisons (null equals only null).
 
     Camunda 8 documents FEEL's null for a missing variable (a comparison with null is null, and a
     condition that is not true is not taken, so the default flow is). JUEL does not: Camunda 7,
@@ -340,6 +341,19 @@ def null_safe(python: str) -> str:
             if node.id in _NULL_SAFE_SKIP or node.id in bound or not isinstance(node.ctx, ast.Load):
                 return node
             return ast.copy_location(ast.Call(ast.Name("rutin_value", ast.Load()), [ast.Constant(node.id)], []), node)
+
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            # A path into a variable (``order.id``): null where a record on it lacks the field.
+            self.generic_visit(node)
+            value = node.slice
+            if isinstance(value, ast.Constant) and type(value.value) is int and value.value > 0:
+                node.slice = ast.copy_location(ast.Constant(value.value - 1), value)  # FEEL counts from 1
+            value = node.value
+            if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Constant) and \
+                    isinstance(node.slice.value, str) and isinstance(value, ast.Call) and \
+                    isinstance(value.func, ast.Name) and value.func.id == "rutin_value":
+                return ast.copy_location(ast.Call(ast.Name("rutin_value", ast.Load()), [node.slice, value], []), node)
+            return node
 
         def visit_Call(self, node: ast.Call) -> ast.AST:
             if isinstance(node.func, ast.Name) and node.func.id == VARIABLE_HELPER:
@@ -375,7 +389,8 @@ def null_safe(python: str) -> str:
             return parts[0] if len(parts) == 1 else _call("rutin_and", parts, node)
 
     body = Reads().visit(tree.body)
-    wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body], []))
+    last = [] if condition else [ast.Constant(None)]
+    wrapped = ast.Expression(ast.Call(ast.Name("rutin_truth", ast.Load()), [body, *last], []))
     return ast.unparse(ast.fix_missing_locations(wrapped))
 
 

@@ -1,17 +1,18 @@
 """What a diagram asks to run beside its flow: listeners, input/output mappings, pre- and post-scripts.
 
 Camunda 7 (and Flowable, Activiti) attach execution and task listeners and ``inputOutput``
-mappings to elements, Camunda 8 ``ioMapping``, SpiffArena ``preScript``/``postScript``. Rutin runs
-none of them: a case's data is one set of variables every step reads and writes directly. So that
-no designer believes otherwise, each is checked at upload and reported on its element:
+mappings to elements, Camunda 8 ``ioMapping``, SpiffArena ``preScript``/``postScript``. Rutin
+runs what it can run as the original engine does (`bpmn.io_mappings` says which, and how); each
+is checked at upload and what is not run is reported on its element:
 
 - a script in a language that cannot run here (Groovy, JavaScript...), in a file Rutin does not
   have, or one the sandbox refuses, is an error, wherever it is;
 - a mapping whose expression is outside the subset Rutin evaluates is a warning naming the
-  expression: it is not run, so it cannot fail, but the designer learns it would not translate
-  (Camunda 8 models write FEEL functions there, ``string(now())``, that Camunda runs);
-- everything else is a warning saying what is not run: a Java class or delegate expression
-  (``körs inte``), the mappings (by variable), the Python scripts.
+  expression: it is not run (Camunda 8 models write FEEL functions there, ``string(now())``);
+- a listener that calls Java (a class, a delegate expression, a method expression), a listener
+  script on an event other than a step's start and end, a mapping or script on the process
+  itself or on a flow, and a call activity's ``camunda:in``/``out`` are warnings saying they
+  are not run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from . import sandbox
+from . import io_mappings, sandbox
 from .expressions import ExpressionError, shown, to_python
 from .xml import BPMN_NS
 
@@ -34,14 +35,12 @@ LISTENER_NAMESPACES = (CAMUNDA_NS, "http://flowable.org/bpmn", "http://activiti.
 _EXTENSIONS = f"{{{BPMN_NS}}}extensionElements"
 
 
-def _is_python(fmt: str | None) -> bool:
-    return (fmt or "python").strip().lower() in {"python", "python3", "py"}
+_is_python, _own = io_mappings.is_python, io_mappings.own
 
 
-def _own(el: etree._Element, ns: str, local: str) -> list[etree._Element]:
-    """Extension elements of `el` itself, not of the elements nested in it (a subprocess's tasks)."""
-    ext = el.find(_EXTENSIONS)
-    return [] if ext is None else list(ext.iter(f"{{{ns}}}{local}"))
+def local_name(el: etree._Element) -> str:
+    """An element's tag without its namespace."""
+    return el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
 
 
 class Implementations:
@@ -59,8 +58,8 @@ class Implementations:
             if el.find(_EXTENSIONS) is None:
                 continue
             self.listeners(el)
-            self.camunda_mappings(el)
-            self.zeebe_mappings(el)
+            self.mappings(el)
+            self.call_mappings(el)
             self.spiff_scripts(el)
 
     def _script(self, script: etree._Element, what: str, el: etree._Element) -> bool:
@@ -79,7 +78,8 @@ class Implementations:
         return True
 
     def listeners(self, el: etree._Element) -> None:
-        """Execution and task listeners: never run; scripts in other languages refused."""
+        """Execution and task listeners: inline Python scripts on a step's start and end run
+        (`bpmn.io_mappings`); scripts in other languages are refused; the rest is not run."""
         for ns in LISTENER_NAMESPACES:
             for kind in ("executionListener", "taskListener"):
                 for listener in _own(el, ns, kind):
@@ -87,16 +87,25 @@ class Implementations:
                     what = f"Lyssnaren på händelsen {event!r}"
                     script = listener.find(f"{{{ns}}}script")
                     if script is not None:
-                        if self._script(script, f"{what}s skript", el):
+                        if not self._script(script, f"{what}s skript", el):
+                            continue
+                        try:
+                            sandbox.check_script(script.text or "")
+                        except sandbox.PolicyViolation as exc:
+                            self.diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
+                            continue
+                        if (kind, event) not in io_mappings.LISTENER_EVENTS or not io_mappings.runnable(el, script):
                             self.diag("warning", "listener-not-run",
-                                       f"{what} (ett Python-skript) körs inte; Rutin kör inga lyssnare.", el)
+                                       f"{what} (ett Python-skript) körs inte; Rutin kör lyssnarskript när ett steg "
+                                       "startar (start, create) och slutar (end, complete).", el)
                         continue
                     impl = (listener.get("class") and f"Java-klassen {listener.get('class')!r}") or (
                         listener.get("delegateExpression") and
                         f"delegatuttrycket {shown(listener.get('delegateExpression') or '')}") or (
                         listener.get("expression") and f"uttrycket {shown(listener.get('expression') or '')}")
                     self.diag("warning", "listener-not-run",
-                               f"{what} ({impl or 'utan implementation'}) körs inte; Rutin kör inga lyssnare.", el)
+                               f"{what} ({impl or 'utan implementation'}) körs inte; den anropar Java-objekt, som "
+                               "Rutin inte har. Skriv det lyssnaren gör som ett Python-skript.", el)
         for listener in _own(el, ZEEBE_NS, "executionListener"):
             self.diag("warning", "listener-not-run",
                        f"Lyssnaren av typen {listener.get('type')!r} ({listener.get('eventType') or '?'}) körs inte; "
@@ -109,26 +118,31 @@ class Implementations:
             self.diag("warning", "mapping-unreadable",
                        f"{what}: {shown(source)} kan inte utvärderas här ({exc}); mappningen körs inte.", el)
 
-    def camunda_mappings(self, el: etree._Element) -> None:
-        """``camunda:inputOutput`` (and call activities' ``camunda:in``/``out``): checked, not applied."""
-        names: list[str] = []
-        for local, direction in (("inputParameter", "Inmappningen"), ("outputParameter", "Utmappningen")):
+    def mappings(self, el: etree._Element) -> None:
+        """``camunda:inputOutput`` and ``zeebe:ioMapping`` run (`bpmn.io_mappings`): a warning for
+        each mapping that cannot; a script in another language refused."""
+        for local in ("inputParameter", "outputParameter"):
             for param in _own(el, CAMUNDA_NS, local):
-                name = param.get("name") or "?"
-                names.append(name)
-                what = f"{direction} {name!r}"
                 script = param.find(f"{{{CAMUNDA_NS}}}script")
-                if script is not None:
-                    if self._script(script, f"{what}s skript", el):
-                        try:
-                            sandbox.check_script(script.text or "")
-                        except sandbox.PolicyViolation as exc:
-                            self.diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
-                    continue
-                text = (param.text or "").strip()
-                if param.find(f"{{{CAMUNDA_NS}}}list") is None and param.find(f"{{{CAMUNDA_NS}}}map") is None \
-                        and text[:2] in {"${", "#{"}:
-                    self._expression(text, what, el)
+                if script is not None and self._script(script, f"Mappningen {param.get('name')!r}s skript", el):
+                    try:
+                        sandbox.check_script(script.text or "")
+                    except sandbox.PolicyViolation as exc:
+                        self.diag("error", "script-refused",
+                                   f"Mappningen {param.get('name')!r}s skript tillåts inte: {exc}", el)
+        if local_name(el) in {"process", "sequenceFlow"}:
+            names = [p.get("name") or "?" for local in ("inputParameter", "outputParameter")
+                     for p in _own(el, CAMUNDA_NS, local)]
+            names += [m.get("target") or "?" for local in ("input", "output") for m in _own(el, ZEEBE_NS, local)]
+            self._not_applied(names, el)
+            return
+        for code, message in io_mappings.read(el).refused:
+            self.diag("warning", code, message, el)
+
+    def call_mappings(self, el: etree._Element) -> None:
+        """A call activity's ``camunda:in``/``out``: checked, not applied (the called process
+        shares the case's data)."""
+        names: list[str] = []
         for local in ("in", "out"):
             for mapping in _own(el, CAMUNDA_NS, local):
                 if mapping.get("variables") == "all":
@@ -139,26 +153,16 @@ class Implementations:
                                      f"{mapping.get('target')!r}", el)
         self._not_applied(names, el)
 
-    def zeebe_mappings(self, el: etree._Element) -> None:
-        """``zeebe:ioMapping`` inputs and outputs: checked, not applied."""
-        names: list[str] = []
-        for local, direction in (("input", "Inmappningen"), ("output", "Utmappningen")):
-            for m in _own(el, ZEEBE_NS, local):
-                target, source = m.get("target") or "?", (m.get("source") or "").strip()
-                names.append(target)
-                if source.startswith("="):
-                    self._expression(source, f"{direction} till {target!r}", el)
-        self._not_applied(names, el)
-
     def _not_applied(self, names: list[str], el: etree._Element) -> None:
         if names:
             listed = ", ".join(dict.fromkeys(names))
+            who = "anropet" if local_name(el) == "callActivity" else "elementet"
             self.diag("warning", "mapping-not-applied",
-                       f"In- och utmappningarna ({listed}) körs inte; steget läser och skriver ärendets data direkt, "
-                       "med variablernas egna namn.", el)
+                       f"In- och utmappningarna ({listed}) körs inte här; {who} läser och skriver ärendets data "
+                       "direkt, med variablernas egna namn.", el)
 
     def spiff_scripts(self, el: etree._Element) -> None:
-        """SpiffArena's ``preScript``/``postScript``: checked by the sandbox, not run."""
+        """SpiffArena's ``preScript``/``postScript``: checked by the sandbox; run (`bpmn.io_mappings`)."""
         for local, when in (("preScript", "före"), ("postScript", "efter")):
             for script in _own(el, SPIFF_NS, local):
                 text = (script.text or "").strip()
@@ -170,6 +174,7 @@ class Implementations:
                     self.diag("error", "script-refused", f"Skriptet som ska köras {when} steget tillåts inte: {exc}",
                                el)
                     continue
-                self.diag("warning", "script-not-run",
-                           f"Skriptet som ska köras {when} steget ({local}) körs inte; lägg det i en skriptuppgift "
-                           f"{when} steget.", el)
+                if local_name(el) in {"process", "sequenceFlow"}:
+                    self.diag("warning", "script-not-run",
+                               f"Skriptet som ska köras {when} ({local}) körs inte här; lägg det i en skriptuppgift.",
+                               el)

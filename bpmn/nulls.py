@@ -77,9 +77,12 @@ class Null:
 NULL = Null()
 
 
-def truth(value: Any) -> Any:
-    """``rutin_truth(condition)``: a JUEL or FEEL condition's value, null read as false."""
-    return False if isinstance(value, Null) else value
+def truth(value: Any, *otherwise: Any) -> Any:
+    """``rutin_truth(condition)``: a JUEL or FEEL condition's value, null read as false;
+    ``rutin_truth(value, None)``: a mapping's value, null stored as None."""
+    if isinstance(value, Null):
+        return otherwise[0] if otherwise else False
+    return value
 
 
 def _is_null(value: Any) -> bool:
@@ -123,10 +126,17 @@ def feel_compare(op: str, left: Any, right: Any) -> Any:
     return result if isinstance(result, bool) else NULL
 
 
-def value_reader(data: dict[str, Any]) -> Callable[[str], Any]:
+def value_reader(data: dict[str, Any]) -> Callable[..., Any]:
     """``rutin_value(name)``: a variable a JUEL or FEEL condition reads, null when the case does
-    not hold it or holds null (`bpmn.expressions.null_safe` writes the calls)."""
-    def rutin_value(name: str) -> Any:
+    not hold it (`bpmn.expressions.null_safe` writes the calls); ``rutin_value(name, record)``:
+    the field of a record on a path (FEEL's ``order.id``), null when the record lacks it or is
+    itself null (missing, or None in the case's data), as FEEL reads a path."""
+    def rutin_value(name: str, *within: Any) -> Any:
+        if within:
+            record = within[0]
+            if record is None or isinstance(record, Null) or (isinstance(record, dict) and name not in record):
+                return NULL
+            return record[name]
         if not isinstance(name, str) or name.startswith("_") or name not in data or data[name] is None:
             return NULL
         return data[name]

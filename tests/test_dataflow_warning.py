@@ -14,7 +14,8 @@ from engine.core import Engine
 from engine.service import cases
 
 NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
-      'xmlns:flowable="http://flowable.org/bpmn"')
+      'xmlns:flowable="http://flowable.org/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+      'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
 
 
 def doc(task: str, condition: str, extra: str = "") -> bytes:
@@ -48,6 +49,15 @@ def test_a_condition_reading_what_nothing_writes_is_warned_in_every_dialect(cond
     '<userTask id="t"><extensionElements><camunda:inputOutput><camunda:outputParameter name="approved">${true}'
     '</camunda:outputParameter></camunda:inputOutput></extensionElements></userTask>',
     '<userTask id="t" flowable:formKey="granskning"/>',
+    # The output of a step that is no human's (a Camunda 8 service task's, at a path) and a post-script.
+    '<serviceTask id="t"><extensionElements><zeebe:taskDefinition type="x"/><zeebe:ioMapping>'
+    '<zeebe:output source="=true" target="approved.value"/></zeebe:ioMapping></extensionElements></serviceTask>',
+    '<manualTask id="t"><extensionElements><spiffworkflow:postScript>approved = True</spiffworkflow:postScript>'
+    '</extensionElements></manualTask>',
+    # An input mapping's local variable, read by the element's own script.
+    '<scriptTask id="t" scriptFormat="python"><extensionElements><camunda:inputOutput><camunda:inputParameter '
+    'name="grans">${5}</camunda:inputParameter></camunda:inputOutput></extensionElements>'
+    '<script>approved = grans &gt; 1</script></scriptTask>',
 ])
 def test_what_the_diagram_writes_is_not_warned_about(task: str) -> None:
     condition = "${form_granskning_outcome == 'ok'}" if "formKey" in task else "${approved}"

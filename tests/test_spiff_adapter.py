@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from SpiffWorkflow.bpmn.specs.bpmn_task_spec import BpmnTaskSpec
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
     MultiInstanceTask,
@@ -27,8 +28,9 @@ from SpiffWorkflow.util.task import TaskState
 
 # The modules that install the patches, imported here so the test stands on its own.
 import engine.clocks.spiff_clock
+import engine.execution.io_mappings
 import engine.execution.multi_instance
-import engine.records.incidents  # noqa: F401
+import engine.records.incidents
 from bpmn.document import read_document
 from engine.base import spiff, state
 
@@ -47,6 +49,8 @@ PATCHES: dict[tuple[Any, str], list[str] | None] = {
     (MultiInstanceTask, "init_data_output_with_cardinality"): ["self", "my_task"],
     (MultiInstanceTask, "check_completion_condition"): ["self", "my_task"],
     (StandardLoopTask, "merge_child"): ["self", "workflow", "child"],
+    (BpmnTaskSpec, "_update_hook"): ["self", "my_task"],
+    (BpmnTaskSpec, "_on_complete_hook"): ["self", "my_task"],
     (spiff_timer, "datetime"): None,
     (spiff_timer.TimerEventDefinition, "get_datetime"): ["expression"],
     (spiff_timer.TimerEventDefinition, "get_timedelta_from_start"): None,
@@ -78,6 +82,16 @@ def test_the_timer_module_reads_now_through_the_patched_datetime() -> None:
     stock = spiff.stock(spiff_timer, "datetime")
     assert spiff_timer.datetime is not stock and issubclass(spiff_timer.datetime, stock)
     assert "datetime.now" in inspect.getsource(spiff.stock(spiff_timer.CycleTimerEventDefinition, "cycle_complete"))
+
+
+def test_a_task_specs_extensions_survive_storing_the_spec() -> None:
+    # The mappings an element runs travel on its task spec's ``extensions``, which SpiffWorkflow's
+    # spec converter writes when the spec has them and hands back to the restored spec.
+    document = read_document((FIXTURES / "io_camunda7.bpmn").read_bytes())
+    process = document.processes[0]
+    spec, _ = state.restore_spec(state.spec_json(process.spec, process.subprocess_specs))
+    steps = engine.execution.io_mappings.steps(spec.task_specs["Activity_granska"])
+    assert [s["name"] for s in steps if s["kind"] == "input"][:2] == ["gransbelopp", "handlingstyp"]
 
 
 def test_patching_a_name_spiffworkflow_lacks_fails_loudly() -> None:

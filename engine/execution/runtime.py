@@ -57,6 +57,7 @@ from ..store import optimistic
 from ..store.models import Case, HumanTask, TaskCandidate, from_row, transient
 from ..store.prepared import Prepared
 from . import (
+    io_mappings,  # noqa: F401  (elements' mappings, listener scripts and pre- and post-scripts run, from here on)
     multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
 )
 from .case_world import CaseWorld

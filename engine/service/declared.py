@@ -39,12 +39,14 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 
 from bpmn import dates
+from bpmn.expressions import variable_reference
 from bpmn.model import FormField, HumanStep, ProcessModel
 
 from ..base import data_limits, form_defaults, forms
 from ..base.errors import InvalidInput
 from ..base.settings import Settings
 from ..core import Engine
+from ..execution import io_mappings
 from ..routing import delegation, policies
 
 
@@ -78,11 +80,14 @@ def _reject(messages: dict[str, str], accepted: set[str]) -> None:
 
 
 def step_fields(step: HumanStep | None) -> set[str]:
-    """The data keys completing a step accepts: its form's fields and its output mapping's variables."""
+    """The data keys completing a step accepts: its form's fields, its output mapping's variables
+    and the variable each output reads when it reads one (``=kommentar``, ``${beslut}``): what the
+    step's worker hands back for the mapping to take (`engine.execution.io_mappings`)."""
     if step is None:
         return set()
-    outputs = {str(io["name"]).strip() for io in step.io if io.get("direction") == "out" and io.get("name")}
-    return {f.id for f in step.form} | outputs
+    outputs = [io for io in step.io if io.get("direction") == "out" and io.get("name")]
+    read = {ref.split(".", 1)[0] for io in outputs if (ref := variable_reference(io.get("source")))}
+    return {f.id for f in step.form} | {str(io["name"]).strip() for io in outputs} | read
 
 
 def check_step(step: HumanStep | None, name: str, data: dict[str, Any], settings: Settings,
@@ -209,10 +214,11 @@ _MISSING = re.compile(r"name '([^']+)' is not defined")
 
 
 def spec_reads(task_spec: Any) -> set[str]:
-    """The variables a task spec reads: its script, conditions, expressions, collections and
-    the item its instances hand back."""
+    """The variables a task spec reads: its script, conditions, expressions, mappings, listener
+    and pre- and post-scripts, collections and the item its instances hand back."""
     sources: list[Any] = [getattr(task_spec, a, None) for a in ("script", "prescript", "postscript",
                                                                  "cardinality", "condition")]
+    sources += [step.get("source") for step in io_mappings.steps(task_spec)]  # its mappings and scripts
     for condition, _ in getattr(task_spec, "cond_task_specs", None) or []:
         sources += list(getattr(condition, "args", None) or [])  # a gateway's conditions, as its flows hold them
     definition = getattr(task_spec, "event_definition", None)
