@@ -30,6 +30,7 @@ from bpmn import sandbox
 from ..authority import org
 from ..authority.identity import SYSTEM, Actor, require_writer
 from ..authority.org import read_instant
+from ..authority.routing import Route
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..catalogue.processes import DEFAULT_OWNER_ROLE
 from ..core import Engine
@@ -145,25 +146,32 @@ def item_for(work: CaseWork, row: HumanTask) -> DelegationItem | None:
 
 def _present(work: CaseWork, role: str, exclude: set[str]) -> list[str]:
     """People holding `role` for the case (its unit, then up; else group-wide), not away."""
-    tree = org.tree(work.engine)
-    conn = work.conn
-    key = tree.canonical(role)
-    unit = org.resolve_unit(conn, tree, key, work.case.org_unit_id, work.now) if work.case.org_unit_id else None
-    people = org.holders(conn, key, unit, work.now)
-    away = org.absent(conn, people, work.now)
-    return [p for p in people if p not in away and p not in exclude]
+    return work.router.present(role, work.case.org_unit_id, exclude)
+
+
+def substitute_role(work: CaseWork, row: HumanTask) -> str | None:
+    """The substitute role (ersättare) of the ordinance item governing a task now, or None."""
+    item = item_for(work, row)
+    return item.substitute_role if item is not None and item.substitute_role else None
 
 
 def substitute_for(engine: Engine, work: CaseWork, row: HumanTask, *, exclude: set[str] | None = None) -> str | None:
     """The first present holder of the item's substitute role who has not declared jäv on the
     task, or None."""
-    item = item_for(work, row)
-    if item is None or not item.substitute_role:
+    role = substitute_role(work, row)
+    if role is None:
         return None
     # A substitute who has stepped aside may not decide, so routing to them would leave the
     # decision with no one able to take it (and locked away from the other delegates).
-    people = _present(work, item.substitute_role, (exclude or set()) | declared_conflict(work, row))
-    return people[0] if people else None
+    return work.router.substitute(role, work.case.org_unit_id, (exclude or set()) | declared_conflict(work, row))
+
+
+def cover(work: CaseWork, row: HumanTask, route: Route, away: str) -> Route:
+    """Where a task goes when `away` may not hold it (away, stepped aside): the router's answer,
+    given the ordinance's substitute role when the task is a decision and those who declared jäv."""
+    role = substitute_role(work, row) if work.is_decision(row) else None
+    stepped_aside = declared_conflict(work, row) if role else set()
+    return work.router.cover(route, away, role, work.case.org_unit_id, stepped_aside)
 
 
 def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
@@ -254,9 +262,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
                 body=f"{actor.display_name} har anmält jäv i beslutet ”{row.name}” i {what}. Beslutet har gått "
                      "till dig som ersättare enligt delegationsordningen; du fattar det i den egenskapen.")
         if reroute and target is None:
-            tree = org.tree(engine)
-            _, _, notified = org.managers(work.conn, tree, row.org_unit_id or case.org_unit_id, work.now,
-                                          exclude={actor.name})
+            _, _, notified = work.router.managers(row.org_unit_id or case.org_unit_id, exclude={actor.name})
             notifications.notify(
                 work.conn, work.now, notified, kind="conflict_of_interest", dedupe=f"jav:{row.id}:{actor.name}",
                 case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
