@@ -6,9 +6,12 @@ one case cannot both win and nothing is half-written. The serialized workflow is
 truth; the human task rows, candidate rows and the case summary are projections rebuilt here in
 the same transaction; the history gets one event per change.
 
-Imports inside functions: a new task's deadline policy, escalation ladder and substitute are
-the routing layer's (above this one), which imports `CaseWork` from here; they are imported
-where a task is created, listed in pyproject's import contract.
+Who a new task goes to is decided by `engine.authority.routing` (the unit tree, aliases,
+absences and the ordinance's substitute); this module only asks it and writes the answer.
+
+Imports inside functions: a new task's deadline policy and escalation ladder are the routing
+layer's (above this one), which imports `CaseWork` from here; they are imported where a task is
+created, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy.orm import Session
 from bpmn import sandbox
 from bpmn.model import HumanStep, ProcessModel
 
-from ..authority import org, routing
+from ..authority import ordinance, org, routing
 from ..base import (
     data_limits,
     script_world,
@@ -338,10 +341,24 @@ class CaseWork:
         """Whether the task is a decision under the delegation ordinance: marked in the diagram, or
         named by an ordinance item in force (whether or not the item's limit holds for this case:
         outside it the decision is the committee's, never an ordinary task anyone may complete)."""
-        from ..routing.delegation import names_task
-
         step = self.step(row)
-        return bool(step is not None and step.decision_authority) or names_task(self, row)
+        return bool(step is not None and step.decision_authority) or ordinance.names_element(
+            self.engine, self.case.process_key, row.element_id, self.now)
+
+    def substitute_role(self, row: HumanTask) -> str | None:
+        """The substitute role (ersättare) of the ordinance item governing the task now, or None."""
+        step = self.step(row)
+        items = ordinance.governing(self.engine, self.case.process_key, row.element_id,
+                                    bool(step is not None and step.decision_authority), self.now)
+        item = ordinance.item_for(items, self.case.data or {})
+        return item.substitute_role if item is not None and item.substitute_role else None
+
+    def cover(self, row: HumanTask, route: routing.Route, away: str) -> routing.Route:
+        """Where a task goes when `away` may not hold it (away, stepped aside): the router's answer,
+        given the ordinance's substitute role when the task is a decision and who declared jäv."""
+        role = self.substitute_role(row) if self.is_decision(row) else None
+        stepped_aside = ordinance.stepped_aside(self.s, self.case.id, row.id) if role else set()
+        return self.router.cover(route, away, role, self.case.org_unit_id, stepped_aside)
 
     def ready_human_tasks(self) -> list[Any]:
         """The workflow's READY manual tasks, including those inside subprocesses."""
@@ -428,9 +445,7 @@ class CaseWork:
         self.created.add(row.id)
         if route.assignee and router.away(route.assignee):
             # An absent person gets no new tasks (the router says where they go instead).
-            from ..routing.delegation import cover
-
-            route = cover(self, row, route, route.assignee)
+            route = self.cover(row, route, route.assignee)
             row.assignee = route.assignee
         self._tasks.append({c.key: getattr(row, c.key) for c in HumanTask.__table__.columns
                             if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
