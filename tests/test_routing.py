@@ -127,3 +127,9 @@ def test_a_task_row_holds_its_route(router: routing.Router) -> None:
     assert routing.step_role_keys(router.tree, _step(candidate_groups=["Handläggare bygglov", "${x}"]), "bygglov") == {
         f"{HANDLER}@bygglov"}
     assert routing.step_role_keys(router.tree, None, "bygglov") == set()
+
+
+def test_the_pool_of_a_task_no_one_holds_is_its_candidates_present(router: routing.Router) -> None:
+    keys = [f"role:{HANDLER}@bygglov", "user:mia", "user:bea", "role:bygglovschef"]
+    assert sorted(router.pool(keys)) == ["bea", "mia"]  # bo is away; no one holds the chef role group-wide
+    assert router.pool([]) == []

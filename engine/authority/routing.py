@@ -27,15 +27,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep
 
+from ..store.models import User, UserRole
 from . import org
 from .roles import scoped
+
+_roles = cast(sa.Table, UserRole.__table__)
+_users = cast(sa.Table, User.__table__)
 
 # Why a task went where it did (the `reason` of a `Route`).
 DIAGRAM = "diagram"  # the step's candidates, as the diagram and the case's unit give them
@@ -139,6 +143,24 @@ class Router:
     def away(self, person: str | None) -> bool:
         """Whether a person is away now (nobody is never away)."""
         return bool(person) and bool(org.absent(self.conn, [person or ""], self.now))
+
+    def pool(self, keys: list[str]) -> list[str]:
+        """The people a task's stored candidates (``kind:key``) stand for, not away, each once: who
+        hears of a task no one holds. Holders are read as the role rows stand, whatever their dates."""
+        people: list[str] = []
+        for c in keys:
+            kind, _, key = c.partition(":")
+            if kind == "user":
+                people.append(key)
+                continue
+            role, _, unit = key.partition("@")
+            unit_match = _roles.c.org_unit_id == unit if unit else _roles.c.org_unit_id.is_(None)
+            people += self.conn.execute(
+                sa.select(_users.c.name).join(_roles, _roles.c.user_id == _users.c.id)
+                .where(_roles.c.role_key == role, unit_match, _users.c.active.is_(True))
+            ).scalars().all()
+        away = org.absent(self.conn, people, self.now)
+        return [p for p in dict.fromkeys(people) if p not in away]
 
     def present(self, role: str, case_unit: str | None, exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
         """People holding `role` for a case of `case_unit` (that unit, then up; else group-wide),

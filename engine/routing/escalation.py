@@ -288,7 +288,7 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
     dedupe = f"esc:{timer['id']}"
     ctx = _Firing(engine, work, conn, row, case, now, router, outcome, dedupe, subject_case, due, late_note)
     if action == "remind":
-        to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+        to = [row.assignee] if row.assignee else router.pool(row.candidates or [])
         notifications.notify(conn, now, to, kind="reminder", dedupe=dedupe, case_id=case.id, task_id=row.id,
                              subject=f"Påminnelse: {row.name} ({subject_case}) förfaller {due}",
                              body=f"Uppgiften {row.name!r} i {subject_case} ska vara klar {due}.{late_note}")
@@ -447,7 +447,7 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
         return "cancelled"  # re-dated since; its own row reminds
     work = CaseWork(engine, s, case)
     conn = s.connection()
-    to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+    to = [row.assignee] if row.assignee else routing.Router(conn, org.tree(engine), now).pool(row.candidates or [])
     subject_case = f"ärende {case.business_key or case.id[:8]}"
     due = f" Den ska vara klar {_when(row.due_at)}." if row.due_at else ""
     notifications.notify(conn, now, to, kind="follow_up", dedupe=f"fu:{timer['id']}", case_id=case.id,
@@ -462,20 +462,3 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
 def _admins(conn: sa.Connection) -> list[str]:
     return sorted(set(conn.execute(sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
                                    .where(UserRole.role_key == ADMIN, User.active.is_(True))).scalars()))
-
-
-def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:
-    people: list[str] = []
-    for c in row.candidates or []:
-        kind, _, key = c.partition(":")
-        if kind == "user":
-            people.append(key)
-            continue
-        role, _, unit = key.partition("@")
-        unit_match = UserRole.org_unit_id == unit if unit else UserRole.org_unit_id.is_(None)
-        people += conn.execute(
-            sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role_key == role, unit_match, User.active.is_(True))
-        ).scalars().all()
-    away = org.absent(conn, people, now)
-    return [p for p in dict.fromkeys(people) if p not in away]
