@@ -11,14 +11,17 @@ there, each with its reason):
     service     the operations the web app and the CLI call: cases, tasks, messages, transfer,
                 the scheduler's rounds, measures, the task views, sign-in, the demo, the audit
                 (checkpoints and verification) and backups
-    routing     who holds a running task and when it moves: delegation, absence, escalation,
-                deadline policies, notifications, accounts that end
+    routing     when a running task moves: delegation, absence, escalation, deadline policies,
+                notifications, accounts that end (who it moves to is `authority.routing`'s)
     catalogue   process versions (deploy, approval, review) and who may start a case
     execution   the unit of work around SpiffWorkflow (runtime) and multi-instance steps
     clocks      timers, deadlines, the case clock, SpiffWorkflow's view of now
     records     the hash chain and the case history, incidents, run limits
     authority   the unit tree, people, roles, process ownership, the security log, people
-                signing in through the municipality's OpenID Connect provider (`idp`)
+                signing in through the municipality's OpenID Connect provider (`idp`), the
+                ordinance items in force (`ordinance`), and the one place that decides who a
+                step goes to (`routing`: lane, candidate groups, assignee expressions, aliases,
+                the unit tree, absence, escalation, hand-over)
     core        the Engine object: settings, database, clock and caches, created once
     store       connections, transactions, writer lock, models, migrations, the SQLite fast path
     base        settings, errors, the clock, and the rules for case data (plain data, limits,

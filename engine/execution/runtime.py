@@ -6,9 +6,12 @@ one case cannot both win and nothing is half-written. The serialized workflow is
 truth; the human task rows, candidate rows and the case summary are projections rebuilt here in
 the same transaction; the history gets one event per change.
 
-Imports inside functions: a new task's deadline policy, escalation ladder and substitute are
-the routing layer's (above this one), which imports `CaseWork` from here; they are imported
-where a task is created, listed in pyproject's import contract.
+Who a new task goes to is decided by `engine.authority.routing` (the unit tree, aliases,
+absences and the ordinance's substitute); this module only asks it and writes the answer.
+
+Imports inside functions: a new task's deadline policy and escalation ladder are the routing
+layer's (above this one), which imports `CaseWork` from here; they are imported where a task is
+created, listed in pyproject's import contract.
 """
 
 from __future__ import annotations
@@ -30,11 +33,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from bpmn import sandbox
-from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
-from ..authority import org
-from ..authority.roles import scoped
+from ..authority import ordinance, org, routing
 from ..base import (
     data_limits,
     script_world,
@@ -341,10 +342,24 @@ class CaseWork:
         """Whether the task is a decision under the delegation ordinance: marked in the diagram, or
         named by an ordinance item in force (whether or not the item's limit holds for this case:
         outside it the decision is the committee's, never an ordinary task anyone may complete)."""
-        from ..routing.delegation import names_task
-
         step = self.step(row)
-        return bool(step is not None and step.decision_authority) or names_task(self, row)
+        return bool(step is not None and step.decision_authority) or ordinance.names_element(
+            self.engine, self.case.process_key, row.element_id, self.now)
+
+    def substitute_role(self, row: HumanTask) -> str | None:
+        """The substitute role (ersättare) of the ordinance item governing the task now, or None."""
+        step = self.step(row)
+        items = ordinance.governing(self.engine, self.case.process_key, row.element_id,
+                                    bool(step is not None and step.decision_authority), self.now)
+        item = ordinance.item_for(items, self.case.data or {})
+        return item.substitute_role if item is not None and item.substitute_role else None
+
+    def cover(self, row: HumanTask, route: routing.Route, away: str) -> routing.Route:
+        """Where a task goes when `away` may not hold it (away, stepped aside): the router's answer,
+        given the ordinance's substitute role when the task is a decision and who declared jäv."""
+        role = self.substitute_role(row) if self.is_decision(row) else None
+        stepped_aside = ordinance.stepped_aside(self.s, self.case.id, row.id) if role else set()
+        return self.router.cover(route, away, role, self.case.org_unit_id, stepped_aside)
 
     def ready_human_tasks(self) -> list[Any]:
         """The workflow's READY manual tasks, including those inside subprocesses."""
@@ -400,78 +415,49 @@ class CaseWork:
     def human_step(self, task: Any) -> HumanStep:
         """What the diagram says about a human task: the parsed step, else one made from its lane."""
         spec_name = step_key(task)
-        return self.model.steps.get(spec_name) or HumanStep(
-            element_id=self.model.original_id(spec_name),
-            name=getattr(task.task_spec, "bpmn_name", None) or spec_name,
-            role=getattr(task.task_spec, "lane", None),
-            candidate_groups=[task.task_spec.lane] if getattr(task.task_spec, "lane", None) else [],
-        )
+        return self.model.steps.get(spec_name) or routing.lane_step(
+            self.model.original_id(spec_name), getattr(task.task_spec, "bpmn_name", None) or spec_name,
+            getattr(task.task_spec, "lane", None))
 
-    def route(self, step: HumanStep, data: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
-        """Who may take a step in this case: its candidates as (kind, key), and the unit it lands in.
-
-        A role is offered in the case's unit, or the nearest unit above it where someone holds
-        it, and across the whole group besides; named users and the assignee are candidates too.
-        """
-        assignee = _resolve_user(step.assignee, data)
-        tree = org.tree(self.engine)
-        candidates: list[tuple[str, str]] = []
-        task_unit = None
-        for group in step.candidate_groups:
-            group = _resolve_user(group, data) or ""  # a group may name a variable: ${agare}
-            if not group:
-                continue
-            key = tree.canonical(group)
-            if self.case.org_unit_id:
-                unit = org.resolve_unit(self.conn, tree, key, self.case.org_unit_id, self.now)
-                if unit is not None:
-                    candidates.append(("role", scoped(key, unit)))
-                    task_unit = task_unit or unit
-            candidates.append(("role", key))  # holders of the role across the whole group
-        candidates += [("user", u) for u in (_resolve_user(u, data) for u in step.candidate_users) if u]
-        if assignee:
-            candidates.append(("user", assignee))
-        return list(dict.fromkeys(candidates)), task_unit
+    @property
+    def router(self) -> routing.Router:
+        """Who the case's steps go to, decided over this unit of work's connection and instant."""
+        return routing.Router(self.conn, org.tree(self.engine), self.now)
 
     def _create_task(self, task: Any, actor: str) -> HumanTask:
         spec_name = step_key(task)
         step = self.human_step(task)
-        assignee = _resolve_user(step.assignee, task.data)
         policy = self.policy(step.element_id)
-        candidates, task_unit = self.route(step, task.data)
+        router = self.router
+        route = router.offer(step, task.data, self.case.org_unit_id)
         row = transient(
             HumanTask,
             id=str(task.id), case_id=self.case.id, process_key=self.case.process_key,
             process_version_id=self.case.process_version_id, business_key=self.case.business_key,
             spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
-            role=_resolve_user(step.role, task.data) if step.role else None,
-            org_unit_id=task_unit or self.case.org_unit_id, assignee=assignee, status="open",
+            role=route.role, org_unit_id=route.unit or self.case.org_unit_id, assignee=route.assignee, status="open",
             priority=_priority(step, task.data),
             created_at=self.now, due_at=deadlines.resolve(step.due or policy.due, self.now, task.data),
             follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
-            candidates=[f"{k}:{v}" for k, v in candidates],
+            candidates=route.keys,
         )
         row.own_due_at = row.due_at
         row.due_at = case_clock.capped_due(self, row)
         self.created.add(row.id)
-        away = None
-        if assignee and org.absent(self.conn, [assignee], self.now):
-            # An absent person gets no new tasks: a decision goes to the ordinance's substitute,
-            # other work to the role's other holders.
-            from ..routing.delegation import substitute_for
-
-            away = assignee
-            row.assignee = substitute_for(self.engine, self, row, exclude={assignee}) if self.is_decision(row) else None
+        if route.assignee and router.away(route.assignee):
+            # An absent person gets no new tasks (the router says where they go instead).
+            route = self.cover(row, route, route.assignee)
+            row.assignee = route.assignee
         self._tasks.append({c.key: getattr(row, c.key) for c in HumanTask.__table__.columns
                             if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
-        self.add_candidates(row.id, candidates)
+        self.add_candidates(row.id, list(route.candidates))
         if row.due_at is not None or row.follow_up_at is not None:
             from ..routing import escalation
 
             escalation.schedule(self, row, new=True)
         self.event("task_created", actor=actor, task_id=row.id, element_id=step.element_id, role=step.role,
                    data={"name": step.name, "kind": step.kind, "assignee": row.assignee,
-                         **({"assignee_absent": away} if away else {}),
+                         **({"assignee_absent": route.absent} if route.absent else {}),
                          "due": row.due_at.isoformat() if row.due_at else None})
         return row
 
@@ -519,38 +505,14 @@ def step_key(task: Any) -> str:
     return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
 
 
-def _lookup(path: str, data: dict[str, Any]) -> Any:
-    """The value at a dotted variable path in the task data, or None."""
-    found: Any = data
-    for part in path.split("."):
-        found = found.get(part) if isinstance(found, dict) else None
-    return found
-
-
 def _priority(step: HumanStep, data: dict[str, Any]) -> int:
     """The step's priority: the diagram's number, or the case variable it names (``${prio}``),
     kept within 0–100; 50 when neither gives a whole number."""
     if step.priority is not None:
         return step.priority
-    value = _lookup(step.priority_variable, data) if step.priority_variable else None
+    value = routing.lookup(step.priority_variable, data) if step.priority_variable else None
     text = str(value).strip() if value is not None else ""
     return max(0, min(100, int(text))) if text.lstrip("-").isdigit() else 50
-
-
-def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
-    """A literal user name, or the value of a ``${variable}`` / ``=variable`` (or a dotted path
-    into one, ``=user.name``) in the task data; None when the data does not hold it. Any other
-    expression (``=`` and more than a path) names nobody rather than a user called that."""
-    if not value:
-        return None
-    path = variable_reference(value)
-    if path:
-        found = _lookup(path, data)
-        return str(found) if found not in (None, "", [], {}) else None
-    text = value.strip()
-    if text.startswith(("=", "${", "#{")):
-        return None
-    return text or None
 
 
 def json_safe(value: Any, top: bool = True) -> Any:

@@ -4,7 +4,8 @@ When an absence begins (at once, or later through a timer row of kind ``absence`
 was registered through the API, the CLI or an organisation import, each open task assigned to
 the person is handed on: a work task goes back to its role's other holders (it
 is unassigned), a decision task to the delegation ordinance's substitute when one is present
-(`delegation.substitute_for`), else back to the role. Each hand-over is an audit event.
+(`CaseWork.cover`, which asks `engine.authority.routing`), else back to the role. Each
+hand-over is an audit event.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..authority import org
+from ..authority import org, routing
 from ..authority.identity import Actor, require_writer
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..clocks import timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_case
 from ..store.models import Absence, Case, HumanTask, Timer, User, UserRole
-from .delegation import substitute_for
 
 _absences = cast(sa.Table, Absence.__table__)
 _user_roles = cast(sa.Table, UserRole.__table__)
@@ -168,7 +168,7 @@ def hand_on(engine: Engine, user: str, by: str, *, role: str | None = None) -> l
 
 
 def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by: str, role: str | None) -> None:
-    target = substitute_for(engine, work, row, exclude={user}) if work.is_decision(row) else None
+    target = work.cover(row, routing.held(row), user).assignee
     row.assignee = target
     work.touch(row)
     # Who handed it on, and as what: the absent person under the task's role, their manager, an

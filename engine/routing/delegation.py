@@ -17,8 +17,6 @@ this module for the ordinance's wording); both are imported where a declaration 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,143 +25,61 @@ import yaml
 
 from bpmn import sandbox
 
-from ..authority import org
+from ..authority import ordinance, org
 from ..authority.identity import SYSTEM, Actor, require_writer
+from ..authority.ordinance import APPROVED, in_force
 from ..authority.org import read_instant
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..catalogue.processes import DEFAULT_OWNER_ROLE
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_task_case
-from ..store.models import CaseEvent, DelegatedDecision, DelegationItem, HumanTask, ProcessVersion
+from ..store.models import DelegatedDecision, DelegationItem, HumanTask, ProcessVersion
 
 log = logging.getLogger(__name__)
 REPORTING = ("anmals", "protokollfors", "none")
-APPROVED = ("approved", "replaced")
 _items = cast(sa.Table, DelegationItem.__table__)
 MAX_ID = 2**63 - 1
 
 
-_cache: dict[int, tuple[float, dict[str, list[DelegationItem]]]] = {}
-_cache_lock = threading.Lock()
-# Every completion asks whether its task is a decision, so the approved ordinance is held in
-# memory; a change made through this process is seen at once, one made elsewhere within this time.
-CACHE_TTL_S = 30.0
-
-
-def _approved(engine: Engine) -> dict[str, list[DelegationItem]]:
-    """Every approved version by process key, superseded ones included: a version replaced by a
-    later one stays in force until its `valid_to`, so items are chosen by validity, not status."""
-    with _cache_lock:
-        hit = _cache.get(id(engine))
-        if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
-            return hit[1]
-    by_process: dict[str, list[DelegationItem]] = {}
-    with engine.db.read() as s:
-        for item in s.execute(sa.select(DelegationItem).where(DelegationItem.status.in_(APPROVED))
-                              .order_by(DelegationItem.number, DelegationItem.version)).scalars():
-            by_process.setdefault(item.process_key or "", []).append(item)
-    with _cache_lock:
-        _cache[id(engine)] = (time.monotonic(), by_process)
-    return by_process
-
-
-def approved_items(engine: Engine, process_key: str) -> list[DelegationItem]:
-    """Every approved item version for a process (in force, past or coming)."""
-    return list(_approved(engine).get(process_key, []))
-
-
-def _forget(engine: Engine) -> None:
-    with _cache_lock:
-        _cache.pop(id(engine), None)
-
-
-def in_force(item: DelegationItem, at: datetime) -> bool:
-    """Whether an approved item version applies at an instant."""
-    return (item.valid_from is None or item.valid_from <= at) and (item.valid_to is None or item.valid_to > at)
-
-
 def _governing(work: CaseWork, row: HumanTask) -> list[DelegationItem]:
-    """The items in force that speak of this task, most specific first: those naming its element,
-    and, when the diagram marks it as a decision, the process-wide ones."""
+    """The items in force that speak of this task, most specific first (`ordinance.governing`)."""
     step = work.step(row)
     explicit = bool(step is not None and step.decision_authority)
-    found = [
-        i for i in _approved(work.engine).get(work.case.process_key, [])
-        if (i.element_id == row.element_id or (i.element_id is None and explicit)) and in_force(i, work.now)
-    ]
-    found.sort(key=lambda i: (i.element_id is None, i.number))
-    return found
+    return ordinance.governing(work.engine, work.case.process_key, row.element_id, explicit, work.now)
 
 
 def names_task(work: CaseWork, row: HumanTask) -> bool:
     """Whether an item in force names this task's element, which makes it a decision whatever
     the item's limit says (outside the limit it is the committee's, not an ordinary task)."""
-    return any(i.element_id == row.element_id and in_force(i, work.now)
-               for i in _approved(work.engine).get(work.case.process_key, []))
+    return ordinance.names_element(work.engine, work.case.process_key, row.element_id, work.now)
 
 
 def governing_item(work: CaseWork, row: HumanTask) -> DelegationItem:
     """The ordinance item under which the task may be decided now: the most specific one in force
-    whose limit holds over the case's data.
-
-    `Forbidden` when no item is in force, or when items name the decision but none's limit holds
-    (the decision then belongs to the committee itself); `InvalidInput` when a limit cannot be
-    evaluated over the case's data: a decision is never taken on the guess that a limit applies.
-    """
-    items = _governing(work, row)
-    if not items:
-        raise Forbidden("Beslutet saknar en gällande punkt i delegationsordningen; det kan inte fattas här.")
-    for item in items:
-        if not item.limit_expr:
-            return item
-        try:
-            holds = sandbox.evaluate(item.limit_expr, work.case.data or {})
-        except Exception as exc:
-            raise InvalidInput(
-                f"Punkt {item.number} gäller bara när {item.limit_expr!r}, och det kan inte prövas mot ärendets "
-                f"uppgifter ({exc}). Komplettera ärendet innan beslutet fattas.",
-                item=item.number, limit=item.limit_expr,
-            ) from None
-        if holds:
-            return item
-    committee = next((i.committee for i in items if i.committee), None)
-    limits = "; ".join(f"punkt {i.number}: {i.limit_expr}" for i in items)
-    raise Forbidden(
-        f"Ärendet ligger utanför delegationen ({limits}). Beslutet är inte delegerat och fattas av "
-        f"{committee or 'nämnden'} själv.", committee=committee,
-    )
+    whose limit holds over the case's data (`ordinance.governing_item` says when it refuses)."""
+    return ordinance.governing_item(_governing(work, row), work.case.data or {})
 
 
 def item_for(work: CaseWork, row: HumanTask) -> DelegationItem | None:
     """The item governing a task now, or None where none applies or its limit cannot be judged
     (for routing: substitutes, superiors; deciding goes through `governing_item`)."""
-    try:
-        return governing_item(work, row)
-    except (Forbidden, InvalidInput):
-        return None
+    return ordinance.item_for(_governing(work, row), work.case.data or {})
 
 
 def _present(work: CaseWork, role: str, exclude: set[str]) -> list[str]:
     """People holding `role` for the case (its unit, then up; else group-wide), not away."""
-    tree = org.tree(work.engine)
-    conn = work.conn
-    key = tree.canonical(role)
-    unit = org.resolve_unit(conn, tree, key, work.case.org_unit_id, work.now) if work.case.org_unit_id else None
-    people = org.holders(conn, key, unit, work.now)
-    away = org.absent(conn, people, work.now)
-    return [p for p in people if p not in away and p not in exclude]
+    return work.router.present(role, work.case.org_unit_id, exclude)
 
 
 def substitute_for(engine: Engine, work: CaseWork, row: HumanTask, *, exclude: set[str] | None = None) -> str | None:
     """The first present holder of the item's substitute role who has not declared jäv on the
     task, or None."""
-    item = item_for(work, row)
-    if item is None or not item.substitute_role:
+    role = work.substitute_role(row)
+    if role is None:
         return None
     # A substitute who has stepped aside may not decide, so routing to them would leave the
     # decision with no one able to take it (and locked away from the other delegates).
-    people = _present(work, item.substitute_role, (exclude or set()) | declared_conflict(work, row))
-    return people[0] if people else None
+    return work.router.substitute(role, work.case.org_unit_id, (exclude or set()) | declared_conflict(work, row))
 
 
 def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationItem, str, str]:
@@ -191,10 +107,7 @@ def authority(work: CaseWork, row: HumanTask, actor: Actor) -> tuple[DelegationI
 
 def declared_conflict(work: CaseWork, row: HumanTask) -> set[str]:
     """Who has declared a conflict of interest (jäv) on this task."""
-    return set(work.s.execute(
-        sa.select(CaseEvent.actor).where(CaseEvent.case_id == work.case.id, CaseEvent.task_id == row.id,
-                                         CaseEvent.type == "conflict_of_interest_declared")
-    ).scalars())
+    return ordinance.stepped_aside(work.s, work.case.id, row.id)
 
 
 def record(work: CaseWork, row: HumanTask, actor: Actor, item: DelegationItem, role: str, grounds: str,
@@ -254,9 +167,7 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
                 body=f"{actor.display_name} har anmält jäv i beslutet ”{row.name}” i {what}. Beslutet har gått "
                      "till dig som ersättare enligt delegationsordningen; du fattar det i den egenskapen.")
         if reroute and target is None:
-            tree = org.tree(engine)
-            _, _, notified = org.managers(work.conn, tree, row.org_unit_id or case.org_unit_id, work.now,
-                                          exclude={actor.name})
+            _, _, notified = work.router.managers(row.org_unit_id or case.org_unit_id, exclude={actor.name})
             notifications.notify(
                 work.conn, work.now, notified, kind="conflict_of_interest", dedupe=f"jav:{row.id}:{actor.name}",
                 case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
@@ -407,7 +318,7 @@ def approve(engine: Engine, actor: Actor, item_id: int, *, setup: bool = False) 
         if setup:
             item.approval_note = SETUP_NOTE
         result = _item_json(item, now)
-    _forget(engine)
+    ordinance.forget(engine)
     return result
 
 

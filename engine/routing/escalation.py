@@ -38,8 +38,8 @@ from sqlalchemy.orm import Session
 
 from bpmn import dates
 
-from ..authority import org
-from ..authority.roles import ADMIN, scoped
+from ..authority import org, routing
+from ..authority.roles import ADMIN
 from ..clocks import deadlines, timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task
@@ -280,14 +280,15 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
     late = late_by > timedelta(minutes=2)
     late_note = (f"\n\n(Skickas sent: steget skulle ha utförts {_when(timer['due_at'])}, "
                  f"{int(late_by.total_seconds() // 60)} minuter sent.)") if late else ""
-    tree = org.tree(engine)
+    # The scheduler's instant, not the unit of work's: the step is judged as of when it fell due to run.
+    router = routing.Router(conn, org.tree(engine), now)
     subject_case = f"ärende {case.business_key or case.id[:8]}"
     due = _when(row.due_at) if row.due_at else "–"
     outcome: dict[str, Any] = {"action": action, "step": timer["ref"], "late": late}
     dedupe = f"esc:{timer['id']}"
-    ctx = _Firing(engine, work, conn, row, case, now, tree, outcome, dedupe, subject_case, due, late_note)
+    ctx = _Firing(engine, work, conn, row, case, now, router, outcome, dedupe, subject_case, due, late_note)
     if action == "remind":
-        to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+        to = [row.assignee] if row.assignee else router.pool(row.candidates or [])
         notifications.notify(conn, now, to, kind="reminder", dedupe=dedupe, case_id=case.id, task_id=row.id,
                              subject=f"Påminnelse: {row.name} ({subject_case}) förfaller {due}",
                              body=f"Uppgiften {row.name!r} i {subject_case} ska vara klar {due}.{late_note}")
@@ -309,18 +310,18 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
         # Up the manager chain, `level` steps, past the assignee (no one is escalated to about
         # themselves) and anyone away; the top of the chain where it is shorter.
         name, level = action_level(action)
-        unit, manager_role, managers = org.managers(conn, tree, row.org_unit_id or case.org_unit_id, now,
-                                                    level=level, exclude={row.assignee} if row.assignee else set())
+        unit, manager_role, managers = router.managers(row.org_unit_id or case.org_unit_id, level=level,
+                                                       exclude={row.assignee} if row.assignee else set())
         outcome.update(unit=unit, manager_role=manager_role, notified=managers, level=level)
         what = "har passerat sitt förfallodatum" if row.due_at and row.due_at <= now else "närmar sig förfallodatum"
         if name == "reassign_manager" and manager_role and unit:
-            key = tree.canonical(manager_role)
+            route = router.to_manager(unit, manager_role)
             conn.execute(sa.delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
-            conn.execute(sa.insert(TaskCandidate), [{"task_id": row.id, "kind": "role", "key": scoped(key, unit),
-                                                     "created_at": row.created_at}])
+            conn.execute(sa.insert(TaskCandidate), [{"task_id": row.id, "kind": kind, "key": key,
+                                                     "created_at": row.created_at} for kind, key in route.candidates])
             previous = row.assignee
-            row.assignee, row.role = None, manager_role
-            row.candidates = [f"role:{scoped(key, unit)}"]
+            row.assignee, row.role = route.assignee, route.role
+            row.candidates = route.keys
             row.priority = max(row.priority, RAISED_PRIORITY)
             work.touch(row)
             outcome.update(previous_assignee=previous, priority=row.priority)
@@ -359,7 +360,7 @@ class _Firing:
     row: HumanTask
     case: Case
     now: datetime
-    tree: Any
+    router: routing.Router
     outcome: dict[str, Any]
     dedupe: str
     subject_case: str
@@ -405,8 +406,8 @@ def _tell_late_decision(f: _Firing, skipped: str, subject: str, advice: str) -> 
     """Tell the unit's manager (past the one holding it), else an administrator, that a decision
     no one else may take over is late; `advice` ends the message's first sentence and says why."""
     row = f.row
-    _, _, told = org.managers(f.conn, f.tree, row.org_unit_id or f.case.org_unit_id, f.now,
-                              exclude={row.assignee} if row.assignee else set())
+    _, _, told = f.router.managers(row.org_unit_id or f.case.org_unit_id,
+                                        exclude={row.assignee} if row.assignee else set())
     told = told or _admins(f.conn)
     f.outcome.update(notified=told, skipped=skipped)
     notifications.notify(f.conn, f.now, told, kind="escalation", dedupe=f.dedupe, case_id=f.case.id, task_id=row.id,
@@ -422,7 +423,7 @@ def _to_superior(f: _Firing, item: Any) -> None:
     # manages the case's unit, so each may decide as superior.
     row = f.row
     holder = {row.assignee} if row.assignee else set()
-    unit, _, managers = org.managers(f.conn, f.tree, f.case.org_unit_id, f.now, exclude=holder)
+    unit, _, managers = f.router.managers(f.case.org_unit_id, exclude=holder)
     f.outcome.update(unit=unit, notified=managers)
     if not managers:
         f.outcome["skipped"] = "ingen överordnad utöver den som har beslutet är tillgänglig"
@@ -446,7 +447,7 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
         return "cancelled"  # re-dated since; its own row reminds
     work = CaseWork(engine, s, case)
     conn = s.connection()
-    to = [row.assignee] if row.assignee else _candidate_people(conn, row, now)
+    to = [row.assignee] if row.assignee else routing.Router(conn, org.tree(engine), now).pool(row.candidates or [])
     subject_case = f"ärende {case.business_key or case.id[:8]}"
     due = f" Den ska vara klar {_when(row.due_at)}." if row.due_at else ""
     notifications.notify(conn, now, to, kind="follow_up", dedupe=f"fu:{timer['id']}", case_id=case.id,
@@ -461,20 +462,3 @@ def fire_follow_up(engine: Engine, s: Session, timer: Any, case: Case | None, no
 def _admins(conn: sa.Connection) -> list[str]:
     return sorted(set(conn.execute(sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
                                    .where(UserRole.role_key == ADMIN, User.active.is_(True))).scalars()))
-
-
-def _candidate_people(conn: sa.Connection, row: HumanTask, now: datetime) -> list[str]:
-    people: list[str] = []
-    for c in row.candidates or []:
-        kind, _, key = c.partition(":")
-        if kind == "user":
-            people.append(key)
-            continue
-        role, _, unit = key.partition("@")
-        unit_match = UserRole.org_unit_id == unit if unit else UserRole.org_unit_id.is_(None)
-        people += conn.execute(
-            sa.select(User.name).join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role_key == role, unit_match, User.active.is_(True))
-        ).scalars().all()
-    away = org.absent(conn, people, now)
-    return [p for p in dict.fromkeys(people) if p not in away]

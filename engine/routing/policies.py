@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..authority import ordinance
 from ..authority.identity import Actor, require_writer
 from ..authority.ownership import governing_owner, holds_role
 from ..base import forms
@@ -24,7 +25,7 @@ from ..base.errors import Forbidden, InvalidInput, NotFound
 from ..clocks import deadlines
 from ..core import Engine
 from ..store.models import DeadlinePolicy, ProcessVersion
-from . import delegation, escalation
+from . import escalation
 
 EVERY_STEP = "*"
 
@@ -162,6 +163,6 @@ def _decision_steps(engine: Engine, key: str, steps: dict[str, Any]) -> set[str]
     """The steps that are decisions under the delegation ordinance: marked so in the diagram, or
     named by an approved ordinance item that is, or will be, in force."""
     now = engine.clock.now()
-    named = {i.element_id for i in delegation.approved_items(engine, key)
+    named = {i.element_id for i in ordinance.approved_items(engine, key)
              if i.element_id and (i.valid_to is None or i.valid_to > now)}
     return {e for e, st in steps.items() if st.get("decision_authority")} | (named & set(steps))

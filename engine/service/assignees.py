@@ -12,9 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..authority import org
+from ..authority import org, routing
 from ..authority.identity import Actor
-from ..authority.roles import scoped
 from ..core import Engine
 from ..store.models import Absence, HumanTask, User, UserRole
 from .views import candidates_of, oversees
@@ -23,11 +22,8 @@ from .views import candidates_of, oversees
 def step_role_keys(engine: Engine, row: HumanTask) -> set[str]:
     """The scoped role keys of the task's step as the diagram names them, in the task's unit
     (groups naming a case variable are left out: only the row's candidates know them)."""
-    step = engine.model(row.process_version_id).steps.get(row.spec_name)
-    if step is None:
-        return set()
-    tree = org.tree(engine)
-    return {scoped(tree.canonical(g), row.org_unit_id) for g in step.candidate_groups if "${" not in g}
+    return routing.step_role_keys(org.tree(engine), engine.model(row.process_version_id).steps.get(row.spec_name),
+                                  row.org_unit_id)
 
 
 def holds_step_role(engine: Engine, row: HumanTask, person: Actor) -> bool:

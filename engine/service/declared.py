@@ -42,12 +42,13 @@ from bpmn import dates
 from bpmn.expressions import variable_reference
 from bpmn.model import FormField, HumanStep, ProcessModel
 
+from ..authority import ordinance
 from ..base import data_limits, form_defaults, forms
 from ..base.errors import InvalidInput
 from ..base.settings import Settings
 from ..core import Engine
 from ..execution import io_mappings
-from ..routing import delegation, policies
+from ..routing import policies
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ CASE_FIELDS: tuple[CaseField, ...] = (
               "dagen ärendet kom in (t.ex. inkom, ÅÅÅÅ-MM-DD), som den lagstadgade tidsfristen räknas från"),
     CaseField("rutin:due, rutin:followUp, camunda:dueDate, camunda:followUpDate (en variabel, ${svarsdatum})",
               "engine/clocks/deadlines.py", "ett datum som ett steg ska vara klart eller följas upp senast"),
-    CaseField("delegationsordningens limit för processens beslut (area <= 200)", "engine/routing/delegation.py",
+    CaseField("delegationsordningens limit för processens beslut (area <= 200)", "engine/authority/ordinance.py",
               "uppgifter som avgör under vilken punkt i delegationsordningen ett beslut fattas"),
     CaseField("camunda:priority, zeebe:priorityDefinition (en variabel, ${prio})", "engine/execution/runtime.py",
               "ett stegs prioritet (0–100)"),
@@ -159,7 +160,7 @@ def case_fields(engine: Engine, model: ProcessModel) -> dict[str, CaseField]:
     for step in model.steps.values():
         if step.priority_variable:
             found.setdefault(_first_name(step.priority_variable), priorities)
-    for item in delegation.approved_items(engine, model.key):
+    for item in ordinance.approved_items(engine, model.key):
         for name in expression_names(item.limit_expr):
             found.setdefault(name, limits)
     return found

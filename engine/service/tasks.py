@@ -321,7 +321,7 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
 
 def _check_present_and_free(work: CaseWork, row: HumanTask, person: Actor) -> None:
     """An absent person gets no new tasks, and one who declared jäv on a decision gets it no more."""
-    if org.absent(work.conn, [person.name], work.now):
+    if work.router.away(person.name):
         raise InvalidInput(f"{person.display_name or person.name} är frånvarande och kan inte få nya uppgifter; "
                            "välj någon annan.")
     if person.name in delegation.declared_conflict(work, row):

@@ -54,17 +54,16 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         case.org_unit_id = unit
         moved: list[dict[str, Any]] = []
         rows = open_task_rows(work.conn, case.id)
+        router = work.router
         for row in rows:
             task = work.spiff_task(row.id)
             if task is None:
                 continue
-            candidates, task_unit = work.route(work.human_step(task), task.data)
+            route = router.transfer(work.human_step(task), task.data, unit, row.assignee)
             released = row.assignee
-            row.org_unit_id = task_unit or unit
-            row.candidates = [f"{k}:{v}" for k, v in candidates]
-            row.assignee = next((v for k, v in candidates if k == "user" and v == released), None)
+            row.org_unit_id, row.candidates, row.assignee = route.unit, route.keys, route.assignee
             drop_candidates(work.conn, row.id)
-            work.add_candidates(row.id, candidates)
+            work.add_candidates(row.id, list(route.candidates))
             work.touch(row)
             moved.append({"task_id": row.id, "name": row.name, "unit": row.org_unit_id, "assignee": row.assignee,
                           **({"released_from": released} if released and row.assignee is None else {})})

@@ -6,9 +6,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from ..authority import ordinance
 from ..authority.identity import Actor
 from ..core import Engine
-from ..routing import delegation
 from ..store.models import DelegationItem, HumanTask
 
 
@@ -24,12 +24,7 @@ def ordinance_items(engine: Engine, row: HumanTask, explicit: bool, at: datetime
     the engine makes when the decision is taken, where the items' limits are judged over the
     case's data to find the one that governs.
     """
-    found = [
-        i for i in delegation.approved_items(engine, row.process_key)
-        if (i.element_id == row.element_id or (i.element_id is None and explicit)) and delegation.in_force(i, at)
-    ]
-    found.sort(key=lambda i: (i.element_id is None, i.number))
-    return found
+    return ordinance.governing(engine, row.process_key, row.element_id, explicit, at)
 
 
 def task_json(engine: Engine, row: HumanTask, actor: Actor | None = None, *, brief: bool = False) -> dict[str, Any]:
