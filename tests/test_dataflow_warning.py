@@ -103,12 +103,11 @@ def test_a_gateway_with_no_condition_true_and_no_default_says_so_in_swedish(engi
     assert walkthrough.missing_variables(case["incident"]["message"], {}) == {"clarified": "yes"}
 
 
-CALL_NS = NS + ' xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
 
 
 def calling(call_ext: str, sub_writer: str) -> bytes:
     """Process `p` calls `sub` (whose step `sub_writer` may write `approved`), then a gateway reads `approved`."""
-    return f'''<?xml version="1.0"?><definitions {CALL_NS} targetNamespace="t">
+    return f'''<?xml version="1.0"?><definitions {NS} targetNamespace="t">
 <process id="p" isExecutable="true">
 <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
 <callActivity id="c" name="Utred" calledElement="sub">{call_ext}</callActivity>

@@ -138,9 +138,9 @@ def _open(engine: Engine, s: Session, key: str, measure: str, verdict: dict[str,
         work = start_in(engine, s, SYSTEM, deviation, data, business_key, via="measure_follow_up", org_unit=placed)
         first = [r for r in work.open_rows if r.name == "Rapportera avvikelse"]
         for row in first:
-            candidates, _ = work.route(HumanStep(element_id="", name=row.name, role=owner,
-                                                 candidate_groups=[owner]), data)
-            first_step.offer_only(s, row.id, candidates, now, role=owner)
+            route = work.router.offer(HumanStep(element_id="", name=row.name, role=owner,
+                                                candidate_groups=[owner]), data, work.case.org_unit_id)
+            first_step.offer_only(s, row.id, list(route.candidates), now, role=owner)
     else:
         follow_up = processes.latest_version(s.connection(), FOLLOW_UP_PROCESS)
         work = start_in(engine, s, SYSTEM, follow_up, data, business_key, via="measure_follow_up")
