@@ -100,12 +100,20 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def engine(backend: str, tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
+def optimistic_writes() -> str:
+    """``RUTIN_OPTIMISTIC_WRITES`` for the `engine` fixture (SQLite's fast path on, as by default);
+    a test module overrides this fixture with params to run its tests both ways."""
+    return "1"
+
+
+@pytest.fixture
+def engine(backend: str, tmp_path: Path, clock: ManualClock, optimistic_writes: str) -> Iterator[Engine]:
     """A migrated engine on a fresh database of the backend under test."""
     # Tests move the clock by months and years (reviews, deadlines) and keep using the tokens they
     # issued at the start: those live ten years here; the tests of expiry ask for short ones.
     env = {"RUTIN_DATA_DIR": str(tmp_path / "var"), "RUTIN_LOCK_TIMEOUT_S": "5",
-           "RUTIN_TOKEN_DAYS": "3650", "RUTIN_TOKEN_MAX_DAYS": "3650"}
+           "RUTIN_TOKEN_DAYS": "3650", "RUTIN_TOKEN_MAX_DAYS": "3650",
+           "RUTIN_OPTIMISTIC_WRITES": optimistic_writes}
     if backend == "postgresql":
         assert PG_URL
         env["RUTIN_DATABASE_URL"] = PG_URL

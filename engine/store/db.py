@@ -282,6 +282,13 @@ class Database:
             self.reader.dispose()
 
 
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
+    """Run `callback` once the write transaction of `session` (`Database.write`) has committed,
+    never when it rolls back: the place for effects outside the database (a cache forgotten, a
+    workflow kept in memory), which a rolled-back or repeated attempt must not have made."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
 def fold(text: str | None) -> str | None:
     """Text as case-insensitive search compares it: Unicode case folding (ö = Ö, ß = ss)."""
     return text.casefold() if isinstance(text, str) else text
