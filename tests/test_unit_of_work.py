@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.authority.ownership import DEFAULT_OWNER_ROLE
+from engine.base import script_world
 from engine.base.errors import Conflict
 from engine.catalogue import processes
 from engine.core import Engine
@@ -42,7 +43,7 @@ def _started(engine: Engine) -> tuple[str, str]:
     identity.add_user(engine, "hanna", ["Handläggare"])
     processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
     case = cases.start_case(engine, identity.get_actor(engine, "hanna"), "seq3", {})
-    return case["id"], case["tasks"][0]["id"] if "tasks" in case else _open_task(engine, case["id"])
+    return case["id"], _open_task(engine, case["id"])
 
 
 def _open_task(engine: Engine, case_id: str) -> str:
@@ -214,3 +215,19 @@ def test_roles_are_forgotten_only_after_their_change_commits(engine: Engine) -> 
         sa.event.remove(Session, "before_commit", request_meanwhile)
     assert in_between and "granskare" not in in_between[0].roles
     assert "granskare" in identity.authenticate(engine, token).roles
+
+
+def test_what_scripts_may_ask_ends_with_the_unit_of_work(engine: Engine) -> None:
+    """The scripts of a unit of work ask its case, actor and clock (`engine.base.script_world`);
+    once its transaction ends, committed or rolled back, nothing evaluated on the thread is
+    answered about them."""
+    case_id, _task_id = _started(engine)
+    assert script_world.env_for("get_current_user()") is None
+    with pytest.raises(RuntimeError), engine.db.write() as s:
+        case = lock_case(s, case_id)
+        assert case is not None
+        work = CaseWork(engine, s, case)
+        work.run("hanna", lambda: None)
+        assert script_world.env_for("get_current_user()") is not None  # inside the unit: its world
+        raise RuntimeError("stopped")
+    assert script_world.env_for("get_current_user()") is None

@@ -14,7 +14,6 @@ where a task is created, listed in pyproject's import contract.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,7 +30,6 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from bpmn import sandbox
-from bpmn.expressions import variable_reference
 from bpmn.model import HumanStep, ProcessModel
 
 from ..authority import org
@@ -55,13 +53,14 @@ from ..records import (
     run_limits,
 )
 from ..store import optimistic
-from ..store.db import after_commit
+from ..store.db import after_commit, at_end
 from ..store.models import Case, HumanTask, TaskCandidate, from_row, transient
 from ..store.prepared import Prepared
 from . import (
     multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
 )
 from .case_world import CaseWorld
+from .step_data import json_safe, priority, resolve_user, step_key
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +191,10 @@ def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Ca
         yield s, case
 
 
+def _no_world() -> None:
+    script_world.use(None)
+
+
 class CaseWork:
     """Load, change, run and save one case inside a locked transaction."""
 
@@ -224,6 +227,9 @@ class CaseWork:
         self._new = new
         self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
         session.info.setdefault("before_commit", []).append(self.write)
+        # What its scripts may ask (`run`) is this unit's alone: nothing evaluated on this thread
+        # after the transaction ends is answered about its case, its actor or its rows.
+        at_end(session, _no_world)
 
     def add_candidates(self, task_id: str, candidates: list[tuple[str, str]]) -> None:
         """Offer a task to these candidates, (kind, key), written with the unit of work."""
@@ -452,12 +458,12 @@ class CaseWork:
         A role is offered in the case's unit, or the nearest unit above it where someone holds
         it, and across the whole group besides; named users and the assignee are candidates too.
         """
-        assignee = _resolve_user(step.assignee, data)
+        assignee = resolve_user(step.assignee, data)
         tree = org.tree(self.engine)
         candidates: list[tuple[str, str]] = []
         task_unit = None
         for group in step.candidate_groups:
-            group = _resolve_user(group, data) or ""  # a group may name a variable: ${agare}
+            group = resolve_user(group, data) or ""  # a group may name a variable: ${agare}
             if not group:
                 continue
             key = tree.canonical(group)
@@ -467,7 +473,7 @@ class CaseWork:
                     candidates.append(("role", scoped(key, unit)))
                     task_unit = task_unit or unit
             candidates.append(("role", key))  # holders of the role across the whole group
-        candidates += [("user", u) for u in (_resolve_user(u, data) for u in step.candidate_users) if u]
+        candidates += [("user", u) for u in (resolve_user(u, data) for u in step.candidate_users) if u]
         if assignee:
             candidates.append(("user", assignee))
         return list(dict.fromkeys(candidates)), task_unit
@@ -475,7 +481,7 @@ class CaseWork:
     def _create_task(self, task: Any, actor: str) -> HumanTask:
         spec_name = step_key(task)
         step = self.human_step(task)
-        assignee = _resolve_user(step.assignee, task.data)
+        assignee = resolve_user(step.assignee, task.data)
         policy = self.policy(step.element_id)
         candidates, task_unit = self.route(step, task.data)
         row = transient(
@@ -483,9 +489,9 @@ class CaseWork:
             id=str(task.id), case_id=self.case.id, process_key=self.case.process_key,
             process_version_id=self.case.process_version_id, business_key=self.case.business_key,
             spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
-            role=_resolve_user(step.role, task.data) if step.role else None,
+            role=resolve_user(step.role, task.data) if step.role else None,
             org_unit_id=task_unit or self.case.org_unit_id, assignee=assignee, status="open",
-            priority=_priority(step, task.data),
+            priority=priority(step, task.data),
             created_at=self.now, due_at=deadlines.resolve(step.due or policy.due, self.now, task.data),
             follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
             candidates=[f"{k}:{v}" for k, v in candidates],
@@ -553,65 +559,3 @@ class CaseWork:
         self.case.updated_at = self.now
         case_id, revision, cache = self.case.id, self.case.revision, self.engine.workflows
         after_commit(self.s, lambda: cache.put(case_id, revision, workflow))
-
-
-def step_key(task: Any) -> str:
-    """The key of a human task's step in the process model: its element's id. An instance of a
-    multi-instance step or loop has a spec of its own (``id [child]``) with the element's id."""
-    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
-
-
-def _lookup(path: str, data: dict[str, Any]) -> Any:
-    """The value at a dotted variable path in the task data, or None."""
-    found: Any = data
-    for part in path.split("."):
-        found = found.get(part) if isinstance(found, dict) else None
-    return found
-
-
-def _priority(step: HumanStep, data: dict[str, Any]) -> int:
-    """The step's priority: the diagram's number, or the case variable it names (``${prio}``),
-    kept within 0–100; 50 when neither gives a whole number."""
-    if step.priority is not None:
-        return step.priority
-    value = _lookup(step.priority_variable, data) if step.priority_variable else None
-    text = str(value).strip() if value is not None else ""
-    return max(0, min(100, int(text))) if text.lstrip("-").isdigit() else 50
-
-
-def _resolve_user(value: str | None, data: dict[str, Any]) -> str | None:
-    """A literal user name, or the value of a ``${variable}`` / ``=variable`` (or a dotted path
-    into one, ``=user.name``) in the task data; None when the data does not hold it. Any other
-    expression (``=`` and more than a path) names nobody rather than a user called that."""
-    if not value:
-        return None
-    path = variable_reference(value)
-    if path:
-        found = _lookup(path, data)
-        return str(found) if found not in (None, "", [], {}) else None
-    text = value.strip()
-    if text.startswith(("=", "${", "#{")):
-        return None
-    return text or None
-
-
-def json_safe(value: Any, top: bool = True) -> Any:
-    """Data as JSON can hold it (scripts may leave dates or sets behind). Names starting with "_"
-    are the engine's at the top of a case's data only; deeper down they are data like any other."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
-    if isinstance(value, (list, tuple, set)):
-        return [json_safe(v, False) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: replaced, as JSON text cannot carry it
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        return value
-    if value is None or isinstance(value, (int, float, bool)):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
