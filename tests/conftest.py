@@ -103,6 +103,13 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture
+def optimistic_writes() -> str:
+    """``RUTIN_OPTIMISTIC_WRITES`` for the `engine` fixture (SQLite's fast path on, as by default);
+    a test module overrides this fixture with params to run its tests both ways."""
+    return "1"
+
+
 def _engine_env(data_dir: Path) -> dict[str, str]:
     # Tests move the clock by months and years (reviews, deadlines) and keep using the tokens they
     # issued at the start: those live ten years here; the tests of expiry ask for short ones.
@@ -193,10 +200,11 @@ _PG_SNAPSHOT = _PgSnapshot()
 
 
 @pytest.fixture
-def engine(backend: str, tmp_path: Path, clock: ManualClock, request: pytest.FixtureRequest) -> Iterator[Engine]:
+def engine(backend: str, tmp_path: Path, clock: ManualClock, optimistic_writes: str,
+           request: pytest.FixtureRequest) -> Iterator[Engine]:
     """A migrated engine on a fresh database of the backend under test (a copy of a database
     migrated once per run; see `migrated_sqlite` and `_PgSnapshot`)."""
-    env = _engine_env(tmp_path / "var")
+    env = {**_engine_env(tmp_path / "var"), "RUTIN_OPTIMISTIC_WRITES": optimistic_writes}
     # The copies hold Rutin's own processes deployed at the default clock's start; a test whose
     # clock starts elsewhere migrates in full, so what it deploys carries its own time.
     copy = clock.now() == ManualClock().now()

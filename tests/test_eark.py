@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import ROOT, Person, publish
 from test_retention import RULE, run_case
 
@@ -22,6 +23,7 @@ from engine.base.errors import Conflict, Forbidden, InvalidInput
 from engine.core import Engine
 from engine.retention import culling, eark, rules
 from engine.service import audit
+from engine.store.retention_models import ArchiveDelivery
 
 VALIDATOR = ROOT / ".venv-eark" / "bin" / "python"
 KEEP = {**RULE, "action": "bevaras", "years": 0}
@@ -99,6 +101,25 @@ def test_a_package_the_validator_accepts_and_a_broken_one_it_rejects(
     assert_accepted(validate(zipped)[0])
 
 
+def test_a_delivery_is_recorded_only_with_its_package_on_disk(engine: Engine, client: Any,
+                                                             people: dict[str, Person],
+                                                             archivist: identity.Actor, tmp_path: Path) -> None:
+    """The batch export writes a package and records its delivery together: a package that
+    cannot be written leaves no delivery (the case is exported by the next run), and the next
+    run writes it once."""
+    case_id = _kept_case(engine, client, people, archivist)
+    out = tmp_path / "out"
+    (out / f"rutin-{case_id}.zip").mkdir(parents=True)  # where the package goes, taken: it cannot be written
+    with pytest.raises(OSError):
+        eark.export_due(engine, out)
+    with engine.db.read() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(ArchiveDelivery)).scalar_one() == 0
+    (out / f"rutin-{case_id}.zip").rmdir()
+    assert [d["case_id"] for d in eark.export_due(engine, out)] == [case_id]
+    assert eark.export_due(engine, out) == []
+    assert [p.name for p in out.iterdir()] == [f"rutin-{case_id}.zip"]
+
+
 def test_export_receipt_then_culling_under_the_rule(engine: Engine, client: Any, people: dict[str, Person],
                                                     archivist: identity.Actor, clock: ManualClock,
                                                     tmp_path: Path) -> None:
@@ -141,7 +162,6 @@ def test_only_a_kept_closed_case_is_exported(engine: Engine, client: Any, people
 
 def test_export_and_receipt_through_the_api(engine: Engine, client: Any, people: dict[str, Person],
                                             archivist: identity.Actor, tmp_path: Path) -> None:
-    from engine.store.retention_models import ArchiveDelivery
 
     case_id = _kept_case(engine, client, people, archivist)
     token = identity.issue_token(engine, "arkiv")

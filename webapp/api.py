@@ -93,8 +93,7 @@ def deploy() -> tuple[Response, int]:
         filename = upload_filename(request.headers.get("X-Filename"))
     else:
         raise BadRequest("Skicka BPMN som application/xml eller som multipart-fältet file.")
-    deployed = processes.deploy(_engine(), actor, data, filename, forms)
-    drafts.notify_new_drafts(_engine(), actor, deployed)
+    deployed = drafts.deploy(_engine(), actor, data, filename, forms)
     status = 201 if any(d.created for d in deployed) else 200
     body: dict[str, Any] = {"processes": [d.to_json() for d in deployed]}
     first = deployed[0]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..core import Engine
+from ..store.db import after_commit
 from ..store.models import ApiToken, User, UserRole
 from . import security_log
 from .roles import ADMIN, AUDITOR, DESIGNER, SYSTEM_ROLES, role_key, scoped
@@ -174,7 +175,8 @@ def add_user(engine: Engine, name: str, roles: list[str], *, display_name: str |
         if replace_roles:
             s.execute(sa.delete(UserRole).where(UserRole.user_id == user.id))
             s.flush()
-        forget_tokens(engine)
+        # After the commit: forgotten now, a request in between would cache the roles as they were.
+        after_commit(s, lambda: forget_tokens(engine))
         held = {(k, u) for k, u in s.execute(
             sa.select(UserRole.role_key, UserRole.org_unit_id).where(UserRole.user_id == user.id)).all()}
         for role in roles:

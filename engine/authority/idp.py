@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..base.errors import Forbidden, InvalidInput, Unauthorized
 from ..core import Engine
+from ..store.db import after_commit
 from ..store.models import GroupRole, User, UserRole, UserSubject
 from . import org, security_log
 from .identity import Actor, actor_for, forget_tokens, held_roles, log_role_change, require_writer
@@ -174,7 +175,7 @@ def _apply_groups(engine: Engine, s: Session, user: User, groups: frozenset[str]
     if changed:
         s.flush()
         log_role_change(s, engine.clock.now(), BY_MAPPING, user.name, before, held_roles(s, user.id))
-        forget_tokens(engine)
+        after_commit(s, lambda: forget_tokens(engine))
 
 
 # -- the mapping, kept by administrators ---------------------------------------------------------

@@ -24,6 +24,7 @@ layer above); it is imported where the review fires, listed in pyproject's impor
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -87,7 +88,8 @@ class Deployed:
 
 
 def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = None,
-           forms: dict[str, bytes] | None = None, *, approve_as_admin: bool | None = None) -> list[Deployed]:
+           forms: dict[str, bytes] | None = None, *, approve_as_admin: bool | None = None,
+           then: Callable[[Session, list[Deployed]], object] | None = None) -> list[Deployed]:
     """Deploy a BPMN document (with any Camunda Forms it refers to); `DiagramInvalid` when it cannot run.
 
     Each new version is a draft. With `approve_as_admin` (the system account at set-up only:
@@ -95,7 +97,8 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
     instead, recorded as approved by the system as an administrator, and an identical upload
     publishes a draft that is not older than the published version. Unset, it is on for the
     system account and off for everyone else: a person, administrators too, never approves what
-    they uploaded.
+    they uploaded. `then` runs in the deployment's transaction, after it (the layers above tell
+    whoever must hear of it: the notice exists exactly when the versions do).
     """
     require_writer(actor)
     if not actor.is_designer:
@@ -172,6 +175,8 @@ def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = Non
                     _publish(engine, s, version, actor, "admin", now)
                 results.append(Deployed(version.key, version.version, version.name, version.id, True, diags,
                                         version.status))
+            if then is not None:
+                then(s, results)
     except IntegrityError:
         raise Conflict("En annan uppladdning av samma process pågick samtidigt; försök igen.") from None
     return results
@@ -279,10 +284,12 @@ def approve(engine: Engine, actor: Actor, key: str, number: int) -> dict[str, An
 MAX_REASON = 2000
 
 
-def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> dict[str, Any]:
+def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any,
+           then: Callable[[Session, dict[str, Any]], object] | None = None) -> dict[str, Any]:
     """Reject a draft with a reason: a holder of the owner role of the process as published, or an
     administrator (only an administrator for a process never published). The version stays, with
-    its diagnostics, for the record; it can never be published."""
+    its diagnostics, for the record; it can never be published. `then` runs in the rejection's
+    transaction, after it, with the version's JSON."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("Ange varför versionen avvisas (reason).")
     if len(reason) > MAX_REASON:
@@ -302,7 +309,10 @@ def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> 
             v.status, v.rejected_by, v.rejected_at, v.rejection_reason = "rejected", actor.name, now, reason.strip()
             s.flush()
             record(s, v.key, "version_rejected", actor.name, now, v.version, {"reason": v.rejection_reason})
-            return _version_json(v)
+            result = _version_json(v)
+            if then is not None:
+                then(s, result)
+            return result
     except IntegrityError:
         raise Conflict("Processen ändrades samtidigt av någon annan; försök igen.") from None
 

@@ -317,7 +317,6 @@ def cap_steps(work: CaseWork, actor: str) -> None:
         if due == row.due_at:
             continue
         before, row.due_at = row.due_at, due
-        work.touch(row)
         if row.id not in work.created:  # a step opened in this change was created with it
             work.event("task_due_moved", actor=actor, task_id=row.id, element_id=row.element_id,
                        data={"name": row.name, "from": before.isoformat() if before else None,

@@ -17,10 +17,10 @@ created, listed in pyproject's import contract.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
@@ -55,6 +55,7 @@ from ..records import (
     run_limits,
 )
 from ..store import optimistic
+from ..store.db import after_commit, at_end
 from ..store.models import Case, HumanTask, TaskCandidate, from_row, transient
 from ..store.prepared import Prepared
 from . import (
@@ -62,6 +63,7 @@ from . import (
     multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
 )
 from .case_world import CaseWorld
+from .step_data import json_safe, priority, step_key
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,26 @@ UPDATE_TASK = (
     sa.update(_tasks).where(_tasks.c.id == sa.bindparam("b_id"))
     .values({k: sa.bindparam(k) for k in _TASK_MUTABLE})
 )
+_mutable_of = itemgetter(*_TASK_MUTABLE)
+
+
+def _task_values(row: HumanTask) -> tuple[Any, ...]:
+    """What a task row holds that a unit of work may change; the row is written back when these
+    differ from what was last read or written (`held_rows`). Read from the instance's dict, where
+    `from_row` and assignments put them (through the attribute descriptors it costs ten times
+    more, and this runs for every held row at every write)."""
+    values = row.__dict__
+    try:
+        return cast(tuple[Any, ...], _mutable_of(values))
+    except KeyError:  # a row opened in this unit has no completion columns yet
+        return tuple(values.get(k) for k in _TASK_MUTABLE)
+
+
+# A new row's columns (those of its completion are left out: NULL until then).
+_TASK_INSERTED = [c.key for c in _tasks.columns
+                  if c.key not in ("completed_at", "completed_by", "completed_role", "result")]
+# Key in a write session's `info` of the task rows held in it (`held_rows`).
+_HELD = "rutin.task_rows"
 # The same statements, run on the DB-API cursor on SQLite (engine/store/prepared.py says why).
 _P_CASE_OF_TASK, _P_LOCK_CASE, _P_TASK_BY_ID, _P_CASE_TASKS = map(
     Prepared, (CASE_OF_TASK, LOCK_CASE, TASK_BY_ID, CASE_TASKS))
@@ -118,9 +140,31 @@ _P_DELETE_CANDIDATES, _P_INSERT_TASKS, _P_INSERT_CANDIDATES = map(
 _P_INSERT_CASE, _P_UPDATE_CASE, _P_UPDATE_TASK = map(Prepared, (INSERT_CASE, UPDATE_CASE, UPDATE_TASK))
 
 
-def open_task_rows(conn: sa.Connection, case_id: str) -> list[HumanTask]:
-    """A case's open task rows, as plain objects (not in the session)."""
-    return [from_row(HumanTask, r) for r in _P_CASE_TASKS.rows(conn, {"case_id": case_id, "ids": []})]
+def held_rows(s: Session) -> dict[int, tuple[HumanTask, tuple[Any, ...]]]:
+    """The task rows loaded in a write session, each with its values as last read or written.
+
+    The rows are plain objects, not tracked by the session (the hot path reads and writes them
+    with Core statements); this is what stands in for the ORM's identity map. A unit of work on
+    the session writes back every held row whose values differ, so a row marks itself changed
+    by being assigned to: ``row.priority = 99`` is written with no call to say so. A JSON value
+    (``candidates``, ``result``) counts as changed when it is assigned anew, not when it is
+    changed in place. Keyed by the object's identity: two objects of one row (loaded twice) are
+    both watched.
+    """
+    held: dict[int, tuple[HumanTask, tuple[Any, ...]]] = s.info.setdefault(_HELD, {})
+    return held
+
+
+def hold(s: Session, row: HumanTask) -> HumanTask:
+    """Watch a task row for changes in a write session (`held_rows`); returns the row."""
+    held_rows(s)[id(row)] = (row, _task_values(row))
+    return row
+
+
+def open_task_rows(s: Session, case_id: str) -> list[HumanTask]:
+    """A case's open task rows, as plain objects watched for changes (`held_rows`)."""
+    return [hold(s, from_row(HumanTask, r))
+            for r in _P_CASE_TASKS.rows(s.connection(), {"case_id": case_id, "ids": []})]
 
 
 def drop_candidates(conn: sa.Connection, task_id: str) -> None:
@@ -129,9 +173,10 @@ def drop_candidates(conn: sa.Connection, task_id: str) -> None:
 
 
 def load_task(s: Session, task_id: str) -> HumanTask | None:
-    """A task row as a plain object (not tracked by the session)."""
+    """A task row as a plain object, watched for changes (`held_rows`): a unit of work on the
+    session writes it back if it is changed."""
     row = _P_TASK_BY_ID.one_or_none(s.connection(), {"task_id": task_id})
-    return from_row(HumanTask, row) if row is not None else None
+    return hold(s, from_row(HumanTask, row)) if row is not None else None
 
 
 def lock_case(s: Session, case_id: str) -> Case | None:
@@ -161,6 +206,10 @@ def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Ca
         yield s, case
 
 
+def _no_world() -> None:
+    script_world.use(None)
+
+
 class CaseWork:
     """Load, change, run and save one case inside a locked transaction."""
 
@@ -187,25 +236,24 @@ class CaseWork:
         self.created: set[str] = set()
         # Rows written in a few statements just before commit, not one ORM flush each.
         self._events: list[dict[str, Any]] = []
-        self._tasks: list[dict[str, Any]] = []
+        self._tasks: list[HumanTask] = []  # opened in this unit, inserted by `write`
         self._candidates: list[dict[str, Any]] = []
-        self._dirty: dict[str, HumanTask] = {}
+        self._held = held_rows(session)
         self._new = new
         self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
         session.info.setdefault("before_commit", []).append(self.write)
+        # What its scripts may ask (`run`) is this unit's alone: nothing evaluated on this thread
+        # after the transaction ends is answered about its case, its actor or its rows.
+        at_end(session, _no_world)
 
     def add_candidates(self, task_id: str, candidates: list[tuple[str, str]]) -> None:
         """Offer a task to these candidates, (kind, key), written with the unit of work."""
         self._candidates.extend({"task_id": task_id, "kind": kind, "key": key, "created_at": self.now}
                                 for kind, key in candidates)
 
-    def touch(self, row: HumanTask) -> None:
-        """Mark a task row as changed, to be written back."""
-        self._dirty[row.id] = row
-
     def pending_rows(self) -> list[HumanTask]:
         """Task rows changed in this unit of work, not yet written."""
-        return list(self._dirty.values())
+        return [row for row, before in self._held.values() if _task_values(row) != before]
 
     def write(self) -> None:
         """Write the case, its changed and new task rows and its events (also run before commit)."""
@@ -219,15 +267,25 @@ class CaseWork:
             _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
                                       **{k: v for k, v in values.items() if k not in written or written[k] != v}})
         self._written = values
-        if self._dirty:
-            _P_UPDATE_TASK.run(conn, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
-                                       for r in self._dirty.values()])
+        held = self._held
+        changed = []
+        for key, (row, before) in held.items():
+            now = _task_values(row)
+            if now != before:
+                changed.append({"b_id": row.id, **dict(zip(_TASK_MUTABLE, now, strict=True))})
+                held[key] = (row, now)
+        if changed:
+            _P_UPDATE_TASK.run(conn, changed)
         if self._tasks:
-            _P_INSERT_TASKS.run(conn, self._tasks)
+            # Their values as they are now: a new row may change after it was opened (its due
+            # date capped by the case clock), and is then inserted as it stands.
+            _P_INSERT_TASKS.run(conn, [{k: getattr(r, k) for k in _TASK_INSERTED} for r in self._tasks])
+            for r in self._tasks:
+                held[id(r)] = (r, _task_values(r))
         if self._candidates:
             _P_INSERT_CANDIDATES.run(conn, self._candidates)
         history.write(conn, self._events)
-        self._tasks, self._candidates, self._events, self._dirty = [], [], [], {}
+        self._tasks, self._candidates, self._events = [], [], []
 
     @property
     def workflow(self) -> BpmnWorkflow:
@@ -375,8 +433,10 @@ class CaseWork:
     def sync(self, actor: str) -> None:
         """Bring task rows, candidates and the case summary in line with the workflow."""
         ready = {str(t.id): t for t in self.ready_human_tasks()}
+        # A row changed and not yet written is taken as it stands, not read again.
+        pending = {r.id: r for r in self.pending_rows()}
         rows = {
-            r["id"]: self._dirty.get(r["id"]) or from_row(HumanTask, r) for r in _P_CASE_TASKS.rows(
+            r["id"]: pending.get(r["id"]) or hold(self.s, from_row(HumanTask, r)) for r in _P_CASE_TASKS.rows(
                 self.conn, {"case_id": self.case.id, "ids": list(ready)})
         }
         open_rows = {k: r for k, r in rows.items() if r.status == "open"}
@@ -384,7 +444,6 @@ class CaseWork:
             if task_id not in ready:
                 row.status = "cancelled"
                 row.completed_at = self.now
-                self.touch(row)
                 drop_candidates(self.conn, task_id)
                 timers.cancel_task_timers(self.conn, task_id, self.now)
                 self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
@@ -436,7 +495,7 @@ class CaseWork:
             process_version_id=self.case.process_version_id, business_key=self.case.business_key,
             spec_name=spec_name, element_id=step.element_id, name=step.name, kind=step.kind,
             role=route.role, org_unit_id=route.unit or self.case.org_unit_id, assignee=route.assignee, status="open",
-            priority=_priority(step, task.data),
+            priority=priority(step, task.data),
             created_at=self.now, due_at=deadlines.resolve(step.due or policy.due, self.now, task.data),
             follow_up_at=deadlines.resolve(step.follow_up or policy.follow_up, self.now, task.data),
             candidates=route.keys,
@@ -448,8 +507,7 @@ class CaseWork:
             # An absent person gets no new tasks (the router says where they go instead).
             route = self.cover(row, route, route.assignee)
             row.assignee = route.assignee
-        self._tasks.append({c.key: getattr(row, c.key) for c in HumanTask.__table__.columns
-                            if c.key not in ("completed_at", "completed_by", "completed_role", "result")})
+        self._tasks.append(row)
         self.add_candidates(row.id, list(route.candidates))
         if row.due_at is not None or row.follow_up_at is not None:
             from ..routing import escalation
@@ -474,12 +532,16 @@ class CaseWork:
             return dict(wf.last_task.data)
         return merged
 
-    def finish(self, actor: str) -> None:
+    def finish(self, actor: str, *, sync: bool = True) -> None:
         """End the unit of work on the case: task rows, candidates and summary brought in line
         with the workflow (`sync`), the workflow state saved under a new revision (`save`), and
         all of it written (`write`) so that the answer can read the rows back. In this order:
-        `sync` changes rows and the case that `save` and `write` must see."""
-        self.sync(actor)
+        `sync` changes rows and the case that `save` and `write` must see.
+
+        ``sync=False`` where the workflow did not move and the caller changed the rows itself
+        (a transfer to another unit). Whatever changes after this is written before the commit."""
+        if sync:
+            self.sync(actor)
         self.save()
         self.write()
 
@@ -496,42 +558,4 @@ class CaseWork:
         self.case.revision += 1
         self.case.updated_at = self.now
         case_id, revision, cache = self.case.id, self.case.revision, self.engine.workflows
-        self.s.info.setdefault("after_commit", []).append(lambda: cache.put(case_id, revision, workflow))
-
-
-def step_key(task: Any) -> str:
-    """The key of a human task's step in the process model: its element's id. An instance of a
-    multi-instance step or loop has a spec of its own (``id [child]``) with the element's id."""
-    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
-
-
-def _priority(step: HumanStep, data: dict[str, Any]) -> int:
-    """The step's priority: the diagram's number, or the case variable it names (``${prio}``),
-    kept within 0–100; 50 when neither gives a whole number."""
-    if step.priority is not None:
-        return step.priority
-    value = routing.lookup(step.priority_variable, data) if step.priority_variable else None
-    text = str(value).strip() if value is not None else ""
-    return max(0, min(100, int(text))) if text.lstrip("-").isdigit() else 50
-
-
-def json_safe(value: Any, top: bool = True) -> Any:
-    """Data as JSON can hold it (scripts may leave dates or sets behind). Names starting with "_"
-    are the engine's at the top of a case's data only; deeper down they are data like any other."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v, False) for k, v in value.items() if not (top and str(k).startswith("_"))}
-    if isinstance(value, (list, tuple, set)):
-        return [json_safe(v, False) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity (the API and the sandbox refuse them before)
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: replaced, as JSON text cannot carry it
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        return value
-    if value is None or isinstance(value, (int, float, bool)):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+        after_commit(self.s, lambda: cache.put(case_id, revision, workflow))

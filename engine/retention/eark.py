@@ -327,8 +327,13 @@ def zip_bytes(objid: str, content: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def export(engine: Engine, actor: Actor | str, case_id: str) -> tuple[str, bytes, dict[str, Any]]:
-    """Export a case as a zipped package and record the delivery; (package id, zip, delivery)."""
+def export(engine: Engine, actor: Actor | str, case_id: str, *,
+           into: Path | None = None) -> tuple[str, bytes, dict[str, Any]]:
+    """Export a case as a zipped package and record the delivery; (package id, zip, delivery).
+
+    With `into`, the zip is written there (``<package id>.zip``) inside the delivery's transaction,
+    before its commit: a delivery is recorded only once its package is on disk, and a package
+    written for a delivery that then failed to commit is written over by the next export."""
     if isinstance(actor, Actor):
         _require(actor)
     objid, content = package_files(engine, case_id)
@@ -339,6 +344,8 @@ def export(engine: Engine, actor: Actor | str, case_id: str) -> tuple[str, bytes
                               exported_by=actor.name if isinstance(actor, Actor) else actor)
         s.add(row)
         s.flush()
+        if into is not None:
+            (into / f"{objid}.zip").write_bytes(data)
         return objid, data, delivery_json(row)
 
 
@@ -378,7 +385,5 @@ def export_due(engine: Engine, target: Path, actor: str = "e-arkivleverans") -> 
     target.mkdir(parents=True, exist_ok=True)
     made = []
     for case_id in ids:
-        objid, data, delivery = export(engine, actor, case_id)
-        (target / f"{objid}.zip").write_bytes(data)
-        made.append(delivery)
+        made.append(export(engine, actor, case_id, into=target)[2])
     return made

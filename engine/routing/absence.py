@@ -170,7 +170,6 @@ def hand_on(engine: Engine, user: str, by: str, *, role: str | None = None) -> l
 def _hand_on_task(engine: Engine, work: CaseWork, row: HumanTask, user: str, by: str, role: str | None) -> None:
     target = work.cover(row, routing.held(row), user).assignee
     row.assignee = target
-    work.touch(row)
     # Who handed it on, and as what: the absent person under the task's role, their manager, an
     # administrator, or the scheduler when an absence registered ahead of time began.
     work.event("task_reassigned", actor=by, role=role or (row.role if by == user else None) or "system",

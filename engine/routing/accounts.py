@@ -107,7 +107,6 @@ def return_work(engine: Engine, name: str, by: str) -> list[str]:
                 continue
             work = CaseWork(engine, s, case)
             row.assignee = None
-            work.touch(row)
             work.event("task_reassigned", actor=by, role="admin" if by != "system" else "system", task_id=row.id,
                        element_id=row.element_id,
                        data={"name": row.name, "from": name, "to": None, "assignee": None,

@@ -175,7 +175,6 @@ def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | N
                      "enligt delegationsordningen är på plats. Se till att någon med delegation fattar beslutet.")
         if reroute:
             row.assignee = target
-            work.touch(row)
         work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
                    element_id=row.element_id,
                    data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified,

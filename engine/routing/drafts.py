@@ -3,8 +3,9 @@ notifications that tell the process's owners of a new draft and its uploader of 
 
 Deploying and rejecting themselves live in `engine.catalogue.processes` (a layer below, which
 knows nothing of notifications); the pages and the API call them through here so that whoever
-decides hears of it. A notification is written after the version's own transaction, with a dedupe
-key per version, so writing it again (an identical upload) is a no-op.
+decides hears of it. A notification is written in the version's own transaction (it exists exactly
+when the change does, and its e-mail leaves only after the commit), with a dedupe key per version,
+so writing it again is a no-op.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..authority import org
 from ..authority.identity import Actor
@@ -59,39 +61,44 @@ def _role_keys(actor: Actor) -> set[str]:
     return {r.split("@", 1)[0] for r in actor.roles}
 
 
-def notify_new_drafts(engine: Engine, actor: Actor, deployed: list[Deployed]) -> int:
-    """Tell the owners of each process a new draft was made for (the holders of the owner role of
-    the process as published; for a new process, of the owner role it proposes) that it waits for
-    them. The uploader is not told of their own upload. Returns how many notifications were queued."""
-    sent = 0
+def deploy(engine: Engine, actor: Actor, data: bytes, filename: str | None = None,
+           forms: dict[str, bytes] | None = None) -> list[Deployed]:
+    """Deploy a BPMN document (`engine.catalogue.processes.deploy`) and, in the same transaction,
+    tell the owners of each process a new draft was made for (the holders of the owner role of the
+    process as published; for a new process, of the owner role it proposes) that it waits for
+    them. The uploader is not told of their own upload."""
+    return processes.deploy(engine, actor, data, filename, forms,
+                            then=lambda s, deployed: _notify_new_drafts(engine, s, actor, deployed))
+
+
+def _notify_new_drafts(engine: Engine, s: Session, actor: Actor, deployed: list[Deployed]) -> None:
     now = engine.clock.now()
-    with engine.db.write() as s:
-        conn = s.connection()
-        for d in deployed:
-            if not d.created or d.status != "draft":
-                continue
-            v = s.get(ProcessVersion, d.id)
-            if v is None:
-                continue
-            owner = v.owner_role or v.proposed_owner_role or DEFAULT_OWNER_ROLE
-            to = [n for n in owner_holders(engine, conn, owner) if n != actor.name]
-            sent += notifications.notify(
-                conn, now, to, kind="draft_waiting", dedupe=f"draft:{v.key}:{v.version}",
-                subject=f"Ny version av {v.name or v.key} väntar på godkännande",
-                body=(f"Version {v.version} av processen {v.name or v.key} har laddats upp och väntar på att "
-                      f"någon granskar och godkänner eller avvisar den. Du har rollen {owner}."))
-    return sent
+    conn = s.connection()
+    for d in deployed:
+        if not d.created or d.status != "draft":
+            continue
+        v = s.get(ProcessVersion, d.id)
+        if v is None:
+            continue
+        owner = v.owner_role or v.proposed_owner_role or DEFAULT_OWNER_ROLE
+        to = [n for n in owner_holders(engine, conn, owner) if n != actor.name]
+        notifications.notify(
+            conn, now, to, kind="draft_waiting", dedupe=f"draft:{v.key}:{v.version}",
+            subject=f"Ny version av {v.name or v.key} väntar på godkännande",
+            body=(f"Version {v.version} av processen {v.name or v.key} har laddats upp och väntar på att "
+                  f"någon granskar och godkänner eller avvisar den. Du har rollen {owner}."))
 
 
 def reject(engine: Engine, actor: Actor, key: str, number: int, reason: Any) -> dict[str, Any]:
     """Reject a draft with a reason (`engine.catalogue.processes.reject` decides who may) and tell
-    its uploader why."""
-    result = processes.reject(engine, actor, key, number, reason)
-    with engine.db.write() as s:
+    its uploader why, in the same transaction."""
+
+    def tell(s: Session, result: dict[str, Any]) -> None:
         notifications.notify(
             s.connection(), engine.clock.now(), [result["uploaded_by"]], kind="draft_rejected",
             dedupe=f"draft-rejected:{key}:{number}",
             subject=f"Version {number} av {result['name'] or key} avvisades",
             body=f"Version {number} av processen {result['name'] or key} avvisades. Motivering: "
                  f"{result['rejection_reason']}")
-    return result
+
+    return processes.reject(engine, actor, key, number, reason, then=tell)

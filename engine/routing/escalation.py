@@ -323,7 +323,6 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
             row.assignee, row.role = route.assignee, route.role
             row.candidates = route.keys
             row.priority = max(row.priority, RAISED_PRIORITY)
-            work.touch(row)
             outcome.update(previous_assignee=previous, priority=row.priority)
             what += f"; den har flyttats till {manager_role} och fått högre prioritet"
         notifications.notify(conn, now, managers, kind="escalation", dedupe=dedupe, case_id=case.id, task_id=row.id,
@@ -341,7 +340,6 @@ def fire(engine: Engine, s: Session, timer: Any, case: Case | None, now: datetim
             _to_superior(ctx, item)
     elif action == "raise_priority":
         row.priority = max(row.priority, RAISED_PRIORITY)
-        work.touch(row)
         outcome["priority"] = row.priority
     work.event("escalation_step", actor="scheduler", task_id=row.id, element_id=row.element_id,
                data={**outcome, "name": row.name, "assignee": row.assignee,
@@ -376,7 +374,6 @@ def _to_substitute(f: _Firing) -> bool:
     if not target:
         return False
     row.assignee = target
-    f.work.touch(row)
     notifications.notify(f.conn, f.now, [target], kind="escalation", dedupe=f.dedupe, case_id=f.case.id,
                          task_id=row.id, subject=f"Beslut till dig som ersättare: {row.name} ({f.subject_case})",
                          body=f"Beslutet {row.name!r} i {f.subject_case} förföll {f.due} och går enligt "

@@ -18,7 +18,8 @@ from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..catalogue import processes, starting
 from ..clocks import case_clock
 from ..core import Engine
-from ..execution.runtime import CaseWork, json_safe, locked_case
+from ..execution.runtime import CaseWork, locked_case
+from ..execution.step_data import json_safe
 from ..records import history, incidents
 from ..store.models import Case, HumanTask, ProcessVersion, TaskCandidate, transient
 from . import declared, first_step

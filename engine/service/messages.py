@@ -15,7 +15,8 @@ from ..authority.identity import Actor, require_writer
 from ..base import data_limits, forms, state
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..core import Engine
-from ..execution.runtime import CaseWork, json_safe, locked_case
+from ..execution.runtime import CaseWork, locked_case
+from ..execution.step_data import json_safe
 from ..store.models import Case
 from . import declared
 from .cases import case_json, may_see_case

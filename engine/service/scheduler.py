@@ -241,10 +241,7 @@ class Scheduler:
         # runs a microsecond past the row's instant (never earlier than now).
         with spiff_clock.using(_AtLeast(self.engine.clock, row["due_at"] + timedelta(microseconds=1))):
             work.run(SCHEDULER_ACTOR.name, work.workflow.refresh_timers)  # a failure is the case's incident
-        # Not `finish`: nothing reads the rows back before the tick commits, so the session's
-        # before-commit hook writes them, with whatever else the tick changes in the case.
-        work.sync(SCHEDULER_ACTOR.name)
-        work.save()
+        work.finish(SCHEDULER_ACTOR.name)
         return "fired"
 
     def _fire_start(self, s: Session, row: Any, case: Case | None, now: datetime) -> str:

@@ -21,7 +21,8 @@ from ..base import data_limits, forms
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..clocks import case_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task, locked_case, locked_task_case
+from ..execution.runtime import CaseWork, drop_candidates, load_task, locked_case, locked_task_case
+from ..execution.step_data import json_safe
 from ..routing import delegation, escalation
 from ..store.models import HumanTask
 from . import declared
@@ -139,7 +140,6 @@ def claim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
             raise Forbidden("Du har anmält jäv i ärendet och kan inte ta beslutet.")
         _check_separation(work, row, actor)
         row.assignee = actor.name
-        work.touch(row)
         work.event("task_claimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "assignee": row.assignee})
         case.revision += 1
@@ -160,7 +160,6 @@ def unclaim(engine: Engine, actor: Actor, task_id: str) -> dict[str, Any]:
         work = CaseWork(engine, s, case)
         previous = row.assignee
         row.assignee = None
-        work.touch(row)
         work.event("task_unclaimed", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "previous_assignee": previous, "assignee": None})
         case.revision += 1
@@ -247,7 +246,6 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         row.completed_role = role
         row.result = result
         event_data["assignee"] = row.assignee
-        work.touch(row)
         drop_candidates(work.conn, row.id)
         if row.due_at is not None or row.follow_up_at is not None:  # only these have timer rows
             timers.cancel_task_timers(work.conn, row.id, work.now)
@@ -311,7 +309,6 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
         previous, row.assignee = row.assignee, user
-        work.touch(row)
         work.event("task_assigned", actor=actor.name, role=_overseer_role(engine, actor, row.org_unit_id) or "chef",
                    task_id=row.id, element_id=row.element_id,
                    data={"name": row.name, "from": previous, "to": user, "assignee": user})
@@ -351,7 +348,6 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         _check_present_and_free(work, row, target)
         _check_separation(work, row, target)
         row.assignee = user
-        work.touch(row)
         work.event("task_handed_over", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user, "assignee": user})
         escalation.schedule(work, row, reassigned=True)
@@ -387,7 +383,6 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
                 setattr(row, column, forms.instant(value, field) if value is not None else None)
         if "due" in changes:  # a step bound by the case deadline stays within it, whatever is asked
             row.due_at = case_clock.capped_due(work, row)
-        work.touch(row)
         after = {"priority": row.priority, "due": _iso(row.due_at), "follow_up": _iso(row.follow_up_at)}
         mine = row.assignee == actor.name
         role = _acting_role(actor, row) if mine else _overseer_role(engine, actor, row.org_unit_id)

@@ -53,7 +53,7 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
         previous_unit = case.org_unit_id
         case.org_unit_id = unit
         moved: list[dict[str, Any]] = []
-        rows = open_task_rows(work.conn, case.id)
+        rows = open_task_rows(s, case.id)
         router = work.router
         for row in rows:
             task = work.spiff_task(row.id)
@@ -64,14 +64,14 @@ def transfer_case(engine: Engine, actor: Actor, case_id: str, unit: Any, reason:
             row.org_unit_id, row.candidates, row.assignee = route.unit, route.keys, route.assignee
             drop_candidates(work.conn, row.id)
             work.add_candidates(row.id, list(route.candidates))
-            work.touch(row)
             moved.append({"task_id": row.id, "name": row.name, "unit": row.org_unit_id, "assignee": row.assignee,
                           **({"released_from": released} if released and row.assignee is None else {})})
         work.event("case_transferred", actor=actor.name,
                    data={"from": previous_unit, "to": unit, "to_name": tree.units[unit].name, "reason": reason,
                          "tasks": moved})
-        # Not `finish`: no `sync`, as the rows were moved above and the workflow did not move.
-        work.save()  # the revision moves on, and the workflow loaded above goes back to the cache
-        work.write()  # before the answer reads the rows back
+        # No `sync`: the rows were moved above and the workflow did not move. The revision moves
+        # on, the workflow loaded above goes back to the cache, and the rows are written before
+        # the answer reads them back.
+        work.finish(actor.name, sync=False)
 
         return case_json(engine, s, case, actor)

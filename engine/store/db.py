@@ -174,6 +174,8 @@ class Database:
             session.close()
             if locked[0]:
                 self._unlock()
+            for callback in session.info.pop("at_end", []):
+                callback()
 
     def _lock(self) -> bool:
         """Take this process's writer queue and the file lock across processes (SQLite)."""
@@ -280,6 +282,20 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
+    """Run `callback` once the write transaction of `session` (`Database.write`) has committed,
+    never when it rolls back: the place for effects outside the database (a cache forgotten, a
+    workflow kept in memory), which a rolled-back or repeated attempt must not have made."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def at_end(session: Session, callback: Callable[[], object]) -> None:
+    """Run `callback` when the write transaction of `session` ends, committed or rolled back
+    (before any `after_commit` callback): what the transaction set up for its own use on this
+    thread is taken down with it."""
+    session.info.setdefault("at_end", []).append(callback)
 
 
 def fold(text: str | None) -> str | None:

@@ -54,13 +54,12 @@ def upload() -> Any:
                                result={"error": "Välj en BPMN-fil.", "diagnostics": []}), 400
     forms = {f.filename or "": f.read() for f in request.files.getlist("forms") if f.filename}
     try:
-        deployed = processes.deploy(engine, g.actor, upload_file.read(), upload_filename(upload_file.filename), forms)
+        deployed = drafts.deploy(engine, g.actor, upload_file.read(), upload_filename(upload_file.filename), forms)
     except RutinError as exc:
         result = {"error": exc.detail, "filename": upload_file.filename,
                   "diagnostics": exc.extra.get("diagnostics", [])}
         return render_template("processes.html", items=processes.list_processes(engine), result=result,
                                startable=_startable()), exc.status
-    drafts.notify_new_drafts(engine, g.actor, deployed)
     result = {"deployed": [d.to_json() for d in deployed], "filename": upload_file.filename,
               "warnings": upload_warnings.warnings(engine, deployed, forms),
               "diagnostics": [x for d in deployed for x in d.diagnostics]}
