@@ -78,7 +78,8 @@ def test_only_the_delegate_decides_and_says_no_jav(engine: Engine, town: dict[st
         tasks.complete(engine, town["kalle"], decision["id"], {"beslut": "bifall"}, no_conflict_of_interest=True)
     with pytest.raises(InvalidInput):
         tasks.complete(engine, town["bea"], decision["id"], {"beslut": "bifall"})
-    done = tasks.complete(engine, town["bea"], decision["id"], {"beslut": "bifall"}, no_conflict_of_interest=True)
+    # the decision's output mapping records `beslut` from the decider's `utfall`
+    done = tasks.complete(engine, town["bea"], decision["id"], {"utfall": "bifall"}, no_conflict_of_interest=True)
     assert done["task"]["completed_by"] == "bea"
     full = cases.get_case(engine, SYSTEM, done["case"]["id"])
     event = next(e for e in full["history"] if e["type"] == "task_completed" and e["task_id"] == decision["id"])
@@ -125,7 +126,8 @@ def test_declaring_jav_routes_the_decision_to_the_substitute(engine: Engine, tow
 
 def test_separation_of_duties(engine: Engine, town: dict[str, Any]) -> None:
     decision = _to_decision(engine, town["bea"], 100)
-    done = tasks.complete(engine, town["bea"], decision["id"], {"beslut": "bifall"}, no_conflict_of_interest=True)
+    # the decision's output mapping records `beslut` from the decider's `utfall`
+    done = tasks.complete(engine, town["bea"], decision["id"], {"utfall": "bifall"}, no_conflict_of_interest=True)
     [send] = done["case"]["open_tasks"]
     with pytest.raises(Forbidden):
         tasks.claim(engine, town["bea"], send["id"])

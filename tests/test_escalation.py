@@ -139,7 +139,7 @@ def test_decisions_escalate_only_along_the_ordinance(engine: Engine, town: dict[
     assert "tilldelat bert" in to_superior.get_content()
     # and she may indeed decide: she takes the decision over from bert and makes it
     tasks.assign(engine, town["fia"], decision["id"], "fia")
-    result = tasks.complete(engine, town["fia"], decision["id"], {}, no_conflict_of_interest=True)
+    result = tasks.complete(engine, town["fia"], decision["id"], {"utfall": "bifall"}, no_conflict_of_interest=True)
     assert [t["name"] for t in result["case"]["open_tasks"]] == ["Expediera beslutet"]
     actions = [e["data"]["action"] for e in _events(engine, case["id"], "escalation_step")]
     assert "reassign_manager" not in actions and "notify_manager" not in actions

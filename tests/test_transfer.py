@@ -88,7 +88,9 @@ def test_a_finished_case_is_not_handed_over(engine: Engine, case: dict[str, Any]
     tasks.unclaim(engine, _actor(engine, "bea"), case["open_tasks"][0]["id"])
     step, turn = case["open_tasks"][0], 0
     while step is not None:  # bo and bea by turns: the decision and the dispatch need two people
-        done = tasks.complete(engine, _actor(engine, ("bo", "bea")[turn % 2]), step["id"], {},
+        # the decision's output mapping records `beslut` from the decider's `utfall`
+        answers = {"utfall": "bifall"} if step["name"] == "Beslut om lov" else {}
+        done = tasks.complete(engine, _actor(engine, ("bo", "bea")[turn % 2]), step["id"], answers,
                               no_conflict_of_interest=True)
         step, turn = (done["case"]["open_tasks"] or [None])[0], turn + 1
     assert cases.get_case(engine, SYSTEM, case["id"])["status"] == "completed"
