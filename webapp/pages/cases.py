@@ -17,27 +17,37 @@ from engine.service import case_record, cases, transfer
 from ..downloads import attachment
 from .case_context import step_dates
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
-from .list_filters import filter_choices, list_filters
+from .list_filters import filter_choices, list_filters, offered, remember, reset_requested, view_source
 
 bp = Blueprint("cases", __name__)
+# The query parameters that make up a case-list view ("alla" is the "Alla" tab chosen: no status).
+CASE_LIST_KEYS = ("status", "q", "process", "enhet", "forfaller")
+OVERDUE = {"forsenad": "Passerad"}
 
 
 @bp.get("/cases")
 @signed_in
-def case_list() -> str:
-    """Cases the signed-in person may see, newest first; searched and filtered as the inbox is."""
+def case_list() -> Any:
+    """Cases the signed-in person may see, newest first; searched and filtered as the inbox is,
+    opened on the view the person last chose here."""
+    if reset_requested("cases"):
+        return redirect(url_for("pages.cases.case_list"))
+    args, from_query = view_source("cases", CASE_LIST_KEYS)
     page = page_number()
-    status = request.args.get("status") or None
+    status = args.get("status") or None
     if status not in (None, *cases.CASE_STATUSES):
         status = None
-    chosen = list_filters()
+    chosen = list_filters(args)
+    choices = filter_choices()
+    cleaned = {**({"status": status} if status else {}), **offered(chosen, choices, due_states=OVERDUE)}
+    remember("cases", cleaned, from_query)
     listing = cases.list_cases(current_engine(), g.actor, status=status, search=chosen["q"] or None,
                                process=chosen["process"] or None, unit=chosen["enhet"] or None,
                                overdue=chosen["forfaller"] == "forsenad",
                                limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = page_count(listing["total"])
     return render_template("cases.html", listing=listing, status=status, page=page, pages=pages, chosen=chosen,
-                           choices=filter_choices())
+                           choices=choices, remembered=not from_query and bool(cleaned), saved=bool(cleaned))
 
 
 @bp.get("/cases/<case_id>")
