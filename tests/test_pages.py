@@ -100,6 +100,11 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
     expect(page.locator("dd.assignee")).to_have_text("du")
     expect(page.get_by_role("button", name="Lämna tillbaka")).to_be_visible()
     assert tasks.get_task(web.engine, SYSTEM, first["id"])["assignee"] == "maja"
+    # "Slutför" is the first action, on screen as in the markup; "Lämna tillbaka" comes after it
+    finish, give_back = page.get_by_role("button", name="Slutför"), page.get_by_role("button", name="Lämna tillbaka")
+    assert finish.bounding_box()["y"] < give_back.bounding_box()["y"]
+    names = page.locator("main button").all_inner_texts()
+    assert names.index("Slutför") < names.index("Lämna tillbaka")
 
     # the fields by their types: text, date, and choices as radio buttons
     expect(page.locator('[data-field="upptackt_datum"] input')).to_have_attribute("type", "date")

@@ -84,3 +84,14 @@ def test_a_camunda_forms_textarea_is_a_long_answer() -> None:
                              {"type": "textfield", "key": "ort", "label": "Ort"}]}
     found = {f["id"]: f["constraints"] for f in forms.fields(json.dumps(schema)) or []}
     assert found == {"skal": {"multiline": True}, "ort": {}}
+
+
+def test_slutfor_comes_before_lamna_tillbaka(engine: Engine, people: dict[str, Person], client: Any) -> None:
+    step = _task(engine, people)
+    sign_in(client)
+    page = client.get(f"/tasks/{step}").get_data(as_text=True)
+    buttons = [re.sub(r"<[^>]+>", "", b).strip() for b in re.findall(r"<button[^>]*>(.*?)</button>", page, re.S)]
+    assert buttons.index("Slutför") < buttons.index("Lämna tillbaka")
+    # the first button in the main content is the step's own
+    main = page[page.index("<main"):]
+    assert re.search(r"<button[^>]*>([^<]*)</button>", main).group(1).strip() == "Slutför"
