@@ -21,10 +21,10 @@ from .common import STOCKHOLM, current_engine, signed_in
 bp = Blueprint("reports", __name__)
 
 
-def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
-    """A date from the query (ÅÅÅÅ-MM-DD) as the instant its Swedish day begins (the next day's,
-    `next_day`: a period "till" a date includes it)."""
-    text = (request.args.get(name) or "").strip()
+def local_day(text: str, *, next_day: bool = False) -> datetime | None:
+    """A date (ÅÅÅÅ-MM-DD) as the instant its Swedish day begins (the next day's, `next_day`: a
+    period "till" a date includes it); None for no text, a Swedish refusal for a bad one."""
+    text = text.strip()
     if not text:
         return None
     try:
@@ -36,6 +36,11 @@ def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, datetime.min.time(), tzinfo=STOCKHOLM)
+
+
+def _local_day(name: str, *, next_day: bool = False) -> datetime | None:
+    """The query's date `name` as `local_day` reads it."""
+    return local_day(request.args.get(name) or "", next_day=next_day)
 
 
 @bp.get("/delegationsbeslut")
