@@ -142,6 +142,26 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
     expect(diagram.locator('.djs-element.rutin-done[data-element-id="Task_rapportera"]')).to_have_count(1)
     expect(diagram.locator('.djs-element.rutin-open[data-element-id="Task_registrera"]')).to_have_count(1)
     expect(diagram.locator(".rutin-done")).to_have_count(1)
+    # zoomed by buttons and by keys, without a mouse
+    fitted = int(diagram.get_attribute("data-zoom-level"))
+    page.get_by_role("button", name="Zooma in").focus()
+    page.keyboard.press("Enter")
+    expect(diagram).not_to_have_attribute("data-zoom-level", str(fitted))
+    zoomed = int(diagram.get_attribute("data-zoom-level"))
+    assert zoomed > fitted
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(diagram).to_be_focused()  # after "Zooma ut" and "Visa hela", the drawing itself
+    page.keyboard.press("-")
+    expect(diagram).not_to_have_attribute("data-zoom-level", str(zoomed))
+    assert int(diagram.get_attribute("data-zoom-level")) < zoomed
+    page.keyboard.press("0")
+    expect(diagram).to_have_attribute("data-zoom-level", str(fitted))
+    # the same steps as a text list beside the drawing: name, role and state in words
+    listed = page.locator(".diagram-steps li")
+    expect(listed.filter(has_text="Rapportera avvikelse")).to_contain_text("klart")
+    expect(listed.filter(has_text="Registrera och klassificera")).to_contain_text("pågår nu")
     assert web.errors == []
     _no_trace(page)
 

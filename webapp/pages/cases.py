@@ -15,7 +15,7 @@ from engine.retention import culling, holds, rules
 from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
-from .case_context import step_dates
+from .case_context import diagram_steps, step_dates
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
 from .list_filters import filter_choices, list_filters, offered, remember, reset_requested, view_source
 from .reports import local_day
@@ -107,7 +107,10 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     kind = request.args.get("visa", "")
     kind = kind if kind in HISTORY_KINDS else ""
     history = [e for e in data["history"] if not kind or e["type"] in HISTORY_KINDS[kind][1]]
+    listed = diagram_steps(current_engine().model(data["process_version_id"]).steps, done, open_ids,
+                           data["incident"]["element_id"] if data.get("incident") else None)
     return render_template("case.html", case=data, steps=step_dates(data), history=history, history_kind=kind,
+                           diagram_list=listed,
                            history_kinds=HISTORY_KINDS,
                            done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,

@@ -18,6 +18,7 @@ from engine.service import cases
 
 from ..downloads import diagram_download
 from ..params import upload_filename
+from .case_context import diagram_steps
 from .common import START_CONTROLS, FieldNames, current_engine, form_data, signed_in
 
 bp = Blueprint("processes", __name__)
@@ -83,11 +84,13 @@ def _process_page(key: str, *, error: str | None = None, errors: dict[str, str] 
     offer = starting.offer(engine, g.actor, key)
     units = sorted(((u, tree.units[u].name) for u in offer["units"]), key=lambda u: u[1]) if offer else []
     default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
-    return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
+    found = processes.get_process(engine, key)
+    return render_template("process.html", process=found, units=units, offer=offer,
                            default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
                            start_form=_start_form(key), fields_of=FieldNames,
                            retention=rules.list_rules(engine, g.actor, process_key=key),
-                           error=error, errors=errors or {}, values=values or {}), status
+                           error=error, errors=errors or {}, values=values or {},
+                           diagram_list=diagram_steps(found["steps"] or [], with_state=False)), status
 
 
 def _start_form(key: str) -> list[dict[str, Any]]:
