@@ -4,7 +4,7 @@ Searching the stored JSON of every case's data on each query (with a casefolding
 row on SQLite) made a search in the inbox cost a scan of all of it; the text is instead made
 once, when the case is written: its business key and every value in its data (at any depth,
 names of fields left out), casefolded and joined by a line break, bounded in length. A search
-then compares casefolded text with casefolded text, which a plain LIKE does on every backend.
+then looks for casefolded text in casefolded text, a plain substring search on every backend.
 """
 
 from __future__ import annotations
@@ -38,8 +38,3 @@ def search_text(business_key: str | None, data: Any) -> str:
     _values(data, parts, 0)
     return "\n".join(parts).casefold()[:MAX_CHARS]
 
-
-def pattern(text: str) -> str:
-    """A LIKE pattern (escape character ``\\``) that finds `text` anywhere in a search text."""
-    folded = text.casefold()
-    return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
