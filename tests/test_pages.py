@@ -389,7 +389,11 @@ def test_a_forged_or_expired_form_and_other_errors_are_clear_swedish_pages(web: 
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
         page.get_by_role("button", name="Logga in").click()
     assert sent.value.status == 401
-    expect(page.get_by_role("alert")).to_have_text("Fel användarnamn eller lösenord.")
+    # the error summary, focused, linking to the user name
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_text("Fel användarnamn eller lösenord.")
+    expect(page.get_by_label("Användarnamn")).to_have_attribute("aria-invalid", "true")
 
     web.sign_in("hanna", start=f"/tasks/{task_id}")
     # a forged CSRF token
