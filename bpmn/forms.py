@@ -59,6 +59,8 @@ def _collect(components: list[Any], out: list[dict[str, Any]], depth: int) -> No
         constraints: dict[str, Any] = {
             ours: validate[theirs] for theirs, ours in _VALIDATION.items() if validate.get(theirs) not in (None, "")
         }
+        if c["type"] == "textarea":
+            constraints["multiline"] = True
         if c.get("disabled") or c.get("readonly"):
             constraints["readonly"] = True
         out.append({

@@ -3,6 +3,8 @@ what stands open now; who reads them; the API and the page."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, measures, tasks
+from engine.service import cases, measures, saved_views, tasks
 
 MATT = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -183,3 +185,33 @@ def test_the_api_and_the_page(engine: Engine, history: dict[str, Any], people: d
     assert processes_csv.splitlines()[0].startswith("process_key;process_name;started;completed")
     assert any(line.startswith("matt;Ansökan med tidsfrist;3;2;11,5;18,3;2;1;0,5;1;1;0")
                for line in processes_csv.splitlines())
+
+
+def test_each_number_links_to_the_cases_behind_it(engine: Engine, history: dict[str, Any],
+                                                   people: dict[str, Person], client: Any) -> None:
+    ids = history["ids"]
+    identity.set_password(engine, "admin", PASSWORD)
+    sign_in(client, "admin")
+    page = client.get("/matetal?fran=2026-03-01&till=2026-03-31").get_data(as_text=True)
+    links = {html.unescape(m.group(1)): m.group(2) for m in re.finditer(r'<a href="(/cases\?[^"]+)"[^>]*>([^<]+)</a>', page)}
+
+    def behind(href: str) -> set[str]:
+        listed = client.get(href).get_data(as_text=True)
+        return set(re.findall(r'<tr data-case-id="([^"]+)"', listed))
+
+    by_text = {text.strip(): href for href, text in links.items()}
+    assert behind(by_text["3"]) == {ids["A"], ids["B"], ids["C"]}  # started in March
+    assert behind(by_text["2"]) == {ids["A"], ids["B"]}  # finished in March
+    assert behind(by_text["utanför tidsfristen 1"]) == {ids["B"]}  # finished after its two weeks
+    inom = next(h for h in links if "matetal=inom" in h)
+    assert behind(inom) == {ids["A"]}
+    active = next(h for h in links if "matetal=pagaende" in h)
+    assert behind(active) == {ids["C"]}
+    late = next(h for h in links if "matetal=sena" in h)
+    assert behind(late) == {ids["C"]}
+    # the list says which number it stands behind; a period that is not one is no filter
+    listed = client.get(by_text["utanför tidsfristen 1"]).get_data(as_text=True)
+    assert "Ärendena bakom mätetalet: Ansökan med tidsfrist, avslutade efter tidsfristen 2026-03-01–2026-03-31" in listed
+    assert client.get("/cases?matetal=utanfor&fran=igår").status_code == 200
+    # following a measure's link does not change the view the person keeps
+    assert saved_views.get(engine, people["admin"].actor, "cases") == {}

@@ -100,6 +100,11 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
     expect(page.locator("dd.assignee")).to_have_text("du")
     expect(page.get_by_role("button", name="Lämna tillbaka")).to_be_visible()
     assert tasks.get_task(web.engine, SYSTEM, first["id"])["assignee"] == "maja"
+    # "Slutför" is the first action, on screen as in the markup; "Lämna tillbaka" comes after it
+    finish, give_back = page.get_by_role("button", name="Slutför"), page.get_by_role("button", name="Lämna tillbaka")
+    assert finish.bounding_box()["y"] < give_back.bounding_box()["y"]
+    names = page.locator("main button").all_inner_texts()
+    assert names.index("Slutför") < names.index("Lämna tillbaka")
 
     # the fields by their types: text, date, and choices as radio buttons
     expect(page.locator('[data-field="upptackt_datum"] input')).to_have_attribute("type", "date")
@@ -137,6 +142,26 @@ def test_handler_signs_in_claims_fills_the_form_completes_and_sees_the_case_on_t
     expect(diagram.locator('.djs-element.rutin-done[data-element-id="Task_rapportera"]')).to_have_count(1)
     expect(diagram.locator('.djs-element.rutin-open[data-element-id="Task_registrera"]')).to_have_count(1)
     expect(diagram.locator(".rutin-done")).to_have_count(1)
+    # zoomed by buttons and by keys, without a mouse
+    fitted = int(diagram.get_attribute("data-zoom-level"))
+    page.get_by_role("button", name="Zooma in").focus()
+    page.keyboard.press("Enter")
+    expect(diagram).not_to_have_attribute("data-zoom-level", str(fitted))
+    zoomed = int(diagram.get_attribute("data-zoom-level"))
+    assert zoomed > fitted
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(diagram).to_be_focused()  # after "Zooma ut" and "Visa hela", the drawing itself
+    page.keyboard.press("-")
+    expect(diagram).not_to_have_attribute("data-zoom-level", str(zoomed))
+    assert int(diagram.get_attribute("data-zoom-level")) < zoomed
+    page.keyboard.press("0")
+    expect(diagram).to_have_attribute("data-zoom-level", str(fitted))
+    # the same steps as a text list beside the drawing: name, role and state in words
+    listed = page.locator(".diagram-steps li")
+    expect(listed.filter(has_text="Rapportera avvikelse")).to_contain_text("klart")
+    expect(listed.filter(has_text="Registrera och klassificera")).to_contain_text("pågår nu")
     assert web.errors == []
     _no_trace(page)
 
@@ -364,7 +389,11 @@ def test_a_forged_or_expired_form_and_other_errors_are_clear_swedish_pages(web: 
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
         page.get_by_role("button", name="Logga in").click()
     assert sent.value.status == 401
-    expect(page.get_by_role("alert")).to_have_text("Fel användarnamn eller lösenord.")
+    # the error summary, focused, linking to the user name
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_text("Fel användarnamn eller lösenord.")
+    expect(page.get_by_label("Användarnamn")).to_have_attribute("aria-invalid", "true")
 
     web.sign_in("hanna", start=f"/tasks/{task_id}")
     # a forged CSRF token

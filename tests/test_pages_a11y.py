@@ -208,3 +208,40 @@ def test_the_sort_control_does_not_navigate_on_arrow_keys(web: Web) -> None:
     expect(page).to_have_url(re.compile("sortera=priority"))
     expect(page.locator("th[aria-sort]")).to_contain_text("Prioritet")
     assert web.errors == []
+
+
+def test_forms_in_error_and_the_remembered_view_pass_axe(web: Web) -> None:
+    """The error summary on forms other than a task's (a start form, the measures' period), and
+    the inbox opened on a remembered view: focused, linked, and clean for axe at both widths."""
+    from playwright.sync_api import expect
+    from test_pages_errors import ANSOKAN
+
+    from engine.authority.identity import SYSTEM
+
+    processes.deploy(web.engine, SYSTEM, ANSOKAN, "ansokan.bpmn")
+    web.user("admin", ["admin"])
+    problems: list[str] = []
+    page = web.sign_in("admin", start="/processes/ansokan")
+    page.get_by_label("Belopp").fill("5000")
+    page.get_by_role("button", name="Starta ärende").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_count(2)
+    audit(page, "the start form with errors", problems, reflow=REFLOW)
+    summary.get_by_role("link").first.click()
+    expect(page.locator("#f-sokande")).to_be_focused()
+
+    page.goto("/matetal?fran=2026-03-31&till=2026-03-01")
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator("#period-till")).to_have_attribute("aria-invalid", "true")
+    audit(page, "the measures with a backwards period", problems, reflow=REFLOW)
+
+    page.goto("/?visa=all&sortera=due")
+    page.goto("/")
+    expect(page.locator("[data-saved-view]")).to_contain_text("Visar ditt senaste urval.")
+    expect(page.locator('[data-view="all"]')).to_have_attribute("aria-current", "page")
+    audit(page, "the inbox on a remembered view", problems, reflow=REFLOW)
+    page.get_by_role("link", name="Återställ").click()
+    expect(page.locator("[data-saved-view]")).to_have_count(0)
+    expect(page.locator('[data-view="mine"]')).to_have_attribute("aria-current", "page")
+    assert problems == [], "\n".join(problems)

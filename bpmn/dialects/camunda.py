@@ -41,9 +41,33 @@ def read_form_fields(el: etree._Element, ns: str = NS) -> list[dict[str, Any]]:
                 field["constraints"][cname] = _number(c.get("config"))
             elif cname:
                 field["constraints"][cname] = c.get("config")
+        multiline = _multiline(f, ns)
+        if multiline is not None:
+            field["constraints"]["multiline"] = multiline
         if field["id"]:
             fields.append(field)
     return fields
+
+
+# Field properties that ask for a text area (the forms of Camunda 7 apps and SpiffArena's
+# ui:widget), and the values that mean yes.
+MULTILINE_PROPERTIES = {"multiline", "textarea", "ui:widget", "widget", "rows"}
+YES = {"true", "ja", "yes", "1", "textarea"}
+
+
+def _multiline(field: etree._Element, ns: str) -> bool | None:
+    """Whether the field's properties ask for a text area (None when they say nothing of it)."""
+    for p in field.iter(f"{{{ns}}}property"):
+        name = (p.get("id") or p.get("name") or "").strip().lower()
+        if name not in MULTILINE_PROPERTIES:
+            continue
+        value = (p.get("value") or "").strip().lower()
+        if name == "rows":
+            return value.isdigit() and int(value) > 1
+        if name in {"ui:widget", "widget"}:
+            return value == "textarea"
+        return value in YES
+    return None
 
 
 def _number(value: str | None) -> Any:

@@ -42,6 +42,7 @@ from ..base import (
     state,
 )
 from ..base.errors import InvalidInput, NotFound
+from ..base.search_text import search_text
 from ..clocks import (
     case_clock,
     deadlines,
@@ -258,6 +259,7 @@ class CaseWork:
     def write(self) -> None:
         """Write the case, its changed and new task rows and its events (also run before commit)."""
         conn = self.conn
+        self.case.search_text = search_text(self.case.business_key, self.case.data)
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
         if self._new:
             _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})

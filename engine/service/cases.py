@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ from .first_step import DEVIATION_PROCESS
 from .views import task_json
 
 CASE_STATUSES = ("active", "completed", "incident", "culled")
+# A period [since, until) to filter by, either end open (None).
+Period = tuple[datetime | None, datetime | None]
 
 
 def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | None = None,
@@ -192,14 +195,19 @@ def get_case(engine: Engine, actor: Actor, case_id: str) -> dict[str, Any]:
 
 def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, status: str | None = None,
                business_key: str | None = None, started_by: str | None = None, unit: str | None = None,
-               search: str | None = None, overdue: bool = False, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+               search: str | None = None, overdue: bool = False, started: Period | None = None,
+               completed: Period | None = None, deadline_kept: bool | None = None,
+               limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """Cases the actor may see, newest first, with filters and paging.
 
     Admins and auditors see every case; a manager the cases of the units they manage (and the
     units below); everyone the cases they started or hold, did or could take a task in.
     `unit` narrows to one unit's cases, or with ``mine`` to the units one works in or manages;
     `search` to those whose business key, data or an open step's name holds the text; `overdue`
-    to open cases past their statutory deadline. Each case comes with its open steps' names
+    to open cases past their statutory deadline. `started` and `completed` narrow to the cases
+    started, or finished, in a period [since, until) (either end open), as the measures count
+    them; `deadline_kept` to the finished cases with a deadline that finished within it (or, false,
+    after it). Each case comes with its open steps' names
     (``current_steps``) and its deadline, read from the task rows and the case row.
     """
     if status is not None and status not in CASE_STATUSES:
@@ -238,6 +246,14 @@ def list_cases(engine: Engine, actor: Actor, *, process: str | None = None, stat
         q = q.where(search_in.case_matches(engine, search))
     if overdue:
         q = q.where(Case.status != "completed", Case.deadline_at < engine.clock.now())
+    for column, period in ((Case.created_at, started), (Case.completed_at, completed)):
+        if period is not None:
+            since, until = period
+            q = q.where(column.is_not(None), *([column >= since] if since else []),
+                        *([column < until] if until else []))
+    if deadline_kept is not None:
+        q = q.where(Case.status == "completed", Case.deadline_at.is_not(None),
+                    Case.completed_at <= Case.deadline_at if deadline_kept else Case.completed_at > Case.deadline_at)
     with engine.db.read() as s:
         total = s.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar_one()
         rows = s.execute(q.order_by(Case.created_at.desc(), Case.id).limit(limit).offset(offset)).scalars().all()

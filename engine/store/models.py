@@ -275,6 +275,9 @@ class Case(Base):
     deadline_pause_kind: Mapped[str | None] = mapped_column(sa.String(10))
     deadline_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline_extended: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The casefolded business key and data values the lists' search reads (engine.base.search_text),
+    # written with the case (CaseWork.write).
+    search_text: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class HumanTask(Base):

@@ -16,10 +16,10 @@ with the problem's Swedish detail; no stack trace reaches a person.
 
 from __future__ import annotations
 
-from . import accounts, cases, deviations, notifications, processes, reports, signin, tasks, unit_overview
+from . import accounts, cases, deviations, form_fields, notifications, processes, reports, signin, tasks, unit_overview
 from .common import bp, http_error_page
 
 for _area in (signin, tasks, cases, deviations, processes, reports, notifications, accounts, unit_overview):
     bp.register_blueprint(_area.bp)
 
-__all__ = ["bp", "http_error_page"]
+__all__ = ["bp", "form_fields", "http_error_page"]

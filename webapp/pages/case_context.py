@@ -39,3 +39,25 @@ def conflict_declared(case: dict[str, Any], task_id: str) -> dict[str, Any] | No
     found = [e for e in case.get("history", [])
              if e["type"] == "conflict_of_interest_declared" and e.get("task_id") == task_id]
     return found[-1] if found else None
+
+
+# A step's state beside the diagram, in words (the diagram's colours say the same).
+STEP_STATES = {"done": "klart", "open": "pågår nu", "incident": "stannat här", None: "inte påbörjat"}
+
+
+def diagram_steps(steps: Any, done: list[str] | None = None, open_ids: list[str] | None = None,
+                  incident_id: str | None = None, *, with_state: bool = True) -> list[dict[str, Any]]:
+    """The steps of a version's diagram as a text list for those who do not use the drawing (a
+    screen reader, the keyboard): each step's name, role and, on a case, its state, in the
+    diagram's order. `steps` is the model's steps (by spec name) or the process's step list."""
+    rows = list(steps.values()) if isinstance(steps, dict) else list(steps or [])
+    out = []
+    for st in rows:
+        found = st if isinstance(st, dict) else vars(st)
+        element = found.get("element_id")
+        state = ("incident" if element and element == incident_id else "open" if element in (open_ids or [])
+                 else "done" if element in (done or []) else None)
+        out.append({"element_id": element, "name": found.get("name") or element, "role": found.get("role"),
+                    "kind": found.get("kind"), "state": STEP_STATES[state] if with_state else None,
+                    "state_key": state})
+    return out

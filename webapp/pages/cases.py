@@ -16,29 +16,77 @@ from engine.service import case_record, cases, transfer
 
 from ..downloads import attachment
 from ..record_bundle import bundle as record_bundle_zip
-from .case_context import step_dates
+from .case_context import diagram_steps, step_dates
 from .common import PAGE_SIZE, FieldNames, current_engine, page_count, page_number, signed_in
-from .list_filters import filter_choices, list_filters
+from .list_filters import filter_choices, list_filters, offered, remember, reset_requested, view_source
+from .reports import local_day
 
 bp = Blueprint("cases", __name__)
+# The query parameters that make up a case-list view ("alla" is the "Alla" tab chosen: no status).
+CASE_LIST_KEYS = ("status", "q", "process", "enhet", "forfaller")
+OVERDUE = {"forsenad": "Passerad"}
+# The measures' numbers a case list stands behind (?matetal=...&fran=&till=, as the Mätetal page
+# links them): which cases, in words, and the filter each is.
+MEASURE_CASES = {
+    "startade": "startade",
+    "avslutade": "avslutade",
+    "inom": "avslutade inom tidsfristen",
+    "utanfor": "avslutade efter tidsfristen",
+    "pagaende": "pågående nu",
+    "incident": "med incident nu",
+    "sena": "pågående efter tidsfristen nu",
+}
 
 
 @bp.get("/cases")
 @signed_in
-def case_list() -> str:
-    """Cases the signed-in person may see, newest first; searched and filtered as the inbox is."""
+def case_list() -> Any:
+    """Cases the signed-in person may see, newest first; searched and filtered as the inbox is,
+    opened on the view the person last chose here."""
+    if reset_requested("cases"):
+        return redirect(url_for("pages.cases.case_list"))
+    args, from_query = view_source("cases", CASE_LIST_KEYS)
     page = page_number()
-    status = request.args.get("status") or None
+    status = args.get("status") or None
     if status not in (None, *cases.CASE_STATUSES):
         status = None
-    chosen = list_filters()
-    listing = cases.list_cases(current_engine(), g.actor, status=status, search=chosen["q"] or None,
+    chosen = list_filters(args)
+    choices = filter_choices()
+    cleaned = {**({"status": status} if status else {}), **offered(chosen, choices, due_states=OVERDUE)}
+    measure = _measure_cases()
+    # a measure's cases are a link followed, not a view chosen: not remembered
+    remember("cases", cleaned, from_query and measure is None)
+    narrowed: dict[str, Any] = {"status": status, "overdue": chosen["forfaller"] == "forsenad",
+                                **(measure["filters"] if measure else {})}
+    listing = cases.list_cases(current_engine(), g.actor, search=chosen["q"] or None,
                                process=chosen["process"] or None, unit=chosen["enhet"] or None,
-                               overdue=chosen["forfaller"] == "forsenad",
-                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **narrowed)
     pages = page_count(listing["total"])
     return render_template("cases.html", listing=listing, status=status, page=page, pages=pages, chosen=chosen,
-                           choices=filter_choices())
+                           choices=choices, remembered=not from_query and bool(cleaned), saved=bool(cleaned),
+                           measure=measure)
+
+
+def _measure_cases() -> dict[str, Any] | None:
+    """The measure's cases the query asks for (``matetal``, ``fran``, ``till``): the list's
+    filters and its caption; None when it asks for none or for one that is not offered, or
+    gives a period that is not one (the list then shows without it)."""
+    kind = request.args.get("matetal", "")
+    if kind not in MEASURE_CASES:
+        return None
+    fran, till = (request.args.get("fran") or "").strip()[:10], (request.args.get("till") or "").strip()[:10]
+    try:
+        period = (local_day(fran), local_day(till, next_day=True))
+    except InvalidInput:
+        return None
+    # what stands open now counts no period, as on the Mätetal page
+    now_open: dict[str, dict[str, Any]] = {"pagaende": {"status": "active"}, "incident": {"status": "incident"},
+                                           "sena": {"overdue": True}}
+    filters: dict[str, Any] = dict(now_open.get(kind) or (
+        {"started": period} if kind == "startade" else {"completed": period}))
+    if kind in ("inom", "utanfor"):
+        filters["deadline_kept"] = kind == "inom"
+    return {"kind": kind, "label": MEASURE_CASES[kind], "fran": fran, "till": till, "filters": filters}
 
 
 @bp.get("/cases/<case_id>")
@@ -60,7 +108,10 @@ def case(case_id: str, *, error: str | None = None, status: int = 200) -> Any:
     kind = request.args.get("visa", "")
     kind = kind if kind in HISTORY_KINDS else ""
     history = [e for e in data["history"] if not kind or e["type"] in HISTORY_KINDS[kind][1]]
+    listed = diagram_steps(current_engine().model(data["process_version_id"]).steps, done, open_ids,
+                           data["incident"]["element_id"] if data.get("incident") else None)
     return render_template("case.html", case=data, steps=step_dates(data), history=history, history_kind=kind,
+                           diagram_list=listed,
                            history_kinds=HISTORY_KINDS,
                            done=done, open_ids=open_ids, units=units, error=error,
                            unit_name=getattr(unit, "name", None), unit_names=names,

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 
 from bpmn.diagnostics import grouped
 from engine.authority import org, ownership
-from engine.base.errors import RutinError
+from engine.base.errors import Conflict, InvalidInput, RutinError
 from engine.catalogue import processes, starting, upload_warnings, version_diff
 from engine.retention import rules
 from engine.routing import drafts
@@ -18,6 +18,7 @@ from engine.service import cases, verification
 
 from ..downloads import diagram_download
 from ..params import upload_filename
+from .case_context import diagram_steps
 from .common import START_CONTROLS, FieldNames, current_engine, form_data, signed_in
 
 bp = Blueprint("processes", __name__)
@@ -69,17 +70,26 @@ def upload() -> Any:
 
 @bp.get("/processes/<key>")
 @signed_in
-def process(key: str) -> str:
+def process(key: str) -> Any:
     """A process with its versions; approve a draft, start a case (offered only to whom may)."""
+    return _process_page(key)
+
+
+def _process_page(key: str, *, error: str | None = None, errors: dict[str, str] | None = None,
+                  values: dict[str, Any] | None = None, status: int = 200) -> Any:
+    """The process page; after a refused start, with the start form as entered and its errors."""
     engine = current_engine()
     tree = org.tree(engine)
     offer = starting.offer(engine, g.actor, key)
     units = sorted(((u, tree.units[u].name) for u in offer["units"]), key=lambda u: u[1]) if offer else []
     default = tree.units.get(offer["default_unit"]) if offer and offer["default_unit"] else None
-    return render_template("process.html", process=processes.get_process(engine, key), units=units, offer=offer,
+    found = processes.get_process(engine, key)
+    return render_template("process.html", process=found, units=units, offer=offer,
                            default_unit=default, approvable=ownership.approvable(engine, g.actor, key),
                            start_form=_start_form(key), fields_of=FieldNames,
-                           retention=rules.list_rules(engine, g.actor, process_key=key))
+                           retention=rules.list_rules(engine, g.actor, process_key=key),
+                           error=error, errors=errors or {}, values=values or {},
+                           diagram_list=diagram_steps(found["steps"] or [], with_state=False)), status
 
 
 def _start_form(key: str) -> list[dict[str, Any]]:
@@ -151,14 +161,19 @@ def reject(key: str, number: int) -> Any:
 
 @bp.post("/processes/<key>/cases")
 @signed_in
-def start(key: str) -> Response:
-    """Start a case and go to it."""
-    data = form_data(_start_form(key), START_CONTROLS)
-    started = cases.start_case(current_engine(), g.actor, key, data,
-                               request.form.get("business_key", "").strip() or None,
-                               request.form.get("org_unit") or None)
+def start(key: str) -> Any:
+    """Start a case and go to it; a refusal comes back on the process page, in the form's error summary."""
+    try:
+        data = form_data(_start_form(key), START_CONTROLS)
+        started = cases.start_case(current_engine(), g.actor, key, data,
+                                   request.form.get("business_key", "").strip() or None,
+                                   request.form.get("org_unit") or None)
+    except (InvalidInput, Conflict) as exc:
+        entered = {k: v if len(v) > 1 else v[0] for k, v in request.form.to_dict(flat=False).items()}
+        errors = {e["field"]: e["message"] for e in exc.extra.get("errors") or [] if isinstance(e, dict)}
+        return _process_page(key, error=exc.detail, errors=errors, values=entered, status=exc.status)
     flash("Ärendet är startat.")
-    return redirect(url_for("pages.cases.case", case_id=started["id"]))  # type: ignore[return-value]
+    return redirect(url_for("pages.cases.case", case_id=started["id"]))
 
 
 @bp.get("/processes/<key>/versions/<int:number>/diagram")

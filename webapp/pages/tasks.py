@@ -20,7 +20,7 @@ from engine.service import inbox as task_lists
 from . import task_changes
 from .case_context import conflict_declared, earlier_steps
 from .common import PAGE_SIZE, FieldNames, current_engine, form_data, page_count, page_number, signed_in
-from .list_filters import filter_choices, list_filters
+from .list_filters import filter_choices, list_filters, offered, remember, reset_requested, view_source
 
 bp = Blueprint("tasks", __name__)
 VIEWS = {"mine": "Mina", "unclaimed": "Otagna i mina roller", "overdue": "Försenade", "all": "Alla"}
@@ -32,22 +32,29 @@ SORTINGS = {"created": ("created", "asc"), "due": ("due", "asc"), "priority": ("
 # The due states the inbox and the case list filter by.
 DUE_STATES = {"forsenad": "Försenade", "snart": "Förfaller inom tre dagar eller är försenade"}
 DUE_SOON = timedelta(days=3)
+# The query parameters that make up an inbox view: a query naming any of them is remembered (the
+# page number is not; nor the unit overview's one person, a link rather than a choice).
+INBOX_KEYS = ("visa", "sortera", "ordning", "q", "process", "roll", "enhet", "forfaller", "handlaggare")
 JAV_MISSING = "Bekräfta att du inte är jävig, eller anmäl jäv så går beslutet till ersättaren."
 
 
 @bp.get("/")
 @signed_in
-def inbox() -> str:
-    """The handler's inbox: opens on what is theirs; searched, filtered and sorted by column."""
+def inbox() -> Any:
+    """The handler's inbox: opens on what is theirs, or on the view the person last chose there;
+    searched, filtered and sorted by column."""
+    if reset_requested("inbox"):
+        return redirect(url_for("pages.tasks.inbox"))
+    args, from_query = view_source("inbox", INBOX_KEYS)
     views = {**VIEWS, **UNIT_VIEW} if g.actor.manages else VIEWS
-    view = request.args.get("visa", "mine")
+    view = args.get("visa", "mine")
     if view not in views:
         view = "mine"
-    sort = request.args.get("sortera", "created")
+    sort = args.get("sortera", "created")
     if sort not in SORTINGS:
         sort = "created"
     column, first_order = SORTINGS[sort]
-    order = request.args.get("ordning", first_order)
+    order = args.get("ordning", first_order)
     if order not in ("asc", "desc"):
         order = first_order
     page = page_number()
@@ -60,7 +67,14 @@ def inbox() -> str:
         filters["overdue"] = True
     elif view == "unit":
         filters["unit"] = "mine"
-    chosen = list_filters()
+    chosen = list_filters(args)
+    choices = filter_choices()
+    roles = sorted({r.split("@", 1)[0] for r in g.actor.roles})
+    kept = offered(chosen, choices, roles, DUE_STATES)
+    cleaned = {**({"visa": view} if view != "mine" else {}), **({"sortera": sort} if sort != "created" else {}),
+               **({"ordning": order} if order != first_order else {}), **kept}
+    # the unit overview's link to one person's steps is followed, not chosen: it is not remembered
+    remember("inbox", cleaned, from_query and "handlaggare" not in request.args)
     # one person's open steps, as the unit overview links to them (visibility still decides what shows)
     person = (request.args.get("handlaggare") or "").strip()[:120]
     if person and "assignee" not in filters:
@@ -80,10 +94,10 @@ def inbox() -> str:
     listing = task_lists.list_tasks(current_engine(), g.actor, sort=column, order=order, limit=PAGE_SIZE,
                                offset=(page - 1) * PAGE_SIZE, **filters)
     pages = page_count(listing["total"])
-    roles = sorted({r.split("@", 1)[0] for r in g.actor.roles})
     return render_template("inbox.html", listing=listing, view=view, views=views, sort=sort, order=order,
                            sortings=SORTINGS, page=page, pages=pages, chosen=chosen, due_states=DUE_STATES,
-                           choices=filter_choices(), roles=roles)
+                           choices=choices, roles=roles,
+                           remembered=not from_query and bool(cleaned), saved=bool(cleaned))
 
 
 def _defaults(row: dict[str, Any]) -> dict[str, Any]:
