@@ -15,7 +15,7 @@ from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, decision_report, delegation
-from engine.service import cases, inbox, tasks
+from engine.service import cases, conflict_of_interest, inbox, tasks
 
 ITEMS = [
     {"number": "F.1.5", "title": "Bygglov inom detaljplan, högst 200 m²", "process_key": "bygglov_test",
@@ -91,7 +91,7 @@ def test_only_the_delegate_decides_and_says_no_jav(engine: Engine, town: dict[st
     csv = decision_report.report_csv(engine, [row])
     lines = csv.splitlines()
     assert lines[0] == "Beslutsdatum;Delegationspunkt;Beslut;Ärende;Utfall;Beslutsfattare;Roll;Grund;Nämnd;Anmälan;Ärende-id"
-    assert lines[1].split(";")[1:10] == ["F.1.5", "Beslut om lov", "BN-120", "beslut: bifall", "Bea Bygg",
+    assert lines[1].split(";")[1:10] == ["F.1.5", "Beslut om lov", "BN-120", "utfall: bifall", "Bea Bygg",
                                          "Bygglovshandläggare", "delegat", "Byggnadsnämnden", "Anmäls till nämnden"]
     assert "{" not in csv and "anmals" not in csv
 
@@ -113,7 +113,7 @@ def test_limits_pick_the_item_and_superiors_decide_where_allowed(engine: Engine,
 
 def test_declaring_jav_routes_the_decision_to_the_substitute(engine: Engine, town: dict[str, Any]) -> None:
     decision = _to_decision(engine, town["bea"], 150)
-    routed = delegation.declare_conflict(engine, town["bea"], decision["id"], "Sökanden är min granne")
+    routed = conflict_of_interest.declare_conflict(engine, town["bea"], decision["id"], "Sökanden är min granne")
     assert routed["assignee"] == "bert"
     with pytest.raises(Forbidden):
         tasks.complete(engine, town["bea"], decision["id"], {}, no_conflict_of_interest=True)

@@ -21,7 +21,7 @@ from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation, notifications
-from engine.service import cases, inbox, tasks
+from engine.service import cases, conflict_of_interest, inbox, tasks
 from engine.store.models import Case
 
 KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
@@ -198,7 +198,7 @@ def test_jav_without_a_present_substitute_tells_the_manager_and_locks_the_declar
     case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN-J", org_unit="bygglov")
     decision = tasks.complete(engine, actors["bo"], case["open_tasks"][0]["id"], {})["case"]["open_tasks"][0]["id"]
     tasks.claim(engine, actors["bea"], decision)
-    routed = delegation.declare_conflict(engine, actors["bea"], decision, "Sökanden är min syster")
+    routed = conflict_of_interest.declare_conflict(engine, actors["bea"], decision, "Sökanden är min syster")
     assert routed["assignee"] is None
     # Bygglovschef is away, so the manager above (the förvaltningschef) is told
     [note] = notifications.list_for(engine, actors["fia"])["items"]

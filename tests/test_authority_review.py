@@ -18,7 +18,7 @@ from engine.base.errors import Forbidden, InvalidInput, NotFound
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation
-from engine.service import cases, tasks
+from engine.service import cases, conflict_of_interest, tasks
 
 
 def _town(engine: Engine, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_jav_by_a_bystander_leaves_a_claimed_decision_with_its_holder(engine: En
     a = town["actors"]
     decision = _to_decision(engine, a["bea"], 100)
     tasks.claim(engine, a["bea"], decision["id"])
-    out = delegation.declare_conflict(engine, a["bo"], decision["id"], "Sökanden är min bror")
+    out = conflict_of_interest.declare_conflict(engine, a["bo"], decision["id"], "Sökanden är min bror")
     assert out["assignee"] == "bea"
     event = _event(engine, decision["case_id"], "conflict_of_interest_declared")
     assert (event["actor"], event["data"]["routed_to"]) == ("bo", None)
@@ -67,9 +67,9 @@ def test_jav_by_a_bystander_leaves_a_claimed_decision_with_its_holder(engine: En
 def test_jav_routing_skips_a_substitute_who_has_declared_jav(engine: Engine, town: dict[str, Any]) -> None:
     a = town["actors"]
     decision = _to_decision(engine, a["bea"], 100)
-    assert delegation.declare_conflict(engine, a["bert"], decision["id"], "Släkt med sökanden")["assignee"] is None
+    assert conflict_of_interest.declare_conflict(engine, a["bert"], decision["id"], "Släkt med sökanden")["assignee"] is None
     # bea steps aside too: the only substitute is jävig, so the decision stays with the role
-    assert delegation.declare_conflict(engine, a["bea"], decision["id"], "Granne")["assignee"] is None
+    assert conflict_of_interest.declare_conflict(engine, a["bea"], decision["id"], "Granne")["assignee"] is None
     done = tasks.complete(engine, a["bo"], decision["id"], {"beslut": "bifall"}, no_conflict_of_interest=True)
     assert done["task"]["completed_by"] == "bo"
 
@@ -78,7 +78,7 @@ def test_absence_does_not_hand_a_decision_to_a_substitute_who_has_declared_jav(
         engine: Engine, town: dict[str, Any], clock: ManualClock) -> None:
     a = town["actors"]
     decision = _to_decision(engine, a["bo"], 100)
-    delegation.declare_conflict(engine, a["bert"], decision["id"], "Släkt med sökanden")
+    conflict_of_interest.declare_conflict(engine, a["bert"], decision["id"], "Släkt med sökanden")
     tasks.claim(engine, a["bea"], decision["id"])
     now = clock.now()
     absence.register(engine, SYSTEM, "bea", now, now + timedelta(days=3), "sjuk")

@@ -17,7 +17,7 @@ from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, tasks
+from engine.service import cases, conflict_of_interest, tasks
 from engine.store.models import Case
 
 WORKFLOWS = ROOT / "workflows"
@@ -108,7 +108,7 @@ def test_the_decision_page_shows_the_case_its_steps_the_delegation_item_and_the_
     first = case["open_tasks"][0]
     tasks.comment(engine, bea, task_id=first["id"], text="Ritningarna saknar fasad mot öster.")
     [decision] = tasks.complete(engine, bea, first["id"], {"granskat": True})["case"]["open_tasks"]
-    delegation.declare_conflict(engine, bea, decision["id"], "Sökanden är min granne")
+    conflict_of_interest.declare_conflict(engine, bea, decision["id"], "Sökanden är min granne")
 
     identity.set_password(engine, "bert", PASSWORD)
     sign_in(client, "bert")

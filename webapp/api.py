@@ -9,8 +9,19 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.routing import delegation, drafts, notifications, policies
-from engine.service import audit, cases, deviations, inbox, measure_targets, measures, messages, tasks, transfer
+from engine.routing import drafts, notifications, policies
+from engine.service import (
+    audit,
+    cases,
+    conflict_of_interest,
+    deviations,
+    inbox,
+    measure_targets,
+    measures,
+    messages,
+    tasks,
+    transfer,
+)
 
 from .auth import current_actor
 from .downloads import csv_download, diagram_download
@@ -382,7 +393,7 @@ def declare_conflict(task_id: str) -> Response:
     """Declare jäv on a decision: it goes to the ordinance's substitute."""
     actor = current_actor()
     reason = optional_text(_json_body(), "reason", max_length=2000)
-    return jsonify(delegation.declare_conflict(_engine(), actor, task_id, reason))
+    return jsonify(conflict_of_interest.declare_conflict(_engine(), actor, task_id, reason))
 
 
 # -- notifications ----------------------------------------------------------------------------

@@ -7,11 +7,8 @@ when the task was routed to them (absence, declared conflict of interest) or no 
 present, or a superior where the item allows it. The completed decision records the person,
 their role, the item and the confirmation that no conflict of interest (jäv) exists, and lands
 in the committee's report. A refusal signed by someone without delegation is not a valid
-decision (HFD 2012 not 76), so the check happens before anything is written.
-
-Imports inside functions: a jäv declaration hands the task on and tells the new holder, which
-needs the task's view (`engine.service`, the layer above) and `notifications` (which imports
-this module for the ordinance's wording); both are imported where a declaration is made.
+decision (HFD 2012 not 76), so the check happens before anything is written. Declaring jäv is
+`engine.service.conflict_of_interest`.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ from ..authority.org import read_instant
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..catalogue.processes import DEFAULT_OWNER_ROLE
 from ..core import Engine
-from ..execution.runtime import CaseWork, load_task, locked_task_case
+from ..execution.runtime import CaseWork
 from ..store.models import DelegatedDecision, DelegationItem, HumanTask, ProcessVersion
 
 log = logging.getLogger(__name__)
@@ -124,62 +121,6 @@ def record(work: CaseWork, row: HumanTask, actor: Actor, item: DelegationItem, r
         decided_by=actor.name, role=role, grounds=grounds, committee=committee, reporting=item.reporting,
         decided_at=work.now, outcome=outcome,
     ))
-
-
-def declare_conflict(engine: Engine, actor: Actor, task_id: str, reason: str | None = None) -> dict[str, Any]:
-    """Declare jäv on a decision task: the declarer is out, and a task they held or no one held
-    goes to a present substitute.
-
-    With no substitute present the task is left to the role, and the manager of its unit (up the
-    chain, past the declarer) is told, so that a decision is never left with no one to take it. A
-    task a colleague holds stays with them: the declaration is recorded and the declarer excluded.
-    """
-    require_writer(actor)
-    from ..service.tasks import may_see_task
-    from ..service.views import task_json
-    from . import notifications
-
-    with locked_task_case(engine, task_id) as (s, case):
-        row = load_task(s, task_id)
-        if row is None:
-            raise NotFound(f"Uppgiften {task_id} finns inte.")
-        work = CaseWork(engine, s, case)
-        if not work.is_decision(row):
-            if not may_see_task(actor, row, acting=True):
-                raise Forbidden("Uppgiften hör inte till någon av dina roller.")
-            raise InvalidInput("Jäv anmäls på beslutsuppgifter.")
-        # Only someone who could decide can step aside; checked before anything about the task is told.
-        _, role, _ = authority(work, row, actor)
-        if row.status != "open":
-            raise Conflict("Uppgiften är inte öppen.")
-        # Someone else's claimed decision is not the declarer's to give away: their jäv concerns
-        # only themselves, and `authority` already shuts them out.
-        reroute = row.assignee in (None, actor.name)
-        target = substitute_for(engine, work, row, exclude={actor.name}) if reroute else None
-        notified: list[str] = []
-        what = f"ärende {case.business_key or case.id[:8]}"
-        if target is not None:
-            # The substitute is told why the decision is theirs now, and in which capacity.
-            notifications.notify(
-                work.conn, work.now, [target], kind="conflict_of_interest",
-                dedupe=f"jav-ersattare:{row.id}:{actor.name}", case_id=case.id, task_id=row.id,
-                subject=f"Du beslutar som ersättare: {row.name} ({what})",
-                body=f"{actor.display_name} har anmält jäv i beslutet ”{row.name}” i {what}. Beslutet har gått "
-                     "till dig som ersättare enligt delegationsordningen; du fattar det i den egenskapen.")
-        if reroute and target is None:
-            _, _, notified = work.router.managers(row.org_unit_id or case.org_unit_id, exclude={actor.name})
-            notifications.notify(
-                work.conn, work.now, notified, kind="conflict_of_interest", dedupe=f"jav:{row.id}:{actor.name}",
-                case_id=case.id, task_id=row.id, subject=f"Jäv anmält utan närvarande ersättare: {row.name} ({what})",
-                body=f"{actor.display_name} har anmält jäv i beslutet {row.name!r} i {what}, och ingen ersättare "
-                     "enligt delegationsordningen är på plats. Se till att någon med delegation fattar beslutet.")
-        if reroute:
-            row.assignee = target
-        work.event("conflict_of_interest_declared", actor=actor.name, role=role, task_id=row.id,
-                   element_id=row.element_id,
-                   data={"name": row.name, "reason": reason, "routed_to": target, "notified": notified,
-                         "assignee": row.assignee})
-        return task_json(engine, row, actor)
 
 
 # -- managing the ordinance --------------------------------------------------------------------

@@ -13,8 +13,7 @@ from engine.authority import identity
 from engine.base import form_defaults
 from engine.base.clock import STOCKHOLM
 from engine.base.errors import Forbidden, InvalidInput, RutinError
-from engine.routing import delegation
-from engine.service import assignees, cases, tasks
+from engine.service import assignees, cases, conflict_of_interest, tasks
 from engine.service import inbox as task_lists
 
 from . import task_changes
@@ -224,7 +223,7 @@ def declare_conflict(task_id: str) -> Any:
     """Declare jäv: the decision goes to the substitute."""
 
     def run() -> Any:
-        delegation.declare_conflict(current_engine(), g.actor, task_id, request.form.get("reason") or None)
+        conflict_of_interest.declare_conflict(current_engine(), g.actor, task_id, request.form.get("reason") or None)
         flash("Jäv är anmält; beslutet går till ersättaren.")
         return redirect(url_for("pages.tasks.inbox"))
 
