@@ -55,6 +55,7 @@ from ..records import (
 )
 from ..store import optimistic
 from ..store.models import Case, HumanTask, TaskCandidate, from_row, transient
+from ..store.pipeline import batched
 from ..store.prepared import Prepared
 from . import (
     multi_instance,  # noqa: F401  (multi-instance steps held to the limits, from here on)
@@ -86,6 +87,10 @@ _EXPECTED: tuple[type[BaseException], ...] = (
 _cases, _tasks = cast(sa.Table, Case.__table__), cast(sa.Table, HumanTask.__table__)
 CASE_OF_TASK = sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id"))
 LOCK_CASE = sa.select(_cases).where(_cases.c.id == sa.bindparam("case_id")).with_for_update()
+# The case of a task, found and locked in one statement (one round trip on PostgreSQL).
+LOCK_CASE_OF_TASK = sa.select(_cases).where(
+    _cases.c.id == sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id")).scalar_subquery()
+).with_for_update()
 TASK_BY_ID = sa.select(_tasks).where(_tasks.c.id == sa.bindparam("task_id"))
 CASE_TASKS = sa.select(_tasks).where(
     _tasks.c.case_id == sa.bindparam("case_id"),
@@ -152,8 +157,13 @@ def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
 def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Case]]:
     """A write transaction holding the lock of the case a task belongs to."""
     with engine.db.write() as s:
-        case_id = _P_CASE_OF_TASK.scalar(s.connection(), {"task_id": task_id})
-        case = lock_case(s, case_id) if case_id is not None else None
+        conn = s.connection()
+        if engine.db.is_sqlite:  # as the optimistic attempt records and checks its reads
+            case_id = _P_CASE_OF_TASK.scalar(conn, {"task_id": task_id})
+            case = lock_case(s, case_id) if case_id is not None else None
+        else:
+            row = conn.execute(LOCK_CASE_OF_TASK, {"task_id": task_id}).mappings().one_or_none()
+            case = from_row(Case, dict(row)) if row is not None else None
         if case is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
         yield s, case
@@ -188,6 +198,7 @@ class CaseWork:
         self._tasks: list[dict[str, Any]] = []
         self._candidates: list[dict[str, Any]] = []
         self._dirty: dict[str, HumanTask] = {}
+        self._dropped: list[dict[str, Any]] = []  # tasks whose candidates go (PostgreSQL)
         self._new = new
         self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
         session.info.setdefault("before_commit", []).append(self.write)
@@ -196,6 +207,18 @@ class CaseWork:
         """Offer a task to these candidates, (kind, key), written with the unit of work."""
         self._candidates.extend({"task_id": task_id, "kind": kind, "key": key, "created_at": self.now}
                                 for kind, key in candidates)
+
+    def drop_candidates(self, task_id: str) -> None:
+        """Take a task out of the inboxes (completed or cancelled): its candidate rows go.
+
+        On PostgreSQL the delete waits for `write`, to go out in its one pipeline before the rows
+        this unit of work offers (and candidates offered earlier in it for the task are dropped
+        here); on SQLite it runs now, as the optimistic attempt records it."""
+        if self.engine.db.is_sqlite:
+            drop_candidates(self.conn, task_id)
+            return
+        self._candidates = [c for c in self._candidates if c["task_id"] != task_id]
+        self._dropped.append({"task_id": task_id})
 
     def touch(self, row: HumanTask) -> None:
         """Mark a task row as changed, to be written back."""
@@ -206,8 +229,20 @@ class CaseWork:
         return list(self._dirty.values())
 
     def write(self) -> None:
-        """Write the case, its changed and new task rows and its events (also run before commit)."""
+        """Write the case, its changed and new task rows and its events (also run before commit).
+
+        On PostgreSQL the statements go out in one pipeline (``batched``): one round trip for all."""
+        if not (self._new or self._dirty or self._tasks or self._candidates or self._events or self._dropped) \
+                and {k: getattr(self.case, k) for k in _CASE_COLUMNS} == self._written:
+            return  # written already (`save` writes, then the commit asks again)
+        with batched(self.conn):
+            self._write()
+
+    def _write(self) -> None:
         conn = self.conn
+        if self._dropped:
+            _P_DELETE_CANDIDATES.run(conn, self._dropped)
+            self._dropped = []
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
         if self._new:
             _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
@@ -369,7 +404,7 @@ class CaseWork:
                 row.status = "cancelled"
                 row.completed_at = self.now
                 self.touch(row)
-                drop_candidates(self.conn, task_id)
+                self.drop_candidates(task_id)
                 timers.cancel_task_timers(self.conn, task_id, self.now)
                 self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
                            data={"name": row.name})

@@ -246,7 +246,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         row.result = result
         event_data["assignee"] = row.assignee
         work.touch(row)
-        drop_candidates(work.conn, row.id)
+        work.drop_candidates(row.id)
         if row.due_at is not None or row.follow_up_at is not None:  # only these have timer rows
             timers.cancel_task_timers(work.conn, row.id, work.now)
         case_clock.extend(work, row, actor.name)

@@ -175,6 +175,11 @@ class Prepared:
                 self.run(conn, group, scope=scope)
             return
         compiled = self._for(self._keys(batch[0])) if conn.dialect.name == "sqlite" else None
+        if compiled is None and len(batch) > 1 and isinstance(self.stmt, sa.Insert):
+            # One INSERT with a row of VALUES each, not the driver's executemany: inside a
+            # pipeline (``engine/store/pipeline.py``) that would end in a round trip of its own.
+            conn.execute(self.stmt.values(batch))
+            return
         if compiled is None or not compiled.supported:
             conn.execute(self.stmt, params if isinstance(params, Mapping) else batch)
             return
