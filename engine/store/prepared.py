@@ -175,9 +175,10 @@ class Prepared:
                 self.run(conn, group, scope=scope)
             return
         compiled = self._for(self._keys(batch[0])) if conn.dialect.name == "sqlite" else None
-        if compiled is None and len(batch) > 1 and isinstance(self.stmt, sa.Insert):
-            # One INSERT with a row of VALUES each, not the driver's executemany: inside a
-            # pipeline (``engine/store/pipeline.py``) that would end in a round trip of its own.
+        if compiled is None and isinstance(self.stmt, sa.Insert):
+            # One INSERT with a row of VALUES each: not the driver's executemany, which inside a
+            # pipeline (``engine/store/pipeline.py``) ends in a round trip of its own, and not
+            # the single-row form, whose RETURNING of the key would need the answer at once.
             conn.execute(self.stmt.values(batch))
             return
         if compiled is None or not compiled.supported:
