@@ -211,13 +211,14 @@ class CaseWork:
     def drop_candidates(self, task_id: str) -> None:
         """Take a task out of the inboxes (completed or cancelled): its candidate rows go.
 
-        On PostgreSQL the delete waits for `write`, to go out in its one pipeline before the rows
-        this unit of work offers (and candidates offered earlier in it for the task are dropped
-        here); on SQLite it runs now, as the optimistic attempt records it."""
+        Candidates this unit of work offered the task before are dropped with them (they wait
+        for `write`). On PostgreSQL the delete waits for `write` too, to go out in its one
+        pipeline ahead of the rows offered after it; on SQLite it runs now, as the optimistic
+        attempt records it."""
+        self._candidates = [c for c in self._candidates if c["task_id"] != task_id]
         if self.engine.db.is_sqlite:
             drop_candidates(self.conn, task_id)
             return
-        self._candidates = [c for c in self._candidates if c["task_id"] != task_id]
         self._dropped.append({"task_id": task_id})
 
     def touch(self, row: HumanTask) -> None:

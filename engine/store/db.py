@@ -103,7 +103,7 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
 PING_AFTER_IDLE_S = 1.0
 
 
-def _ping_when_idle(eng: sa.Engine) -> None:
+def _ping_when_idle(eng: sa.Engine, idle_s: Callable[[], float]) -> None:
     """Check a pooled connection that sat idle before use, replacing it if the server dropped it.
 
     SQLAlchemy's documented way for a ``checkout`` listener: raising ``DisconnectionError`` makes
@@ -120,7 +120,7 @@ def _ping_when_idle(eng: sa.Engine) -> None:
     @event.listens_for(eng, "checkout")
     def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
         returned = record.info.get("returned_at")
-        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
+        if returned is not None and time.monotonic() - returned < idle_s():
             return
         try:
             alive = eng.dialect.do_ping(dbapi)  # as pool_pre_ping asks, outside any transaction
@@ -138,6 +138,7 @@ class Database:
         self.url = settings.database_url
         self.is_sqlite = self.url.startswith("sqlite")
         self.writes = 0
+        self.ping_after_idle_s = PING_AFTER_IDLE_S
         self._checkpointer: WalCheckpointer | None = None
         self._file_lock: WriterLock | None = None
         if self.is_sqlite:
@@ -154,7 +155,7 @@ class Database:
                 self.url, pool_size=10, max_overflow=20,
                 connect_args={"options": f"-c lock_timeout={timeout_ms}"},
             )
-            _ping_when_idle(self.writer)
+            _ping_when_idle(self.writer, lambda: self.ping_after_idle_s)
             # Reads run each statement on its own, without BEGIN and ROLLBACK around them (two
             # round trips per read session). Under PostgreSQL's READ COMMITTED, which Rutin runs
             # under, each statement in a transaction takes its own snapshot anyway, so a read
