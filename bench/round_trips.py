@@ -46,6 +46,8 @@ class Counts:
         self.kinds: Counter[str] = Counter()
         self.traces: list[Path] = []
         self.backends: list[int] = []
+        self.handles: list[Any] = []
+        self.sqlite_trace = False  # counting SQLite's statements (not while warming up)
         self.tmp = Path(tempfile.mkdtemp(prefix="rutin-trace-"))
 
     def statement(self, sql: str) -> None:
@@ -93,7 +95,7 @@ def instrument(engine: Any, counts: Counts) -> None:
                 dbapi.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
                 counts.traces.append(path)
                 counts.backends.append(dbapi.info.backend_pid)
-                counts.handles = getattr(counts, "handles", []) + [handle]
+                counts.handles.append(handle)
 
             sa.event.listen(eng, "connect", on_pg_connect)
             sa.event.listen(eng, "before_cursor_execute", lambda _c, _cur, sql, *_a: counts.statement(sql))
@@ -137,16 +139,15 @@ def main() -> None:
     for _ in range(args.warm):
         run_case()
     counts = Counts()
-    counts.sqlite_trace = False  # type: ignore[attr-defined]
     instrument(engine, counts)
     for _ in range(2):
         run_case()  # warm the new (traced) connections
-    counts.sqlite_trace = True  # type: ignore[attr-defined]
+    counts.sqlite_trace = True
 
     phases: dict[str, Any] = {}
 
     def phase(name: str, calls: list[Any]) -> list[Any]:
-        for h in getattr(counts, "handles", []):
+        for h in counts.handles:
             h.flush()
         before = (counts.statements, counts.round_trips(), counts.backend_cpu(), time.process_time(),
                   Counter(counts.kinds))

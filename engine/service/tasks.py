@@ -21,7 +21,7 @@ from ..base import data_limits, forms
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..clocks import case_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork, drop_candidates, json_safe, load_task, locked_case, locked_task_case
+from ..execution.runtime import CaseWork, json_safe, load_task, locked_case, locked_task_case
 from ..routing import delegation, escalation
 from ..store.models import HumanTask
 from . import declared
