@@ -65,10 +65,13 @@ def main() -> None:
     ap.add_argument("--database-url", default=None,
                     help="PostgreSQL instead of SQLite: each tree gets a database of its own, this URL's name "
                          "with _old and _new appended (they must exist; their schema is dropped)")
+    ap.add_argument("--other-on-sqlite", action="store_true",
+                    help="with --database-url: the other tree on SQLite (PostgreSQL against SQLite, paired)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rutin-paired-"))
     url = args.database_url
-    services = {"old": Service(tmp / "old", root=args.other.resolve(), database_url=url and f"{url}_old"),
+    old_url = None if args.other_on_sqlite else url and f"{url}_old"
+    services = {"old": Service(tmp / "old", root=args.other.resolve(), database_url=old_url),
                 "new": Service(tmp / "new", threads=args.threads, root=args.this.resolve(),
                                database_url=url and f"{url}_new")}
     pairs: list[dict[str, Any]] = []
@@ -109,7 +112,7 @@ def main() -> None:
         "others_share_median": statistics.median(p[n]["others_share"] for p in pairs for n in ("old", "new")),
     }
     print(json.dumps({"machine": machine(), "threads": args.threads, "cases_per_burst": args.cases,
-                      "database": "postgresql" if url else "sqlite",
+                      "database": "postgresql" if url else "sqlite", "other_on_sqlite": args.other_on_sqlite,
                       "summary": summary}, indent=1, default=str))
 
 
