@@ -79,7 +79,9 @@ def instrument(engine: Any, counts: Counts) -> None:
     """Count every statement and, on PostgreSQL, every round trip of the engine's connections."""
     import sqlalchemy as sa
 
-    for eng in {engine.db.writer, engine.db.reader}:
+    # One listener per pool: on PostgreSQL the reader is the writer with other execution options,
+    # sharing its pool and hearing its listeners.
+    for eng in {id(e.pool): e for e in (engine.db.reader, engine.db.writer)}.values():
         if eng.dialect.name == "sqlite":  # SQLite's own trace sees every statement, SQLAlchemy's too
             def on_connect(dbapi: Any, _record: Any) -> None:
                 dbapi.set_trace_callback(lambda sql: counts.statement(sql) if counts.sqlite_trace else None)
