@@ -88,9 +88,7 @@ _cases, _tasks = cast(sa.Table, Case.__table__), cast(sa.Table, HumanTask.__tabl
 CASE_OF_TASK = sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id"))
 LOCK_CASE = sa.select(_cases).where(_cases.c.id == sa.bindparam("case_id")).with_for_update()
 # The case of a task, found and locked in one statement (one round trip on PostgreSQL).
-LOCK_CASE_OF_TASK = sa.select(_cases).where(
-    _cases.c.id == sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id")).scalar_subquery()
-).with_for_update()
+LOCK_CASE_OF_TASK = sa.select(_cases).where(_cases.c.id == CASE_OF_TASK.scalar_subquery()).with_for_update()
 TASK_BY_ID = sa.select(_tasks).where(_tasks.c.id == sa.bindparam("task_id"))
 CASE_TASKS = sa.select(_tasks).where(
     _tasks.c.case_id == sa.bindparam("case_id"),
@@ -209,12 +207,9 @@ class CaseWork:
                                 for kind, key in candidates)
 
     def drop_candidates(self, task_id: str) -> None:
-        """Take a task out of the inboxes (completed or cancelled): its candidate rows go.
-
-        Candidates this unit of work offered the task before are dropped with them (they wait
-        for `write`). On PostgreSQL the delete waits for `write` too, to go out in its one
-        pipeline ahead of the rows offered after it; on SQLite it runs now, as the optimistic
-        attempt records it."""
+        """Take a task out of the inboxes (completed or cancelled), with the candidates offered it
+        earlier in this unit. The delete runs now on SQLite (as the optimistic attempt records it),
+        in `write`'s pipeline on PostgreSQL, ahead of the rows offered after it."""
         self._candidates = [c for c in self._candidates if c["task_id"] != task_id]
         if self.engine.db.is_sqlite:
             drop_candidates(self.conn, task_id)
@@ -230,38 +225,33 @@ class CaseWork:
         return list(self._dirty.values())
 
     def write(self) -> None:
-        """Write the case, its changed and new task rows and its events (also run before commit).
-
-        On PostgreSQL the statements go out in one pipeline (``batched``): one round trip for all."""
+        """Write the case, its changed and new task rows and its events (also run before commit),
+        on PostgreSQL in one pipeline (``batched``): one round trip for all."""
         if not (self._new or self._dirty or self._tasks or self._candidates or self._events or self._dropped) \
                 and {k: getattr(self.case, k) for k in _CASE_COLUMNS} == self._written:
             return  # written already (`save` writes, then the commit asks again)
-        with batched(self.conn):
-            self._write()
-
-    def _write(self) -> None:
-        conn = self.conn
-        if self._dropped:
-            _P_DELETE_CANDIDATES.run(conn, self._dropped)
-            self._dropped = []
-        values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
-        if self._new:
-            _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
-            self._new = False
-        elif values != self._written:
-            written = self._written
-            _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
-                                      **{k: v for k, v in values.items() if k not in written or written[k] != v}})
-        self._written = values
-        if self._dirty:
-            _P_UPDATE_TASK.run(conn, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
-                                       for r in self._dirty.values()])
-        if self._tasks:
-            _P_INSERT_TASKS.run(conn, self._tasks)
-        if self._candidates:
-            _P_INSERT_CANDIDATES.run(conn, self._candidates)
-        history.write(conn, self._events)
-        self._tasks, self._candidates, self._events, self._dirty = [], [], [], {}
+        with batched(conn := self.conn):
+            if self._dropped:
+                _P_DELETE_CANDIDATES.run(conn, self._dropped)
+                self._dropped = []
+            values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
+            if self._new:
+                _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
+                self._new = False
+            elif values != self._written:
+                written = self._written
+                _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
+                                          **{k: v for k, v in values.items() if k not in written or written[k] != v}})
+            self._written = values
+            if self._dirty:
+                _P_UPDATE_TASK.run(conn, [{"b_id": r.id, **{k: getattr(r, k) for k in _TASK_MUTABLE}}
+                                           for r in self._dirty.values()])
+            if self._tasks:
+                _P_INSERT_TASKS.run(conn, self._tasks)
+            if self._candidates:
+                _P_INSERT_CANDIDATES.run(conn, self._candidates)
+            history.write(conn, self._events)
+            self._tasks, self._candidates, self._events, self._dirty = [], [], [], {}
 
     @property
     def workflow(self) -> BpmnWorkflow:
