@@ -47,7 +47,8 @@ class Service:
     through POST /api/processes with the designer's token and approved by an administrator (a
     new process has no published owner yet)."""
 
-    def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0, root: Path = ROOT):
+    def __init__(self, tmp: Path, threads: int | None = None, workers: int = 0, root: Path = ROOT,
+                 database_url: str | None = None):
         # workers 0: as many web processes as `rutin serve` starts by default (one per core, at
         # most four); workers > 0: `rutin serve --workers N`. All on the same SQLite database.
         # root: the source tree whose `rutin serve` runs (another checkout, to compare code).
@@ -60,6 +61,16 @@ class Service:
         self.env = {**os.environ, "RUTIN_DATA_DIR": str(self.data_dir), "RUTIN_SCHEDULER_INTERVAL_S": "3600",
                     "RUTIN_HOST": "127.0.0.1"}
         self.env.pop("RUTIN_DATABASE_URL", None)
+        # database_url: a PostgreSQL database of the service's own, emptied first (its schema dropped).
+        self.database_url = database_url
+        if database_url:
+            import sqlalchemy as sa
+
+            eng = sa.create_engine(database_url)
+            with eng.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            eng.dispose()
+            self.env["RUTIN_DATABASE_URL"] = database_url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.cli("users", "add", "designer", "--role", "designer")
@@ -113,6 +124,22 @@ class Service:
     def cpu(self) -> float:
         """CPU seconds the server processes have used (the web processes are children of `rutin serve`)."""
         return cpu_seconds(self.proc.pid) + sum(cpu_seconds(pid) for pid in _children(self.proc.pid))
+
+    def db_cpu(self) -> float:
+        """CPU seconds PostgreSQL's backends serving this service's database have used (0 on
+        SQLite; the server must run on this machine, as in the benchmark)."""
+        if not self.database_url:
+            return 0.0
+        import sqlalchemy as sa
+
+        eng = sa.create_engine(self.database_url)
+        try:
+            with eng.connect() as conn:
+                pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                            "AND pid <> pg_backend_pid()")).scalars().all()
+        finally:
+            eng.dispose()
+        return sum(cpu_seconds(pid) for pid in pids)
 
     def stop(self) -> None:
         """Stop the server."""

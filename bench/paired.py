@@ -40,9 +40,11 @@ def _own_cpu() -> float:
 def burst(service: Service, clients: int, cases: int) -> dict[str, Any]:
     """One burst of cases, with the share of the machine other processes used meanwhile (this
     process, its clients and the services' own CPU apart)."""
+    db = service.db_cpu()
     ticks, own, server, t0 = cpu_ticks(), _own_cpu(), service.cpu(), time.perf_counter()
     figures = http_cases(service, clients, max(1, cases // clients), "raw")
     wall = time.perf_counter() - t0
+    figures["db_cpu_ms_per_case"] = (service.db_cpu() - db) * 1000 / figures["cases"]
     busy, _idle, steal = (b - a for a, b in zip(ticks, cpu_ticks(), strict=True))
     others = max(0.0, busy - (_own_cpu() - own) - (service.cpu() - server))
     figures["others_share"] = others / (wall * (os.cpu_count() or 1))
@@ -60,10 +62,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--cases", type=int, default=200, help="cases per burst")
     ap.add_argument("--threads", type=int, default=None, help="rutin serve --threads for this tree (default: its own)")
+    ap.add_argument("--database-url", default=None,
+                    help="PostgreSQL instead of SQLite: each tree gets a database of its own, this URL's name "
+                         "with _old and _new appended (they must exist; their schema is dropped)")
+    ap.add_argument("--other-on-sqlite", action="store_true",
+                    help="with --database-url: the other tree on SQLite (PostgreSQL against SQLite, paired)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="rutin-paired-"))
-    services = {"old": Service(tmp / "old", root=args.other.resolve()),
-                "new": Service(tmp / "new", threads=args.threads, root=args.this.resolve())}
+    url = args.database_url
+    old_url = None if args.other_on_sqlite else url and f"{url}_old"
+    services = {"old": Service(tmp / "old", root=args.other.resolve(), database_url=old_url),
+                "new": Service(tmp / "new", threads=args.threads, root=args.this.resolve(),
+                               database_url=url and f"{url}_new")}
     pairs: list[dict[str, Any]] = []
     try:
         for name in ("old", "new"):  # warm both: first requests, caches, the evaluator's start
@@ -79,7 +89,9 @@ def main() -> None:
                   f"{pair['new']['cases_per_s']:.1f} cases/s, new/old {pair['ratio']:.3f}; server CPU old "
                   f"{pair['old']['server_cpu_ms_per_case']:.1f}, new {pair['new']['server_cpu_ms_per_case']:.1f} "
                   f"ms/case; complete p95 old {pair['old']['complete_p95_ms']:.1f}, new "
-                  f"{pair['new']['complete_p95_ms']:.1f} ms; (b) {spiff:.0f}/s; others "
+                  f"{pair['new']['complete_p95_ms']:.1f} ms; database CPU old "
+                  f"{pair['old']['db_cpu_ms_per_case']:.1f}, new {pair['new']['db_cpu_ms_per_case']:.1f} ms/case; "
+                  f"(b) {spiff:.0f}/s; others "
                   f"{pair['old']['others_share'] * 100:.0f}/{pair['new']['others_share'] * 100:.0f} % of the machine, "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
@@ -94,10 +106,13 @@ def main() -> None:
         "new_cases_per_s_median": statistics.median(p["new"]["cases_per_s"] for p in pairs),
         "old_server_cpu_ms_per_case_median": statistics.median(p["old"]["server_cpu_ms_per_case"] for p in pairs),
         "new_server_cpu_ms_per_case_median": statistics.median(p["new"]["server_cpu_ms_per_case"] for p in pairs),
+        "old_db_cpu_ms_per_case_median": statistics.median(p["old"]["db_cpu_ms_per_case"] for p in pairs),
+        "new_db_cpu_ms_per_case_median": statistics.median(p["new"]["db_cpu_ms_per_case"] for p in pairs),
         "spiff_b_range": [min(p["spiff_b"] for p in pairs), max(p["spiff_b"] for p in pairs)],
         "others_share_median": statistics.median(p[n]["others_share"] for p in pairs for n in ("old", "new")),
     }
     print(json.dumps({"machine": machine(), "threads": args.threads, "cases_per_burst": args.cases,
+                      "database": "postgresql" if url else "sqlite", "other_on_sqlite": args.other_on_sqlite,
                       "summary": summary}, indent=1, default=str))
 
 

@@ -58,6 +58,7 @@ from ..records import (
 from ..store import optimistic
 from ..store.db import after_commit, at_end
 from ..store.models import Case, HumanTask, TaskCandidate, from_row, transient
+from ..store.pipeline import batched
 from ..store.prepared import Prepared
 from . import (
     io_mappings,  # noqa: F401  (elements' mappings, listener scripts and pre- and post-scripts run, from here on)
@@ -91,6 +92,8 @@ _EXPECTED: tuple[type[BaseException], ...] = (
 _cases, _tasks = cast(sa.Table, Case.__table__), cast(sa.Table, HumanTask.__table__)
 CASE_OF_TASK = sa.select(_tasks.c.case_id).where(_tasks.c.id == sa.bindparam("task_id"))
 LOCK_CASE = sa.select(_cases).where(_cases.c.id == sa.bindparam("case_id")).with_for_update()
+# The case of a task, found and locked in one statement (one round trip on PostgreSQL).
+LOCK_CASE_OF_TASK = sa.select(_cases).where(_cases.c.id == CASE_OF_TASK.scalar_subquery()).with_for_update()
 TASK_BY_ID = sa.select(_tasks).where(_tasks.c.id == sa.bindparam("task_id"))
 CASE_TASKS = sa.select(_tasks).where(
     _tasks.c.case_id == sa.bindparam("case_id"),
@@ -200,8 +203,13 @@ def locked_case(engine: Engine, case_id: str) -> Iterator[tuple[Session, Case]]:
 def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Case]]:
     """A write transaction holding the lock of the case a task belongs to."""
     with engine.db.write() as s:
-        case_id = _P_CASE_OF_TASK.scalar(s.connection(), {"task_id": task_id})
-        case = lock_case(s, case_id) if case_id is not None else None
+        conn = s.connection()
+        if engine.db.is_sqlite:  # as the optimistic attempt records and checks its reads
+            case_id = _P_CASE_OF_TASK.scalar(conn, {"task_id": task_id})
+            case = lock_case(s, case_id) if case_id is not None else None
+        else:
+            row = conn.execute(LOCK_CASE_OF_TASK, {"task_id": task_id}).mappings().one_or_none()
+            case = from_row(Case, dict(row)) if row is not None else None
         if case is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
         yield s, case
@@ -240,6 +248,7 @@ class CaseWork:
         self._tasks: list[HumanTask] = []  # opened in this unit, inserted by `write`
         self._candidates: list[dict[str, Any]] = []
         self._held = held_rows(session)
+        self._dropped: list[dict[str, Any]] = []  # tasks whose candidates go (PostgreSQL)
         self._new = new
         self._written: dict[str, Any] = {k: getattr(case, k) for k in _CASE_COLUMNS} if not new else {}
         session.info.setdefault("before_commit", []).append(self.write)
@@ -252,42 +261,57 @@ class CaseWork:
         self._candidates.extend({"task_id": task_id, "kind": kind, "key": key, "created_at": self.now}
                                 for kind, key in candidates)
 
+    def drop_candidates(self, task_id: str) -> None:
+        """Take a task out of the inboxes (completed or cancelled), with the candidates offered it
+        earlier in this unit. The delete runs now on SQLite (as the optimistic attempt records it),
+        in `write`'s pipeline on PostgreSQL, ahead of the rows offered after it."""
+        self._candidates = [c for c in self._candidates if c["task_id"] != task_id]
+        if self.engine.db.is_sqlite:
+            drop_candidates(self.conn, task_id)
+            return
+        self._dropped.append({"task_id": task_id})
+
     def pending_rows(self) -> list[HumanTask]:
         """Task rows changed in this unit of work, not yet written."""
         return [row for row, before in self._held.values() if _task_values(row) != before]
 
     def write(self) -> None:
-        """Write the case, its changed and new task rows and its events (also run before commit)."""
-        conn = self.conn
+        """Write the case, its changed and new task rows and its events (also run before commit),
+        on PostgreSQL in one pipeline (``batched``): one round trip for all."""
         self.case.search_text = search_text(self.case.business_key, self.case.data)
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
-        if self._new:
-            _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
-            self._new = False
-        elif values != self._written:
-            written = self._written
-            _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
-                                      **{k: v for k, v in values.items() if k not in written or written[k] != v}})
-        self._written = values
         held = self._held
-        changed = []
-        for key, (row, before) in held.items():
-            now = _task_values(row)
-            if now != before:
-                changed.append({"b_id": row.id, **dict(zip(_TASK_MUTABLE, now, strict=True))})
-                held[key] = (row, now)
-        if changed:
-            _P_UPDATE_TASK.run(conn, changed)
-        if self._tasks:
-            # Their values as they are now: a new row may change after it was opened (its due
-            # date capped by the case clock), and is then inserted as it stands.
-            _P_INSERT_TASKS.run(conn, [{k: getattr(r, k) for k in _TASK_INSERTED} for r in self._tasks])
-            for r in self._tasks:
-                held[id(r)] = (r, _task_values(r))
-        if self._candidates:
-            _P_INSERT_CANDIDATES.run(conn, self._candidates)
-        history.write(conn, self._events)
-        self._tasks, self._candidates, self._events = [], [], []
+        changed = [(key, row, now) for key, (row, before) in held.items() if (now := _task_values(row)) != before]
+        if not (self._new or changed or self._tasks or self._candidates or self._events or self._dropped) \
+                and values == self._written:
+            return  # written already (`save` writes, then the commit asks again)
+        with batched(conn := self.conn):
+            if self._dropped:
+                _P_DELETE_CANDIDATES.run(conn, self._dropped)
+                self._dropped = []
+            if self._new:
+                _P_INSERT_CASE.run(conn, {"id": self.case.id, **values})
+                self._new = False
+            elif values != self._written:
+                written = self._written
+                _P_UPDATE_CASE.run(conn, {"b_id": self.case.id,
+                                          **{k: v for k, v in values.items() if k not in written or written[k] != v}})
+            self._written = values
+            if changed:
+                _P_UPDATE_TASK.run(conn, [{"b_id": row.id, **dict(zip(_TASK_MUTABLE, now, strict=True))}
+                                           for _, row, now in changed])
+                for key, row, now in changed:
+                    held[key] = (row, now)
+            if self._tasks:
+                # Their values as they are now: a new row may change after it was opened (its due
+                # date capped by the case clock), and is then inserted as it stands.
+                _P_INSERT_TASKS.run(conn, [{k: getattr(r, k) for k in _TASK_INSERTED} for r in self._tasks])
+                for r in self._tasks:
+                    held[id(r)] = (r, _task_values(r))
+            if self._candidates:
+                _P_INSERT_CANDIDATES.run(conn, self._candidates)
+            history.write(conn, self._events)
+            self._tasks, self._candidates, self._events = [], [], []
 
     @property
     def workflow(self) -> BpmnWorkflow:
@@ -446,7 +470,7 @@ class CaseWork:
             if task_id not in ready:
                 row.status = "cancelled"
                 row.completed_at = self.now
-                drop_candidates(self.conn, task_id)
+                self.drop_candidates(task_id)
                 timers.cancel_task_timers(self.conn, task_id, self.now)
                 self.event("task_cancelled", actor=actor, task_id=task_id, element_id=row.element_id,
                            data={"name": row.name})

@@ -21,7 +21,7 @@ from ..base import data_limits, forms
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..clocks import case_clock, timers
 from ..core import Engine
-from ..execution.runtime import CaseWork, drop_candidates, load_task, locked_case, locked_task_case
+from ..execution.runtime import CaseWork, load_task, locked_case, locked_task_case
 from ..execution.step_data import json_safe
 from ..routing import delegation, escalation
 from ..store.models import HumanTask
@@ -246,7 +246,7 @@ def _complete(engine: Engine, actor: Actor, task_id: str, data: dict[str, Any], 
         row.completed_role = role
         row.result = result
         event_data["assignee"] = row.assignee
-        drop_candidates(work.conn, row.id)
+        work.drop_candidates(row.id)
         if row.due_at is not None or row.follow_up_at is not None:  # only these have timer rows
             timers.cancel_task_timers(work.conn, row.id, work.now)
         case_clock.extend(work, row, actor.name)

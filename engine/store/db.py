@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,38 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_s: float) -> sa.En
     return eng
 
 
+# A pooled PostgreSQL connection idle for longer than this is asked whether it still works before
+# it is handed out (SQLAlchemy's ``pool_pre_ping`` asks every time: a round trip per transaction).
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(eng: sa.Engine, idle_s: Callable[[], float]) -> None:
+    """Check a pooled connection that sat idle before use, replacing it if the server dropped it.
+
+    SQLAlchemy's documented way for a ``checkout`` listener: raising ``DisconnectionError`` makes
+    the pool discard the connection and check out another. A connection in steady use is not
+    pinged: a server that goes away between two uses of it fails that one statement, SQLAlchemy
+    then discards every connection of the pool made before it, and the next request reconnects.
+    """
+
+    @event.listens_for(eng, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(eng, "checkout")
+    def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is not None and time.monotonic() - returned < idle_s():
+            return
+        try:
+            alive = eng.dialect.do_ping(dbapi)  # as pool_pre_ping asks, outside any transaction
+        except eng.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("the connection did not answer")
+
+
 class Database:
     """Engines and session factories for one database URL."""
 
@@ -105,6 +138,7 @@ class Database:
         self.url = settings.database_url
         self.is_sqlite = self.url.startswith("sqlite")
         self.writes = 0
+        self.ping_after_idle_s = PING_AFTER_IDLE_S
         self._checkpointer: WalCheckpointer | None = None
         self._file_lock: WriterLock | None = None
         if self.is_sqlite:
@@ -118,10 +152,15 @@ class Database:
         else:
             timeout_ms = int(settings.lock_timeout_s * 1000)
             self.writer = sa.create_engine(
-                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                self.url, pool_size=10, max_overflow=20,
                 connect_args={"options": f"-c lock_timeout={timeout_ms}"},
             )
-            self.reader = self.writer
+            _ping_when_idle(self.writer, lambda: self.ping_after_idle_s)
+            # Reads run each statement on its own, without BEGIN and ROLLBACK around them (two
+            # round trips per read session). Under PostgreSQL's READ COMMITTED, which Rutin runs
+            # under, each statement in a transaction takes its own snapshot anyway, so a read
+            # sees the same as it did inside one; the pool is shared with the writer.
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
         self._writers = threading.RLock() if self.is_sqlite else None
         # Process versions whose changes write more than an optimistic attempt can keep.
         self.unfit_versions: set[int] = set()

@@ -104,6 +104,10 @@ class Prepared:
 
     def __init__(self, stmt: Executable):
         self.stmt = stmt
+        # What `run` executes through SQLAlchemy: an INSERT without the RETURNING of its new key
+        # that SQLAlchemy adds to a single row's (nothing reads it, and inside a pipeline,
+        # ``engine/store/pipeline.py``, nothing may need an answer before the pipeline ends).
+        self._unanswered = stmt.inline() if isinstance(stmt, sa.Insert) else stmt
         self._compiled: dict[tuple[str, ...] | None, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -176,7 +180,7 @@ class Prepared:
             return
         compiled = self._for(self._keys(batch[0])) if conn.dialect.name == "sqlite" else None
         if compiled is None or not compiled.supported:
-            conn.execute(self.stmt, params if isinstance(params, Mapping) else batch)
+            conn.execute(self._unanswered, params if isinstance(params, Mapping) else batch)
             return
         if len(batch) == 1 or compiled.expanding is not None:  # an expanding list renders per row
             statements = [(sql, [values]) for sql, values in map(compiled.params, batch)]
