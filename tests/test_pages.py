@@ -212,7 +212,7 @@ def test_inbox_views_counts_overdue_sorting_and_paging(web: Web) -> None:
     expect(page.locator(".pager")).to_contain_text("Sida 1 av 2 (27 uppgifter)")
     overdue = page.locator(f'tr[data-task-id="{ids[5]}"]')
     expect(overdue).to_have_class(re.compile(r"\boverdue\b"))
-    expect(overdue.locator(".late")).to_have_text("Försenad 2 dagar sedan")
+    expect(overdue.locator(".late")).to_have_text("Försenad med 2 dagar")
     expect(page.locator(f'tr[data-task-id="{ids[3]}"] td').nth(4)).to_have_text("du")
     expect(page.locator(f'tr[data-task-id="{ids[4]}"] td').nth(4)).to_have_text("hugo")
 

@@ -272,6 +272,15 @@ def _left(value: Any) -> str:
     return f"om {_span(delta)}" if delta >= 0 else f"{_span(delta)} sedan"
 
 
+@bp.app_template_filter("forsening")
+def _late_by(value: Any) -> str:
+    """How long ago an instant passed (the engine's clock), for "Försenad med 2 dagar"."""
+    at = parse_instant(value)
+    if at is None or at.tzinfo is None:
+        return ""
+    return _span(max(0.0, (current_engine().clock.now() - at).total_seconds()))
+
+
 @bp.app_template_filter("varaktighet")
 def _duration(seconds: Any) -> str:
     """A number of seconds as days and hours."""
