@@ -127,12 +127,13 @@ xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t"><bpmn:pro
     assert "dubbel" not in case["data"] and case["data"]["senast"] in {2, 4, 6}
 
 
-def _flowable(ns: str, prefix: str, body: str, *, process_id: str = "fl_lyssnare") -> bytes:
-    """A Flowable or Activiti process: start, `body` (elements and flows to and from `t`), end."""
+def _flowable(ns: str, prefix: str, body: str, *, process_id: str = "fl_lyssnare", beside: str = "") -> bytes:
+    """A Flowable or Activiti process: start, `body` (elements and flows to and from `t`), end;
+    `beside` more processes in the document."""
     return f'''<?xml version="1.0"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
 xmlns:{prefix}="{ns}" targetNamespace="t"><process id="{process_id}" isExecutable="true">
 <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>{body}
-<sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/></process></definitions>'''.encode()
+<sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/></process>{beside}</definitions>'''.encode()
 
 
 def _script_listener(prefix: str, kind: str, event: str, script: str, language: str = "python",
@@ -182,11 +183,13 @@ def test_flowable_script_listeners_that_cannot_run_are_told_at_upload() -> None:
 
 
 def test_flowable_and_activiti_call_activity_mappings_are_warned_as_not_applied() -> None:
+    called = ('<process id="under" isExecutable="true"><startEvent id="s2"/>'
+              '<sequenceFlow id="f3" sourceRef="s2" targetRef="e2"/><endEvent id="e2"/></process>')
     for prefix, ns in (("flowable", "http://flowable.org/bpmn"), ("activiti", "http://activiti.org/bpmn")):
         found = _codes(_flowable(ns, prefix, f'<callActivity id="t" name="Anropa" calledElement="under">'
                                              f'<extensionElements><{prefix}:in source="belopp" target="summa"/>'
                                              f'<{prefix}:out source="svar" target="beslut"/></extensionElements>'
-                                             '</callActivity>'))
+                                             '</callActivity>', beside=called))
         [warning] = found["mapping-not-applied"]
         assert warning.element_id == "t" and warning.line and warning.severity == "warning", prefix
-        assert "(summa, beslut)" in warning.message and "körs inte" in warning.message, warning.message
+        assert "(summa, beslut)" in warning.message and "anropet" in warning.message, warning.message
