@@ -9,6 +9,10 @@ sample; a decision is a choice among the flows it offers (the least taken first,
 loop is entered once and then left); messages the diagram defines are delivered with no payload
 when nothing else is open; the clock is moved to the next timer. The first incident, refusal or
 wait that nothing here can end stops the walk, and where it stopped is reported.
+
+The walk acts through a `Door`: `EngineDoor` calls the engine's service functions (what
+`bench/corpus.py` measures); a test supplies one that goes through the HTTP API instead, so the
+same choices are made on both ways in.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from engine.authority import identity
 from engine.authority.identity import SYSTEM, Actor
@@ -62,10 +66,14 @@ def form_data(form: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class People:
-    """The walk's users: one per role key a task is offered to, and the named users themselves."""
+    """The walk's users: one per role key a task is offered to, and the named users themselves.
 
-    def __init__(self, engine: Engine) -> None:
+    `everyone` are roles each of them holds besides: the API admits no one who holds no role, so a
+    walk through it gives the users a task names by name a role of their own too."""
+
+    def __init__(self, engine: Engine, everyone: tuple[str, ...] = ()) -> None:
         self.engine = engine
+        self.everyone = list(everyone)
         self.made: dict[str, Actor] = {}
 
     def for_task(self, task: dict[str, Any]) -> Actor:
@@ -86,21 +94,78 @@ class People:
         if name not in self.made:
             name_ok = name.strip() and len(name) <= 120 and not any(ch.isspace() for ch in name)
             user = name if name_ok else "anv-" + hashlib.sha256(name.encode()).hexdigest()[:12]
-            self.made[name] = identity.add_user(self.engine, user, roles)
+            self.made[name] = identity.add_user(self.engine, user, [*roles, *self.everyone])
         return self.made[name]
 
 
+class Door(Protocol):
+    """How the walk acts on a case. A refusal is raised as a `RutinError` with its detail."""
+
+    def start(self, key: str, data: dict[str, Any] | None) -> str:
+        """Start a case of `key` with start data; its id."""
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        """The case as its page reads it: status, incident, open tasks, history."""
+
+    def task(self, actor: Actor, task_id: str) -> dict[str, Any]:
+        """The task as `actor` reads it (form, options)."""
+
+    def complete(self, actor: Actor, task_id: str, data: dict[str, Any] | None, choice: Any,
+                 no_conflict_of_interest: bool | None) -> None:
+        """Complete a task as `actor`."""
+
+    def deliver(self, case_id: str, name: str) -> bool:
+        """Deliver the message `name` with no payload; False if the case did not wait for it."""
+
+    def next_timer(self, case_id: str) -> bool:
+        """Move the clock to the case's next timer and fire it; False if it has none."""
+
+
+class EngineDoor:
+    """The engine's own service functions, as the API calls them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def start(self, key: str, data: dict[str, Any] | None) -> str:
+        """Start a case as the system."""
+        return str(cases.start_case(self.engine, SYSTEM, key, data)["id"])
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        """The case as the system reads it."""
+        return cases.get_case(self.engine, SYSTEM, case_id)
+
+    def task(self, actor: Actor, task_id: str) -> dict[str, Any]:
+        """The task as `actor` reads it."""
+        return tasks.get_task(self.engine, actor, task_id)
+
+    def complete(self, actor: Actor, task_id: str, data: dict[str, Any] | None, choice: Any,
+                 no_conflict_of_interest: bool | None) -> None:
+        """Complete a task as `actor`."""
+        tasks.complete(self.engine, actor, task_id, data, choice, no_conflict_of_interest=no_conflict_of_interest)
+
+    def deliver(self, case_id: str, name: str) -> bool:
+        """Deliver a message as the system."""
+        return walkthrough.deliver(self.engine, SYSTEM, case_id, name)
+
+    def next_timer(self, case_id: str) -> bool:
+        """Move the manual clock and tick the scheduler."""
+        return walkthrough.next_timer(self.engine, case_id)
+
+
 def walk(engine: Engine, people: People, key: str, message_names: list[str], start_form: list[dict[str, Any]],
-         max_steps: int = 200) -> Stop:
-    """Start a case of `key` and walk it as the people its tasks name; see the module docstring."""
+         max_steps: int = 200, door: Door | None = None) -> Stop:
+    """Start a case of `key` and walk it as the people its tasks name, through `door` (the
+    engine's service functions by default); see the module docstring."""
+    door = door or EngineDoor(engine)
     try:
-        case_id = cases.start_case(engine, SYSTEM, key, form_data(start_form) or None)["id"]
+        case_id = door.start(key, form_data(start_form) or None)
     except RutinError as exc:
         return Stop("refused", None, f"start: {exc.detail}")
     taken: Counter[str] = Counter()
     stop = Stop("active")
     for _ in range(max_steps):
-        case = cases.get_case(engine, SYSTEM, case_id)
+        case = door.case(case_id)
         if case["status"] == "completed":
             stop.status = "completed"
             return stop
@@ -111,7 +176,12 @@ def walk(engine: Engine, people: People, key: str, message_names: list[str], sta
         if case["open_tasks"]:
             task = case["open_tasks"][0]
             actor = people.for_task(task)
-            task = tasks.get_task(engine, actor, task["id"])
+            try:
+                task = door.task(actor, task["id"])
+            except RutinError as exc:
+                stop.status, stop.element_id = "refused", task["element_id"]
+                stop.reason = f"{task['name']}: {exc.detail}"
+                return stop
             choice: Any = None
             data: dict[str, Any] | None = None
             if task["kind"] == "decision":
@@ -126,8 +196,8 @@ def walk(engine: Engine, people: People, key: str, message_names: list[str], sta
             else:
                 data = form_data(task.get("form") or [])
             try:
-                tasks.complete(engine, actor, task["id"], data, choice,
-                               no_conflict_of_interest=True if task.get("decision_under_ordinance") else None)
+                door.complete(actor, task["id"], data, choice,
+                              True if task.get("decision_under_ordinance") else None)
             except RutinError as exc:
                 stop.status, stop.element_id = "refused", task["element_id"]
                 stop.reason = f"{task['name']}: {exc.detail}"
@@ -135,15 +205,15 @@ def walk(engine: Engine, people: People, key: str, message_names: list[str], sta
             stop.steps += 1
             stop.path.append(task["name"])
             continue
-        if any(walkthrough.deliver(engine, SYSTEM, case_id, name) for name in message_names):
+        if any(door.deliver(case_id, name) for name in message_names):
             stop.steps += 1
             continue
-        if not walkthrough.next_timer(engine, case_id):
+        if not door.next_timer(case_id):
             stop.status, stop.reason = "stuck", "ärendet väntar på något som inte kan inträffa här"
             stop.visited, stop.waiting = _visited(case), elements(engine, case_id, "WAITING")
             return stop
     stop.status, stop.reason = "too-long", f"mer än {max_steps} steg"
-    stop.visited = _visited(cases.get_case(engine, SYSTEM, case_id)) | elements(engine, case_id, "COMPLETED")
+    stop.visited = _visited(door.case(case_id)) | elements(engine, case_id, "COMPLETED")
     return stop
 
 

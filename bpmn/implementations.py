@@ -10,9 +10,9 @@ is checked at upload and what is not run is reported on its element:
 - a mapping whose expression is outside the subset Rutin evaluates is a warning naming the
   expression: it is not run (Camunda 8 models write FEEL functions there, ``string(now())``);
 - a listener that calls Java (a class, a delegate expression, a method expression), a listener
-  script on an event other than a step's start and end, a mapping or script on the process
-  itself or on a flow, and a call activity's ``camunda:in``/``out`` are warnings saying they
-  are not run.
+  script on an event other than a step's start and end (or whose result variable cannot be set),
+  a mapping or script on the process itself or on a flow, and a call activity's ``in``/``out``
+  (Camunda's, Flowable's, Activiti's) are warnings saying they are not run.
 """
 
 from __future__ import annotations
@@ -62,18 +62,16 @@ class Implementations:
             self.call_mappings(el)
             self.spiff_scripts(el)
 
-    def _script(self, script: etree._Element, what: str, el: etree._Element) -> bool:
-        """Check a ``camunda:script``; False when it is in a language that cannot run (an error)."""
-        fmt = script.get("scriptFormat")
+    def _script(self, fmt: str | None, resource: str | None, what: str, el: etree._Element) -> bool:
+        """Check a script's language and file; False when it cannot run (an error)."""
         if not _is_python(fmt):
             self.diag("error", "unsupported-script-language",
                        f"{what} är ett skript i {fmt!r}, som inte kan köras här; skriv om det i Python eller ta bort "
                        "det.", el)
             return False
-        if script.get("resource"):
+        if resource:
             self.diag("error", "script-resource",
-                       f"{what} ligger i filen {script.get('resource')!r}, som Rutin inte har; skriv skriptet i "
-                       "diagrammet.", el)
+                       f"{what} ligger i filen {resource!r}, som Rutin inte har; skriv skriptet i diagrammet.", el)
             return False
         return True
 
@@ -85,19 +83,9 @@ class Implementations:
                 for listener in _own(el, ns, kind):
                     event = listener.get("event") or "?"
                     what = f"Lyssnaren på händelsen {event!r}"
-                    script = listener.find(f"{{{ns}}}script")
+                    script = io_mappings.listener_script(listener, ns)
                     if script is not None:
-                        if not self._script(script, f"{what}s skript", el):
-                            continue
-                        try:
-                            sandbox.check_script(script.text or "")
-                        except sandbox.PolicyViolation as exc:
-                            self.diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
-                            continue
-                        if (kind, event) not in io_mappings.LISTENER_EVENTS or not io_mappings.runnable(el, script):
-                            self.diag("warning", "listener-not-run",
-                                       f"{what} (ett Python-skript) körs inte; Rutin kör lyssnarskript när ett steg "
-                                       "startar (start, create) och slutar (end, complete).", el)
+                        self.listener_script(script, kind, event, el)
                         continue
                     impl = (listener.get("class") and f"Java-klassen {listener.get('class')!r}") or (
                         listener.get("delegateExpression") and
@@ -110,6 +98,31 @@ class Implementations:
             self.diag("warning", "listener-not-run",
                        f"Lyssnaren av typen {listener.get('type')!r} ({listener.get('eventType') or '?'}) körs inte; "
                        "Rutin har inga jobbarbetare.", el)
+
+    def listener_script(self, script: io_mappings.ListenerScript, kind: str, event: str, el: etree._Element) -> None:
+        """A listener's script: refused in another language or by the sandbox; else warned about
+        when it is not run (another event, a result variable Rutin cannot set)."""
+        what = f"Lyssnaren på händelsen {event!r}"
+        if not script.source.strip() and not script.resource:
+            self.diag("warning", "listener-not-run", f"{what} har inget skript (fältet script saknas) och körs inte.",
+                      el)
+            return
+        if not self._script(script.language, script.resource, f"{what}s skript", el):
+            return
+        try:
+            sandbox.check_script(script.source)
+        except sandbox.PolicyViolation as exc:
+            self.diag("error", "script-refused", f"{what}s skript tillåts inte: {exc}", el)
+            return
+        if (kind, event) not in io_mappings.LISTENER_EVENTS or not io_mappings.runnable(el, script):
+            self.diag("warning", "listener-not-run",
+                      f"{what} (ett Python-skript) körs inte; Rutin kör lyssnarskript när ett steg "
+                      "startar (start, create) och slutar (end, complete).", el)
+        elif script.runs_as() is None:
+            self.diag("warning", "listener-not-run",
+                      f"{what} körs inte: resultatet ska sättas på variabeln {script.result_variable!r}, men "
+                      "skriptet är inte ett enda Python-uttryck att ta värdet av (eller namnet är ingen variabel). "
+                      "Skriv tilldelningen i skriptet och ta bort fältet resultVariable.", el)
 
     def _expression(self, source: str, what: str, el: etree._Element) -> None:
         try:
@@ -124,7 +137,8 @@ class Implementations:
         for local in ("inputParameter", "outputParameter"):
             for param in _own(el, CAMUNDA_NS, local):
                 script = param.find(f"{{{CAMUNDA_NS}}}script")
-                if script is not None and self._script(script, f"Mappningen {param.get('name')!r}s skript", el):
+                if script is not None and self._script(script.get("scriptFormat"), script.get("resource"),
+                                                       f"Mappningen {param.get('name')!r}s skript", el):
                     try:
                         sandbox.check_script(script.text or "")
                     except sandbox.PolicyViolation as exc:
@@ -140,11 +154,11 @@ class Implementations:
             self.diag("warning", code, message, el)
 
     def call_mappings(self, el: etree._Element) -> None:
-        """A call activity's ``camunda:in``/``out``: checked, not applied (the called process
-        shares the case's data)."""
+        """A call activity's ``in``/``out`` (Camunda 7, Flowable, Activiti): checked, not applied
+        (the called process shares the case's data)."""
         names: list[str] = []
-        for local in ("in", "out"):
-            for mapping in _own(el, CAMUNDA_NS, local):
+        for ns, local in ((ns, local) for ns in LISTENER_NAMESPACES for local in ("in", "out")):
+            for mapping in _own(el, ns, local):
                 if mapping.get("variables") == "all":
                     continue
                 names.append(mapping.get("target") or mapping.get("source") or mapping.get("sourceExpression") or "?")

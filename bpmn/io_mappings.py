@@ -14,7 +14,10 @@ Each dialect's own rules, as its documentation gives them:
   (``order.id``), which builds the nested record.
 - **Execution and task listeners** (Camunda 7, Flowable, Activiti) whose implementation is an
   inline Python ``script``: run on the element's data, ``start``/``create`` after the inputs,
-  ``end``/``complete`` before the outputs. A Java class, a delegate expression or a method
+  ``end``/``complete`` before the outputs. Flowable and Activiti write a script listener as the
+  class ``ScriptExecutionListener`` or ``ScriptTaskListener`` with the fields ``script``,
+  ``language`` and ``resultVariable`` (`listener_script`): read the same way, the result of a
+  script that is one expression set on the result variable. A Java class, a delegate expression or a method
   expression calls Java objects for their effect, which Rutin does not have: those stay
   warnings (`bpmn.implementations`), as do listeners on other events.
 - **SpiffArena** ``spiffworkflow:preScript``/``postScript``: Python run on the task's data before
@@ -67,6 +70,58 @@ def own(el: etree._Element, ns: str, local: str) -> list[etree._Element]:
     """Extension elements of `el` itself, not of the elements nested in it (a subprocess's tasks)."""
     ext = el.find(EXTENSIONS)
     return [] if ext is None else list(ext.iter(f"{{{ns}}}{local}"))
+
+
+# Flowable's and Activiti's script listeners are Java classes of the engine given the script as fields.
+SCRIPT_LISTENER_CLASSES = {"ScriptExecutionListener", "ScriptTaskListener"}
+
+
+@dataclass
+class ListenerScript:
+    """A listener's script, however the dialect writes it: its text, language, file, and the
+    variable its result is set on (Flowable's and Activiti's ``resultVariable``)."""
+
+    source: str
+    language: str | None
+    resource: str | None = None
+    result_variable: str | None = None
+
+    def runs_as(self) -> str | None:
+        """The Python that runs: the script, or with a result variable an assignment of the
+        script's value (None when the script is not one expression to take the value of)."""
+        if not self.result_variable:
+            return self.source.strip()
+        try:
+            ast.parse(self.source.strip(), mode="eval")
+        except SyntaxError:
+            return None
+        if not self.result_variable.isidentifier():
+            return None
+        return f"{self.result_variable} = ({self.source.strip()})"
+
+
+def _field(listener: etree._Element, ns: str, name: str) -> str | None:
+    for f in listener.findall(f"{{{ns}}}field"):
+        if f.get("name") == name:
+            value = f.get("stringValue")
+            if value is None:
+                child = f.find(f"{{{ns}}}string")
+                value = child.text if child is not None else None
+            return value
+    return None
+
+
+def listener_script(listener: etree._Element, ns: str) -> ListenerScript | None:
+    """The script a listener runs, or None when it calls Java: a nested ``script`` element
+    (Camunda 7, Flowable), or Flowable's and Activiti's script listener class with its fields."""
+    script = listener.find(f"{{{ns}}}script")
+    if script is not None:
+        return ListenerScript(script.text or "", script.get("scriptFormat"), script.get("resource"))
+    cls = (listener.get("class") or "").strip()
+    if ns == CAMUNDA_NS or cls.rsplit(".", 1)[-1] not in SCRIPT_LISTENER_CLASSES:
+        return None
+    return ListenerScript(_field(listener, ns, "script") or "", _field(listener, ns, "language"),
+                          None, (_field(listener, ns, "resultVariable") or "").strip() or None)
 
 
 class Unreadable(ValueError):
@@ -182,11 +237,13 @@ def _listeners(el: etree._Element, out: Reading) -> list[dict[str, Any]]:
     for ns in LISTENER_NAMESPACES:
         for kind in ("executionListener", "taskListener"):
             for listener in own(el, ns, kind):
-                script = listener.find(f"{{{ns}}}script")
+                script = listener_script(listener, ns)
                 at = LISTENER_EVENTS.get((kind, (listener.get("event") or "").strip()))
                 if script is None or at is None or not runnable(el, script):
                     continue
-                source = (script.text or "").strip()
+                source = script.runs_as()
+                if source is None:
+                    continue  # a warning at upload (`bpmn.implementations`)
                 try:
                     sandbox.check_script(source)
                 except sandbox.PolicyViolation:
@@ -196,10 +253,10 @@ def _listeners(el: etree._Element, out: Reading) -> list[dict[str, Any]]:
     return steps
 
 
-def runnable(el: etree._Element, script: etree._Element) -> bool:
+def runnable(el: etree._Element, script: ListenerScript) -> bool:
     """Whether a listener's script can run here: inline Python, on an element the engine runs as a
     step (not on the process, whose start and end are not a step's, nor on a sequence flow)."""
-    if not is_python(script.get("scriptFormat")) or script.get("resource"):
+    if not is_python(script.language) or script.resource:
         return False
     tag = el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
     return tag not in {"process", "sequenceFlow"}

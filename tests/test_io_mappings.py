@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
 from engine.authority.identity import SYSTEM
 from engine.catalogue import processes
@@ -122,3 +125,71 @@ xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="t"><bpmn:pro
     case = cases.start_case(engine, SYSTEM, d.key, {"items": [1, 2, 3]})
     assert case["status"] == "completed", case.get("incident")
     assert "dubbel" not in case["data"] and case["data"]["senast"] in {2, 4, 6}
+
+
+def _flowable(ns: str, prefix: str, body: str, *, process_id: str = "fl_lyssnare", beside: str = "") -> bytes:
+    """A Flowable or Activiti process: start, `body` (elements and flows to and from `t`), end;
+    `beside` more processes in the document."""
+    return f'''<?xml version="1.0"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"
+xmlns:{prefix}="{ns}" targetNamespace="t"><process id="{process_id}" isExecutable="true">
+<startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>{body}
+<sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/></process>{beside}</definitions>'''.encode()
+
+
+def _script_listener(prefix: str, kind: str, event: str, script: str, language: str = "python",
+                     result: str | None = None) -> str:
+    cls = {"flowable": "org.flowable.engine.impl.bpmn.listener", "activiti": "org.activiti.engine.impl.bpmn.listener"}
+    name = "ScriptTaskListener" if kind == "taskListener" else "ScriptExecutionListener"
+    fields = (f'<{prefix}:field name="script"><{prefix}:string><![CDATA[{script}]]></{prefix}:string></{prefix}:field>'
+              f'<{prefix}:field name="language" stringValue="{language}"/>')
+    if result:
+        fields += f'<{prefix}:field name="resultVariable" stringValue="{result}"/>'
+    return f'<{prefix}:{kind} event="{event}" class="{cls[prefix]}.{name}">{fields}</{prefix}:{kind}>'
+
+
+def test_flowable_and_activiti_script_listeners_run_like_camundas(engine: Engine) -> None:
+    for prefix, ns in (("flowable", "http://flowable.org/bpmn"), ("activiti", "http://activiti.org/bpmn")):
+        listeners = (_script_listener(prefix, "taskListener", "create", "skapad = 2 * 4")
+                     + _script_listener(prefix, "executionListener", "end", "beslut == 'ja'", result="godkand"))
+        form = f'<{prefix}:formProperty id="beslut" name="Beslut" type="string"/>'
+        xml = _flowable(ns, prefix, f'<userTask id="t" name="Pröva"><extensionElements>{form}{listeners}'
+                                    '</extensionElements></userTask>', process_id=f"{prefix}_lyssnare")
+        assert not {"listener-not-run", "mapping-not-applied"} & set(_codes(xml)), (prefix, _codes(xml))
+        (d,) = processes.deploy(engine, SYSTEM, xml, f"{prefix}.bpmn20.xml")
+        case = cases.start_case(engine, SYSTEM, d.key, {})
+        assert case["status"] == "active" and case["data"]["skapad"] == 8, (prefix, case.get("incident"))
+        case = _complete(engine, case, {"beslut": "ja"})
+        assert case["status"] == "completed" and case["data"]["godkand"] is True, (prefix, case.get("incident"))
+
+
+def test_flowable_script_listeners_that_cannot_run_are_told_at_upload() -> None:
+    ns, p = "http://flowable.org/bpmn", "flowable"
+    with pytest.raises(DiagramRejected) as refused:
+        read_document(_flowable(ns, p, '<userTask id="t" name="T"><extensionElements>'
+                                + _script_listener(p, "taskListener", "create", 'task.setVariable("x", 1)', "groovy")
+                                + '</extensionElements></userTask>'))
+    [error] = [d for d in refused.value.diagnostics if d.code == "unsupported-script-language"]
+    assert error.element_id == "t" and error.line and "'groovy'" in error.message
+    found = _codes(_flowable(ns, p, '<userTask id="t" name="T"><extensionElements>'
+                             + _script_listener(p, "taskListener", "assignment", "x = 1")
+                             + _script_listener(p, "executionListener", "start", "a = 1\nb = 2", result="svar")
+                             + '</extensionElements></userTask>'))
+    messages = sorted(d.message for d in found["listener-not-run"])
+    assert all(d.element_id == "t" and d.line and d.severity == "warning" for d in found["listener-not-run"])
+    assert len(messages) == 2 and any("'assignment'" in m for m in messages), messages
+    assert any("'svar'" in m and "resultVariable" in m for m in messages), messages
+    # Not the old wording, which took the script listener for a Java object.
+    assert not any("Java" in m for m in messages)
+
+
+def test_flowable_and_activiti_call_activity_mappings_are_warned_as_not_applied() -> None:
+    called = ('<process id="under" isExecutable="true"><startEvent id="s2"/>'
+              '<sequenceFlow id="f3" sourceRef="s2" targetRef="e2"/><endEvent id="e2"/></process>')
+    for prefix, ns in (("flowable", "http://flowable.org/bpmn"), ("activiti", "http://activiti.org/bpmn")):
+        found = _codes(_flowable(ns, prefix, f'<callActivity id="t" name="Anropa" calledElement="under">'
+                                             f'<extensionElements><{prefix}:in source="belopp" target="summa"/>'
+                                             f'<{prefix}:out source="svar" target="beslut"/></extensionElements>'
+                                             '</callActivity>', beside=called))
+        [warning] = found["mapping-not-applied"]
+        assert warning.element_id == "t" and warning.line and warning.severity == "warning", prefix
+        assert "(summa, beslut)" in warning.message and "anropet" in warning.message, warning.message
