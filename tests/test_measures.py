@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import PASSWORD, Person, sign_in
 
 from engine.authority import identity
@@ -107,6 +108,34 @@ def test_a_period_counts_the_cases_finished_and_started_in_it(engine: Engine, hi
     assert (p["active"], steps["registrera"]["open"]) == (1, 1)  # what stands now, whatever the period
     with pytest.raises(InvalidInput):
         measures.measures(engine, people["admin"].actor, since=t0, until=t0)
+
+
+def test_a_period_s_measures_read_no_table_whole(engine: Engine, history: dict[str, Any],
+                                                people: dict[str, Person]) -> None:
+    """Each of a process's measures is found through an index (migration 0032): the period's
+    escalations among all the events, its started cases, its finished steps. SQLite's plans, which
+    do not depend on the table's statistics."""
+    if not engine.db.is_sqlite:
+        pytest.skip("the plans asserted are SQLite's")
+    t0 = history["t0"]
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine.db.reader, "before_cursor_execute", seen)
+    try:
+        measures.measures(engine, people["admin"].actor, process="matt",
+                          since=t0 + timedelta(days=10), until=t0 + timedelta(days=30))
+    finally:
+        sa.event.remove(engine.db.reader, "before_cursor_execute", seen)
+    scans = []
+    with engine.db.reader.connect() as conn:
+        for statement, parameters in statements:
+            for *_ids, detail in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters):
+                if re.match(r"SCAN (cases|human_tasks|case_events)\b", detail):
+                    scans.append((detail, " ".join(statement.split())[:120]))
+    assert len(statements) >= 5 and scans == []
 
 
 def test_lead_time_counts_from_the_day_of_receipt_when_the_case_holds_one(

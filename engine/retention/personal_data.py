@@ -53,7 +53,7 @@ def search(engine: Engine, actor: Actor, term: Any) -> dict[str, Any]:
     needle = term.strip().lower()
     now = engine.clock.now()
     found: dict[str, dict[str, Any]] = {}
-    with engine.db.read() as s:
+    with engine.db.snapshot() as s:
         users = {name for name, display in s.execute(sa.select(User.name, User.display_name))
                  if needle in (name.lower(), (display or "").lower())}
 

@@ -273,7 +273,7 @@ def verify_all(engine: Engine, *, trigger: str = "cli", actor: str = "system", r
         report.checkpoint, report.checkpoint_at = int(checkpoints[-1]["n"]), str(checkpoints[-1]["at"])
         latest = (report.checkpoint, datetime.fromisoformat(report.checkpoint_at))
     seen: set[str] = set()
-    with engine.db.read() as s:
+    with engine.db.snapshot() as s:
         heads = {cid: (count, h) for cid, count, h in
                  s.execute(sa.select(Case.id, Case.event_count, Case.last_event_hash))}
 

@@ -299,6 +299,28 @@ class Database:
             # close() ends the transaction without expiring loaded objects (rollback would).
             session.close()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session whose reads all see one snapshot and may stream (``yield_per``),
+        for reads that go through a whole table: verification, a personal data request.
+
+        On PostgreSQL `read` runs each statement on its own, outside a transaction, where a
+        server-side cursor cannot be declared; this is one REPEATABLE READ, read-only transaction
+        instead, so the heads and the events it reads also agree. On SQLite a reading session is
+        one read transaction, a snapshot already.
+        """
+        if self.is_sqlite:
+            with self.read() as session:
+                yield session
+            return
+        with self.writer.connect() as conn:
+            snap = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            session = Session(bind=snap, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
+
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
         with self.writer.begin() as conn:

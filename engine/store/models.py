@@ -244,7 +244,11 @@ class Case(Base):
     """A running (or finished) instance of a process version."""
 
     __tablename__ = "cases"
-    __table_args__ = (sa.Index("ix_cases_status_key", "status", "process_key"),)
+    __table_args__ = (
+        sa.Index("ix_cases_status_key", "status", "process_key"),
+        # The measures: a process's cases started in a period.
+        sa.Index("ix_cases_key_created", "process_key", "created_at"),
+    )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     process_version_id: Mapped[int] = mapped_column(sa.ForeignKey("process_versions.id"), index=True)
     process_key: Mapped[str] = mapped_column(sa.String(200))
@@ -290,6 +294,8 @@ class HumanTask(Base):
         sa.Index("ix_human_tasks_status_due", "status", "due_at"),
         # Managers' lists: the open tasks of the units they manage.
         sa.Index("ix_human_tasks_status_unit", "status", "org_unit_id"),
+        # The measures: a process's steps finished in a period.
+        sa.Index("ix_human_tasks_key_status_completed", "process_key", "status", "completed_at"),
     )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -337,7 +343,11 @@ class CaseEvent(Base):
     """Append-only, hash-chained history of a case: who did what, under which role, when."""
 
     __tablename__ = "case_events"
-    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "seq"),
+        # The measures' escalations in a period, and the audit's events of one type.
+        sa.Index("ix_case_events_type_at", "type", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     seq: Mapped[int]
