@@ -46,6 +46,7 @@ from bpmn.diagnostics import DiagramRejected
 from bpmn.document import read_document
 from bpmn.starters import describe
 
+from ..authority import org
 from ..authority.identity import SYSTEM, Actor, require_writer
 from ..authority.ownership import (
     DEFAULT_OWNER_ROLE,
@@ -583,11 +584,14 @@ LATEST_VERSION = (
 
 
 _P_LATEST_VERSION = Prepared(LATEST_VERSION)
+# The same with the process owner's chosen unit (`chosen_unit`), which a start needs next.
+_P_LATEST_VERSION_AND_UNIT = Prepared(LATEST_VERSION.add_columns(org.chosen_unit_column(_versions.c.key)))
 
 
-def latest_version(conn: sa.Connection, key: str) -> Any:
-    """The id, key and number of the newest published version of a key; `NotFound` if none."""
-    row = _P_LATEST_VERSION.one_or_none(conn, {"key": key})
+def latest_version(conn: sa.Connection, key: str, *, with_unit: bool = False) -> Any:
+    """The id, key and number of the newest published version of a key; `NotFound` if none.
+    ``with_unit``: also the process owner's chosen unit, ``chosen_unit`` (None if none)."""
+    row = (_P_LATEST_VERSION_AND_UNIT if with_unit else _P_LATEST_VERSION).one_or_none(conn, {"key": key})
     if row is None:
         drafts = conn.execute(sa.select(sa.func.max(_versions.c.version)).where(
             _versions.c.key == key, _versions.c.status == "draft")).scalar()

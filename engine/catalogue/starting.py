@@ -90,8 +90,12 @@ def authorize(engine: Engine, conn: sa.Connection, actor: Actor, version: Any, o
     """The unit a case the actor starts by hand is placed in (`org_unit`, else the process's own);
     `Forbidden`, with nothing written, when they may not start it there."""
     require_writer(actor)
-    unit = org_unit if org_unit is not None else org.process_unit(engine, conn, version.key,
-                                                                  engine.model(version.id).properties)
+    if org_unit is not None:
+        unit: str | None = org_unit
+    elif hasattr(version, "chosen_unit"):  # read with the version (`latest_version(with_unit=True)`)
+        unit = org.unit_chosen_or_declared(engine, version.chosen_unit, engine.model(version.id).properties)
+    else:
+        unit = org.process_unit(engine, conn, version.key, engine.model(version.id).properties)
     if not may_start(engine, actor, version.id, unit):
         raise Forbidden(refusal(engine, version.id, unit), process_key=version.key)
     return unit

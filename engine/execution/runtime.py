@@ -461,7 +461,8 @@ class CaseWork:
         ready = {str(t.id): t for t in self.ready_human_tasks()}
         # A row changed and not yet written is taken as it stands, not read again.
         pending = {r.id: r for r in self.pending_rows()}
-        rows = {
+        # A case not yet written (a start) has no task rows to read: its rows are inserted with it.
+        rows = {} if self._new else {
             r["id"]: pending.get(r["id"]) or hold(self.s, from_row(HumanTask, r)) for r in _P_CASE_TASKS.rows(
                 self.conn, {"case_id": self.case.id, "ids": list(ready)})
         }
