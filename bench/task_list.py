@@ -194,6 +194,7 @@ def main() -> None:
             seed_people(service.data_dir / "rutin.db", service.database_url)
             seed_tasks(service.data_dir / "rutin.db", args.tasks, service.database_url)
             print(f"{name}: seeded {args.tasks} open tasks in {time.perf_counter() - t:.0f} s", flush=True)
+        for name, service in services.items():  # connected after both are seeded: none idles out meanwhile
             calls[name] = http_client(service.base, service.token(HANDLER), "raw")[0]
             for _ in range(10):
                 calls[name]("GET", "/api/tasks?limit=50", None)
