@@ -523,15 +523,8 @@ def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict
     return unit_chosen_or_declared(engine, _P_PROCESS_UNIT.scalar(conn, {"key": key}), properties)
 
 
-def chosen_unit_column(process_key: Any) -> Any:
-    """The process owner's chosen unit for a process key column, as a column of another select
-    (a start reads it with the version it starts: one statement, not two)."""
-    return (sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == process_key)
-            .scalar_subquery().label("chosen_unit"))
-
-
 def unit_chosen_or_declared(engine: Engine, chosen: str | None, properties: dict[str, str]) -> str | None:
-    """`process_unit` from the owner's setting already read (`chosen_unit_column`)."""
+    """`process_unit` from the owner's setting already read (`starting.chosen_unit_column`)."""
     if chosen:
         return str(chosen)
     declared = (properties.get("rutin:unit") or properties.get("rutin:orgUnit") or "").strip()

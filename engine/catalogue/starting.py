@@ -30,7 +30,7 @@ from ..authority.identity import Actor, require_writer
 from ..authority.roles import SYSTEM_ROLES, scoped
 from ..base.errors import Conflict, Forbidden, NotFound
 from ..core import Engine
-from ..store.models import BpmnDocument, ProcessVersion
+from ..store.models import BpmnDocument, ProcessUnit, ProcessVersion
 
 
 def starters(engine: Engine, version_id: int) -> Starters:
@@ -84,6 +84,13 @@ def may_start(engine: Engine, actor: Actor, version_id: int, unit_id: str | None
 def start_units(engine: Engine, actor: Actor, version_id: int) -> list[str]:
     """The units a case of the version may be placed in by the actor (for a page's choice)."""
     return sorted(u for u in org.tree(engine).units if may_start(engine, actor, version_id, u))
+
+
+def chosen_unit_column(process_key: Any) -> Any:
+    """The process owner's chosen unit for a process key column, as a column of another select
+    (a start reads it with the version it starts: one statement, not two)."""
+    return (sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == process_key)
+            .scalar_subquery().label("chosen_unit"))
 
 
 def authorize(engine: Engine, conn: sa.Connection, actor: Actor, version: Any, org_unit: str | None) -> str | None:
