@@ -1,7 +1,8 @@
 """The PostgreSQL path's fewer round trips keep their promises (bench/README.md, "PostgreSQL round
 trips"): a pooled connection the server dropped while it sat idle is replaced unseen; reads run
 outside any transaction; a unit of work's writes go out in one pipeline, and a server error there
-is SQLAlchemy's error as it would be without one; candidates dropped and offered in one unit of
+is SQLAlchemy's error as it would be without one (also in the pipeline a completion's writes share
+with its COMMIT); candidates dropped and offered in one unit of
 work end as they would written one by one (on SQLite too)."""
 
 from __future__ import annotations
@@ -99,3 +100,42 @@ def test_candidates_dropped_and_offered_in_one_unit_end_as_in_program_order(
             work.add_candidates(task_id, [("user", "hugo")])
             work.drop_candidates(task_id)
     assert _candidates(engine, task_id) == ([("user", "hugo")] if order == "drop, then offer" else [])
+
+
+def test_a_completions_writes_and_its_commit_go_in_one_pipeline(engine: Engine) -> None:
+    _pg(engine)
+    from engine.service import tasks
+
+    _case_id, task_id = _started_task(engine)
+    sent: list[tuple[str, bool]] = []
+
+    def seen(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        sent.append((sql.split()[0], bool(conn.connection.driver_connection.pgconn.pipeline_status)))
+
+    sa.event.listen(engine.db.writer, "before_cursor_execute", seen)
+    try:
+        out = tasks.complete(engine, identity.get_actor(engine, "hanna"), task_id, {"antal": 1})
+    finally:
+        sa.event.remove(engine.db.writer, "before_cursor_execute", seen)
+    assert sent[-1] == ("COMMIT", True)
+    assert ("UPDATE", True) in sent and ("INSERT", True) in sent  # the rows, in the same pipeline
+    assert out["case"]["open_tasks"]
+    with engine.db.read() as s:  # and it was committed
+        assert s.execute(sa.text("SELECT status FROM human_tasks WHERE id = :id"), {"id": task_id}).scalar() \
+            == "completed"
+
+
+def test_a_server_error_in_the_commits_pipeline_is_sqlalchemys_and_nothing_is_written(engine: Engine) -> None:
+    _pg(engine)
+    case_id, task_id = _started_task(engine)
+    before = _candidates(engine, task_id)
+    row: dict[str, Any] = {"task_id": task_id, "kind": "user", "key": "hugo", "created_at": engine.clock.now()}
+    with pytest.raises(sa.exc.IntegrityError), engine.db.write() as s:
+        conn = s.connection()
+        lock_case(s, case_id)
+        s.info.setdefault("before_commit", []).extend(
+            [lambda: conn.execute(sa.insert(TaskCandidate.__table__).values([row]))] * 2)  # the same key again
+    assert _candidates(engine, task_id) == before
+    with engine.db.write() as s:  # the pool's connection writes on
+        s.connection().execute(sa.insert(TaskCandidate.__table__).values([row]))
+    assert _candidates(engine, task_id) == sorted([*before, ("user", "hugo")])

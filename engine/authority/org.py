@@ -520,7 +520,11 @@ _P_PROCESS_UNIT = Prepared(sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.
 def process_unit(engine: Engine, conn: sa.Connection, key: str, properties: dict[str, str]) -> str | None:
     """The unit new cases of a process belong to when started without one: the process owner's
     setting, else the diagram's ``rutin:unit`` property (when it names a known unit)."""
-    chosen = _P_PROCESS_UNIT.scalar(conn, {"key": key})
+    return unit_chosen_or_declared(engine, _P_PROCESS_UNIT.scalar(conn, {"key": key}), properties)
+
+
+def unit_chosen_or_declared(engine: Engine, chosen: str | None, properties: dict[str, str]) -> str | None:
+    """`process_unit` from the owner's setting already read (`starting.chosen_unit_column`)."""
     if chosen:
         return str(chosen)
     declared = (properties.get("rutin:unit") or properties.get("rutin:orgUnit") or "").strip()

@@ -64,7 +64,7 @@ from ..records import chain
 from ..store.models import BpmnDocument, Case, ProcessEvent, ProcessHead, ProcessVersion
 from ..store.prepared import Prepared
 from .changes import change_summary
-from .starting import starters_json
+from .starting import chosen_unit_column, starters_json
 
 log = logging.getLogger(__name__)
 
@@ -583,11 +583,13 @@ LATEST_VERSION = (
 
 
 _P_LATEST_VERSION = Prepared(LATEST_VERSION)
+_P_LATEST_VERSION_AND_UNIT = Prepared(LATEST_VERSION.add_columns(chosen_unit_column(_versions.c.key)))
 
 
-def latest_version(conn: sa.Connection, key: str) -> Any:
-    """The id, key and number of the newest published version of a key; `NotFound` if none."""
-    row = _P_LATEST_VERSION.one_or_none(conn, {"key": key})
+def latest_version(conn: sa.Connection, key: str, *, with_unit: bool = False) -> Any:
+    """The id, key and number of the newest published version of a key (``with_unit``: and the
+    process owner's chosen unit, ``chosen_unit``, which a start needs next); `NotFound` if none."""
+    row = (_P_LATEST_VERSION_AND_UNIT if with_unit else _P_LATEST_VERSION).one_or_none(conn, {"key": key})
     if row is None:
         drafts = conn.execute(sa.select(sa.func.max(_versions.c.version)).where(
             _versions.c.key == key, _versions.c.status == "draft")).scalar()

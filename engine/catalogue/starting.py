@@ -30,7 +30,7 @@ from ..authority.identity import Actor, require_writer
 from ..authority.roles import SYSTEM_ROLES, scoped
 from ..base.errors import Conflict, Forbidden, NotFound
 from ..core import Engine
-from ..store.models import BpmnDocument, ProcessVersion
+from ..store.models import BpmnDocument, ProcessUnit, ProcessVersion
 
 
 def starters(engine: Engine, version_id: int) -> Starters:
@@ -86,12 +86,23 @@ def start_units(engine: Engine, actor: Actor, version_id: int) -> list[str]:
     return sorted(u for u in org.tree(engine).units if may_start(engine, actor, version_id, u))
 
 
+def chosen_unit_column(process_key: Any) -> Any:
+    """The process owner's chosen unit for a process key column, as a column of another select
+    (a start reads it with the version it starts: one statement, not two)."""
+    return (sa.select(ProcessUnit.org_unit_id).where(ProcessUnit.process_key == process_key)
+            .scalar_subquery().label("chosen_unit"))
+
+
 def authorize(engine: Engine, conn: sa.Connection, actor: Actor, version: Any, org_unit: str | None) -> str | None:
     """The unit a case the actor starts by hand is placed in (`org_unit`, else the process's own);
     `Forbidden`, with nothing written, when they may not start it there."""
     require_writer(actor)
-    unit = org_unit if org_unit is not None else org.process_unit(engine, conn, version.key,
-                                                                  engine.model(version.id).properties)
+    if org_unit is not None:
+        unit: str | None = org_unit
+    elif hasattr(version, "chosen_unit"):  # read with the version (`latest_version(with_unit=True)`)
+        unit = org.unit_chosen_or_declared(engine, version.chosen_unit, engine.model(version.id).properties)
+    else:
+        unit = org.process_unit(engine, conn, version.key, engine.model(version.id).properties)
     if not may_start(engine, actor, version.id, unit):
         raise Forbidden(refusal(engine, version.id, unit), process_key=version.key)
     return unit

@@ -461,7 +461,8 @@ class CaseWork:
         ready = {str(t.id): t for t in self.ready_human_tasks()}
         # A row changed and not yet written is taken as it stands, not read again.
         pending = {r.id: r for r in self.pending_rows()}
-        rows = {
+        # A case not yet written (a start) has no task rows to read: its rows are inserted with it.
+        rows = {} if self._new else {
             r["id"]: pending.get(r["id"]) or hold(self.s, from_row(HumanTask, r)) for r in _P_CASE_TASKS.rows(
                 self.conn, {"case_id": self.case.id, "ids": list(ready)})
         }
@@ -558,18 +559,21 @@ class CaseWork:
             return dict(wf.last_task.data)
         return merged
 
-    def finish(self, actor: str, *, sync: bool = True) -> None:
+    def finish(self, actor: str, *, sync: bool = True, write: bool = True) -> None:
         """End the unit of work on the case: task rows, candidates and summary brought in line
         with the workflow (`sync`), the workflow state saved under a new revision (`save`), and
         all of it written (`write`) so that the answer can read the rows back. In this order:
         `sync` changes rows and the case that `save` and `write` must see.
 
         ``sync=False`` where the workflow did not move and the caller changed the rows itself
-        (a transfer to another unit). Whatever changes after this is written before the commit."""
+        (a transfer to another unit). ``write=False`` leaves the write to the commit (on PostgreSQL
+        in one pipeline with it), for a caller that reads nothing back from the database after it.
+        Whatever changes after this is written before the commit."""
         if sync:
             self.sync(actor)
         self.save()
-        self.write()
+        if write:
+            self.write()
 
     def save(self) -> None:
         """Write the workflow state and bump the revision."""

@@ -58,7 +58,7 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
 
     def unit(data: dict[str, Any]) -> dict[str, Any]:
         with engine.db.write() as s:
-            version = processes.latest_version(s.connection(), key)
+            version = processes.latest_version(s.connection(), key, with_unit=True)
             # Starting is an authority: the starter roles of the version the case starts on, in its unit.
             placed = starting.authorize(engine, s.connection(), actor, version, org_unit)
             data = declared.check_start(engine, engine.model(version.id), data)
@@ -66,7 +66,7 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
             reporter = actor.name if version.key == DEVIATION_PROCESS and first_step.is_person(actor) else None
             if reporter is not None:
                 data = {**data, "rapportor": reporter}
-            work = start_in(engine, s, actor, version, data, business_key, org_unit=placed)
+            work = start_in(engine, s, actor, version, data, business_key, org_unit=placed, unit_decided=True)
             for row in work.open_rows:
                 if reporter is not None and row.assignee == reporter:
                     first_step.offer_only(s, row.id, [("user", reporter)], engine.clock.now())
@@ -78,11 +78,14 @@ def start_case(engine: Engine, actor: Actor, key: str, data: dict[str, Any] | No
 
 
 def start_in(engine: Engine, s: Session, actor: Actor, version: Any, data: dict[str, Any],
-             business_key: str | None, *, via: str = "manual", org_unit: str | None = None) -> CaseWork:
-    """Create and run a case inside the caller's transaction (also used by scheduled starts)."""
+             business_key: str | None, *, via: str = "manual", org_unit: str | None = None,
+             unit_decided: bool = False) -> CaseWork:
+    """Create and run a case inside the caller's transaction (also used by scheduled starts).
+    ``unit_decided``: `org_unit` is the unit already decided for the case, even when None (no
+    unit), so the process's own unit is not read again."""
     now = engine.clock.now()
     spec, subs = engine.spec(version.id)
-    if org_unit is None:  # the process's own unit, where its owner (or its diagram) says
+    if org_unit is None and not unit_decided:  # the process's own unit, where its owner (or its diagram) says
         org_unit = org.process_unit(engine, s.connection(), version.key, engine.model(version.id).properties)
     case = transient(
         Case,

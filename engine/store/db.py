@@ -34,6 +34,7 @@ from ..base.errors import Busy
 from ..base.settings import Settings
 from . import optimistic
 from .checkpoint import SAFETY_NET_PAGES, WalCheckpointer
+from .pipeline import batched
 from .writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -186,8 +187,17 @@ class Database:
         locked = [True]
         with self._ending(session, locked):
             yield session
-            for callback in session.info.pop("before_commit", []):
-                callback()
+            before = session.info.pop("before_commit", [])
+            if before and not self.is_sqlite:
+                # On PostgreSQL the last writes and the COMMIT go in one pipeline, one round trip;
+                # psycopg then knows the transaction ended, and SQLAlchemy's commit sends nothing.
+                with batched(conn := session.connection()):
+                    for callback in before:
+                        callback()
+                    conn.exec_driver_sql("COMMIT")
+            else:
+                for callback in before:
+                    callback()
             session.commit()
             self.writes += 1
         for callback in session.info.pop("after_commit", []):

@@ -7,6 +7,10 @@ SQLAlchemy's public ``Connection.connection.driver_connection``) they are all se
 answers read, in one round trip. Only statements whose results nobody reads may run inside:
 SQLAlchemy reads a statement's columns as soon as it runs it, before a pipeline has its answer.
 
+Where a unit of work leaves its write to the commit (a completion: `CaseWork.finish(write=False)`),
+`Database.write` sends the writes and the ``COMMIT`` in one pipeline; a pipeline opened inside an
+open one adds nothing (leaving it would wait for the server).
+
 A server error in a pipeline (a constraint, a lock timeout) arrives when the pipeline ends, as
 psycopg's own exception; it is raised as SQLAlchemy's (``DBAPIError.instance``) so the callers'
 handling of lock errors and integrity errors is the same as without the pipeline. SQLite has no
@@ -28,6 +32,9 @@ def batched(conn: sa.Connection) -> Iterator[None]:
         yield
         return
     dbapi = conn.connection.driver_connection
+    if dbapi.pgconn.pipeline_status:  # type: ignore[union-attr]
+        yield  # inside an open pipeline (the commit's): leaving a nested one would wait for the server
+        return
     error = conn.dialect.loaded_dbapi.Error
     try:
         with dbapi.pipeline():  # type: ignore[union-attr]
