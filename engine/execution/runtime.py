@@ -278,7 +278,9 @@ class CaseWork:
     def write(self) -> None:
         """Write the case, its changed and new task rows and its events (also run before commit),
         on PostgreSQL in one pipeline (``batched``): one round trip for all."""
-        self.case.search_text = search_text(self.case.business_key, self.case.data)
+        written = self._written
+        if self._new or written.get("data") != self.case.data or written.get("business_key") != self.case.business_key:
+            self.case.search_text = search_text(self.case.business_key, self.case.data)  # only what it is made of moved
         values = {k: getattr(self.case, k) for k in _CASE_COLUMNS}
         held = self._held
         changed = [(key, row, now) for key, (row, before) in held.items() if (now := _task_values(row)) != before]
