@@ -28,6 +28,7 @@ from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthori
 from ..core import Engine
 from ..store.db import after_commit
 from ..store.models import ApiToken, User, UserRole
+from ..store.prepared import Prepared
 from . import security_log
 from .roles import ADMIN, AUDITOR, DESIGNER, SYSTEM_ROLES, role_key, scoped
 
@@ -285,7 +286,7 @@ _actor_lock = threading.Lock()
 # Whether a token works, asked on every request: a Core statement built once (the ORM's select
 # cost three times as much per request on the hot path; bench/README.md).
 _TOKENS, _USERS = cast(sa.Table, ApiToken.__table__), cast(sa.Table, User.__table__)
-_LIVE_TOKEN = (
+_LIVE_TOKEN = Prepared(
     sa.select(_TOKENS.c.user_id, _TOKENS.c.id, _TOKENS.c.expires_at, _TOKENS.c.last_used_at, _TOKENS.c.start_only)
     .select_from(_TOKENS.join(_USERS, _TOKENS.c.user_id == _USERS.c.id))
     .where(_TOKENS.c.token_hash == sa.bindparam("digest"), _TOKENS.c.revoked_at.is_(None), _USERS.c.active.is_(True))
@@ -310,10 +311,10 @@ def authenticate(engine: Engine, token: str) -> Actor:
     now = engine.clock.now()
     digest = _hash_token(token)
     with engine.db.read() as s:
-        found = s.connection().execute(_LIVE_TOKEN, {"digest": digest}).one_or_none()
+        found = _LIVE_TOKEN.one_or_none(s.connection(), {"digest": digest})
         if found is None:
             raise Unauthorized("Ogiltig eller återkallad token.")
-        user_id, token_id, expires_at, last_used_at, start_only = found
+        user_id, token_id, expires_at, last_used_at, start_only = found.values()
         if expires_at <= now:
             raise Unauthorized("Token har gått ut; skapa en ny.")
         key, tick = (id(engine), user_id), time.monotonic()

@@ -48,6 +48,7 @@ class Settings:
     max_field_bytes: int = 64 * 1024
     lock_timeout_s: float = 5.0
     optimistic_writes: bool = True
+    direct_statements: bool = True
     web_workers: int = 0
     workflows_dir: Path = Path("workflows")
     scheduler_interval_s: float = 2.0
@@ -114,6 +115,8 @@ class Settings:
             "lock_timeout_s": _float(e, "RUTIN_LOCK_TIMEOUT_S", 5.0),
             "web_workers": _int(e, "RUTIN_WORKERS", 0),
             "optimistic_writes": e.get("RUTIN_OPTIMISTIC_WRITES", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
+            "direct_statements": e.get("RUTIN_DIRECT_STATEMENTS", "1").strip().lower()
             not in ("0", "false", "no", "off"),
             "workflows_dir": Path(e.get("RUTIN_WORKFLOWS_DIR") or "workflows"),
             "scheduler_interval_s": _float(e, "RUTIN_SCHEDULER_INTERVAL_S", 2.0),

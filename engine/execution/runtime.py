@@ -136,12 +136,13 @@ _TASK_INSERTED = [c.key for c in _tasks.columns
                   if c.key not in ("completed_at", "completed_by", "completed_role", "result")]
 # Key in a write session's `info` of the task rows held in it (`held_rows`).
 _HELD = "rutin.task_rows"
-# The same statements, run on the DB-API cursor on SQLite (engine/store/prepared.py says why).
+# The same statements, run on the DB-API cursor (engine/store/prepared.py says why).
 _P_CASE_OF_TASK, _P_LOCK_CASE, _P_TASK_BY_ID, _P_CASE_TASKS = map(
     Prepared, (CASE_OF_TASK, LOCK_CASE, TASK_BY_ID, CASE_TASKS))
 _P_DELETE_CANDIDATES, _P_INSERT_TASKS, _P_INSERT_CANDIDATES = map(
     Prepared, (DELETE_CANDIDATES, INSERT_TASKS, INSERT_CANDIDATES))
 _P_INSERT_CASE, _P_UPDATE_CASE, _P_UPDATE_TASK = map(Prepared, (INSERT_CASE, UPDATE_CASE, UPDATE_TASK))
+_P_LOCK_CASE_OF_TASK = Prepared(LOCK_CASE_OF_TASK)
 
 
 def held_rows(s: Session) -> dict[int, tuple[HumanTask, tuple[Any, ...]]]:
@@ -208,8 +209,8 @@ def locked_task_case(engine: Engine, task_id: str) -> Iterator[tuple[Session, Ca
             case_id = _P_CASE_OF_TASK.scalar(conn, {"task_id": task_id})
             case = lock_case(s, case_id) if case_id is not None else None
         else:
-            row = conn.execute(LOCK_CASE_OF_TASK, {"task_id": task_id}).mappings().one_or_none()
-            case = from_row(Case, dict(row)) if row is not None else None
+            row = _P_LOCK_CASE_OF_TASK.one_or_none(conn, {"task_id": task_id})
+            case = from_row(Case, row) if row is not None else None
         if case is None:
             raise NotFound(f"Uppgiften {task_id} finns inte.")
         yield s, case

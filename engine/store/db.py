@@ -35,6 +35,7 @@ from ..base.settings import Settings
 from . import optimistic
 from .checkpoint import SAFETY_NET_PAGES, WalCheckpointer
 from .pipeline import batched
+from .prepared import DIRECT
 from .writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -157,6 +158,8 @@ class Database:
                 connect_args={"options": f"-c lock_timeout={timeout_ms}"},
             )
             _ping_when_idle(self.writer, lambda: self.ping_after_idle_s)
+            # The hot path's statements go straight to psycopg (``engine/store/prepared.py``).
+            self.writer = self.writer.execution_options(**{DIRECT: settings.direct_statements})
             # Reads run each statement on its own, without BEGIN and ROLLBACK around them (two
             # round trips per read session). Under PostgreSQL's READ COMMITTED, which Rutin runs
             # under, each statement in a transaction takes its own snapshot anyway, so a read
