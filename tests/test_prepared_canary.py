@@ -86,7 +86,7 @@ def test_a_history_event_with_json_sends_what_sqlalchemy_sends(engine: Engine) -
 
 def test_an_update_of_a_task_sends_what_sqlalchemy_sends(engine: Engine) -> None:
     now = engine.clock.now()
-    values = {"b_id": "t-1", **{k: None for k in runtime._TASK_MUTABLE}}
+    values = {"b_id": "t-1", **dict.fromkeys(runtime._TASK_MUTABLE)}
     values.update(status="completed", priority=50, due_at=now + timedelta(days=3), completed_at=now,
                   completed_by="hanna", candidates=["Handläggare"], result={"beslut": "bifall"})
     _same(engine, runtime._P_UPDATE_TASK, values)
