@@ -19,6 +19,10 @@ few runs as it does any other, and inside a pipeline (``engine/store/pipeline.py
 queued, not waited for. A psycopg error is raised as SQLAlchemy's, as SQLAlchemy raises it, and a
 connection the server dropped is invalidated, as SQLAlchemy does. ``RUTIN_DIRECT_STATEMENTS=0``
 sends them through SQLAlchemy instead (the equivalence test compares the two).
+
+What this reads of SQLAlchemy's compiled form is not public API; ``tests/test_prepared_canary.py``
+checks, statement by statement and value by value, that what goes to the cursor here is what
+SQLAlchemy itself sends, so an upgrade that changes it fails there first.
 """
 
 from __future__ import annotations
