@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, escalation
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 ORG = {
     "units": [
@@ -65,7 +65,7 @@ def _bpmn(ladder: str) -> bytes:
 
 @pytest.fixture
 def chain(engine: Engine) -> dict[str, identity.Actor]:
-    org.import_data(engine, ORG)
+    org_data.import_data(engine, ORG)
     processes.deploy(engine, SYSTEM, _bpmn(LADDER))
     return {p["name"]: identity.get_actor(engine, p["name"]) for p in ORG["people"]}
 

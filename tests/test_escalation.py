@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from conftest import FIXTURES, Mailbox, fixture_bytes
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation, escalation, notifications
-from engine.service import cases, inbox, tasks
+from engine.service import cases, inbox, org_data, tasks
 from engine.store.models import Notification, Timer
 
 
@@ -28,7 +28,7 @@ def town_fixture(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str,
     # Monday 2 March 2026, 09:00 in Stockholm
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     engine.settings = dataclasses.replace(engine.settings, smtp_host=smtp.host, smtp_port=smtp.port)
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
