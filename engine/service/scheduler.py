@@ -42,7 +42,7 @@ from ..core import Engine
 from ..execution.runtime import CaseWork, lock_case
 from ..routing import absence, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
-from . import measure_follow_up
+from . import process_review
 from .cases import start_in
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,7 @@ class Scheduler:
             "case_deadline": lambda s, row, case, now: case_clock.fire(engine, s, row, case, now),
             "case_warning": lambda s, row, case, now: case_clock.fire_warning(engine, s, row, case, now),
             "follow_up": lambda s, row, case, now: escalation.fire_follow_up(engine, s, row, case, now),
-            "review": lambda s, row, case, now: processes.fire_review(
-                engine, s, row, case, now, lambda s, key, until: measure_follow_up.review_data(engine, s, key, until)),
+            "review": lambda s, row, case, now: process_review.fire(engine, s, row, case, now),
         }
 
     def register(self, kind: str, handler: Any) -> None:
