@@ -176,7 +176,7 @@ def test_the_engine_refuses_the_auditor_whoever_calls_it(scene: Scene, people: d
     """The same refusal without HTTP: a CLI or a future route cannot go round it."""
     from engine.base.errors import Forbidden
     from engine.catalogue import processes
-    from engine.routing import policies
+    from engine.clocks import policies
     from engine.service import tasks
 
     rut, ids = scene.auditor.actor, scene.ids
