@@ -9,13 +9,17 @@ there, each with its reason):
     retention   records management: retention rules under culling decisions, holds, the culling
                 job and its report (above service: culling seals and verifies with the audit)
     service     the operations the web app and the CLI call: cases, tasks, messages, transfer,
-                the scheduler's rounds, measures, the task views, sign-in, the demo, the audit
+                the scheduler's rounds, measures, the yearly process review, the task views,
+                sign-in, the organisation's import and export, the demo, the audit
                 (checkpoints and verification) and backups
-    routing     when a running task moves: delegation, absence, escalation, deadline policies,
-                notifications, accounts that end (who it moves to is `authority.routing`'s)
-    catalogue   process versions (deploy, approval, review) and who may start a case
+    routing     when a running task moves: delegation, absence, escalation steps as they fire,
+                notifications (a case's deadline among them), accounts that end (who it moves to
+                is `authority.routing`'s; when a step falls due is `clocks`')
+    catalogue   process versions (deploy, approval, review dates) and who may start a case
     execution   the unit of work around SpiffWorkflow (runtime) and multi-instance steps
-    clocks      timers, deadlines, the case clock, SpiffWorkflow's view of now
+    clocks      timers, deadlines, the case clock, a task's clock (deadline policies, escalation
+                ladders), SpiffWorkflow's view of now; what they need of the unit of work above
+                is named in `clocks.work`
     records     the hash chain and the case history, incidents, run limits
     authority   the unit tree, people, roles, process ownership, the security log, people
                 signing in through the municipality's OpenID Connect provider (`idp`), the

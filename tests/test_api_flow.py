@@ -6,8 +6,9 @@ from typing import Any
 
 from conftest import Person, deploy, publish
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.core import Engine
+from engine.service import org_data
 
 
 def start(client: Any, person: Person, key: str, data: dict[str, Any] | None = None,
@@ -168,7 +169,7 @@ def test_case_visibility(client: Any, people: dict[str, Person], engine: Engine)
     assert refused.status_code == 403 and refused.get_json()["detail"] == identity.NO_ROLE
     assert client.get("/api/cases", headers=people["hugo"].headers).get_json()["total"] == 1
     # stina handles cases in another unit: she starts her own there, and sees it, not hanna's
-    org.import_data(engine, {"units": [{"id": "norr", "name": "Norr"}],
+    org_data.import_data(engine, {"units": [{"id": "norr", "name": "Norr"}],
                              "people": [{"name": "stina", "roles": [{"role": "Handläggare", "unit": "norr"}]}]})
     own = start(client, people["stina"], "seq3", org_unit="norr")
     listed = client.get("/api/cases", headers=people["stina"].headers).get_json()

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, fixture_bytes
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, decision_report, delegation
-from engine.service import cases, conflict_of_interest, inbox, tasks
+from engine.service import cases, conflict_of_interest, inbox, org_data, tasks
 
 ITEMS = [
     {"number": "F.1.5", "title": "Bygglov inom detaljplan, högst 200 m²", "process_key": "bygglov_test",
@@ -30,7 +30,7 @@ ITEMS = [
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, identity.Actor]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     alice, adam = identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam")
@@ -176,15 +176,15 @@ def test_ordinance_changes_need_a_second_person(engine: Engine, town: dict[str, 
 
 
 def test_org_round_trips_through_yaml(engine: Engine, town: dict[str, Any]) -> None:
-    text = org.export_yaml(engine)
-    data = org.export_data(engine)
+    text = org_data.export_yaml(engine)
+    data = org_data.export_data(engine)
     assert {u["id"] for u in data["units"]} >= {"kommun", "sbf", "bygglov", "kansli"}
     bea = next(p for p in data["people"] if p["name"] == "bea")
     assert bea["roles"] == [{"role": "Bygglovshandläggare", "unit": "bygglov"}]
-    assert org.import_yaml(engine, text)["people"] == len(data["people"])
-    assert org.export_data(engine) == data
+    assert org_data.import_yaml(engine, text)["people"] == len(data["people"])
+    assert org_data.export_data(engine) == data
     with pytest.raises(InvalidInput):
-        org.import_data(engine, {"units": [{"id": "x", "name": "X", "parent": "finns-inte"}]})
+        org_data.import_data(engine, {"units": [{"id": "x", "name": "X", "parent": "finns-inte"}]})
 
 
 def test_the_inbox_search_folds_swedish_letters(engine: Engine, town: dict[str, Any]) -> None:
@@ -225,16 +225,16 @@ def test_inbox_filters_counts_sorting_and_stable_paging(engine: Engine, town: di
 
 
 def test_people_and_roles_round_trip_through_csv(engine: Engine, town: dict[str, Any]) -> None:
-    text = org.people_csv(engine)
+    text = org_data.people_csv(engine)
     assert text.splitlines()[0] == "name;display_name;email;role;unit;from;to"
     assert "bea;Bea Bygg;bea@exempelby.se;Bygglovshandläggare;bygglov;;" in text
     changed = text.replace("bea;Bea Bygg;bea@exempelby.se;Bygglovshandläggare;bygglov",
                            "bea;Bea Bygg;bea@exempelby.se;Bygglovschef;bygglov")
-    assert org.import_people_csv(engine, changed)["people"] >= 8
+    assert org_data.import_people_csv(engine, changed)["people"] >= 8
     bea = identity.get_actor(engine, "bea")
     assert bea.roles == frozenset({"bygglovschef@bygglov"}) and "bygglov" in bea.manages
     with pytest.raises(InvalidInput):
-        org.import_people_csv(engine, "namn;roll\nx;y\n")
+        org_data.import_people_csv(engine, "namn;roll\nx;y\n")
 
 
 def test_an_absent_person_gets_no_new_tasks(engine: Engine, town: dict[str, Any]) -> None:

@@ -12,18 +12,18 @@ from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, Any]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
@@ -65,7 +65,7 @@ def test_absences_from_an_org_import_hand_work_on_and_are_not_duplicated(engine:
     tasks.claim(engine, bea, now_task)
     tasks.claim(engine, bo, later_task)
     now = clock.now()
-    counts = org.import_data(engine, {"absences": [
+    counts = org_data.import_data(engine, {"absences": [
         {"name": "bea", "from": (now - timedelta(hours=1)).isoformat(), "to": (now + timedelta(days=3)).isoformat(),
          "reason": "sjuk"},
         {"name": "bo", "from": (now + timedelta(days=1)).isoformat(), "to": (now + timedelta(days=2)).isoformat()},
@@ -80,10 +80,10 @@ def test_absences_from_an_org_import_hand_work_on_and_are_not_duplicated(engine:
     engine.scheduler.tick()
     assert _assignee(engine, later_task) is None  # the import scheduled its start like the API does
     # an export imported again is the same organisation, not twice the absences
-    exported = org.export_data(engine)
-    org.import_data(engine, exported)
-    org.import_yaml(engine, org.export_yaml(engine))
-    assert org.export_data(engine)["absences"] == exported["absences"]
+    exported = org_data.export_data(engine)
+    org_data.import_data(engine, exported)
+    org_data.import_yaml(engine, org_data.export_yaml(engine))
+    assert org_data.export_data(engine)["absences"] == exported["absences"]
     assert len(absence.list_absences(engine, SYSTEM, include_past=True)) == 2
 
 

@@ -103,9 +103,9 @@ def test_a_waiting_draft_is_judged_by_the_owner_published_since(client: Any, off
 
 def test_the_owners_other_powers_move_with_the_approved_owner(engine: Engine, client: Any,
                                                              office: dict[str, Person]) -> None:
-    from engine.authority import org
+    from engine.service import org_data
 
-    org.import_data(engine, {"units": [{"id": "kvalitet", "name": "Kvalitet"}]})
+    org_data.import_data(engine, {"units": [{"id": "kvalitet", "name": "Kvalitet"}]})
     policy = ("PUT", "/api/processes/seq3/policy", {"json": {"tasks": {"a": {"due": "P5D"}}}})
     unit = ("PUT", "/api/processes/seq3/unit", {"json": {"unit": "kvalitet"}})
     measures = ("GET", "/api/measures?process=seq3", {})

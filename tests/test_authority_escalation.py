@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
+from engine.clocks import ladders
 from engine.core import Engine
-from engine.routing import absence, escalation
-from engine.service import cases, tasks
+from engine.routing import absence
+from engine.service import cases, org_data, tasks
 
 ORG = {
     "units": [
@@ -65,7 +66,7 @@ def _bpmn(ladder: str) -> bytes:
 
 @pytest.fixture
 def chain(engine: Engine) -> dict[str, identity.Actor]:
-    org.import_data(engine, ORG)
+    org_data.import_data(engine, ORG)
     processes.deploy(engine, SYSTEM, _bpmn(LADDER))
     return {p["name"]: identity.get_actor(engine, p["name"]) for p in ORG["people"]}
 
@@ -125,10 +126,10 @@ def test_reassigning_two_levels_up_gives_the_task_to_the_department_head(engine:
 
 
 def test_levelled_ladder_steps_parse_and_are_checked() -> None:
-    steps = escalation.parse("0:notify_manager:2; P1D: reassign_manager : 3")
+    steps = ladders.parse("0:notify_manager:2; P1D: reassign_manager : 3")
     assert [s.action for s in steps] == ["notify_manager:2", "reassign_manager:3"]
     for bad in ("0:remind:2", "0:notify_manager:0", "0:notify_manager:11"):
         with pytest.raises(ValueError):
-            escalation.parse(bad)
+            ladders.parse(bad)
     with pytest.raises(ValueError):  # decisions go along the ordinance, never up the manager chain
-        escalation.parse("0:notify_manager:2", decision=True)
+        ladders.parse("0:notify_manager:2", decision=True)

@@ -11,14 +11,14 @@ import pytest
 from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 # An item naming a task the diagram does not mark as a decision ("Granska ansökan").
 REVIEW_ITEM = {"number": "X.1", "title": "Granskning av små ansökningar", "process_key": "bygglov_test",
@@ -28,7 +28,7 @@ REVIEW_ITEM = {"number": "X.1", "title": "Granskning av små ansökningar", "pro
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, identity.Actor]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     alice, adam = identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam")

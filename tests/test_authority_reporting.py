@@ -14,14 +14,14 @@ from conftest import FIXTURES, PASSWORD, ROOT, Web, fixture_bytes, sign_in
 from test_authority import ITEMS
 from test_cli_and_contract import rutin
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation, notifications
-from engine.service import cases, conflict_of_interest, inbox, tasks
+from engine.service import cases, conflict_of_interest, inbox, org_data, tasks
 from engine.store.models import Case
 
 KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handling", "process_key": "ks_test",
@@ -31,8 +31,8 @@ KS_ITEM = {"number": "1.2.4", "title": "Beslut att inte lämna ut allmän handli
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, Any]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
-    org.import_data(engine, {"people": [
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_data(engine, {"people": [
         {"name": "ada", "roles": [{"role": "Nämndsekreterare", "unit": "bygglov"}]},
         {"name": "nils", "roles": [{"role": "Nämndsekreterare", "unit": "kansli"}]},
         {"name": "ola", "roles": ["Processägare"]},

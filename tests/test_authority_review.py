@@ -18,11 +18,11 @@ from engine.base.errors import Forbidden, InvalidInput, NotFound
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, delegation
-from engine.service import cases, conflict_of_interest, tasks
+from engine.service import cases, conflict_of_interest, org_data, tasks
 
 
 def _town(engine: Engine, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     alice, adam = identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam")
@@ -134,7 +134,7 @@ items:
 
 def test_a_decision_under_an_item_without_committee_reaches_the_units_committee(engine: Engine) -> None:
     a = _town(engine, [dict(ITEMS[0], committee=None), ITEMS[1]])["actors"]
-    org.import_yaml(engine, "people:\n  - {name: sara, roles: [{role: Nämndsekreterare, unit: sbf}]}\n")
+    org_data.import_yaml(engine, "people:\n  - {name: sara, roles: [{role: Nämndsekreterare, unit: sbf}]}\n")
     decision = _to_decision(engine, a["bea"], 100)
     tasks.complete(engine, a["bea"], decision["id"], {"beslut": "bifall"}, no_conflict_of_interest=True)
     [row] = delegation.report(engine, a["rut"])
@@ -148,7 +148,7 @@ def test_a_decision_under_an_item_without_committee_reaches_the_units_committee(
 
 def test_a_manager_has_no_absence_powers_over_someone_whose_role_in_the_unit_has_ended(
         engine: Engine, town: dict[str, Any], clock: ManualClock) -> None:
-    org.import_yaml(engine, """
+    org_data.import_yaml(engine, """
 people:
   - name: ola
     roles:
@@ -205,7 +205,7 @@ def test_malformed_authority_input_is_a_422_naming_the_entry(client: Any, town: 
 
 def test_malformed_org_yaml_is_refused_as_the_cli_reads_it(engine: Engine, town: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput) as err:
-        org.import_yaml(engine, "people:\n  - {name: zed}\n  - {display_name: Utan namn}\n")
+        org_data.import_yaml(engine, "people:\n  - {name: zed}\n  - {display_name: Utan namn}\n")
     assert "Person nr 2 saknar name" in err.value.detail
 
 
@@ -221,13 +221,13 @@ def test_ids_beyond_the_integer_range_are_not_found(client: Any, town: dict[str,
 
 def test_a_people_csv_saved_by_excel_with_a_byte_order_mark_is_read(engine: Engine, client: Any,
                                                                   town: dict[str, Any]) -> None:
-    exported = org.people_csv(engine).replace("Bea Bygg", "Bea Byggare")
+    exported = org_data.people_csv(engine).replace("Bea Bygg", "Bea Byggare")
     r = client.put("/api/org", data=("\ufeff" + exported).encode("utf-8"),
                    headers={**town["http"]["alice"], "Content-Type": "text/csv"})
     assert r.status_code == 200, r.get_json()
     assert identity.get_actor(engine, "bea").display_name == "Bea Byggare"
     # the CLI reads the file as text, the mark included
-    org.import_people_csv(engine, "\ufeff" + exported.replace("Bea Byggare", "Bea B."))
+    org_data.import_people_csv(engine, "\ufeff" + exported.replace("Bea Byggare", "Bea B."))
     assert identity.get_actor(engine, "bea").display_name == "Bea B."
 
 
@@ -238,18 +238,18 @@ def test_a_people_csv_not_in_utf8_is_refused_with_advice(client: Any, town: dict
 
 
 def test_units_that_are_their_own_ancestors_are_refused_and_nothing_is_stored(engine: Engine) -> None:
-    org.import_data(engine, {"units": [{"id": "kommun", "name": "Kommunen"}]})
+    org_data.import_data(engine, {"units": [{"id": "kommun", "name": "Kommunen"}]})
     for units in ([{"id": "x", "name": "X", "parent": "x"}],
                   [{"id": "a", "name": "A", "parent": "b"}, {"id": "b", "name": "B", "parent": "a"}],
                   [{"id": "kommun", "name": "Kommunen", "parent": "c"}, {"id": "c", "name": "C", "parent": "kommun"}]):
         with pytest.raises(InvalidInput, match="slinga"):
-            org.import_data(engine, {"units": units})
+            org_data.import_data(engine, {"units": units})
     org.invalidate(engine)
     assert sorted(org.tree(engine).units) == ["kommun"]
 
 
 def test_units_may_be_listed_before_their_parents(engine: Engine) -> None:
-    org.import_data(engine, {"units": [{"id": "enhet", "name": "Enheten", "parent": "forv"},
+    org_data.import_data(engine, {"units": [{"id": "enhet", "name": "Enheten", "parent": "forv"},
                                        {"id": "forv", "name": "Förvaltningen", "parent": "kommun"},
                                        {"id": "kommun", "name": "Kommunen"}]})
     org.invalidate(engine)

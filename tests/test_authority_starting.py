@@ -13,12 +13,12 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 
 from bpmn.document import read_document
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.base.errors import Forbidden
 from engine.core import Engine
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 NS = ('xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
       'xmlns:flowable="http://flowable.org/bpmn" xmlns:activiti="http://activiti.org/bpmn" '
@@ -102,7 +102,7 @@ ORG = {"units": [{"id": "forv", "name": "Förvaltningen"}, {"id": "enhet", "name
 
 @pytest.fixture
 def office(engine: Engine, client: Any, people: dict[str, Person]) -> dict[str, Person]:
-    org.import_data(engine, ORG)
+    org_data.import_data(engine, ORG)
     publish(client, people, REG)
     for name in ("rebecka", "rolf"):
         people[name] = Person(name, identity.issue_token(engine, name), identity.get_actor(engine, name))

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, fixture_bytes
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, inbox, tasks
+from engine.service import cases, inbox, org_data, tasks
 
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, dict[str, str]]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
     return {n: {"Authorization": f"Bearer {identity.issue_token(engine, n)}"}

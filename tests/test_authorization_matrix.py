@@ -24,12 +24,12 @@ import pytest
 from conftest import FIXTURES, fixture_bytes
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence, accounts, delegation, notifications
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 KINDS = ["handler", "other_unit", "manager", "other_manager", "secretary", "designer", "owner", "other_owner",
          "auditor", "admin", "stranger", "deactivated", "integration", "anonymous"]
@@ -68,7 +68,7 @@ OTHER_PROCESS = fixture_bytes("bygglov_test.bpmn").replace(
 
 @pytest.fixture
 def world(engine: Engine, client: Any) -> World:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     people = {
         "handler": ("bea", None), "other_unit": ("mia", None), "manager": ("bert", None),
         "other_manager": ("emil", None), "secretary": ("ada", None),

@@ -166,12 +166,12 @@ def test_an_extension_decided_after_the_deadline_is_refused_and_the_case_stays_l
 def test_a_case_deadline_is_warned_of_three_working_days_before(engine: Engine, clock: ManualClock) -> None:
     from conftest import FIXTURES
 
-    from engine.authority import org
     from engine.authority.identity import get_actor
     from engine.routing import notifications
+    from engine.service import org_data
 
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     processes.deploy(engine, SYSTEM, fixture_bytes("case_clock.bpmn"))
     case = cases.start_case(engine, SYSTEM, "lov", {"inkom": "2026-02-27"}, "BN-9", org_unit="bygglov")
     case = _complete_open(engine, case)

@@ -8,20 +8,20 @@ import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, fixture_bytes
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 from engine.store.models import Timer
 
 
 def test_an_absence_that_begins_hands_work_on_even_if_the_process_dies_at_once(
         engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
     bo = identity.get_actor(engine, "bo")
     opened = [cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 1}, f"BN-{i}", org_unit="bygglov")

@@ -13,8 +13,8 @@ from bpmn import dates
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
+from engine.clocks import ladders
 from engine.core import Engine
-from engine.routing import escalation
 from engine.service import cases
 from engine.store.models import Timer
 
@@ -91,7 +91,7 @@ def test_rutin_attributes_and_an_unreadable_one_leaving_the_policy_in_force(engi
     task, diags = _task(engine, _doc('rutin:due="10WD" rutin:followUp="P1W"'))
     assert task["due"] == "2026-03-16T22:59:59+00:00" and task["follow_up"] == "2026-03-09T22:59:59+00:00"
     assert _codes(diags) == []
-    from engine.routing import policies
+    from engine.clocks import policies
 
     processes.deploy(engine, SYSTEM, _doc('rutin:due="nästa vecka"', key="datum2"))
     policies.put(engine, SYSTEM, "datum2", {"t": {"due": "2WD"}})
@@ -130,12 +130,12 @@ def test_the_upload_and_the_engine_read_a_ladder_alike(decision: bool) -> None:
     for text in LADDERS:
         why = dates.check_ladder(text, actions)
         try:
-            steps = escalation.parse(text, decision=decision)
+            steps = ladders.parse(text, decision=decision)
         except ValueError:
             assert why is not None, text
             continue
         assert why is None, (text, why)
-        assert steps and [(s.sign, s.offset, escalation.action_level(s.action)) for s in steps] == [
+        assert steps and [(s.sign, s.offset, ladders.action_level(s.action)) for s in steps] == [
             (e.sign, e.offset, (e.action, e.level or 1)) for e in dates.parse_ladder(text, actions)], text
         due = datetime(2026, 3, 10, 16, tzinfo=UTC)
         assert all(s.due(due) for s in steps)  # every step the engine accepts can be placed in time
@@ -144,7 +144,7 @@ def test_the_upload_and_the_engine_read_a_ladder_alike(decision: bool) -> None:
 def test_an_empty_ladder_is_refused_so_the_default_applies() -> None:
     assert dates.check_ladder(" ; ", dates.WORK_ACTIONS) == "trappan är tom"
     with pytest.raises(ValueError, match="trappan är tom"):
-        escalation.parse(" ; ")
+        ladders.parse(" ; ")
 
 
 def test_an_empty_case_warning_ladder_gives_the_default_warning_the_upload_promises() -> None:

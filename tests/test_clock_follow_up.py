@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, Person, publish
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import notifications
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 from engine.store.models import Timer
 
 
@@ -34,7 +34,7 @@ def _process(attributes: str, lane: str = "Bygglovshandläggare") -> bytes:
 @pytest.fixture
 def town(engine: Engine, clock: ManualClock) -> dict[str, identity.Actor]:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))  # Monday 09:00 in Stockholm
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     return {n: identity.get_actor(engine, n) for n in ("bea", "bo", "bert")}
 
 

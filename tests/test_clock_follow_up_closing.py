@@ -8,19 +8,19 @@ import sqlalchemy as sa
 from conftest import FIXTURES
 from test_clock_follow_up import _process
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 from engine.store.models import Timer
 
 
 def test_completing_a_task_with_only_a_follow_up_date_cancels_its_reminder(engine: Engine,
                                                                           clock: ManualClock) -> None:
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     bea = identity.get_actor(engine, "bea")
     processes.deploy(engine, SYSTEM, _process('camunda:followUpDate="P2D"'))
     [task] = cases.start_case(engine, SYSTEM, "uppfoljning", {}, "BN-10", org_unit="bygglov")["open_tasks"]

@@ -22,8 +22,9 @@ from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
+from engine.clocks import policies
 from engine.core import Engine
-from engine.routing import delegation, notifications, policies
+from engine.routing import delegation, notifications
 from engine.service import cases, tasks
 from engine.store.models import Notification, Timer
 

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from conftest import FIXTURES, Mailbox, fixture_bytes
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
+from engine.clocks import ladders
 from engine.core import Engine
-from engine.routing import delegation, escalation, notifications
-from engine.service import cases, inbox, tasks
+from engine.routing import delegation, notifications
+from engine.service import cases, inbox, org_data, tasks
 from engine.store.models import Notification, Timer
 
 
@@ -28,7 +29,7 @@ def town_fixture(engine: Engine, smtp: Mailbox, clock: ManualClock) -> dict[str,
     # Monday 2 March 2026, 09:00 in Stockholm
     clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     engine.settings = dataclasses.replace(engine.settings, smtp_host=smtp.host, smtp_port=smtp.port)
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"), ITEMS)
@@ -48,13 +49,13 @@ def _events(engine: Engine, case_id: str, kind: str) -> list[dict[str, Any]]:
 
 
 def test_ladder_parsing() -> None:
-    steps = escalation.parse("-1WD:remind; 0:notify_manager; +3WD:reassign_manager")
+    steps = ladders.parse("-1WD:remind; 0:notify_manager; +3WD:reassign_manager")
     assert [(s.sign, s.offset, s.action) for s in steps] == [(-1, "1WD", "remind"), (1, "0", "notify_manager"),
                                                               (1, "3WD", "reassign_manager")]
     with pytest.raises(ValueError):
-        escalation.parse("0:reassign_manager", decision=True)  # a decision never goes up the manager chain
+        ladders.parse("0:reassign_manager", decision=True)  # a decision never goes up the manager chain
     with pytest.raises(ValueError):
-        escalation.parse("soon:remind")
+        ladders.parse("soon:remind")
     # 1 WD before a Monday due date is the Friday before, 08:00 Swedish time
     due = datetime(2026, 3, 9, 22, 59, 59, tzinfo=UTC)
     assert steps[0].due(due) == datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
@@ -242,10 +243,10 @@ def test_the_default_ladder_of_a_task_due_within_hours_counts_hours(engine: Engi
 
 
 def test_ladder_months_are_calendar_months() -> None:
-    [before] = escalation.parse("-P1M:remind")
+    [before] = ladders.parse("-P1M:remind")
     # 12:00 Swedish summer time on 31 March: 12:00 winter time on 28 February
     assert before.due(datetime(2026, 3, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 11, 0, tzinfo=UTC)
-    [after] = escalation.parse("+P1M:notify_manager")
+    [after] = ladders.parse("+P1M:notify_manager")
     assert after.due(datetime(2026, 1, 31, 10, 0, tzinfo=UTC)) == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
 
 
@@ -258,7 +259,7 @@ def _pending_actions(engine: Engine, task_id: str) -> list[str]:
 
 def test_process_wide_ladders_from_the_policy_and_the_diagram(engine: Engine, town: dict[str, Any]) -> None:
     from engine.base.errors import InvalidInput
-    from engine.routing import policies
+    from engine.clocks import policies
 
     with pytest.raises(InvalidInput) as refused:  # a decision escalates only along the ordinance
         policies.put(engine, SYSTEM, "bygglov_test", {"beslut": {"escalation": "0:notify_manager"}})

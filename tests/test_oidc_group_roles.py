@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import Person
 
-from engine.authority import identity, idp, org, security_log
+from engine.authority import identity, idp, security_log
 from engine.base.settings import Settings, SettingsError
 from engine.core import Engine
+from engine.service import org_data
 from webapp import cli
 
 URL = "/api/oidc/group-roles"
@@ -23,7 +24,7 @@ GOOD = [{"group": "socialtjanst", "role": "Handläggare"}, {"group": "bygglov", 
 
 @pytest.fixture
 def units(engine: Engine) -> None:
-    org.import_data(engine, {"units": [{"id": "kommun", "name": "Kommunen"},
+    org_data.import_data(engine, {"units": [{"id": "kommun", "name": "Kommunen"},
                                        {"id": "bygg", "name": "Bygglov", "parent": "kommun"}]})
 
 

@@ -380,15 +380,15 @@ def test_claims_are_read_with_care() -> None:
 
 
 def test_the_organisation_import_leaves_mapped_roles_to_the_provider(engine: Engine, people: dict[str, Person]) -> None:
-    from engine.authority import org
+    from engine.service import org_data
 
     idp.replace_group_roles(engine, people["admin"].actor, MAPPING)
     claims = idp.read_claims("https://idp.test", {"sub": "s-1", **ANNA}, username_claim="preferred_username",
                              groups_claim="groups")
     idp.sign_in(engine, claims, username_claim="preferred_username", address=None)
-    org.import_data(engine, {"people": [{"name": "anna", "roles": ["Processägare"]}]})
+    org_data.import_data(engine, {"people": [{"name": "anna", "roles": ["Processägare"]}]})
     assert set(identity.get_actor(engine, "anna").roles) == {"handläggare", "granskare", "processägare"}
-    [anna] = [p for p in org.export_data(engine)["people"] if p["name"] == "anna"]
+    [anna] = [p for p in org_data.export_data(engine)["people"] if p["name"] == "anna"]
     assert anna["roles"] == [{"role": "Processägare"}]
     # a group left at the provider: its role goes, the imported one stays
     idp.sign_in(engine, idp.Claims(**{**claims.__dict__, "groups": frozenset({"bygglov"})}),

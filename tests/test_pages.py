@@ -554,10 +554,10 @@ def test_the_units_manager_hands_a_case_over_on_its_page(web: Web) -> None:
     list for the new unit, whose handler then finds the step in the inbox."""
     from playwright.sync_api import expect
 
-    from engine.authority import org
+    from engine.service import org_data
 
     engine = web.engine
-    org.import_yaml(engine, (ROOT / "tests" / "fixtures" / "org.yaml").read_text())
+    org_data.import_yaml(engine, (ROOT / "tests" / "fixtures" / "org.yaml").read_text())
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
     case = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN 2026-9", org_unit="bygglov")
     for name in ("bert", "mia"):

@@ -17,13 +17,13 @@ from conftest import PASSWORD, Person, sign_in
 from playwright.sync_api import expect
 from test_pages_leaks import FEL
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import absence
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 
 ORG = {
     "units": [
@@ -64,7 +64,7 @@ def _bpmn(ladder: str) -> bytes:
 
 @pytest.fixture
 def town(engine: Engine) -> None:
-    org.import_data(engine, ORG)
+    org_data.import_data(engine, ORG)
     processes.deploy(engine, SYSTEM, _bpmn("0:reassign_manager"))
     for name in ("ebba", "dan", "hans"):
         identity.set_password(engine, name, PASSWORD)

@@ -11,13 +11,13 @@ import pytest
 from conftest import FIXTURES, PASSWORD, ROOT, Person, fixture_bytes, sign_in
 from test_pages import BIDRAG
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, conflict_of_interest, tasks
+from engine.service import cases, conflict_of_interest, org_data, tasks
 from engine.store.models import Case
 
 WORKFLOWS = ROOT / "workflows"
@@ -92,7 +92,7 @@ DECISION_ITEM = {
 
 
 def _town(engine: Engine) -> None:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     delegation.import_items(engine, identity.get_actor(engine, "alice"), identity.get_actor(engine, "adam"),

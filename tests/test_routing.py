@@ -16,6 +16,7 @@ from bpmn.model import HumanStep
 from engine.authority import org, routing
 from engine.base.clock import ManualClock
 from engine.core import Engine
+from engine.service import org_data
 
 NORR = "bygglov-norr"  # a unit under Bygglovsenheten where no one holds a role of its own
 HANDLER = "bygglovshandläggare"
@@ -24,9 +25,9 @@ HANDLER = "bygglovshandläggare"
 @pytest.fixture
 def router(engine: Engine, clock: ManualClock) -> Iterator[routing.Router]:
     """A router over the example organisation, with Bo away and Sam as a substitute in the förvaltning."""
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     now = clock.now()
-    org.import_data(engine, {
+    org_data.import_data(engine, {
         "people": [{"name": "sam", "roles": [{"role": "Ersättare bygglov", "unit": "sbf"}]},
                    {"name": "siv", "roles": [{"role": "Ersättare bygglov", "unit": "sbf"}]}],
         "absences": [{"name": "bo", "from": (now - timedelta(days=1)).isoformat(),

@@ -9,19 +9,19 @@ import pytest
 from conftest import FIXTURES, PASSWORD, fixture_bytes, sign_in
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.errors import Conflict, Forbidden, InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, inbox, tasks, transfer
+from engine.service import cases, inbox, org_data, tasks, transfer
 
 
 @pytest.fixture
 def case(engine: Engine) -> dict[str, Any]:
     """A bygglov case of Bygglovsenheten whose first step bea has taken."""
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "emil", ["Enhetschef"], unit="miljo")
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))
     started = cases.start_case(engine, SYSTEM, "bygglov_test", {"area": 100}, "BN 2026-7", org_unit="bygglov")

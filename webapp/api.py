@@ -8,8 +8,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
+from engine.clocks import policies
 from engine.core import Engine
-from engine.routing import drafts, notifications, policies
+from engine.routing import drafts, notifications
 from engine.service import (
     audit,
     cases,

@@ -9,6 +9,7 @@ from engine.base import forms
 from engine.base.errors import BadRequest, Forbidden, InvalidInput
 from engine.core import Engine
 from engine.routing import absence, decision_report, delegation
+from engine.service import org_data
 
 from .auth import current_actor
 from .downloads import csv_download
@@ -41,7 +42,7 @@ def unit(unit_id: str) -> Response:
         now = engine.clock.now()
         _, role, managers = org.managers(conn, t, unit_id, now)
         out["managers"] = {"role": role, "people": managers}
-    export = org.export_data(engine)
+    export = org_data.export_data(engine)
     out["people"] = [
         {"name": p["name"], "display_name": p.get("display_name"),
          "roles": [r["role"] for r in p.get("roles", []) if r.get("unit") == unit_id]}
@@ -58,10 +59,10 @@ def export_org() -> Response:
         raise Forbidden("Bara administratörer och revisorer kan exportera organisationen.")
     wanted = choice_arg("format", ("json", "yaml", "csv"))
     if wanted == "yaml":
-        return Response(org.export_yaml(_engine(), include_inactive=True), mimetype="application/yaml")
+        return Response(org_data.export_yaml(_engine(), include_inactive=True), mimetype="application/yaml")
     if wanted == "csv":
-        return Response(org.people_csv(_engine()), mimetype="text/csv")
-    return jsonify(org.export_data(_engine(), include_inactive=True))
+        return Response(org_data.people_csv(_engine()), mimetype="text/csv")
+    return jsonify(org_data.export_data(_engine(), include_inactive=True))
 
 
 def _text_body() -> str:
@@ -83,12 +84,12 @@ def import_org() -> Response:
     if not actor.is_admin:
         raise Forbidden("Bara administratörer kan läsa in organisationen.")
     if request.mimetype == "text/csv":
-        return jsonify(org.import_people_csv(_engine(), _text_body(), actor))
+        return jsonify(org_data.import_people_csv(_engine(), _text_body(), actor))
     if request.mimetype in {"application/yaml", "application/x-yaml", "text/yaml"}:
         data = yaml_object(_text_body())
     else:
         data = json_body(required=True)
-    return jsonify(org.import_data(_engine(), data, actor))
+    return jsonify(org_data.import_data(_engine(), data, actor))
 
 
 @bp.post("/absences")

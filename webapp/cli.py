@@ -260,12 +260,13 @@ def org_cmd() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def org_import(file: Path) -> None:
     """Load a YAML/JSON organisation file, or a CSV of people and their roles."""
-    from engine.authority import org
+    from engine.service import org_data
 
     engine = cli_engine.engine_from_env()
     text = file.read_text(encoding="utf-8")
     try:
-        counts = org.import_people_csv(engine, text) if file.suffix.lower() == ".csv" else org.import_yaml(engine, text)
+        csv_file = file.suffix.lower() == ".csv"
+        counts = org_data.import_people_csv(engine, text) if csv_file else org_data.import_yaml(engine, text)
     except RutinError as exc:
         raise click.ClickException(exc.detail) from None
     click.echo(", ".join(f"{n} {k}" for k, n in counts.items()))
@@ -275,10 +276,10 @@ def org_import(file: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "csv"]), default="yaml", show_default=True)
 def org_export(fmt: str) -> None:
     """Print the organisation (YAML), or people and their roles (CSV)."""
-    from engine.authority import org
+    from engine.service import org_data
 
     engine = cli_engine.engine_from_env()
-    click.echo(org.people_csv(engine) if fmt == "csv" else org.export_yaml(engine), nl=False)
+    click.echo(org_data.people_csv(engine) if fmt == "csv" else org_data.export_yaml(engine), nl=False)
 
 
 @main.group("delegation")

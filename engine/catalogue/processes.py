@@ -17,8 +17,8 @@ version before; the process's own history (`process_events`, append-only and has
 case's) says the same in order. Nothing is stored unless every process of the document can be
 deployed.
 
-Imports inside functions: a yearly review starts a case (`engine.service.cases.start_in`, a
-layer above); it is imported where the review fires, listed in pyproject's import contract.
+A published version gets a yearly review date, kept as a ``review`` timer row; the review case it
+starts when it passes is `engine.service.process_review`'s (starting a case is a layer above).
 """
 
 from __future__ import annotations
@@ -375,30 +375,6 @@ def ensure_builtin(engine: Engine) -> None:
     if present is None:
         deploy(engine, SYSTEM, (BUILTIN / "processgranskning.bpmn").read_bytes(), "processgranskning.bpmn",
                approve_as_admin=True)
-
-
-def fire_review(engine: Engine, s: Session, row: Any, case: Any, now: Any,
-                reading: Any = None) -> str:
-    """Scheduler handler: a process's review date has passed; its owner role gets a review task.
-    `reading(s, key, until)` gives what the review reads besides (the measures of the year up to
-    the review's due date, late or not), as case data."""
-    from ..service.cases import start_in
-
-    conn = s.connection()
-    v = s.execute(sa.select(ProcessVersion).where(ProcessVersion.key == row["process_key"],
-                                                  ProcessVersion.status == "published")
-                  .order_by(ProcessVersion.version.desc()).limit(1)).scalar_one_or_none()
-    if v is None:
-        return "cancelled"
-    review = latest_version(conn, REVIEW_PROCESS)
-    extra = reading(s, v.key, row["due_at"]) if reading is not None else {}
-    start_in(engine, s, SYSTEM, review, {**extra, "process": v.key, "process_name": v.name, "version": v.version,
-                                         "agare": v.owner_role or DEFAULT_OWNER_ROLE},
-             f"Granskning {v.key} {now.year}", via="review")
-    v.review_due_at = row["due_at"] + REVIEW_INTERVAL
-    s.flush()
-    schedule_review(engine, conn, v)
-    return "fired"
 
 
 def _schedule_starts(engine: Engine, conn: sa.Connection, version: ProcessVersion) -> None:

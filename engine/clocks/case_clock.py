@@ -34,29 +34,19 @@ step, not for every step.
 Warnings before the deadline are a ladder on the process, ``rutin:caseEscalation`` (default
 ``-3WD:notify_manager``; the actions are ``remind``, the handlers of the open tasks, and
 ``notify_manager``, the case unit's managers). The deadline and each warning are timer rows,
-fired once per deadline value: a late case's notice is sent once, not after every change. The
-case view shows time left, or how late the case is and how many weeks have started.
-
-Imports inside functions: a case clock's firing runs a case's work and tells people
-(`engine.execution`, `engine.routing`, layers above) and caps its warnings by the escalation
-ladder; those are imported where they fire, listed in pyproject's import contract.
+fired once per deadline value: a late case's notice is sent once, not after every change
+(`engine.routing.case_deadline` sends them). The case view shows time left, or how late the case
+is and how many weeks have started.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from ..authority import org
-from ..store.models import HumanTask
-from . import deadlines, timers
-
-if TYPE_CHECKING:  # runtime imports this module: a runtime import here would be a cycle
-    from ..execution.runtime import CaseWork
+from . import deadlines, ladders, task_clock, timers
+from .work import Work
 
 
 def _period(model: Any) -> str | None:
@@ -67,7 +57,7 @@ def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in {"true", "ja", "yes", "1"}
 
 
-def start(work: CaseWork) -> None:
+def start(work: Work) -> None:
     """Set the deadline of a new case, if its process declares a statutory clock."""
     period_text = _period(work.model)
     if not period_text:
@@ -112,7 +102,7 @@ def _count_from(case: Any, origin: datetime, received: str | None, period: Any) 
     case.deadline_at = deadlines.due_after(origin, period)
 
 
-def _received_later(work: CaseWork, actor: str) -> None:
+def _received_later(work: Work, actor: str) -> None:
     """A receipt date entered in a task after the case started (the registrar's "Inkom") sets
     where the clock counts from, as long as nothing has paused, restarted or extended it."""
     case = work.case
@@ -162,15 +152,13 @@ def warning_ladder(model: Any) -> list[Any]:
 
     A step at the deadline itself (``0``) is left out: the deadline's own notice says it.
     """
-    from ..routing import escalation
-
     text = model.properties.get("rutin:caseEscalation") or DEFAULT_WARNINGS
     try:
-        steps = escalation.parse(text)
+        steps = ladders.parse(text)
         if any(st.action not in WARNING_ACTIONS for st in steps):
             raise ValueError(text)
     except ValueError:  # the upload's diagnostics said so; the default applies
-        steps = escalation.parse(DEFAULT_WARNINGS)
+        steps = ladders.parse(DEFAULT_WARNINGS)
     return [st for st in steps if st.offset != "0"]
 
 
@@ -207,12 +195,12 @@ def _deadline(end: datetime, day_based: bool) -> datetime:
     return deadlines.on_working_day(end) if day_based else end
 
 
-def _props(work: CaseWork, row: Any) -> dict[str, str]:
+def _props(work: Work, row: Any) -> dict[str, str]:
     step = work.step(row)
     return step.properties if step is not None else {}
 
 
-def _restart_too_late(work: CaseWork, row: Any) -> bool:
+def _restart_too_late(work: Work, row: Any) -> bool:
     """Whether a restarting step opened after its `rutin:restartWithin` from the clock's start
     (PBL 9 kap. 27 §: an order to complete given after three weeks leaves the clock running)."""
     within = deadlines.parse_period(_props(work, row).get("rutin:restartWithin") or "")
@@ -220,7 +208,7 @@ def _restart_too_late(work: CaseWork, row: Any) -> bool:
     return within is not None and origin is not None and row.created_at > deadlines.period_end(origin, within)
 
 
-def update(work: CaseWork, actor: str) -> None:
+def update(work: Work, actor: str) -> None:
     """Pause, restart or resume the clock as steps that stop it open and close; take a receipt
     date entered later; keep the clock's timer rows in step."""
     case = work.case
@@ -289,13 +277,13 @@ def update(work: CaseWork, actor: str) -> None:
     timers.sync(work.conn, case.id, "case_warning", warnings, work.now, once_per=dict.fromkeys(warnings, token))
 
 
-def within_deadline(work: CaseWork, row: Any) -> bool:
+def within_deadline(work: Work, row: Any) -> bool:
     """Whether the step of a task must be done within the case deadline."""
     own = _props(work, row).get("rutin:withinCaseDeadline")
     return _true(own if own is not None else work.model.properties.get("rutin:withinCaseDeadline"))
 
 
-def capped_due(work: CaseWork, row: Any) -> datetime | None:
+def capped_due(work: Work, row: Any) -> datetime | None:
     """The due date in force of a task: its own, capped at the case deadline where its step must
     be done within it and the clock runs."""
     own, case = row.own_due_at, work.case
@@ -304,12 +292,10 @@ def capped_due(work: CaseWork, row: Any) -> datetime | None:
     return cast(datetime, min(own, case.deadline_at) if own is not None else case.deadline_at)
 
 
-def cap_steps(work: CaseWork, actor: str) -> None:
+def cap_steps(work: Work, actor: str) -> None:
     """Keep the open steps that must be done within the case deadline at it as it moves."""
     if work.case.deadline_at is None:
         return
-    from ..routing import escalation
-
     for row in work.open_rows:
         if not within_deadline(work, row):
             continue
@@ -321,10 +307,10 @@ def cap_steps(work: CaseWork, actor: str) -> None:
             work.event("task_due_moved", actor=actor, task_id=row.id, element_id=row.element_id,
                        data={"name": row.name, "from": before.isoformat() if before else None,
                              "due": due.isoformat() if due else None, "deadline": work.case.deadline_at.isoformat()})
-        escalation.schedule(work, row)
+        task_clock.schedule(work, row)
 
 
-def extend(work: CaseWork, row: Any, actor: str) -> None:
+def extend(work: Work, row: Any, actor: str) -> None:
     """Extend the clock when the completed step says so: once, and before the deadline has passed."""
     step = work.step(row)
     text = step.properties.get("rutin:extendsCaseClock") if step is not None else None
@@ -372,88 +358,3 @@ def status(case: Any, now: datetime) -> dict[str, Any] | None:
         "late_by_s": round(late.total_seconds()),
         "late_weeks_started": math.ceil(late / timedelta(weeks=1)) if late else 0,
     }
-
-
-def _current(timer: Any, case: Any) -> bool:
-    """Whether a deadline timer is still about the case's deadline as it stands."""
-    if case is None or case.status != "active" or case.deadline_paused_at is not None or case.deadline_at is None:
-        return False
-    meant = (timer["data"] or {}).get("for")
-    return meant is None or meant == case.deadline_at.astimezone(UTC).isoformat()
-
-
-def fire(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
-    """Scheduler handler: the statutory deadline has passed; tell the case's handlers and managers once."""
-    from ..execution.runtime import CaseWork
-    from ..routing import notifications
-
-    if not _current(timer, case):
-        return "cancelled"
-    work = CaseWork(engine, s, case)
-    conn = s.connection()
-    _, _, managers = org.managers(conn, org.tree(engine), case.org_unit_id, now)
-    handlers = sorted({r.assignee for r in _open(s, case.id) if r.assignee})
-    who = list(dict.fromkeys([*handlers, *managers]))
-    label = case.business_key or case.id[:8]
-    notifications.notify(conn, now, who, kind="case_deadline", dedupe=f"deadline:{timer['id']}", case_id=case.id,
-                         subject=f"Tidsfristen har passerats: ärende {label}",
-                         body=f"Ärendet {label} ({work.model.name}) skulle ha avgjorts senast "
-                              f"{case.deadline_at.astimezone(deadlines.STOCKHOLM):%Y-%m-%d}.")
-    work.event("case_deadline_passed", actor="scheduler", data={"deadline": case.deadline_at.isoformat(),
-                                                                 "notified": who})
-    return "fired"
-
-
-def fire_warning(engine: Any, s: Session, timer: Any, case: Any, now: datetime) -> str:
-    """Scheduler handler: a warning before the case deadline (its handlers, or its unit's managers)."""
-    from ..execution.runtime import CaseWork
-    from ..routing import notifications
-
-    if not _current(timer, case):
-        return "cancelled"
-    work = CaseWork(engine, s, case)
-    ladder = warning_ladder(work.model)
-    number = int(timer["ref"] or 0)
-    if number >= len(ladder):
-        return "cancelled"
-    step = ladder[number]
-    if step.sign < 0 and case.deadline_at <= now:
-        return "cancelled"  # a warning before a deadline that has passed (the deadline's notice said it)
-    conn = s.connection()
-    handlers = sorted({r.assignee for r in _open(s, case.id) if r.assignee})
-    unit = None
-    if step.action == "notify_manager":
-        unit, _, who = org.managers(conn, org.tree(engine), case.org_unit_id, now)
-        if not who:
-            who = handlers  # no manager in the chain: at least those who work on the case hear of it
-    else:
-        who = handlers
-    label = case.business_key or case.id[:8]
-    deadline = case.deadline_at.astimezone(deadlines.STOCKHOLM)
-    passed = case.deadline_at <= now
-    subject = (f"Tidsfristen har passerats: ärende {label}" if passed
-               else f"Tidsfristen närmar sig: ärende {label} ska avgöras senast {deadline:%Y-%m-%d}")
-    left = "" if passed else f" Det återstår {_working_days_left(now, case.deadline_at)} arbetsdagar."
-    notifications.notify(conn, now, who, kind="case_warning", dedupe=f"casewarn:{timer['id']}", case_id=case.id,
-                         subject=subject,
-                         body=f"Ärendet {label} ({work.model.name}) ska avgöras senast {deadline:%Y-%m-%d}.{left}")
-    work.event("case_deadline_warning", actor="scheduler",
-               data={"deadline": case.deadline_at.isoformat(), "action": step.action,
-                     "offset": f"{'-' if step.sign < 0 else '+'}{step.offset}", "unit": unit, "notified": who})
-    return "fired"
-
-
-def _working_days_left(now: datetime, deadline: datetime) -> int:
-    day, last = now.astimezone(deadlines.STOCKHOLM).date(), deadline.astimezone(deadlines.STOCKHOLM).date()
-    n = 0
-    while day < last:
-        day += timedelta(days=1)
-        n += int(deadlines.is_working_day(day))
-    return n
-
-
-def _open(s: Session, case_id: str) -> list[Any]:
-
-
-    return list(s.execute(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "open")
-                          ).scalars())

@@ -7,11 +7,8 @@ truth; the human task rows, candidate rows and the case summary are projections 
 the same transaction; the history gets one event per change.
 
 Who a new task goes to is decided by `engine.authority.routing` (the unit tree, aliases,
-absences and the ordinance's substitute); this module only asks it and writes the answer.
-
-Imports inside functions: a new task's deadline policy and escalation ladder are the routing
-layer's (above this one), which imports `CaseWork` from here; they are imported where a task is
-created, listed in pyproject's import contract.
+absences and the ordinance's substitute), and when it falls due by `engine.clocks` (its deadline
+policy and escalation ladder, the case clock); this module only asks them and writes the answers.
 """
 
 from __future__ import annotations
@@ -46,7 +43,9 @@ from ..base.search_text import search_text
 from ..clocks import (
     case_clock,
     deadlines,
+    policies,
     spiff_clock,
+    task_clock,
     timers,
 )
 from ..core import Engine
@@ -416,8 +415,6 @@ class CaseWork:
 
     def policy(self, element_id: str) -> Any:
         """The process owner's deadline policy for a step (empty when there is none)."""
-        from ..routing import policies
-
         found = policies.for_process(self.engine, self.case.process_key).get(element_id)
         return found or SimpleNamespace(due=None, follow_up=None, escalation=None)
 
@@ -540,9 +537,7 @@ class CaseWork:
         self._tasks.append(row)
         self.add_candidates(row.id, list(route.candidates))
         if row.due_at is not None or row.follow_up_at is not None:
-            from ..routing import escalation
-
-            escalation.schedule(self, row, new=True)
+            task_clock.schedule(self, row, new=True)
         self.event("task_created", actor=actor, task_id=row.id, element_id=step.element_id, role=step.role,
                    data={"name": step.name, "kind": step.kind, "assignee": row.assignee,
                          **({"assignee_absent": route.absent} if route.absent else {}),

@@ -1,3 +1,3 @@
-"""Who holds a running task and when it moves: delegation, absence, escalation, the policies and
-the notices they send.
+"""Who holds a running task and when it moves: delegation, absence, escalation steps as they fire,
+accounts that end, and the notices they send (a case's deadline among them).
 """

@@ -46,9 +46,9 @@ from ..authority import ordinance
 from ..base import data_limits, form_defaults, forms
 from ..base.errors import InvalidInput
 from ..base.settings import Settings
+from ..clocks import policies
 from ..core import Engine
 from ..execution import io_mappings
-from ..routing import policies
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..catalogue import processes
 from ..core import Engine
 from ..routing import delegation
 from ..store.models import User
+from . import org_data
 
 DEMO_PASSWORD = "rutin-demo"  # noqa: S105 - the documented password of the demo data only
 
@@ -87,8 +88,8 @@ def load(engine: Engine, directory: Path) -> dict[str, Any]:
     names: list[str] = []
     org_file = directory / "demo-org.yaml"
     if org_file.exists():
-        org.import_yaml(engine, org_file.read_text(encoding="utf-8"))
-        names = [p["name"] for p in org.export_data(engine)["people"]]
+        org_data.import_yaml(engine, org_file.read_text(encoding="utf-8"))
+        names = [p["name"] for p in org_data.export_data(engine)["people"]]
     ordinance = directory / "demo-delegation.yaml"
     if ordinance.exists() and {"admin", "admin2"} <= set(names):
         delegation.import_yaml(engine, identity.get_actor(engine, "admin"), identity.get_actor(engine, "admin2"),

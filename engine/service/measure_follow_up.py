@@ -15,7 +15,7 @@ the case) are written in one transaction, and the row is unique per process, mea
 so a second scheduler worker (or a second run) that gets as far as writing one is refused by the
 database and rolls its case back with it.
 
-The yearly review (`engine.catalogue.processes.fire_review`) gets the measures of the year it
+The yearly review (`engine.service.process_review`) gets the measures of the year it
 reviews, with their targets, as data on the review case.
 """
 

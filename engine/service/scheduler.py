@@ -37,12 +37,12 @@ from ..authority.roles import ADMIN
 from ..base.clock import Clock
 from ..base.errors import RutinError
 from ..catalogue import processes
-from ..clocks import case_clock, spiff_clock, timers
+from ..clocks import spiff_clock, timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, lock_case
-from ..routing import absence, escalation, notifications
+from ..routing import absence, case_deadline, escalation, notifications
 from ..store.models import Case, Timer, User, UserRole, from_row
-from . import measure_follow_up
+from . import process_review
 from .cases import start_in
 
 log = logging.getLogger(__name__)
@@ -83,11 +83,10 @@ class Scheduler:
             "escalation": lambda s, row, case, now: escalation.fire(engine, s, row, case, now),
             "absence": lambda s, row, case, now: absence.fire_absence(engine, s, row, case, now),
             "absence_task": lambda s, row, case, now: absence.fire_absence_task(engine, s, row, case, now),
-            "case_deadline": lambda s, row, case, now: case_clock.fire(engine, s, row, case, now),
-            "case_warning": lambda s, row, case, now: case_clock.fire_warning(engine, s, row, case, now),
+            "case_deadline": lambda s, row, case, now: case_deadline.fire(engine, s, row, case, now),
+            "case_warning": lambda s, row, case, now: case_deadline.fire_warning(engine, s, row, case, now),
             "follow_up": lambda s, row, case, now: escalation.fire_follow_up(engine, s, row, case, now),
-            "review": lambda s, row, case, now: processes.fire_review(
-                engine, s, row, case, now, lambda s, key, until: measure_follow_up.review_data(engine, s, key, until)),
+            "review": lambda s, row, case, now: process_review.fire(engine, s, row, case, now),
         }
 
     def register(self, kind: str, handler: Any) -> None:

@@ -19,11 +19,11 @@ from ..authority.identity import Actor, require_writer
 from ..authority.roles import role_key
 from ..base import data_limits, forms
 from ..base.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..clocks import case_clock, timers
+from ..clocks import case_clock, task_clock, timers
 from ..core import Engine
 from ..execution.runtime import CaseWork, load_task, locked_case, locked_task_case
 from ..execution.step_data import json_safe
-from ..routing import delegation, escalation
+from ..routing import delegation
 from ..store.models import HumanTask
 from . import declared
 from .assignees import holds_step_role
@@ -313,7 +313,7 @@ def assign(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str, A
         work.event("task_assigned", actor=actor.name, role=_overseer_role(engine, actor, row.org_unit_id) or "chef",
                    task_id=row.id, element_id=row.element_id,
                    data={"name": row.name, "from": previous, "to": user, "assignee": user})
-        escalation.schedule(work, row, reassigned=previous != user)
+        task_clock.schedule(work, row, reassigned=previous != user)
         return task_json(engine, row, actor)
 
 
@@ -351,7 +351,7 @@ def hand_over(engine: Engine, actor: Actor, task_id: str, user: str) -> dict[str
         row.assignee = user
         work.event("task_handed_over", actor=actor.name, role=_acting_role(actor, row), task_id=row.id,
                    element_id=row.element_id, data={"name": row.name, "from": actor.name, "to": user, "assignee": user})
-        escalation.schedule(work, row, reassigned=True)
+        task_clock.schedule(work, row, reassigned=True)
         return task_json(engine, row, actor)
 
 
@@ -391,7 +391,7 @@ def update(engine: Engine, actor: Actor, task_id: str, changes: dict[str, Any]) 
                    element_id=row.element_id, data={"name": row.name, "before": before, "after": after,
                          **({"reason": reason} if reason else {})})
         if before["due"] != after["due"] or before["follow_up"] != after["follow_up"]:
-            escalation.schedule(work, row)
+            task_clock.schedule(work, row)
         return task_json(engine, row, actor)
 
 

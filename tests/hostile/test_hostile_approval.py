@@ -215,9 +215,9 @@ def test_a_drafts_unit_places_no_case_until_it_is_approved(
         engine: Engine, client: Any, office: dict[str, Person]) -> None:
     """A designer who manages a unit cannot pull a process's cases into it (and so see them) by
     writing rutin:unit into a draft: until approved, the unit is the published one's."""
-    from engine.authority import org
+    from engine.service import org_data
 
-    org.import_data(engine, {"units": [{"id": "egen", "name": "Designerns enhet"}]})
+    org_data.import_data(engine, {"units": [{"id": "egen", "name": "Designerns enhet"}]})
     _upload_draft(client, office["designer"], _seq3(CAMUNDA, *_on_process(
         '<camunda:properties><camunda:property name="rutin:unit" value="egen"/></camunda:properties>')))
     before = client.get("/api/processes/seq3/unit", headers=office["hanna"].headers).get_json()

@@ -17,11 +17,11 @@ from conftest import PASSWORD, Person, deploy, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 from test_authority import ITEMS
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import READ_ONLY, SYSTEM
 from engine.core import Engine
 from engine.routing import absence, delegation, notifications
-from engine.service import cases
+from engine.service import cases, org_data
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Scene:
 
 @pytest.fixture
 def scene(engine: Engine, client: Any, people: dict[str, Person]) -> Scene:
-    org.import_data(engine, {"units": [{"id": "syd", "name": "Syd"}, {"id": "norr", "name": "Norr"}]})
+    org_data.import_data(engine, {"units": [{"id": "syd", "name": "Syd"}, {"id": "norr", "name": "Norr"}]})
     publish(client, people, "seq3.bpmn")
     deploy(client, people["designer"], fixture_bytes("seq3.bpmn").replace(b"Steg tre", b"Steg 3"))  # draft v2
     identity.add_user(engine, "rut", ["auditor"])
@@ -176,7 +176,7 @@ def test_the_engine_refuses_the_auditor_whoever_calls_it(scene: Scene, people: d
     """The same refusal without HTTP: a CLI or a future route cannot go round it."""
     from engine.base.errors import Forbidden
     from engine.catalogue import processes
-    from engine.routing import policies
+    from engine.clocks import policies
     from engine.service import tasks
 
     rut, ids = scene.auditor.actor, scene.ids

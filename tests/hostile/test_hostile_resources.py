@@ -25,13 +25,13 @@ from conftest import FIXTURES, Person, fixture_bytes, publish
 from probes import assert_no_effect, db_state
 
 from bpmn import sandbox
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.authority.identity import SYSTEM
 from engine.base.errors import InvalidInput
 from engine.catalogue import processes
 from engine.core import Engine
 from engine.routing import delegation
-from engine.service import cases, tasks
+from engine.service import cases, org_data, tasks
 from engine.store.models import Case
 
 WALL_BOUND_S = 5.0
@@ -270,7 +270,7 @@ def test_regular_expressions_cannot_be_reached(engine: Engine, client: Any, peop
 
 @pytest.fixture
 def town(engine: Engine) -> dict[str, identity.Actor]:
-    org.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
+    org_data.import_yaml(engine, (FIXTURES / "org.yaml").read_text())
     identity.add_user(engine, "alice", ["admin"])
     identity.add_user(engine, "adam", ["admin"])
     processes.deploy(engine, SYSTEM, fixture_bytes("bygglov_test.bpmn"))

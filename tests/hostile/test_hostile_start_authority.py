@@ -17,8 +17,9 @@ import pytest
 from conftest import PASSWORD, Person, fixture_bytes, publish, sign_in
 from probes import assert_no_effect, db_state
 
-from engine.authority import identity, org
+from engine.authority import identity
 from engine.core import Engine
+from engine.service import org_data
 
 REFUSAL = "Du har ingen roll som får starta ärenden i processen"
 PROCESS = '<bpmn:process id="seq3" name="Tre steg" isExecutable="true"'
@@ -72,7 +73,7 @@ ORG = {
 def office(engine: Engine, client: Any, people: dict[str, Person]) -> dict[str, Person]:
     """reg (seq3 whose starter is Registrator, by Camunda's attribute) is published; the
     registrar rebecka holds the role in Enheten, roger in Andra enheten."""
-    org.import_data(engine, ORG)
+    org_data.import_data(engine, ORG)
     publish(client, people, DECLARATIONS["camunda"])
     for name in ("rebecka", "roger", "chef", "rut"):
         people[name] = Person(name, identity.issue_token(engine, name), identity.get_actor(engine, name))

@@ -22,10 +22,9 @@ from ..authority.identity import Actor, require_writer
 from ..authority.ownership import governing_owner, holds_role
 from ..base import forms
 from ..base.errors import Forbidden, InvalidInput, NotFound
-from ..clocks import deadlines
 from ..core import Engine
 from ..store.models import DeadlinePolicy, ProcessVersion
-from . import escalation
+from . import deadlines, ladders
 
 EVERY_STEP = "*"
 
@@ -104,7 +103,7 @@ def put(engine: Engine, actor: Actor, key: str, tasks: dict[str, Any]) -> dict[s
                     _check_period(f"{element}.{field}", spec[field], engine.clock.now())
             if spec.get("escalation"):
                 try:
-                    ladder = escalation.parse(spec["escalation"], decision=element in decisions)
+                    ladder = ladders.parse(spec["escalation"], decision=element in decisions)
                 except ValueError as exc:
                     why = (" Steget är ett beslut enligt delegationsordningen: det eskaleras bara till ersättare "
                            "och överordnad, aldrig uppåt i chefsleden." if element in decisions else "")
@@ -145,7 +144,7 @@ def _check_period(where: str, text: str, now: datetime) -> None:
         raise too_long
 
 
-def _check_ladder(where: str, ladder: list[escalation.Step], now: datetime) -> None:
+def _check_ladder(where: str, ladder: list[ladders.Step], now: datetime) -> None:
     """Refuse a ladder with a step so far from its due date that its instant cannot be computed."""
     for step in ladder:
         far = InvalidInput(f"{where}: steget {step.offset!r} ligger för långt från förfallodagen.")
