@@ -43,6 +43,10 @@ processes' other requests less, and is replaced after the call; it may write no 
 (``RLIMIT_FSIZE`` 0) and dumps no core; and the zygote is started with an environment of its
 own, without the database URL, session key and SMTP password of the web process's, which code
 that escaped the sandbox would otherwise find there.
+
+Imports inside functions: `bpmn.sandbox` imports this module to hand it what it evaluates, so
+this module imports the sandbox inside the functions that run in the evaluator process (which
+imports it once, when it starts) rather than at the top, where the two would import each other.
 """
 
 from __future__ import annotations

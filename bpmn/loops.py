@@ -15,6 +15,10 @@ loop part is dropped with a warning instead, as a condition that cannot be evalu
 handler's decision there. A number of instances (or a collection) written as a constant is held
 to the upload's limit (`bpmn.limits`). Each data name must be a name of the case's data, never
 one of the engine's own (``_``-prefixed, or Rutin's reserved names).
+
+Imports inside functions: `bpmn.repairs` imports this module at the top (Zeebe's output
+gathering) and this module uses the repairs' `plain_variable` and the normalizer's types; those
+are imported where they are used, so the three modules load without importing each other.
 """
 
 from __future__ import annotations

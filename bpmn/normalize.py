@@ -15,6 +15,10 @@ engine runs:
   as bare ISO-8601 literals are quoted (SpiffWorkflow evaluates them as expressions).
 
 Every rewrite leaves a diagnostic on the element it touched.
+
+Imports inside functions: the implementations, loops and repairs that `Normalizer.run`
+applies import this module's element lists and helpers at their top; the normalizer imports them
+when it runs, so no two of them import each other at load.
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ Policy, in layers:
 
 What we do not claim: scripts come from approved, versioned diagrams; the sandbox guards against
 accidents and hostile uploads, not against a hostile approver with unlimited time.
+
+Imports inside functions: `bpmn.evaluator` (the evaluator processes) imports this module, and
+`evaluate` and `execute` here hand it what runs out of process; the import of the evaluator is
+inside them so the two modules do not import each other at load.
 """
 
 from __future__ import annotations

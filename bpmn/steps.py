@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from . import dates, nulls
+from . import forms as camunda_forms
 from .declared import message_outputs, start_form, start_outputs
 from .diagnostics import Diagnostic
 from .dialects import TaskExtensions, read_all
@@ -156,8 +157,6 @@ def read_steps(
     uploaded_forms: dict[str, bytes] | None = None,
 ) -> tuple[ProcessModel, list[Diagnostic]]:
     """Build the `ProcessModel` of one normalized process element."""
-    from . import forms as camunda_forms
-
     by_form: dict[str, list[dict[str, Any]]] = {}
     for filename, text in (uploaded_forms or {}).items():
         parsed = camunda_forms.fields(text)

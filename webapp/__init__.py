@@ -2,8 +2,9 @@
 
 Handlers are thin: they parse the request, call one engine function and render its result.
 
-`create_app` is imported on first use (PEP 562), not with the package: the `rutin` CLI lives in
-this package too, and its ``--help`` should not wait for Flask, SQLAlchemy and the engine.
+Imports inside functions: `create_app` is imported on first use (PEP 562), not with the
+package: the `rutin` CLI lives in this package too, and its ``--help`` should not wait for
+Flask, SQLAlchemy and the engine.
 """
 
 from __future__ import annotations

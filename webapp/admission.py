@@ -25,6 +25,8 @@ from flask import Flask
 from engine.base import scripting
 from engine.core import Engine
 
+from .app import create_app
+
 _local = threading.local()
 
 
@@ -57,8 +59,6 @@ def step_aside() -> None:
 def create_served_app(engine: Engine | None = None) -> Flask:
     """The app for `rutin serve`'s web processes: `create_app`, behind the gate on SQLite, with
     the evaluator processes started before the first request needs them."""
-    from .app import create_app
-
     app = create_app(engine)
     engine = app.extensions["rutin"]
     if engine.db.is_sqlite:

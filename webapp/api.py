@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import text
 
+from engine.authority.identity import NO_ROLE
 from engine.base.errors import BadRequest, InvalidInput
 from engine.catalogue import processes
 from engine.clocks import policies
@@ -57,8 +59,6 @@ def health() -> Response:
     """Liveness and database reachability."""
     engine = _engine()
     with engine.db.read() as s:
-        from sqlalchemy import text
-
         s.execute(text("SELECT 1"))
     return jsonify({"status": "ok", "database": "sqlite" if engine.db.is_sqlite else "postgresql",
                     "time": engine.clock.now().isoformat()})
@@ -73,8 +73,6 @@ def openapi() -> Response:
 @bp.get("/me")
 def me() -> Response:
     """Who the token belongs to and which roles they hold (who holds none is told so, and that is all)."""
-    from engine.authority.identity import NO_ROLE
-
     actor = current_actor()
     out: dict[str, Any] = {"name": actor.name, "display_name": actor.display_name, "roles": list(actor.role_names),
                            "admin": actor.is_admin, "designer": actor.is_designer}

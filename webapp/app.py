@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Request, Response, redirect
+from flask import Flask, Request, Response, redirect, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.core import Engine
 
 from . import headers, logs, metrics, oidc, params, problems
 from .api import bp as api_bp
+from .api_accounts import bp as accounts_bp
+from .api_authority import bp as authority_bp
+from .api_retention import bp as retention_bp
+from .pages import bp as pages_bp
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -35,8 +40,6 @@ class _SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
-        from flask import request
-
         if request.endpoint in _COOKIELESS_ENDPOINTS and not session.modified:
             return False
         return super().should_set_cookie(app, session)
@@ -66,8 +69,6 @@ def create_app(engine: Engine | None = None) -> Flask:
     if engine.settings.trusted_proxies > 0:
         # Behind that many reverse proxies, the client's address (sign-in throttling) and scheme
         # are the ones they forward; without them, those headers are anyone's to write.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = engine.settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     if engine.settings.log_format == "json":
@@ -79,17 +80,9 @@ def create_app(engine: Engine | None = None) -> Flask:
     oidc.install(app, engine.settings)
     params.install(app)
     app.register_blueprint(api_bp)
-    from .api_authority import bp as authority_bp
-
     app.register_blueprint(authority_bp)
-    from .api_accounts import bp as accounts_bp
-
     app.register_blueprint(accounts_bp)
-    from .api_retention import bp as retention_bp
-
     app.register_blueprint(retention_bp)
-    from .pages import bp as pages_bp
-
     app.register_blueprint(pages_bp)
 
     @app.get("/favicon.ico")

@@ -1,9 +1,9 @@
 """The `rutin` command line. Each command calls the same engine function as the API.
 
-The engine, the web app and SpiffWorkflow are imported inside the commands that use them, not
-at the top: importing them takes most of a second, and ``rutin --help`` or a mistyped command
-should answer at once. Only what parsing arguments and reporting errors needs (click, the error
-types, the Swedish labels) is imported here.
+Imports inside functions: the engine, the web app and SpiffWorkflow are imported inside the
+commands that use them, not at the top: importing them takes most of a second, and
+``rutin --help`` or a mistyped command should answer at once. Only what parsing arguments and
+reporting errors needs (click, the error types, the Swedish labels) is imported here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`rutin users`, `rutin token`, `rutin tokens`: accounts, their roles and their tokens.
 
-The engine is imported inside the commands, as everywhere in the command line (`webapp.cli`), so
-that ``rutin --help`` answers at once.
+Imports inside functions: the engine is imported inside the commands, as everywhere in the
+command line (`webapp.cli`), so that ``rutin --help`` answers at once.
 """
 
 from __future__ import annotations

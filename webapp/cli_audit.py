@@ -1,7 +1,7 @@
 """`rutin audit`, `rutin backup`, `rutin restore`: the evidence and its copies.
 
-The engine is imported inside the commands, as everywhere in the command line (`webapp.cli`), so
-that ``rutin --help`` answers at once.
+Imports inside functions: the engine is imported inside the commands, as everywhere in the
+command line (`webapp.cli`), so that ``rutin --help`` answers at once.
 """
 
 from __future__ import annotations

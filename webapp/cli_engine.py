@@ -1,4 +1,8 @@
-"""The engine a command line command works on, built from the environment's settings."""
+"""The engine a command line command works on, built from the environment's settings.
+
+Imports inside functions: the engine is imported by the functions that build it, as everywhere
+in the command line (`webapp.cli`), so that ``rutin --help`` answers at once.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """`rutin oidc`: the mapping from the identity provider's groups to Rutin's roles.
 
-The engine is imported inside the commands, as everywhere in the command line (`webapp.cli`).
+Imports inside functions: the engine is imported inside the commands, as everywhere in the
+command line (`webapp.cli`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """`rutin retention`: retention rules, holds, culling and its report from the command line.
 
-As in `webapp.cli`, the engine is imported inside the commands, so that ``rutin --help`` answers
-at once. Each command calls the same engine function as the API; who acts is named with ``--by``
-(a person's rules apply to them as on the API), and the culling itself runs as the job does.
+Imports inside functions: as in `webapp.cli`, the engine is imported inside the commands, so
+that ``rutin --help`` answers at once. Each command calls the same engine function as the API;
+who acts is named with ``--by`` (a person's rules apply to them as on the API), and the culling
+itself runs as the job does.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ The domain figures are read from the database at each scrape (`engine.service.op
 every process reports the same ones. Request latencies are measured in the web process that served
 the request; with several web processes (``rutin serve --workers``) each writes its samples to
 ``PROMETHEUS_MULTIPROC_DIR`` (set by ``rutin serve``) and a scrape adds them all up.
+
+Imports inside functions: prometheus-client's `multiprocess` collector is imported only when
+several web processes share their figures (``PROMETHEUS_MULTIPROC_DIR`` is set).
 """
 
 from __future__ import annotations

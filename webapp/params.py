@@ -17,6 +17,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+import yaml
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter, Map
 
@@ -206,8 +207,6 @@ def yaml_object(text: str) -> dict[str, Any]:
     """A YAML document that is a mapping (empty: an empty one), within the JSON body's limits; 400
     otherwise, and for anchors and aliases (an alias lets a few lines stand for millions of nodes;
     an organisation file needs none)."""
-    import yaml
-
     try:
         if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
             raise BadRequest("YAML-innehållet använder alias (*namn), vilket inte tillåts.")

@@ -11,6 +11,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from engine.base.errors import RutinError
 from engine.base.labels import HTTP_PROBLEMS, PROBLEM_TITLES
 
+from .pages import http_error_page
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
@@ -57,8 +59,6 @@ def install(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         code = exc.code or 500
         if wants_page():
-            from .pages import http_error_page
-
             body, status = http_error_page(exc)
             resp = Response(body, status=status, mimetype="text/html")
         else:

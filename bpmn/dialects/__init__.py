@@ -2,6 +2,9 @@
 
 One module per dialect; each exposes ``read_task(element) -> TaskExtensions`` and knows only its
 own namespace. Standard BPMN (lanes, potentialOwner, documentation) lives in ``standard``.
+
+Imports inside functions: each dialect module imports `TaskExtensions` and the helpers from this
+package, so `read_all` imports the dialect modules when it runs rather than at the top.
 """
 
 from __future__ import annotations

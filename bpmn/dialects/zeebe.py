@@ -6,6 +6,7 @@ from typing import Any
 
 from lxml import etree
 
+from .. import forms
 from . import TaskExtensions, split_list
 
 NS = "http://camunda.org/schema/zeebe/1.0"
@@ -13,8 +14,6 @@ NS = "http://camunda.org/schema/zeebe/1.0"
 
 def embedded_form(el: etree._Element, form_key: str | None) -> list[dict[str, Any]]:
     """The fields of a Camunda Form embedded as ``zeebe:userTaskForm`` JSON in the process."""
-    from .. import forms
-
     if not form_key:
         return []
     form_id = form_key.rsplit(":", 1)[-1]
