@@ -50,9 +50,8 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     """Serve the web app and the API, with the scheduler running in this process.
 
     The HTTP server is granian: its sockets and HTTP parsing run in Rust threads outside the
-    GIL, where waitress parsed every request in Python on the one core the app runs on (for a
-    request the app itself spends 272 µs on, waitress took 750 µs of CPU in all, granian 500–620;
-    `bench/README.md`). Its web processes are spawned fresh, not forked,
+    GIL, where waitress parsed every request in Python on the one core the app runs on, and took
+    more of it than the app itself (`bench/README.md`). Its web processes are spawned fresh, not forked,
     so none inherits the scheduler's thread or this process's database connections; each one
     builds its own app and engine from the same environment (`create_app()`, not `webapp.wsgi`,
     which migrates: the schema is brought up to date here, once, not again in each of them).
@@ -60,10 +59,10 @@ def serve(host: str | None, port: int | None, threads: int | None, workers: int 
     There is one web process per core by default (at most four): a process runs Python on one
     core at a time. On SQLite they share the database well because a change is computed outside
     SQLite's write lock and only written inside it (`engine/store/optimistic.py`): on the two-core
-    benchmark machine two web processes did 1.3 to 1.7 times what one did (`bench/README.md`). A web
+    benchmark machine two web processes did clearly more than one (`bench/README.md`). A web
     process runs four Python threads, but on SQLite lets only one request at a time into the app
-    (`webapp.admission`): threads running at once only fought over the GIL (four clients did 125
-    cases/s on four threads, 160 on one, in `bench/`), while granian's own threads keep accepting
+    (`webapp.admission`): threads running at once only fought over the GIL (fewer cases a second
+    than one thread did, in `bench/README.md`), while granian's own threads keep accepting
     and queueing requests. The other threads serve the next request while one waits for a slow
     script's evaluator process. On PostgreSQL a request also waits on the network, which other
     threads can use, so all four run at once.

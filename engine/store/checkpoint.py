@@ -2,8 +2,8 @@
 
 In WAL mode SQLite copies the log back into the database file (a checkpoint, with its fsyncs)
 inside whichever commit pushes the log past ``wal_autocheckpoint`` pages. Measured on the seq3
-workload, those checkpoints took about 40 % of the engine's time (70 cases/s with them in the
-commits, 115 without), and the request whose commit drew the short straw waited for the disk.
+workload, those checkpoints were a large share of the engine's time (figures in
+`bench/README.md`), and the request whose commit drew the short straw waited for the disk.
 
 So each process that writes keeps one thread that checkpoints in the background (``PASSIVE``:
 it never blocks readers or writers, and yields when another checkpoint is running) shortly after

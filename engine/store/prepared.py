@@ -1,10 +1,10 @@
 """Hot-path statements, compiled once and run straight on the DB-API cursor.
 
 A task completion runs about ten statements. Through SQLAlchemy's execution layer each one costs
-60–70 µs more than SQLite takes to run it (measured on this machine: 62 µs against 5 µs for an
-insert), which made SQLAlchemy the largest single cost of a completion (bench/README.md). On
-PostgreSQL the same layer, with psycopg's building of every result's column description that it
-asks for, was a fifth of the web process's CPU per completion. Nothing in SQLAlchemy's public API
+several times what SQLite takes to run it, which made SQLAlchemy the largest single cost of a
+completion; on PostgreSQL the same layer, with psycopg's building of every result's column
+description that it asks for, was a large share of the web process's CPU (figures in
+`bench/README.md`). Nothing in SQLAlchemy's public API
 skips that layer for a prepared statement, so this module does, and only that: statements are
 still built with SQLAlchemy Core and compiled once by SQLAlchemy's own dialect for the database,
 and every value still goes through its column type's own bind and result processors (UTC
