@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..authority import org, routing
 from ..authority.identity import Actor
@@ -31,7 +32,7 @@ def holds_step_role(engine: Engine, row: HumanTask, person: Actor) -> bool:
     return bool(person.roles & step_role_keys(engine, row))
 
 
-def _holders(s: Any, keys: set[str], now: datetime) -> set[str]:
+def _holders(s: Session, keys: set[str], now: datetime) -> set[str]:
     names: set[str] = set()
     for key in keys:
         role, _, unit = key.partition("@")
