@@ -18,16 +18,14 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from conftest import PG_URL, _truncate_pg, fixture_bytes
+from conftest import PG_URL, _truncate_pg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_optimistic_equivalence import _apply, _dump, _seeded_ids, ops
+from test_optimistic_equivalence import _seeded_ids, assert_same, ops, played, populated
 
 from engine.authority import identity
-from engine.authority.identity import SYSTEM
 from engine.base.clock import ManualClock
 from engine.base.settings import Settings
-from engine.catalogue import processes
 from engine.core import Engine
 from engine.execution.runtime import lock_case
 from engine.service import cases
@@ -46,13 +44,7 @@ def _engine(data_dir: Path, direct: str) -> Engine:
     engine.migrate()
     _truncate_pg(PG_URL)
     engine.migrate()
-    identity.add_user(engine, "hanna", ["Handläggare"])
-    identity.add_user(engine, "hugo", ["Handläggare"])
-    identity.add_user(engine, "greta", ["Granskare", "Handläggare"])
-    identity.add_user(engine, "admin", ["admin"])
-    processes.deploy(engine, SYSTEM, fixture_bytes("seq3.bpmn"))
-    processes.deploy(engine, SYSTEM, fixture_bytes("parallel.bpmn"))
-    return engine
+    return populated(engine)
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, data_dir: Path, direct: str, seed: int,
@@ -69,15 +61,9 @@ def _run(monkeypatch: pytest.MonkeyPatch, data_dir: Path, direct: str, seed: int
                 direct_runs[0] += 1
             return real(cursor, query, *args, **kwargs)
 
-        try:
-            with monkeypatch.context() as m:
-                m.setattr(psycopg.Cursor, "execute", counted)
-                outcomes = [_apply(engine, op) for op in sequence]
-            for case_id in {o.split()[1] for o in outcomes if o.startswith("started ")}:
-                assert cases.get_case(engine, SYSTEM, case_id)["history_intact"] is True
-            state = _dump(engine)
-        finally:
-            engine.close()
+        with monkeypatch.context() as m:
+            m.setattr(psycopg.Cursor, "execute", counted)
+            outcomes, state = played(engine, sequence)
     return outcomes, state, direct_runs[0]
 
 
@@ -88,10 +74,7 @@ def test_direct_and_sqlalchemy_statements_leave_the_same_database(
     with tempfile.TemporaryDirectory() as tmp:
         direct = _run(monkeypatch, Path(tmp) / "direct", "1", seed, sequence)
         plain = _run(monkeypatch, Path(tmp) / "plain", "0", seed, sequence)
-    assert direct[0] == plain[0]
-    assert direct[1].keys() == plain[1].keys()
-    for table in direct[1]:
-        assert direct[1][table] == plain[1][table], table
+    assert_same(direct[:2], plain[:2])
     assert plain[2] == 0, "with RUTIN_DIRECT_STATEMENTS=0 every statement goes through SQLAlchemy"
     if any(o.startswith(("started", "completed")) for o in direct[0]):
         assert direct[2] > 0, "the direct run must have sent statements straight to psycopg"

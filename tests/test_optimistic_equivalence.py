@@ -68,6 +68,11 @@ def _engine(data_dir: Path, optimistic_writes: str) -> Engine:
     engine = Engine(Settings.from_env({"RUTIN_DATA_DIR": str(data_dir),
                                        "RUTIN_OPTIMISTIC_WRITES": optimistic_writes}), ManualClock())
     engine.migrate()
+    return populated(engine)
+
+
+def populated(engine: Engine) -> Engine:
+    """The people and processes every sequence works with, on a migrated engine."""
     identity.add_user(engine, "hanna", ["Handläggare"])
     identity.add_user(engine, "hugo", ["Handläggare"])
     identity.add_user(engine, "greta", ["Granskare", "Handläggare"])
@@ -128,18 +133,31 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                 for name in names if name != "alembic_version"}
 
 
+def played(engine: Engine, sequence: list[tuple[Any, ...]]) -> tuple[list[str], dict[str, list[tuple[Any, ...]]]]:
+    """Apply `sequence` on `engine` (closed afterwards): each operation's outcome, and every row
+    of every table; every case started keeps an intact history."""
+    try:
+        outcomes = [_apply(engine, op) for op in sequence]
+        for case_id in {o.split()[1] for o in outcomes if o.startswith("started ")}:
+            assert cases.get_case(engine, SYSTEM, case_id)["history_intact"] is True
+        return outcomes, _dump(engine)
+    finally:
+        engine.close()
+
+
+def assert_same(one: tuple[list[str], dict[str, Any]], other: tuple[list[str], dict[str, Any]]) -> None:
+    """Two runs of one sequence gave the same outcomes and left the same rows, table by table."""
+    assert one[0] == other[0]
+    for table in one[1]:
+        assert one[1][table] == other[1][table], table
+    assert one[1].keys() == other[1].keys()
+
+
 def _run(monkeypatch: pytest.MonkeyPatch, data_dir: Path, optimistic_writes: str, seed: int,
          sequence: list[tuple[Any, ...]]) -> tuple[list[str], dict[str, list[tuple[Any, ...]]], dict[str, int]]:
     before = dict(optimistic.counts)
     with _seeded_ids(monkeypatch, seed):
-        engine = _engine(data_dir, optimistic_writes)
-        try:
-            outcomes = [_apply(engine, op) for op in sequence]
-            for case_id in {o.split()[1] for o in outcomes if o.startswith("started ")}:
-                assert cases.get_case(engine, SYSTEM, case_id)["history_intact"] is True
-            state = _dump(engine)
-        finally:
-            engine.close()
+        outcomes, state = played(_engine(data_dir, optimistic_writes), sequence)
     used = {k: v - before.get(k, 0) for k, v in optimistic.counts.items() if v - before.get(k, 0)}
     return outcomes, state, used
 
@@ -151,10 +169,7 @@ def test_optimistic_and_ordinary_writes_leave_the_same_database(
     with tempfile.TemporaryDirectory() as tmp:
         fast = _run(monkeypatch, Path(tmp) / "fast", "1", seed, sequence)
         plain = _run(monkeypatch, Path(tmp) / "plain", "0", seed, sequence)
-    assert fast[0] == plain[0]
-    for table in fast[1]:
-        assert fast[1][table] == plain[1][table], table
-    assert fast[1].keys() == plain[1].keys()
+    assert_same(fast[:2], plain[:2])
     assert not plain[2], "the ordinary run must not take the fast path"
     if any(o.startswith(("started", "completed")) for o in fast[0]):
         assert fast[2].get("written"), "the fast run must have written optimistically"
