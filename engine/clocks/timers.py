@@ -134,8 +134,8 @@ CANCEL_TASK = (
 )
 
 
-# The writes on the DB-API cursor on SQLite (engine/store/prepared.py), which an optimistic unit of
-# work keeps until its check (engine/store/optimistic.py); the reads stay ordinary statements.
+# The writes on the DB-API cursor (engine/store/prepared.py), which an optimistic unit of work on
+# SQLite keeps until its check (engine/store/optimistic.py); the reads stay ordinary statements.
 P_INSERT, P_CANCEL, P_RESCHEDULE, P_SET_DATA, P_CANCEL_TASK = map(
     Prepared, (INSERT, CANCEL, RESCHEDULE, SET_DATA, CANCEL_TASK))
 
