@@ -22,6 +22,7 @@ from conftest import PG_URL, _truncate_pg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_optimistic_equivalence import _seeded_ids, assert_same, ops, played, populated
+from test_postgres_round_trips import _candidates
 
 from engine.authority import identity
 from engine.base.clock import ManualClock
@@ -87,12 +88,6 @@ def _pg_engine(tmp_path: Path) -> Engine:
 def _started(engine: Engine) -> tuple[str, str]:
     case = cases.start_case(engine, identity.get_actor(engine, "hanna"), "seq3", {})
     return case["id"], case["open_tasks"][0]["id"]
-
-
-def _candidates(engine: Engine, task_id: str) -> list[tuple[str, str]]:
-    with engine.db.read() as s:
-        return sorted((r.kind, r.key) for r in s.execute(sa.select(TaskCandidate).where(TaskCandidate.task_id == task_id))
-                      .scalars())
 
 
 _INSERT_CANDIDATE = Prepared(sa.insert(TaskCandidate.__table__))

@@ -81,10 +81,9 @@ def test_a_feel_default_reading_a_missing_variable_leaves_the_field_empty(engine
     assert "x" not in cases.get_case(engine, SYSTEM, case["id"])["data"]
 
 
-@pytest.mark.parametrize("default", ["${saknas * 2}", "${belopp / 0}"])
-def test_a_default_that_cannot_be_computed_is_refused_naming_the_field(engine: Engine, default: str) -> None:
-    form = camunda(f'<camunda:formField id="dubbelt" label="Dubbelt" type="long" defaultValue="{default}"/>')
-    case = started(engine, model("bad", form), {"belopp": 10})
+def _refused_naming_dubbelt(engine: Engine, case: dict[str, Any]) -> None:
+    """Completing the case's task with nothing is refused, naming the field Dubbelt whose default
+    cannot be computed; the task stays open and nothing is stored under the field."""
     task_id = case["open_tasks"][0]["id"]
     with pytest.raises(InvalidInput) as refused:
         tasks.complete(engine, SYSTEM, task_id, {})
@@ -93,6 +92,13 @@ def test_a_default_that_cannot_be_computed_is_refused_naming_the_field(engine: E
     after = cases.get_case(engine, SYSTEM, case["id"])
     assert after["status"] == "active" and [t["id"] for t in after["open_tasks"]] == [task_id]
     assert "dubbelt" not in after["data"]
+
+
+@pytest.mark.parametrize("default", ["${saknas * 2}", "${belopp / 0}"])
+def test_a_default_that_cannot_be_computed_is_refused_naming_the_field(engine: Engine, default: str) -> None:
+    form = camunda(f'<camunda:formField id="dubbelt" label="Dubbelt" type="long" defaultValue="{default}"/>')
+    case = started(engine, model("bad", form), {"belopp": 10})
+    _refused_naming_dubbelt(engine, case)
 
 
 def test_an_omitted_start_form_field_takes_its_default(engine: Engine) -> None:
@@ -176,13 +182,7 @@ def test_a_spiffarena_default_that_cannot_be_computed_is_refused_naming_the_fiel
                                                                                   default: str) -> None:
     schema = spiff_schema(dubbelt={"type": "integer", "title": "Dubbelt", "default": default})
     case = spiff_started(engine, "spiff_bad", schema)
-    task_id = case["open_tasks"][0]["id"]
-    with pytest.raises(InvalidInput) as refused:
-        tasks.complete(engine, SYSTEM, task_id, {})
-    assert "Standardvärdet för fältet Dubbelt" in str(refused.value)
-    assert refused.value.extra["errors"][0]["field"] == "dubbelt"
-    after = cases.get_case(engine, SYSTEM, case["id"])
-    assert after["status"] == "active" and "dubbelt" not in after["data"]
+    _refused_naming_dubbelt(engine, case)
 
 
 def test_a_spiffarena_form_not_uploaded_is_named(engine: Engine) -> None:

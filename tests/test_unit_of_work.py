@@ -28,7 +28,7 @@ from engine.execution.runtime import CaseWork, load_task, lock_case
 from engine.routing import drafts, notifications
 from engine.service import cases
 from engine.store import optimistic
-from engine.store.models import Notification
+from engine.store.models import HumanTask, Notification
 
 
 @pytest.fixture(params=["1", "0"], ids=["optimistic", "locked"])
@@ -60,6 +60,15 @@ def _stored(engine: Engine, case_id: str, task_id: str) -> tuple[Any, Any, Any]:
     return priority, assignee, key
 
 
+def _opened(engine: Engine, s: Session, case_id: str, task_id: str) -> tuple[HumanTask, CaseWork]:
+    """The task's row, watched for changes, and a unit of work on its locked case."""
+    case = lock_case(s, case_id)
+    assert case is not None
+    row = load_task(s, task_id)
+    assert row is not None
+    return row, CaseWork(engine, s, case)
+
+
 @pytest.mark.parametrize("ending", ["finish", "commit"])
 def test_a_row_changed_without_saying_so_is_written(engine: Engine, ending: str) -> None:
     """`row.priority = 99` with no call marking the row: the change is in the database after the
@@ -68,13 +77,9 @@ def test_a_row_changed_without_saying_so_is_written(engine: Engine, ending: str)
 
     def unit(_data: None) -> None:
         with engine.db.write() as s:
-            case = lock_case(s, case_id)
-            assert case is not None
-            row = load_task(s, task_id)
-            assert row is not None
-            work = CaseWork(engine, s, case)
+            row, work = _opened(engine, s, case_id, task_id)
             row.priority = 99
-            case.business_key = "BN 2026/99"
+            work.case.business_key = "BN 2026/99"
             work.event("case_note", actor="hanna")
             if ending == "finish":
                 work.finish("hanna")
@@ -92,11 +97,7 @@ def test_a_row_changed_after_finish_is_written_with_the_commit(engine: Engine) -
     rows are written again before the commit, only those changed since."""
     case_id, task_id = _started(engine)
     with engine.db.write() as s:
-        case = lock_case(s, case_id)
-        assert case is not None
-        row = load_task(s, task_id)
-        assert row is not None
-        work = CaseWork(engine, s, case)
+        row, work = _opened(engine, s, case_id, task_id)
         work.finish("hanna")
         row.assignee = "hanna"
     assert _stored(engine, case_id, task_id)[1] == "hanna"
@@ -106,11 +107,7 @@ def test_a_row_of_a_rolled_back_unit_is_not_written(engine: Engine) -> None:
     """A change in a unit of work that fails leaves nothing behind."""
     case_id, task_id = _started(engine)
     with pytest.raises(RuntimeError), engine.db.write() as s:
-        case = lock_case(s, case_id)
-        assert case is not None
-        row = load_task(s, task_id)
-        assert row is not None
-        CaseWork(engine, s, case)
+        row, _work = _opened(engine, s, case_id, task_id)
         row.priority = 99
         raise RuntimeError("stopped")
     assert _stored(engine, case_id, task_id)[0] == 50
